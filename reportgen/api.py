@@ -1,0 +1,222 @@
+"""The library API: load → validate → assess → render → write. The CLI is a thin layer on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reportgen import __version__
+from reportgen.batch import Job, RunSettings, default_workers, run_jobs
+from reportgen.errors import InputError, Problem, ReportError
+from reportgen.loaders import load_table
+from reportgen.output import (
+    MANIFEST,
+    Journal,
+    assign_stems,
+    prepare_output_dir,
+    remove_stale_temps,
+    sha256_bytes,
+    write_manifest,
+)
+from reportgen.records import PreparedTable, prepare_table
+from reportgen.rules import RuleSet, load_rules
+
+PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
+DEFAULT_FORMATS = ("html", "pdf", "json")
+_MANIFEST_EVERY = 50
+
+
+@dataclass
+class RunResult:
+    """What a run wrote and what it found wrong; ``ok`` is False when any row failed."""
+
+    outdir: Path
+    files: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def generation_time() -> str:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) or now, as an ISO UTC timestamp."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            moment = datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ReportError(f"SOURCE_DATE_EPOCH must be whole seconds, not {epoch!r}") from None
+    else:
+        moment = datetime.now(UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def load_input(path: Path | str, *, sheet: str | None = None) -> PreparedTable:
+    """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows."""
+    return prepare_table(load_table(path, sheet=sheet))
+
+
+def validate_input(path: Path | str, *, sheet: str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of an input file, in row order."""
+    return load_input(path, sheet=sheet).problems
+
+
+def build_patient_reports(
+    input_path: Path | str,
+    outdir: Path | str,
+    *,
+    ids: Sequence[str] = (),
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    workers: int | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    rules_path: Path | str | None = None,
+    criteria: str | None = None,
+    template_dir: Path | str | None = None,
+    settings_path: Path | str | None = None,
+    sheet: str | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> RunResult:
+    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
+    outdir = Path(outdir)
+    rules = load_rules(rules_path, criteria=criteria)
+    table = load_input(input_path, sheet=sheet)
+    records, problems = _select(table, ids)
+    stems = assign_stems([r["patient_id"] for r in records])
+    planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
+               else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
+    prepare_output_dir(outdir, planned + [MANIFEST], overwrite=overwrite, resume=resume)
+    remove_stale_temps(outdir)
+    settings = RunSettings(
+        outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
+        template_dir=_str(template_dir), settings_path=_str(settings_path),
+        generated_at=generation_time(), source_name=Path(input_path).name,
+    )
+    result = RunResult(outdir, problems=problems)
+    journal = Journal(outdir)
+    if not resume:
+        journal.reset()
+    done = journal.read()
+    jobs = []
+    for record in records:
+        key = _job_key(record, rules, settings)
+        previous = done.get(key)
+        if resume and previous and _complete(outdir, previous["files"]):
+            result.files += previous["files"]
+            result.skipped += 1
+        else:
+            jobs.append(Job(record, stems[record["patient_id"]], key))
+    _run(jobs, settings, workers, result, journal, rules, progress)
+    write_manifest(outdir, result.files, [p.as_dict() for p in result.errors],
+                   tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
+    return result
+
+
+def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
+         journal: Journal, rules: RuleSet, progress: Callable | None) -> None:
+    bar = progress(range(len(jobs))) if progress else None
+    ticks = iter(bar) if bar is not None else None
+
+    def on_done(job: Job, entries: list[dict]) -> None:
+        result.files.extend(entries)
+        journal.append({"key": job.key, "files": entries})
+        if ticks is not None:
+            next(ticks, None)
+        if len(result.files) % (_MANIFEST_EVERY * max(1, len(settings.formats))) == 0:
+            write_manifest(settings.outdir, result.files, [],
+                           tool_version=__version__, rules_version=rules.version,
+                           rules_name=rules.name)
+
+    try:
+        run_jobs(jobs, settings, workers or default_workers(), on_done)
+    finally:
+        if bar is not None and hasattr(bar, "__exit__"):
+            bar.__exit__(None, None, None)
+
+
+def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:
+    from reportgen.assess import records_from_frame
+
+    frame = table.frame
+    problems = list(table.problems)
+    if ids:
+        wanted = set(ids)
+        present = set(frame["patient_id"].dropna()) if "patient_id" in frame else set()
+        missing = sorted(wanted - present)
+        problems += [Problem(table.source, 0, "patient_id", f"no patient with id {pid!r}")
+                     for pid in missing]
+        chosen_rows = set(frame.loc[frame["patient_id"].isin(wanted), "_row"]) if present else set()
+        problems = [p for p in problems if p.row <= 1 or p.row in chosen_rows]
+        frame = frame[frame["patient_id"].isin(wanted).fillna(False).to_numpy(dtype=bool)
+                      & table.valid.to_numpy()]
+    else:
+        frame = table.valid_frame
+    return records_from_frame(frame), problems
+
+
+def _job_key(record: dict, rules: RuleSet, settings: RunSettings) -> str:
+    basis = json.dumps([record, rules.digest, __version__, settings.formats,
+                        settings.template_dir, settings.settings_path], default=str,
+                       sort_keys=True)
+    return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _complete(outdir: Path, entries: list[dict]) -> bool:
+    for entry in entries:
+        path = outdir / entry["path"]
+        if not path.is_file() or sha256_bytes(path.read_bytes()) != entry["sha256"]:
+            return False
+    return True
+
+
+def _str(value: Path | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def describe_rules(rules: RuleSet) -> dict:
+    """The rule set as data (for ``reportgen rules --json``)."""
+    return {
+        "name": rules.name, "version": rules.version, "criteria": rules.criteria,
+        "digest": rules.digest,
+        "bone_status": {
+            "osteoporosis": f"vertebral/hip fragility fracture; or other fragility fracture and "
+                            f"YAM < {rules.yam_normal_min_pct:g} %; or YAM "
+                            f"{'≤' if rules.criteria == 'jos2012' else '<'} "
+                            f"{rules.yam_osteoporosis_max_pct:g} %",
+            "low_bone_mass": f"YAM < {rules.yam_normal_min_pct:g} %",
+            "normal": f"YAM ≥ {rules.yam_normal_min_pct:g} %",
+            "yam_osteoporosis_max_pct": rules.yam_osteoporosis_max_pct,
+            "yam_normal_min_pct": rules.yam_normal_min_pct,
+            "evidence": rules.bone_evidence,
+        },
+        "iscd": {"z_below_expected_max": rules.z_below_expected_max,
+                 "evidence": rules.iscd_evidence},
+        "risk_rules": [
+            {"id": r.rule_id, "label": r.label, "condition": r.condition, "input": r.input,
+             "operator": r.operator, "threshold": r.threshold, "unit": r.unit,
+             "evidence": r.evidence, "caveat": r.caveat}
+            for r in rules.risk_rules
+        ],
+        "data_quality": {"mgso4_max_g_per_day": rules.mgso4_max_g_per_day,
+                         "mgso4_loading_allowance_g": rules.mgso4_loading_allowance_g},
+        "recommendations": [
+            {"id": r.rec_id, "text": r.text, "statuses": list(r.statuses),
+             "flags": list(r.flags), "requires_flag": r.requires_flag}
+            for r in rules.recommendations
+        ],
+    }
+
+
+__all__ = ["InputError", "ReportError", "RunResult", "build_patient_reports", "describe_rules",
+           "load_input", "load_rules", "validate_input"]

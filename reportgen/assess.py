@@ -1,0 +1,126 @@
+"""One patient's record -> the assessment and its contract JSON (no I/O)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
+from reportgen.models import Assessment, BoneStatus
+from reportgen.risk import evaluate_rules, quality_flags, recommend
+from reportgen.rules import RuleSet
+
+JSON_SCHEMA_VERSION = "1"
+PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
+            "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
+            "endocrine disease) must be excluded before it is called primary.")
+
+
+def records_from_frame(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Plain-Python records (None for missing; dates as ``date``)."""
+    columns = list(frame.columns)
+    out = []
+    for values in frame.itertuples(index=False, name=None):
+        out.append({c: _plain(v) for c, v in zip(columns, values, strict=True)})
+    return out
+
+
+def _plain(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date() if value == value.normalize() else value.to_pydatetime()
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    return value
+
+
+def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
+    """Classify, flag and recommend for one validated record."""
+    finding = classify_bone_status(float(record["yam_percent"]), bool(record["fracture"]), rules,
+                                   record.get("fracture_sites"))
+    results = evaluate_rules(record, rules)
+    derived = [d for d in str(record.get("_derived") or "").split(",") if d]
+    return Assessment(
+        patient=record,
+        finding=finding,
+        iscd_statement=iscd_statement(record.get("z_score"), rules),
+        rule_results=results,
+        quality_flags=quality_flags(record, rules),
+        recommendations=recommend(finding.status, results, rules),
+        derived=derived,
+    )
+
+
+def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
+                    generated_at: str, source_name: str) -> dict[str, object]:
+    """The per-patient JSON of the contract (§3), plus the explanation of every decision."""
+    record = assessment.patient
+    finding = assessment.finding
+    is_plo = finding.status is BoneStatus.OSTEOPOROSIS
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "patient_id": record["patient_id"],
+        "classification": finding.status.value,
+        "classification_label": finding.status.label,
+        "plo": is_plo,
+        "classification_reason": finding.reason,
+        "criteria": finding.criteria,
+        "plo_note": PLO_NOTE if is_plo else None,
+        "iscd_statement": assessment.iscd_statement,
+        "iscd_text": ISCD_TEXT.get(assessment.iscd_statement or ""),
+        "risk_flags": assessment.fired,
+        "not_assessed": assessment.not_assessed,
+        "recommendations": [r.rec_id for r in assessment.recommendations],
+        "rules_name": rules.name,
+        "rules_version": rules.version,
+        "bmi_kg_m2": record.get("bmi_kg_m2"),
+        "mgso4_days": record.get("mgso4_days"),
+        "mgso4_total_g": record.get("mgso4_total_g"),
+        "yam_percent": record.get("yam_percent"),
+        "derived": assessment.derived,
+        "rule_results": [
+            {"id": r.rule_id, "label": r.label, "state": r.state.value,
+             "explanation": r.explanation, "condition": r.condition, "evidence": r.evidence,
+             "caveat": r.caveat}
+            for r in assessment.rule_results
+        ],
+        "recommendation_texts": [{"id": r.rec_id, "text": r.text}
+                                 for r in assessment.recommendations],
+        "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
+                         for q in assessment.quality_flags],
+        "input": {k: _json_value(v) for k, v in record.items() if not k.startswith("_")},
+        "source": {"file": source_name, "row": record.get("_row")},
+        "tool_version": tool_version,
+        "generated_at": generated_at,
+    }
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def assess_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
+    """Vectorised assessment of a cohort: ``classification`` and ``flag_<id>`` columns,
+    the same answers as :func:`assess_record` row by row (tested against each other)."""
+    from reportgen.classify import classify_frame
+    from reportgen.risk import evaluate_rules_frame
+
+    out = frame.copy()
+    out["classification"] = classify_frame(frame, rules)
+    flags = evaluate_rules_frame(frame, rules)
+    for column in flags.columns:
+        out[column] = flags[column]
+    return out

@@ -1,0 +1,145 @@
+"""Make each patient's files, in this process or in a pool of spawned workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reportgen import __version__
+from reportgen.assess import assess_record, assessment_json
+from reportgen.output import atomic_write, dump_json, sha256_bytes
+from reportgen.rules import RuleSet, load_rules
+
+TASKS_PER_CHUNK = 8
+MAX_TASKS_PER_CHILD = 250  # chunks; bounds memory creep in long runs
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a worker needs, sent once (picklable)."""
+
+    outdir: Path
+    formats: tuple[str, ...]
+    rules_path: str | None
+    criteria: str | None
+    template_dir: str | None
+    settings_path: str | None
+    generated_at: str
+    source_name: str
+    reference: tuple[tuple[float, float, bool], ...] = ()
+    reference_label: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One patient: the record, the file stem and the resume key."""
+
+    record: dict
+    stem: str
+    key: str
+
+
+class PatientMaker:
+    """Per-process state: the rule set and (lazily) the renderer, built once."""
+
+    def __init__(self, settings: RunSettings):
+        self.settings = settings
+        self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
+        self._renderer = None
+
+    @property
+    def renderer(self):
+        if self._renderer is None:
+            from reportgen.render import Renderer  # heavy: WeasyPrint, matplotlib
+            self._renderer = Renderer(self.settings.template_dir, self.settings.settings_path)
+        return self._renderer
+
+    def make(self, job: Job) -> list[dict]:
+        """Write the patient's files atomically; return their manifest entries."""
+        s = self.settings
+        assessment = assess_record(job.record, self.rules)
+        document = assessment_json(assessment, self.rules, tool_version=__version__,
+                                   generated_at=s.generated_at, source_name=s.source_name)
+        outputs: dict[str, bytes] = {}
+        json_bytes = dump_json(document)
+        if "json" in s.formats:
+            outputs["json"] = json_bytes
+        if {"html", "pdf", "fhir"} & set(s.formats):
+            html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules,
+                                              s, want_pdf=bool({"pdf", "fhir"} & set(s.formats)))
+            if "html" in s.formats:
+                outputs["html"] = html.encode("utf-8")
+            if "pdf" in s.formats:
+                outputs["pdf"] = pdf
+            if "fhir" in s.formats:
+                from reportgen.fhir import document_reference_json
+                outputs["fhir.json"] = document_reference_json(
+                    document, pdf, self.renderer.settings, s.generated_at)
+        entries = []
+        for fmt, data in outputs.items():
+            name = f"patient-{job.stem}.{fmt}"
+            atomic_write(s.outdir / name, data)
+            entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
+                            "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data)})
+        return entries
+
+
+_MAKER: PatientMaker | None = None
+
+
+def _init_worker(settings: RunSettings) -> None:
+    global _MAKER
+    _MAKER = PatientMaker(settings)
+
+
+def _make_chunk(jobs: list[Job]) -> list[tuple[Job, list[dict]]]:
+    assert _MAKER is not None
+    return [(job, _MAKER.make(job)) for job in jobs]
+
+
+def default_workers() -> int:
+    """One worker per core (measured: 2 workers ≈ 1.9× one on this 2-core machine)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
+             on_done: Callable[[Job, list[dict]], None]) -> None:
+    """Make every job; ``on_done`` is called in this process as each one completes."""
+    if workers <= 1 or len(jobs) <= TASKS_PER_CHUNK:
+        maker = PatientMaker(settings)
+        for job in jobs:
+            on_done(job, maker.make(job))
+        return
+    context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(settings,), max_tasks_per_child=MAX_TASKS_PER_CHILD) as pool:
+        pending = set()
+        chunks = _chunks(jobs, TASKS_PER_CHUNK)
+        for chunk in chunks:
+            pending.add(pool.submit(_make_chunk, chunk))
+            if len(pending) >= workers * 3:  # bounded in-flight work: flat parent memory
+                pending = _drain(pending, on_done, FIRST_COMPLETED)
+        _drain(pending, on_done, None)
+
+
+def _drain(pending: set, on_done: Callable, until: object) -> set:
+    done, rest = wait(pending, return_when=until or "ALL_COMPLETED")
+    for future in sorted(done, key=id):
+        for job, entries in future.result():
+            on_done(job, entries)
+    return rest
+
+
+def _chunks(items: list[Job], size: int) -> Iterator[list[Job]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def iter_progress(items: Iterable, progress: Callable | None) -> Iterable:
+    return progress(items) if progress else items

@@ -1,0 +1,222 @@
+"""The ``reportgen`` command line: parse options, call :mod:`reportgen.api`, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reportgen import __version__
+from reportgen.errors import ReportError
+
+FORMATS_PATIENT = ("html", "pdf", "json", "fhir")
+FORMATS_COHORT = ("html", "pdf", "json")
+
+
+def _formats(allowed: tuple[str, ...]):
+    def convert(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+        unknown = [v for v in chosen if v not in allowed]
+        if not chosen or unknown:
+            raise click.BadParameter(f"choose from {','.join(allowed)} (comma-separated)")
+        return chosen
+    return convert
+
+
+def _progress(label: str):
+    """A progress bar on a terminal; nothing when stderr is piped."""
+    if not sys.stderr.isatty():
+        return None
+
+    def bar(items):
+        return click.progressbar(items, label=label, file=sys.stderr)
+    return bar
+
+
+_input = click.argument("input_path", metavar="INPUT",
+                        type=click.Path(dir_okay=False, path_type=Path))
+_outdir = click.option("-o", "--output-dir", "outdir", required=True,
+                       type=click.Path(file_okay=False, path_type=Path),
+                       help="Directory for the reports and manifest.json.")
+_rules = click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
+                      help="TOML/JSON file overriding any subset of the rule set.")
+_criteria = click.option("--criteria", type=click.Choice(["jos2012", "jos2000"]),
+                         help="Japanese criteria version (default: the rule set's, jos2012).")
+_sheet = click.option("--sheet", help="XLSX sheet name (default: the first sheet).")
+_template_dir = click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path),
+                             help="Directory whose templates override the shipped ones.")
+_settings = click.option("--settings", "settings_path",
+                         type=click.Path(dir_okay=False, path_type=Path),
+                         help="Organisation settings (TOML): name, department, address, logo.")
+_overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reportgen")
+def cli() -> None:
+    """Postpartum bone-health reports: MgSO4 tocolysis exposure, DXA (YAM %), fractures,
+    JOS 2012 classification (PLO), risk rules with their evidence.
+
+    Exit status: 0 success, 1 data problems (invalid rows, some reports not made),
+    2 usage errors.
+    """
+
+
+@cli.command()
+@_input
+@_sheet
+def validate(input_path: Path, sheet: str | None) -> None:
+    """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
+
+    Example:
+
+    \b
+        reportgen validate input/case_series_2020.csv
+    """
+    from reportgen import api
+
+    problems = _call(api.validate_input, input_path, sheet=sheet)
+    for problem in problems:
+        click.echo(str(problem))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        rows = len({p.row for p in errors})
+        click.echo(f"{len(errors)} problem(s) in {rows} row(s) of {input_path}", err=True)
+        sys.exit(1)
+    click.echo(f"{input_path}: OK", err=True)
+
+
+@cli.command()
+@_input
+@_outdir
+@click.option("--id", "ids", multiple=True, help="Only this patient id (repeatable).")
+@click.option("--format", "formats", default="html,pdf,json", show_default=True,
+              callback=_formats(FORMATS_PATIENT), help="Comma list of html,pdf,json,fhir.")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Worker processes (default: one per core).")
+@_overwrite
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted run: skip reports already complete for this input.")
+@_rules
+@_criteria
+@_template_dir
+@_settings
+@_sheet
+def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
+            workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
+            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
+            sheet: str | None) -> None:
+    """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
+
+    Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
+    every valid row still gets its report.
+
+    Example:
+
+    \b
+        reportgen patient input/case_series_2020.csv -o output/
+    """
+    from reportgen import api
+
+    result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
+                   workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
+                   criteria=criteria, template_dir=template_dir, settings_path=settings_path,
+                   sheet=sheet, progress=_progress("Rendering reports"))
+    _finish(result)
+
+
+@cli.command()
+@_input
+@_outdir
+@click.option("--format", "formats", default="html,pdf,json", show_default=True,
+              callback=_formats(FORMATS_COHORT), help="Comma list of html,pdf,json.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Leave invalid rows out (listed in the report) instead of refusing.")
+@click.option("--deidentify", is_flag=True,
+              help="No names, notes or original ids in any output (ids become 1, 2, 3 ...).")
+@click.option("--max-listing", type=click.IntRange(0), default=200, show_default=True,
+              help="Case-listing rows in the PDF/HTML (the full listing is in cohort-cases.csv).")
+@_overwrite
+@_rules
+@_criteria
+@_template_dir
+@_settings
+@_sheet
+def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
+           deidentify: bool, max_listing: int, overwrite: bool, rules_path: Path | None,
+           criteria: str | None, template_dir: Path | None, settings_path: Path | None,
+           sheet: str | None) -> None:
+    """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
+
+    Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
+
+    Example:
+
+    \b
+        reportgen cohort input/case_series_2020.csv -o output/
+    """
+    from reportgen import api
+
+    result = _call(api.build_cohort_report, input_path, outdir, formats=formats,
+                   skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
+                   overwrite=overwrite, rules_path=rules_path, criteria=criteria,
+                   template_dir=template_dir, settings_path=settings_path, sheet=sheet)
+    _finish(result)
+
+
+@cli.command()
+@_rules
+@_criteria
+@click.option("--json", "as_json", is_flag=True, help="Print the rule set as JSON.")
+def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
+    """Print the rule set in force: ids, conditions, thresholds, evidence.
+
+    Example:
+
+    \b
+        reportgen rules --rules my-thresholds.toml
+    """
+    import json
+
+    from reportgen import api
+
+    described = api.describe_rules(_call(api.load_rules, rules_path, criteria=criteria))
+    if as_json:
+        click.echo(json.dumps(described, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Rule set {described['name']} {described['version']} "
+               f"(criteria {described['criteria']})\n")
+    bone = described["bone_status"]
+    click.echo("Bone status (first match wins):")
+    for status in ("osteoporosis", "low_bone_mass", "normal"):
+        click.echo(f"  {status:<14} {bone[status]}")
+    click.echo(f"  evidence: {bone['evidence']}\n")
+    click.echo("Risk flags:")
+    for rule in described["risk_rules"]:
+        click.echo(f"  {rule['id']:<28} fires when {rule['condition']}")
+        click.echo(f"  {'':<28} evidence: {rule['evidence']}")
+        if rule["caveat"]:
+            click.echo(f"  {'':<28} caveat: {rule['caveat']}")
+    click.echo("\nRecommendations:")
+    for rec in described["recommendations"]:
+        when = ", ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]])
+        click.echo(f"  {rec['id']:<36} when {when}")
+
+
+def _call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _finish(result) -> None:
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"{len(result.files)} file(s) in {result.outdir}"
+               + (f" ({result.skipped} report(s) already complete)" if result.skipped else ""),
+               err=True)
+    click.echo(str(result.outdir / "manifest.json"))
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,56 @@
+"""The exceptions a user can cause; the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located input problem: ``INPUT:ROW:COLUMN: message``.
+
+    ``row`` is the spreadsheet row (header = 1, first patient = 2) or, for JSON,
+    the list position from 1; 0 means the file as a whole.
+    """
+
+    input: str
+    row: int
+    column: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.input}:{self.row}:{self.column}: {prefix}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"input": self.input, "row": self.row, "column": self.column,
+                "message": self.message, "severity": self.severity}
+
+
+class ReportError(Exception):
+    """A problem the user can fix; shown as ``Error: ...``, exit status 1."""
+
+
+class InputError(ReportError):
+    """The input file is missing, unreadable, too large, or not a table."""
+
+
+class SchemaError(ReportError):
+    """One or more rows or columns are invalid; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class RulesError(ReportError):
+    """A rules file is unreadable, has unknown keys or nonsensical thresholds."""
+
+
+class OutputError(ReportError):
+    """The output directory cannot be written safely (existing files, collisions)."""
+
+
+class RenderError(ReportError):
+    """A report could not be rendered (template error, blocked resource)."""

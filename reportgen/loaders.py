@@ -1,0 +1,185 @@
+"""Read CSV (UTF-8, UTF-8-BOM, CP932), XLSX and JSON into a frame of strings."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reportgen.errors import InputError, Problem
+from reportgen.schema import normalise_header
+
+# Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+MAX_ROWS = 1_000_000
+MAX_CELL_CHARS = 10_000
+
+
+@dataclass
+class RawTable:
+    """Cells as stripped strings under canonical headers, with their source rows."""
+
+    source: str
+    frame: pd.DataFrame
+    rows: pd.Series
+    problems: list[Problem] = field(default_factory=list)
+    infusions: dict[int, object] = field(default_factory=dict)  # frame index -> raw list
+    encoding: str = ""
+
+
+def load_table(path: Path | str, *, sheet: str | None = None) -> RawTable:
+    """Load one input file; the format is chosen by content and suffix, never asked for."""
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise InputError(f"{source}: no such file")
+    if not path.is_file():
+        raise InputError(f"{source}: not a file")
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise InputError(f"{source}: file is {size / 2**20:,.0f} MiB; the limit is "
+                         f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+    if not data.strip():
+        raise InputError(f"{source}: the file is empty")
+    if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
+        table = _load_xlsx(data, source, sheet)
+    elif path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
+        table = _load_json(data, source)
+    else:
+        table = _load_csv(data, source)
+    _check_size(table)
+    return table
+
+
+def _decode(data: bytes, source: str) -> tuple[str, str]:
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{source}: not a text table (binary data); expected CSV, XLSX or JSON")
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{source}: text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8")
+
+
+def _load_csv(data: bytes, source: str) -> RawTable:
+    text, encoding = _decode(data, source)
+    first_line = text.split("\n", 1)[0]
+    delimiter = max([",", ";", "\t"], key=first_line.count)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{source}: the file is empty") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{source}: not a readable CSV table ({_first_line(exc)})") from None
+    table = _from_frame(frame, source, first_row=2)
+    table.encoding = encoding
+    return table
+
+
+def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str,
+                              keep_default_na=False, engine="openpyxl")
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"{source}: not a readable XLSX workbook ({_first_line(exc)})") from None
+    return _from_frame(frame, source, first_row=2)
+
+
+def _load_json(data: bytes, source: str) -> RawTable:
+    text, encoding = _decode(data, source)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if isinstance(document, dict) and isinstance(document.get("patients"), list):
+        document = document["patients"]
+    if isinstance(document, dict):
+        document = [document]
+    if not isinstance(document, list):
+        raise InputError(f"{source}: JSON must be a patient object or a list of them, "
+                         f"not {type(document).__name__}")
+    problems, records, infusions, rows = [], [], {}, []
+    for position, item in enumerate(document, start=1):
+        if not isinstance(item, dict):
+            problems.append(Problem(source, position, "-",
+                                    f"expected a patient object, got {type(item).__name__}"))
+            continue
+        record: dict[str, str] = {}
+        for key, value in item.items():
+            column = normalise_header(key)
+            if column == "infusions":
+                infusions[len(records)] = value
+            elif isinstance(value, dict | list):
+                problems.append(Problem(source, position, column,
+                                        "expected a single value, not a list or object"))
+            else:
+                record[column] = _json_scalar(value)
+        records.append(record)
+        rows.append(position)
+    if not records and not problems:
+        raise InputError(f"{source}: the JSON list has no patients")
+    frame = pd.DataFrame.from_records(records).fillna("") if records else pd.DataFrame()
+    table = RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
+                     infusions, encoding)
+    return table
+
+
+def _json_scalar(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
+    if frame.shape[1] == 0:
+        raise InputError(f"{source}: the file is empty")
+    headers = [normalise_header(h) for h in frame.columns]
+    problems = []
+    seen: set[str] = set()
+    for header, original in zip(headers, frame.columns, strict=True):
+        if header in seen:
+            problems.append(Problem(source, 1, header, f"duplicate column {str(original)!r}"))
+        seen.add(header)
+    frame = frame.copy()
+    frame.columns = headers
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame = frame.astype(str)
+    rows = pd.Series(range(first_row, first_row + len(frame)), index=frame.index, dtype="int64")
+    blank = frame.apply(lambda c: c.str.strip() == "").all(axis=1)
+    frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
+    if frame.empty:
+        raise InputError(f"{source}: has a header but no patient rows")
+    return RawTable(source, frame, rows, problems)
+
+
+def _check_size(table: RawTable) -> None:
+    if len(table.frame) > MAX_ROWS:
+        raise InputError(f"{table.source}: {len(table.frame):,} rows; the limit is {MAX_ROWS:,} "
+                         "(split the cohort)")
+    for column in table.frame.columns:
+        lengths = table.frame[column].str.len()
+        for index in lengths.index[lengths > MAX_CELL_CHARS]:
+            table.problems.append(Problem(
+                table.source, int(table.rows[index]), column,
+                f"cell is {lengths[index]:,} characters; the limit is {MAX_CELL_CHARS:,}"))
+            table.frame.loc[index, column] = ""
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,97 @@
+"""Value types passed between the pipeline stages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class BoneStatus(enum.Enum):
+    """Bone status by the Japanese criteria; order = severity."""
+
+    NORMAL = "normal"
+    LOW_BONE_MASS = "low_bone_mass"
+    OSTEOPOROSIS = "osteoporosis"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_SEVERITY = {BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1, BoneStatus.OSTEOPOROSIS: 2}
+_LABELS = {
+    BoneStatus.NORMAL: "Normal",
+    BoneStatus.LOW_BONE_MASS: "Low bone mass",
+    BoneStatus.OSTEOPOROSIS: "Osteoporosis",
+}
+
+
+class FlagState(enum.Enum):
+    """Outcome of one rule: fired, not fired, or not assessed (input missing)."""
+
+    FIRED = "fired"
+    NOT_FIRED = "not_fired"
+    NOT_ASSESSED = "not_assessed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The bone status with the reason that decided it."""
+
+    status: BoneStatus
+    reason: str
+    criteria: str
+    by_fracture: bool = False
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One risk rule applied to one patient, with its explanation."""
+
+    rule_id: str
+    label: str
+    state: FlagState
+    explanation: str
+    condition: str
+    evidence: str
+    caveat: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityFlag:
+    """A data-quality observation (shown in reports, never a risk factor)."""
+
+    flag_id: str
+    message: str
+    severity: str = "warning"  # "warning" or "info"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rec_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the rules decided about one patient."""
+
+    patient: dict[str, object]
+    finding: Finding
+    iscd_statement: str | None
+    rule_results: list[RuleResult]
+    quality_flags: list[QualityFlag]
+    recommendations: list[Recommendation]
+    derived: list[str] = field(default_factory=list)
+
+    @property
+    def fired(self) -> list[str]:
+        return [r.rule_id for r in self.rule_results if r.state is FlagState.FIRED]
+
+    @property
+    def not_assessed(self) -> list[str]:
+        return [r.rule_id for r in self.rule_results if r.state is FlagState.NOT_ASSESSED]

@@ -1,0 +1,146 @@
+"""Safe output: sanitised file names, atomic writes, no silent overwrite, the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from reportgen.errors import OutputError
+
+MANIFEST = "manifest.json"
+JOURNAL = ".reportgen-journal.jsonl"  # one line per completed report, for --resume
+SCHEMA_VERSION = "1"
+_MAX_STEM_CHARS = 80
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                     *(f"lpt{i}" for i in range(10))}
+
+
+def sanitise_id(patient_id: str) -> str:
+    """A file-name-safe stem for ``patient_id``; unsafe ids get a hash suffix, so two
+    different ids never map to the same name."""
+    text = unicodedata.normalize("NFC", patient_id)
+    safe = re.sub(r"[^\w.-]+", "_", text, flags=re.UNICODE).strip("._")[:_MAX_STEM_CHARS]
+    if safe != patient_id or not safe or safe.lower().split(".")[0] in _WINDOWS_RESERVED:
+        digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        safe = f"{safe or 'id'}-{digest}"
+    return safe
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory, fsync, then rename."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
+                       resume: bool = False) -> None:
+    """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot create output directory ({exc.strerror})") from None
+    if not os.access(outdir, os.W_OK):
+        raise OutputError(f"{outdir}: output directory is not writable")
+    for name in planned:
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise OutputError(f"refusing unsafe output name {name!r}")
+    if overwrite or resume:
+        return
+    existing = [name for name in planned if (outdir / name).exists()]
+    if existing:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3
+                                           else "")
+        raise OutputError(f"{outdir}: {shown} already exist; nothing was written "
+                          "(use --overwrite to replace, or --resume to finish a run)")
+
+
+def remove_stale_temps(outdir: Path) -> None:
+    """Remove temporary files left by a killed run (they never hold a complete report)."""
+    for temp in outdir.glob(".tmp-*"):
+        temp.unlink(missing_ok=True)
+
+
+def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *, tool_version: str,
+                   rules_version: str, rules_name: str) -> Path:
+    """``manifest.json``: every complete file with its sha256, and every problem."""
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": tool_version,
+        "rules_name": rules_name,
+        "rules_version": rules_version,
+        "files": sorted(entries, key=lambda e: e["path"]),
+        "errors": errors,
+    }
+    path = outdir / MANIFEST
+    atomic_write(path, dump_json(manifest))
+    return path
+
+
+def dump_json(data: object) -> bytes:
+    """Stable JSON bytes: sorted keys would reorder the contract, so keep insertion order."""
+    return (json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode()
+
+
+class Journal:
+    """Append-only record of completed reports, fsynced line by line (crash-safe resume)."""
+
+    def __init__(self, outdir: Path):
+        self.path = outdir / JOURNAL
+
+    def read(self) -> dict[str, dict]:
+        """``{input_key: entry}`` for every complete line; a torn last line is ignored."""
+        if not self.path.exists():
+            return {}
+        done = {}
+        for line in self.path.read_text("utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and "key" in entry:
+                done[entry["key"]] = entry
+        return done
+
+    def append(self, entry: dict) -> None:
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(line)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def assign_stems(patient_ids: list[str]) -> dict[str, str]:
+    """File stems for ids, unique even on case-insensitive file systems."""
+    stems = {pid: sanitise_id(pid) for pid in patient_ids}
+    folded: dict[str, list[str]] = {}
+    for pid, stem in stems.items():
+        folded.setdefault(stem.casefold(), []).append(pid)
+    for pids in folded.values():
+        if len(pids) > 1:
+            for pid in pids:
+                digest = hashlib.sha256(pid.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+                if not stems[pid].endswith(digest):
+                    stems[pid] = f"{stems[pid]}-{digest}"
+    if len(set(s.casefold() for s in stems.values())) != len(stems):
+        raise OutputError("two patient ids map to the same file name; rename one of them")
+    return stems

@@ -1,0 +1,206 @@
+"""Validate a loaded table: required columns, types, ranges, duplicates, derived values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from reportgen.errors import Problem
+from reportgen.loaders import RawTable
+from reportgen.schema import COLUMNS, coerce_frame
+
+# Infusion rate plausibility: the label maximum is 2 g/h; loading doses reach about 12 g/h.
+MAX_INFUSION_RATE_G_PER_H = 20.0
+_REQUIRED = ("patient_id", "age_years", "yam_percent", "fracture", "mgso4_days", "mgso4_total_g")
+_FROM_INFUSIONS = ("mgso4_days", "mgso4_total_g")
+
+
+@dataclass
+class PreparedTable:
+    """Typed rows (valid and invalid), the validity mask and every problem found."""
+
+    source: str
+    frame: pd.DataFrame  # typed; includes `_row`, `_derived` (comma-separated names)
+    valid: pd.Series
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def valid_frame(self) -> pd.DataFrame:
+        return self.frame[self.valid.to_numpy()].reset_index(drop=True)
+
+
+def prepare_table(raw: RawTable) -> PreparedTable:
+    """Coerce, derive and check every row; collect all problems, never stop at the first."""
+    source, rows = raw.source, raw.rows
+    problems = list(raw.problems)
+    problems += [Problem(source, 1, name, "unknown column, ignored", "warning")
+                 for name in raw.frame.columns if name not in COLUMNS]
+    known = raw.frame[[c for c in raw.frame.columns if c in COLUMNS]]
+    coerced = coerce_frame(known, rows, source)
+    frame = coerced.frame
+    problems += coerced.problems
+    derived = pd.Series("", index=frame.index, dtype=object)
+
+    frame, derived, infusion_problems = _derive_from_infusions(frame, derived, raw, rows)
+    problems += infusion_problems
+    frame, derived = _derive_bmi(frame, derived)
+    column_problems = _missing_columns(frame, raw, source)
+    problems += column_problems
+    problems += _missing_values(frame, rows, source)
+    problems += _duplicate_ids(frame, rows, source)
+    problems += _cross_checks(frame, rows, source)
+
+    frame["_row"] = rows.to_numpy()
+    frame["_derived"] = derived.str.strip(",")
+    bad_rows = {p.row for p in problems if p.severity == "error"}
+    valid = ~rows.isin(bad_rows) & (not column_problems)
+    problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
+    return PreparedTable(source, frame, valid.reset_index(drop=True), problems)
+
+
+def _missing_columns(frame: pd.DataFrame, raw: RawTable, source: str) -> list[Problem]:
+    problems = []
+    for name in _REQUIRED:
+        if name in frame.columns:
+            continue
+        if name in _FROM_INFUSIONS and raw.infusions and len(raw.infusions) == len(frame):
+            continue
+        problems.append(Problem(source, 1, name, "required column missing"))
+    if "bmi_kg_m2" not in frame.columns:
+        problems.append(Problem(source, 1, "bmi_kg_m2",
+                                "required column missing (give bmi_kg_m2, or height_cm and "
+                                "weight_kg)"))
+    return problems
+
+
+def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
+    problems = []
+    for name in (*_REQUIRED, "bmi_kg_m2"):
+        if name not in frame.columns:
+            continue
+        missing = frame[name].isna().to_numpy()
+        message = "required value missing"
+        if name == "bmi_kg_m2":
+            message += " (give bmi_kg_m2, or height_cm and weight_kg)"
+        elif name in _FROM_INFUSIONS:
+            message += " (or give an infusion record)"
+        problems += [Problem(source, int(rows.iloc[i]), name, message)
+                     for i in np.flatnonzero(missing)]
+    return problems
+
+
+def _duplicate_ids(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
+    if "patient_id" not in frame.columns:
+        return []
+    ids = frame["patient_id"]
+    duplicated = ids.notna() & ids.duplicated(keep="first")
+    first_row = dict(zip(ids[~ids.duplicated()], rows[~ids.duplicated()], strict=True))
+    return [Problem(source, int(rows.iloc[i]), "patient_id",
+                    f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
+            for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+
+
+def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
+    if not {"gravida", "para"} <= set(frame.columns):
+        return []
+    wrong = (frame["para"] > frame["gravida"]).to_numpy(dtype=bool, na_value=False)
+    return [Problem(source, int(rows.iloc[i]), "para",
+                    f"para ({frame['para'].iloc[i]}) exceeds gravida ({frame['gravida'].iloc[i]})")
+            for i in np.flatnonzero(wrong)]
+
+
+def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    if not {"height_cm", "weight_kg"} <= set(frame.columns):
+        return frame, derived
+    if "bmi_kg_m2" not in frame.columns:
+        frame["bmi_kg_m2"] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
+    computed = frame["weight_kg"] / (frame["height_cm"] / 100) ** 2
+    fill = frame["bmi_kg_m2"].isna() & computed.notna()
+    frame.loc[fill, "bmi_kg_m2"] = computed[fill].round(1)
+    derived = derived.where(~fill, derived + ",bmi_kg_m2")
+    return frame, derived
+
+
+def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTable,
+                           rows: pd.Series) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
+    if not raw.infusions:
+        return frame, derived, []
+    problems: list[Problem] = []
+    for name, dtype in (("mgso4_days", "Int64"), ("mgso4_total_g", "Float64")):
+        if name not in frame.columns:
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    for index, infusions in raw.infusions.items():
+        row = int(rows.iloc[index])
+        totals, found = summarise_infusions(infusions, raw.source, row)
+        problems += found
+        if totals is None:
+            continue
+        days, grams = totals
+        if pd.isna(frame.at[index, "mgso4_days"]):
+            frame.at[index, "mgso4_days"] = days
+            derived.iloc[index] += ",mgso4_days"
+        if pd.isna(frame.at[index, "mgso4_total_g"]):
+            frame.at[index, "mgso4_total_g"] = round(grams, 1)
+            derived.iloc[index] += ",mgso4_total_g"
+    return frame, derived, problems
+
+
+def summarise_infusions(infusions: object, source: str,
+                        row: int) -> tuple[tuple[int, float] | None, list[Problem]]:
+    """``(calendar days with any infusion, sum of rate × hours)`` or the problems found."""
+    if not isinstance(infusions, list) or not infusions:
+        return None, [Problem(source, row, "infusions", "must be a non-empty list of infusions")]
+    problems: list[Problem] = []
+    days: set[date] = set()
+    grams = 0.0
+    for number, item in enumerate(infusions, start=1):
+        where = f"infusions[{number}]"
+        if not isinstance(item, dict):
+            problems.append(Problem(source, row, where, "expected an object with start, end, "
+                                    "rate_g_per_h"))
+            continue
+        start, end = _datetime(item.get("start")), _datetime(item.get("end"))
+        rate = item.get("rate_g_per_h")
+        if start is None:
+            problems.append(Problem(source, row, f"{where}.start", "not an ISO date-time"))
+        if end is None:
+            problems.append(Problem(source, row, f"{where}.end", "not an ISO date-time"))
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not (
+                0 <= rate <= MAX_INFUSION_RATE_G_PER_H):
+            problems.append(Problem(source, row, f"{where}.rate_g_per_h",
+                                    f"must be a number from 0 to {MAX_INFUSION_RATE_G_PER_H:g}"))
+            continue
+        if start is None or end is None:
+            continue
+        if end <= start:
+            problems.append(Problem(source, row, f"{where}.end", "ends before it starts"))
+            continue
+        grams += rate * (end - start).total_seconds() / 3600
+        day, last = start.date(), (end - timedelta(microseconds=1)).date()
+        while day <= last:
+            days.add(day)
+            day += timedelta(days=1)
+    if problems:
+        return None, problems
+    return (len(days), grams), []
+
+
+def _datetime(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None)  # wall-clock time decides the calendar day

@@ -1,0 +1,209 @@
+"""Input columns, their aliases, types and plausible ranges; coercion with located errors."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reportgen.errors import Problem
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: its kind and plausible range (inclusive)."""
+
+    name: str
+    kind: str  # text, number, integer, boolean, smoking, date
+    low: float | None = None
+    high: float | None = None
+    required: bool = False
+
+
+# Plausible ranges: wide enough for any real postpartum patient, narrow enough to catch
+# unit mistakes (kg for g, cm for m) and typos. Documented in the README.
+COLUMNS: dict[str, Column] = {c.name: c for c in [
+    Column("patient_id", "text", required=True),
+    Column("name", "text"),
+    Column("age_years", "number", 12, 60, required=True),
+    Column("bmi_kg_m2", "number", 12, 60),
+    Column("height_cm", "number", 120, 210),
+    Column("weight_kg", "number", 30, 200),
+    Column("gravida", "integer", 1, 20),
+    Column("para", "integer", 0, 20),
+    Column("smoking", "smoking"),
+    Column("family_history", "boolean"),
+    Column("hospital_days", "integer", 0, 365),
+    Column("mgso4_days", "integer", 0, 300, required=True),
+    Column("mgso4_total_g", "number", 0, 20000, required=True),
+    Column("yam_percent", "number", 20, 150, required=True),
+    Column("fracture", "boolean", required=True),
+    Column("fracture_sites", "text"),
+    Column("dxa_site", "text"),
+    Column("bmd_g_cm2", "number", 0.2, 2.0),
+    Column("t_score", "number", -8, 6),
+    Column("z_score", "number", -8, 6),
+    Column("dxa_date", "date"),
+    Column("delivery_date", "date"),
+    Column("admission_date", "date"),
+    Column("discharge_date", "date"),
+    Column("bed_rest_days", "integer", 0, 300),
+    Column("breastfeeding", "boolean"),
+    Column("vitamin_d_ng_ml", "number", 1, 200),
+    Column("glucocorticoid", "boolean"),
+    Column("heparin", "boolean"),
+    Column("notes", "text"),
+]}
+
+NUMERIC_COLUMNS = [c.name for c in COLUMNS.values() if c.kind in ("number", "integer")]
+BOOLEAN_COLUMNS = [c.name for c in COLUMNS.values() if c.kind == "boolean"]
+# Free text shown in reports: escaped, never interpreted; removed by --deidentify.
+IDENTIFYING_COLUMNS = ("patient_id", "name", "notes")
+
+# Headers as printed in the seed paper's Table 1 and common spellings.
+ALIASES = {
+    "no": "patient_id", "no.": "patient_id", "id": "patient_id", "patient": "patient_id",
+    "age": "age_years", "age_(years)": "age_years",
+    "bmi": "bmi_kg_m2", "bmi_(kg/m2)": "bmi_kg_m2",
+    "height": "height_cm", "weight": "weight_kg",
+    "gravida_(times)": "gravida", "para_(times)": "para",
+    "prenatal_smoking": "smoking",
+    "hospitalization_(days)": "hospital_days", "hospitalisation_(days)": "hospital_days",
+    "use_days_of_mgso4_(days)": "mgso4_days", "mgso4_days_(days)": "mgso4_days",
+    "accumulated_dose_of_mgso4_(g)": "mgso4_total_g", "cumulative_dose_(g)": "mgso4_total_g",
+    "yam": "yam_percent", "yam_(%)": "yam_percent", "yam_%": "yam_percent",
+    "bone_fracture": "fracture",
+}
+
+TRUE_WORDS = {"yes", "y", "true", "t", "1", "+", "present", "はい", "有", "あり"}
+FALSE_WORDS = {"no", "n", "false", "f", "0", "-", "absent", "none", "いいえ", "無", "なし"}
+SMOKING_WORDS = {
+    "never": "never", "no": "never", "-": "never", "none": "never", "non-smoker": "never",
+    "before_pregnancy": "before_pregnancy", "before pregnancy": "before_pregnancy",
+    "former": "before_pregnancy", "past": "before_pregnancy",
+    "during_pregnancy": "during_pregnancy", "during pregnancy": "during_pregnancy",
+    "current": "during_pregnancy", "yes": "during_pregnancy", "+": "during_pregnancy",
+}
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-"})
+
+
+def normalise_header(header: object) -> str:
+    """`` YAM (%) `` -> ``yam_(%)`` -> ``yam_percent`` (case, spaces, aliases)."""
+    text = unicodedata.normalize("NFKC", str(header)).strip().lower()
+    text = re.sub(r"[\s\-]+", "_", text)
+    return ALIASES.get(text, text)
+
+
+@dataclass
+class Coerced:
+    """Typed columns plus every problem found; ``bad_rows`` are row labels with an error."""
+
+    frame: pd.DataFrame
+    problems: list[Problem]
+    bad_rows: set[int]
+
+
+def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
+    """Turn a frame of strings (canonical headers) into typed columns, collecting problems.
+
+    :param rows: the spreadsheet row (or JSON position) of each record, aligned with ``raw``.
+    """
+    out = pd.DataFrame(index=raw.index)
+    problems: list[Problem] = []
+    for name in raw.columns:
+        column = COLUMNS.get(name)
+        if column is None:
+            out[name] = raw[name]
+            continue
+        text = _clean_text(raw[name])
+        values, bad = _COERCERS[column.kind](text)
+        out[name] = values
+        problems += _located(bad, text, rows, source, name, _kind_message(column))
+        if column.low is not None:
+            numeric = pd.to_numeric(values, errors="coerce")
+            out_of_range = (numeric < column.low) | (numeric > column.high)
+            out_of_range = out_of_range.fillna(False).astype(bool)
+            problems += _located(out_of_range, text, rows, source, name,
+                                 f"outside the plausible range {column.low:g}–{column.high:g}")
+    return Coerced(out, problems, {p.row for p in problems})
+
+
+def _clean_text(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.mask(text == "", pd.NA)
+
+
+def _located(mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str,
+             message: str) -> list[Problem]:
+    hits = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+    return [Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
+            for i in hits]
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text)
+
+
+def _kind_message(column: Column) -> str:
+    return {
+        "number": "not a number",
+        "integer": "not a whole number",
+        "boolean": "not a yes/no value (use yes/no, true/false, 1/0, +/-)",
+        "smoking": "unknown smoking status (use never, before_pregnancy or during_pregnancy)",
+        "date": "not a date (use YYYY-MM-DD)",
+    }.get(column.kind, "invalid")
+
+
+def _to_number(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    normalised = text.str.translate(_DASHES)
+    thousands = normalised.str.match(_THOUSANDS).fillna(False).astype(bool)
+    normalised = normalised.where(~thousands, normalised.str.replace(",", "", regex=False))
+    values = pd.to_numeric(normalised, errors="coerce").astype("Float64")
+    finite = values.isna() | np.isfinite(values.fillna(0).to_numpy(dtype=float))
+    values = values.where(finite, pd.NA)
+    bad = text.notna() & values.isna()
+    return values, bad
+
+
+def _to_integer(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values, bad = _to_number(text)
+    fractional = values.notna() & (values.fillna(0) % 1 != 0)
+    values = values.where(~fractional, pd.NA)
+    return values.round().astype("Int64"), bad | fractional
+
+
+def _to_boolean(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    lowered = text.str.lower()
+    values = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    values[lowered.isin(TRUE_WORDS).fillna(False).astype(bool)] = True
+    values[lowered.isin(FALSE_WORDS).fillna(False).astype(bool)] = False
+    return values, text.notna() & values.isna()
+
+
+def _to_smoking(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    lowered = text.str.lower().str.replace(r"\s+", " ", regex=True)
+    values = lowered.map(SMOKING_WORDS.get, na_action="ignore").astype("string")
+    bad = text.notna() & values.isna()
+    return values.fillna("never").where(~bad, pd.NA), bad
+
+
+def _to_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    return values, text.notna() & values.isna()
+
+
+def _to_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return text, pd.Series(False, index=text.index)
+
+
+_COERCERS = {
+    "number": _to_number, "integer": _to_integer, "boolean": _to_boolean,
+    "smoking": _to_smoking, "date": _to_date, "text": _to_text,
+}
