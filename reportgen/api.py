@@ -18,6 +18,7 @@ from reportgen.output import (
     MANIFEST,
     Journal,
     assign_stems,
+    atomic_write,
     prepare_output_dir,
     remove_stale_temps,
     sha256_bytes,
@@ -218,5 +219,54 @@ def describe_rules(rules: RuleSet) -> dict:
     }
 
 
-__all__ = ["InputError", "ReportError", "RunResult", "build_patient_reports", "describe_rules",
+def build_cohort_report(
+    input_path: Path | str,
+    outdir: Path | str,
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    skip_invalid: bool = False,
+    deidentify: bool = False,
+    max_listing: int = 200,
+    overwrite: bool = False,
+    rules_path: Path | str | None = None,
+    criteria: str | None = None,
+    template_dir: Path | str | None = None,
+    settings_path: Path | str | None = None,
+    sheet: str | None = None,
+) -> RunResult:
+    """The case-series summary; refuses on invalid rows unless ``skip_invalid``."""
+    from reportgen.cohort import make_cohort_outputs
+
+    outdir = Path(outdir)
+    rules = load_rules(rules_path, criteria=criteria)
+    table = load_input(input_path, sheet=sheet)
+    result = RunResult(outdir, problems=table.problems)
+    if table.errors and not skip_invalid:
+        return result
+    if not table.valid.any():
+        raise ReportError(f"{input_path}: no valid rows to summarise")
+    names = {"html": "cohort-summary.html", "pdf": "cohort-summary.pdf",
+             "json": "cohort-summary.json"}
+    planned = [names[f] for f in formats] + ["cohort-cases.csv", MANIFEST]
+    prepare_output_dir(outdir, planned, overwrite=overwrite)
+    outputs = make_cohort_outputs(
+        table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
+        template_dir=template_dir, settings_path=settings_path,
+        generated_at=generation_time(), source_name=Path(input_path).name)
+    for name, data in outputs.items():
+        atomic_write(outdir / name, data)
+        fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]
+        result.files.append({"path": name, "kind": "cohort", "format": fmt,
+                             "sha256": sha256_bytes(data)})
+    # With --skip-invalid the excluded rows are reported, not failures of the run.
+    if skip_invalid:
+        result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
+                           for p in table.problems]
+    write_manifest(outdir, result.files, [p.as_dict() for p in table.errors],
+                   tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
+    return result
+
+
+__all__ = ["InputError", "ReportError", "RunResult", "build_cohort_report",
+           "build_patient_reports", "describe_rules",
            "load_input", "load_rules", "validate_input"]

@@ -55,8 +55,10 @@ class PatientMaker:
     @property
     def renderer(self):
         if self._renderer is None:
-            from reportgen.render import Renderer  # heavy: WeasyPrint, matplotlib
-            self._renderer = Renderer(self.settings.template_dir, self.settings.settings_path)
+            from reportgen.reports import ReportRenderer  # heavy: WeasyPrint, matplotlib
+
+            self._renderer = ReportRenderer(self.settings.template_dir,
+                                            self.settings.settings_path)
         return self._renderer
 
     def make(self, job: Job) -> list[dict]:

@@ -33,24 +33,29 @@ class RawTable:
     encoding: str = ""
 
 
+def _file_error(source: str, message: str) -> InputError:
+    """A whole-file problem, located like any other: ``INPUT:0:-: message`` (row 0 = the file)."""
+    return InputError(str(Problem(source, 0, "-", message)))
+
+
 def load_table(path: Path | str, *, sheet: str | None = None) -> RawTable:
     """Load one input file; the format is chosen by content and suffix, never asked for."""
     path = Path(path)
     source = str(path)
     if not path.exists():
-        raise InputError(f"{source}: no such file")
+        raise _file_error(source, "no such file")
     if not path.is_file():
-        raise InputError(f"{source}: not a file")
+        raise _file_error(source, "not a file")
     size = path.stat().st_size
     if size > MAX_INPUT_BYTES:
-        raise InputError(f"{source}: file is {size / 2**20:,.0f} MiB; the limit is "
-                         f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
+        raise _file_error(source, f"file is {size / 2**20:,.0f} MiB; the limit is "
+                                  f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+        raise _file_error(source, f"cannot read ({exc.strerror})") from None
     if not data.strip():
-        raise InputError(f"{source}: the file is empty")
+        raise _file_error(source, "the file is empty")
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
         table = _load_xlsx(data, source, sheet)
     elif path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
@@ -63,7 +68,7 @@ def load_table(path: Path | str, *, sheet: str | None = None) -> RawTable:
 
 def _decode(data: bytes, source: str) -> tuple[str, str]:
     if b"\x00" in data[:65536]:
-        raise InputError(f"{source}: not a text table (binary data); expected CSV, XLSX or JSON")
+        raise _file_error(source, "not a text table (binary data); expected CSV, XLSX or JSON")
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
     for encoding in ("utf-8", "cp932"):
@@ -71,7 +76,7 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    raise InputError(f"{source}: text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8")
+    raise _file_error(source, "text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8")
 
 
 def _load_csv(data: bytes, source: str) -> RawTable:
@@ -82,9 +87,9 @@ def _load_csv(data: bytes, source: str) -> RawTable:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skip_blank_lines=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{source}: the file is empty") from None
+        raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{source}: not a readable CSV table ({_first_line(exc)})") from None
+        raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
     table = _from_frame(frame, source, first_row=2)
     table.encoding = encoding
     return table
@@ -95,7 +100,7 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str,
                               keep_default_na=False, engine="openpyxl")
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InputError(f"{source}: not a readable XLSX workbook ({_first_line(exc)})") from None
+        raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
     return _from_frame(frame, source, first_row=2)
 
 
@@ -104,13 +109,13 @@ def _load_json(data: bytes, source: str) -> RawTable:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise _file_error(source, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(document, dict) and isinstance(document.get("patients"), list):
         document = document["patients"]
     if isinstance(document, dict):
         document = [document]
     if not isinstance(document, list):
-        raise InputError(f"{source}: JSON must be a patient object or a list of them, "
+        raise _file_error(source, f"JSON must be a patient object or a list of them, "
                          f"not {type(document).__name__}")
     problems, records, infusions, rows = [], [], {}, []
     for position, item in enumerate(document, start=1):
@@ -131,7 +136,7 @@ def _load_json(data: bytes, source: str) -> RawTable:
         records.append(record)
         rows.append(position)
     if not records and not problems:
-        raise InputError(f"{source}: the JSON list has no patients")
+        raise _file_error(source, "the JSON list has no patients")
     frame = pd.DataFrame.from_records(records).fillna("") if records else pd.DataFrame()
     table = RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
                      infusions, encoding)
@@ -148,7 +153,7 @@ def _json_scalar(value: object) -> str:
 
 def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     if frame.shape[1] == 0:
-        raise InputError(f"{source}: the file is empty")
+        raise _file_error(source, "the file is empty")
     headers = [normalise_header(h) for h in frame.columns]
     problems = []
     seen: set[str] = set()
@@ -164,13 +169,13 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     blank = frame.apply(lambda c: c.str.strip() == "").all(axis=1)
     frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
     if frame.empty:
-        raise InputError(f"{source}: has a header but no patient rows")
+        raise _file_error(source, "has a header but no patient rows")
     return RawTable(source, frame, rows, problems)
 
 
 def _check_size(table: RawTable) -> None:
     if len(table.frame) > MAX_ROWS:
-        raise InputError(f"{table.source}: {len(table.frame):,} rows; the limit is {MAX_ROWS:,} "
+        raise _file_error(table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} "
                          "(split the cohort)")
     for column in table.frame.columns:
         lengths = table.frame[column].str.len()

@@ -15,6 +15,8 @@ from reportgen.errors import OutputError
 MANIFEST = "manifest.json"
 JOURNAL = ".reportgen-journal.jsonl"  # one line per completed report, for --resume
 SCHEMA_VERSION = "1"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _MAX_STEM_CHARS = 80
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
@@ -43,6 +45,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temp, 0o666 & ~_UMASK)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -141,12 +141,14 @@ def _boolean(series: pd.Series) -> pd.Series:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    """Lower-case stripped strings; enum members (BoneStatus, FlagState) become their values."""
-    if series.dtype == object:
-        uniques = series.dropna().unique()
-        if any(isinstance(v, enum.Enum) for v in uniques):
-            series = series.map({v: v.value if isinstance(v, enum.Enum) else v for v in uniques})
-    return series.astype("string").str.strip().str.lower()
+    """Lower-case stripped strings; enum members (BoneStatus, FlagState) become their values.
+
+    Normalises the distinct values only, so cost does not grow with per-row Python work.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    names = [str(u.value if isinstance(u, enum.Enum) else u).strip().lower() for u in uniques]
+    table = np.array([*names, None], dtype=object)
+    return pd.Series(table[codes], index=series.index, dtype="string")
 
 
 def _class_codes(df: pd.DataFrame) -> np.ndarray:

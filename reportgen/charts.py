@@ -1,0 +1,764 @@
+"""Deterministic PNG charts for bone-health reports (the project's only matplotlib user)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm, to_rgb
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
+from PIL import Image
+
+__all__ = [
+    "DPI",
+    "ZONE_COLORS",
+    "clear_cache",
+    "plot_dose_vs_yam",
+    "plot_days_vs_yam",
+    "plot_status_counts",
+    "plot_timeline",
+    "plot_yam_zones",
+]
+
+DPI = 150
+"""Pixels per inch of every PNG; pixel width / DPI = intended print width in inches."""
+
+ZONE_COLORS: dict[str, str] = {
+    "osteoporosis": "#c0392b",
+    "low_bone_mass": "#e6a23c",
+    "normal": "#1a8a7d",
+}
+"""Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
+
+_ZONE_LABELS = {"normal": "Normal", "low_bone_mass": "Low bone mass", "osteoporosis": "Osteoporosis"}
+_ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
+_YAM_RANGE = (40.0, 120.0)
+_CM = 1 / 2.54
+_INK = "#1f1f1f"
+_MUTED = "#555555"
+_POINT = "#3b5b92"
+_FRACTURE = "#111111"
+_HIGHLIGHT = "#ffd21f"
+_DENSE_N = 5000  # above this many points the cohort is drawn as a 2-D density image
+_CACHE_SIZE = 6  # cached figures per chart kind
+_PNG_LEVEL = 6  # zlib level: 9 is ~15 % smaller but 3-8x slower
+
+# --- style: matplotlib defaults (ignoring any user matplotlibrc) + ours, validated once ---
+
+_LIBERATION = Path("/usr/share/fonts/truetype/liberation")
+
+
+def _register_font() -> str:
+    regular = _LIBERATION / "LiberationSans-Regular.ttf"
+    if not regular.is_file():
+        return "DejaVu Sans"
+    for name in ("Regular", "Bold", "Italic", "BoldItalic"):
+        path = _LIBERATION / f"LiberationSans-{name}.ttf"
+        if path.is_file():
+            font_manager.fontManager.addfont(str(path))
+    return "Liberation Sans"
+
+
+FONT_FAMILY = _register_font()
+
+_NOT_STYLE = ("backend", "interactive", "toolbar", "timezone", "webagg.", "tk.", "date.epoch",
+              "savefig.directory", "figure.max_open_warning", "figure.raise_window",
+              "docstring.hardcopy")
+_STYLE = mpl.RcParams({
+    **{k: v for k, v in mpl.rcParamsDefault.items() if not k.startswith(_NOT_STYLE)},
+    "font.family": [FONT_FAMILY],
+    "font.size": 8.0,
+    "axes.labelsize": 8.0,
+    "axes.titlesize": 9.0,
+    "axes.titleweight": "bold",
+    "axes.edgecolor": _MUTED,
+    "axes.labelcolor": _INK,
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "xtick.color": _MUTED,
+    "ytick.color": _MUTED,
+    "xtick.labelcolor": _INK,
+    "ytick.labelcolor": _INK,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 3.0,
+    "ytick.major.size": 3.0,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "text.color": _INK,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "figure.facecolor": "white",
+})
+
+_LOCK = threading.RLock()
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """Apply the fixed style to the global rcParams for the duration (cheap, unvalidated copy)."""
+    params = mpl.rcParams
+    saved = dict(dict.items(params))
+    params._update_raw(_STYLE)
+    try:
+        yield
+    finally:
+        params._update_raw(saved)
+
+
+# --- rendering: cached "plates" (figure + rendered static background + dynamic artists) ---
+
+
+def _new_figure(width_cm: float, height_cm: float) -> Figure:
+    fig = Figure(figsize=(width_cm * _CM, height_cm * _CM), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _pixels(fig: Figure) -> np.ndarray:
+    """The Agg canvas as a (height, width) uint32 view, R | G << 8 | B << 16 | A << 24."""
+    buffer = fig.canvas.buffer_rgba()
+    return np.frombuffer(buffer, dtype="<u4").reshape(buffer.shape[0], buffer.shape[1])
+
+
+def _encode(indices: np.ndarray, palette: bytes) -> bytes:
+    height, width = indices.shape
+    image = Image.frombuffer("P", (width, height), indices, "raw", "P", 0, 1)
+    image.putpalette(palette)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=_PNG_LEVEL, dpi=(DPI, DPI))
+    return out.getvalue()
+
+
+def _render_once(fig: Figure) -> bytes:
+    """Draw a whole (uncached) figure and encode it as a 256-colour PNG."""
+    fig.canvas.draw()
+    rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    image = rgb.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=_PNG_LEVEL, dpi=(DPI, DPI))
+    return out.getvalue()
+
+
+class _Palette:
+    """≤ 256 colours chosen once per plate; maps any colour to its nearest entry (memoised)."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        rgb = Image.fromarray(pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3])
+        chosen = rgb.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+        used = np.asarray(chosen.convert("RGB")).reshape(-1, 3)
+        colours = np.unique(used[:, 0].astype(np.uint32) | used[:, 1].astype(np.uint32) << 8
+                            | used[:, 2].astype(np.uint32) << 16)
+        self.rgb = np.stack([colours & 255, colours >> 8 & 255, colours >> 16 & 255], 1)
+        self.rgb = self.rgb.astype(np.int32)
+        self.bytes = self.rgb.astype(np.uint8).tobytes()
+        self._rgb_t = self.rgb.T.astype(np.float64)
+        self._norm2 = (self.rgb.astype(np.float64) ** 2).sum(1)
+        self._memo: dict[int, int] = {int(c): i for i, c in enumerate(colours)}
+
+    def map(self, pixels: np.ndarray) -> np.ndarray:
+        """Palette indices (uint8) for uint32 RGBA pixels (alpha ignored)."""
+        keys, inverse = np.unique(pixels & 0xFFFFFF, return_inverse=True)
+        memo = self._memo
+        missing = [k for k in keys.tolist() if k not in memo]
+        if missing:
+            m = np.asarray(missing, dtype=np.int64)
+            rgb = np.stack([m & 255, m >> 8 & 255, m >> 16 & 255], 1).astype(np.float64)
+            # squared distances; all terms are small integers, so float64 is exact
+            dist = self._norm2 - 2.0 * (rgb @ self._rgb_t)
+            if len(memo) > 200_000:
+                memo.clear()
+                memo.update({k: i for i, k in enumerate(self._keys())})
+            memo.update(zip(missing, dist.argmin(1).tolist(), strict=True))
+        lookup = np.fromiter((memo[k] for k in keys.tolist()), dtype=np.uint8, count=len(keys))
+        return lookup[inverse.reshape(-1)].reshape(pixels.shape)
+
+    def _keys(self) -> list[int]:
+        r, g, b = self.rgb.T
+        return (r | g << 8 | b << 16).tolist()
+
+
+class _Plate:
+    """A figure whose static part is rendered once; only `dynamic` artists are redrawn.
+
+    The palette and the background's palette indices depend only on the plate (its static part
+    plus the dynamic artists in a canonical `probe` state), so a warm call and a cold call with
+    the same arguments give byte-identical PNGs.
+    """
+
+    def __init__(self, fig: Figure, dynamic: Sequence[Artist],
+                 update: Callable[..., None], probe: tuple) -> None:
+        self.fig = fig
+        self.dynamic = list(dynamic)
+        self.update = update
+        for artist in self.dynamic:
+            artist.set_animated(True)  # excluded from canvas.draw()
+        fig.canvas.draw()
+        self.background = fig.canvas.copy_from_bbox(fig.bbox)
+        self._bg = _pixels(fig).copy()
+        self._compose(probe)
+        self.palette = _Palette(_pixels(fig))
+        self._bg_indices = self.palette.map(self._bg)
+
+    def _compose(self, args: tuple) -> None:
+        self.fig.canvas.restore_region(self.background)
+        self.update(*args)
+        for artist in self.dynamic:
+            if artist.get_visible():
+                self.fig.draw_artist(artist)
+
+    def render(self, *args: object) -> bytes:
+        self._compose(args)
+        pixels = _pixels(self.fig)
+        changed = pixels != self._bg
+        indices = self._bg_indices.copy()
+        if changed.any():
+            indices[changed] = self.palette.map(pixels[changed])
+        return _encode(indices, self.palette.bytes)
+
+
+_CACHES: dict[str, OrderedDict[tuple, _Plate]] = {}
+
+
+def _plate(kind: str, key: tuple, build: Callable[[], _Plate]) -> _Plate:
+    cache = _CACHES.setdefault(kind, OrderedDict())
+    plate = cache.get(key)
+    if plate is None:
+        plate = build()
+        cache[key] = plate
+        if len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return plate
+
+
+def clear_cache() -> None:
+    """Drop all cached figures (frees memory; results are unaffected)."""
+    with _LOCK:
+        _CACHES.clear()
+
+
+# --- formatting helpers ---
+
+
+def _fmt_num(value: float) -> str:
+    """67 -> '67', 67.25 -> '67.2', 1260 -> '1,260'."""
+    text = f"{value:,.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _check_zones(osteoporosis_max_pct: float, normal_min_pct: float) -> tuple[float, float]:
+    low, high = float(osteoporosis_max_pct), float(normal_min_pct)
+    if not _YAM_RANGE[0] < low < high < _YAM_RANGE[1]:
+        raise ValueError(f"need {_YAM_RANGE[0]:g} < osteoporosis_max_pct < normal_min_pct"
+                         f" < {_YAM_RANGE[1]:g}, got {low:g} and {high:g}")
+    return low, high
+
+
+def _zones(low: float, high: float) -> list[tuple[str, float, float, str]]:
+    """(key, from, to, range text) for the three YAM zones inside the axis range."""
+    lo, hi = _YAM_RANGE
+    return [
+        ("osteoporosis", lo, low, f"≤ {low:g} %"),
+        ("low_bone_mass", low, high, f"{low:g}–{high:g} %"),
+        ("normal", high, hi, f"≥ {high:g} %"),
+    ]
+
+
+def _nice_ceiling(value: float) -> float:
+    """Round up (with ~3 % headroom) to a multiple of 1, 2 or 5 times a power of ten / 2."""
+    value = max(value * 1.03, 1.0)
+    step = 10 ** math.floor(math.log10(value)) / 2
+    return math.ceil(value / step) * step
+
+
+# --- 1. YAM zone band ---
+
+
+def _build_yam_zones(low: float, high: float) -> _Plate:
+    with _style():
+        fig = _new_figure(17.0, 3.0)
+        ax = fig.add_axes((0.6 / 17, 0.62 / 3, 15.8 / 17, 0.95 / 3))
+        ax.set_xlim(*_YAM_RANGE)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        for side in ("left", "right", "top", "bottom"):
+            ax.spines[side].set_visible(False)
+        for key, start, stop, range_text in _zones(low, high):
+            ax.add_patch(Rectangle((start, 0), stop - start, 1, facecolor=ZONE_COLORS[key],
+                                   edgecolor="white", linewidth=1.0))
+            narrow = (stop - start) < 20
+            ax.text((start + stop) / 2, 0.5,
+                    f"{_ZONE_LABELS[key]}\n{range_text}" if narrow
+                    else f"{_ZONE_LABELS[key]}  {range_text}",
+                    ha="center", va="center", color=_ZONE_TEXT[key],
+                    fontsize=7 if narrow else 8, fontweight="normal" if narrow else "bold",
+                    linespacing=1.15)
+        ax.xaxis.set_major_locator(MultipleLocator(10))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
+        ax.tick_params(axis="x", length=3, pad=2)
+        marker = Line2D([], [], marker="v", markersize=11, color=_INK, markeredgecolor="white",
+                        markeredgewidth=0.8, linestyle="none", clip_on=False)
+        notch = Line2D([], [], color=_INK, linewidth=2.2, solid_capstyle="butt", clip_on=False)
+        xaxis_tf = ax.get_xaxis_transform()
+        label = Text(0, 1.62, "", transform=xaxis_tf, fontsize=10, fontweight="bold",
+                     va="bottom", ha="center", clip_on=False)
+        caption = Text(0, 1.62, "Bone mineral density, % of young adult mean (YAM)",
+                       transform=ax.transAxes, fontsize=7, color=_MUTED, va="bottom",
+                       clip_on=False)
+        for line in (notch, marker):
+            line.set_transform(xaxis_tf)
+            ax.add_line(line)
+        ax.add_artist(label)
+        ax.add_artist(caption)
+
+    def update(yam: float) -> None:
+        known = not math.isnan(yam)
+        x = min(max(yam, _YAM_RANGE[0]), _YAM_RANGE[1]) if known else sum(_YAM_RANGE) / 2
+        frac = (x - _YAM_RANGE[0]) / (_YAM_RANGE[1] - _YAM_RANGE[0])
+        marker.set_visible(known)
+        notch.set_visible(known)
+        marker.set_data([x], [1.2])
+        notch.set_data([x, x], [0.72, 1.0])
+        label.set_text(f"YAM {_fmt_num(yam)} %" if known else "YAM not available")
+        label.set_color(_INK if known else _MUTED)
+        label.set_x(x)
+        label.set_ha("left" if frac < 0.05 else "right" if frac > 0.95 else "center")
+        # the caption goes to whichever end is far from the patient's label
+        caption.set_x(1.0 if frac < 0.5 else 0.0)
+        caption.set_ha("right" if frac < 0.5 else "left")
+
+    return _Plate(fig, [notch, marker, label, caption], update, probe=(60.0,))
+
+
+def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
+                   normal_min_pct: float = 80.0) -> bytes:
+    """Band 40–120 % YAM in the three JOS 2012 zones with the patient's YAM marked.
+
+    17 × 3 cm at `DPI`. Values outside 40–120 % are marked at the band's end (the label keeps the
+    true value); NaN gives the band with "YAM not available".
+    """
+    low, high = _check_zones(osteoporosis_max_pct, normal_min_pct)
+    yam = float(yam_percent)
+    with _LOCK:
+        plate = _plate("yam_zones", (low, high), lambda: _build_yam_zones(low, high))
+        with _style():
+            return plate.render(yam)
+
+
+# --- 2./3. cohort scatter (dose or days vs YAM) ---
+
+
+def _clean_cohort(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Drop non-finite points, clamp to the axis range; returns x, y, fracture, dropped, clamped."""
+    x = np.asarray(xs, dtype=float).reshape(-1)
+    y = np.asarray(ys, dtype=float).reshape(-1)
+    f = np.asarray(flags, dtype=bool).reshape(-1)
+    if not len(x) == len(y) == len(f):
+        raise ValueError(f"length mismatch: {len(x)} x values, {len(y)} YAM values,"
+                         f" {len(f)} fracture flags")
+    keep = np.isfinite(x) & np.isfinite(y)
+    dropped = int(len(x) - np.count_nonzero(keep))
+    x, y, f = x[keep], y[keep], f[keep]
+    clamped = int(np.count_nonzero((y < _YAM_RANGE[0]) | (y > _YAM_RANGE[1]) | (x < 0)))
+    x = np.maximum(x, 0.0)
+    y = np.clip(y, *_YAM_RANGE)
+    return x, y, f, dropped, clamped
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        h.update(np.ascontiguousarray(array).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int, clamped: int,
+                   xmax: float, spec: dict) -> _Plate:
+    low, high = spec["low"], spec["high"]
+    has_highlight = spec["highlight_label"] is not None
+    title = spec["title"]
+    height = 9.0 + (0.6 if title else 0.0)
+    with _style():
+        fig = _new_figure(17.0, height)
+        left, right, bottom, top = 1.45, 2.45, 1.2, 1.0 + (0.6 if title else 0.0)
+        ax = fig.add_axes((left / 17, bottom / height, (17 - left - right) / 17,
+                           (height - bottom - top) / height))
+        ax.set_xlim(0, xmax)
+        ax.set_ylim(*_YAM_RANGE)
+        ax.set_ylabel("YAM (%)")
+        ax.set_xlabel(spec["xlabel"])
+        ax.yaxis.set_major_locator(FixedLocator(np.arange(40, 121, 10)))
+        ax.xaxis.set_major_formatter(FuncFormatter(spec["xtick"]))
+        if title:
+            fig.text(left / 17, 1 - 0.15 / height, title, ha="left", va="top",
+                     fontsize=9, fontweight="bold")
+        # zones: faint tint in the plot, coloured key + text in the right margin
+        key_tf = ax.get_yaxis_transform()
+        for key, start, stop, range_text in _zones(low, high):
+            ax.axhspan(start, stop, color=ZONE_COLORS[key], alpha=0.07, linewidth=0, zorder=0)
+            ax.add_patch(Rectangle((1.004, start), 0.012, stop - start, transform=key_tf,
+                                   facecolor=ZONE_COLORS[key], edgecolor="white",
+                                   linewidth=0.5, clip_on=False))
+            ax.text(1.03, (start + stop) / 2, f"{_ZONE_LABELS[key]}\n{range_text}",
+                    transform=key_tf, ha="left", va="center", fontsize=7, linespacing=1.15,
+                    color=_INK)
+        for level in (low, high):
+            ax.axhline(level, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=1)
+        threshold = spec["threshold"]
+        ax.axvline(threshold, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=1)
+        ax.text(threshold, 0.985, " " + spec["threshold_label"], transform=ax.get_xaxis_transform(),
+                ha="left", va="top", fontsize=7, color=_MUTED, fontstyle="italic", zorder=2)
+        # cohort
+        n = len(x)
+        handles: list[Artist] = []
+        if n > _DENSE_N:
+            xbins = np.linspace(0, xmax, 171)
+            ybins = np.linspace(*_YAM_RANGE, 81)
+            counts, _, _ = np.histogram2d(x, y, bins=(xbins, ybins))
+            counts = np.ma.masked_equal(counts.T, 0)
+            ax.imshow(counts, origin="lower", extent=(0, xmax, *_YAM_RANGE), aspect="auto",
+                      cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
+                      interpolation="nearest", zorder=2)
+            handles.append(Patch(color=to_rgb("#6b8fc7"),
+                                 label=f"All cases, density (n = {n:,})"))
+            others_shown = False
+        else:
+            others_shown = True
+        alpha = 0.85 if n <= 300 else max(0.3, 0.85 * math.sqrt(300 / n))
+        size = 5.0 if n <= 300 else 3.5
+        if others_shown:
+            ok = ~frac
+            ax.plot(x[ok], y[ok], linestyle="none", marker="o", markersize=size,
+                    markerfacecolor=_POINT, markeredgecolor="white", markeredgewidth=0.4,
+                    alpha=alpha, zorder=3, clip_on=False)
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
+                                  markerfacecolor=_POINT, markeredgecolor="white",
+                                  label=f"No fracture (n = {int(ok.sum()):,})"))
+        nf = int(frac.sum())
+        fsize = size + 1.5 if n <= _DENSE_N else 3.5
+        ax.plot(x[frac], y[frac], linestyle="none", marker="X", markersize=fsize,
+                markerfacecolor=_FRACTURE, markeredgecolor="white", markeredgewidth=0.4,
+                alpha=1.0 if n <= 300 else max(alpha, 0.6), zorder=4, clip_on=False)
+        handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
+                              markerfacecolor=_FRACTURE, markeredgecolor="white",
+                              label=f"Fracture (n = {nf:,})"))
+        if has_highlight:
+            handles.append(tuple(_ring(size) for size in (11.0, 11.0)))
+            labels_extra = [spec["highlight_label"]]
+        else:
+            labels_extra = []
+        labels = [h.get_label() for h in handles if not isinstance(h, tuple)] + labels_extra
+        ax.legend(handles=handles, labels=labels, loc="lower left", bbox_to_anchor=(0, 1.005),
+                  ncol=len(handles), borderaxespad=0, handletextpad=0.3, columnspacing=1.4)
+        notes = []
+        if n == 0:
+            ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=10, color=_MUTED, fontstyle="italic")
+        if clamped:
+            notes.append(f"{clamped:,} value(s) outside the axes drawn at the edge")
+        if dropped:
+            notes.append(f"{dropped:,} case(s) with missing values not shown")
+        if notes:
+            fig.text(1 - 0.15 / 17, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
+                     fontsize=7, color=_MUTED)
+        # dynamic: the highlighted patient (a ring, so the patient's own cohort point shows)
+        halo, ring = _ring(17.0)
+        for line in (halo, ring):
+            ax.add_line(line)
+        note = Annotation("", xy=(0, 0), xytext=(0, 0), textcoords="offset points",
+                          fontsize=7.5, fontweight="bold", annotation_clip=False, zorder=7,
+                          bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
+                                "edgecolor": _INK, "linewidth": 0.6, "alpha": 0.92},
+                          arrowprops={"arrowstyle": "-", "color": _INK, "linewidth": 0.7,
+                                      "shrinkA": 0, "shrinkB": 7})
+        ax.add_artist(note)
+        points_px = ax.transData.transform(np.column_stack([x, y])) if n else np.zeros((0, 2))
+        axes_box = ax.bbox.extents
+
+    xfmt = spec["xvalue"]
+    label = spec["highlight_label"]
+
+    def update(hx: float, hy: float) -> None:
+        visible = label is not None and math.isfinite(hx) and math.isfinite(hy)
+        for artist in (halo, ring, note):
+            artist.set_visible(visible)
+        if not visible:
+            return
+        px = min(max(hx, 0.0), xmax)
+        py = min(max(hy, _YAM_RANGE[0]), _YAM_RANGE[1])
+        for line in (halo, ring):
+            line.set_data([px], [py])
+        note.xy = (px, py)
+        note.set_text(f"{label}: {xfmt(hx)}, YAM {_fmt_num(hy)} %")
+        note.set_position((0, 0))
+        note.set_ha("left")
+        note.set_va("bottom")
+        box = note.get_window_extent(fig.canvas.get_renderer())
+        anchor = ax.transData.transform((px, py))
+        dx, dy = _place_label(anchor, box.width, box.height, points_px, axes_box,
+                              offset=16 * DPI / 72)
+        note.set_position((14 * dx, 14 * dy))
+        note.set_ha("left" if dx > 0 else "right")
+        note.set_va("bottom" if dy > 0 else "top")
+
+    probe = (xmax / 2, sum(_YAM_RANGE) / 2)
+    return _Plate(fig, [halo, ring, note], update, probe=probe)
+
+
+def _ring(size: float) -> tuple[Line2D, Line2D]:
+    """Highlight marker: a black ring on a wide yellow halo (readable in grey-scale too)."""
+    common = {"linestyle": "none", "marker": "o", "markersize": size,
+              "markerfacecolor": "none", "clip_on": False}
+    return (Line2D([], [], markeredgecolor=_HIGHLIGHT, markeredgewidth=4.0, zorder=6, **common),
+            Line2D([], [], markeredgecolor=_INK, markeredgewidth=1.6, zorder=6, **common))
+
+
+def _place_label(anchor: np.ndarray, width: float, height: float, points: np.ndarray,
+                 axes_box: np.ndarray, offset: float) -> tuple[int, int]:
+    """Pick the label quadrant (dx, dy in ±1) that stays in the axes and covers fewest points."""
+    ax0, ay0, ax1, ay1 = axes_box
+    best: tuple[tuple[int, int], tuple[int, int]] | None = None
+    for dx, dy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        x0 = anchor[0] + offset if dx > 0 else anchor[0] - offset - width
+        y0 = anchor[1] + offset if dy > 0 else anchor[1] - offset - height
+        x1, y1 = x0 + width, y0 + height
+        outside = int(x0 < ax0 or x1 > ax1 or y0 < ay0 or y1 > ay1)
+        pad = 6.0
+        covered = int(np.count_nonzero(
+            (points[:, 0] > x0 - pad) & (points[:, 0] < x1 + pad)
+            & (points[:, 1] > y0 - pad) & (points[:, 1] < y1 + pad)))
+        score = (outside, covered)
+        if best is None or score < best[0]:
+            best = (score, (dx, dy))
+    assert best is not None
+    return best[1]
+
+
+def _scatter(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool],
+             highlight: tuple[float, float] | None, spec: dict) -> bytes:
+    spec["low"], spec["high"] = _check_zones(spec["low"], spec["high"])
+    x, y, frac, dropped, clamped = _clean_cohort(xs, ys, flags)
+    hx, hy = (math.nan, math.nan) if highlight is None else map(float, highlight)
+    if not (math.isfinite(hx) and math.isfinite(hy)):
+        hx = hy = math.nan
+        spec["highlight_label"] = None
+    top = max(float(x.max()) if len(x) else 0.0, spec["threshold"] * 1.25,
+              hx if math.isfinite(hx) else 0.0)
+    xmax = _nice_ceiling(top)
+    key = (_digest(x, y, frac), dropped, clamped, xmax,
+           tuple(sorted((k, v) for k, v in spec.items() if not callable(v))))
+    with _LOCK:
+        plate = _plate(spec["kind"], key,
+                       lambda: _build_scatter(x, y, frac, dropped, clamped, xmax, spec))
+        with _style():
+            return plate.render(hx, hy)
+
+
+def _grams(value: float, _pos: object = None) -> str:
+    return f"{value:,.0f}"
+
+
+def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures: Sequence[bool],
+                     *, highlight: tuple[float, float] | None = None,
+                     highlight_label: str = "This patient", dose_threshold_g: float = 1000.0,
+                     osteoporosis_max_pct: float = 70.0, normal_min_pct: float = 80.0,
+                     title: str | None = None) -> bytes:
+    """Cumulative MgSO4 dose (g) vs YAM % scatter, fractures marked, optional highlighted patient.
+
+    17 × 9 cm (+0.6 cm with a title). Points with a NaN coordinate are dropped (counted in a note);
+    YAM is clamped to 40–120 % and doses below 0 to 0. Above 5,000 points the cohort is drawn
+    as a density image with fracture cases on top. A `highlight` with a NaN is ignored.
+    """
+    spec = {
+        "kind": "dose", "low": osteoporosis_max_pct, "high": normal_min_pct,
+        "threshold": float(dose_threshold_g),
+        "threshold_label": f"{float(dose_threshold_g):,.0f} g (hypothesis)",
+        "xlabel": "Cumulative MgSO\u2084 dose (g)" if FONT_FAMILY == "DejaVu Sans"
+        else "Cumulative MgSO4 dose (g)",
+        "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
+        "highlight_label": str(highlight_label) if highlight is not None else None,
+        "title": title or None,
+    }
+    return _scatter(doses_g, yams, fractures, highlight, spec)
+
+
+def plot_days_vs_yam(days: Sequence[float], yams: Sequence[float], fractures: Sequence[bool], *,
+                     long_term_days: float = 8.0, osteoporosis_max_pct: float = 70.0,
+                     normal_min_pct: float = 80.0) -> bytes:
+    """Days on MgSO4 vs YAM % scatter with the long-term threshold; same rules as dose chart."""
+    spec = {
+        "kind": "days", "low": osteoporosis_max_pct, "high": normal_min_pct,
+        "threshold": float(long_term_days),
+        "threshold_label": f"{float(long_term_days):g} days (long-term)",
+        "xlabel": "Days on MgSO4", "xtick": lambda v, _pos=None: f"{v:g}",
+        "xvalue": lambda v: f"{v:g} days", "highlight_label": None, "title": None,
+    }
+    return _scatter(days, yams, fractures, None, spec)
+
+
+# --- 4. status counts ---
+
+
+def plot_status_counts(counts: Mapping[str, int]) -> bytes:
+    """Bar chart of patients per bone status ("normal", "low_bone_mass", "osteoporosis").
+
+    Missing keys count as 0; unknown keys or negative counts raise ValueError. 12 × 6.5 cm.
+    """
+    order = ("normal", "low_bone_mass", "osteoporosis")
+    unknown = sorted(set(counts) - set(order))
+    if unknown:
+        raise ValueError(f"unknown status key(s): {unknown}; expected {list(order)}")
+    values = [int(counts.get(key, 0)) for key in order]
+    if min(values) < 0:
+        raise ValueError(f"negative count in {dict(counts)}")
+    total = sum(values)
+    with _LOCK, _style():
+        fig = _new_figure(12.0, 6.5)
+        ax = fig.add_axes((1.5 / 12, 0.9 / 6.5, 10.2 / 12, 4.9 / 6.5))
+        positions = np.arange(len(order))
+        ax.bar(positions, values, width=0.6, color=[ZONE_COLORS[k] for k in order],
+               edgecolor="white", linewidth=0.5, zorder=2)
+        top = max(values) if total else 1
+        ax.set_ylim(0, top * 1.28)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.set_xticks(positions, [_ZONE_LABELS[k] for k in order])
+        ax.tick_params(axis="x", length=0, labelsize=8, pad=4)
+        ax.yaxis.set_major_formatter(FuncFormatter(_grams))
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("Patients")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.5, zorder=0)
+        for pos, value in zip(positions, values, strict=True):
+            share = f" ({100 * value / total:.1f} %)" if total else ""
+            ax.text(pos, value + top * 0.03, f"{value:,}{share}", ha="center", va="bottom",
+                    fontsize=8, fontweight="bold")
+        fig.text(1.5 / 12, 1 - 0.2 / 6.5, f"Bone status (n = {total:,})", ha="left", va="top",
+                 fontsize=9, fontweight="bold")
+        return _render_once(fig)
+
+
+# --- 5. timeline ---
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EPOCH = date(1970, 1, 1)
+
+
+def _day(value: date) -> float:
+    return float((value - _EPOCH).days) if not hasattr(value, "hour") else (
+        (value.date() - _EPOCH).days + (value.hour * 60 + value.minute) / 1440)
+
+
+def _date_text(day: float) -> str:
+    d = _EPOCH + timedelta(days=math.floor(day + 1e-9))
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def _date_ticks(lo: float, hi: float) -> list[float]:
+    """Tick positions (days since 1970-01-01) at day, week or month boundaries, ≤ 7 ticks."""
+    for step in (1, 2, 7, 14):
+        first = math.ceil(lo / step) * step + (4 if step >= 7 else 0)  # weeks start on Monday
+        while first - step >= lo:
+            first -= step
+        ticks = [float(t) for t in range(int(first), int(hi) + 1, step) if lo <= t <= hi]
+        if len(ticks) <= 7:
+            return ticks
+    start, end = _EPOCH + timedelta(days=math.ceil(lo)), _EPOCH + timedelta(days=math.floor(hi))
+    for months in (1, 2, 3, 6, 12, 24, 60):
+        ticks = []
+        index = start.year * 12 + start.month - 1 + (0 if start.day == 1 else 1)
+        index = math.ceil(index / months) * months
+        while True:
+            d = date(index // 12, index % 12 + 1, 1)
+            if d > end:
+                break
+            ticks.append(float((d - _EPOCH).days))
+            index += months
+        if len(ticks) <= 7:
+            return ticks
+    return [lo, hi]
+
+
+def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | None:
+    """Gantt-style timeline of (label, start, end-or-None) events; None if < 2 dated events.
+
+    Events without a start date are skipped; an end before the start raises ValueError. 17 cm
+    wide, 0.6 cm per event row. Dates are written locale-independently ("3 Mar 2024").
+    """
+    rows = [(str(label), _day(start), None if end is None else _day(end))
+            for label, start, end in events if start is not None]
+    if len(rows) < 2:
+        return None
+    for label, start, end in rows:
+        if end is not None and end < start:
+            raise ValueError(f"event {label!r} ends before it starts")
+    lo = min(r[1] for r in rows)
+    hi = max(r[2] if r[2] is not None else r[1] for r in rows)
+    span = max(hi - lo, 6.0)
+    mid = (lo + hi) / 2
+    lo, hi = mid - span / 2, mid + span / 2
+    pad = span * 0.04
+    xlo, xhi = lo - pad, hi + pad
+    height = 1.2 + 0.6 * len(rows)
+    with _LOCK, _style():
+        fig = _new_figure(17.0, height)
+        left, right = 3.6, 0.5
+        ax = fig.add_axes((left / 17, 0.75 / height, (17 - left - right) / 17,
+                           (height - 0.95) / height))
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0, labelsize=8)
+        ax.set_yticks(range(len(rows)),
+                      [lbl if len(lbl) <= 26 else lbl[:25] + "…" for lbl, _, _ in rows])
+        ticks = _date_ticks(xlo, xhi)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _date_text(v)))
+        ax.grid(axis="x", color="#e3e3e3", linewidth=0.5, zorder=0)
+        width = xhi - xlo
+        for row, (_, start, end) in enumerate(rows):
+            if end is None:
+                ax.plot([start], [row], marker="D", markersize=6.5, color=_INK, zorder=3,
+                        clip_on=False)
+                text, right_edge, left_edge = _date_text(start), start, start
+            else:
+                ax.barh(row, max(end - start, width * 0.004), left=start, height=0.5,
+                        color=_POINT, zorder=2)
+                days = round(end - start)
+                text = f"{_date_text(start)} – {_date_text(end)} ({days} d)"
+                right_edge, left_edge = end, start
+            text_w = width * (0.011 * len(text) + 0.02)  # rough: 7 pt text on 12.9 cm axes
+            if right_edge + text_w < xhi:
+                ax.text(right_edge, row, text, ha="left", va="center", fontsize=7.5,
+                        transform=ax.transData + _offset(fig, 5), zorder=4)
+            else:
+                ax.text(left_edge, row, text, ha="right", va="center", fontsize=7.5,
+                        transform=ax.transData + _offset(fig, -5), zorder=4)
+        return _render_once(fig)
+
+
+def _offset(fig: Figure, points: float):  # noqa: ANN202 - matplotlib transform
+    from matplotlib.transforms import ScaledTranslation
+
+    return ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)

@@ -1,0 +1,184 @@
+"""The template context of a patient report: every value formatted here, templates only show."""
+
+from __future__ import annotations
+
+import base64
+import csv
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+
+from reportgen import charts
+from reportgen.classify import ISCD_TEXT
+from reportgen.models import Assessment, FlagState
+from reportgen.rules import RuleSet, format_number
+from reportgen.settings import Organisation
+
+REFERENCE_LABEL = "the nine cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
+_STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
+                 FlagState.NOT_ASSESSED: "Not assessed"}
+_CRITERIA = {"jos2012": "Japanese criteria for primary osteoporosis, 2012 revision (JOS/JSBMR)",
+             "jos2000": "Japanese criteria for primary osteoporosis, 2000 revision (JOS/JSBMR)"}
+CAVEATS = (
+    "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
+    "(Iio et al. 2022), not a validated cut-off.",
+    "The classification applies the Japanese criteria to a postpartum woman; a diagnosis needs "
+    "the clinician's judgement and the exclusion of secondary osteoporosis.",
+    "BMI is as recorded (the seed series measured weight on admission, during pregnancy); the "
+    "risk literature uses pre-pregnancy BMI.",
+)
+
+
+@cache
+def reference_cohort() -> tuple[tuple[float, float, bool], ...]:
+    """The seed's Table 1 (dose g, YAM %, fracture), shipped as reference data."""
+    text = resources.files("reportgen.assets").joinpath("reference/iio2022_table1.csv")
+    rows = csv.DictReader(text.read_text("utf-8").splitlines())
+    return tuple((float(r["mgso4_total_g"]), float(r["yam_percent"]), r["fracture"] == "yes")
+                 for r in rows)
+
+
+def data_uri(png: bytes | None) -> str:
+    return "" if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *,
+                    generated_at: str, tool_version: str, source: str,
+                    json_name: str) -> dict[str, object]:
+    """Everything ``patient.html`` shows, as display strings."""
+    record = assessment.patient
+    finding = assessment.finding
+    pid = str(record["patient_id"])
+    plo = finding.status.value == "osteoporosis"
+    yam = record["yam_percent"]
+    reference = reference_cohort()
+    return {
+        "lang": org.language,
+        "title": f"Postpartum bone-health report — patient {pid}",
+        "heading": "Postpartum bone-health report",
+        "subject": "Bone status after MgSO4 tocolysis: DXA, fractures, risk factors",
+        "keywords": "postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM",
+        "organisation": org,
+        "tool_version": tool_version,
+        "generated_at": generated_at,
+        "generated_display": generated_at.replace("T", " ").replace("Z", " UTC"),
+        "footer": f"Patient {pid} · generated {generated_at[:10]} · reportgen {tool_version} · "
+                  f"rules {rules.version}",
+        "patient": {
+            "id": pid,
+            "name": record.get("name") or "—",
+            "age": f"{format_number(record['age_years'])} years",
+            "dates": _dates(record),
+        },
+        "status": finding.status,
+        "plo": plo,
+        "status_reason": finding.reason,
+        "criteria_label": _CRITERIA[finding.criteria],
+        "plo_note": ("Reported as PLO: secondary causes (heparin, glucocorticoids, "
+                     "immobilisation, endocrine disease) must be excluded.") if plo else "",
+        "iscd": ({"z": format_number(record["z_score"]), "text": ISCD_TEXT[assessment.iscd_statement]}
+                 if assessment.iscd_statement else None),
+        "exposure": _exposure_rows(record, assessment.derived),
+        "dxa": {"yam": format_number(yam), "rows": _dxa_rows(record)},
+        "flags": [
+            {"id": r.rule_id, "label": r.label, "state": r.state.value,
+             "state_label": _STATE_LABELS[r.state], "explanation": r.explanation,
+             "evidence": r.evidence, "caveat": r.caveat}
+            for r in assessment.rule_results
+        ],
+        "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
+        "data_quality": [{"message": q.message, "severity": q.severity}
+                         for q in assessment.quality_flags],
+        "caveats": CAVEATS,
+        "notes": record.get("notes") or "",
+        "charts": _charts(record, rules, reference),
+        "reference_label": REFERENCE_LABEL,
+        "rules_label": rules.label,
+        "source": f"{source}, row {record.get('_row')}",
+        "json_name": json_name,
+        "pdf_embeds_json": True,
+    }
+
+
+def _row(label: str, value: str, derived: bool = False, derived_from: str = "") -> dict:
+    return {"label": label, "value": value, "derived": derived, "derived_from": derived_from}
+
+
+def _exposure_rows(record: dict, derived: list[str]) -> list[dict]:
+    rows = [
+        _row("Days on MgSO4", f"{format_number(record['mgso4_days'])} days",
+             "mgso4_days" in derived, "infusion record"),
+        _row("Cumulative MgSO4", f"{format_number(record['mgso4_total_g'])} g",
+             "mgso4_total_g" in derived, "infusion record"),
+    ]
+    if record.get("hospital_days") is not None:
+        rows.append(_row("Hospital stay", f"{format_number(record['hospital_days'])} days"))
+    if record.get("bed_rest_days") is not None:
+        rows.append(_row("Bed rest", f"{format_number(record['bed_rest_days'])} days"))
+    rows.append(_row("BMI", f"{format_number(record['bmi_kg_m2'], 1)} kg/m²",
+                     "bmi_kg_m2" in derived, "height and weight"))
+    for key, label in (("gravida", "Gravida"), ("para", "Para")):
+        if record.get(key) is not None:
+            rows.append(_row(label, format_number(record[key])))
+    return rows
+
+
+def _dxa_rows(record: dict) -> list[dict]:
+    rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
+            _row("YAM", f"{format_number(record['yam_percent'])} %")]
+    for key, label, unit in (("bmd_g_cm2", "BMD", " g/cm²"), ("t_score", "T-score", ""),
+                             ("z_score", "Z-score", "")):
+        if record.get(key) is not None:
+            rows.append(_row(label, f"{format_number(record[key])}{unit}"))
+    fracture = "Yes" if record["fracture"] else "No"
+    if record["fracture"] and record.get("fracture_sites"):
+        fracture += f" ({record['fracture_sites']})"
+    rows.append(_row("Fragility fracture", fracture))
+    return rows
+
+
+def _dates(record: dict) -> list[dict]:
+    labels = (("admission_date", "Admitted"), ("delivery_date", "Delivered"),
+              ("discharge_date", "Discharged"), ("dxa_date", "DXA"))
+    return [{"label": label, "value": _date_text(record[key])}
+            for key, label in labels if record.get(key) is not None]
+
+
+def _date_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, str]:
+    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
+    dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
+    doses, yams, fractures = zip(*reference, strict=True)
+    return {
+        "yam_zones": data_uri(charts.plot_yam_zones(
+            float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
+        "dose_vs_yam": data_uri(charts.plot_dose_vs_yam(
+            doses, yams, fractures,
+            highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
+            highlight_label=f"Patient {record['patient_id']}"[:40],
+            dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
+            normal_min_pct=normal)),
+        "timeline": data_uri(charts.plot_timeline(_timeline_events(record))),
+    }
+
+
+def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:
+    def day(key: str) -> date | None:
+        value = record.get(key)
+        return value.date() if isinstance(value, datetime) else value
+
+    events = []
+    if day("admission_date"):
+        events.append(("Hospital stay", day("admission_date"), day("discharge_date")))
+    if day("delivery_date"):
+        events.append(("Delivery", day("delivery_date"), None))
+    if day("dxa_date"):
+        events.append(("DXA", day("dxa_date"), None))
+    return events

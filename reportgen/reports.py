@@ -1,0 +1,49 @@
+"""Compose a report: context (with charts) → HTML → PDF/A with its JSON embedded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from reportgen import __version__
+from reportgen.context import patient_context
+from reportgen.models import Assessment
+from reportgen.render import HtmlPdfRenderer
+from reportgen.rules import RuleSet
+from reportgen.settings import load_settings
+
+
+class ReportRenderer:
+    """Per-process: organisation settings and the HTML/PDF renderer, built once."""
+
+    def __init__(self, template_dir: str | Path | None, settings_path: str | Path | None):
+        self.settings = load_settings(settings_path)
+        self.engine = HtmlPdfRenderer(template_dir)
+
+    def patient(self, assessment: Assessment, document: dict, json_bytes: bytes, rules: RuleSet,
+                run, *, want_pdf: bool) -> tuple[str, bytes | None]:
+        """HTML and (when wanted) the PDF of one patient's report."""
+        stem = run.stem_of(document["patient_id"]) if hasattr(run, "stem_of") else None
+        json_name = f"patient-{stem}.json" if stem else "the patient JSON"
+        report = patient_context(assessment, rules, self.settings, generated_at=run.generated_at,
+                                 tool_version=__version__, source=run.source_name,
+                                 json_name=json_name)
+        html = self.engine.html("patient.html", report)
+        if not want_pdf:
+            return html, None
+        pdf = self.engine.pdf(html, attachment=json_bytes, attachment_name="report.json",
+                              created=_parse_time(run.generated_at),
+                              identifier=f"patient:{document['patient_id']}:{run.generated_at}")
+        return html, pdf
+
+    def document(self, template: str, report: dict, *, json_bytes: bytes | None,
+                 generated_at: str, identifier: str) -> tuple[str, bytes]:
+        """HTML and PDF of any other report (the cohort summary)."""
+        html = self.engine.html(template, report)
+        pdf = self.engine.pdf(html, attachment=json_bytes, attachment_name="report.json",
+                              created=_parse_time(generated_at), identifier=identifier)
+        return html, pdf
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,1 @@
+"""Report templates (packaged as reportgen.templates)."""
