@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm, to_rgb
+from matplotlib.colors import LinearSegmentedColormap, LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -56,6 +56,7 @@ _POINT = "#3b5b92"
 _FRACTURE = "#111111"
 _HIGHLIGHT = "#ffd21f"
 _DENSE_N = 5000  # above this many points the cohort is drawn as a 2-D density image
+_DENSITY = LinearSegmentedColormap.from_list("reportgen_density", ["#d4e0f2", "#3b5b92", "#0b1f44"])
 _CACHE_SIZE = 6  # cached figures per chart kind
 _PNG_LEVEL = 6  # zlib level: 9 is ~15 % smaller but 3-8x slower
 
@@ -173,28 +174,34 @@ class _Palette:
         self.bytes = self.rgb.astype(np.uint8).tobytes()
         self._rgb_t = self.rgb.T.astype(np.float64)
         self._norm2 = (self.rgb.astype(np.float64) ** 2).sum(1)
-        self._memo: dict[int, int] = {int(c): i for i, c in enumerate(colours)}
+        self._memo: dict[int, int] = {}
+
+    def nearest(self, keys: np.ndarray) -> np.ndarray:
+        """Index of the nearest palette colour (squared RGB distance, first on ties)."""
+        out = np.empty(len(keys), dtype=np.uint8)
+        for start in range(0, len(keys), 8192):
+            k = keys[start:start + 8192].astype(np.int64)
+            rgb = np.stack([k & 255, k >> 8 & 255, k >> 16 & 255], 1).astype(np.float64)
+            # |c - p|^2 - |c|^2; every term is a small integer, so float64 is exact
+            out[start:start + 8192] = (self._norm2 - 2.0 * (rgb @ self._rgb_t)).argmin(1)
+        return out
 
     def map(self, pixels: np.ndarray) -> np.ndarray:
         """Palette indices (uint8) for uint32 RGBA pixels (alpha ignored)."""
         keys, inverse = np.unique(pixels & 0xFFFFFF, return_inverse=True)
-        memo = self._memo
-        missing = [k for k in keys.tolist() if k not in memo]
-        if missing:
-            m = np.asarray(missing, dtype=np.int64)
-            rgb = np.stack([m & 255, m >> 8 & 255, m >> 16 & 255], 1).astype(np.float64)
-            # squared distances; all terms are small integers, so float64 is exact
-            dist = self._norm2 - 2.0 * (rgb @ self._rgb_t)
-            if len(memo) > 200_000:
+        if len(keys) > 4096:  # whole backgrounds: vectorised
+            lookup = self.nearest(keys)
+        else:  # the few colours of the redrawn highlight: memoised
+            memo = self._memo
+            if len(memo) > 100_000:
                 memo.clear()
-                memo.update({k: i for i, k in enumerate(self._keys())})
-            memo.update(zip(missing, dist.argmin(1).tolist(), strict=True))
-        lookup = np.fromiter((memo[k] for k in keys.tolist()), dtype=np.uint8, count=len(keys))
+            listed = keys.tolist()
+            missing = [k for k in listed if k not in memo]
+            if missing:
+                found = self.nearest(np.asarray(missing, dtype=np.int64)).tolist()
+                memo.update(zip(missing, found, strict=True))
+            lookup = np.fromiter((memo[k] for k in listed), dtype=np.uint8, count=len(listed))
         return lookup[inverse.reshape(-1)].reshape(pixels.shape)
-
-    def _keys(self) -> list[int]:
-        r, g, b = self.rgb.T
-        return (r | g << 8 | b << 16).tolist()
 
 
 class _Plate:
@@ -340,7 +347,8 @@ def _build_yam_zones(low: float, high: float) -> _Plate:
         notch.set_visible(known)
         marker.set_data([x], [1.2])
         notch.set_data([x, x], [0.72, 1.0])
-        label.set_text(f"YAM {_fmt_num(yam)} %" if known else "YAM not available")
+        off_scale = " (off scale)" if known and x != yam else ""
+        label.set_text(f"YAM {_fmt_num(yam)} %{off_scale}" if known else "YAM not available")
         label.set_color(_INK if known else _MUTED)
         label.set_x(x)
         label.set_ha("left" if frac < 0.05 else "right" if frac > 0.95 else "center")
@@ -400,10 +408,10 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
     low, high = spec["low"], spec["high"]
     has_highlight = spec["highlight_label"] is not None
     title = spec["title"]
-    height = 9.0 + (0.6 if title else 0.0)
+    height = 9.0 + (0.5 if title else 0.0)
     with _style():
         fig = _new_figure(17.0, height)
-        left, right, bottom, top = 1.45, 2.45, 1.2, 1.0 + (0.6 if title else 0.0)
+        left, right, bottom, top = 1.45, 2.45, 1.2, 0.8 + (0.5 if title else 0.0)
         ax = fig.add_axes((left / 17, bottom / height, (17 - left - right) / 17,
                            (height - bottom - top) / height))
         ax.set_xlim(0, xmax)
@@ -413,7 +421,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         ax.yaxis.set_major_locator(FixedLocator(np.arange(40, 121, 10)))
         ax.xaxis.set_major_formatter(FuncFormatter(spec["xtick"]))
         if title:
-            fig.text(left / 17, 1 - 0.15 / height, title, ha="left", va="top",
+            fig.text(0.25 / 17, 1 - 0.12 / height, title, ha="left", va="top",
                      fontsize=9, fontweight="bold")
         # zones: faint tint in the plot, coloured key + text in the right margin
         key_tf = ax.get_yaxis_transform()
@@ -426,11 +434,13 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                     transform=key_tf, ha="left", va="center", fontsize=7, linespacing=1.15,
                     color=_INK)
         for level in (low, high):
-            ax.axhline(level, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=1)
+            ax.axhline(level, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=2.5)
         threshold = spec["threshold"]
-        ax.axvline(threshold, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=1)
+        ax.axvline(threshold, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=2.5)
         ax.text(threshold, 0.985, " " + spec["threshold_label"], transform=ax.get_xaxis_transform(),
-                ha="left", va="top", fontsize=7, color=_MUTED, fontstyle="italic", zorder=2)
+                ha="left", va="top", fontsize=7, color=_INK, fontstyle="italic", zorder=5,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.75,
+                      "linewidth": 0})
         # cohort
         n = len(x)
         handles: list[Artist] = []
@@ -440,13 +450,14 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             counts, _, _ = np.histogram2d(x, y, bins=(xbins, ybins))
             counts = np.ma.masked_equal(counts.T, 0)
             ax.imshow(counts, origin="lower", extent=(0, xmax, *_YAM_RANGE), aspect="auto",
-                      cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
+                      cmap=_DENSITY, norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
                       interpolation="nearest", zorder=2)
-            handles.append(Patch(color=to_rgb("#6b8fc7"),
+            handles.append(Patch(color=_DENSITY(0.5),
                                  label=f"All cases, density (n = {n:,})"))
             others_shown = False
         else:
             others_shown = True
+        nf = int(frac.sum())
         alpha = 0.85 if n <= 300 else max(0.3, 0.85 * math.sqrt(300 / n))
         size = 5.0 if n <= 300 else 3.5
         if others_shown:
@@ -457,11 +468,10 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
                                   markerfacecolor=_POINT, markeredgecolor="white",
                                   label=f"No fracture (n = {int(ok.sum()):,})"))
-        nf = int(frac.sum())
-        fsize = size + 1.5 if n <= _DENSE_N else 3.5
+        fsize = size + 1.5 if nf <= 1000 else 3.0
         ax.plot(x[frac], y[frac], linestyle="none", marker="X", markersize=fsize,
                 markerfacecolor=_FRACTURE, markeredgecolor="white", markeredgewidth=0.4,
-                alpha=1.0 if n <= 300 else max(alpha, 0.6), zorder=4, clip_on=False)
+                alpha=1.0 if nf <= 300 else 0.75 if nf <= 1000 else 0.45, zorder=4, clip_on=False)
         handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
                               markerfacecolor=_FRACTURE, markeredgecolor="white",
                               label=f"Fracture (n = {nf:,})"))

@@ -76,7 +76,8 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "criteria_label": _CRITERIA[finding.criteria],
         "plo_note": ("Reported as PLO: secondary causes (heparin, glucocorticoids, "
                      "immobilisation, endocrine disease) must be excluded.") if plo else "",
-        "iscd": ({"z": format_number(record["z_score"]), "text": ISCD_TEXT[assessment.iscd_statement]}
+        "iscd": ({"z": format_number(record["z_score"]),
+                  "text": ISCD_TEXT[assessment.iscd_statement]}
                  if assessment.iscd_statement else None),
         "exposure": _exposure_rows(record, assessment.derived),
         "dxa": {"yam": format_number(yam), "rows": _dxa_rows(record)},

@@ -31,6 +31,7 @@ class RawTable:
     problems: list[Problem] = field(default_factory=list)
     infusions: dict[int, object] = field(default_factory=dict)  # frame index -> raw list
     encoding: str = ""
+    kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
 
 
 def _file_error(source: str, message: str) -> InputError:
@@ -116,7 +117,7 @@ def _load_json(data: bytes, source: str) -> RawTable:
         document = [document]
     if not isinstance(document, list):
         raise _file_error(source, f"JSON must be a patient object or a list of them, "
-                         f"not {type(document).__name__}")
+                                  f"not {type(document).__name__}")
     problems, records, infusions, rows = [], [], {}, []
     for position, item in enumerate(document, start=1):
         if not isinstance(item, dict):
@@ -126,7 +127,9 @@ def _load_json(data: bytes, source: str) -> RawTable:
         record: dict[str, str] = {}
         for key, value in item.items():
             column = normalise_header(key)
-            if column == "infusions":
+            if column in record or (column == "infusions" and len(records) in infusions):
+                problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
+            elif column == "infusions":
                 infusions[len(records)] = value
             elif isinstance(value, dict | list):
                 problems.append(Problem(source, position, column,
@@ -135,12 +138,14 @@ def _load_json(data: bytes, source: str) -> RawTable:
                 record[column] = _json_scalar(value)
         records.append(record)
         rows.append(position)
-    if not records and not problems:
-        raise _file_error(source, "the JSON list has no patients")
-    frame = pd.DataFrame.from_records(records).fillna("") if records else pd.DataFrame()
-    table = RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
-                     infusions, encoding)
-    return table
+    if not records:
+        found = ", ".join(sorted({type(item).__name__ for item in document}))
+        raise _file_error(source, "the JSON list has no patients" if not document else
+                          f"JSON must be a patient object or a list of them, not a list of "
+                          f"{found}")
+    frame = pd.DataFrame.from_records(records).fillna("")
+    return RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
+                    infusions, encoding, kind="json")
 
 
 def _json_scalar(value: object) -> str:

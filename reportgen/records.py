@@ -55,9 +55,13 @@ def prepare_table(raw: RawTable) -> PreparedTable:
     frame, derived, infusion_problems = _derive_from_infusions(frame, derived, raw, rows)
     problems += infusion_problems
     frame, derived = _derive_bmi(frame, derived)
+    if raw.kind == "json":  # no header row: each object reports its own missing values
+        frame = _add_missing_required(frame)
     column_problems = _missing_columns(frame, raw, source)
     problems += column_problems
-    problems += _missing_values(frame, rows, source)
+    located = {(p.row, p.column) for p in problems}
+    problems += [p for p in _missing_values(frame, rows, source)
+                 if (p.row, p.column) not in located]  # "not a number" already says it
     problems += _duplicate_ids(frame, rows, source)
     problems += _cross_checks(frame, rows, source)
 
@@ -82,6 +86,17 @@ def _missing_columns(frame: pd.DataFrame, raw: RawTable, source: str) -> list[Pr
                                 "required column missing (give bmi_kg_m2, or height_cm and "
                                 "weight_kg)"))
     return problems
+
+
+_DTYPES = {"number": "Float64", "integer": "Int64", "boolean": "boolean"}
+
+
+def _add_missing_required(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in (*_REQUIRED, "bmi_kg_m2"):
+        if name not in frame.columns:
+            dtype = _DTYPES.get(COLUMNS[name].kind, "string")
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    return frame
 
 
 def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:

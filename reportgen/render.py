@@ -22,7 +22,8 @@ ASSETS = Path(str(resources.files("reportgen.assets")))
 TEMPLATES = Path(str(resources.files("reportgen.templates")))
 _FONT_FILES = {("normal", "normal"): "LiberationSans-Regular.ttf",
                ("bold", "normal"): "LiberationSans-Bold.ttf",
-               ("normal", "italic"): "LiberationSans-Italic.ttf"}
+               ("normal", "italic"): "LiberationSans-Italic.ttf",
+               ("bold", "italic"): "LiberationSans-BoldItalic.ttf"}
 
 
 class AssetsOnlyFetcher(URLFetcher):

@@ -162,7 +162,7 @@ def _kind_message(column: Column) -> str:
 
 
 def _to_number(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    normalised = text.str.translate(_DASHES)
+    normalised = text.str.normalize("NFKC").str.translate(_DASHES)  # full-width digits (JIS)
     thousands = normalised.str.match(_THOUSANDS).fillna(False).astype(bool)
     normalised = normalised.where(~thousands, normalised.str.replace(",", "", regex=False))
     values = pd.to_numeric(normalised, errors="coerce").astype("Float64")
@@ -180,7 +180,7 @@ def _to_integer(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _to_boolean(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    lowered = text.str.lower()
+    lowered = text.str.normalize("NFKC").str.translate(_DASHES).str.lower()
     values = pd.Series(pd.NA, index=text.index, dtype="boolean")
     values[lowered.isin(TRUE_WORDS).fillna(False).astype(bool)] = True
     values[lowered.isin(FALSE_WORDS).fillna(False).astype(bool)] = False

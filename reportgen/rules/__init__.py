@@ -138,8 +138,9 @@ def _check_keys(override: dict, base: dict, source: str, prefix: str) -> None:
             if not isinstance(value, dict):
                 raise RulesError(f"{source}: '{dotted}' must be a table")
             _check_keys(value, base[key], source, dotted + ".")
-        elif key == "threshold" and base[key] is not None and not isinstance(value, type(base[key])):
-            if not (isinstance(value, int | float) and isinstance(base[key], int | float)):
+        elif key == "threshold" and base[key] is not None:
+            numeric = isinstance(base[key], int | float)
+            if numeric != (isinstance(value, int | float) and not isinstance(value, bool)):
                 raise RulesError(f"{source}: '{dotted}' must be a "
                                  f"{'number' if not isinstance(base[key], str) else 'text'}")
 
