@@ -19,10 +19,13 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, LogNorm
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.patheffects import Normal, Stroke
 from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
+from matplotlib.transforms import ScaledTranslation
 from PIL import Image
 
 __all__ = [
@@ -46,7 +49,8 @@ ZONE_COLORS: dict[str, str] = {
 }
 """Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
 
-_ZONE_LABELS = {"normal": "Normal", "low_bone_mass": "Low bone mass", "osteoporosis": "Osteoporosis"}
+_ZONE_LABELS = {"normal": "Normal", "low_bone_mass": "Low bone mass",
+                "osteoporosis": "Osteoporosis"}
 _ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
 _YAM_RANGE = (40.0, 120.0)
 _CM = 1 / 2.54
@@ -57,6 +61,8 @@ _FRACTURE = "#111111"
 _HIGHLIGHT = "#ffd21f"
 _DENSE_N = 5000  # above this many points the cohort is drawn as a 2-D density image
 _DENSITY = LinearSegmentedColormap.from_list("reportgen_density", ["#d4e0f2", "#3b5b92", "#0b1f44"])
+_GUIDE = {"color": "#444444", "linestyle": (0, (4, 3)), "linewidth": 0.8,
+          "path_effects": [Stroke(linewidth=2.2, foreground="white", alpha=0.8), Normal()]}
 _CACHE_SIZE = 6  # cached figures per chart kind
 _PNG_LEVEL = 6  # zlib level: 9 is ~15 % smaller but 3-8x slower
 
@@ -406,7 +412,7 @@ def _digest(*arrays: np.ndarray) -> str:
 def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int, clamped: int,
                    xmax: float, spec: dict) -> _Plate:
     low, high = spec["low"], spec["high"]
-    has_highlight = spec["highlight_label"] is not None
+    has_highlight = spec["highlight"]
     title = spec["title"]
     height = 9.0 + (0.5 if title else 0.0)
     with _style():
@@ -434,16 +440,17 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                     transform=key_tf, ha="left", va="center", fontsize=7, linespacing=1.15,
                     color=_INK)
         for level in (low, high):
-            ax.axhline(level, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=2.5)
+            ax.axhline(level, zorder=2.5, **_GUIDE)
         threshold = spec["threshold"]
-        ax.axvline(threshold, color=_MUTED, linestyle=(0, (4, 3)), linewidth=0.8, zorder=2.5)
+        ax.axvline(threshold, zorder=2.5, **_GUIDE)
         ax.text(threshold, 0.985, " " + spec["threshold_label"], transform=ax.get_xaxis_transform(),
                 ha="left", va="top", fontsize=7, color=_INK, fontstyle="italic", zorder=5,
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.75,
                       "linewidth": 0})
         # cohort
-        n = len(x)
-        handles: list[Artist] = []
+        n, nf = len(x), int(frac.sum())
+        handles: list[Artist | tuple[Artist, ...]] = []
+        labels: list[str] = []
         if n > _DENSE_N:
             xbins = np.linspace(0, xmax, 171)
             ybins = np.linspace(*_YAM_RANGE, 81)
@@ -452,37 +459,33 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             ax.imshow(counts, origin="lower", extent=(0, xmax, *_YAM_RANGE), aspect="auto",
                       cmap=_DENSITY, norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
                       interpolation="nearest", zorder=2)
-            handles.append(Patch(color=_DENSITY(0.5),
-                                 label=f"All cases, density (n = {n:,})"))
-            others_shown = False
+            handles.append(Patch(color=_DENSITY(0.5)))
+            labels.append(f"All cases, density (n = {n:,})")
         else:
-            others_shown = True
-        nf = int(frac.sum())
-        alpha = 0.85 if n <= 300 else max(0.3, 0.85 * math.sqrt(300 / n))
-        size = 5.0 if n <= 300 else 3.5
-        if others_shown:
             ok = ~frac
-            ax.plot(x[ok], y[ok], linestyle="none", marker="o", markersize=size,
-                    markerfacecolor=_POINT, markeredgecolor="white", markeredgewidth=0.4,
-                    alpha=alpha, zorder=3, clip_on=False)
+            alpha = 0.85 if n <= 300 else 0.85 * math.sqrt(300 / n)
+            ax.plot(x[ok], y[ok], linestyle="none", marker="o",
+                    markersize=5.0 if n <= 300 else 3.5, markerfacecolor=_POINT,
+                    markeredgecolor="white", markeredgewidth=0.4, alpha=alpha, zorder=3,
+                    clip_on=False)
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
-                                  markerfacecolor=_POINT, markeredgecolor="white",
-                                  label=f"No fracture (n = {int(ok.sum()):,})"))
-        fsize = size + 1.5 if nf <= 1000 else 3.0
-        ax.plot(x[frac], y[frac], linestyle="none", marker="X", markersize=fsize,
-                markerfacecolor=_FRACTURE, markeredgecolor="white", markeredgewidth=0.4,
-                alpha=1.0 if nf <= 300 else 0.75 if nf <= 1000 else 0.45, zorder=4, clip_on=False)
-        handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
-                              markerfacecolor=_FRACTURE, markeredgecolor="white",
-                              label=f"Fracture (n = {nf:,})"))
-        if has_highlight:
-            handles.append(tuple(_ring(size) for size in (11.0, 11.0)))
-            labels_extra = [spec["highlight_label"]]
+                                  markerfacecolor=_POINT, markeredgecolor="white"))
+            labels.append(f"No fracture (n = {int(ok.sum()):,})")
+        if nf <= 300:
+            fracture_style = {"markersize": 6.5, "alpha": 1.0, "markeredgecolor": "white"}
+        elif nf <= 1000:
+            fracture_style = {"markersize": 5.0, "alpha": 0.75, "markeredgecolor": "white"}
         else:
-            labels_extra = []
-        labels = [h.get_label() for h in handles if not isinstance(h, tuple)] + labels_extra
-        ax.legend(handles=handles, labels=labels, loc="lower left", bbox_to_anchor=(0, 1.005),
-                  ncol=len(handles), borderaxespad=0, handletextpad=0.3, columnspacing=1.4)
+            fracture_style = {"markersize": 3.0, "alpha": 0.5, "markeredgecolor": "none"}
+        ax.plot(x[frac], y[frac], linestyle="none", marker="X", markerfacecolor=_FRACTURE,
+                markeredgewidth=0.4, zorder=4, clip_on=False, **fracture_style)
+        handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
+                              markerfacecolor=_FRACTURE, markeredgecolor="white"))
+        labels.append(f"Fracture (n = {nf:,})")
+        legend_style = {"loc": "lower left", "borderaxespad": 0, "handletextpad": 0.3,
+                        "columnspacing": 1.4}
+        cohort_legend = ax.legend(handles=handles, labels=labels, ncol=len(handles),
+                                  bbox_to_anchor=(0, 1.005), **legend_style)
         notes = []
         if n == 0:
             ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center",
@@ -505,18 +508,27 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                           arrowprops={"arrowstyle": "-", "color": _INK, "linewidth": 0.7,
                                       "shrinkA": 0, "shrinkB": 7})
         ax.add_artist(note)
+        # the highlight's legend entry is separate, so its label can change per call
+        patient_legend = Legend(ax, [_ring(11.0)], [""], bbox_to_anchor=(0.5, 1.005),
+                                **legend_style)
+        ax.add_artist(patient_legend)
         points_px = ax.transData.transform(np.column_stack([x, y])) if n else np.zeros((0, 2))
         axes_box = ax.bbox.extents
+        gap = 1.4 * 7.5 * DPI / 72  # legend column spacing, pixels
 
     xfmt = spec["xvalue"]
-    label = spec["highlight_label"]
 
-    def update(hx: float, hy: float) -> None:
-        visible = label is not None and math.isfinite(hx) and math.isfinite(hy)
-        for artist in (halo, ring, note):
+    def update(hx: float, hy: float, label: str) -> None:
+        visible = has_highlight and math.isfinite(hx) and math.isfinite(hy)
+        for artist in (halo, ring, note, patient_legend):
             artist.set_visible(visible)
         if not visible:
             return
+        renderer = fig.canvas.get_renderer()
+        right = cohort_legend.get_window_extent(renderer).x1 + gap
+        patient_legend.set_bbox_to_anchor(
+            (ax.transAxes.inverted().transform((right, 0))[0], 1.005), transform=ax.transAxes)
+        patient_legend.get_texts()[0].set_text(label)
         px = min(max(hx, 0.0), xmax)
         py = min(max(hy, _YAM_RANGE[0]), _YAM_RANGE[1])
         for line in (halo, ring):
@@ -526,7 +538,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         note.set_position((0, 0))
         note.set_ha("left")
         note.set_va("bottom")
-        box = note.get_window_extent(fig.canvas.get_renderer())
+        box = note.get_window_extent(renderer)
         anchor = ax.transData.transform((px, py))
         dx, dy = _place_label(anchor, box.width, box.height, points_px, axes_box,
                               offset=16 * DPI / 72)
@@ -534,8 +546,8 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         note.set_ha("left" if dx > 0 else "right")
         note.set_va("bottom" if dy > 0 else "top")
 
-    probe = (xmax / 2, sum(_YAM_RANGE) / 2)
-    return _Plate(fig, [halo, ring, note], update, probe=probe)
+    probe = (xmax / 2, sum(_YAM_RANGE) / 2, "This patient")
+    return _Plate(fig, [halo, ring, note, patient_legend], update, probe=probe)
 
 
 def _ring(size: float) -> tuple[Line2D, Line2D]:
@@ -574,7 +586,8 @@ def _scatter(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool],
     hx, hy = (math.nan, math.nan) if highlight is None else map(float, highlight)
     if not (math.isfinite(hx) and math.isfinite(hy)):
         hx = hy = math.nan
-        spec["highlight_label"] = None
+    spec["highlight"] = math.isfinite(hx)
+    label = spec.pop("highlight_label")
     top = max(float(x.max()) if len(x) else 0.0, spec["threshold"] * 1.25,
               hx if math.isfinite(hx) else 0.0)
     xmax = _nice_ceiling(top)
@@ -584,7 +597,7 @@ def _scatter(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool],
         plate = _plate(spec["kind"], key,
                        lambda: _build_scatter(x, y, frac, dropped, clamped, xmax, spec))
         with _style():
-            return plate.render(hx, hy)
+            return plate.render(hx, hy, label)
 
 
 def _grams(value: float, _pos: object = None) -> str:
@@ -609,7 +622,7 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
         "xlabel": "Cumulative MgSO\u2084 dose (g)" if FONT_FAMILY == "DejaVu Sans"
         else "Cumulative MgSO4 dose (g)",
         "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
-        "highlight_label": str(highlight_label) if highlight is not None else None,
+        "highlight_label": str(highlight_label),
         "title": title or None,
     }
     return _scatter(doses_g, yams, fractures, highlight, spec)
@@ -624,7 +637,7 @@ def plot_days_vs_yam(days: Sequence[float], yams: Sequence[float], fractures: Se
         "threshold": float(long_term_days),
         "threshold_label": f"{float(long_term_days):g} days (long-term)",
         "xlabel": "Days on MgSO4", "xtick": lambda v, _pos=None: f"{v:g}",
-        "xvalue": lambda v: f"{v:g} days", "highlight_label": None, "title": None,
+        "xvalue": lambda v: f"{v:g} days", "highlight_label": "", "title": None,
     }
     return _scatter(days, yams, fractures, None, spec)
 
@@ -737,7 +750,7 @@ def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | No
         ax = fig.add_axes((left / 17, 0.75 / height, (17 - left - right) / 17,
                            (height - 0.95) / height))
         ax.set_xlim(xlo, xhi)
-        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_ylim(len(rows) - 0.4, -0.6)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0, labelsize=8)
         ax.set_yticks(range(len(rows)),
@@ -747,28 +760,38 @@ def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | No
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _date_text(v)))
         ax.grid(axis="x", color="#e3e3e3", linewidth=0.5, zorder=0)
         width = xhi - xlo
+        renderer = fig.canvas.get_renderer()
+        x0_px, _, x1_px, _ = ax.bbox.extents
         for row, (_, start, end) in enumerate(rows):
             if end is None:
                 ax.plot([start], [row], marker="D", markersize=6.5, color=_INK, zorder=3,
                         clip_on=False)
-                text, right_edge, left_edge = _date_text(start), start, start
+                text = _date_text(start)
+                left_edge = right_edge = start
             else:
                 ax.barh(row, max(end - start, width * 0.004), left=start, height=0.5,
                         color=_POINT, zorder=2)
-                days = round(end - start)
-                text = f"{_date_text(start)} – {_date_text(end)} ({days} d)"
-                right_edge, left_edge = end, start
-            text_w = width * (0.011 * len(text) + 0.02)  # rough: 7 pt text on 12.9 cm axes
-            if right_edge + text_w < xhi:
-                ax.text(right_edge, row, text, ha="left", va="center", fontsize=7.5,
-                        transform=ax.transData + _offset(fig, 5), zorder=4)
-            else:
-                ax.text(left_edge, row, text, ha="right", va="center", fontsize=7.5,
-                        transform=ax.transData + _offset(fig, -5), zorder=4)
+                text = f"{_date_text(start)} – {_date_text(end)} ({round(end - start)} d)"
+                left_edge, right_edge = start, end
+            label = ax.text(right_edge, row, text, va="center", fontsize=7.5, zorder=4)
+            gap_pt = 4.0 if end is not None else 7.0  # clear of the bar end / diamond
+            gap = gap_pt * DPI / 72
+            text_px = label.get_window_extent(renderer).width
+            lo_px, hi_px = (ax.transData.transform((v, row))[0] for v in (left_edge, right_edge))
+            if hi_px + gap + text_px <= x1_px:  # right of the event
+                label.set_ha("left")
+                label.set_transform(ax.transData + _offset(fig, gap_pt))
+            elif lo_px - gap - text_px >= x0_px:  # left of the event
+                label.set_x(left_edge)
+                label.set_ha("right")
+                label.set_transform(ax.transData + _offset(fig, -gap_pt))
+            else:  # inside the bar
+                label.set_x((left_edge + right_edge) / 2)
+                label.set_ha("center")
+                label.set_color("white")
+                label.set_fontweight("bold")
         return _render_once(fig)
 
 
-def _offset(fig: Figure, points: float):  # noqa: ANN202 - matplotlib transform
-    from matplotlib.transforms import ScaledTranslation
-
+def _offset(fig: Figure, points: float) -> ScaledTranslation:
     return ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)

@@ -63,7 +63,7 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(short_help="Check an input file; list every problem.")
 @_input
 @_sheet
 def validate(input_path: Path, sheet: str | None) -> None:
@@ -87,7 +87,7 @@ def validate(input_path: Path, sheet: str | None) -> None:
     click.echo(f"{input_path}: OK", err=True)
 
 
-@cli.command()
+@cli.command(short_help="Discharge reports, one per patient (HTML, PDF/A, JSON, FHIR).")
 @_input
 @_outdir
 @click.option("--id", "ids", multiple=True, help="Only this patient id (repeatable).")
@@ -126,7 +126,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     _finish(result)
 
 
-@cli.command()
+@cli.command(short_help="Case-series / audit summary (Table 1, dose analysis).")
 @_input
 @_outdir
 @click.option("--format", "formats", default="html,pdf,json", show_default=True,
@@ -165,7 +165,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
     _finish(result)
 
 
-@cli.command()
+@cli.command(short_help="Print the rule set in force, with evidence.")
 @_rules
 @_criteria
 @click.option("--json", "as_json", is_flag=True, help="Print the rule set as JSON.")

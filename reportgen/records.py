@@ -142,7 +142,7 @@ def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, 
         frame["bmi_kg_m2"] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
     computed = frame["weight_kg"] / (frame["height_cm"] / 100) ** 2
     fill = frame["bmi_kg_m2"].isna() & computed.notna()
-    frame.loc[fill, "bmi_kg_m2"] = computed[fill].round(1)
+    frame.loc[fill, "bmi_kg_m2"] = computed[fill].round(2)  # 1 dp would turn 18.46 into 18.5
     derived = derived.where(~fill, derived + ",bmi_kg_m2")
     return frame, derived
 

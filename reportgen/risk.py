@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -24,6 +25,8 @@ _DESCRIPTION = {
     "glucocorticoid": "glucocorticoid exposure", "heparin": "heparin exposure",
 }
 _LUMBAR = {"l1", "l2", "l3", "l4"}
+_DASH_TO_HYPHEN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "~": "-",
+                                 "\uff5e": "-"})
 
 
 def _fires(rule: RiskRule, value):
@@ -113,15 +116,25 @@ def quality_flags(record: Mapping[str, object], rules: RuleSet) -> list[QualityF
             flags.append(QualityFlag("fracture_site_unrecognised",
                                      "fracture site not recognised; treated as vertebral "
                                      "(contract default)"))
-        fractured = {s.strip().lower() for s in str(sites).replace(",", ";").split(";")}
-        dxa_site = str(record.get("dxa_site") or "L1-L4").lower()
-        if fractured & _LUMBAR and ("l" in dxa_site or "lumbar" in dxa_site):
+        fractured = {re.sub(r"\s+", "", s).lower() for s in re.split(r"[;,/、]+", str(sites))}
+        if fractured & _dxa_vertebrae(record.get("dxa_site")):
             flags.append(QualityFlag(
                 "fracture_in_dxa_region",
                 "a fractured lumbar vertebra lies inside the DXA region: fractures raise spine "
                 "BMD and should be excluded from the analysis (ISCD)"))
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
     return flags
+
+
+def _dxa_vertebrae(dxa_site: object) -> set[str]:
+    """Lumbar vertebrae inside the DXA region: ``L1-L4`` (the default), ``L2–L4``, ``L3``;
+    none for a hip or forearm scan."""
+    text = re.sub(r"\s+", "", str(dxa_site or "L1-L4")).lower().translate(_DASH_TO_HYPHEN)
+    span = re.search(r"l([1-5])(?:-l?([1-5]))?", text)
+    if span:
+        first, last = int(span[1]), int(span[2] or span[1])
+        return {f"l{i}" for i in range(min(first, last), max(first, last) + 1)}
+    return set(_LUMBAR) if re.search(r"lumbar|spine|腰椎", text) else set()
 
 
 def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:

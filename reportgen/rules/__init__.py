@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.errors import RulesError
+from reportgen.schema import COLUMNS
 
 CRITERIA = ("jos2012", "jos2000")
 OPERATORS = (">", ">=", "<", "<=", "!=", "is_true")
-_BOOLEAN_INPUTS = {"family_history", "breastfeeding", "glucocorticoid", "heparin"}
+_STATUSES = ("normal", "low_bone_mass", "osteoporosis")
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,16 @@ def _read_override(path: Path) -> dict[str, Any]:
     return data
 
 
+# Keys any risk rule or recommendation may set (not only those the shipped entry happens to
+# use: adding a caveat to low_bmi, or a flag to dxa_follow_up, is a valid override).
+_ENTRY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "risk": {"label": str, "input": str, "operator": str, "threshold": (int, float, str),
+             "unit": str, "evidence": str, "caveat": str},
+    "recommendations": {"text": str, "statuses": list, "flags": list, "requires_flag": str},
+}
+_TYPE_NAMES = {str: "text", list: "a list of text", bool: "true or false"}
+
+
 def _check_keys(override: dict, base: dict, source: str, prefix: str) -> None:
     for key, value in override.items():
         dotted = f"{prefix}{key}"
@@ -137,12 +148,37 @@ def _check_keys(override: dict, base: dict, source: str, prefix: str) -> None:
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
                 raise RulesError(f"{source}: '{dotted}' must be a table")
-            _check_keys(value, base[key], source, dotted + ".")
-        elif key == "threshold" and base[key] is not None:
-            numeric = isinstance(base[key], int | float)
-            if numeric != (isinstance(value, int | float) and not isinstance(value, bool)):
-                raise RulesError(f"{source}: '{dotted}' must be a "
-                                 f"{'number' if not isinstance(base[key], str) else 'text'}")
+            section = prefix.rstrip(".")
+            if section in _ENTRY_KEYS:
+                _check_entry(value, _ENTRY_KEYS[section], base[key], source, dotted + ".")
+            else:
+                _check_keys(value, base[key], source, dotted + ".")
+        else:
+            _check_type(value, type(base[key]), source, dotted, base[key])
+
+
+def _check_entry(override: dict, allowed: dict, base: dict, source: str, prefix: str) -> None:
+    for key, value in override.items():
+        if key not in allowed:
+            raise RulesError(f"{source}: unknown key '{prefix}{key}'")
+        expected = allowed[key]
+        if key == "threshold" and key in base:  # text stays text, a number stays a number
+            expected = str if isinstance(base[key], str) else (int, float)
+        _check_type(value, expected, source, prefix + key, base.get(key))
+
+
+def _check_type(value: object, expected: type | tuple[type, ...], source: str, dotted: str,
+                default: object) -> None:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if float in kinds or int in kinds:
+        kinds = (*kinds, int, float)
+    ok = isinstance(value, kinds) and (isinstance(value, bool) == (bool in kinds))
+    if ok and isinstance(value, list):
+        ok = all(isinstance(item, str) for item in value)
+    if not ok:
+        wanted = "a number" if int in kinds and str not in kinds else \
+            "a number or text" if int in kinds else _TYPE_NAMES.get(kinds[0], kinds[0].__name__)
+        raise RulesError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -179,11 +215,8 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     if max_per_day <= 0 or allowance < 0:
         raise RulesError(f"{source}: data_quality limits must be positive")
     risk_rules = tuple(_risk_rule(rid, spec, source) for rid, spec in doc["risk"].items())
-    recs = tuple(
-        RecommendationRule(rid, str(spec["text"]), tuple(spec.get("statuses", ())),
-                           tuple(spec.get("flags", ())), spec.get("requires_flag"))
-        for rid, spec in doc["recommendations"].items()
-    )
+    recs = tuple(_recommendation(rid, spec, {r.rule_id for r in risk_rules}, source)
+                 for rid, spec in doc["recommendations"].items())
     canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
     return RuleSet(
         name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
@@ -195,20 +228,49 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     )
 
 
+def _recommendation(rec_id: str, spec: dict, rule_ids: set[str],
+                    source: str) -> RecommendationRule:
+    where = f"recommendations.{rec_id}."
+    statuses, flags = tuple(spec.get("statuses", ())), tuple(spec.get("flags", ()))
+    requires = spec.get("requires_flag")
+    for status in statuses:
+        if status not in _STATUSES:
+            raise RulesError(f"{source}: '{where}statuses' has {status!r}; use "
+                             f"{', '.join(_STATUSES)}")
+    for flag in (*flags, *([requires] if requires else [])):
+        if flag not in rule_ids:
+            raise RulesError(f"{source}: '{where.rstrip('.')}' names {flag!r}, which is not a "
+                             "risk rule id")
+    return RecommendationRule(rec_id, str(spec["text"]), statuses, flags, requires)
+
+
 def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
     where = f"risk.{rule_id}."
     operator = spec.get("operator")
     if operator not in OPERATORS:
         raise RulesError(f"{source}: '{where}operator' must be one of {' '.join(OPERATORS)}")
+    column = COLUMNS.get(str(spec.get("input")))
+    if column is None:
+        raise RulesError(f"{source}: '{where}input' {spec.get('input')!r} is not an input column")
+    kinds = {"is_true": ("boolean",), "!=": ("smoking", "text")}.get(operator,
+                                                                       ("number", "integer"))
+    if column.kind not in kinds:
+        raise RulesError(f"{source}: '{where}operator' {operator!r} does not fit "
+                         f"{column.name} ({column.kind})")
     threshold = spec.get("threshold")
     if operator == "is_true":
-        threshold = None
+        if threshold is not None:
+            raise RulesError(f"{source}: '{where}threshold' has no meaning for a yes/no rule")
     elif operator == "!=":
         if not isinstance(threshold, str):
             raise RulesError(f"{source}: '{where}threshold' must be text for '!='")
     else:
         threshold = _number(spec, "threshold", source, where)
-        if threshold < 0:
+        if threshold < 0 <= (column.low or 0):
             raise RulesError(f"{source}: '{where}threshold' must not be negative ({threshold:g})")
+        if column.low is not None and not column.low <= threshold <= column.high:
+            raise RulesError(f"{source}: '{where}threshold' {threshold:g} is outside the "
+                             f"plausible range of {column.name} ({column.low:g}–"
+                             f"{column.high:g})")
     return RiskRule(rule_id, str(spec["label"]), str(spec["input"]), operator, threshold,
                     str(spec.get("unit", "")), str(spec["evidence"]), spec.get("caveat"))
