@@ -19,17 +19,17 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, LogNorm
 from matplotlib.figure import Figure
-from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import Normal, Stroke
-from matplotlib.text import Annotation, Text
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
-from matplotlib.transforms import ScaledTranslation
+from matplotlib.transforms import IdentityTransform, ScaledTranslation
 from PIL import Image
 
 __all__ = [
     "DPI",
+    "FONT_FAMILY",
     "ZONE_COLORS",
     "clear_cache",
     "plot_dose_vs_yam",
@@ -64,22 +64,25 @@ _DENSITY = LinearSegmentedColormap.from_list("reportgen_density", ["#d4e0f2", "#
 _GUIDE = {"color": "#444444", "linestyle": (0, (4, 3)), "linewidth": 0.8,
           "path_effects": [Stroke(linewidth=2.2, foreground="white", alpha=0.8), Normal()]}
 _CACHE_SIZE = 6  # cached figures per chart kind
+_EXACT_COLOURS = 160  # palette entries kept for the most frequent colours, exactly
 _PNG_LEVEL = 6  # zlib level: 9 is ~15 % smaller but 3-8x slower
 
 # --- style: matplotlib defaults (ignoring any user matplotlibrc) + ours, validated once ---
 
-_LIBERATION = Path("/usr/share/fonts/truetype/liberation")
+_FONT_DIRS = (Path(__file__).resolve().parent / "assets" / "fonts",  # bundled with reportgen
+              Path("/usr/share/fonts/truetype/liberation"))
 
 
 def _register_font() -> str:
-    regular = _LIBERATION / "LiberationSans-Regular.ttf"
-    if not regular.is_file():
-        return "DejaVu Sans"
-    for name in ("Regular", "Bold", "Italic", "BoldItalic"):
-        path = _LIBERATION / f"LiberationSans-{name}.ttf"
-        if path.is_file():
-            font_manager.fontManager.addfont(str(path))
-    return "Liberation Sans"
+    """Register Liberation Sans (bundled copy first, then Debian's), else use DejaVu Sans."""
+    for folder in _FONT_DIRS:
+        if (folder / "LiberationSans-Regular.ttf").is_file():
+            for style in ("Regular", "Bold", "Italic", "BoldItalic"):
+                path = folder / f"LiberationSans-{style}.ttf"
+                if path.is_file():
+                    font_manager.fontManager.addfont(str(path))
+            return "Liberation Sans"
+    return "DejaVu Sans"
 
 
 FONT_FAMILY = _register_font()
@@ -125,11 +128,11 @@ def _style() -> Iterator[None]:
     """Apply the fixed style to the global rcParams for the duration (cheap, unvalidated copy)."""
     params = mpl.rcParams
     saved = dict(dict.items(params))
-    params._update_raw(_STYLE)
+    dict.update(params, dict.items(_STYLE))  # = params._update_raw(_STYLE) (matplotlib ≥ 3.10)
     try:
         yield
     finally:
-        params._update_raw(saved)
+        dict.update(params, saved)
 
 
 # --- rendering: cached "plates" (figure + rendered static background + dynamic artists) ---
@@ -157,26 +160,31 @@ def _encode(indices: np.ndarray, palette: bytes) -> bytes:
 
 
 def _render_once(fig: Figure) -> bytes:
-    """Draw a whole (uncached) figure and encode it as a 256-colour PNG."""
+    """Draw a whole (uncached) figure and encode it as a ≤ 256-colour PNG."""
     fig.canvas.draw()
-    rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    image = rgb.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=_PNG_LEVEL, dpi=(DPI, DPI))
-    return out.getvalue()
+    pixels = _pixels(fig)
+    palette = _Palette(pixels)
+    return _encode(palette.map(pixels), palette.bytes)
 
 
 class _Palette:
-    """≤ 256 colours chosen once per plate; maps any colour to its nearest entry (memoised)."""
+    """≤ 256 colours chosen once per image or plate; maps any colour to its nearest entry.
+
+    The most frequent colours (backgrounds, zone fills, markers, text) are kept exactly; the
+    antialiasing tail is represented by a median-cut (MAXCOVERAGE) selection.
+    """
 
     def __init__(self, pixels: np.ndarray) -> None:
-        rgb = Image.fromarray(pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3])
-        chosen = rgb.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
-        used = np.asarray(chosen.convert("RGB")).reshape(-1, 3)
-        colours = np.unique(used[:, 0].astype(np.uint32) | used[:, 1].astype(np.uint32) << 8
-                            | used[:, 2].astype(np.uint32) << 16)
-        self.rgb = np.stack([colours & 255, colours >> 8 & 255, colours >> 16 & 255], 1)
-        self.rgb = self.rgb.astype(np.int32)
+        keys, counts = np.unique(pixels & 0xFFFFFF, return_counts=True)
+        if len(keys) > 256:
+            order = np.lexsort((keys, -counts))  # by count, then by colour: deterministic
+            exact = keys[order[:_EXACT_COLOURS]]
+            rgb = Image.fromarray(pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3])
+            tail = rgb.quantize(256 - _EXACT_COLOURS, method=Image.Quantize.MAXCOVERAGE,
+                                dither=Image.Dither.NONE)
+            used = np.asarray(tail.convert("RGB")).reshape(-1, 3).astype(np.uint32)
+            keys = np.union1d(exact, used[:, 0] | used[:, 1] << 8 | used[:, 2] << 16)
+        self.rgb = np.stack([keys & 255, keys >> 8 & 255, keys >> 16 & 255], 1).astype(np.int64)
         self.bytes = self.rgb.astype(np.uint8).tobytes()
         self._rgb_t = self.rgb.T.astype(np.float64)
         self._norm2 = (self.rgb.astype(np.float64) ** 2).sum(1)
@@ -250,6 +258,7 @@ class _Plate:
 
 
 _CACHES: dict[str, OrderedDict[tuple, _Plate]] = {}
+_YAM_PNGS: OrderedDict[tuple, bytes] = OrderedDict()
 
 
 def _plate(kind: str, key: tuple, build: Callable[[], _Plate]) -> _Plate:
@@ -269,6 +278,7 @@ def clear_cache() -> None:
     """Drop all cached figures (frees memory; results are unaffected)."""
     with _LOCK:
         _CACHES.clear()
+        _YAM_PNGS.clear()
 
 
 # --- formatting helpers ---
@@ -299,7 +309,7 @@ def _zones(low: float, high: float) -> list[tuple[str, float, float, str]]:
 
 
 def _nice_ceiling(value: float) -> float:
-    """Round up (with ~3 % headroom) to a multiple of 1, 2 or 5 times a power of ten / 2."""
+    """Round up, with ~3 % headroom, to a multiple of half a power of ten (3,756 -> 4,000)."""
     value = max(value * 1.03, 1.0)
     step = 10 ** math.floor(math.log10(value)) / 2
     return math.ceil(value / step) * step
@@ -308,7 +318,7 @@ def _nice_ceiling(value: float) -> float:
 # --- 1. YAM zone band ---
 
 
-def _build_yam_zones(low: float, high: float) -> _Plate:
+def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
     with _style():
         fig = _new_figure(17.0, 3.0)
         ax = fig.add_axes((0.6 / 17, 0.62 / 3, 15.8 / 17, 0.95 / 3))
@@ -336,14 +346,14 @@ def _build_yam_zones(low: float, high: float) -> _Plate:
         xaxis_tf = ax.get_xaxis_transform()
         label = Text(0, 1.62, "", transform=xaxis_tf, fontsize=10, fontweight="bold",
                      va="bottom", ha="center", clip_on=False)
-        caption = Text(0, 1.62, "Bone mineral density, % of young adult mean (YAM)",
-                       transform=ax.transAxes, fontsize=7, color=_MUTED, va="bottom",
-                       clip_on=False)
+        # the caption sits at the end away from the patient's label (two plates per zone set)
+        ax.text(1.0 if caption_right else 0.0, 1.62,
+                "Bone mineral density, % of young adult mean (YAM)", transform=ax.transAxes,
+                fontsize=7, color=_MUTED, va="bottom", ha="right" if caption_right else "left")
         for line in (notch, marker):
             line.set_transform(xaxis_tf)
             ax.add_line(line)
         ax.add_artist(label)
-        ax.add_artist(caption)
 
     def update(yam: float) -> None:
         known = not math.isnan(yam)
@@ -358,11 +368,8 @@ def _build_yam_zones(low: float, high: float) -> _Plate:
         label.set_color(_INK if known else _MUTED)
         label.set_x(x)
         label.set_ha("left" if frac < 0.05 else "right" if frac > 0.95 else "center")
-        # the caption goes to whichever end is far from the patient's label
-        caption.set_x(1.0 if frac < 0.5 else 0.0)
-        caption.set_ha("right" if frac < 0.5 else "left")
 
-    return _Plate(fig, [notch, marker, label, caption], update, probe=(60.0,))
+    return _Plate(fig, [notch, marker, label], update, probe=(90.0 if caption_right else 60.0,))
 
 
 def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
@@ -373,11 +380,22 @@ def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
     true value); NaN gives the band with "YAM not available".
     """
     low, high = _check_zones(osteoporosis_max_pct, normal_min_pct)
-    yam = float(yam_percent)
+    yam = float(yam_percent) + 0.0  # -0.0 -> 0.0
+    key = (low, high, "nan" if math.isnan(yam) else yam)
     with _LOCK:
-        plate = _plate("yam_zones", (low, high), lambda: _build_yam_zones(low, high))
-        with _style():
-            return plate.render(yam)
+        png = _YAM_PNGS.get(key)  # YAM values repeat across patients: keep recent results
+        if png is None:
+            right = yam < sum(_YAM_RANGE) / 2  # caption opposite the label; False for NaN
+            plate = _plate("yam_zones", (low, high, right),
+                           lambda: _build_yam_zones(low, high, right))
+            with _style():
+                png = plate.render(yam)
+            _YAM_PNGS[key] = png
+            if len(_YAM_PNGS) > 512:
+                _YAM_PNGS.popitem(last=False)
+        else:
+            _YAM_PNGS.move_to_end(key)
+        return png
 
 
 # --- 2./3. cohort scatter (dose or days vs YAM) ---
@@ -412,7 +430,6 @@ def _digest(*arrays: np.ndarray) -> str:
 def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int, clamped: int,
                    xmax: float, spec: dict) -> _Plate:
     low, high = spec["low"], spec["high"]
-    has_highlight = spec["highlight"]
     title = spec["title"]
     height = 9.0 + (0.5 if title else 0.0)
     with _style():
@@ -482,10 +499,9 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
                               markerfacecolor=_FRACTURE, markeredgecolor="white"))
         labels.append(f"Fracture (n = {nf:,})")
-        legend_style = {"loc": "lower left", "borderaxespad": 0, "handletextpad": 0.3,
-                        "columnspacing": 1.4}
-        cohort_legend = ax.legend(handles=handles, labels=labels, ncol=len(handles),
-                                  bbox_to_anchor=(0, 1.005), **legend_style)
+        ax.legend(handles=handles, labels=labels, ncol=len(handles), loc="lower left",
+                  bbox_to_anchor=(0, 1.005), borderaxespad=0, handletextpad=0.3,
+                  columnspacing=1.4)
         notes = []
         if n == 0:
             ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center",
@@ -498,56 +514,53 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             fig.text(1 - 0.15 / 17, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
                      fontsize=7, color=_MUTED)
         # dynamic: the highlighted patient (a ring, so the patient's own cohort point shows)
+        # and its label ("<highlight_label>: <x>, YAM <y> %") with a leader line
+        renderer = fig.canvas.get_renderer()
+        pixels = IdentityTransform()
         halo, ring = _ring(17.0)
+        leader = Line2D([], [], color=_INK, linewidth=0.7, transform=pixels, zorder=6,
+                        clip_on=False)
         for line in (halo, ring):
             ax.add_line(line)
-        note = Annotation("", xy=(0, 0), xytext=(0, 0), textcoords="offset points",
-                          fontsize=7.5, fontweight="bold", annotation_clip=False, zorder=7,
-                          bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
-                                "edgecolor": _INK, "linewidth": 0.6, "alpha": 0.92},
-                          arrowprops={"arrowstyle": "-", "color": _INK, "linewidth": 0.7,
-                                      "shrinkA": 0, "shrinkB": 7})
+        ax.add_line(leader)
+        note = Text(0, 0, "", transform=pixels, fontsize=7.5, fontweight="bold", zorder=7,
+                    bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": _INK,
+                          "linewidth": 0.6})
         ax.add_artist(note)
-        # the highlight's legend entry is separate, so its label can change per call
-        patient_legend = Legend(ax, [_ring(11.0)], [""], bbox_to_anchor=(0.5, 1.005),
-                                **legend_style)
-        ax.add_artist(patient_legend)
         points_px = ax.transData.transform(np.column_stack([x, y])) if n else np.zeros((0, 2))
         axes_box = ax.bbox.extents
-        gap = 1.4 * 7.5 * DPI / 72  # legend column spacing, pixels
 
     xfmt = spec["xvalue"]
+    ring_radius = (17.0 / 2 + 1.5) * DPI / 72
+    offset = 14 * DPI / 72
 
     def update(hx: float, hy: float, label: str) -> None:
-        visible = has_highlight and math.isfinite(hx) and math.isfinite(hy)
-        for artist in (halo, ring, note, patient_legend):
+        visible = math.isfinite(hx) and math.isfinite(hy)
+        for artist in (halo, ring, leader, note):
             artist.set_visible(visible)
         if not visible:
             return
-        renderer = fig.canvas.get_renderer()
-        right = cohort_legend.get_window_extent(renderer).x1 + gap
-        patient_legend.set_bbox_to_anchor(
-            (ax.transAxes.inverted().transform((right, 0))[0], 1.005), transform=ax.transAxes)
-        patient_legend.get_texts()[0].set_text(label)
         px = min(max(hx, 0.0), xmax)
         py = min(max(hy, _YAM_RANGE[0]), _YAM_RANGE[1])
         for line in (halo, ring):
             line.set_data([px], [py])
-        note.xy = (px, py)
         note.set_text(f"{label}: {xfmt(hx)}, YAM {_fmt_num(hy)} %")
-        note.set_position((0, 0))
-        note.set_ha("left")
-        note.set_va("bottom")
         box = note.get_window_extent(renderer)
-        anchor = ax.transData.transform((px, py))
-        dx, dy = _place_label(anchor, box.width, box.height, points_px, axes_box,
-                              offset=16 * DPI / 72)
-        note.set_position((14 * dx, 14 * dy))
+        pad = 0.25 * 7.5 * DPI / 72  # the bbox's pad: keep the box, not just the text, clear
+        cx, cy = ax.transData.transform((px, py))
+        dx, dy = _place_label((cx, cy), box.width + 2 * pad, box.height + 2 * pad, points_px,
+                              axes_box, offset)
+        tx, ty = cx + dx * (offset + pad), cy + dy * (offset + pad)
+        note.set_position((tx, ty))
         note.set_ha("left" if dx > 0 else "right")
         note.set_va("bottom" if dy > 0 else "top")
+        # leader from the ring's edge to the label's near corner
+        length = math.hypot(tx - cx, ty - cy)
+        sx, sy = cx + (tx - cx) * ring_radius / length, cy + (ty - cy) * ring_radius / length
+        leader.set_data([sx, tx], [sy, ty])
 
     probe = (xmax / 2, sum(_YAM_RANGE) / 2, "This patient")
-    return _Plate(fig, [halo, ring, note, patient_legend], update, probe=probe)
+    return _Plate(fig, [halo, ring, leader, note], update, probe=probe)
 
 
 def _ring(size: float) -> tuple[Line2D, Line2D]:
@@ -586,7 +599,6 @@ def _scatter(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool],
     hx, hy = (math.nan, math.nan) if highlight is None else map(float, highlight)
     if not (math.isfinite(hx) and math.isfinite(hy)):
         hx = hy = math.nan
-    spec["highlight"] = math.isfinite(hx)
     label = spec.pop("highlight_label")
     top = max(float(x.max()) if len(x) else 0.0, spec["threshold"] * 1.25,
               hx if math.isfinite(hx) else 0.0)
@@ -619,8 +631,7 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
         "kind": "dose", "low": osteoporosis_max_pct, "high": normal_min_pct,
         "threshold": float(dose_threshold_g),
         "threshold_label": f"{float(dose_threshold_g):,.0f} g (hypothesis)",
-        "xlabel": "Cumulative MgSO\u2084 dose (g)" if FONT_FAMILY == "DejaVu Sans"
-        else "Cumulative MgSO4 dose (g)",
+        "xlabel": "Cumulative MgSO4 dose (g)",
         "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
         "highlight_label": str(highlight_label),
         "title": title or None,

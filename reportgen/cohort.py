@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
+from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from reportgen import __version__
@@ -12,7 +15,7 @@ from reportgen.assess import assess_frame, records_from_frame
 from reportgen.errors import Problem
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable
-from reportgen.risk import quality_counts
+from reportgen.risk import quality_flags
 from reportgen.rules import RuleSet
 from reportgen.schema import IDENTIFYING_COLUMNS
 from reportgen.summary import summarise_cohort
@@ -20,39 +23,59 @@ from reportgen.summary import summarise_cohort
 CSV_COLUMNS = ("patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoking",
                "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent", "fracture",
                "fracture_sites", "classification")
-_QUOTED_VALUE = re.compile(r": '.*'$|: \".*\"$")
+DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
+# Columns that are the tool's own bookkeeping, never patient data.
+_INTERNAL = ("_row", "_derived")
+# A quoted input value at the end of a problem message ("not a number: 'abc'").
+_QUOTED_VALUE = re.compile(r""":\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*$""")
+# Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_MAX_QUALITY_IDS = 20
 
 
 def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
                         max_listing: int, template_dir, settings_path, generated_at: str,
-                        source_name: str) -> dict[str, bytes]:
-    """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``."""
+                        source_name: str,
+                        dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+                        ) -> dict[str, bytes]:
+    """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
+
+    With ``deidentify`` nothing that names a patient reaches any output: names and notes are
+    dropped, ids become sequence numbers (input order of the analysed rows) and input values
+    quoted in problem messages are removed.
+    """
     frame = table.valid_frame
+    excluded = _excluded_rows(table, deidentify)
+    warnings = [_problem_dict(p, deidentify) for p in table.warnings]
     if deidentify:
         frame = _deidentify(frame)
     assessed = assess_frame(frame, rules)
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     stats = summarise_cohort(assessed, dose_threshold_g=float(dose_rule.threshold),
+                             dose_band_edges_g=dose_band_edges_g,
                              yam_low_pct=rules.yam_normal_min_pct)
-    excluded = [_excluded(p, deidentify) for p in table.errors]
-    quality = quality_counts(assessed, rules)
+    records = records_from_frame(assessed)
+    quality, row_quality = _quality(records, rules)
     summary = {
         "schema_version": "1",
         "kind": "cohort",
         "source": {"file": source_name, "rows_read": int(len(table.frame)),
-                   "rows_analysed": int(len(frame))},
+                   "rows_analysed": int(len(frame)), "rows_excluded": len(excluded)},
         "rules_name": rules.name,
         "rules_version": rules.version,
         "criteria": rules.criteria,
         "deidentified": deidentify,
         **stats,
+        "yam_below_threshold": _yam_below(assessed, rules.yam_normal_min_pct),
+        "missing_by_column": _missing_by_column(frame),
         "excluded": excluded,
+        "input_warnings": warnings,
         "data_quality": quality,
         "tool_version": __version__,
         "generated_at": generated_at,
     }
     json_bytes = dump_json(summary)
-    outputs: dict[str, bytes] = {"cohort-cases.csv": _cases_csv(assessed, rules)}
+    outputs: dict[str, bytes] = {"cohort-cases.csv": _cases_csv(assessed, rules, row_quality)}
     if "json" in formats:
         outputs["cohort-summary.json"] = json_bytes
     if {"html", "pdf"} & set(formats):
@@ -60,21 +83,20 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         from reportgen.reports import ReportRenderer
 
         renderer = ReportRenderer(template_dir, settings_path)
-        listing = records_from_frame(assessed.head(max_listing))
         report = cohort_context(
-            stats, listing, rules, renderer.settings, generated_at=generated_at,
-            tool_version=__version__, source=source_name, max_listing=max_listing,
-            excluded=excluded, quality=quality, deidentified=deidentify,
-            chart_data=_chart_data(assessed, stats))
-        report["listing_total"] = len(assessed)
-        report["listing_capped"] = len(assessed) > max_listing
-        html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
-                                      generated_at=generated_at,
-                                      identifier=f"cohort:{source_name}:{generated_at}")
+            summary, records[:max(0, max_listing)], rules, renderer.settings,
+            generated_at=generated_at, tool_version=__version__, source=source_name,
+            max_listing=max_listing, listing_total=len(records),
+            integer_columns=_integer_columns(assessed), chart_data=_chart_data(assessed, stats))
+        if "pdf" in formats:
+            html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
+                                          generated_at=generated_at,
+                                          identifier=f"cohort:{source_name}:{generated_at}")
+            outputs["cohort-summary.pdf"] = pdf
+        else:
+            html = renderer.engine.html("cohort.html", report)
         if "html" in formats:
             outputs["cohort-summary.html"] = html.encode("utf-8")
-        if "pdf" in formats:
-            outputs["cohort-summary.pdf"] = pdf
     return outputs
 
 
@@ -85,28 +107,131 @@ def _deidentify(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("_row",) if c in frame.columns])
 
 
-def _excluded(problem: Problem, deidentify: bool) -> dict:
+def _problem_dict(problem: Problem, deidentify: bool) -> dict:
     message = _QUOTED_VALUE.sub("", problem.message) if deidentify else problem.message
     return {"row": problem.row, "column": problem.column, "message": message}
 
 
-def _cases_csv(assessed: pd.DataFrame, rules: RuleSet) -> bytes:
+def _excluded_rows(table: PreparedTable, deidentify: bool) -> list[dict]:
+    """One entry per input row left out of the analysis, with every reason found for it.
+
+    File-level problems (row 0 or the header row) are listed as their own entries.
+    """
+    ids: dict[int, str] = {}
+    if not deidentify and "patient_id" in table.frame.columns:
+        for row, pid in zip(table.frame["_row"].tolist(), table.frame["patient_id"].tolist(),
+                            strict=True):
+            if isinstance(pid, str) and pid:
+                ids[int(row)] = pid
+    grouped: dict[int, list[dict]] = {}
+    for problem in table.errors:
+        reason = _problem_dict(problem, deidentify)
+        grouped.setdefault(problem.row, []).append(
+            {"column": reason["column"], "message": reason["message"]})
+    out = []
+    for row, reasons in sorted(grouped.items()):
+        entry: dict[str, object] = {"row": row}
+        if not deidentify:
+            entry["patient_id"] = ids.get(row)
+        entry["reasons"] = reasons
+        out.append(entry)
+    return out
+
+
+def _yam_below(assessed: pd.DataFrame, threshold: float) -> dict:
+    """Patients with YAM below the normal threshold, of those with a YAM value."""
+    yam = pd.to_numeric(assessed["yam_percent"], errors="coerce").astype("float64") \
+        if "yam_percent" in assessed.columns else pd.Series(dtype="float64")
+    known = int(yam.notna().sum())
+    count = int((yam < threshold).sum())
+    return {"threshold_pct": float(threshold), "count": count, "denominator": known,
+            "percent": 100.0 * count / known if known else None}
+
+
+def _missing_by_column(frame: pd.DataFrame) -> dict[str, int]:
+    """Missing values per input column of the analysed rows (identifying columns left out)."""
+    columns = [c for c in frame.columns
+               if c not in _INTERNAL and c not in ("name", "notes")]
+    return {c: int(frame[c].isna().sum()) for c in columns}
+
+
+def _integer_columns(assessed: pd.DataFrame) -> set[str]:
+    """Numeric columns whose known values are all whole numbers (ranges print without .0)."""
+    out = set()
+    for column in assessed.columns:
+        if column.startswith(("_", "flag_")) or not pd.api.types.is_numeric_dtype(
+                assessed[column]) or pd.api.types.is_bool_dtype(assessed[column]):
+            continue
+        values = pd.to_numeric(assessed[column], errors="coerce").astype("float64").dropna()
+        if len(values) and bool(np.all(np.mod(values.to_numpy(), 1) == 0)):
+            out.add(column)
+    return out
+
+
+def _quality(records: list[dict], rules: RuleSet) -> tuple[list[dict], list[str]]:
+    """Data-quality flags (the patient report's, clinical-rules §3) counted over the cohort,
+    plus each row's flag ids for the CSV."""
+    found: dict[str, dict] = {}
+    per_row = []
+    for record in records:
+        flags = quality_flags(record, rules)
+        per_row.append(";".join(f.flag_id for f in flags))
+        for flag in flags:
+            entry = found.setdefault(flag.flag_id, {
+                "id": flag.flag_id, "severity": flag.severity, "count": 0,
+                "example": flag.message, "patient_ids": []})
+            entry["count"] += 1
+            if len(entry["patient_ids"]) < _MAX_QUALITY_IDS:
+                entry["patient_ids"].append(str(record.get("patient_id")))
+    timing = found.get("dxa_days_postpartum")
+    if timing is not None:
+        days = [_days_between(r.get("delivery_date"), r.get("dxa_date")) for r in records]
+        known = np.array([d for d in days if d is not None and d >= 0], dtype=float)
+        if known.size:
+            timing["days"] = {"median": float(np.median(known)), "min": float(known.min()),
+                              "max": float(known.max())}
+    order = {"warning": 0, "info": 1}
+    quality = sorted(found.values(), key=lambda e: (order.get(e["severity"], 0), e["id"]))
+    return quality, per_row
+
+
+def _days_between(start: object, end: object) -> int | None:
+    if not isinstance(start, date) or not isinstance(end, date):
+        return None
+    start = start.date() if isinstance(start, datetime) else start
+    end = end.date() if isinstance(end, datetime) else end
+    return (end - start).days
+
+
+def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -> bytes:
     columns = [c for c in CSV_COLUMNS if c in assessed.columns]
     out = assessed[columns].copy()
     flag_columns = [f"flag_{r.rule_id}" for r in rules.risk_rules]
-    fired = assessed[flag_columns].eq("fired")
-    out["risk_flags"] = fired.apply(
-        lambda row: ";".join(c[5:] for c, v in row.items() if v), axis=1) if len(out) else ""
+    fired = assessed[flag_columns].eq("fired").to_numpy()
+    names = [r.rule_id for r in rules.risk_rules]
+    out["risk_flags"] = [";".join(n for n, f in zip(names, row, strict=True) if f)
+                         for row in fired]
+    out["data_quality_flags"] = row_quality
+    for column in ("patient_id", "fracture_sites"):
+        if column in out.columns:
+            out[column] = out[column].map(_defuse_formula, na_action="ignore")
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
 
 
+def _defuse_formula(value: object) -> object:
+    """Prefix text a spreadsheet would run as a formula with an apostrophe (OWASP advice)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _chart_data(assessed: pd.DataFrame, stats: dict) -> dict:
     def floats(column: str) -> list[float]:
         if column not in assessed:
-            return []
-        return assessed[column].astype("float64").tolist()
+            return [float("nan")] * len(assessed)
+        return pd.to_numeric(assessed[column], errors="coerce").astype("float64").tolist()
 
     return {"dose": floats("mgso4_total_g"), "yam": floats("yam_percent"),
             "days": floats("mgso4_days"),

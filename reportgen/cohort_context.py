@@ -1,6 +1,15 @@
-"""The template context of the cohort summary: Table 1, dose analysis, listing, data quality."""
+"""The template context of the cohort summary: Table 1, dose analysis, listing, data quality.
+
+Every number is formatted here, once, the way a paper prints it: thousands separators
+(``1,552``), percentages to one decimal (``44.4 %``), rounding half up (``29.25 -> 29.3``),
+a true minus sign (``−0.42``) and p-values to two decimals (three below 0.01).
+"""
 
 from __future__ import annotations
+
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from reportgen import charts
 from reportgen.context import data_uri
@@ -9,116 +18,256 @@ from reportgen.settings import Organisation
 
 LISTING_COLUMNS = (
     ("patient_id", "ID"), ("age_years", "Age"), ("bmi_kg_m2", "BMI"), ("gravida", "G"),
-    ("para", "P"), ("smoking", "Smoking"), ("hospital_days", "Hosp. d"),
-    ("mgso4_days", "MgSO4 d"), ("mgso4_total_g", "Dose g"), ("yam_percent", "YAM %"),
+    ("para", "P"), ("smoking", "Smoking"), ("hospital_days", "Hosp. days"),
+    ("mgso4_days", "MgSO₄ days"), ("mgso4_total_g", "Dose (g)"), ("yam_percent", "YAM %"),
     ("fracture", "Fracture"), ("classification", "Status"),
 )
 _STATUS = {"normal": "Normal", "low_bone_mass": "Low bone mass", "osteoporosis": "Osteoporosis"}
+_CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
+# Decimals of the mean, SD, median and quartiles per column (one unless listed).
+_DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}
+_SHORT_TEST = {"Mann–Whitney U test": "Mann–Whitney U", "Fisher's exact test": "Fisher's exact",
+               "Chi-squared test": "χ² test", "Spearman rank correlation": "Spearman"}
+_QUALITY_LABELS = {
+    "implausible_dose_rate": "Cumulative MgSO₄ above the plausible rate",
+    "mgso4_days_exceed_hospital_days": "More MgSO₄ days than hospital days",
+    "fracture_in_dxa_region": "Fractured vertebra inside the DXA region",
+    "fracture_site_unrecognised": "Fracture site not recognised",
+    "dxa_before_delivery": "DXA scan dated before delivery",
+    "dxa_days_postpartum": "DXA scan timing after delivery",
+}
+_MAX_EXCLUDED_SHOWN = 100
+_MAX_WARNINGS_SHOWN = 20
+_QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
 
+
+# --- number formatting --------------------------------------------------------------------
 
 def half_up(value: float | None, decimals: int = 1) -> str:
-    """Round half up (29.25 -> 29.3), as papers print, not banker's/binary rounding."""
-    if value is None:
+    """Round half up (29.25 -> 29.3, 19.95 -> 20.0), as papers print, with thousands
+    separators (1,552); not banker's or binary rounding. None/NaN -> "—"."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    from decimal import ROUND_HALF_UP, Decimal
-
     quantum = Decimal(1).scaleb(-decimals)
-    rounded = Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+    # round() first drops binary noise: a mean of 19.949999999999996 is 19.95.
+    exact = Decimal(repr(round(float(value), decimals + 6)))
+    rounded = exact.quantize(quantum, rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)  # never "-0.0"
     return f"{rounded:,}"
 
 
-def _p(value: float | None) -> str:
-    if value is None:
+def num(value: float | None, decimals: int = 1) -> str:
+    """:func:`half_up` with a typographic minus sign (−0.42)."""
+    return half_up(value, decimals).replace("-", "\u2212")
+
+
+def count(value: int | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def share(part: int, whole: int) -> str:
+    """``4/9 (44.4 %)``: the numerator, the explicit denominator and the percentage."""
+    if not whole:
+        return f"{part:,}/0"
+    return f"{part:,}/{whole:,} ({half_up(100 * part / whole)} %)"
+
+
+def p_value(p: float | None) -> str:
+    """0.26, 0.02, 0.004, < 0.001 (two decimals, three below 0.01)."""
+    if p is None:
         return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.2f}" if value >= 0.01 else f"{value:.3f}"
+    if p < 0.001:
+        return "< 0.001"
+    return half_up(p, 3) if p < 0.01 else half_up(p, 2)
 
 
-def cohort_context(stats: dict, listing: list[dict], rules: RuleSet, org: Organisation, *,
+def span(low: str, high: str) -> str:
+    """``168–3,756``; with a negative bound ``−2.9 to −1.1`` (a dash would read as a minus)."""
+    if low == "—" and high == "—":
+        return "—"
+    joiner = " to " if "\u2212" in low + high else "–"
+    return f"{low}{joiner}{high}"
+
+
+# --- the context --------------------------------------------------------------------------
+
+def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Organisation, *,
                    generated_at: str, tool_version: str, source: str, max_listing: int,
-                   excluded: list[dict], quality: list[dict], deidentified: bool,
+                   listing_total: int, integer_columns: set[str],
                    chart_data: dict) -> dict[str, object]:
-    """Everything ``cohort.html`` shows, as display strings."""
-    n = stats["n"]
+    """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON)."""
+    n = summary["n"]
+    criteria = _CRITERIA.get(rules.criteria, rules.criteria)
+    deidentified = bool(summary["deidentified"])
+    excluded = summary["excluded"]
     return {
         "lang": org.language,
-        "title": f"Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n})",
-        "heading": "Case-series summary: bone mass after MgSO4 tocolysis",
+        "title": f"Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n:,})",
+        "heading": "Case-series summary: bone mass after MgSO₄ tocolysis",
         "subject": "Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality",
         "keywords": "audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM",
         "organisation": org,
         "tool_version": tool_version,
         "generated_at": generated_at,
         "generated_display": generated_at.replace("T", " ").replace("Z", " UTC"),
-        "footer": f"Cohort summary · {source} · n = {n} · generated {generated_at[:10]} · "
+        "footer": f"Cohort summary · {source} · n = {n:,} · generated {generated_at[:10]} · "
                   f"reportgen {tool_version} · rules {rules.version}",
         "source": source,
+        "rows_read": count(summary["source"]["rows_read"]),
+        "rows_excluded": len(excluded),
         "rules_label": rules.label,
+        "criteria": criteria,
         "deidentified": deidentified,
-        "n": n,
-        "status_rows": _status_rows(stats),
-        "low_or_worse": f"{stats['low_bone_mass_or_worse']['count']}/{n} = "
-                        f"{half_up(stats['low_bone_mass_or_worse']['percent'])} %",
-        "table1": _table1(stats["table1"]),
-        "flag_rows": _flag_rows(stats["risk_flag_counts"], rules, n),
-        "dose_bands": _dose_bands(stats["dose_bands"]),
-        "associations": [_association(a) for a in stats["associations"]],
-        "cautions": stats["cautions"],
-        "listing": [_listing_row(r) for r in listing[:max_listing]],
+        "n": count(n),
+        "key_figures": _key_figures(summary, rules),
+        "status_rows": _status_rows(summary),
+        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"], n),
+        "yam_below": _ratio(summary["yam_below_threshold"]["count"],
+                            summary["yam_below_threshold"]["denominator"]),
+        "yam_normal_min": format_number(rules.yam_normal_min_pct),
+        "table1": _table1(summary["table1"], integer_columns),
+        "cautions": summary["cautions"],
+        "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
+        "dose_bands": _dose_bands(summary["dose_bands"]),
+        "associations": [_association(a) for a in summary["associations"]],
+        "fisher_table": _fisher_table(summary["associations"]),
+        "listing": [_listing_row(r) for r in listing],
         "listing_columns": [label for _, label in LISTING_COLUMNS],
-        "listing_capped": len(listing) > max_listing,
-        "listing_total": len(listing),
-        "max_listing": max_listing,
-        "excluded": excluded,
-        "quality": quality,
-        "missing": [{"label": k, "count": v} for k, v in stats["missing"].items() if v],
+        "listing_shown": count(len(listing)),
+        "listing_total": count(listing_total),
+        "listing_capped": listing_total > len(listing),
+        "max_listing": count(max_listing),
+        "excluded": _excluded(excluded, deidentified),
+        "warnings": _warnings(summary["input_warnings"]),
+        "missing": _missing(summary["missing_by_column"], n),
+        "quality": _quality(summary["data_quality"]),
         "charts": _charts(chart_data, rules),
     }
 
 
-def _status_rows(stats: dict) -> list[dict]:
-    n = stats["n"]
-    return [{"label": _STATUS[k], "value": k, "count": c,
-             "percent": half_up(100 * c / n if n else None)}
-            for k, c in stats["classification_counts"].items()]
+def _ratio(part: int, whole: int) -> str:
+    """``4/9 = 44.4 %``."""
+    if not whole:
+        return f"{part:,}/0"
+    return f"{part:,}/{whole:,} = {half_up(100 * part / whole)} %"
 
 
-def _continuous(stat: dict) -> list[str]:
+def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
+    """The cohort's headline figures, each computed from the data (a paper's abstract)."""
+    n = summary["n"]
+    counts = summary["classification_counts"]
+    out = [{"label": "Patients analysed",
+            "value": f"{n:,}" + (f" of {summary['source']['rows_read']:,} rows read "
+                                 f"({len(summary['excluded']):,} excluded)"
+                                 if summary["excluded"] else "")},
+           {"label": f"Bone status ({_CRITERIA.get(rules.criteria, rules.criteria)})",
+            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)},
+           {"label": "Low bone mass or worse",
+            "value": _ratio(summary["low_bone_mass_or_worse"]["count"], n)},
+           {"label": f"YAM < {format_number(rules.yam_normal_min_pct)} %",
+            "value": _ratio(summary["yam_below_threshold"]["count"],
+                            summary["yam_below_threshold"]["denominator"])}]
+    labels = {"age_years": ("Age (years)", ""), "bmi_kg_m2": ("BMI (kg/m²)", ""),
+              "mgso4_days": ("MgSO₄ tocolysis (days)", ""),
+              "mgso4_total_g": ("Cumulative MgSO₄ dose", " g")}
+    for column, (label, unit) in labels.items():
+        mean = summary["means"].get(column)
+        if mean is None:
+            continue
+        decimals = _DECIMALS.get(column, 1)
+        low, high = summary["ranges"][column]["min"], summary["ranges"][column]["max"]
+        out.append({"label": label,
+                    "value": f"mean {num(mean, decimals)}{unit} (range "
+                             f"{span(_plain(low), _plain(high))})"})
+    group = summary["low_yam_group"]
+    means = group["means"]
+    parts = []
+    if means.get("age_years") is not None:
+        parts.append(f"mean age {num(means['age_years'])} years")
+    if means.get("bmi_kg_m2") is not None:
+        parts.append(f"mean BMI {num(means['bmi_kg_m2'])} kg/m²")
+    if group["n"] and parts:
+        out.append({"label": f"Low bone mass or worse (n = {group['n']:,})",
+                    "value": " · ".join(parts)})
+    for a in summary["associations"]:
+        if a["p_value"] is None:
+            value = f"not computable (n = {a['n']:,})"
+        elif a["statistic_name"] == "rho":
+            value = (f"Spearman ρ = {num(a['statistic'], 2)}, p = {p_value(a['p_value'])}"
+                     f" (n = {a['n']:,})").replace("p = <", "p <")
+        else:
+            value = (f"Fisher's exact p = {p_value(a['p_value'])} (n = {a['n']:,})"
+                     ).replace("p = <", "p <")
+        out.append({"label": a["label"], "value": value})
+    return out
+
+
+def _plain(value: float | None) -> str:
+    """A raw data value (a minimum or maximum) as entered: 18.1, 3,756, −2.9."""
+    return format_number(value).replace("-", "\u2212")
+
+
+def _status_rows(summary: dict) -> list[dict]:
+    n = summary["n"]
+    return [{"label": _STATUS[k], "value": k, "count": count(c), "share": share(c, n)}
+            for k, c in summary["classification_counts"].items()]
+
+
+def _continuous(stat: dict, decimals: int, integer: bool) -> list[str]:
     if not stat or stat["n"] == 0:
         return ["—", "—", "—"]
-    sd = f" ({half_up(stat['sd'])})" if stat["sd"] is not None else ""
-    return [f"{half_up(stat['mean'])}{sd}",
-            f"{half_up(stat['median'])} [{half_up(stat['q1'])}, {half_up(stat['q3'])}]",
-            f"{format_number(stat['min'])}–{format_number(stat['max'])}"]
+    sd = f" ({num(stat['sd'], decimals)})" if stat["sd"] is not None else ""
+    if integer:
+        low, high = count(stat["min"]), count(stat["max"])
+    else:
+        low, high = num(stat["min"], decimals), num(stat["max"], decimals)
+    return [f"{num(stat['mean'], decimals)}{sd}",
+            f"{num(stat['median'], decimals)} "
+            f"[{span(num(stat['q1'], decimals), num(stat['q3'], decimals))}]",
+            span(low.replace("-", "\u2212"), high.replace("-", "\u2212"))]
 
 
-def _table1(table: dict) -> dict:
+def _test_cells(test: dict) -> tuple[str, str]:
+    """(p-value, test name or why there is none)."""
+    if test.get("name"):
+        return p_value(test.get("p_value")), _SHORT_TEST.get(test["name"], test["name"])
+    reason = test.get("reason") or ""
+    if "defined by" in reason:
+        reason = "defines the groups"
+    return "—", f"not tested: {reason}" if reason else "not tested"
+
+
+def _table1(table: dict, integer_columns: set[str]) -> dict:
     keys = [c["key"] for c in table["columns"]]
     rows = []
     for row in table["rows"]:
-        test = row["test"] or {}
-        test_text = f"{test.get('name')}, p = {_p(test.get('p_value'))}" if test.get("name") \
-            else (test.get("reason") or "")
+        p, test = _test_cells(row["test"] or {})
         if row["kind"] == "continuous":
-            cells = {k: _continuous(row["stats"].get(k)) for k in keys}
+            variable = row["variable"]
+            decimals = _DECIMALS.get(variable, 1)
+            cells = {k: _continuous(row["stats"].get(k), decimals, variable in integer_columns)
+                     for k in keys}
+            whats = ["mean (SD)", "median [IQR]", "range"]
+            lines = [{"what": what, "cells": [cells[k][i] for k in keys]}
+                     for i, what in enumerate(whats)]
             missing = row["stats"][keys[0]]["missing"]
-            rows.append({"label": row["label"], "kind": "continuous", "test": test_text,
-                         "missing": missing,
-                         "lines": [{"what": what, "cells": [cells[k][i] for k in keys]}
-                                   for i, what in enumerate(("mean (SD)", "median [IQR]",
-                                                             "range"))]})
+            if missing:
+                lines.append({"what": "n with a value",
+                              "cells": [count(row["stats"][k]["n"]) for k in keys]})
         else:
             lines = []
             for level in row["levels"]:
-                cells = []
-                for k in keys:
-                    c = level["counts"][k]
-                    cells.append(f"{c['count']} ({half_up(c['percent'], 0)} %)"
-                                 if c["percent"] is not None else f"{c['count']}")
-                lines.append({"what": level["label"], "cells": cells})
-            rows.append({"label": row["label"], "kind": "categorical", "test": test_text,
-                         "missing": row["missing"][keys[0]], "lines": lines})
-    return {"columns": [f"{c['label']} (n = {c['n']})" for c in table["columns"]],
-            "rows": rows}
+                lines.append({"what": level["label"],
+                              "cells": [share(level["counts"][k]["count"], row["denominator"][k])
+                                        for k in keys]})
+            missing = row["missing"][keys[0]]
+        rows.append({"label": row["label"], "kind": row["kind"], "p": p, "test": test,
+                     "missing": count(missing), "lines": lines})
+    columns = [{"label": "Normal" if c["key"] == "normal" else c["label"], "n": count(c["n"])}
+               for c in table["columns"]]
+    tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
+    return {"columns": columns, "rows": rows, "tests": tests}
 
 
 def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
@@ -127,28 +276,50 @@ def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
         c = counts.get(rule.rule_id, {"fired": 0, "not_fired": 0, "not_assessed": n})
         assessed = c["fired"] + c["not_fired"]
         rows.append({"id": rule.rule_id, "label": rule.label, "condition": rule.condition,
-                     "fired": c["fired"], "not_fired": c["not_fired"],
-                     "not_assessed": c["not_assessed"],
-                     "percent": f"{half_up(100 * c['fired'] / assessed)} %" if assessed else "—"})
+                     "caveat": rule.caveat or "",
+                     "fired": share(c["fired"], assessed) if assessed else count(c["fired"]),
+                     "not_fired": count(c["not_fired"]),
+                     "not_assessed": count(c["not_assessed"])})
     return rows
 
 
-def _dose_bands(bands: dict) -> list[dict]:
-    return [{"label": b["label"], "n": b["n"],
-             "normal": b["classification_counts"]["normal"],
-             "low": b["classification_counts"]["low_bone_mass"],
-             "osteo": b["classification_counts"]["osteoporosis"],
-             "low_or_worse": f"{b['low_bone_mass_or_worse']['count']} "
-                             f"({half_up(b['low_bone_mass_or_worse']['percent'], 0)} %)"
-             if b["low_bone_mass_or_worse"]["percent"] is not None else "—"}
+def _dose_bands(bands: dict) -> dict:
+    rows = [{"label": b["label"], "n": count(b["n"]),
+             "normal": count(b["classification_counts"]["normal"]),
+             "low": count(b["classification_counts"]["low_bone_mass"]),
+             "osteo": count(b["classification_counts"]["osteoporosis"]),
+             "low_or_worse": share(b["low_bone_mass_or_worse"]["count"], b["n"])
+             if b["n"] else "—"}
             for b in bands["bands"]]
+    return {"rows": rows, "boundary_rule": bands["boundary_rule"],
+            "missing": count(bands["missing"]) if bands["missing"] else ""}
 
 
 def _association(a: dict) -> dict:
-    statistic = "—" if a["statistic"] is None else f"{a['statistic']:.2f}"
-    return {"label": a["label"], "test": a["test"], "statistic_name": a["statistic_name"],
-            "statistic": statistic, "p": _p(a["p_value"]), "n": a["n"],
-            "sentence": a["sentence"], "table": a.get("table")}
+    if a["statistic_name"] == "rho":
+        statistic = "—" if a["statistic"] is None else f"ρ = {num(a['statistic'], 2)}"
+    elif a["statistic"] is not None:
+        statistic = f"OR = {num(a['statistic'], 2)}"
+    elif a["p_value"] is not None:
+        statistic = "OR not estimable (a zero cell)"
+    else:
+        statistic = "—"
+    return {"label": a["label"], "test": a["test"], "statistic": statistic,
+            "p": p_value(a["p_value"]), "n": count(a["n"]), "sentence": a["sentence"],
+            "note": a.get("note") or ""}
+
+
+def _fisher_table(associations: list[dict]) -> dict | None:
+    fisher = next((a for a in associations if a.get("table")), None)
+    if fisher is None:
+        return None
+    table = fisher["table"]
+    counts = table["counts"]
+    rows = [{"label": label, "cells": [count(v) for v in values], "total": count(sum(values))}
+            for label, values in zip(table["rows"], counts, strict=True)]
+    totals = [count(sum(col)) for col in zip(*counts, strict=True)]
+    return {"columns": table["columns"], "rows": rows, "totals": totals,
+            "n": count(sum(sum(r) for r in counts))}
 
 
 def _listing_row(row: dict) -> list[str]:
@@ -158,14 +329,76 @@ def _listing_row(row: dict) -> list[str]:
         if key == "classification":
             cells.append(_STATUS.get(str(value), "—"))
         elif key == "fracture":
-            cells.append("yes" if value else "no")
+            sites = row.get("fracture_sites")
+            cells.append(("yes" + (f" ({sites})" if sites else "")) if value else "no")
         elif key == "smoking":
             cells.append(str(value).replace("_", " ") if value else "—")
         elif key == "patient_id":
             cells.append(str(value))
         else:
-            cells.append(format_number(value))
+            cells.append(_plain(value))
     return cells
+
+
+def _reason_kind(message: str) -> str:
+    """A problem message without the quoted input value, for counting rows by reason."""
+    return _QUOTED.sub("", message)
+
+
+def _excluded(excluded: list[dict], deidentified: bool) -> dict:
+    shown = []
+    for entry in excluded[:_MAX_EXCLUDED_SHOWN]:
+        reasons = "; ".join(f"{r['column']}: {r['message']}" for r in entry["reasons"])
+        shown.append({"row": "file" if entry["row"] <= 1 else count(entry["row"]),
+                      "id": "" if deidentified else (entry.get("patient_id") or "—"),
+                      "reasons": reasons})
+    by_reason: dict[tuple[str, str], int] = {}
+    for entry in excluded:
+        for kind in {(r["column"], _reason_kind(r["message"])) for r in entry["reasons"]}:
+            by_reason[kind] = by_reason.get(kind, 0) + 1
+    summary = [{"column": c, "message": m, "rows": count(k)}
+               for (c, m), k in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))]
+    problems = sum(len(e["reasons"]) for e in excluded)
+    return {"rows": shown, "total": count(len(excluded)), "problems": count(problems),
+            "count": len(excluded), "capped": len(excluded) > _MAX_EXCLUDED_SHOWN,
+            "max_shown": count(_MAX_EXCLUDED_SHOWN), "by_reason": summary,
+            "show_id": not deidentified}
+
+
+def _warnings(warnings: list[dict]) -> dict:
+    shown = [{"row": "header" if w["row"] <= 1 else count(w["row"]), "column": w["column"],
+              "message": w["message"]} for w in warnings[:_MAX_WARNINGS_SHOWN]]
+    return {"rows": shown, "total": count(len(warnings)),
+            "capped": len(warnings) > _MAX_WARNINGS_SHOWN}
+
+
+def _missing(missing: dict[str, int], n: int) -> dict:
+    """Missing values per column, laid out three columns to a row."""
+    cells = [{"column": c, "missing": count(m),
+              "percent": f"{half_up(100 * m / n)} %" if n else "—", "any": m > 0}
+             for c, m in missing.items()]
+    rows = [cells[i:i + 3] for i in range(0, len(cells), 3)]
+    if rows:
+        rows[-1] = rows[-1] + [None] * (3 - len(rows[-1]))
+    return {"rows": rows, "complete": not any(c["any"] for c in cells)}
+
+
+def _quality(quality: list[dict]) -> list[dict]:
+    out = []
+    for q in quality:
+        ids = ", ".join(q["patient_ids"])
+        more = q["count"] - len(q["patient_ids"])
+        if more > 0:
+            ids += f" … and {more:,} more (see cohort-cases.csv)"
+        example = q["example"]
+        days = q.get("days")
+        if days:
+            example = (f"DXA a median of {num(days['median'], 0)} days after delivery "
+                       f"(range {span(num(days['min'], 0), num(days['max'], 0))})")
+        out.append({"label": _QUALITY_LABELS.get(q["id"], q["id"].replace("_", " ")),
+                    "id": q["id"], "count": count(q["count"]), "severity": q["severity"],
+                    "example": example, "ids": ids})
+    return out
 
 
 def _charts(data: dict, rules: RuleSet) -> dict[str, str]:

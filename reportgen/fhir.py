@@ -33,7 +33,9 @@ def document_reference(document: dict, pdf: bytes, org: Organisation,
         "type": {"coding": [_coding(LOINC_DISCHARGE_SUMMARY)],
                  "text": "Postpartum bone-health discharge report"},
         "category": [{"coding": [_coding(CATEGORY)]}],
-        "subject": {"identifier": {"system": org.identifier_system, "value": patient_id},
+        # A logical reference: the receiving EHR resolves the identifier to its Patient.
+        "subject": {"type": "Patient",
+                    "identifier": {"system": org.identifier_system, "value": patient_id},
                     "display": f"Patient {patient_id}"},
         "date": generated_at,
         "author": [{"display": org.name}],
@@ -75,3 +77,7 @@ def _check_codes(resource: dict) -> None:
     coding = resource["type"]["coding"][0]
     if (coding["system"], coding["code"]) != LOINC_DISCHARGE_SUMMARY[:2]:
         raise ValueError("unexpected DocumentReference type")
+    if resource["subject"].get("type") != "Patient":
+        raise ValueError("DocumentReference subject must be a Patient")
+    if resource["content"][0]["attachment"]["contentType"] != "application/pdf":
+        raise ValueError("DocumentReference attachment must be application/pdf")

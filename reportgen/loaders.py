@@ -111,7 +111,10 @@ def _load_json(data: bytes, source: str) -> RawTable:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _file_error(source, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if isinstance(document, dict) and isinstance(document.get("patients"), list):
+    if isinstance(document, dict) and "patients" in document:
+        if not isinstance(document["patients"], list):
+            raise _file_error(source, "'patients' must be a list of patient objects, not "
+                                      f"{type(document['patients']).__name__}")
         document = document["patients"]
     if isinstance(document, dict):
         document = [document]

@@ -1,17 +1,29 @@
-"""Organisation settings (name, department, address, logo, identifier system) from TOML."""
+"""Organisation settings (name, department, address, logo, identifier system) from TOML.
+
+The file holds one table, ``[organisation]``; see ``input/settings.example.toml`` and
+``docs/pdf-and-fhir.md``. Every mistake (unknown table or key, a value that is not text, a
+missing or unreadable logo, an identifier system that is not a URI) is a :class:`ReportError`
+naming the file, so the CLI exits 1 with a one-line message.
+"""
 
 from __future__ import annotations
 
 import base64
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from reportgen.errors import ReportError
 
+SECTION = "organisation"
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+_LOGO_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 _MAX_LOGO_BYTES = 512 * 1024
-_KEYS = {"name", "department", "address", "logo", "identifier_system", "language"}
+# An absolute URI (RFC 3986 scheme, then no white space): FHIR Identifier.system is a uri.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+# A BCP 47 language tag, simplified (primary language and subtags): "en", "en-GB", "ja-JP".
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,9 @@ class Organisation:
     language: str = "en"
 
 
+_KEYS = {f.name for f in fields(Organisation)}
+
+
 def load_settings(path: Path | str | None) -> Organisation:
     """Read ``[organisation]`` from a TOML file; defaults when ``path`` is None."""
     if path is None:
@@ -33,18 +48,44 @@ def load_settings(path: Path | str | None) -> Organisation:
     path = Path(path)
     try:
         document = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read settings ({exc.strerror})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
-    section = document.get("organisation", {})
+    unknown = set(document) - {SECTION}
+    if unknown:
+        raise ReportError(f"{path}: unknown settings table(s) or key(s): "
+                          f"{', '.join(sorted(unknown))} (expected only [{SECTION}])")
+    section = document.get(SECTION)
     if not isinstance(section, dict):
-        raise ReportError(f"{path}: [organisation] must be a table")
+        raise ReportError(f"{path}: no [{SECTION}] table")
     unknown = set(section) - _KEYS
     if unknown:
-        raise ReportError(f"{path}: unknown settings key(s): {', '.join(sorted(unknown))}")
-    values = {k: str(v) for k, v in section.items()}
+        raise ReportError(f"{path}: unknown settings key(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_KEYS))})")
+    values = {}
+    for key, value in section.items():
+        if not isinstance(value, str):
+            raise ReportError(f"{path}: {SECTION}.{key} must be a string, "
+                              f"not {type(value).__name__}")
+        values[key] = value.strip()
+    _check_values(values, path)
     if values.get("logo"):
         values["logo"] = _logo_data_uri(path.parent / values["logo"], path)
     return Organisation(**values)
+
+
+def _check_values(values: dict[str, str], path: Path) -> None:
+    if "name" in values and not values["name"]:
+        raise ReportError(f"{path}: {SECTION}.name must not be empty")
+    system = values.get("identifier_system")
+    if system is not None and not _URI.fullmatch(system):
+        raise ReportError(f"{path}: {SECTION}.identifier_system must be an absolute URI "
+                          f"(e.g. https://hospital.example.org/fhir/sid/mrn), not {system!r}")
+    language = values.get("language")
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise ReportError(f"{path}: {SECTION}.language must be a language tag such as "
+                          f"'en' or 'en-GB', not {language!r}")
 
 
 def _logo_data_uri(logo: Path, settings_path: Path) -> str:
@@ -57,4 +98,6 @@ def _logo_data_uri(logo: Path, settings_path: Path) -> str:
         raise ReportError(f"{settings_path}: cannot read logo {logo} ({exc.strerror})") from None
     if len(data) > _MAX_LOGO_BYTES:
         raise ReportError(f"{settings_path}: logo larger than {_MAX_LOGO_BYTES // 1024} KiB")
+    if not data.startswith(_LOGO_MAGIC[kind]):
+        raise ReportError(f"{settings_path}: logo {logo} is not a {kind} file")
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"

@@ -173,9 +173,10 @@ def _fmt_g(value: float) -> str:
 
 
 def _fmt_p(p: float) -> str:
+    """Two decimals, three below 0.01, "< 0.001" below that (the tables print the same)."""
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
 def _fmt_r(r: float) -> str:
@@ -506,12 +507,16 @@ def _fisher_dose_yam(dose: np.ndarray | None, yam: np.ndarray | None, threshold:
     odds = _f(res.statistic)
     odds_note = None if odds is not None else "not estimable: a zero cell makes it infinite"
     a, b, c, d = (int(v) for v in table.ravel())
-    verdict = ("this could be chance" if res.pvalue >= 0.05 else
-               "in so few patients this is a signal to follow up, not proof of an effect")
+    if res.pvalue >= 0.05:
+        verdict = "this could be chance"
+    elif n < _SMALL_N:
+        verdict = "in so few patients this is a signal to follow up, not proof of an effect"
+    else:
+        verdict = "an association in observational data, not proof that the dose causes it"
     odds_text = (f", odds ratio {odds:.2g}" if odds is not None else
                  "; the odds ratio is not estimable because a cell is zero")
-    sentence = (f"In {n} patients, {a} of {a + b} with a dose > {t} g had YAM < {y} %, "
-                f"against {c} of {c + d} with ≤ {t} g ({FISHER} {_fmt_p(res.pvalue)}"
+    sentence = (f"In {n:,} patients, {a:,} of {a + b:,} with a dose > {t} g had YAM < {y} %, "
+                f"against {c:,} of {c + d:,} with ≤ {t} g ({FISHER} {_fmt_p(res.pvalue)}"
                 f"{odds_text}); {verdict}.")
     out |= {"statistic": odds, "p_value": _f(res.pvalue), "sentence": sentence,
             "odds_ratio": odds, "odds_ratio_note": odds_note,
@@ -545,16 +550,18 @@ def _spearman(name: str, x: np.ndarray | None, y: np.ndarray | None, x_text: str
     rho, p = float(res.statistic), float(res.pvalue)
     direction = "higher" if rho > 0 else "lower"
     if rho == 0:
-        sentence = (f"In {n} patients, {x_text} showed no monotonic relation with YAM "
+        sentence = (f"In {n:,} patients, {x_text} showed no monotonic relation with YAM "
                     f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}).")
     elif p >= 0.05:
-        sentence = (f"In {n} patients, {x_text} went with {direction} YAM "
+        sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
                     f"(Spearman ρ = {_fmt_r(rho)}), but this could be chance ({_fmt_p(p)}).")
     else:
-        sentence = (f"In {n} patients, {x_text} went with {direction} YAM "
-                    f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}); an association in a small "
-                    "case series does not show cause.")
-    note = "p-value from scipy's t approximation; rough below about 10 patients"
+        where = "a small case series" if n < _SMALL_N else "observational data"
+        sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
+                    f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}); an association in {where} "
+                    "does not show cause.")
+    note = ("p-value from scipy's t approximation; rough below about 10 patients"
+            if n < 10 else None)
     return _association(name, label, SPEARMAN, "rho", n, rho, p, sentence, note=note)
 
 

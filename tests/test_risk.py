@@ -1,0 +1,371 @@
+"""Risk flags, recommendations and data-quality flags (clinical-rules.md §3–4): thresholds
+pinned, *not assessed* distinct from *not fired*, explanations with the patient's values, the
+seed's flags, and the vectorised cohort path agreeing with the per-patient one."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SAMPLE_CSV, SEED_TABLE1, base_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen.api import load_input
+from reportgen.assess import assess_frame, assess_record, records_from_frame
+from reportgen.models import BoneStatus, FlagState
+from reportgen.risk import evaluate_rule, evaluate_rules, quality_flags
+from reportgen.rules import load_rules
+
+FIRED, NOT_FIRED, NOT_ASSESSED = FlagState.FIRED, FlagState.NOT_FIRED, FlagState.NOT_ASSESSED
+RULES = load_rules()
+
+
+def _state(rule_id: str, **values: object) -> FlagState:
+    return evaluate_rule(RULES.risk_rule(rule_id), base_record(**values)).state
+
+
+# --- thresholds (clinical-rules.md §3) --------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("rule_id", "column", "value", "expected"),
+    [
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000, NOT_FIRED),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.0, NOT_FIRED),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.5, FIRED),
+        ("mgso4_long_term", "mgso4_days", 8, NOT_FIRED),
+        ("mgso4_long_term", "mgso4_days", 9, FIRED),
+        ("low_bmi", "bmi_kg_m2", 18.5, NOT_FIRED),
+        ("low_bmi", "bmi_kg_m2", 18.4, FIRED),
+        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 20, NOT_FIRED),
+        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 19.9, FIRED),
+        ("prolonged_bed_rest", "bed_rest_days", 14, NOT_FIRED),
+        ("prolonged_bed_rest", "bed_rest_days", 15, FIRED),
+        ("smoking", "smoking", "never", NOT_FIRED),
+        ("smoking", "smoking", "before_pregnancy", FIRED),
+        ("smoking", "smoking", "during_pregnancy", FIRED),
+        ("family_history", "family_history", False, NOT_FIRED),
+        ("family_history", "family_history", True, FIRED),
+        ("lactation", "breastfeeding", True, FIRED),
+        ("lactation", "breastfeeding", False, NOT_FIRED),
+        ("glucocorticoid", "glucocorticoid", True, FIRED),
+        ("heparin", "heparin", False, NOT_FIRED),
+    ],
+)
+def test_rule_thresholds(rule_id, column, value, expected):
+    assert _state(rule_id, **{column: value}) is expected
+
+
+@pytest.mark.parametrize("rule_id", sorted(r.rule_id for r in RULES.risk_rules))
+def test_missing_input_is_not_assessed_never_not_fired(rule_id):
+    column = RULES.risk_rule(rule_id).input
+    record = base_record()
+    record.pop(column, None)
+    result = evaluate_rule(RULES.risk_rule(rule_id), record)
+    assert result.state is NOT_ASSESSED
+    assert result.explanation.startswith("not assessed: no ")
+    assert evaluate_rule(RULES.risk_rule(rule_id), base_record(**{column: None})).state is \
+        NOT_ASSESSED
+
+
+def test_assessment_lists_fired_and_not_assessed_separately():
+    record = base_record(mgso4_days=9, breastfeeding=None)
+    assessment = assess_record(record, RULES)
+    assert assessment.fired == ["mgso4_long_term"]
+    # Not in the record at all: vitamin D, bed rest, glucocorticoid, heparin; None: lactation.
+    assert set(assessment.not_assessed) == {"vitamin_d_deficiency", "prolonged_bed_rest",
+                                            "lactation", "glucocorticoid", "heparin"}
+    assert not set(assessment.fired) & set(assessment.not_assessed)
+
+
+# --- explanations carry the patient's own value and the threshold -----------------------------
+
+def test_explanation_index_case_dose():
+    result = evaluate_rule(RULES.risk_rule("mgso4_high_cumulative_dose"),
+                           base_record(mgso4_total_g=3756))
+    assert result.explanation == "cumulative MgSO4 3,756 g > 1,000 g"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "column", "value", "explanation"),
+    [
+        ("mgso4_long_term", "mgso4_days", 85, "MgSO4 tocolysis 85 days > 8 days"),
+        ("mgso4_long_term", "mgso4_days", 8, "MgSO4 tocolysis 8 days ≤ 8 days"),
+        ("low_bmi", "bmi_kg_m2", 18.4, "BMI 18.4 kg/m² < 18.5 kg/m²"),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.5,
+         "cumulative MgSO4 1,000.5 g > 1,000 g"),
+        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 12, "serum 25(OH)D 12 ng/mL < 20 ng/mL"),
+        ("smoking", "smoking", "before_pregnancy", "smoking: before pregnancy (≠ never)"),
+    ],
+)
+def test_explanation_wording(rule_id, column, value, explanation):
+    assert evaluate_rule(RULES.risk_rule(rule_id), base_record(**{column: value})).explanation \
+        == explanation
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", text)]
+
+
+def test_every_fired_numeric_flag_of_the_seed_names_value_and_threshold():
+    for record in records_from_frame(load_input(SAMPLE_CSV).valid_frame):
+        for result in evaluate_rules(record, RULES):
+            rule = RULES.risk_rule(result.rule_id)
+            if result.state is FIRED and isinstance(rule.threshold, int | float):
+                assert _numbers(result.explanation) == [record[rule.input], rule.threshold]
+
+
+# --- the seed's Table 1 -----------------------------------------------------------------------
+
+def test_seed_mgso4_flags_from_paper_values():
+    long_term, high_dose = set(), set()
+    for case, (days, grams, _, _) in SEED_TABLE1.items():
+        record = base_record(mgso4_days=days, mgso4_total_g=grams)
+        if _state("mgso4_long_term", **record) is FIRED:
+            long_term.add(case)
+        if _state("mgso4_high_cumulative_dose", **record) is FIRED:
+            high_dose.add(case)
+    assert long_term == set(SEED_TABLE1)
+    assert high_dose == {"1", "2", "3", "4", "5", "9"}
+
+
+def test_seed_mgso4_flags_from_sample_file_both_paths():
+    frame = load_input(SAMPLE_CSV).valid_frame
+    vector = assess_frame(frame, RULES)
+    fired = set(frame.loc[vector["flag_mgso4_high_cumulative_dose"] == "fired", "patient_id"])
+    assert fired == {"1", "2", "3", "4", "5", "9"}
+    assert (vector["flag_mgso4_long_term"] == "fired").all()
+    for record in records_from_frame(frame):
+        flags = assess_record(record, RULES).fired
+        assert "mgso4_long_term" in flags
+        assert ("mgso4_high_cumulative_dose" in flags) == (record["patient_id"] in fired)
+
+
+def test_seed_flags_with_dose_threshold_1500(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text("[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n", encoding="utf-8")
+    custom = load_rules(path)
+    frame = load_input(SAMPLE_CSV).valid_frame
+    default = assess_frame(frame, RULES)
+    changed = assess_frame(frame, custom)
+    flag_columns = [c for c in default.columns if c.startswith("flag_")]
+    differs = (default[flag_columns] != changed[flag_columns]).any(axis=0)
+    assert differs[differs].index.tolist() == ["flag_mgso4_high_cumulative_dose"]
+    lost = frame.loc[(default["flag_mgso4_high_cumulative_dose"] == "fired")
+                     & (changed["flag_mgso4_high_cumulative_dose"] == "not_fired"), "patient_id"]
+    assert sorted(lost) == ["1", "4", "9"]  # 1,260, 1,464 and 1,488 g
+    assert (changed["classification"] == default["classification"]).all()
+
+
+# --- recommendations (clinical-rules.md §4), written out independently --------------------------
+
+def _expected_recommendations(status: BoneStatus, fired: set[str], unknown: set[str]) -> set:
+    expected = set()
+    bone_loss = status in (BoneStatus.LOW_BONE_MASS, BoneStatus.OSTEOPOROSIS)
+    if status is BoneStatus.OSTEOPOROSIS:
+        expected |= {"specialist_referral", "bisphosphonate_caution"}
+        if "lactation" in fired | unknown:
+            expected.add("consider_weaning")
+    if bone_loss:
+        expected |= {"calcium_vitamin_d", "dxa_follow_up"}
+    if bone_loss or "low_bmi" in fired:
+        expected.add("nutrition_guidance")
+    if bone_loss or "prolonged_bed_rest" in fired:
+        expected.add("rehabilitation")
+    if "mgso4_long_term" in fired:
+        expected.add("monitor_calcium_in_future_tocolysis")
+    return expected
+
+
+def _recommendations(**values: object) -> set[str]:
+    return {r.rec_id for r in assess_record(base_record(**values), RULES).recommendations}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, set()),
+        ({"yam_percent": 75}, {"calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+                               "dxa_follow_up"}),
+        ({"yam_percent": 65, "breastfeeding": True},
+         {"specialist_referral", "consider_weaning", "calcium_vitamin_d", "nutrition_guidance",
+          "rehabilitation", "dxa_follow_up", "bisphosphonate_caution"}),
+        ({"yam_percent": 65, "breastfeeding": False},
+         {"specialist_referral", "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+          "dxa_follow_up", "bisphosphonate_caution"}),
+        ({"yam_percent": 65}, {"specialist_referral", "consider_weaning", "calcium_vitamin_d",
+                               "nutrition_guidance", "rehabilitation", "dxa_follow_up",
+                               "bisphosphonate_caution"}),  # breastfeeding unknown
+        ({"yam_percent": 75, "breastfeeding": True},
+         {"calcium_vitamin_d", "nutrition_guidance", "rehabilitation", "dxa_follow_up"}),
+        ({"bmi_kg_m2": 18.4}, {"nutrition_guidance"}),
+        ({"bed_rest_days": 15}, {"rehabilitation"}),
+        ({"bed_rest_days": 14}, set()),
+        ({"mgso4_days": 9}, {"monitor_calcium_in_future_tocolysis"}),
+        ({"mgso4_days": 8}, set()),
+    ],
+)
+def test_recommendations_table(values, expected):
+    assert _recommendations(**values) == expected
+
+
+optional_bool = st.one_of(st.none(), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(yam=st.sampled_from([62.0, 70.0, 75.0, 80.0, 95.0]), fracture=st.booleans(),
+       days=st.one_of(st.none(), st.integers(0, 120)),
+       bmi=st.one_of(st.none(), st.sampled_from([17.0, 18.4, 18.5, 22.0])),
+       bed_rest=st.one_of(st.none(), st.integers(0, 60)), breastfeeding=optional_bool)
+def test_recommendations_follow_section_4(yam, fracture, days, bmi, bed_rest, breastfeeding):
+    record = base_record(yam_percent=yam, fracture=fracture, mgso4_days=days, bmi_kg_m2=bmi,
+                         bed_rest_days=bed_rest, breastfeeding=breastfeeding)
+    assessment = assess_record(record, RULES)
+    expected = _expected_recommendations(assessment.finding.status, set(assessment.fired),
+                                         set(assessment.not_assessed))
+    assert {r.rec_id for r in assessment.recommendations} == expected
+    assert all(r.text for r in assessment.recommendations)
+
+
+# --- properties -------------------------------------------------------------------------------
+
+doses = st.floats(min_value=0, max_value=20000, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(dose=doses, more=st.floats(min_value=0, max_value=5000, allow_nan=False),
+       days=st.integers(0, 300), extra_days=st.integers(0, 100))
+def test_raising_a_dose_never_removes_a_dose_flag(dose, more, days, extra_days):
+    before = {r.rule_id for r in evaluate_rules(base_record(mgso4_total_g=dose, mgso4_days=days),
+                                                RULES) if r.state is FIRED}
+    after = {r.rule_id for r in evaluate_rules(
+        base_record(mgso4_total_g=dose + more, mgso4_days=days + extra_days), RULES)
+        if r.state is FIRED}
+    dose_flags = {"mgso4_long_term", "mgso4_high_cumulative_dose"}
+    assert before & dose_flags <= after & dose_flags
+
+
+_SITES = [None, "T7;T12", "L2", "rib", "pelvis", "hip", "finger"]
+_DTYPES = {"patient_id": "string", "yam_percent": "Float64", "fracture": "boolean",
+           "fracture_sites": "string", "mgso4_days": "Int64", "mgso4_total_g": "Float64",
+           "bmi_kg_m2": "Float64", "smoking": "string", "family_history": "boolean",
+           "vitamin_d_ng_ml": "Float64", "bed_rest_days": "Int64", "breastfeeding": "boolean",
+           "glucocorticoid": "boolean", "heparin": "boolean"}
+_REQUIRED = ("patient_id", "yam_percent", "fracture")
+
+
+def _maybe(strategy):
+    return st.one_of(st.none(), strategy)
+
+
+rows = st.fixed_dictionaries({
+    "yam_percent": st.one_of(st.sampled_from([69.9, 70.0, 70.1, 79.9, 80.0]),
+                             st.floats(20, 150).map(lambda v: round(v, 1))),
+    "fracture": st.booleans(),
+    "fracture_sites": st.sampled_from(_SITES),
+    "mgso4_days": _maybe(st.one_of(st.sampled_from([8, 9]), st.integers(0, 300))),
+    "mgso4_total_g": _maybe(st.one_of(st.sampled_from([1000.0, 1000.5]),
+                                      st.floats(0, 20000).map(lambda v: round(v, 1)))),
+    "bmi_kg_m2": _maybe(st.sampled_from([18.4, 18.5, 25.0])),
+    "smoking": _maybe(st.sampled_from(["never", "before_pregnancy", "during_pregnancy"])),
+    "family_history": _maybe(st.booleans()),
+    "vitamin_d_ng_ml": _maybe(st.sampled_from([19.9, 20.0, 35.0])),
+    "bed_rest_days": _maybe(st.sampled_from([14, 15, 0])),
+    "breastfeeding": _maybe(st.booleans()),
+    "glucocorticoid": _maybe(st.booleans()),
+    "heparin": _maybe(st.booleans()),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.lists(rows, min_size=1, max_size=12),
+       dropped=st.sets(st.sampled_from(sorted(set(_DTYPES) - set(_REQUIRED)))),
+       version=st.sampled_from(["jos2012", "jos2000"]))
+def test_scalar_and_vectorised_paths_agree(data, dropped, version):
+    rules = RULES if version == "jos2012" else load_rules(criteria="jos2000")
+    frame = pd.DataFrame([{"patient_id": f"p{i}", **row} for i, row in enumerate(data)])
+    frame = frame.astype({k: v for k, v in _DTYPES.items() if k in frame})
+    frame = frame.drop(columns=sorted(dropped))
+    vector = assess_frame(frame, rules)
+    for i, record in enumerate(records_from_frame(frame)):
+        scalar = assess_record(record, rules)
+        assert vector["classification"].iloc[i] == scalar.finding.status.value
+        for result in scalar.rule_results:
+            assert vector[f"flag_{result.rule_id}"].iloc[i] == result.state.value
+
+
+def test_vectorised_path_is_fast_on_100000_rows():
+    rng = np.random.default_rng(7)
+    n = 100_000
+    frame = pd.DataFrame({
+        "patient_id": pd.array([f"p{i}" for i in range(n)], dtype="string"),
+        "yam_percent": pd.array(rng.uniform(40, 120, n).round(1), dtype="Float64"),
+        "fracture": pd.array(rng.random(n) < 0.05, dtype="boolean"),
+        "fracture_sites": pd.array(rng.choice(["T12", "rib", None], n), dtype="string"),
+        "mgso4_days": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+        "mgso4_total_g": pd.array(rng.uniform(0, 4000, n), dtype="Float64"),
+        "bmi_kg_m2": pd.array(np.where(rng.random(n) < 0.1, np.nan, rng.uniform(16, 30, n)),
+                              dtype="Float64"),
+        "smoking": pd.array(rng.choice(["never", "before_pregnancy"], n), dtype="string"),
+        "breastfeeding": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+    })
+    start = time.perf_counter()
+    result = assess_frame(frame, RULES)
+    elapsed = time.perf_counter() - start
+    assert len(result) == n
+    assert set(result["classification"]) == {"normal", "low_bone_mass", "osteoporosis"}
+    assert elapsed < 5.0, f"assess_frame took {elapsed:.2f} s for {n:,} rows"
+
+
+# --- data-quality flags (shown, never risk) ---------------------------------------------------
+
+def _quality(**values: object) -> dict[str, str]:
+    return {q.flag_id: q.message for q in quality_flags(base_record(**values), RULES)}
+
+
+def test_quality_flags_none_for_a_clean_record():
+    assert _quality() == {}
+
+
+def test_quality_implausible_dose_rate():
+    # 48 g/day × 10 days + 6 g loading = 486 g is the most a label-conform infusion gives.
+    assert "implausible_dose_rate" not in _quality(mgso4_days=10, mgso4_total_g=486)
+    assert "implausible_dose_rate" in _quality(mgso4_days=10, mgso4_total_g=487)
+
+
+def test_quality_mgso4_days_exceed_hospital_days():
+    assert _quality(mgso4_days=30, hospital_days=29)["mgso4_days_exceed_hospital_days"] == \
+        "MgSO4 days (30) exceed hospital days (29)"
+    assert "mgso4_days_exceed_hospital_days" not in _quality(mgso4_days=30, hospital_days=30)
+
+
+@pytest.mark.parametrize(
+    ("sites", "dxa_site", "flagged"),
+    [
+        ("L2", "L1-L4", True),
+        ("L2", None, True),            # the contract's default region is L1–L4
+        ("T7;T12", "L1-L4", False),    # the index case: thoracic, outside the region
+        ("L1", "L2-L4", False),
+        ("L1", "total hip", False),
+        ("L3", "femoral neck", False),
+        ("l4", "L1–L4", True),
+    ],
+)
+def test_quality_fracture_in_dxa_region(sites, dxa_site, flagged):
+    flags = _quality(fracture=True, fracture_sites=sites, dxa_site=dxa_site)
+    assert ("fracture_in_dxa_region" in flags) is flagged
+
+
+def test_quality_scan_timing():
+    after = _quality(delivery_date=date(2020, 5, 26), dxa_date=date(2020, 6, 10))
+    assert after == {"dxa_days_postpartum": "DXA 15 days after delivery"}
+    before = _quality(delivery_date=date(2020, 5, 26), dxa_date=date(2020, 5, 20))
+    assert before == {"dxa_before_delivery": "DXA 6 days before delivery: not a postpartum scan"}
+
+
+def test_quality_unrecognised_fracture_site():
+    assert "fracture_site_unrecognised" in _quality(fracture=True, fracture_sites="finger")

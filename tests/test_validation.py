@@ -1,0 +1,374 @@
+"""Validation (schema + records): tolerant value forms, derived values, and every problem
+located as ``INPUT:ROW:COLUMN: message`` — all at once, never for a valid row."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+from conftest import DATA, INDEX_JSON, MINIMAL_COLUMNS, SAMPLE_CSV
+
+from reportgen.api import load_input
+from reportgen.errors import Problem
+from reportgen.loaders import RawTable
+from reportgen.records import prepare_table, summarise_infusions
+
+GOOD_ROW = ["p1", "30", "21.0", "20", "900", "85", "no"]
+
+
+def _lines(table) -> list[str]:
+    return [str(p) for p in table.problems]
+
+
+def _prepare(rows: list[list[str]], header: list[str] | None = None, source: str = "t.csv"):
+    """Validate string cells directly (no file): rows are spreadsheet rows 2, 3, ..."""
+    frame = pd.DataFrame(rows, columns=header or MINIMAL_COLUMNS, dtype=object)
+    return prepare_table(RawTable(source, frame, pd.Series(range(2, 2 + len(rows)))))
+
+
+def _value(table, column: str, row: int = 0):
+    value = table.frame[column].iloc[row]
+    return None if pd.isna(value) else value
+
+
+# --- the accepted inputs ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "path",
+    [SAMPLE_CSV, DATA / "case_series_2020.xlsx", DATA / "case_series_bom.csv",
+     DATA / "paper_table1.csv", DATA / "japanese_cp932.csv", DATA / "mixed_headers.csv",
+     DATA / "height_weight.csv", INDEX_JSON],
+    ids=lambda p: p.name,
+)
+def test_accepted_inputs_have_no_problems(path):
+    table = load_input(path)
+    assert table.problems == []
+    assert table.valid.all()
+
+
+def test_paper_style_table_equals_sample():
+    """The seed's Table 1 as printed ("1,260", "+", "-", "Before pregnancy", its headers)
+    gives exactly the typed values of the contract-format sample."""
+    paper = load_input(DATA / "paper_table1.csv").frame
+    sample = load_input(SAMPLE_CSV).frame
+    shared = [c for c in paper.columns if not c.startswith("_")]
+    assert set(shared) == {"patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoking",
+                           "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent",
+                           "fracture"}
+    pd.testing.assert_frame_equal(paper[shared], sample[shared])
+    assert paper["mgso4_total_g"].tolist() == [1260, 3756, 2484, 1464, 2556, 336, 168, 456, 1488]
+    assert paper["fracture"].tolist() == [False, True] + [False] * 7
+    assert paper["smoking"].tolist()[:4] == ["never", "before_pregnancy", "never",
+                                             "before_pregnancy"]
+
+
+@pytest.mark.parametrize("path", [DATA / "case_series_2020.xlsx", DATA / "case_series_bom.csv"],
+                         ids=lambda p: p.name)
+def test_copies_of_sample_equal_sample(path):
+    columns = [c for c in load_input(SAMPLE_CSV).frame.columns if c != "_derived"]
+    pd.testing.assert_frame_equal(load_input(path).frame[columns],
+                                  load_input(SAMPLE_CSV).frame[columns])
+
+
+def test_cp932_names_notes_and_japanese_booleans():
+    frame = load_input(DATA / "japanese_cp932.csv").frame
+    assert frame["name"].tolist() == ["髙橋 美咲", "山田 花子", "佐藤 愛"]
+    assert frame["notes"].iloc[1] == "腰痛なし。喫煙歴なし"
+    assert frame["fracture"].tolist() == [False, False, True]  # なし, no, あり
+    assert frame["mgso4_total_g"].tolist() == [1680, 430, 2900]
+
+
+def test_mixed_case_headers_and_value_spellings():
+    frame = load_input(DATA / "mixed_headers.csv").frame
+    assert frame["patient_id"].tolist() == ["a", "b", "c", "d"]
+    assert frame["mgso4_total_g"].tolist() == [1000.5, 1000, 2000, 999]
+    assert frame["fracture"].tolist() == [True, False, True, False]          # Yes n + -
+    assert frame["family_history"].tolist() == [True, False, True, False]    # TRUE False 1 0
+    assert frame["smoking"].tolist() == ["before_pregnancy", "never", "during_pregnancy",
+                                         "never"]                             # "-" and blank
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("yes", True), ("YES", True), ("y", True), ("true", True), ("True", True), ("1", True),
+     ("+", True), ("no", False), ("No", False), ("n", False), ("false", False), ("0", False),
+     ("-", False), ("−", False), ("＋", True)],
+)
+def test_boolean_forms(cell, expected):
+    table = _prepare([["p1", "30", "21", "20", "900", "85", cell]])
+    assert table.problems == []
+    assert bool(_value(table, "fracture")) is expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("3,756", 3756), ("1,000.5", 1000.5), ("12,345,678", 12345678), (" 900 ", 900),
+     ("１２６０", 1260), ("0", 0)],
+)
+def test_number_forms(cell, expected):
+    table = _prepare([["p1", "30", "21", "20", cell, "85", "no"]])
+    assert _value(table, "mgso4_total_g") == expected
+    assert [p.column for p in table.errors] == (["mgso4_total_g"] if expected > 20000 else [])
+
+
+@pytest.mark.parametrize("cell", ["1,2600", "1.260,5", "12,34", "1 260", "abc", "nan", "inf",
+                                  "1e400", "--5", "0x10"])
+def test_number_forms_rejected(cell):
+    table = _prepare([["p1", "30", "21", "20", cell, "85", "no"]])
+    assert _lines(table) == [f"t.csv:2:mgso4_total_g: not a number: {cell!r}"]
+    assert not table.valid.any()
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("never", "never"), ("-", "never"), ("no", "never"), ("", "never"),
+     ("Before pregnancy", "before_pregnancy"), ("BEFORE  PREGNANCY", "before_pregnancy"),
+     ("before_pregnancy", "before_pregnancy"), ("During pregnancy", "during_pregnancy")],
+)
+def test_smoking_forms(cell, expected):
+    table = _prepare([GOOD_ROW + [cell]], MINIMAL_COLUMNS + ["smoking"])
+    assert table.problems == []
+    assert _value(table, "smoking") == expected
+
+
+def test_integer_column_rejects_fraction():
+    table = _prepare([["p1", "30", "21", "20.5", "900", "85", "no"]])
+    assert _lines(table) == ["t.csv:2:mgso4_days: not a whole number: '20.5'"]
+
+
+def test_huge_numbers_are_out_of_range_not_crashes():
+    table = _prepare([["p1", "30", "21", "1e30", "1e300", "85", "no"]])
+    assert [(p.row, p.column) for p in table.errors] == [(2, "mgso4_days"), (2, "mgso4_total_g")]
+
+
+# --- located problems ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bad_yam.csv", "4:yam_percent: not a number: 'low'"),
+        ("negative_dose.csv", "4:mgso4_total_g: outside the plausible range 0–20000: '-1,260'"),
+        ("duplicate_id.csv", "4:patient_id: duplicate patient_id (first in row 2)"),
+        ("unknown_boolean.csv",
+         "4:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'maybe'"),
+        ("implausible_age.csv", "4:age_years: outside the plausible range 12–60: '3'"),
+        ("missing_yam_column.csv", "1:yam_percent: required column missing"),
+    ],
+)
+def test_single_problem_files(name, expected):
+    path = DATA / name
+    table = load_input(path)
+    assert _lines(table) == [f"{path}:{expected}"]
+    if expected.startswith("1:"):  # a missing column invalidates every row
+        assert not table.valid.any()
+    else:  # only the offending row (spreadsheet row 4 = frame index 2) is invalid
+        assert table.valid.tolist() == [True, True, False, True, True]
+
+
+def test_all_problems_at_once():
+    path = DATA / "many_problems.csv"
+    assert _lines(load_input(path)) == [
+        f"{path}:2:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'unknown'",
+        f"{path}:2:yam_percent: not a number: 'n/a'",
+        f"{path}:5:age_years: outside the plausible range 12–60: '130'",
+        f"{path}:6:patient_id: required value missing",
+    ]
+    assert load_input(path).valid.tolist() == [False, True, True, False, False]
+
+
+def test_one_bad_cell_is_reported_once():
+    """A non-numeric required value is "not a number", not also "required value missing"."""
+    table = _prepare([["p1", "30", "21", "20", "900", "low", "no"]])
+    assert _lines(table) == ["t.csv:2:yam_percent: not a number: 'low'"]
+
+
+def test_blank_required_values():
+    table = _prepare([["", "", "", "", "", "", ""]])
+    assert sorted((p.column, p.message) for p in table.problems) == [
+        ("age_years", "required value missing"),
+        ("bmi_kg_m2", "required value missing (give bmi_kg_m2, or height_cm and weight_kg)"),
+        ("fracture", "required value missing"),
+        ("mgso4_days", "required value missing (or give an infusion record)"),
+        ("mgso4_total_g", "required value missing (or give an infusion record)"),
+        ("patient_id", "required value missing"),
+        ("yam_percent", "required value missing"),
+    ]
+    assert {p.row for p in table.problems} == {2}
+
+
+@pytest.mark.parametrize("missing", [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"])
+def test_missing_required_column_is_named(missing):
+    header = [c for c in MINIMAL_COLUMNS if c != missing]
+    row = [v for c, v in zip(MINIMAL_COLUMNS, GOOD_ROW, strict=True) if c != missing]
+    table = _prepare([row], header)
+    assert _lines(table) == [f"t.csv:1:{missing}: required column missing"]
+    assert not table.valid.any()
+
+
+def test_missing_bmi_column_names_the_alternative():
+    header = [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"] + ["height_cm"]
+    table = _prepare([["p1", "30", "20", "900", "85", "no", "160"]], header)
+    assert _lines(table) == ["t.csv:1:bmi_kg_m2: required column missing (give bmi_kg_m2, or "
+                             "height_cm and weight_kg)"]
+
+
+def test_unknown_column_is_a_warning_only():
+    path = DATA / "unknown_column.csv"
+    table = load_input(path)
+    assert _lines(table) == [f"{path}:1:favourite_colour: warning: unknown column, ignored"]
+    assert table.errors == []
+    assert table.valid.all()
+    assert "favourite_colour" not in table.frame.columns  # never reaches a report
+
+
+def test_para_exceeding_gravida_is_located():
+    header = MINIMAL_COLUMNS + ["gravida", "para"]
+    table = _prepare([GOOD_ROW + ["1", "0"], ["p2", *GOOD_ROW[1:], "1", "2"]], header)
+    assert _lines(table) == ["t.csv:3:para: para (2) exceeds gravida (1)"]
+
+
+def test_blank_rows_keep_their_spreadsheet_numbers(write_csv):
+    path = write_csv([GOOD_ROW, [""] * 7, ["p3", "30", "21", "20", "900", "x", "no"]])
+    assert _lines(load_input(path)) == [f"{path}:4:yam_percent: not a number: 'x'"]
+
+
+def test_long_cell_is_refused_without_echoing_it(write_csv):
+    path = write_csv([GOOD_ROW + ["A" * 20_000]], MINIMAL_COLUMNS + ["notes"])
+    table = load_input(path)
+    assert _lines(table) == [f"{path}:2:notes: cell is 20,000 characters; the limit is 10,000"]
+
+
+def test_offending_value_is_truncated_in_messages():
+    table = _prepare([["p1", "30", "21", "20", "900", "x" * 500, "no"]])
+    (line,) = _lines(table)
+    assert len(line) < 120
+    assert line.endswith("...'")
+
+
+# --- JSON: positions from 1, no header row ---------------------------------------------------
+
+def test_json_list_problems_use_positions(tmp_path):
+    base = json.loads(INDEX_JSON.read_text("utf-8"))
+    good = {k: v for k, v in base.items() if k != "infusions"} | {
+        "mgso4_days": 85, "mgso4_total_g": "3,756"}
+    patients = [good | {"patient_id": "a"}, good | {"patient_id": "b", "yam_percent": "low"},
+                good | {"patient_id": "c"}]
+    path = tmp_path / "cohort.json"
+    path.write_text(json.dumps(patients), encoding="utf-8")
+    table = load_input(path)
+    assert _lines(table) == [f"{path}:2:yam_percent: not a number: 'low'"]
+    assert table.valid.tolist() == [True, False, True]
+
+
+def test_json_missing_field_is_reported_per_object(tmp_path):
+    path = tmp_path / "p.json"
+    record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
+              "mgso4_total_g": 500, "fracture": False}
+    path.write_text(json.dumps([record, record | {"patient_id": "b"}]), encoding="utf-8")
+    assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required value missing",
+                                        f"{path}:2:yam_percent: required value missing"]
+
+
+def test_json_nested_value_is_located(tmp_path):
+    path = tmp_path / "p.json"
+    record = {"patient_id": "a", "age_years": [30], "bmi_kg_m2": 21, "mgso4_days": 10,
+              "mgso4_total_g": 500, "yam_percent": 85, "fracture": False}
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert _lines(load_input(path)) == [
+        f"{path}:1:age_years: expected a single value, not a list or object"]
+
+
+# --- derived values --------------------------------------------------------------------------
+
+def test_bmi_derived_from_height_and_weight():
+    table = load_input(DATA / "height_weight.csv")
+    assert table.frame["bmi_kg_m2"].tolist() == [pytest.approx(47 / 1.6**2, abs=0.005),
+                                                 pytest.approx(45 / 1.5**2, abs=0.005)]
+    assert table.frame["_derived"].tolist() == ["bmi_kg_m2", "bmi_kg_m2"]
+
+
+def test_bmi_given_is_not_overwritten():
+    header = MINIMAL_COLUMNS + ["height_cm", "weight_kg"]
+    table = _prepare([GOOD_ROW + ["160", "60"]], header)
+    assert _value(table, "bmi_kg_m2") == 21.0
+    assert _value(table, "_derived") == ""
+
+
+def test_bmi_derivation_does_not_round_across_a_threshold():
+    """47.25 kg at 160 cm is BMI 18.457: underweight, and must not become 18.5."""
+    header = [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"] + ["height_cm", "weight_kg"]
+    table = _prepare([["p1", "30", "20", "900", "85", "no", "160", "47.25"]], header)
+    assert _value(table, "bmi_kg_m2") < 18.5
+
+
+def _independent_totals(infusions: list[dict]) -> tuple[int, float]:
+    """Days with any infusion and grams, computed with pandas date ranges."""
+    days: set = set()
+    grams = 0.0
+    for item in infusions:
+        start, end = pd.Timestamp(item["start"]), pd.Timestamp(item["end"])
+        grams += item["rate_g_per_h"] * (end - start) / pd.Timedelta(hours=1)
+        last = (end - pd.Timedelta(microseconds=1)).normalize()
+        days |= set(pd.date_range(start.normalize(), last, freq="D"))
+    return len(days), grams
+
+
+def test_mgso4_totals_derived_from_index_case_infusions():
+    infusions = json.loads(INDEX_JSON.read_text("utf-8"))["infusions"]
+    days, grams = _independent_totals(infusions)
+    assert (days, round(grams)) == (85, 3756)  # the seed's case 2: 85 days, 3,756 g
+    table = load_input(INDEX_JSON)
+    assert _value(table, "mgso4_days") == days
+    assert _value(table, "mgso4_total_g") == pytest.approx(grams, abs=0.05)
+    assert set(_value(table, "_derived").split(",")) == {"mgso4_days", "mgso4_total_g"}
+
+
+def test_infusions_over_midnight_count_each_calendar_day():
+    infusions = [{"start": "2020-03-01T22:00:00", "end": "2020-03-02T02:00:00", "rate_g_per_h": 2},
+                 {"start": "2020-03-04T00:00:00", "end": "2020-03-05T00:00:00", "rate_g_per_h": 1}]
+    assert summarise_infusions(infusions, "x.json", 1) == (_independent_totals(infusions), [])
+    assert _independent_totals(infusions) == (3, 32.0)  # 1, 2 and 4 March; 8 g + 24 g
+
+
+@pytest.mark.parametrize(
+    ("infusion", "column", "message"),
+    [
+        ({"start": "yesterday", "end": "2020-03-02T00:00:00", "rate_g_per_h": 1},
+         "infusions[1].start", "not an ISO date-time"),
+        ({"start": "2020-03-02T00:00:00", "end": "2020-03-01T00:00:00", "rate_g_per_h": 1},
+         "infusions[1].end", "ends before it starts"),
+        ({"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": 200},
+         "infusions[1].rate_g_per_h", "must be a number from 0 to 20"),
+        ({"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": "2"},
+         "infusions[1].rate_g_per_h", "must be a number from 0 to 20"),
+    ],
+)
+def test_bad_infusion_is_located(infusion, column, message):
+    totals, problems = summarise_infusions([infusion], "x.json", 3)
+    assert totals is None
+    assert problems == [Problem("x.json", 3, column, message)]
+
+
+def test_infusions_must_be_a_list():
+    assert summarise_infusions({"start": "x"}, "x.json", 1) == (
+        None, [Problem("x.json", 1, "infusions", "must be a non-empty list of infusions")])
+
+
+def test_given_totals_win_over_infusions(tmp_path):
+    document = json.loads(INDEX_JSON.read_text("utf-8")) | {"mgso4_total_g": 3000}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    table = load_input(path)
+    assert _value(table, "mgso4_total_g") == 3000
+    assert _value(table, "mgso4_days") == 85
+    assert _value(table, "_derived") == "mgso4_days"
+
+
+def test_infusion_days_span_is_independent_of_timezone_suffix():
+    start = datetime(2020, 3, 1, 23, 0)
+    infusions = [{"start": start.isoformat() + "+09:00",
+                  "end": (start + timedelta(hours=2)).isoformat() + "+09:00",
+                  "rate_g_per_h": 1.5}]
+    assert summarise_infusions(infusions, "x.json", 1) == ((2, 3.0), [])
