@@ -108,7 +108,7 @@ def build_patient_reports(
     journal = Journal(outdir)
     if not resume:
         journal.reset()
-    done = journal.read()
+    done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
     for record in records:
         key = _job_key(record, rules, settings)
@@ -121,29 +121,42 @@ def build_patient_reports(
     _run(jobs, settings, workers, result, journal, rules, progress)
     write_manifest(outdir, result.files, [p.as_dict() for p in result.errors],
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
+    journal.reset()  # the manifest now records every file and its input key
     return result
+
+
+def _manifest_keys(outdir: Path) -> dict[str, dict]:
+    """``{input key: {"files": [...]}}`` from an existing manifest (for --resume)."""
+    try:
+        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
+        entries = [e for e in manifest["files"] if isinstance(e, dict) and "input_sha256" in e]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    done: dict[str, dict] = {}
+    for entry in entries:
+        done.setdefault(entry["input_sha256"], {"files": []})["files"].append(entry)
+    return done
 
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
          journal: Journal, rules: RuleSet, progress: Callable | None) -> None:
-    bar = progress(range(len(jobs))) if progress else None
-    ticks = iter(bar) if bar is not None else None
+    bar = progress(jobs) if progress else None
 
     def on_done(job: Job, entries: list[dict]) -> None:
         result.files.extend(entries)
         journal.append({"key": job.key, "files": entries})
-        if ticks is not None:
-            next(ticks, None)
+        if bar is not None:
+            bar.update(1)
         if len(result.files) % (_MANIFEST_EVERY * max(1, len(settings.formats))) == 0:
             write_manifest(settings.outdir, result.files, [],
                            tool_version=__version__, rules_version=rules.version,
                            rules_name=rules.name)
 
-    try:
+    if bar is None:
         run_jobs(jobs, settings, workers or default_workers(), on_done)
-    finally:
-        if bar is not None and hasattr(bar, "__exit__"):
-            bar.__exit__(None, None, None)
+        return
+    with bar:
+        run_jobs(jobs, settings, workers or default_workers(), on_done)
 
 
 def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:

@@ -72,8 +72,9 @@ class PatientMaker:
         if "json" in s.formats:
             outputs["json"] = json_bytes
         if {"html", "pdf", "fhir"} & set(s.formats):
-            html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules,
-                                              s, want_pdf=bool({"pdf", "fhir"} & set(s.formats)))
+            html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules, s,
+                                              stem=job.stem,
+                                              want_pdf=bool({"pdf", "fhir"} & set(s.formats)))
             if "html" in s.formats:
                 outputs["html"] = html.encode("utf-8")
             if "pdf" in s.formats:
@@ -87,7 +88,8 @@ class PatientMaker:
             name = f"patient-{job.stem}.{fmt}"
             atomic_write(s.outdir / name, data)
             entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
-                            "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data)})
+                            "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data),
+                            "input_sha256": job.key})
         return entries
 
 

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import Normal, Stroke
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
-from matplotlib.transforms import IdentityTransform, ScaledTranslation
+from matplotlib.transforms import ScaledTranslation
 from PIL import Image
 
 __all__ = [
@@ -181,9 +181,9 @@ class _Palette:
             exact = keys[order[:_EXACT_COLOURS]]
             rgb = Image.fromarray(pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3])
             tail = rgb.quantize(256 - _EXACT_COLOURS, method=Image.Quantize.MAXCOVERAGE,
-                                dither=Image.Dither.NONE)
-            used = np.asarray(tail.convert("RGB")).reshape(-1, 3).astype(np.uint32)
-            keys = np.union1d(exact, used[:, 0] | used[:, 1] << 8 | used[:, 2] << 16)
+                                dither=Image.Dither.NONE).getpalette() or []
+            tail_rgb = np.asarray(tail, dtype=np.uint32).reshape(-1, 3)
+            keys = np.union1d(exact, tail_rgb[:, 0] | tail_rgb[:, 1] << 8 | tail_rgb[:, 2] << 16)
         self.rgb = np.stack([keys & 255, keys >> 8 & 255, keys >> 16 & 255], 1).astype(np.int64)
         self.bytes = self.rgb.astype(np.uint8).tobytes()
         self._rgb_t = self.rgb.T.astype(np.float64)
@@ -202,7 +202,9 @@ class _Palette:
 
     def map(self, pixels: np.ndarray) -> np.ndarray:
         """Palette indices (uint8) for uint32 RGBA pixels (alpha ignored)."""
-        keys, inverse = np.unique(pixels & 0xFFFFFF, return_inverse=True)
+        flat = (pixels & 0xFFFFFF).reshape(-1)
+        keys = np.unique(flat, return_counts=True)[0]  # (the counts path is the fast one)
+        inverse = np.searchsorted(keys, flat)  # faster than np.unique(return_inverse=True)
         if len(keys) > 4096:  # whole backgrounds: vectorised
             lookup = self.nearest(keys)
         else:  # the few colours of the redrawn highlight: memoised
@@ -215,7 +217,7 @@ class _Palette:
                 found = self.nearest(np.asarray(missing, dtype=np.int64)).tolist()
                 memo.update(zip(missing, found, strict=True))
             lookup = np.fromiter((memo[k] for k in listed), dtype=np.uint8, count=len(listed))
-        return lookup[inverse.reshape(-1)].reshape(pixels.shape)
+        return lookup[inverse].reshape(pixels.shape)
 
 
 class _Plate:
@@ -445,7 +447,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         ax.xaxis.set_major_formatter(FuncFormatter(spec["xtick"]))
         if title:
             fig.text(0.25 / 17, 1 - 0.12 / height, title, ha="left", va="top",
-                     fontsize=9, fontweight="bold")
+                     fontsize=9, fontweight="bold", parse_math=False)
         # zones: faint tint in the plot, coloured key + text in the right margin
         key_tf = ax.get_yaxis_transform()
         for key, start, stop, range_text in _zones(low, high):
@@ -504,8 +506,8 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                   columnspacing=1.4)
         notes = []
         if n == 0:
-            ax.text(0.5, 0.5, "No data", transform=ax.transAxes, ha="center", va="center",
-                    fontsize=10, color=_MUTED, fontstyle="italic")
+            ax.text(0.5, 0.69, "No data", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=10, color=_MUTED, fontstyle="italic", zorder=5)
         if clamped:
             notes.append(f"{clamped:,} value(s) outside the axes drawn at the edge")
         if dropped:
@@ -516,14 +518,15 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         # dynamic: the highlighted patient (a ring, so the patient's own cohort point shows)
         # and its label ("<highlight_label>: <x>, YAM <y> %") with a leader line
         renderer = fig.canvas.get_renderer()
-        pixels = IdentityTransform()
+        in_fig = fig.transFigure  # positions are computed in pixels, set as figure fractions
         halo, ring = _ring(17.0)
-        leader = Line2D([], [], color=_INK, linewidth=0.7, transform=pixels, zorder=6,
+        leader = Line2D([], [], color=_INK, linewidth=0.7, transform=in_fig, zorder=6,
                         clip_on=False)
         for line in (halo, ring):
             ax.add_line(line)
         ax.add_line(leader)
-        note = Text(0, 0, "", transform=pixels, fontsize=7.5, fontweight="bold", zorder=7,
+        note = Text(0, 0, "", transform=in_fig, fontsize=7.5, fontweight="bold", zorder=7,
+                    parse_math=False,
                     bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": _INK,
                           "linewidth": 0.6})
         ax.add_artist(note)
@@ -551,13 +554,14 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         dx, dy = _place_label((cx, cy), box.width + 2 * pad, box.height + 2 * pad, points_px,
                               axes_box, offset)
         tx, ty = cx + dx * (offset + pad), cy + dy * (offset + pad)
-        note.set_position((tx, ty))
+        fw, fh = fig.bbox.width, fig.bbox.height
+        note.set_position((tx / fw, ty / fh))
         note.set_ha("left" if dx > 0 else "right")
         note.set_va("bottom" if dy > 0 else "top")
         # leader from the ring's edge to the label's near corner
         length = math.hypot(tx - cx, ty - cy)
         sx, sy = cx + (tx - cx) * ring_radius / length, cy + (ty - cy) * ring_radius / length
-        leader.set_data([sx, tx], [sy, ty])
+        leader.set_data([sx / fw, tx / fw], [sy / fh, ty / fh])
 
     probe = (xmax / 2, sum(_YAM_RANGE) / 2, "This patient")
     return _Plate(fig, [halo, ring, leader, note], update, probe=probe)
@@ -623,7 +627,7 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
                      title: str | None = None) -> bytes:
     """Cumulative MgSO4 dose (g) vs YAM % scatter, fractures marked, optional highlighted patient.
 
-    17 × 9 cm (+0.6 cm with a title). Points with a NaN coordinate are dropped (counted in a note);
+    17 × 9 cm (+0.5 cm with a title). Points with a NaN coordinate are dropped (counted in a note);
     YAM is clamped to 40–120 % and doses below 0 to 0. Above 5,000 points the cohort is drawn
     as a density image with fracture cases on top. A `highlight` with a NaN is ignored.
     """
@@ -690,6 +694,9 @@ def plot_status_counts(counts: Mapping[str, int]) -> bytes:
                     fontsize=8, fontweight="bold")
         fig.text(1.5 / 12, 1 - 0.2 / 6.5, f"Bone status (n = {total:,})", ha="left", va="top",
                  fontsize=9, fontweight="bold")
+        if not total:
+            ax.text(0.5, 0.55, "No patients", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=10, color=_MUTED, fontstyle="italic")
         return _render_once(fig)
 
 
@@ -765,7 +772,8 @@ def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | No
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0, labelsize=8)
         ax.set_yticks(range(len(rows)),
-                      [lbl if len(lbl) <= 26 else lbl[:25] + "…" for lbl, _, _ in rows])
+                      [(lbl if len(lbl) <= 26 else lbl[:25] + "…").replace("$", r"\$")
+                       for lbl, _, _ in rows])
         ticks = _date_ticks(xlo, xhi)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _date_text(v)))

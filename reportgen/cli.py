@@ -30,7 +30,7 @@ def _progress(label: str):
         return None
 
     def bar(items):
-        return click.progressbar(items, label=label, file=sys.stderr)
+        return click.progressbar(length=len(items), label=label, file=sys.stderr)
     return bar
 
 

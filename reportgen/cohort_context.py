@@ -36,6 +36,9 @@ _QUALITY_LABELS = {
     "dxa_before_delivery": "DXA scan dated before delivery",
     "dxa_days_postpartum": "DXA scan timing after delivery",
 }
+_SHORT_REASONS = (("defined by", "defines the groups"), ("only one level", "one level only"),
+                  ("fewer than 2", "under 2 values in a group"),
+                  ("no patient with a value", "a group has no values"))
 _MAX_EXCLUDED_SHOWN = 100
 _MAX_WARNINGS_SHOWN = 20
 _QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
@@ -78,7 +81,7 @@ def p_value(p: float | None) -> str:
     if p is None:
         return "—"
     if p < 0.001:
-        return "< 0.001"
+        return "<\u00a00.001"  # no line break inside
     return half_up(p, 3) if p < 0.01 else half_up(p, 2)
 
 
@@ -210,7 +213,8 @@ def _plain(value: float | None) -> str:
 
 def _status_rows(summary: dict) -> list[dict]:
     n = summary["n"]
-    return [{"label": _STATUS[k], "value": k, "count": count(c), "share": share(c, n)}
+    return [{"label": _STATUS[k], "value": k, "count": count(c),
+             "percent": f"{half_up(100 * c / n)} %" if n else "—"}
             for k, c in summary["classification_counts"].items()]
 
 
@@ -233,8 +237,10 @@ def _test_cells(test: dict) -> tuple[str, str]:
     if test.get("name"):
         return p_value(test.get("p_value")), _SHORT_TEST.get(test["name"], test["name"])
     reason = test.get("reason") or ""
-    if "defined by" in reason:
-        reason = "defines the groups"
+    for pattern, short in _SHORT_REASONS:
+        if pattern in reason:
+            reason = short
+            break
     return "—", f"not tested: {reason}" if reason else "not tested"
 
 
@@ -335,9 +341,17 @@ def _listing_row(row: dict) -> list[str]:
             cells.append(str(value).replace("_", " ") if value else "—")
         elif key == "patient_id":
             cells.append(str(value))
+        elif key == "bmi_kg_m2" and value is not None:
+            cells.append(_at_least_one_decimal(value))
         else:
             cells.append(_plain(value))
     return cells
+
+
+def _at_least_one_decimal(value: float) -> str:
+    """21 -> 21.0, 18.37 -> 18.37 (a derived BMI keeps the 2 decimals the rules saw)."""
+    text = _plain(value)
+    return text if "." in text else f"{text}.0"
 
 
 def _reason_kind(message: str) -> str:
@@ -390,6 +404,8 @@ def _quality(quality: list[dict]) -> list[dict]:
         more = q["count"] - len(q["patient_ids"])
         if more > 0:
             ids += f" … and {more:,} more (see cohort-cases.csv)"
+        if q["severity"] == "info":
+            ids = "(information only; see cohort-cases.csv)"
         example = q["example"]
         days = q.get("days")
         if days:

@@ -17,15 +17,15 @@ from reportgen.settings import Organisation
 REFERENCE_LABEL = "the nine cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
 _STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
                  FlagState.NOT_ASSESSED: "Not assessed"}
-_CRITERIA = {"jos2012": "Japanese criteria for primary osteoporosis, 2012 revision (JOS/JSBMR)",
-             "jos2000": "Japanese criteria for primary osteoporosis, 2000 revision (JOS/JSBMR)"}
+_CRITERIA = {"jos2012": "JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)",
+             "jos2000": "JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"}
 CAVEATS = (
     "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
     "(Iio et al. 2022), not a validated cut-off.",
     "The classification applies the Japanese criteria to a postpartum woman; a diagnosis needs "
     "the clinician's judgement and the exclusion of secondary osteoporosis.",
-    "BMI is as recorded (the seed series measured weight on admission, during pregnancy); the "
-    "risk literature uses pre-pregnancy BMI.",
+    "BMI is as recorded; if weight was measured during pregnancy it overstates the "
+    "pre-pregnancy BMI that the risk literature uses.",
 )
 
 
@@ -40,6 +40,23 @@ def reference_cohort() -> tuple[tuple[float, float, bool], ...]:
 
 def data_uri(png: bytes | None) -> str:
     return "" if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def chart_image(png: bytes | None) -> dict[str, object] | None:
+    """A PNG as a data URI with its physical print width (so chart text keeps its point size)."""
+    if png is None:
+        return None
+    width_px = int.from_bytes(png[16:20], "big")  # IHDR width
+    dpi = _png_dpi(png)
+    return {"uri": data_uri(png), "width_mm": round(width_px / dpi * 25.4, 1)}
+
+
+def _png_dpi(png: bytes) -> float:
+    at = png.find(b"pHYs")
+    if at < 0:
+        return 150.0
+    per_metre = int.from_bytes(png[at + 4:at + 8], "big")
+    return per_metre * 0.0254 if per_metre else 150.0
 
 
 def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *,
@@ -61,9 +78,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "organisation": org,
         "tool_version": tool_version,
         "generated_at": generated_at,
-        "generated_display": generated_at.replace("T", " ").replace("Z", " UTC"),
-        "footer": f"Patient {pid} · generated {generated_at[:10]} · reportgen {tool_version} · "
-                  f"rules {rules.version}",
+        "generated_display": _time_text(generated_at),
+        "footer": f"Patient {pid} · generated {_time_text(generated_at)} · "
+                  f"reportgen {tool_version} · rules {rules.version}",
         "patient": {
             "id": pid,
             "name": record.get("name") or "—",
@@ -84,6 +101,7 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "flags": [
             {"id": r.rule_id, "label": r.label, "state": r.state.value,
              "state_label": _STATE_LABELS[r.state], "explanation": r.explanation,
+             "subject": r.subject, "comparison": r.comparison.replace(" ", "\u00a0"),
              "evidence": r.evidence, "caveat": r.caveat}
             for r in assessment.rule_results
         ],
@@ -99,6 +117,11 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "json_name": json_name,
         "pdf_embeds_json": True,
     }
+
+
+def _time_text(iso: str) -> str:
+    """``2024-01-01T00:00:00Z`` -> ``2024-01-01 00:00 UTC``."""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith("Z") else "")
 
 
 def _row(label: str, value: str, derived: bool = False, derived_from: str = "") -> dict:
@@ -153,20 +176,20 @@ def _date_text(value: object) -> str:
     return str(value)
 
 
-def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, str]:
+def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
     return {
-        "yam_zones": data_uri(charts.plot_yam_zones(
+        "yam_zones": chart_image(charts.plot_yam_zones(
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
-        "dose_vs_yam": data_uri(charts.plot_dose_vs_yam(
+        "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
             highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
             highlight_label=f"Patient {record['patient_id']}"[:40],
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal)),
-        "timeline": data_uri(charts.plot_timeline(_timeline_events(record))),
+        "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from reportgen.errors import InputError, Problem
-from reportgen.schema import normalise_header
+from reportgen.schema import COLUMNS, normalise_header
 
 # Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
 MAX_INPUT_BYTES = 256 * 1024 * 1024
@@ -85,7 +85,7 @@ def _load_csv(data: bytes, source: str) -> RawTable:
     first_line = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t"], key=first_line.count)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
                             skip_blank_lines=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
     except pd.errors.EmptyDataError:
         raise _file_error(source, "the file is empty") from None
@@ -98,7 +98,7 @@ def _load_csv(data: bytes, source: str) -> RawTable:
 
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str,
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str, header=None,
                               keep_default_na=False, engine="openpyxl")
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
@@ -146,7 +146,8 @@ def _load_json(data: bytes, source: str) -> RawTable:
         raise _file_error(source, "the JSON list has no patients" if not document else
                           f"JSON must be a patient object or a list of them, not a list of "
                           f"{found}")
-    frame = pd.DataFrame.from_records(records).fillna("")
+    # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
+    frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
     return RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
                     infusions, encoding, kind="json")
 
@@ -160,16 +161,29 @@ def _json_scalar(value: object) -> str:
 
 
 def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
-    if frame.shape[1] == 0:
+    """``frame`` was read without a header (pandas would rename a repeated header to
+    ``name.1`` and hide the duplicate): its first row is the header."""
+    frame = frame.fillna("").astype(str)
+    if frame.empty:
         raise _file_error(source, "the file is empty")
-    headers = [normalise_header(h) for h in frame.columns]
+    originals = [h.strip() for h in frame.iloc[0]]
+    frame = frame.iloc[1:].reset_index(drop=True)
+    # A column without a header or data (trailing separators from Excel) is dropped.
+    keep = [bool(h) or bool(frame[c].str.strip().ne("").any())
+            for h, c in zip(originals, frame.columns, strict=True)]
+    frame = frame.loc[:, keep]
+    originals = [h or f"column {i + 1}" for i, (h, k) in enumerate(zip(originals, keep,
+                                                                         strict=True)) if k]
+    if not originals:
+        raise _file_error(source, "the file is empty")
+    headers = [normalise_header(h) for h in originals]
     problems = []
     seen: set[str] = set()
-    for header, original in zip(headers, frame.columns, strict=True):
-        if header in seen:
-            problems.append(Problem(source, 1, header, f"duplicate column {str(original)!r}"))
+    for header, original in zip(headers, originals, strict=True):
+        if header in seen:  # ambiguous values: an error for a contract column
+            problems.append(Problem(source, 1, header, f"duplicate column {original!r}",
+                                    "error" if header in COLUMNS else "warning"))
         seen.add(header)
-    frame = frame.copy()
     frame.columns = headers
     frame = frame.loc[:, ~frame.columns.duplicated()]
     frame = frame.astype(str)

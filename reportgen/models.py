@@ -59,6 +59,8 @@ class RuleResult:
     condition: str
     evidence: str
     caveat: str | None = None
+    subject: str = ""  # what was measured, e.g. "cumulative MgSO4"
+    comparison: str = ""  # value against threshold, e.g. "3,756 g > 1,000 g"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ SCHEMA_VERSION = "1"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _MAX_STEM_CHARS = 80
+# Bytes, not characters: 80 CJK characters are 240 bytes, and "patient-<stem>-<hash>.fhir.json"
+# must stay below the usual 255-byte file-name limit (ext4, APFS, NTFS).
+_MAX_STEM_BYTES = 120
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
 
@@ -27,6 +30,8 @@ def sanitise_id(patient_id: str) -> str:
     different ids never map to the same name."""
     text = unicodedata.normalize("NFC", patient_id)
     safe = re.sub(r"[^\w.-]+", "_", text, flags=re.UNICODE).strip("._")[:_MAX_STEM_CHARS]
+    while len(safe.encode("utf-8", "surrogatepass")) > _MAX_STEM_BYTES:
+        safe = safe[:-1]
     if safe != patient_id or not safe or safe.lower().split(".")[0] in _WINDOWS_RESERVED:
         digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         safe = f"{safe or 'id'}-{digest}"
@@ -97,8 +102,15 @@ def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *, too
 
 
 def dump_json(data: object) -> bytes:
-    """Stable JSON bytes: sorted keys would reorder the contract, so keep insertion order."""
-    return (json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode()
+    """Stable JSON bytes: sorted keys would reorder the contract, so keep insertion order.
+
+    Text that UTF-8 cannot encode (lone surrogates, e.g. from a JSON input's ``"\\ud800"``)
+    is written as JSON ``\\uXXXX`` escapes instead of crashing."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(data, ensure_ascii=True, indent=2, allow_nan=False) + "\n").encode()
 
 
 class Journal:
@@ -122,7 +134,7 @@ class Journal:
         return done
 
     def append(self, entry: dict) -> None:
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        line = json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n"  # any str, even lone surrogates
         with open(self.path, "a", encoding="utf-8") as stream:
             stream.write(line)
             stream.flush()

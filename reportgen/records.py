@@ -68,7 +68,9 @@ def prepare_table(raw: RawTable) -> PreparedTable:
     frame["_row"] = rows.to_numpy()
     frame["_derived"] = derived.str.strip(",")
     bad_rows = {p.row for p in problems if p.severity == "error"}
-    valid = ~rows.isin(bad_rows) & (not column_problems)
+    # A header error (missing or duplicated column) leaves every row's values in doubt.
+    header_error = bool(column_problems) or (raw.kind == "table" and 1 in bad_rows)
+    valid = ~rows.isin(bad_rows) & (not header_error)
     problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
     return PreparedTable(source, frame, valid.reset_index(drop=True), problems)
 

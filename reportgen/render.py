@@ -35,13 +35,30 @@ class AssetsOnlyFetcher(URLFetcher):
         self.root = root.resolve()
 
     def fetch(self, url: str, headers: dict | None = None):
+        try:
+            self._check(url)
+        except FatalURLFetchingError:
+            # ``open(Request)`` parks the request in ``_request`` before calling ``fetch``;
+            # a refused one must not be replayed by the next (allowed) fetch.
+            self._request = None
+            raise
+        return super().fetch(url, headers)
+
+    def _check(self, url: str) -> None:
         if url.startswith("file:"):
-            target = Path(unquote(urlsplit(url).path)).resolve()
-            if not target.is_relative_to(self.root) or not target.is_file():
-                raise FatalURLFetchingError(f"blocked resource outside the report assets: {url}")
+            parts = urlsplit(url)
+            if parts.netloc:  # file://host/... makes urllib resolve ``host`` (a DNS query)
+                raise FatalURLFetchingError(f"blocked file URL with a host: {url[:80]}")
+            try:
+                target = Path(unquote(parts.path, errors="strict")).resolve()
+                inside = target.is_relative_to(self.root) and target.is_file()
+            except (OSError, ValueError):  # NUL bytes, undecodable escapes, loops
+                inside = False
+            if not inside:
+                raise FatalURLFetchingError(
+                    f"blocked resource outside the report assets: {url[:80]}")
         elif not url.startswith("data:"):
             raise FatalURLFetchingError(f"blocked external resource: {url[:80]}")
-        return super().fetch(url, headers)
 
 
 class _ErrorCollector(logging.Handler):

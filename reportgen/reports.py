@@ -21,10 +21,9 @@ class ReportRenderer:
         self.engine = HtmlPdfRenderer(template_dir)
 
     def patient(self, assessment: Assessment, document: dict, json_bytes: bytes, rules: RuleSet,
-                run, *, want_pdf: bool) -> tuple[str, bytes | None]:
+                run, *, stem: str, want_pdf: bool) -> tuple[str, bytes | None]:
         """HTML and (when wanted) the PDF of one patient's report."""
-        stem = run.stem_of(document["patient_id"]) if hasattr(run, "stem_of") else None
-        json_name = f"patient-{stem}.json" if stem else "the patient JSON"
+        json_name = f"patient-{stem}.json"
         report = patient_context(assessment, rules, self.settings, generated_at=run.generated_at,
                                  tool_version=__version__, source=run.source_name,
                                  json_name=json_name)

@@ -41,22 +41,26 @@ def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
     what = _DESCRIPTION.get(rule.input, rule.input)
     unit = f" {rule.unit}" if rule.unit else ""
     if value is None:
-        state, text = FlagState.NOT_ASSESSED, f"not assessed: no {what} recorded"
+        state, comparison = FlagState.NOT_ASSESSED, "not recorded"
+        text = f"not assessed: no {what} recorded"
     elif rule.operator == "is_true":
         state = FlagState.FIRED if value else FlagState.NOT_FIRED
-        text = f"{what}: {'yes' if value else 'no'}"
+        comparison = "yes" if value else "no"
+        text = f"{what}: {comparison}"
     else:
-        state = FlagState.FIRED if _fires(rule, value) else FlagState.NOT_FIRED
-        op = _SHOWN.get(rule.operator, rule.operator) if state is FlagState.FIRED else \
-            _NEGATED[rule.operator]
-        shown = str(value).replace("_", " ") if isinstance(value, str) else format_number(value)
-        threshold = rule.threshold if isinstance(rule.threshold, str) else \
-            format_number(rule.threshold)
-        text = f"{what} {shown}{unit} {op} {threshold}{unit}"
+        fired = _fires(rule, value)
+        state = FlagState.FIRED if fired else FlagState.NOT_FIRED
+        op = _SHOWN.get(rule.operator, rule.operator) if fired else _NEGATED[rule.operator]
         if isinstance(value, str):
-            text = f"{what}: {shown} ({op} {threshold})"
+            comparison = value.replace("_", " ") + (f" ({op} {rule.threshold})" if fired else "")
+            text = f"{what}: {comparison}"
+        else:
+            comparison = (f"{format_number(value)}{unit} {op} "
+                          f"{format_number(rule.threshold)}{unit}")
+            text = f"{what} {comparison}"
+    subject = what if value is not None and not isinstance(value, bool | str) else f"{what}:"
     return RuleResult(rule.rule_id, rule.label, state, text, rule.condition, rule.evidence,
-                      rule.caveat)
+                      rule.caveat, subject, comparison)
 
 
 def evaluate_rules(record: Mapping[str, object], rules: RuleSet) -> list[RuleResult]:

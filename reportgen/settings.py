@@ -37,6 +37,11 @@ class Organisation:
     identifier_system: str = "urn:reportgen:patient-id"
     language: str = "en"
 
+    @property
+    def configured(self) -> bool:
+        """False while the default placeholder name is in use (shown muted)."""
+        return self.name != Organisation.name
+
 
 _KEYS = {f.name for f in fields(Organisation)}
 

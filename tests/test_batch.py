@@ -8,9 +8,11 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,13 +38,49 @@ SEED = [
 ]
 
 
-def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
-    """Run the installed ``reportgen`` with pipes (stderr is not a TTY)."""
+def _command(*args: str | os.PathLike) -> list[str]:
     script = Path(sys.executable).with_name("reportgen")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
+    return [*command, *map(str, args)]
+
+
+def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
+    """Run the installed ``reportgen`` with pipes (stderr is not a TTY)."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=900, check=False)
+    return subprocess.run(_command(*args), capture_output=True, text=True, env=env,
+                          timeout=900, check=False)
+
+
+def reportgen_on_a_terminal(*args: str | os.PathLike, timeout: float = 300) -> tuple[int, str]:
+    """Run ``reportgen`` with stderr on a pseudo-terminal; return (exit status, terminal text)."""
+    master, slave = os.openpty()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "TERM": "xterm", "COLUMNS": "100"}
+    process = subprocess.Popen(_command(*args), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    seen = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        status = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    return status, seen.decode("utf-8", "replace")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
@@ -136,6 +174,16 @@ def test_piped_runs_print_no_progress_bar(runs):
     for _, result in runs.values():
         assert_quiet_when_piped(result)
         assert f"{3 * COHORT_SIZE} file(s) in" in result.stderr
+
+
+def test_terminal_gets_a_progress_bar(tmp_path):
+    status, shown = reportgen_on_a_terminal("patient", SEED_CSV, "-o", tmp_path / "out",
+                                            "--format", "json", "--workers", "1")
+    assert "Traceback" not in shown, shown[-2000:]
+    assert status == 0, shown[-2000:]
+    assert re.search(r"\d{1,3} ?%", shown), shown[-2000:]  # a progress bar was drawn
+    assert "9 file(s) in" in shown
+    assert len(list((tmp_path / "out").glob("patient-*.json"))) == 9
 
 
 def test_rerun_into_full_outdir_refuses_and_changes_nothing(runs, cohort_csv, tmp_path):

@@ -98,6 +98,23 @@ def test_same_call_twice_gives_same_bytes(name: str) -> None:
     assert call() == call()
 
 
+def _chunk_types(png: bytes) -> list[bytes]:
+    types, pos = [], 8
+    while pos < len(png):
+        length = int.from_bytes(png[pos:pos + 4], "big")
+        types.append(png[pos + 4:pos + 8])
+        pos += 12 + length
+    return types
+
+
+def test_png_has_no_timestamps_or_software_text() -> None:
+    for call, _ in CALLS.values():
+        types = _chunk_types(call())
+        assert types[0] == b"IHDR"
+        assert types[-1] == b"IEND"
+        assert set(types) <= {b"IHDR", b"pHYs", b"PLTE", b"IDAT", b"IEND"}, types
+
+
 def test_zone_colours_are_exact_in_the_band() -> None:
     image = _image(charts.plot_yam_zones(95))
     y = round(image.height * (1 - (0.62 + 0.95 * 0.15) / 3))  # inside the band, below labels
@@ -117,10 +134,10 @@ def test_cached_result_equals_cold_result() -> None:
     assert _dose(highlight=(1260, 62)) == first
 
 
-@settings(max_examples=4, deadline=None, derandomize=True,
+@settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(dose=st.floats(-100, 6000), yam=st.floats(20, 140),
-       label=st.text(alphabet="ABCP-0123456789 ", max_size=20))
+       label=st.text(alphabet="ABP-019 $_^\\{}", max_size=20))
 def test_highlight_warm_equals_cold(dose: float, yam: float, label: str) -> None:
     _dose(highlight=(500, 80))  # make the plate warm with another highlight
     warm = _dose(highlight=(dose, yam), highlight_label=label)
@@ -150,8 +167,6 @@ def _fresh_calls() -> list[bytes]:
         charts.plot_yam_zones(67),
         charts.plot_yam_zones(float("nan")),
         _dose(highlight=(3756, 67), highlight_label="Patient 2"),
-        _dose(highlight=(336, 87)),
-        charts.plot_days_vs_yam(DAYS, YAMS, FRACTURES),
         charts.plot_status_counts({"normal": 5, "low_bone_mass": 2, "osteoporosis": 2}),
         charts.plot_timeline(EVENTS) or b"",
     ]
@@ -220,10 +235,7 @@ def test_scatter_drops_nan_points_and_says_so() -> None:
 
 @pytest.mark.parametrize("plot", [charts.plot_dose_vs_yam, charts.plot_days_vs_yam])
 def test_empty_cohort_is_a_valid_png(plot) -> None:
-    empty = _image(plot([], [], []))
-    only_nan = _image(plot([float("nan")], [float("nan")], [True]))
-    assert empty.size == only_nan.size
-    assert _size_is(empty, 17, 9)
+    assert _size_is(_image(plot([], [], [])), 17, 9)
 
 
 def test_empty_cohort_with_highlight() -> None:
@@ -284,7 +296,7 @@ def test_timeline_rejects_end_before_start_and_handles_long_spans() -> None:
     with pytest.raises(ValueError, match="ends before"):
         charts.plot_timeline([("Stay", date(2024, 3, 2), date(2024, 3, 1)),
                               ("DXA", date(2024, 5, 1), None)])
-    years = charts.plot_timeline([("Stay", date(2019, 1, 1), date(2024, 12, 31)),
+    years = charts.plot_timeline([("Stay $x$ ^_", date(2019, 1, 1), date(2024, 12, 31)),
                                   ("DXA", date(2025, 1, 2), None)])
     assert years is not None
     _image(years)
@@ -302,3 +314,14 @@ def test_date_ticks_are_bounded_and_on_boundaries() -> None:
                                              (99.96, "100"), (math.pi, "3.1")])
 def test_number_format(value: float, text: str) -> None:
     assert charts._fmt_num(value) == text
+
+
+def test_user_text_is_not_parsed_as_mathtext() -> None:
+    odd = "P$1$ {x}^_\\"
+    png = charts.plot_dose_vs_yam(DOSES, YAMS, FRACTURES, highlight=(1000, 70),
+                                  highlight_label=odd, title=f"Cohort {odd}")
+    assert _size_is(_image(png), 17, 9.5)
+    timeline = charts.plot_timeline([(odd, date(2024, 1, 1), None),
+                                     ("$", date(2024, 2, 1), None)])
+    assert timeline is not None
+    _image(timeline)

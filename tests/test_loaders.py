@@ -132,6 +132,36 @@ def test_load_table_duplicate_header_after_normalising(tmp_path):
     assert problems == [f"{path}:1:yam_percent: duplicate column 'yam_percent'"]
 
 
+def test_load_table_exact_duplicate_header_is_not_renamed(tmp_path):
+    """pandas would read the second one as "yam_percent.1" and hide the conflict."""
+    path = tmp_path / "dupcol.csv"
+    path.write_text("patient_id,yam_percent,yam_percent\n1,85,65\n", encoding="utf-8")
+    table = load_table(path)
+    assert [str(p) for p in table.problems] == [
+        f"{path}:1:yam_percent: duplicate column 'yam_percent'"]
+    assert table.frame.columns.tolist() == ["patient_id", "yam_percent"]
+
+
+def test_load_table_duplicate_unknown_column_is_a_warning(tmp_path):
+    path = tmp_path / "dupcol.csv"
+    path.write_text("patient_id,comment,Comment\n1,a,b\n", encoding="utf-8")
+    assert [p.severity for p in load_table(path).problems] == ["warning"]
+
+
+def test_load_table_drops_empty_unnamed_columns(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("patient_id,yam_percent,,\n1,85,,\n2,86,,\n", encoding="utf-8")
+    table = load_table(path)
+    assert table.frame.columns.tolist() == ["patient_id", "yam_percent"]
+    assert table.problems == []
+
+
+def test_load_table_names_unnamed_columns_with_data(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text("patient_id,,yam_percent\n1,x,85\n", encoding="utf-8")
+    assert load_table(path).frame.columns.tolist() == ["patient_id", "column_2", "yam_percent"]
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

@@ -204,6 +204,16 @@ def test_invalid_rows_get_no_report_valid_rows_do(runner, tmp_path):
         result.stderr.splitlines()
 
 
+def test_duplicate_column_gives_no_report(runner, tmp_path, write_csv):
+    header = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
+              "YAM (%)", "fracture", "yam_percent"]
+    path = write_csv([["d1", "30", "21", "9", "900", "85", "no", "65"]], header)
+    result, outdir = _run(runner, tmp_path, path)
+    assert result.exit_code == 1
+    assert _patients(outdir) == {}
+    assert [(e["row"], e["column"]) for e in _manifest(outdir)["errors"]] == [(1, "yam_percent")]
+
+
 def test_unknown_columns_never_reach_the_json(runner, tmp_path):
     result, outdir = _run(runner, tmp_path, DATA / "unknown_column.csv")
     assert result.exit_code == 0, result.output

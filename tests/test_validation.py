@@ -3,15 +3,18 @@ located as ``INPUT:ROW:COLUMN: message`` — all at once, never for a valid row.
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 from conftest import DATA, INDEX_JSON, MINIMAL_COLUMNS, SAMPLE_CSV
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reportgen.api import load_input
-from reportgen.errors import Problem
+from reportgen.errors import InputError, Problem
 from reportgen.loaders import RawTable
 from reportgen.records import prepare_table, summarise_infusions
 
@@ -214,6 +217,16 @@ def test_missing_bmi_column_names_the_alternative():
                              "height_cm and weight_kg)"]
 
 
+@pytest.mark.parametrize("second", ["yam_percent", "YAM (%)"])
+def test_duplicate_column_invalidates_every_row(write_csv, second):
+    """Two YAM columns (85 and 65): which is right? No row may be reported on."""
+    path = write_csv([GOOD_ROW + ["65"], ["p2", *GOOD_ROW[1:], "65"]],
+                     MINIMAL_COLUMNS + [second])
+    table = load_input(path)
+    assert _lines(table) == [f"{path}:1:yam_percent: duplicate column {second!r}"]
+    assert not table.valid.any()
+
+
 def test_unknown_column_is_a_warning_only():
     path = DATA / "unknown_column.csv"
     table = load_input(path)
@@ -372,3 +385,73 @@ def test_infusion_days_span_is_independent_of_timezone_suffix():
                   "end": (start + timedelta(hours=2)).isoformat() + "+09:00",
                   "rate_g_per_h": 1.5}]
     assert summarise_infusions(infusions, "x.json", 1) == ((2, 3.0), [])
+
+
+def test_json_object_with_only_infusions_is_located(tmp_path):
+    path = tmp_path / "p.json"
+    infusions = json.loads(INDEX_JSON.read_text("utf-8"))["infusions"]
+    path.write_text(json.dumps({"infusions": infusions}), encoding="utf-8")
+    table = load_input(path)
+    assert [(p.row, p.column) for p in table.problems] == [
+        (1, "age_years"), (1, "bmi_kg_m2"), (1, "fracture"), (1, "patient_id"),
+        (1, "yam_percent")]  # the MgSO4 totals came from the infusions
+    assert _value(table, "mgso4_days") == 85
+
+
+# --- robustness: whatever the content, a located problem or an InputError, never a crash -----
+
+_CELLS = st.one_of(
+    st.sampled_from(["", " ", "-", "+", "yes", "no", "3,756", "1,2", "1e999", "nan", "−5",
+                     "Before pregnancy", "T7;T12", "2020-06-10", "２０", "0x1", "\x00", "'",
+                     '"', "=1+1", "髙橋"]),
+    st.text(max_size=8))
+_KEYS = st.sampled_from(MINIMAL_COLUMNS + ["height_cm", "weight_kg", "smoking", "z_score",
+                                           "dxa_date", "gravida", "para", "infusions", "x"])
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+              st.floats(allow_nan=False, allow_infinity=False), _CELLS),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(_KEYS, inner, max_size=6)),
+    max_leaves=15)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_JSON)
+def test_any_json_gives_problems_or_input_error(tmp_path_factory, document):
+    path = tmp_path_factory.getbasetemp() / "fuzz.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    _load_or_input_error(path)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(header=st.lists(_KEYS, min_size=1, max_size=8),
+       cells=st.lists(st.lists(_CELLS, max_size=9), max_size=4))
+def test_any_csv_gives_problems_or_input_error(tmp_path_factory, header, cells):
+    path = tmp_path_factory.getbasetemp() / "fuzz.csv"
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([header, *cells])
+    _load_or_input_error(path)
+
+
+def _load_or_input_error(path) -> None:
+    try:
+        table = load_input(path)
+    except InputError as exc:
+        message = str(exc)
+    else:
+        message = None
+    if message is not None:
+        assert message.startswith(f"{path}:0:-: ")
+        return
+    for problem in table.problems:
+        assert problem.input == str(path)
+        assert problem.row >= 1
+    assert len(table.valid) == len(table.frame)
+    valid_rows = set(table.frame.loc[table.valid.to_numpy(), "_row"])
+    invalid_rows = set(table.frame.loc[~table.valid.to_numpy(), "_row"])
+    error_rows = {p.row for p in table.errors}
+    header_error = path.suffix == ".csv" and 1 in error_rows
+    assert header_error or invalid_rows <= error_rows  # every rejected row says why
+    assert not valid_rows & error_rows                  # a valid row is never reported
+    if header_error:
+        assert not valid_rows

@@ -1,0 +1,203 @@
+"""The hostile-input corpus (issue 7), generated rather than committed: markup and script in
+every free-text field, ``file:``/``http:`` references, template syntax, traversal ids, binary
+junk, wrong JSON shapes and mixed encodings.
+
+Every HTTP reference points at ``127.0.0.1:<port>``: the port of a loopback listener the tests
+start, never any other address. ``python tests/hostile/corpus.py DIR [PORT]`` writes the files
+for a look by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# The free-text fields shown in a patient report (name and notes only there).
+TEXT_FIELDS = ("patient_id", "name", "notes", "fracture_sites", "dxa_site")
+VALID = {"age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": 12, "mgso4_total_g": 400,
+         "yam_percent": 82, "fracture": "yes", "smoking": "never"}
+COLUMNS = [*TEXT_FIELDS, *VALID]
+JINJA_EXPRESSION = "T1{{ 7*7 }}T2"  # rendered as template source it would read T149T2
+JINJA_STATEMENT = "{% raw %}R{% endraw %}{% include 'base.html' %}"
+
+
+def markup_payloads(port: int, secret: Path) -> dict[str, str]:
+    """Name -> hostile text; ``secret`` is a local file whose content must never be embedded."""
+    here = f"http://127.0.0.1:{port}"
+    return {
+        "img": f'<img src="{here}/img">',
+        "attachment": '<link rel="attachment" href="file:///etc/hostname">',
+        "attachment_secret": f'<a rel="attachment" href="{secret.as_uri()}">secret</a>',
+        "script": "<script>document.title = 'pwned'</script>",
+        "style_url": f'<p style="background: url({here}/style-attr)">styled</p>',
+        "css_url": f"url({here}/bare-css-url)",
+        "style_tag": f"<style>@import url({here}/import.css);</style>",
+        "jinja_expression": JINJA_EXPRESSION,
+        "jinja_statement": JINJA_STATEMENT,
+        "svg": f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{here}/svg"/></svg>',
+        "iframe": f'<iframe src="{here}/iframe"></iframe>',
+        "object": f'<object data="{here}/object"></object>',
+        "meta_refresh": f'<meta http-equiv="refresh" content="0; url={here}/meta">',
+        "entities": "&lt;b&gt; &#60;i&#62; &amp;amp; \"quoted\" 'single'",
+        "comment": "--><!-- ]]> <![CDATA[ x ]]>",
+    }
+
+
+def markup_records(port: int, secret: Path) -> list[dict[str, object]]:
+    """One valid patient per payload, the payload in every free-text field (the id gets a
+    prefix so ids stay unique)."""
+    records = []
+    for key, text in markup_payloads(port, secret).items():
+        record: dict[str, object] = {field: text for field in TEXT_FIELDS}
+        record["patient_id"] = f"{key}:{text}"
+        record.update(VALID)
+        records.append(record)
+    return records
+
+
+def to_csv(records: list[dict[str, object]], columns: list[str] | None = None) -> str:
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, fieldnames=columns or list(records[0]),
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return stream.getvalue()
+
+
+def to_xlsx(records: list[dict[str, object]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    columns = list(records[0])
+    sheet.append(columns)
+    for record in records:
+        sheet.append([record[c] for c in columns])
+    stream = io.BytesIO()
+    book.save(stream)
+    return stream.getvalue()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One corpus file: its name, bytes, and what ``validate`` must say about it.
+
+    ``valid`` True: every row is valid (exit 0). False: rows are invalid (exit 1, located
+    problems). None: the whole file is refused (exit 1, ``Error: FILE:0:-: ...``).
+    """
+
+    name: str
+    data: bytes
+    valid: bool | None
+
+
+def _row(**values: object) -> dict[str, object]:
+    return {"patient_id": "p1", **VALID, **values}
+
+
+def corpus(port: int, secret: Path) -> list[Entry]:
+    """The whole corpus; every file is small (a few KB)."""
+    records = markup_records(port, secret)
+    japanese = [{**r, "name": "山田 花子 " + str(r["name"]), "notes": "腰痛。" + str(r["notes"])}
+                for r in records[:4]]
+    mixed = (to_csv([_row(patient_id="u1", notes="naïve café")]).encode("utf-8")
+             + to_csv([_row(patient_id="c1", notes="腰痛")]).split("\n", 1)[1].encode("cp932")
+             + to_csv([_row(patient_id="l1", notes="résumé")]).split("\n", 1)[1]
+             .encode("latin-1"))
+    bad_xml = io.BytesIO()
+    with zipfile.ZipFile(bad_xml, "w") as archive:
+        archive.writestr("[Content_Types].xml", "not xml at all")
+    formula = [_row(patient_id="=HYPERLINK(\"http://127.0.0.1:1/\",\"x\")",
+                    notes="+cmd|' /C calc'!A0", name="@SUM(1+1)", fracture_sites="-2+3")]
+    odd_text = [_row(patient_id="bidi", name="\u202egnp.exe\u202c", notes="zero\u200bwidth"
+                     "\ufeffbom\u00adsoft\r\ncrlf\ttab\x0bvt\x1bescape"),
+                _row(patient_id="long", notes="lorem ipsum " * 830)]  # just under 10,000 chars
+    return [
+        Entry("markup.csv", to_csv(records).encode("utf-8"), True),
+        Entry("markup.json", json.dumps(records, ensure_ascii=False).encode("utf-8"), True),
+        Entry("markup.xlsx", to_xlsx(records), True),
+        Entry("markup_bom.csv", b"\xef\xbb\xbf" + to_csv(records).encode("utf-8"), True),
+        Entry("markup_cp932.csv", to_csv(japanese).encode("cp932"), True),
+        Entry("markup_semicolon.csv", to_csv(records).replace(",", ";").encode("utf-8"),
+              None),  # ";" inside the payloads: parsed, then refused or flagged, never a crash
+        Entry("formula_injection.csv", to_csv(formula).encode("utf-8"), True),
+        Entry("odd_text.json", json.dumps(odd_text).encode("utf-8"), True),
+        Entry("mixed_encodings.csv", mixed, None),
+        Entry("utf16.csv", to_csv(records).encode("utf-16"), None),
+        Entry("binary_junk.csv", bytes(range(256)) * 4, None),
+        Entry("binary_junk.json", b"[\x00\x01\xff\xfe" + bytes(range(200)), None),
+        Entry("png_named.csv", b"\x89PNG\r\n\x1a\n" + bytes(64), None),
+        Entry("zip_junk.xlsx", b"PK\x03\x04" + bytes(range(256)), None),
+        Entry("zip_no_workbook.xlsx", _zip({"hello.txt": "hi"}), None),
+        Entry("unterminated_quote.csv", b'patient_id,notes\n1,"never closed\n', None),
+        Entry("empty.csv", b"", None),
+        Entry("whitespace.csv", b" \n\t\n  \n", None),
+        Entry("header_only.csv", ",".join(COLUMNS).encode() + b"\n", None),
+        Entry("not_json.json", b"{'single': 'quotes'}", None),
+        Entry("json_string.json", b'"just a string"', None),
+        Entry("json_number.json", b"42", None),
+        Entry("json_null.json", b"null", None),
+        Entry("json_empty_list.json", b"[]", None),
+        Entry("json_list_of_lists.json", b"[[1, 2], [3]]", None),
+        Entry("json_patients_not_list.json", b'{"patients": {"a": 1}}', None),
+        Entry("json_empty_object.json", b"{}", False),
+        Entry("json_nested_values.json",
+              json.dumps({"patient_id": {"a": 1}, "age_years": [30], "notes": None}).encode(),
+              False),
+        Entry("json_mixed_items.json", json.dumps([1, "x", None, _row()]).encode(), False),
+        Entry("json_bad_infusions.json",
+              json.dumps([_row(patient_id="i1", mgso4_days=None, mgso4_total_g=None,
+                               infusions="every day"),
+                          _row(patient_id="i2", mgso4_days=None, mgso4_total_g=None,
+                               infusions=[{"start": 1, "end": "x", "rate_g_per_h": "9"},
+                                          None, {"start": "2020-01-02T00:00:00",
+                                                 "end": "2020-01-01T00:00:00",
+                                                 "rate_g_per_h": 1e308}])]).encode(),
+              False),
+        Entry("json_nan.json", b'[{"patient_id": "n", "age_years": NaN, "yam_percent": Infinity,'
+                               b' "bmi_kg_m2": 1e400, "mgso4_days": -1, "mgso4_total_g": 1,'
+                               b' "fracture": "maybe"}]', False),
+        Entry("json_duplicate_keys.json",
+              b'{"patient_id": "d", "patient_id": "e", "Age_Years": 30, "age years": 31}', False),
+        Entry("bad_values.csv",
+              to_csv([_row(age_years="thirty", yam_percent="1e999", bmi_kg_m2="-0",
+                           mgso4_days="3.5", fracture="perhaps", smoking="sometimes")]).encode(),
+              False),
+        Entry("bad_xml.xlsx", bad_xml.getvalue(), None),  # known bug, see test_hostile_inputs
+        Entry("deep_nesting.json", b"[" * 100_000 + b"]" * 100_000, None),  # known bug too
+    ]
+
+
+KNOWN_BUGS = {
+    "bad_xml.xlsx": "loaders._load_xlsx lets lxml's XMLSyntaxError escape (traceback)",
+    "deep_nesting.json": "loaders._load_json lets json's RecursionError escape (traceback)",
+}
+
+
+def _zip(members: dict[str, str]) -> bytes:
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return stream.getvalue()
+
+
+def write_corpus(directory: Path, port: int, secret: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for entry in corpus(port, secret):
+        paths[entry.name] = directory / entry.name
+        paths[entry.name].write_bytes(entry.data)
+    return paths
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    written = write_corpus(target, int(sys.argv[2]) if len(sys.argv) > 2 else 9,
+                           target / "secret.txt")
+    print("\n".join(str(p) for p in written.values()))  # noqa: T201
