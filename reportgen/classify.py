@@ -46,8 +46,11 @@ def classify_bone_status(yam_pct: float, fracture: bool, rules: RuleSet,
     yam = format_number(yam_pct)
     if fracture and criteria == "jos2012" and kind in (VERTEBRAL_OR_HIP, UNRECOGNISED):
         where = fracture_sites or "vertebral"
-        return Finding(BoneStatus.OSTEOPOROSIS, f"fragility fracture ({where}); BMD not needed",
-                       criteria, by_fracture=True)
+        also = (f"; YAM {yam} % is also ≤ {format_number(osteo)} %"
+                if _osteoporotic_yam(yam_pct, osteo, criteria) else "")
+        return Finding(BoneStatus.OSTEOPOROSIS,
+                       f"vertebral/hip fragility fracture ({where}): osteoporosis whatever the "
+                       f"BMD{also}", criteria, by_fracture=True)
     if fracture and yam_pct < normal:
         return Finding(BoneStatus.OSTEOPOROSIS,
                        f"fragility fracture ({fracture_sites or 'site not given'}) and "

@@ -201,6 +201,8 @@ def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:
     events = []
     if day("admission_date"):
         events.append(("Hospital stay", day("admission_date"), day("discharge_date")))
+    if day("_mgso4_start"):
+        events.append(("MgSO4", day("_mgso4_start"), day("_mgso4_end")))
     if day("delivery_date"):
         events.append(("Delivery", day("delivery_date"), None))
     if day("dxa_date"):

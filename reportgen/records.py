@@ -154,7 +154,8 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
     if not raw.infusions:
         return frame, derived, []
     problems: list[Problem] = []
-    for name, dtype in (("mgso4_days", "Int64"), ("mgso4_total_g", "Float64")):
+    for name, dtype in (("mgso4_days", "Int64"), ("mgso4_total_g", "Float64"),
+                        ("_mgso4_start", "datetime64[ns]"), ("_mgso4_end", "datetime64[ns]")):
         if name not in frame.columns:
             frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
     for index, infusions in raw.infusions.items():
@@ -164,6 +165,9 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
         if totals is None:
             continue
         days, grams = totals
+        # The infusion span, for the report's timeline (valid lists only reach here).
+        frame.at[index, "_mgso4_start"] = min(_datetime(i["start"]) for i in infusions)
+        frame.at[index, "_mgso4_end"] = max(_datetime(i["end"]) for i in infusions)
         if pd.isna(frame.at[index, "mgso4_days"]):
             frame.at[index, "mgso4_days"] = days
             derived.iloc[index] += ",mgso4_days"
