@@ -91,6 +91,7 @@ def build_patient_reports(
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
     outdir = Path(outdir)
+    generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
     table = load_input(input_path, sheet=sheet)
     records, problems = _select(table, ids)
@@ -102,7 +103,7 @@ def build_patient_reports(
     settings = RunSettings(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
-        generated_at=generation_time(), source_name=Path(input_path).name,
+        generated_at=generated_at, source_name=Path(input_path).name,
     )
     result = RunResult(outdir, problems=problems)
     journal = Journal(outdir)
@@ -171,7 +172,8 @@ def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[
         problems += [Problem(table.source, 0, "patient_id", f"no patient with id {pid!r}")
                      for pid in missing]
         chosen_rows = set(frame.loc[frame["patient_id"].isin(wanted), "_row"]) if present else set()
-        problems = [p for p in problems if p.row <= 1 or p.row in chosen_rows]
+        record_rows = set(frame["_row"])  # file/header problems are on no record's row
+        problems = [p for p in problems if p.row not in record_rows or p.row in chosen_rows]
         frame = frame[frame["patient_id"].isin(wanted).fillna(False).to_numpy(dtype=bool)
                       & table.valid.to_numpy()]
     else:
@@ -251,6 +253,7 @@ def build_cohort_report(
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
+    generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
     table = load_input(input_path, sheet=sheet)
     result = RunResult(outdir, problems=table.problems)
@@ -265,7 +268,7 @@ def build_cohort_report(
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
         template_dir=template_dir, settings_path=settings_path,
-        generated_at=generation_time(), source_name=Path(input_path).name)
+        generated_at=generated_at, source_name=Path(input_path).name)
     for name, data in outputs.items():
         atomic_write(outdir / name, data)
         fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]

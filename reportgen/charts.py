@@ -526,7 +526,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             ax.add_line(line)
         ax.add_line(leader)
         note = Text(0, 0, "", transform=in_fig, fontsize=7.5, fontweight="bold", zorder=7,
-                    parse_math=False,
+                    parse_math=False, clip_on=False,
                     bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": _INK,
                           "linewidth": 0.6})
         ax.add_artist(note)
@@ -741,75 +741,121 @@ def _date_ticks(lo: float, hi: float) -> list[float]:
     return [lo, hi]
 
 
-def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | None:
-    """Gantt-style timeline of (label, start, end-or-None) events; None if < 2 dated events.
-
-    Events without a start date are skipped; an end before the start raises ValueError. 17 cm
-    wide, 0.6 cm per event row. Dates are written locale-independently ("3 Mar 2024").
-    """
-    rows = [(str(label), _day(start), None if end is None else _day(end))
-            for label, start, end in events if start is not None]
-    if len(rows) < 2:
-        return None
-    for label, start, end in rows:
-        if end is not None and end < start:
-            raise ValueError(f"event {label!r} ends before it starts")
-    lo = min(r[1] for r in rows)
-    hi = max(r[2] if r[2] is not None else r[1] for r in rows)
+def _timeline_window(rows: Sequence[tuple[float, float | None]]) -> tuple[float, float]:
+    """x limits (days): the events' extent, at least 6 days, padded by 4 %."""
+    lo = min(start for start, _ in rows)
+    hi = max(start if end is None else end for start, end in rows)
     span = max(hi - lo, 6.0)
     mid = (lo + hi) / 2
-    lo, hi = mid - span / 2, mid + span / 2
-    pad = span * 0.04
-    xlo, xhi = lo - pad, hi + pad
-    height = 1.2 + 0.6 * len(rows)
-    with _LOCK, _style():
+    return mid - span * 0.54, mid + span * 0.54
+
+
+def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
+    n = len(labels)
+    height = 1.2 + 0.6 * n
+    with _style():
         fig = _new_figure(17.0, height)
         left, right = 3.6, 0.5
         ax = fig.add_axes((left / 17, 0.75 / height, (17 - left - right) / 17,
                            (height - 0.95) / height))
-        ax.set_xlim(xlo, xhi)
-        ax.set_ylim(len(rows) - 0.4, -0.6)
+        ax.set_ylim(n - 0.4, -0.6)
         ax.spines["left"].set_visible(False)
+        ax.set_xticks([])  # date ticks are dynamic (drawn per call, below)
         ax.tick_params(axis="y", length=0, labelsize=8)
-        ax.set_yticks(range(len(rows)),
-                      [(lbl if len(lbl) <= 26 else lbl[:25] + "…").replace("$", r"\$")
-                       for lbl, _, _ in rows])
-        ticks = _date_ticks(xlo, xhi)
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _date_text(v)))
-        ax.grid(axis="x", color="#e3e3e3", linewidth=0.5, zorder=0)
-        width = xhi - xlo
-        renderer = fig.canvas.get_renderer()
-        x0_px, _, x1_px, _ = ax.bbox.extents
-        for row, (_, start, end) in enumerate(rows):
-            if end is None:
-                ax.plot([start], [row], marker="D", markersize=6.5, color=_INK, zorder=3,
-                        clip_on=False)
-                text = _date_text(start)
-                left_edge = right_edge = start
+        ax.set_yticks(range(n), [(lbl if len(lbl) <= 26 else lbl[:25] + "…").replace("$", r"\$")
+                                 for lbl in labels])
+        x_axis = ax.get_xaxis_transform()  # x in days, y in axes fraction
+        grid = Line2D([], [], color="#e3e3e3", linewidth=0.5, transform=x_axis)
+        tick_marks = Line2D([], [], linestyle="none", marker=3, markersize=3.0,
+                            markeredgewidth=0.6, color=_MUTED, transform=x_axis, clip_on=False)
+        below = x_axis + ScaledTranslation(0, -6.0 / 72, fig.dpi_scale_trans)
+        tick_labels = [Text(0, 0, "", transform=below, ha="center", va="top", fontsize=7.5,
+                            clip_on=False) for _ in range(7)]
+        shapes: list[Artist] = []
+        for row, span in enumerate(spans):
+            if span:
+                shapes.append(Rectangle((0, row - 0.25), 0, 0.5, color=_POINT, linewidth=0))
             else:
-                ax.barh(row, max(end - start, width * 0.004), left=start, height=0.5,
-                        color=_POINT, zorder=2)
-                text = f"{_date_text(start)} – {_date_text(end)} ({round(end - start)} d)"
-                left_edge, right_edge = start, end
-            label = ax.text(right_edge, row, text, va="center", fontsize=7.5, zorder=4)
-            gap_pt = 4.0 if end is not None else 7.0  # clear of the bar end / diamond
+                shapes.append(Line2D([], [], marker="D", markersize=6.5, color=_INK,
+                                     linestyle="none", clip_on=False))
+        row_texts = [Text(0, row, "", va="center", fontsize=7.5, clip_on=False)
+                     for row in range(n)]
+        for artist in (grid, tick_marks, *shapes):
+            ax.add_artist(artist)
+        for artist in (*tick_labels, *row_texts):
+            ax.add_artist(artist)
+        renderer = fig.canvas.get_renderer()
+
+    def update(rows: tuple[tuple[float, float | None], ...]) -> None:
+        xlo, xhi = _timeline_window(rows)
+        ax.set_xlim(xlo, xhi)
+        ticks = _date_ticks(xlo, xhi)
+        grid.set_data([v for t in ticks for v in (t, t, math.nan)],
+                      [v for _ in ticks for v in (0.0, 1.0, math.nan)])
+        tick_marks.set_data(ticks, [0.0] * len(ticks))
+        for text, tick in zip(tick_labels, [*ticks, *[None] * 7], strict=False):
+            text.set_visible(tick is not None)
+            if tick is not None:
+                text.set_x(tick)
+                text.set_text(_date_text(tick))
+        x0_px, _, x1_px, _ = ax.bbox.extents
+        for row, ((start, end), shape, text) in enumerate(zip(rows, shapes, row_texts,
+                                                              strict=True)):
+            if isinstance(shape, Rectangle):
+                assert end is not None
+                shape.set_bounds(start, row - 0.25, max(end - start, (xhi - xlo) * 0.004), 0.5)
+                label = f"{_date_text(start)} – {_date_text(end)} ({round(end - start)} d)"
+                gap_pt = 4.0
+            else:
+                assert isinstance(shape, Line2D)
+                shape.set_data([start], [row])
+                label, end, gap_pt = _date_text(start), start, 7.0  # clear of the diamond
+            text.set_text(label)
+            text.set_color(_INK)
+            text.set_fontweight("normal")
+            text_px = text.get_window_extent(renderer).width
+            lo_px, hi_px = (ax.transData.transform((v, row))[0] for v in (start, end))
             gap = gap_pt * DPI / 72
-            text_px = label.get_window_extent(renderer).width
-            lo_px, hi_px = (ax.transData.transform((v, row))[0] for v in (left_edge, right_edge))
             if hi_px + gap + text_px <= x1_px:  # right of the event
-                label.set_ha("left")
-                label.set_transform(ax.transData + _offset(fig, gap_pt))
+                text.set_x(end)
+                text.set_ha("left")
+                text.set_transform(ax.transData + _offset(fig, gap_pt))
             elif lo_px - gap - text_px >= x0_px:  # left of the event
-                label.set_x(left_edge)
-                label.set_ha("right")
-                label.set_transform(ax.transData + _offset(fig, -gap_pt))
+                text.set_x(start)
+                text.set_ha("right")
+                text.set_transform(ax.transData + _offset(fig, -gap_pt))
             else:  # inside the bar
-                label.set_x((left_edge + right_edge) / 2)
-                label.set_ha("center")
-                label.set_color("white")
-                label.set_fontweight("bold")
-        return _render_once(fig)
+                text.set_x((start + end) / 2)
+                text.set_ha("center")
+                text.set_transform(ax.transData)
+                text.set_color("white")
+                text.set_fontweight("bold")
+
+    probe = tuple((0.0, 30.0) if span else (15.0, None) for span in spans)
+    return _Plate(fig, [grid, *shapes, tick_marks, *tick_labels, *row_texts], update,
+                  probe=(probe,))
+
+
+def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | None:
+    """Gantt-style timeline of (label, start, end-or-None) events; None if < 2 dated events.
+
+    Events without a start date are skipped; an end before the start raises ValueError. 17 cm
+    wide, 1.2 cm + 0.6 cm per event. Dates are written locale-independently ("3 Mar 2024").
+    """
+    dated = [(str(label), _day(start), None if end is None else _day(end))
+             for label, start, end in events if start is not None]
+    if len(dated) < 2:
+        return None
+    for label, start, end in dated:
+        if end is not None and end < start:
+            raise ValueError(f"event {label!r} ends before it starts")
+    labels = tuple(label for label, _, _ in dated)
+    spans = tuple(end is not None for _, _, end in dated)
+    rows = tuple((start, end) for _, start, end in dated)
+    with _LOCK:
+        plate = _plate("timeline", (labels, spans), lambda: _build_timeline(labels, spans))
+        with _style():
+            return plate.render(rows)
 
 
 def _offset(fig: Figure, points: float) -> ScaledTranslation:

@@ -75,8 +75,15 @@ def validate(input_path: Path, sheet: str | None) -> None:
         reportgen validate input/case_series_2020.csv
     """
     from reportgen import api
+    from reportgen.errors import InputError
 
-    problems = _call(api.validate_input, input_path, sheet=sheet)
+    try:
+        problems = api.validate_input(input_path, sheet=sheet)
+    except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
+        click.echo(str(exc))
+        sys.exit(1)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
     for problem in problems:
         click.echo(str(problem))
     errors = [p for p in problems if p.severity == "error"]
@@ -217,6 +224,7 @@ def _finish(result) -> None:
     click.echo(f"{len(result.files)} file(s) in {result.outdir}"
                + (f" ({result.skipped} report(s) already complete)" if result.skipped else ""),
                err=True)
-    click.echo(str(result.outdir / "manifest.json"))
+    if result.files:
+        click.echo(str(result.outdir / "manifest.json"))
     if not result.ok:
         sys.exit(1)

@@ -31,6 +31,9 @@ _QUOTED_VALUE = re.compile(r""":\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*$""
 # Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MAX_QUALITY_IDS = 20
+# What risk.quality_flags reads (records for 10,000 rows are slow to build: only these).
+_QUALITY_INPUTS = ("patient_id", "mgso4_days", "mgso4_total_g", "hospital_days", "fracture",
+                   "fracture_sites", "dxa_site", "dxa_date", "delivery_date")
 
 
 def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
@@ -54,8 +57,9 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
     stats = summarise_cohort(assessed, dose_threshold_g=float(dose_rule.threshold),
                              dose_band_edges_g=dose_band_edges_g,
                              yam_low_pct=rules.yam_normal_min_pct)
-    records = records_from_frame(assessed)
-    quality, row_quality = _quality(records, rules)
+    quality, row_quality = _quality(
+        records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
+        rules)
     summary = {
         "schema_version": "1",
         "kind": "cohort",
@@ -84,9 +88,9 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
 
         renderer = ReportRenderer(template_dir, settings_path)
         report = cohort_context(
-            summary, records[:max(0, max_listing)], rules, renderer.settings,
-            generated_at=generated_at, tool_version=__version__, source=source_name,
-            max_listing=max_listing, listing_total=len(records),
+            summary, records_from_frame(assessed.head(max(0, max_listing))), rules,
+            renderer.settings, generated_at=generated_at, tool_version=__version__,
+            source=source_name, max_listing=max_listing, listing_total=len(assessed),
             integer_columns=_integer_columns(assessed), chart_data=_chart_data(assessed, stats))
         if "pdf" in formats:
             html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
@@ -212,6 +216,11 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
     out["risk_flags"] = [";".join(n for n, f in zip(names, row, strict=True) if f)
                          for row in fired]
     out["data_quality_flags"] = row_quality
+    # As entered: 20 not 20.0, yes/no as the input contract writes booleans.
+    for column in _integer_columns(out):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    if "fracture" in out.columns:
+        out["fracture"] = out["fracture"].map({True: "yes", False: "no"}, na_action="ignore")
     for column in ("patient_id", "fracture_sites"):
         if column in out.columns:
             out[column] = out[column].map(_defuse_formula, na_action="ignore")

@@ -11,6 +11,8 @@ import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from markupsafe import Markup, escape
+
 from reportgen import charts
 from reportgen.context import data_uri
 from reportgen.rules import RuleSet, format_number
@@ -19,7 +21,7 @@ from reportgen.settings import Organisation
 LISTING_COLUMNS = (
     ("patient_id", "ID"), ("age_years", "Age"), ("bmi_kg_m2", "BMI"), ("gravida", "G"),
     ("para", "P"), ("smoking", "Smoking"), ("hospital_days", "Hosp. days"),
-    ("mgso4_days", "MgSO₄ days"), ("mgso4_total_g", "Dose (g)"), ("yam_percent", "YAM %"),
+    ("mgso4_days", "MgSO4 days"), ("mgso4_total_g", "Dose (g)"), ("yam_percent", "YAM %"),
     ("fracture", "Fracture"), ("classification", "Status"),
 )
 _STATUS = {"normal": "Normal", "low_bone_mass": "Low bone mass", "osteoporosis": "Osteoporosis"}
@@ -29,8 +31,8 @@ _DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}
 _SHORT_TEST = {"Mann–Whitney U test": "Mann–Whitney U", "Fisher's exact test": "Fisher's exact",
                "Chi-squared test": "χ² test", "Spearman rank correlation": "Spearman"}
 _QUALITY_LABELS = {
-    "implausible_dose_rate": "Cumulative MgSO₄ above the plausible rate",
-    "mgso4_days_exceed_hospital_days": "More MgSO₄ days than hospital days",
+    "implausible_dose_rate": "Cumulative MgSO4 above the plausible rate",
+    "mgso4_days_exceed_hospital_days": "More MgSO4 days than hospital days",
     "fracture_in_dxa_region": "Fractured vertebra inside the DXA region",
     "fracture_site_unrecognised": "Fracture site not recognised",
     "dxa_before_delivery": "DXA scan dated before delivery",
@@ -42,6 +44,10 @@ _SHORT_REASONS = (("defined by", "defines the groups"), ("only one level", "one 
 _MAX_EXCLUDED_SHOWN = 100
 _MAX_WARNINGS_SHOWN = 20
 _QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
+# The bundled Liberation Sans has no U+2084 (₄): MgSO4 is typeset with <sub>, so the PDF
+# never falls back to a system font. Keys shown outside the page body stay plain text.
+_SUBSCRIPT = Markup("MgSO<sub>4</sub>")
+_PLAIN_KEYS = frozenset({"title", "subject", "keywords", "footer", "charts", "organisation"})
 
 
 # --- number formatting --------------------------------------------------------------------
@@ -104,10 +110,10 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
     criteria = _CRITERIA.get(rules.criteria, rules.criteria)
     deidentified = bool(summary["deidentified"])
     excluded = summary["excluded"]
-    return {
+    report = {
         "lang": org.language,
         "title": f"Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n:,})",
-        "heading": "Case-series summary: bone mass after MgSO₄ tocolysis",
+        "heading": "Case-series summary: bone mass after MgSO4 tocolysis",
         "subject": "Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality",
         "keywords": "audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM",
         "organisation": org,
@@ -147,6 +153,19 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
         "quality": _quality(summary["data_quality"]),
         "charts": _charts(chart_data, rules),
     }
+    return {k: v if k in _PLAIN_KEYS else _typeset(v) for k, v in report.items()}
+
+
+def _typeset(value: object) -> object:
+    """Strings naming MgSO4 become escaped markup with a subscript 4; the rest is unchanged
+    (Jinja escapes it)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return escape(value).replace("MgSO4", _SUBSCRIPT) if "MgSO4" in value else value
+    if isinstance(value, dict):
+        return {k: _typeset(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_typeset(v) for v in value]
+    return value
 
 
 def _ratio(part: int, whole: int) -> str:
@@ -172,8 +191,8 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
             "value": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"])}]
     labels = {"age_years": ("Age (years)", ""), "bmi_kg_m2": ("BMI (kg/m²)", ""),
-              "mgso4_days": ("MgSO₄ tocolysis (days)", ""),
-              "mgso4_total_g": ("Cumulative MgSO₄ dose", " g")}
+              "mgso4_days": ("MgSO4 tocolysis (days)", ""),
+              "mgso4_total_g": ("Cumulative MgSO4 dose", " g")}
     for column, (label, unit) in labels.items():
         mean = summary["means"].get(column)
         if mean is None:

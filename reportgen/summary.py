@@ -27,8 +27,8 @@ NUMERIC_LABELS = {
     "gravida": "Gravida",
     "para": "Para",
     "hospital_days": "Hospital stay (days)",
-    "mgso4_days": "MgSO₄ tocolysis (days)",
-    "mgso4_total_g": "Cumulative MgSO₄ dose (g)",
+    "mgso4_days": "MgSO4 tocolysis (days)",
+    "mgso4_total_g": "Cumulative MgSO4 dose (g)",
     "yam_percent": "YAM (%)",
     "bmd_g_cm2": "BMD (g/cm²)",
     "t_score": "T-score",
@@ -571,8 +571,8 @@ def _associations(numeric: dict[str, np.ndarray], threshold: float,
     return [
         _fisher_dose_yam(dose, yam, threshold, yam_low),
         _spearman("dose_vs_yam", dose, yam, "higher cumulative dose",
-                  "Cumulative MgSO₄ dose"),
-        _spearman("days_vs_yam", days, yam, "more days on MgSO₄", "MgSO₄ days"),
+                  "Cumulative MgSO4 dose"),
+        _spearman("days_vs_yam", days, yam, "more days on MgSO4", "MgSO4 days"),
     ]
 
 
@@ -580,7 +580,7 @@ def _general_cautions(n: int, threshold: float, associations: list[dict]) -> lis
     out = []
     if n and any(a["p_value"] is not None for a in associations):
         out.append("Dose–YAM associations from a case series without a comparison group "
-                   "cannot show that MgSO₄ causes bone loss.")
+                   "cannot show that MgSO4 causes bone loss.")
     if threshold == 1000.0:
         out.append("The > 1,000 g cumulative-dose threshold is the seed case series' "
                    "hypothesis from 9 patients, not a validated cut-off.")

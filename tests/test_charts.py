@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import warnings
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +125,16 @@ def test_zone_colours_are_exact_in_the_band() -> None:
 
 
 def test_cached_result_equals_cold_result() -> None:
+    shifted = [(label, start - timedelta(days=400), end and end - timedelta(days=390))
+               for label, start, end in EVENTS]  # same rows, other dates: the plate is reused
     charts.clear_cache()
     first = _dose(highlight=(1260, 62))
-    warm = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73)]
+    charts.plot_timeline(EVENTS)
+    warm = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73),
+            charts.plot_timeline(shifted)]
     charts.clear_cache()
-    cold = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73)]
+    cold = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73),
+            charts.plot_timeline(shifted)]
     assert warm == cold
     assert _dose(highlight=(1260, 62)) == first
 
@@ -145,14 +150,18 @@ def test_highlight_warm_equals_cold(dose: float, yam: float, label: str) -> None
     assert _dose(highlight=(dose, yam), highlight_label=label) == warm
 
 
-def test_fresh_process_gives_the_same_bytes() -> None:
+def test_fresh_process_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Cold calls in a new process (with a hostile matplotlibrc) equal warm calls here."""
+    rc = tmp_path / "matplotlibrc"
+    rc.write_text("font.size: 20\nlines.linewidth: 5\naxes.facecolor: yellow\n"
+                  "text.hinting: none\nsavefig.dpi: 42\nfont.family: serif\n")
     script = """
 import hashlib, json
 from reportgen import charts
 from tests.test_charts import _fresh_calls
 print(json.dumps([hashlib.sha256(png).hexdigest() for png in _fresh_calls()]))
 """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    env = {**os.environ, "MATPLOTLIBRC": str(rc), "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     # in this process the plates are warm (other tests ran first, or these calls did)
     _fresh_calls()

@@ -75,8 +75,8 @@ def test_validate_rejects_files_with_exact_lines(runner, name, message):
     path = DATA / name
     result = _validate(runner, path)
     assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == f"Error: {path}:0:-: {message}\n"
+    assert result.stdout == f"{path}:0:-: {message}\n"
+    assert result.stderr == ""
 
 
 def test_validate_reports_all_problems_and_only_bad_rows(runner):

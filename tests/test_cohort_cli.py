@@ -43,19 +43,25 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-def run(*args: str, hash_seed: str = "0") -> tuple[int, str]:
-    """The CLI in a fresh interpreter (exit code, stderr); SOURCE_DATE_EPOCH set."""
+def start(*args: str, hash_seed: str = "0") -> subprocess.Popen:
+    """The CLI in a fresh interpreter, SOURCE_DATE_EPOCH set; ``finish`` waits for it.
+    Independent runs go side by side to keep the suite short."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "PYTHONHASHSEED": hash_seed}
-    done = subprocess.run([sys.executable, "-m", "reportgen", "cohort", *args],
-                          capture_output=True, text=True, env=env, check=False, timeout=300)
-    return done.returncode, done.stderr
+    return subprocess.Popen([sys.executable, "-m", "reportgen", "cohort", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    _, stderr = process.communicate(timeout=300)
+    return process.returncode, stderr
 
 
 def pdf_text(path: Path) -> str:
     if shutil.which("pdftotext"):
         return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
                               text=True, check=True).stdout
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(path).pages)  # pragma: no cover
+    pages = pypdf.PdfReader(path).pages  # pragma: no cover - poppler-utils is installed
+    return "\n".join(page.extract_text() for page in pages)
 
 
 def every_readable_text(outdir: Path) -> dict[str, bytes]:
@@ -106,18 +112,28 @@ def marked_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def skipped_run(marked_csv, tmp_path_factory) -> dict:
-    outdir = tmp_path_factory.mktemp("skipped") / "out"
-    code, stderr = run(str(marked_csv), "-o", str(outdir), "--skip-invalid")
+def marked_runs(marked_csv, tmp_path_factory) -> dict:
+    """--skip-invalid, with and without --deidentify, rendered side by side."""
+    plain = tmp_path_factory.mktemp("skipped") / "out"
+    deid = tmp_path_factory.mktemp("deid") / "out"
+    processes = [start(str(marked_csv), "-o", str(plain), "--skip-invalid"),
+                 start(str(marked_csv), "-o", str(deid), "--skip-invalid", "--deidentify")]
+    (code, stderr), (deid_code, deid_stderr) = (finish(p) for p in processes)
+    return {"plain": (code, stderr, plain), "deid": (deid_code, deid_stderr, deid)}
+
+
+@pytest.fixture(scope="module")
+def skipped_run(marked_runs) -> dict:
+    code, stderr, outdir = marked_runs["plain"]
+    assert code == 0, stderr
     return {"code": code, "stderr": stderr, "dir": outdir,
             "json": json.loads((outdir / "cohort-summary.json").read_text("utf-8")),
             "text": pdf_text(outdir / "cohort-summary.pdf")}
 
 
 @pytest.fixture(scope="module")
-def deidentified_run(marked_csv, tmp_path_factory) -> Path:
-    outdir = tmp_path_factory.mktemp("deid") / "out"
-    code, stderr = run(str(marked_csv), "-o", str(outdir), "--skip-invalid", "--deidentify")
+def deidentified_run(marked_runs) -> Path:
+    code, stderr, outdir = marked_runs["deid"]
     assert code == 0, stderr
     return outdir
 
@@ -190,8 +206,9 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
     """Two runs in fresh interpreters (different hash seeds) give byte-identical files;
     a third run into the full directory without --overwrite refuses and changes nothing."""
     first, second = tmp_path / "a", tmp_path / "b"
-    assert run(str(SEED), "-o", str(first), hash_seed="1")[0] == 0
-    assert run(str(SEED), "-o", str(second), hash_seed="2")[0] == 0
+    processes = [start(str(SEED), "-o", str(first), hash_seed="1"),
+                 start(str(SEED), "-o", str(second), hash_seed="2")]
+    assert [finish(p)[0] for p in processes] == [0, 0]
     files = sorted(p.name for p in first.iterdir())
     assert files == sorted(p.name for p in second.iterdir())
     assert len(files) == 5
@@ -199,7 +216,7 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
-    code, stderr = run(str(SEED), "-o", str(first), hash_seed="3")
+    code, stderr = finish(start(str(SEED), "-o", str(first), hash_seed="3"))
     assert code == 1
     assert "already exist" in stderr
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}

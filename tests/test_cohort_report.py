@@ -36,12 +36,20 @@ BIG_N = 10_000
 
 # --- helpers ------------------------------------------------------------------------------
 
-def run_cohort(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The real command line, in a fresh interpreter."""
-    full_env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "reportgen", "cohort", *args],
-                          capture_output=True, text=True, env=full_env, check=False,
-                          timeout=300)
+class Run:
+    """The real command line in a fresh interpreter, started now, awaited by ``finish``
+    (the seed and the large cohort render side by side to keep the suite short)."""
+
+    def __init__(self, *args: str):
+        env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
+        self.started = time.monotonic()
+        self.process = subprocess.Popen([sys.executable, "-m", "reportgen", "cohort", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=env)
+
+    def finish(self) -> tuple[int, str, float]:
+        _, stderr = self.process.communicate(timeout=300)
+        return self.process.returncode, stderr, time.monotonic() - self.started
 
 
 def pdf_text(path: Path) -> str:
@@ -89,10 +97,25 @@ def seed_rows() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def seed_run(tmp_path_factory) -> dict:
-    outdir = tmp_path_factory.mktemp("seed") / "out"
-    done = run_cohort(str(SEED), "-o", str(outdir))
-    assert done.returncode == 0, done.stderr
+def launched(tmp_path_factory) -> dict:
+    """Start both renders at once: the seed and a 10,000-row synthetic cohort."""
+    seed_dir = tmp_path_factory.mktemp("seed")
+    big_dir = tmp_path_factory.mktemp("big")
+    expected = synthetic_cohort(big_dir / "big.csv", BIG_N)
+    runs = {"seed": (Run(str(SEED), "-o", str(seed_dir / "out")), seed_dir / "out"),
+            "big": (Run(str(big_dir / "big.csv"), "-o", str(big_dir / "out")), big_dir / "out")}
+    yield {"runs": runs, "expected": expected}
+    for process, _ in runs.values():
+        if process.process.poll() is None:  # a failed test left it running
+            process.process.kill()
+            process.process.communicate()
+
+
+@pytest.fixture(scope="module")
+def seed_run(launched) -> dict:
+    process, outdir = launched["runs"]["seed"]
+    code, stderr, _ = process.finish()
+    assert code == 0, stderr
     return {"dir": outdir,
             "json": json.loads((outdir / "cohort-summary.json").read_text("utf-8")),
             "text": pdf_text(outdir / "cohort-summary.pdf"),
@@ -360,15 +383,12 @@ def synthetic_cohort(path: Path, n: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def big_run(tmp_path_factory) -> dict:
-    base = tmp_path_factory.mktemp("big")
-    expected = synthetic_cohort(base / "big.csv", BIG_N)
-    started = time.monotonic()
-    done = run_cohort(str(base / "big.csv"), "-o", str(base / "out"))
-    elapsed = time.monotonic() - started
-    assert done.returncode == 0, done.stderr
-    return {"dir": base / "out", "elapsed": elapsed, "expected": expected,
-            "text": pdf_text(base / "out" / "cohort-summary.pdf")}
+def big_run(launched) -> dict:
+    process, outdir = launched["runs"]["big"]
+    code, stderr, elapsed = process.finish()
+    assert code == 0, stderr
+    return {"dir": outdir, "elapsed": elapsed, "expected": launched["expected"],
+            "text": pdf_text(outdir / "cohort-summary.pdf")}
 
 
 @pytest.mark.slow

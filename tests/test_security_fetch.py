@@ -24,7 +24,7 @@ import pikepdf
 import pytest
 import weasyprint
 from click.testing import CliRunner
-from hostile.corpus import JINJA_EXPRESSION, JINJA_STATEMENT, markup_payloads, markup_records
+from hostile.corpus import JINJA_STATEMENT, TEXT_FIELDS, markup_payloads, markup_records
 from hostile.corpus import to_csv as records_to_csv
 from markupsafe import escape
 from pypdf import PdfReader
@@ -46,8 +46,9 @@ pytestmark = pytest.mark.filterwarnings(
     r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _collect() -> Iterator[None]:
+    """Leaked files are collected before the next module (whose filters may differ)."""
     yield
     gc.collect()
 
@@ -351,45 +352,45 @@ def test_hostile_text_is_shown_escaped_and_fetches_nothing(tmp_path, listener, n
     assert no_dns == []
 
     secret_path, secret_content = secret
-    payloads = markup_payloads(listener.port, secret_path)
+    records = markup_records(listener.port, secret_path)
     manifest = json.loads((outdir / "manifest.json").read_text("utf-8"))
-    by_id = {}
+    by_id: dict[str, dict[str, Path]] = {}
     for entry in manifest["files"]:
         by_id.setdefault(entry["patient_id"], {})[entry["format"]] = outdir / entry["path"]
-    assert len(by_id) == len(payloads)
+    assert sorted(by_id) == sorted(str(r["patient_id"]) for r in records)
 
-    for key, text in payloads.items():
-        files = by_id[f"{key}:{text}"]
+    for record in records:
+        files = by_id[str(record["patient_id"])]
+        text = str(record["notes"])  # the same text is in name, sites, DXA site and the id
         html = files["html"].read_text("utf-8")
-        # the text is there, escaped; raw markup is never there
-        assert str(escape(text)) in html, key
-        if "<" in text:
-            assert text not in html, key
+        # the text is there, escaped, in every field; raw markup is never there
+        assert html.count(str(escape(text))) >= len(TEXT_FIELDS) - 1, text
+        assert str(escape(record["patient_id"])) in html
+        assert text not in html
         for tag in ("<script", "<iframe", "<object", "<embed", "<meta http-equiv", "<svg",
                     "<link rel=\"attachment\"", "<a rel=\"attachment\"", "<style>@import"):
-            assert tag not in html, (key, tag)
+            assert tag not in html, tag
         # template syntax is text: {{ 7*7 }} is not 49, {% raw %} is shown as typed
         assert "T149T2" not in html
         # the JSON keeps the text exactly as entered
         document = json.loads(files["json"].read_text("utf-8"))
-        assert document["patient_id"] == f"{key}:{text}"
+        assert document["patient_id"] == record["patient_id"]
 
         pdf_text = _squash(_pdf_text(files["pdf"]))
         assert "T149T2" not in pdf_text
-        if key in ("img", "script", "jinja_expression", "jinja_statement", "style_url",
-                   "attachment"):
-            assert _squash(text) in pdf_text, key
+        assert _squash(text) in pdf_text  # shown literally (the notes), whitespace aside
         embedded = _embedded_files(files["pdf"])
-        assert list(embedded) == ["report.json"], key
-        assert json.loads(embedded["report.json"])["patient_id"] == f"{key}:{text}"
+        assert list(embedded) == ["report.json"]
+        assert json.loads(embedded["report.json"])["patient_id"] == record["patient_id"]
         assert secret_content not in _all_stream_bytes(files["pdf"])
-        if Path("/etc/hostname").is_file() and Path("/etc/hostname").read_bytes().strip():
-            assert Path("/etc/hostname").read_bytes().strip() not in embedded["report.json"]
+        hostname = Path("/etc/hostname")
+        if hostname.is_file() and hostname.read_bytes().strip():
+            assert hostname.read_bytes().strip() not in embedded["report.json"]
 
-    expression = by_id[f"jinja_expression:{JINJA_EXPRESSION}"]["html"].read_text("utf-8")
-    assert "T1{{ 7*7 }}T2" in expression
-    statement = by_id[f"jinja_statement:{JINJA_STATEMENT}"]["html"].read_text("utf-8")
-    assert str(escape(JINJA_STATEMENT)) in statement
+    html = "".join(files["html"].read_text("utf-8") for files in by_id.values())
+    assert "T1{{ 7*7 }}T2" in html
+    assert str(escape(JINJA_STATEMENT)) in html
+    assert "{% raw %}R{% endraw %}" in html
 
 
 @pytest.mark.slow

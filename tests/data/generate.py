@@ -79,7 +79,7 @@ def _xlsx() -> None:
             else:
                 cells.append(value or None)
         sheet.append(cells)
-    stamp = datetime.datetime(2022, 2, 13)  # fixed, so regenerating changes nothing
+    stamp = datetime.datetime(2022, 2, 13)  # fixed document properties, not "now"
     book.properties.created = book.properties.modified = stamp
     book.save(HERE / "case_series_2020.xlsx")
 

@@ -48,13 +48,16 @@ def markup_payloads(port: int, secret: Path) -> dict[str, str]:
     }
 
 
-def markup_records(port: int, secret: Path) -> list[dict[str, object]]:
-    """One valid patient per payload, the payload in every free-text field (the id gets a
-    prefix so ids stay unique)."""
+def markup_records(port: int, secret: Path, per_row: int = 3) -> list[dict[str, object]]:
+    """Valid patients with ``per_row`` payloads (joined by " | ") in every free-text field;
+    the id gets the payload names as a prefix so ids stay unique."""
+    items = list(markup_payloads(port, secret).items())
     records = []
-    for key, text in markup_payloads(port, secret).items():
+    for start in range(0, len(items), per_row):
+        group = items[start:start + per_row]
+        text = " | ".join(payload for _, payload in group)
         record: dict[str, object] = {field: text for field in TEXT_FIELDS}
-        record["patient_id"] = f"{key}:{text}"
+        record["patient_id"] = "+".join(key for key, _ in group) + ":" + text
         record.update(VALID)
         records.append(record)
     return records
