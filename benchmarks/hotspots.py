@@ -1,31 +1,37 @@
-"""Where the time goes: profiles behind docs/performance.md (issue 8).
+"""Where the time goes: the profiles behind docs/performance.md (issue 8).
 
-    .venv/bin/python benchmarks/hotspots.py                 # one worker, 100 reports (steady state)
+Needs a sampling profiler in the venv (development tools, not reportgen dependencies):
+``.venv/bin/pip install py-spy`` (preferred: samples from outside the process, no overhead)
+or ``.venv/bin/pip install pyinstrument`` (in-process; inflates call-heavy code).
+
+    .venv/bin/python benchmarks/hotspots.py                  # one worker, 100 reports
     .venv/bin/python benchmarks/hotspots.py --reports 40 --cold --out /tmp/prof
 
-* ``patient`` (default): ``build_patient_reports(workers=1)`` in this process, which runs the
-  same ``PatientMaker`` a pool worker runs, under cProfile with a **CPU-time** clock (so other
-  jobs on the machine do not inflate the figures). Three warm-up reports are rendered first
-  into another directory, so imports, font set-up and chart plates are excluded: this is the
-  steady state of a worker. Printed: the pipeline stages (cumulative CPU of the functions
-  that implement them, % of the total), CPU by package (self time), the top functions.
+* default: ``build_patient_reports(workers=1)`` in a child process - the same ``PatientMaker``
+  a pool worker runs. Three warm-up reports are rendered first into another directory and
+  only the measured call is analysed, so imports, font set-up and chart plates are excluded:
+  this is the steady state of a worker. Printed: the pipeline stages (time of the outermost
+  frames of the functions that implement them, ms per report and share), self time by
+  package (time in C code such as zlib or Pango is charged to the Python caller), and the
+  top functions by self time.
 * ``--cold``: ``python -X importtime`` of ``reportgen --help`` and ``reportgen validate``
-  (the modules that cost most to import), and cProfile of ``reportgen validate`` on 10^5
-  synthetic rows, cold, in a fresh process.
+  (the heaviest imports), and a profile of a cold ``reportgen validate`` on 10^5 synthetic
+  rows.
 
-``--out DIR`` keeps the .pstats files (open with ``python -m pstats`` or snakeviz). With
-``--pyinstrument`` (if installed) the patient run is also sampled by pyinstrument (wall
-clock) and its text tree written to DIR.
+Sampling attributes time to the running stack (py-spy counts runnable threads, idle waits
+are excluded). On a machine shared with other jobs the absolute times stretch, but the
+shares stay representative; the CPU/wall ratio of the measured run is printed so the
+stretch is visible. ``--out DIR`` keeps the raw samples (collapsed stacks: feed them to
+flamegraph.pl or speedscope).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
+import json
 import os
-import pstats
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,219 +41,352 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import synth  # noqa: E402
+import synth  # noqa: E402  (sibling script)
 
-# (label, regex over "file:function" of pstats keys); cumulative CPU of the first match wins.
+RATE = 250  # py-spy samples per second
+# (label, regex over "path:Class.function" frame keys). A stage's time is the time of the
+# outermost frames matching it (a recursive or nested match is not counted twice).
 PATIENT_STAGES = [
     ("charts: all reportgen.charts plot_* calls", r"reportgen/charts\.py:plot_"),
-    ("  chart plot_timeline (new figure each call)", r"reportgen/charts\.py:plot_timeline$"),
-    ("  chart plot_dose_vs_yam", r"reportgen/charts\.py:plot_dose_vs_yam$"),
-    ("  chart plot_yam_zones", r"reportgen/charts\.py:plot_yam_zones$"),
-    ("HTML template (Jinja render)", r"reportgen/render\.py:html$"),
-    ("PDF: HtmlPdfRenderer.pdf", r"reportgen/render\.py:pdf$"),
-    ("  HTML parse (tinyhtml5, incl. base64 data URIs)", r"weasyprint/__init__\.py:__init__$"),
-    ("  CSS cascade (get_all_computed_styles)", r"weasyprint/css/__init__\.py:"
-                                                r"get_all_computed_styles$"),
-    ("  box tree (build_formatting_structure)", r"weasyprint/formatting_structure/build\.py:"
-                                                r"build_formatting_structure$"),
+    ("  plot_timeline (a new figure every call)", r"reportgen/charts\.py:plot_timeline$"),
+    ("  plot_dose_vs_yam (cached plate + highlight)", r"reportgen/charts\.py:plot_dose_vs_yam$"),
+    ("  plot_yam_zones (cached plate + marker)", r"reportgen/charts\.py:plot_yam_zones$"),
+    ("context without charts: see total - charts", r"reportgen/context\.py:patient_context$"),
+    ("HTML template (Jinja render)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
+    ("PDF: HtmlPdfRenderer.pdf (WeasyPrint, PDF/A-3u, tags)",
+     r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
+    ("  HTML parse (tinyhtml5; 40 KB of it is base64 PNG)",
+     r"weasyprint/__init__\.py:(HTML\.)?__init__$"),
+    ("  CSS cascade (get_all_computed_styles)",
+     r"weasyprint/css/__init__\.py:get_all_computed_styles$"),
+    ("  box tree (build_formatting_structure, loads images)",
+     r"weasyprint/formatting_structure/build\.py:build_formatting_structure$"),
     ("  layout (layout_document)", r"weasyprint/layout/__init__\.py:layout_document$"),
-    ("  image decode + P->RGB + PNG re-encode (RasterImage)", r"weasyprint/images\.py:"
-                                                              r"__init__$"),
-    ("  image stream re-encode (get_x_object)", r"weasyprint/images\.py:get_x_object$"),
     ("  paint (draw_page)", r"weasyprint/draw/__init__\.py:draw_page$"),
     ("  PDF assembly (generate_pdf)", r"weasyprint/pdf/__init__\.py:generate_pdf$"),
     ("    fonts dictionary + subsetting", r"weasyprint/pdf/fonts\.py:build_fonts_dictionary$"),
-    ("  PDF serialisation (pydyf write)", r"pydyf/__init__\.py:write$"),
-    ("  Pillow PNG encode (all callers)", r"ImageFile\.py:_save$"),
+    ("  PDF serialisation (pydyf write, zlib)", r"pydyf/__init__\.py:(PDF\.)?write$"),
+    ("  chart PNGs in WeasyPrint: decode, P->RGB, re-encode",
+     r"weasyprint/images\.py:(RasterImage\.)?(__init__|get_x_object)$"),
+    ("  Pillow PNG encode (any caller)", r"PIL/ImageFile\.py:_save$"),
     ("assess + JSON (assess_record, assessment_json)", r"reportgen/assess\.py:assess"),
     ("atomic writes (fsync)", r"reportgen/output\.py:atomic_write$"),
-    ("journal append (fsync per report)", r"reportgen/output\.py:append$"),
+    ("journal append (fsync per report)", r"reportgen/output\.py:(Journal\.)?append$"),
     ("manifest rewrites", r"reportgen/output\.py:write_manifest$"),
+]
+VALIDATE_STAGES = [
+    ("imports (all)", r"importlib\._bootstrap.*:_find_and_load$"),
+    ("load_table", r"reportgen/loaders\.py:load_table$"),
+    ("  read_csv", r"pandas/io/parsers/readers\.py:read_csv$"),
+    ("  blank-row test (_from_frame: str.strip on every cell)",
+     r"reportgen/loaders\.py:_from_frame$"),
+    ("  cell length check (_check_size)", r"reportgen/loaders\.py:_check_size$"),
+    ("prepare_table", r"reportgen/records\.py:prepare_table$"),
+    ("  coerce_frame (every column)", r"reportgen/schema\.py:coerce_frame$"),
+    ("    _clean_text (astype string + str.strip)", r"reportgen/schema\.py:_clean_text$"),
+    ("    _to_number / _to_integer", r"reportgen/schema\.py:_to_(number|integer)$"),
+    ("    _to_boolean", r"reportgen/schema\.py:_to_boolean$"),
+    ("    _to_smoking", r"reportgen/schema\.py:_to_smoking$"),
+    ("    _to_date", r"reportgen/schema\.py:_to_date$"),
+    ("    range checks (to_numeric + compare)", r"pandas/core/tools/numeric\.py:to_numeric$"),
+    ("  _duplicate_ids", r"reportgen/records\.py:_duplicate_ids$"),
+    ("  _missing_values", r"reportgen/records\.py:_missing_values$"),
+    ("print the problems", r"click/utils\.py:echo$"),
 ]
 BUCKETS = [
     ("weasyprint layout", "weasyprint/layout/"), ("weasyprint css", "weasyprint/css/"),
     ("weasyprint draw", "weasyprint/draw/"), ("weasyprint pdf", "weasyprint/pdf/"),
-    ("weasyprint text (pango/harfbuzz via cffi)", "weasyprint/text/"),
+    ("weasyprint text (Pango/HarfBuzz via cffi)", "weasyprint/text/"),
     ("weasyprint formatting_structure", "weasyprint/formatting_structure/"),
-    ("weasyprint other", "weasyprint/"), ("tinyhtml5 (HTML parser)", "tinyhtml5/"),
-    ("cssselect2", "cssselect2/"), ("tinycss2", "tinycss2/"), ("pydyf", "pydyf/"),
+    ("weasyprint images", "weasyprint/images"), ("weasyprint other", "weasyprint/"),
+    ("tinyhtml5 (HTML parser)", "tinyhtml5/"), ("cssselect2", "cssselect2/"),
+    ("tinycss2", "tinycss2/"), ("pydyf (PDF writer, zlib)", "pydyf/"),
     ("fontTools", "fontTools/"), ("PIL", "PIL/"), ("matplotlib", "matplotlib/"),
-    ("numpy", "numpy/"), ("jinja2", "jinja2/"), ("reportgen", "reportgen/"),
-    ("cffi / ctypes built-ins", "cffi"), ("zlib / built-ins", "~"),
+    ("numpy", "numpy/"), ("pandas", "pandas/"), ("jinja2", "jinja2/"), ("click", "click/"),
+    ("reportgen", "reportgen/"), ("importlib (imports)", "importlib"),
 ]
 
 
-def _key_name(key: tuple) -> str:
-    filename, _line, function = key
-    return f"{filename.replace(os.sep, '/')}:{function}"
+class Node:
+    """A call-tree node: ``key`` = "path:Class.function", ``time`` in seconds."""
+
+    def __init__(self, key: str):
+        self.key = key
+        self.time = 0.0
+        self.children: dict[str, Node] = {}
+
+    @property
+    def self_time(self) -> float:
+        return self.time - sum(c.time for c in self.children.values())
+
+    def find(self, suffix: str) -> Node | None:
+        if self.key.endswith(suffix):
+            return self
+        for child in self.children.values():
+            found = child.find(suffix)
+            if found is not None:
+                return found
+        return None
 
 
-def stage_table(stats: pstats.Stats, stages: list[tuple[str, str]], total: float,
-                per: int) -> str:
-    entries = stats.stats  # type: ignore[attr-defined]
-    lines = [f"{'stage':56s} {'CPU s':>8s} {'ms/report':>10s} {'% of total':>10s}"]
+_FRAME = re.compile(r"^(.*) \((.*?)(?::(\d+))?\)$")
+
+
+def parse_collapsed(path: Path, rate: int) -> Node:
+    """py-spy ``-f raw`` output (``frame;frame;... count``, root first) as a tree."""
+    root = Node("<root>")
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        seconds = int(count) / rate
+        node = root
+        node.time += seconds
+        for frame in stack.split(";"):
+            match = _FRAME.match(frame)
+            key = f"{match[2]}:{match[1]}" if match else frame
+            key = key.replace(os.sep, "/")
+            node = node.children.setdefault(key, Node(key))
+            node.time += seconds
+    return root
+
+
+def from_pyinstrument(frame) -> Node:
+    """pyinstrument's tree; its synthetic "[self]" leaves stay in the parent's self time."""
+    cls = getattr(frame, "class_name", None)
+    key = f"{(frame.file_path or '').replace(os.sep, '/')}:{cls + '.' if cls else ''}" \
+          f"{frame.function or ''}"
+    node = Node(key)
+    node.time = frame.time
+    for child in frame.children:
+        if not child.is_synthetic:
+            sub = from_pyinstrument(child)
+            node.children[sub.key + f"#{len(node.children)}"] = sub
+    return node
+
+
+def _walk(node: Node, visit, ancestors: tuple = ()) -> None:
+    visit(node, ancestors)
+    for child in node.children.values():
+        _walk(child, visit, ancestors + (node,))
+
+
+def stage_table(root: Node, stages: list[tuple[str, str]], per: int, unit: str) -> str:
+    total = root.time
+    lines = [f"{'stage':60s} {'s':>7s} {unit:>10s} {'share':>7s}"]
     for label, pattern in stages:
         regex = re.compile(pattern)
-        matched = [(key, value) for key, value in entries.items()
-                   if regex.search(_key_name(key))]
-        if not matched:
-            lines.append(f"{label:56s} {'-':>8s}")
-            continue
-        # cumulative time of matching functions that are not called by another match
-        names = {k for k, _ in matched}
-        cum = sum(v[3] for k, v in matched if not (set(v[4]) & names))
-        lines.append(f"{label:56s} {cum:8.2f} {1000 * cum / per:10.1f} {100 * cum / total:9.1f} %")
+        found = [0.0]
+
+        def visit(node: Node, ancestors: tuple, regex=regex, found=found) -> None:
+            if regex.search(node.key) and not any(regex.search(a.key) for a in ancestors):
+                found[0] += node.time
+
+        _walk(root, visit)
+        t = found[0]
+        lines.append(f"{label:60s} {t:7.2f} {1000 * t / per:10.1f} {100 * t / total:6.1f} %")
     return "\n".join(lines)
 
 
-def bucket_table(stats: pstats.Stats, total: float) -> str:
+def _bucket(key: str) -> str | None:
+    path = key.rsplit(":", 1)[0]
+    if not path or path.startswith("<") or "built-in" in key:
+        return None
+    for label, marker in BUCKETS:
+        if marker in path:
+            return label
+    return "other (stdlib, ...)"
+
+
+def bucket_table(root: Node) -> str:
     sums: dict[str, float] = {}
-    for key, value in stats.stats.items():  # type: ignore[attr-defined]
-        name = key[0].replace(os.sep, "/")
-        for label, marker in BUCKETS:
-            if marker in name or (marker == "~" and name == "~"):
-                sums[label] = sums.get(label, 0.0) + value[2]
+
+    def visit(node: Node, ancestors: tuple) -> None:
+        label = _bucket(node.key)
+        for ancestor in reversed(ancestors):
+            if label is not None:
                 break
-        else:
-            sums["other (stdlib, ...)"] = sums.get("other (stdlib, ...)", 0.0) + value[2]
-    lines = [f"{'package (self CPU time)':44s} {'CPU s':>8s} {'share':>7s}"]
+            label = _bucket(ancestor.key)
+        label = label or "other (stdlib, ...)"
+        sums[label] = sums.get(label, 0.0) + node.self_time
+
+    _walk(root, visit)
+    lines = [f"{'package (self time; C code -> Python caller)':46s} {'s':>7s} {'share':>7s}"]
     for label, value in sorted(sums.items(), key=lambda kv: -kv[1]):
-        lines.append(f"{label:44s} {value:8.2f} {100 * value / total:6.1f} %")
+        if value / root.time >= 0.004:
+            lines.append(f"{label:46s} {value:7.2f} {100 * value / root.time:6.1f} %")
     return "\n".join(lines)
 
 
-def top_functions(stats: pstats.Stats, count: int, sort: str) -> str:
-    buffer = io.StringIO()
-    pstats.Stats(stats, stream=buffer).strip_dirs().sort_stats(sort).print_stats(count)
-    text = buffer.getvalue()
-    return text[text.find("   ncalls"):].rstrip()
+def top_self(root: Node, count: int) -> str:
+    sums: dict[str, float] = {}
+
+    def visit(node: Node, ancestors: tuple) -> None:
+        key = node.key.split("#")[0]
+        sums[key] = sums.get(key, 0.0) + node.self_time
+
+    _walk(root, visit)
+    rows = sorted(sums.items(), key=lambda kv: -kv[1])[:count]
+    return "\n".join(f"  {100 * v / root.time:5.1f} %  {k.split('site-packages/')[-1]}"
+                     for k, v in rows)
 
 
-def profile_patient(reports: int, out: Path, use_pyinstrument: bool) -> None:
+def profiler() -> str | None:
+    for name in ("py-spy", "pyinstrument"):
+        if shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name):
+            return name
+    return None
+
+
+def sample(command: list[str], out: Path, name: str, env: dict) -> tuple[Node, str]:
+    """Run ``command`` (a Python script + args) under the available profiler."""
+    tool = profiler()
+    if tool == "py-spy":
+        exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+        raw = out / f"{name}.collapsed.txt"
+        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "-o", str(raw),
+                               "--", sys.executable, *command], capture_output=True, text=True,
+                              env=env)
+        if done.returncode != 0 and not raw.exists():
+            raise SystemExit(f"py-spy failed: {done.stderr[-2000:]}")
+        return parse_collapsed(raw, RATE), done.stdout
+    if tool == "pyinstrument":
+        session = out / f"{name}.pyisession"
+        wrapper = ("import runpy, sys\nfrom pyinstrument import Profiler\n"
+                   "p = Profiler(interval=0.001)\np.start()\n"
+                   f"sys.argv = {command!r}\n"
+                   "try:\n"
+                   "    if sys.argv[0] == '-m':\n"
+                   "        sys.argv = sys.argv[1:]\n"
+                   "        runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+                   "    else:\n"
+                   "        runpy.run_path(sys.argv[0], run_name='__main__')\n"
+                   "except SystemExit:\n    pass\n"
+                   f"finally:\n    p.stop()\n    p.last_session.save({str(session)!r})\n")
+        done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
+                              env=env)
+        from pyinstrument.session import Session
+
+        root = Node("<root>")
+        tree = from_pyinstrument(Session.load(str(session)).root_frame())
+        root.children[tree.key] = tree
+        root.time = tree.time
+        return root, done.stdout
+    raise SystemExit("install a sampling profiler: .venv/bin/pip install py-spy "
+                     "(or pyinstrument)")
+
+
+# --- the measured child process ------------------------------------------------------------
+
+
+def _measured(function):
+    """Marker frame: only what runs below it is analysed."""
+    return function()
+
+
+def child_patient(reports: int) -> None:
     from reportgen.api import build_patient_reports
 
     work = Path(tempfile.mkdtemp(prefix="reportgen-prof-"))
-    warm_csv = synth.write_csv(work / "warm.csv", 3, seed=99)
-    csv_path = synth.write_csv(work / "patients.csv", reports, seed=2024)
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "1704067200")
-    build_patient_reports(warm_csv, work / "warm", workers=1, overwrite=True)
-    profiler = cProfile.Profile(time.process_time)
-    wall, cpu = time.perf_counter(), time.process_time()
-    profiler.enable()
-    build_patient_reports(csv_path, work / "out", workers=1, overwrite=True)
-    profiler.disable()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    profiler.dump_stats(out / "patient.pstats")
-    stats = pstats.Stats(profiler)
-    total = stats.total_tt  # type: ignore[attr-defined]
-    print(f"\n## One worker, {reports} reports, steady state (cProfile, CPU clock)")
-    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (profiled: {total:.1f} s) -> "
-          f"{1000 * cpu / reports:.0f} ms CPU/report under the profiler\n")
-    print(stage_table(stats, PATIENT_STAGES, total, reports))
+    try:
+        warm_csv = synth.write_csv(work / "warm.csv", 3, seed=99)
+        csv_path = synth.write_csv(work / "patients.csv", reports, seed=2024)
+        build_patient_reports(warm_csv, work / "warm", workers=1, overwrite=True)
+        wall, cpu = time.perf_counter(), time.process_time()
+        _measured(lambda: build_patient_reports(csv_path, work / "out", workers=1,
+                                                overwrite=True))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(json.dumps({"wall": wall, "cpu": cpu}))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def profile_patient(reports: int, out: Path, env: dict) -> None:
+    root, stdout = sample([str(Path(__file__).resolve()), "--child-patient", str(reports)],
+                          out, "patient", env)
+    figures = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+    measured = root.find("hotspots.py:_measured") or root
+    wall, cpu = figures["wall"], figures["cpu"]
+    print(f"\n## One worker, {reports} reports, steady state ({profiler()})")
+    print(f"measured call: wall {wall:.1f} s, CPU {cpu:.1f} s -> {1000 * wall / reports:.0f} ms "
+          f"wall, {1000 * cpu / reports:.0f} ms CPU per report (CPU/wall {cpu / wall:.2f}; "
+          f"below 1 = time taken by other processes); {measured.time:.1f} s sampled\n")
+    print(stage_table(measured, PATIENT_STAGES, reports, "ms/report"))
     print()
-    print(bucket_table(stats, total))
+    print(bucket_table(measured))
     print("\nTop functions by self time:")
-    print(top_functions(stats, 25, "tottime"))
-    if use_pyinstrument:
-        try:
-            from pyinstrument import Profiler
-        except ImportError:
-            print("(pyinstrument not installed)")
-        else:
-            sampler = Profiler(interval=0.002)
-            sampler.start()
-            build_patient_reports(csv_path, work / "out2", workers=1, overwrite=True)
-            sampler.stop()
-            (out / "patient-pyinstrument.txt").write_text(
-                sampler.output_text(unicode=True, color=False, show_all=False))
-            print(f"\npyinstrument tree: {out / 'patient-pyinstrument.txt'}")
+    print(top_self(measured, 25))
 
 
 def importtime(command: list[str], env: dict) -> str:
+    """Total and heaviest imports (cumulative, one line per top-level package)."""
     done = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True,
                           text=True, env=env)
     rows = []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
         if match:
-            rows.append((int(match[2]), len(match[3]) // 2, match[4]))
-    top_level = [r for r in rows if r[1] <= 1]
-    total = sum(r[0] for r in top_level)
-    heavy = sorted(rows, key=lambda r: -r[0])
+            rows.append((int(match[2]), (len(match[3]) - 1) // 2, match[4]))
+    total = sum(r[0] for r in rows if r[1] == 0)
     seen, shown = set(), []
-    for cumulative, _depth, name in heavy:
-        root = name.split(".")[0]
-        if root in seen:
+    for cumulative, _depth, name in sorted(rows, key=lambda r: -r[0]):
+        top = name.split(".")[0]
+        if top in seen:
             continue
-        seen.add(root)
+        seen.add(top)
         shown.append(f"  {cumulative / 1000:8.1f} ms  {name}")
         if len(shown) == 12:
             break
-    return f"total imports {total / 1000:.0f} ms (under -X importtime)\n" + "\n".join(shown)
+    return f"total imports {total / 1000:.0f} ms (inflated by -X importtime)\n" + "\n".join(shown)
 
 
-def profile_cold(out: Path) -> None:
-    env = dict(os.environ)
+def profile_cold(out: Path, env: dict) -> None:
     print("\n## Cold imports (python -X importtime), heaviest packages (cumulative)")
     print("\n`reportgen --help`:")
     print(importtime(["-m", "reportgen", "--help"], env))
     work = Path(tempfile.mkdtemp(prefix="reportgen-prof-"))
-    big = synth.write_csv(work / "patients-100000.csv", 100_000, seed=5)
-    print("\n`reportgen validate` (10^5 rows):")
-    print(importtime(["-m", "reportgen", "validate", str(big)], env))
-    stats_path = out / "validate.pstats"
-    code = ("import cProfile, time, sys\n"
-            "from reportgen.cli import cli\n"
-            "p = cProfile.Profile(time.process_time)\n"
-            "p.enable()\n"
-            "try:\n"
-            f"    cli(['validate', {str(big)!r}], standalone_mode=False)\n"
-            "finally:\n"
-            "    p.disable()\n"
-            f"    p.dump_stats({str(stats_path)!r})\n")
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], capture_output=True, env=env)
-    print(f"\n## Cold `reportgen validate` on 10^5 rows (cProfile, CPU clock; process wall "
-          f"{time.perf_counter() - started:.1f} s)")
-    stats = pstats.Stats(str(stats_path))
-    total = stats.total_tt  # type: ignore[attr-defined]
-    stages = [
-        ("reportgen.api import (pandas, numpy, ...)", r"reportgen/api\.py:<module>"),
-        ("load_table", r"reportgen/loaders\.py:load_table$"),
-        ("  read_csv", r"pandas/io/parsers/readers\.py:read_csv$"),
-        ("  blank-row test (_from_frame apply/str.strip)", r"reportgen/loaders\.py:_from_frame$"),
-        ("  cell length check (_check_size)", r"reportgen/loaders\.py:_check_size$"),
-        ("prepare_table", r"reportgen/records\.py:prepare_table$"),
-        ("  coerce_frame (all columns)", r"reportgen/schema\.py:coerce_frame$"),
-        ("    _clean_text (astype string + strip)", r"reportgen/schema\.py:_clean_text$"),
-        ("    _to_number / _to_integer", r"reportgen/schema\.py:_to_(number|integer)$"),
-        ("    _to_boolean", r"reportgen/schema\.py:_to_boolean$"),
-        ("    _to_smoking", r"reportgen/schema\.py:_to_smoking$"),
-        ("    _to_date", r"reportgen/schema\.py:_to_date$"),
-        ("  _duplicate_ids", r"reportgen/records\.py:_duplicate_ids$"),
-        ("  problems sort", r"reportgen/records\.py:prepare_table$.never"),
-    ]
-    print(stage_table(stats, [s for s in stages if not s[1].endswith("never")], total, 1)
-          .replace("ms/report", "ms (run)"))
+    try:
+        big = synth.write_csv(work / "patients-100000.csv", 100_000, seed=5)
+        print("\n`reportgen validate` (10^5 rows):")
+        print(importtime(["-m", "reportgen", "validate", str(big)], env))
+        started = time.perf_counter()
+        root, _ = sample(["-m", "reportgen", "validate", str(big)], out, "validate", env)
+        wall = time.perf_counter() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n## Cold `reportgen validate`, 10^5 rows ({profiler()}; process wall {wall:.1f} s, "
+          f"{root.time:.1f} s sampled)")
+    print(stage_table(root, VALIDATE_STAGES, 1, "ms"))
     print()
-    print(bucket_table(stats, total))
+    print(bucket_table(root))
+    print("\nTop functions by self time:")
+    print(top_self(root, 12))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--reports", type=int, default=100)
+    parser.add_argument("--reports", type=int, default=100, help="reports profiled (100)")
     parser.add_argument("--cold", action="store_true", help="also profile --help and validate")
     parser.add_argument("--only-cold", action="store_true", help="only the cold profiles")
-    parser.add_argument("--pyinstrument", action="store_true")
-    parser.add_argument("--out", type=Path, help="directory for .pstats / pyinstrument output")
+    parser.add_argument("--out", type=Path, help="keep the raw samples in this directory")
+    parser.add_argument("--child-patient", type=int, help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    if opts.child_patient:
+        child_patient(opts.child_patient)
+        return
     out = opts.out or Path(tempfile.mkdtemp(prefix="reportgen-prof-out-"))
     out.mkdir(parents=True, exist_ok=True)
-    print(f"profiles in {out}")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1704067200")
+    print(f"raw samples in {out}")
     if not opts.only_cold:
-        profile_patient(opts.reports, out, opts.pyinstrument)
+        profile_patient(opts.reports, out, env)
     if opts.cold or opts.only_cold:
-        profile_cold(out)
+        profile_cold(out, env)
+    if not opts.out:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

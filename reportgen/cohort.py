@@ -24,6 +24,7 @@ CSV_COLUMNS = ("patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoki
                "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent", "fracture",
                "fracture_sites", "classification")
 DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
+WITHHELD_SOURCE = "(file name withheld: --deidentify)"
 # Columns that are the tool's own bookkeeping, never patient data.
 _INTERNAL = ("_row", "_derived")
 # A quoted input value at the end of a problem message ("not a number: 'abc'").
@@ -44,10 +45,12 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
     With ``deidentify`` nothing that names a patient reaches any output: names and notes are
-    dropped, ids become sequence numbers (input order of the analysed rows) and input values
-    quoted in problem messages are removed.
+    dropped, ids become sequence numbers (input order of the analysed rows), input values
+    quoted in problem messages are removed and the input file's name is withheld.
     """
     frame = table.valid_frame
+    if deidentify:  # a file is often named after its patient ("MRN-1234.json")
+        source_name = WITHHELD_SOURCE
     excluded = _excluded_rows(table, deidentify)
     warnings = [_problem_dict(p, deidentify) for p in table.warnings]
     if deidentify:

@@ -134,7 +134,8 @@ class Journal:
         return done
 
     def append(self, entry: dict) -> None:
-        line = json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n"  # any str, even lone surrogates
+        # ASCII escapes: any str can be written, lone surrogates from a JSON input included
+        line = json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n"
         with open(self.path, "a", encoding="utf-8") as stream:
             stream.write(line)
             stream.flush()

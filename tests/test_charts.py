@@ -334,3 +334,18 @@ def test_user_text_is_not_parsed_as_mathtext() -> None:
                                      ("$", date(2024, 2, 1), None)])
     assert timeline is not None
     _image(timeline)
+
+
+def test_full_colour_mode_matches_the_palette_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    palette = {name: _image(call()) for name, (call, _) in CALLS.items()}
+    monkeypatch.setattr(charts, "PNG_PALETTE", False)
+    for name, (call, _) in CALLS.items():
+        png = call()
+        assert png == call()
+        assert set(_chunk_types(png)) == {b"IHDR", b"pHYs", b"IDAT", b"IEND"}
+        assert Image.open(io.BytesIO(png)).mode == "RGB"
+        full, reduced = np.asarray(_image(png), dtype=int), np.asarray(palette[name], dtype=int)
+        assert full.shape == reduced.shape
+        error = np.abs(full - reduced).sum(axis=2)
+        assert (error == 0).mean() > 0.97, name  # the palette keeps frequent colours exact
+        assert np.percentile(error, 99.5) <= 30, name

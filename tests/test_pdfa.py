@@ -157,13 +157,7 @@ def test_every_font_is_embedded(doc):
                     f"{name} ({part.get('/BaseFont')}) is not embedded")
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["patient-2",
-     pytest.param("cohort-summary", marks=pytest.mark.xfail(
-         strict=True, reason="reportgen/summary.py labels use U+2084 (MgSO₄), which the bundled "
-         "Liberation Sans lacks: fontconfig falls back to the system's DejaVu Sans, so the "
-         "PDF depends on the machine's fonts"))])
+@pytest.mark.parametrize("name", DOCUMENTS)
 def test_only_bundled_fonts_are_used(outdirs, name):
     """Bundled fonts only (engineering notes §8.5): system fallbacks make bytes machine-bound."""
     with pikepdf.open(outdirs[name]() / f"{name}.pdf") as pdf:

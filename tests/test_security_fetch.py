@@ -11,11 +11,8 @@ import gc
 import json
 import logging
 import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import Request
@@ -26,6 +23,7 @@ import weasyprint
 from click.testing import CliRunner
 from hostile.corpus import JINJA_STATEMENT, TEXT_FIELDS, markup_payloads, markup_records
 from hostile.corpus import to_csv as records_to_csv
+from hostile.loopback import Listener, listening
 from markupsafe import escape
 from pypdf import PdfReader
 from weasyprint.urls import FatalURLFetchingError
@@ -53,62 +51,10 @@ def _collect() -> Iterator[None]:
     gc.collect()
 
 
-@dataclass
-class Listener:
-    """A TCP listener on 127.0.0.1 that records every connection (and answers 404)."""
-
-    port: int
-    connections: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def settle(self) -> list[tuple[str, int]]:
-        time.sleep(0.2)  # a connection made at the very end is still counted
-        return list(self.connections)
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))  # loopback only, ephemeral port
-    server.listen(64)
-    server.settimeout(0.05)
-    found = Listener(server.getsockname()[1])
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, address = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            found.connections.append(address)
-            with connection:
-                connection.settimeout(0.5)
-                try:
-                    connection.recv(4096)
-                    connection.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    # The listener works: a connection of our own is seen (so "zero connections" means zero).
-    with socket.create_connection(("127.0.0.1", found.port), timeout=2):
-        pass
-    deadline = time.monotonic() + 5
-    while not found.connections and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert found.connections, "the loopback listener did not see its own test connection"
-    found.connections.clear()
-    yield found
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
+    with listening() as found:
+        yield found
 
 
 @pytest.fixture
