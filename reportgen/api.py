@@ -26,6 +26,7 @@ from reportgen.output import (
 )
 from reportgen.records import PreparedTable, prepare_table
 from reportgen.rules import RuleSet, load_rules
+from reportgen.settings import load_settings
 
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
 DEFAULT_FORMATS = ("html", "pdf", "json")
@@ -93,6 +94,7 @@ def build_patient_reports(
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
+    load_settings(settings_path)
     table = load_input(input_path, sheet=sheet)
     records, problems = _select(table, ids)
     stems = assign_stems([r["patient_id"] for r in records])
@@ -255,6 +257,7 @@ def build_cohort_report(
     outdir = Path(outdir)
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
+    load_settings(settings_path)
     table = load_input(input_path, sheet=sheet)
     result = RunResult(outdir, problems=table.problems)
     if table.errors and not skip_invalid:

@@ -72,6 +72,10 @@ class _ErrorCollector(logging.Handler):
         self.messages.append(record.getMessage()[:200])
 
 
+_COLLECTOR = _ErrorCollector()
+logging.getLogger("weasyprint").addHandler(_COLLECTOR)  # once per process, not per renderer
+
+
 def make_environment(template_dir: Path | str | None = None) -> Environment:
     """Jinja environment: user templates first, then the shipped ones; always autoescaped."""
     loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
@@ -92,8 +96,7 @@ class HtmlPdfRenderer:
         self.font_css = weasyprint.CSS(string=_font_face_css(), font_config=self.font_config,
                                        url_fetcher=self.fetcher)
         self.cache: dict = {}
-        self._collector = _ErrorCollector()
-        logging.getLogger("weasyprint").addHandler(self._collector)
+        self._collector = _COLLECTOR
 
     def html(self, template: str, report: dict) -> str:
         try:

@@ -108,8 +108,6 @@ def test_settings_logo_is_image_xobject_in_pdf(rendered):
     assert len(logos) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="templates/report.css: .logo lacks image-rendering: "
-                   "crisp-edges, so WeasyPrint writes /Interpolate true (forbidden by PDF/A)")
 def test_settings_logo_is_not_interpolated(rendered):
     with pikepdf.open(rendered / "patient-2.pdf") as pdf:
         flags = [bool(x.get("/Interpolate", False))
