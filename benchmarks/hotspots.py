@@ -51,7 +51,7 @@ PATIENT_STAGES = [
     ("  plot_timeline (a new figure every call)", r"reportgen/charts\.py:plot_timeline$"),
     ("  plot_dose_vs_yam (cached plate + highlight)", r"reportgen/charts\.py:plot_dose_vs_yam$"),
     ("  plot_yam_zones (cached plate + marker)", r"reportgen/charts\.py:plot_yam_zones$"),
-    ("context without charts: see total - charts", r"reportgen/context\.py:patient_context$"),
+    ("patient_context (charts included)", r"reportgen/context\.py:patient_context$"),
     ("HTML template (Jinja render)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
     ("PDF: HtmlPdfRenderer.pdf (WeasyPrint, PDF/A-3u, tags)",
      r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
@@ -244,7 +244,7 @@ def sample(command: list[str], out: Path, name: str, env: dict) -> tuple[Node, s
     if tool == "py-spy":
         exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         raw = out / f"{name}.collapsed.txt"
-        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "-o", str(raw),
+        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "--full-filenames", "-o", str(raw),
                                "--", sys.executable, *command], capture_output=True, text=True,
                               env=env)
         if done.returncode != 0 and not raw.exists():

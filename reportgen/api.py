@@ -244,6 +244,7 @@ def build_cohort_report(
     skip_invalid: bool = False,
     deidentify: bool = False,
     max_listing: int = 200,
+    dose_band_edges_g: Sequence[float] = (500.0, 1000.0),
     overwrite: bool = False,
     rules_path: Path | str | None = None,
     criteria: str | None = None,
@@ -259,7 +260,8 @@ def build_cohort_report(
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
     table = load_input(input_path, sheet=sheet)
-    result = RunResult(outdir, problems=table.problems)
+    problems = [p.redacted() for p in table.problems] if deidentify else table.problems
+    result = RunResult(outdir, problems=problems)
     if table.errors and not skip_invalid:
         return result
     if not table.valid.any():
@@ -270,18 +272,19 @@ def build_cohort_report(
     prepare_output_dir(outdir, planned, overwrite=overwrite)
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
-        template_dir=template_dir, settings_path=settings_path,
+        dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
         generated_at=generated_at, source_name=Path(input_path).name)
     for name, data in outputs.items():
         atomic_write(outdir / name, data)
         fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]
         result.files.append({"path": name, "kind": "cohort", "format": fmt,
                              "sha256": sha256_bytes(data)})
+    errors = [p.as_dict() for p in problems if p.severity == "error"]
     # With --skip-invalid the excluded rows are reported, not failures of the run.
     if skip_invalid:
         result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
-                           for p in table.problems]
-    write_manifest(outdir, result.files, [p.as_dict() for p in table.errors],
+                           for p in problems]
+    write_manifest(outdir, result.files, errors,
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     return result
 

@@ -24,6 +24,16 @@ def _formats(allowed: tuple[str, ...]):
     return convert
 
 
+def _dose_bands(value: str) -> tuple[float, ...]:
+    try:
+        edges = tuple(float(v.replace("_", "")) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter("comma-separated grams, e.g. 500,1000") from None
+    if not edges or any(e <= 0 for e in edges) or list(edges) != sorted(set(edges)):
+        raise click.BadParameter("increasing positive grams, e.g. 500,1000")
+    return edges
+
+
 def _progress(label: str):
     """A progress bar on a terminal; nothing when stderr is piped."""
     if not sys.stderr.isatty():
@@ -144,6 +154,9 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
               help="No names, notes or original ids in any output (ids become 1, 2, 3 ...).")
 @click.option("--max-listing", type=click.IntRange(0), default=200, show_default=True,
               help="Case-listing rows in the PDF/HTML (the full listing is in cohort-cases.csv).")
+@click.option("--dose-bands", "dose_bands", default="500,1000", show_default=True,
+              callback=lambda ctx, param, value: _dose_bands(value),
+              help="Cumulative-dose band edges in g (the rule's threshold is always an edge).")
 @_overwrite
 @_rules
 @_criteria
@@ -151,7 +164,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_settings
 @_sheet
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
-           deidentify: bool, max_listing: int, overwrite: bool, rules_path: Path | None,
+           deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
+           rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
            sheet: str | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
@@ -167,8 +181,9 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
 
     result = _call(api.build_cohort_report, input_path, outdir, formats=formats,
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
-                   overwrite=overwrite, rules_path=rules_path, criteria=criteria,
-                   template_dir=template_dir, settings_path=settings_path, sheet=sheet)
+                   dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
+                   criteria=criteria, template_dir=template_dir, settings_path=settings_path,
+                   sheet=sheet)
     _finish(result)
 
 

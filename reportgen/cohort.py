@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -12,7 +11,7 @@ import pandas as pd
 
 from reportgen import __version__
 from reportgen.assess import assess_frame, records_from_frame
-from reportgen.errors import Problem
+from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable
 from reportgen.risk import quality_flags
@@ -24,11 +23,9 @@ CSV_COLUMNS = ("patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoki
                "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent", "fracture",
                "fracture_sites", "classification")
 DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
-WITHHELD_SOURCE = "(file name withheld: --deidentify)"
 # Columns that are the tool's own bookkeeping, never patient data.
 _INTERNAL = ("_row", "_derived")
 # A quoted input value at the end of a problem message ("not a number: 'abc'").
-_QUOTED_VALUE = re.compile(r""":\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*$""")
 # Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MAX_QUALITY_IDS = 20
@@ -115,7 +112,7 @@ def _deidentify(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _problem_dict(problem: Problem, deidentify: bool) -> dict:
-    message = _QUOTED_VALUE.sub("", problem.message) if deidentify else problem.message
+    message = problem.redacted().message if deidentify else problem.message
     return {"row": problem.row, "column": problem.column, "message": message}
 
 

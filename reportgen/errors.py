@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+
+WITHHELD_SOURCE = "(file name withheld: --deidentify)"
+_QUOTED_VALUE = re.compile(r""":\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*$""")
 
 
 @dataclass(frozen=True, order=True)
@@ -22,6 +26,10 @@ class Problem:
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{self.input}:{self.row}:{self.column}: {prefix}{self.message}"
+
+    def redacted(self) -> Problem:
+        """The problem without the offending cell value or the file name (--deidentify)."""
+        return replace(self, input=WITHHELD_SOURCE, message=_QUOTED_VALUE.sub("", self.message))
 
     def as_dict(self) -> dict[str, object]:
         return {"input": self.input, "row": self.row, "column": self.column,

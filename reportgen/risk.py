@@ -154,22 +154,3 @@ def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
 def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
-
-def quality_counts(frame: pd.DataFrame, rules: RuleSet) -> list[dict[str, object]]:
-    """Vectorised data-quality counts for a cohort (same conditions as :func:`quality_flags`)."""
-    found = []
-    if {"mgso4_days", "mgso4_total_g"} <= set(frame.columns):
-        limit = rules.mgso4_max_g_per_day * frame["mgso4_days"] + rules.mgso4_loading_allowance_g
-        count = int((frame["mgso4_total_g"] > limit).fillna(False).sum())
-        if count:
-            found.append({"id": "implausible_dose_rate", "count": count,
-                          "message": f"{count} patient(s) with cumulative MgSO4 above "
-                                     f"{format_number(rules.mgso4_max_g_per_day)} g/day × days + "
-                                     f"{format_number(rules.mgso4_loading_allowance_g)} g"})
-    if {"mgso4_days", "hospital_days"} <= set(frame.columns):
-        count = int((frame["mgso4_days"] > frame["hospital_days"]).fillna(False).sum())
-        if count:
-            found.append({"id": "mgso4_days_exceed_hospital_days", "count": count,
-                          "message": f"{count} patient(s) with more MgSO4 days than hospital "
-                                     "days"})
-    return found

@@ -184,8 +184,7 @@ def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
     # a file is often named after its patient: the summary withholds the name
     assert summary["source"]["file"] == "(file name withheld: --deidentify)"
     for where, data in every_readable_text(deidentified_run).items():
-        if not where.startswith("manifest"):  # see the xfail below
-            assert b"ward7-export" not in data, where
+        assert b"ward7-export" not in data, where
     assert summary["n"] == 9
     assert all("patient_id" not in e for e in summary["excluded"])
     assert [e["row"] for e in summary["excluded"]] == [4, 9]  # still says which rows
@@ -194,8 +193,6 @@ def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
     assert [c["patient_id"] for c in cases] == [str(i) for i in range(1, 10)]
 
 
-@pytest.mark.xfail(strict=True, reason="api.build_cohort_report writes the un-redacted problems "
-                   "(the input path, the offending cell value) to manifest.json 'errors'")
 def test_deidentify_redacts_values_quoted_in_problems(marked_csv, tmp_path):
     """An identifier typed into the wrong column is quoted by the validator, and the file may
     be named after a patient."""
