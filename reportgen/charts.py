@@ -45,7 +45,7 @@ DPI = 150
 """Pixels per inch of every PNG (pixel width / DPI = design width in inches). Call
 `clear_cache()` after changing it or `PNG_PALETTE`."""
 
-PNG_PALETTE = True
+PNG_PALETTE = False  # full colour: WeasyPrint re-encodes palette PNGs (+28 ms/page)
 """True: ≤ 256-colour PNGs (about 2.3x smaller; the most frequent colours exact). False:
 full-colour PNGs, encoded fast. WeasyPrint converts palette PNGs to RGB and re-encodes them
 twice, RGB ones once, so False saves ~15 ms of WeasyPrint time per chart in a PDF."""
@@ -471,10 +471,11 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                    xmax: float, spec: dict) -> _Plate:
     low, high = spec["low"], spec["high"]
     title = spec["title"]
-    height = 9.0 + (0.5 if title else 0.0)
-    fig = _new_figure(17.0, height)
+    width, base_height = spec["size_cm"]
+    height = base_height + (0.5 if title else 0.0)
+    fig = _new_figure(width, height)
     left, right, bottom, top = 1.45, 2.45, 1.2, 0.8 + (0.5 if title else 0.0)
-    ax = fig.add_axes((left / 17, bottom / height, (17 - left - right) / 17,
+    ax = fig.add_axes((left / width, bottom / height, (width - left - right) / width,
                        (height - bottom - top) / height))
     ax.set_xlim(0, xmax)
     ax.set_ylim(*_YAM_RANGE)
@@ -483,7 +484,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
     ax.yaxis.set_major_locator(FixedLocator(np.arange(40, 121, 10)))
     ax.xaxis.set_major_formatter(FuncFormatter(spec["xtick"]))
     if title:
-        fig.text(0.25 / 17, 1 - 0.12 / height, title, ha="left", va="top",
+        fig.text(0.25 / width, 1 - 0.12 / height, title, ha="left", va="top",
                  fontsize=9, fontweight="bold", parse_math=False)
     # zones: faint tint in the plot, coloured key + text in the right margin
     key_tf = ax.get_yaxis_transform()
@@ -550,7 +551,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
     if dropped:
         notes.append(f"{dropped:,} case(s) with missing values not shown")
     if notes:
-        fig.text(1 - 0.15 / 17, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
+        fig.text(1 - 0.15 / width, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
                  fontsize=7, color=_MUTED)
     # dynamic: the highlighted patient (a ring, so the patient's own cohort point shows)
     # and its label ("<highlight_label>: <x>, YAM <y> %") with a leader line
@@ -660,10 +661,11 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
                      *, highlight: tuple[float, float] | None = None,
                      highlight_label: str = "This patient", dose_threshold_g: float = 1000.0,
                      osteoporosis_max_pct: float = 70.0, normal_min_pct: float = 80.0,
-                     title: str | None = None) -> bytes:
+                     title: str | None = None,
+                     size_cm: tuple[float, float] = (17.0, 9.0)) -> bytes:
     """Cumulative MgSO4 dose (g) vs YAM % scatter, fractures marked, optional highlighted patient.
 
-    17 × 9 cm (+0.5 cm with a title). Points with a NaN coordinate are dropped (counted in a note);
+    ``size_cm`` at print size (+0.5 cm height with a title). Points with a NaN coordinate are dropped (counted in a note);
     YAM is clamped to 40–120 % and doses below 0 to 0. Above 5,000 points the cohort is drawn
     as a density image with fracture cases on top. A `highlight` with a NaN is ignored.
     """
@@ -675,6 +677,7 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
         "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
         "highlight_label": str(highlight_label),
         "title": title or None,
+        "size_cm": (float(size_cm[0]), float(size_cm[1])),
     }
     return _scatter(doses_g, yams, fractures, highlight, spec)
 
@@ -689,6 +692,7 @@ def plot_days_vs_yam(days: Sequence[float], yams: Sequence[float], fractures: Se
         "threshold_label": f"{float(long_term_days):g} days (long-term)",
         "xlabel": "Days on MgSO4", "xtick": lambda v, _pos=None: f"{v:g}",
         "xvalue": lambda v: f"{v:g} days", "highlight_label": "", "title": None,
+        "size_cm": (17.0, 9.0),
     }
     return _scatter(days, yams, fractures, None, spec)
 
@@ -839,7 +843,8 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
             if isinstance(shape, Rectangle):
                 assert end is not None
                 shape.set_bounds(start, row - 0.25, max(end - start, (xhi - xlo) * 0.004), 0.5)
-                label = f"{_date_text(start)} – {_date_text(end)} ({round(end - start)} d)"
+                label = f"{_date_text(start)} – {_date_text(end)}"  # no day count: stays and
+                # infusion days count days differently (nights vs calendar days)
                 gap_pt = 4.0
             else:
                 assert isinstance(shape, Line2D)

@@ -14,6 +14,7 @@ from reportgen.models import Assessment, FlagState
 from reportgen.rules import RuleSet, format_number
 from reportgen.settings import Organisation
 
+PATIENT_SCATTER_CM = (11.5, 7.0)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = "the nine cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
 _STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
                  FlagState.NOT_ASSESSED: "Not assessed"}
@@ -188,7 +189,7 @@ def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | 
             highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
             highlight_label=f"Patient {record['patient_id']}"[:40],
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
-            normal_min_pct=normal)),
+            normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
         "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),
     }
 
