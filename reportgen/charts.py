@@ -665,9 +665,10 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
                      size_cm: tuple[float, float] = (17.0, 9.0)) -> bytes:
     """Cumulative MgSO4 dose (g) vs YAM % scatter, fractures marked, optional highlighted patient.
 
-    ``size_cm`` at print size (+0.5 cm height with a title). Points with a NaN coordinate are dropped (counted in a note);
-    YAM is clamped to 40–120 % and doses below 0 to 0. Above 5,000 points the cohort is drawn
-    as a density image with fracture cases on top. A `highlight` with a NaN is ignored.
+    ``size_cm`` at print size (+0.5 cm height with a title). Points with a NaN coordinate are
+    dropped (counted in a note); YAM is clamped to 40–120 % and doses below 0 to 0. Above
+    5,000 points the cohort is drawn as a density image with fracture cases on top. A
+    ``highlight`` with a NaN is ignored.
     """
     spec = {
         "kind": "dose", "low": osteoporosis_max_pct, "high": normal_min_pct,
