@@ -6,6 +6,7 @@ or ``.venv/bin/pip install pyinstrument`` (in-process; inflates call-heavy code)
 
     .venv/bin/python benchmarks/hotspots.py                  # one worker, 100 reports
     .venv/bin/python benchmarks/hotspots.py --reports 40 --cold --out /tmp/prof
+    .venv/bin/python benchmarks/hotspots.py --reports 0 --cohort 100000   # only the cohort
 
 * default: ``build_patient_reports(workers=1)`` in a child process - the same ``PatientMaker``
   a pool worker runs. Three warm-up reports are rendered first into another directory and
@@ -17,6 +18,7 @@ or ``.venv/bin/pip install pyinstrument`` (in-process; inflates call-heavy code)
 * ``--cold``: ``python -X importtime`` of ``reportgen --help`` and ``reportgen validate``
   (the heaviest imports), and a profile of a cold ``reportgen validate`` on 10^5 synthetic
   rows.
+* ``--cohort ROWS``: a profile of ``reportgen cohort --format html,pdf,json`` on ROWS rows.
 
 Sampling attributes time to the running stack (py-spy counts runnable threads, idle waits
 are excluded). On a machine shared with other jobs the absolute times stretch, but the
@@ -92,6 +94,21 @@ VALIDATE_STAGES = [
     ("  _duplicate_ids", r"reportgen/records\.py:_duplicate_ids$"),
     ("  _missing_values", r"reportgen/records\.py:_missing_values$"),
     ("print the problems", r"click/utils\.py:echo$"),
+]
+COHORT_STAGES = [
+    ("imports (all)", r"importlib\._bootstrap.*:_find_and_load$"),
+    ("load_input (read + validate, as `validate`)", r"reportgen/api\.py:load_input$"),
+    ("make_cohort_outputs", r"reportgen/cohort\.py:make_cohort_outputs$"),
+    ("  assess_frame (vectorised classification + flags)", r"reportgen/assess\.py:assess_frame$"),
+    ("  summarise_cohort (Table 1, tests)", r"reportgen/summary\.py:summarise_cohort$"),
+    ("  records_from_frame (per-row dicts)", r"reportgen/assess\.py:records_from_frame$"),
+    ("  _quality (per-row quality_flags)", r"reportgen/cohort\.py:_quality$"),
+    ("  _cases_csv", r"reportgen/cohort\.py:_cases_csv$"),
+    ("  cohort_context (incl. charts)", r"reportgen/cohort_context\.py:cohort_context$"),
+    ("    charts (reportgen.charts plot_*)", r"reportgen/charts\.py:plot_"),
+    ("  HTML template", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
+    ("  PDF (HtmlPdfRenderer.pdf)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
+    ("write outputs + manifest", r"reportgen/output\.py:(atomic_write|write_manifest)$"),
 ]
 BUCKETS = [
     ("weasyprint layout", "weasyprint/layout/"), ("weasyprint css", "weasyprint/css/"),
@@ -366,11 +383,32 @@ def profile_cold(out: Path, env: dict) -> None:
     print(top_self(root, 12))
 
 
+def profile_cohort(rows: int, out: Path, env: dict) -> None:
+    work = Path(tempfile.mkdtemp(prefix="reportgen-prof-"))
+    try:
+        data = synth.write_csv(work / f"patients-{rows}.csv", rows, seed=5)
+        started = time.perf_counter()
+        root, _ = sample(["-m", "reportgen", "cohort", str(data), "-o", str(work / "out"),
+                          "--format", "html,pdf,json"], out, "cohort", env)
+        wall = time.perf_counter() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n## Cold `reportgen cohort --format html,pdf,json`, {rows:,} rows ({profiler()}; "
+          f"process wall {wall:.1f} s, {root.time:.1f} s sampled)")
+    print(stage_table(root, COHORT_STAGES, 1, "ms"))
+    print()
+    print(bucket_table(root))
+    print("\nTop functions by self time:")
+    print(top_self(root, 15))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--reports", type=int, default=100, help="reports profiled (100)")
+    parser.add_argument("--reports", type=int, default=100, help="reports profiled (100; 0 = skip)")
     parser.add_argument("--cold", action="store_true", help="also profile --help and validate")
     parser.add_argument("--only-cold", action="store_true", help="only the cold profiles")
+    parser.add_argument("--cohort", type=int, metavar="ROWS",
+                        help="also profile `reportgen cohort` (html,pdf,json) on ROWS rows")
     parser.add_argument("--out", type=Path, help="keep the raw samples in this directory")
     parser.add_argument("--child-patient", type=int, help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -381,10 +419,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="1704067200")
     print(f"raw samples in {out}")
-    if not opts.only_cold:
+    if not opts.only_cold and not (opts.cohort and opts.reports == 0):
         profile_patient(opts.reports, out, env)
     if opts.cold or opts.only_cold:
         profile_cold(out, env)
+    if opts.cohort:
+        profile_cohort(opts.cohort, out, env)
     if not opts.out:
         shutil.rmtree(out, ignore_errors=True)
 

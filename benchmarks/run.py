@@ -421,6 +421,11 @@ def child_stages(opts: argparse.Namespace) -> dict:
     for doc in docs[:2]:  # warm-up
         with_renderer(*doc)
         plain(*doc)
+    minimal = []  # calibration: the issue measured a minimal page at 11 ms on this machine
+    for _ in range(15):
+        c = time.process_time()
+        weasyprint.HTML(string="<p>Hello</p>").write_pdf(font_config=plain_fonts)
+        minimal.append(time.process_time() - c)
     for _ in range(opts.passes):
         for doc in docs:
             for name, function in (("renderer", with_renderer), ("plain", plain)):
@@ -429,6 +434,7 @@ def child_stages(opts: argparse.Namespace) -> dict:
                 floor[f"{name}:wall"].append(time.perf_counter() - w)
                 floor[f"{name}:cpu"].append(time.process_time() - c)
     return {"stages": stages, "first": first, "floor": floor, "docs": len(docs),
+            "minimal_page_cpu": minimal,
             "html_kb": median([len(d[0]) for d in docs]) / 1024}
 
 
@@ -641,6 +647,8 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
               "ms CPU")
         print(f"   plain HTML(string).write_pdf, reused FontConfiguration: "
               f"{spread(f['plain:wall'], 1000)} ms wall, {spread(f['plain:cpu'], 1000)} ms CPU")
+        print(f"   calibration: minimal page {spread(stages['minimal_page_cpu'], 1000, '.1f')} ms CPU "
+              "(the issue measured 11 ms on its machine)")
         print(f"   bg load during stages+floor: {100 * stages['others']:.0f} %")
         if ms1:
             allin_cpu = median(per["1"][1]) * 1000

@@ -15,7 +15,7 @@ from reportgen.rules import RuleSet, format_number
 from reportgen.settings import Organisation
 
 PATIENT_SCATTER_CM = (11.5, 7.0)  # beside the caveats, at print size (text ≥ 7 pt)
-REFERENCE_LABEL = "the nine cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
+REFERENCE_LABEL = "the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
 _STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
                  FlagState.NOT_ASSESSED: "Not assessed"}
 _CRITERIA = {"jos2012": "JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)",

@@ -100,7 +100,10 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str, header=None,
                               keep_default_na=False, engine="openpyxl")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, OverflowError, TypeError,
+            AttributeError, IndexError, EOFError) as exc:
+        # openpyxl and pandas raise all of these on malformed workbooks (found by fuzzing;
+        # e.g. an infinite numeric cell gives OverflowError).
         raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
     return _from_frame(frame, source, first_row=2)
 

@@ -69,7 +69,8 @@ class _ErrorCollector(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage()[:200])
+        if len(self.messages) < 50:  # bounded: WeasyPrint used elsewhere in the process logs too
+            self.messages.append(record.getMessage()[:200])
 
 
 _COLLECTOR = _ErrorCollector()
