@@ -9,14 +9,18 @@ change, interleaved document by document (so background load hits every variant 
 
   baseline           the HTML as the pipeline makes it (shared image cache, as today)
   fresh-cache        ``cache={}`` per document instead of the renderer's ever-growing dict
-  rgb-png            the chart PNGs as RGB (not 256-colour palette) PNGs: WeasyPrint then
-                     re-encodes each chart once instead of twice
+  rgb-png            the chart PNGs re-saved as RGB PNG (a palette PNG is converted and
+                     re-encoded twice by WeasyPrint, an RGB one once)
   jpeg               charts as JPEG q92 4:4:4: WeasyPrint embeds JPEG bytes as they are
   css-once           report CSS parsed once per process (a weasyprint.CSS passed in
                      ``stylesheets``) instead of an inline <style> parsed per document
   html-bands         timeline and YAM zone band as small HTML/CSS blocks instead of PNGs
   no-tags            ``pdf_tags=False`` (information only: the cost of the tagged PDF)
-  combined           fresh-cache + rgb-png + css-once + html-bands
+  no-evidence        the small evidence/caveat texts hidden (how much the text volume of
+                     the tables costs the layout: "short tables")
+  no-break-avoid     no break-inside/after: avoid (pagination constraints)
+  no-page-count      no "Page N of M" footer (counter(pages))
+  combined           fresh-cache + css-once + html-bands
 
 With ``--memory REPORTS`` it compares the RSS growth of a one-worker run as is and with the
 renderer's image cache emptied after each document (child processes, same input).
@@ -174,28 +178,30 @@ def validate_experiment(rows_n: int, repeat: int) -> None:
         path = synth.write_csv(work / "patients.csv", rows_n, seed=5)
         timings: dict[str, list[float]] = {}
 
-        def clock(name, function):
+        def clock(name, function, *args):
             c = time.process_time()
-            result = function()
+            result = function(*args)
             timings.setdefault(name, []).append(time.process_time() - c)
             return result
 
+        def blank_today(frame):
+            return frame.apply(lambda c: c.str.strip() == "").all(axis=1)
+
         for _ in range(repeat):
-            raw = clock("load_table (today)", lambda: loaders.load_table(path))
+            raw = clock("load_table (today)", loaders.load_table, path)
             frame = raw.frame
-            old_blank = clock("  blank-row test (today)",
-                              lambda: frame.apply(lambda c: c.str.strip() == "").all(axis=1))
-            new_blank = clock("  blank-row test (distinct values)",
-                              lambda: blank_rows_unique(frame))
+            old_blank = clock("  blank-row test (today)", blank_today, frame)
+            new_blank = clock("  blank-row test (distinct values)", blank_rows_unique, frame)
             assert (old_blank.to_numpy() == new_blank).all()
-            clock("prepare_table (today)", lambda: records.prepare_table(raw))
+            clock("prepare_table (today)", records.prepare_table, raw)
             known = frame[[c for c in frame.columns if c in schema.COLUMNS]]
-            old = clock("  coerce_frame (today)",
-                        lambda: schema.coerce_frame(known, raw.rows, raw.source))
-            new = clock("  coerce_frame (distinct values)",
-                        lambda: coerce_frame_unique(known, raw.rows, raw.source))
+            old = clock("  coerce_frame (today)", schema.coerce_frame, known, raw.rows,
+                        raw.source)
+            new = clock("  coerce_frame (distinct values)", coerce_frame_unique, known, raw.rows,
+                        raw.source)
             pd.testing.assert_frame_equal(old.frame, new.frame)
-            assert old.problems == new.problems and old.bad_rows == new.bad_rows
+            assert old.problems == new.problems
+            assert old.bad_rows == new.bad_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nvalidation of {rows_n:,} synthetic rows, CPU s (median of {repeat}); the "
@@ -323,7 +329,10 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
     created = datetime.fromisoformat("2024-01-01T00:00:00+00:00")
     css_cache: dict[str, weasyprint.CSS] = {}
 
-    def pdf(html: str, data: bytes, stem: str, *, cache=None, css_once=False, tags=True):
+    extra_css: dict[str, weasyprint.CSS] = {}
+
+    def pdf(html: str, data: bytes, stem: str, *, cache=None, css_once=False, tags=True,
+            extra=None):
         stylesheets = [renderer.font_css]
         if css_once:
             for text in STYLE.findall(html):
@@ -332,6 +341,10 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
                                                      url_fetcher=renderer.fetcher)
                 stylesheets.append(css_cache[text])
             html = STYLE.sub("", html)
+        if extra:
+            if extra not in extra_css:
+                extra_css[extra] = weasyprint.CSS(string=extra, font_config=renderer.font_config)
+            stylesheets.append(extra_css[extra])
         attachment = weasyprint.Attachment(
             string=data, name="report.json", relationship="Data", description="Report data",
             created=created, modified=created, url_fetcher=renderer.fetcher)
@@ -347,7 +360,11 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
         prepared.append({
             "baseline": html, "rgb": recode_images(html, "png"),
             "jpeg": recode_images(html, "jpeg"), "bands": html_bands(html),
-            "combined": recode_images(html_bands(html), "png"), "data": data, "stem": stem})
+            "data": data, "stem": stem})
+    no_evidence = ".evidence { display: none !important }"
+    no_avoid = ("tr, .keep, .summary, .signoff { break-inside: auto !important } "
+                "h2 { break-after: auto !important }")
+    no_page_count = "@page { @bottom-right { content: none } }"
     variants = {
         "baseline": lambda d: pdf(d["baseline"], d["data"], d["stem"]),
         "fresh-cache": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={}),
@@ -356,8 +373,13 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
         "css-once": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={}, css_once=True),
         "html-bands": lambda d: pdf(d["bands"], d["data"], d["stem"], cache={}),
         "no-tags": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={}, tags=False),
-        "combined": lambda d: pdf(d["combined"], d["data"], d["stem"], cache={},
-                                  css_once=True),
+        "no-evidence": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
+                                     extra=no_evidence),
+        "no-break-avoid": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
+                                        extra=no_avoid),
+        "no-page-count": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
+                                       extra=no_page_count),
+        "combined": lambda d: pdf(d["bands"], d["data"], d["stem"], cache={}, css_once=True),
     }
     for doc in prepared[:2]:  # warm-up
         for function in variants.values():

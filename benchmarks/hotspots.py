@@ -57,7 +57,7 @@ PATIENT_STAGES = [
     ("HTML template (Jinja render)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
     ("PDF: HtmlPdfRenderer.pdf (WeasyPrint, PDF/A-3u, tags)",
      r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
-    ("  HTML parse (tinyhtml5; 40 KB of it is base64 PNG)",
+    ("  HTML parse (tinyhtml5; incl. the base64 chart URIs)",
      r"weasyprint/__init__\.py:(HTML\.)?__init__$"),
     ("  CSS cascade (get_all_computed_styles)",
      r"weasyprint/css/__init__\.py:get_all_computed_styles$"),
@@ -68,7 +68,7 @@ PATIENT_STAGES = [
     ("  PDF assembly (generate_pdf)", r"weasyprint/pdf/__init__\.py:generate_pdf$"),
     ("    fonts dictionary + subsetting", r"weasyprint/pdf/fonts\.py:build_fonts_dictionary$"),
     ("  PDF serialisation (pydyf write, zlib)", r"pydyf/__init__\.py:(PDF\.)?write$"),
-    ("  chart PNGs in WeasyPrint: decode, P->RGB, re-encode",
+    ("  chart PNGs in WeasyPrint: decode (+ P->RGB) + re-encode",
      r"weasyprint/images\.py:(RasterImage\.)?(__init__|get_x_object)$"),
     ("  Pillow PNG encode (any caller)", r"PIL/ImageFile\.py:_save$"),
     ("assess + JSON (assess_record, assessment_json)", r"reportgen/assess\.py:assess"),
@@ -261,9 +261,9 @@ def sample(command: list[str], out: Path, name: str, env: dict) -> tuple[Node, s
     if tool == "py-spy":
         exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         raw = out / f"{name}.collapsed.txt"
-        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "--full-filenames", "-o", str(raw),
-                               "--", sys.executable, *command], capture_output=True, text=True,
-                              env=env)
+        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "--full-filenames",
+                               "-o", str(raw), "--", sys.executable, *command],
+                              capture_output=True, text=True, env=env)
         if done.returncode != 0 and not raw.exists():
             raise SystemExit(f"py-spy failed: {done.stderr[-2000:]}")
         return parse_collapsed(raw, RATE), done.stdout

@@ -51,13 +51,21 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
         return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
 
     def fmt(values: np.ndarray, spec: str, mask: np.ndarray) -> list[str]:
-        return [format(v, spec) if m else "" for v, m in zip(values.tolist(), mask.tolist())]
+        return [format(v, spec) if m else ""
+                for v, m in zip(values.tolist(), mask.tolist(), strict=True)]
+
+    def keep(values: np.ndarray, mask: np.ndarray) -> list[str]:
+        return [v if m else "" for v, m in zip(values.tolist(), mask.tolist(), strict=True)]
+
+    def yes_no(flags: np.ndarray, mask: np.ndarray) -> list[str]:
+        return [("yes" if f else "no") if m else ""
+                for f, m in zip(flags.tolist(), mask.tolist(), strict=True)]
 
     every = np.ones(n, dtype=bool)
     cols: dict[str, list[str]] = {}
     cols["patient_id"] = [f"P{i + 1:06d}" for i in range(n)]
     names = pick(_GIVEN) + " " + pick(_FAMILY)
-    cols["name"] = [v if m else "" for v, m in zip(names.tolist(), maybe(0.6).tolist())]
+    cols["name"] = keep(names, maybe(0.6))
     cols["age_years"] = fmt(rng.integers(18, 46, n), "d", every)
     bmi = np.clip(rng.normal(21.5, 3.2, n), 16, 35)
     direct = maybe(0.85)  # else BMI is derived from height and weight
@@ -70,10 +78,8 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
     has_gp = maybe(0.8)
     cols["gravida"] = fmt(gravida, "d", has_gp)
     cols["para"] = fmt(para, "d", has_gp)
-    cols["smoking"] = [v if m else "" for v, m in zip(pick(_SMOKING).tolist(),
-                                                       maybe(0.7).tolist())]
-    cols["family_history"] = [("yes" if y else "no") if m else ""
-                              for y, m in zip(maybe(0.1).tolist(), maybe(0.5).tolist())]
+    cols["smoking"] = keep(pick(_SMOKING), maybe(0.7))
+    cols["family_history"] = yes_no(maybe(0.1), maybe(0.5))
     days = np.clip(rng.gamma(1.6, 22.0, n), 0, 120).astype(int)
     grams = days * rng.uniform(24, 46, n) * (1 + rng.normal(0, 0.02, n))
     grams = np.clip(grams, 0, 48 * days + 6)
@@ -87,8 +93,7 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
     cols["yam_percent"] = fmt(yam, ".0f", every)
     fracture = maybe(0.05)
     cols["fracture"] = ["yes" if f else "no" for f in fracture.tolist()]
-    cols["fracture_sites"] = [v if m else "" for v, m in zip(
-        pick(_SITES).tolist(), (fracture & maybe(0.85)).tolist())]
+    cols["fracture_sites"] = keep(pick(_SITES), fracture & maybe(0.85))
     cols["dxa_site"] = pick(["L1-L4"] * 8 + ["L2-L4", ""]).tolist()
     has_bmd = maybe(0.6)
     cols["bmd_g_cm2"] = fmt(1.12 * yam / 100, ".3f", has_bmd)
@@ -104,16 +109,14 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
     cols["delivery_date"] = fmt(delivered.astype(str), "s", dated)
     cols["discharge_date"] = fmt(discharged.astype(str), "s", dated)
     cols["dxa_date"] = fmt(scanned.astype(str), "s", dated & maybe(0.8))
-    cols["breastfeeding"] = [("yes" if y else "no") if m else ""
-                             for y, m in zip(maybe(0.7).tolist(), maybe(0.4).tolist())]
+    cols["breastfeeding"] = yes_no(maybe(0.7), maybe(0.4))
     cols["vitamin_d_ng_ml"] = fmt(np.clip(rng.normal(18, 7, n), 4, 60), ".1f", maybe(0.3))
     drugs = maybe(0.3)
-    cols["glucocorticoid"] = [("yes" if y else "no") if m else ""
-                              for y, m in zip(maybe(0.15).tolist(), drugs.tolist())]
-    cols["heparin"] = [("yes" if y else "no") if m else ""
-                       for y, m in zip(maybe(0.1).tolist(), drugs.tolist())]
-    cols["notes"] = [v if m else "" for v, m in zip(pick(_NOTES).tolist(), maybe(0.2).tolist())]
-    return [dict(zip(COLUMNS, values)) for values in zip(*(cols[c] for c in COLUMNS))]
+    cols["glucocorticoid"] = yes_no(maybe(0.15), drugs)
+    cols["heparin"] = yes_no(maybe(0.1), drugs)
+    cols["notes"] = keep(pick(_NOTES), maybe(0.2))
+    return [dict(zip(COLUMNS, values, strict=True))
+            for values in zip(*(cols[c] for c in COLUMNS), strict=True)]
 
 
 def write_csv(path: Path, n: int, seed: int = 2024) -> Path:

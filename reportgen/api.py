@@ -102,6 +102,8 @@ def build_patient_reports(
                else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
     prepare_output_dir(outdir, planned + [MANIFEST], overwrite=overwrite, resume=resume)
     remove_stale_temps(outdir)
+    if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
+        (outdir / MANIFEST).unlink(missing_ok=True)
     settings = RunSettings(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
@@ -113,8 +115,9 @@ def build_patient_reports(
         journal.reset()
     done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
+    options = _options_digest(template_dir, settings_path)
     for record in records:
-        key = _job_key(record, rules, settings)
+        key = _job_key(record, rules, settings, options)
         previous = done.get(key)
         if resume and previous and _complete(outdir, previous["files"]):
             result.files += previous["files"]
@@ -145,9 +148,13 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
          journal: Journal, rules: RuleSet, progress: Callable | None) -> None:
     bar = progress(jobs) if progress else None
 
-    def on_done(job: Job, entries: list[dict]) -> None:
-        result.files.extend(entries)
-        journal.append({"key": job.key, "files": entries})
+    def on_done(job: Job, entries: list[dict], error: str | None) -> None:
+        if error is not None:
+            result.problems.append(Problem(settings.source_name, int(job.record["_row"]), "-",
+                                           f"report not made: {error}"))
+        else:
+            result.files.extend(entries)
+            journal.append({"key": job.key, "files": entries})
         if bar is not None:
             bar.update(1)
         if len(result.files) % (_MANIFEST_EVERY * max(1, len(settings.formats))) == 0:
@@ -183,11 +190,20 @@ def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[
     return records_from_frame(frame), problems
 
 
-def _job_key(record: dict, rules: RuleSet, settings: RunSettings) -> str:
-    basis = json.dumps([record, rules.digest, __version__, settings.formats,
-                        settings.template_dir, settings.settings_path], default=str,
-                       sort_keys=True)
+def _job_key(record: dict, rules: RuleSet, settings: RunSettings, extra: str) -> str:
+    basis = json.dumps([record, rules.digest, __version__, settings.formats, extra],
+                       default=str, sort_keys=True)
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _options_digest(template_dir: Path | str | None, settings_path: Path | str | None) -> str:
+    """What else shapes a report: the override templates' and the settings' bytes."""
+    digest = hashlib.sha256()
+    paths = sorted(Path(template_dir).rglob("*")) if template_dir else []
+    for path in [*paths, *([Path(settings_path)] if settings_path else [])]:
+        if path.is_file():
+            digest.update(str(path).encode("utf-8", "surrogatepass") + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _complete(outdir: Path, entries: list[dict]) -> bool:

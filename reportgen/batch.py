@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reportgen import __version__
 from reportgen.assess import assess_record, assessment_json
+from reportgen.errors import ReportError
 from reportgen.output import atomic_write, dump_json, sha256_bytes
 from reportgen.rules import RuleSet, load_rules
 
@@ -61,6 +62,13 @@ class PatientMaker:
                                             self.settings.settings_path)
         return self._renderer
 
+    def make_safely(self, job: Job) -> tuple[list[dict], str | None]:
+        """:meth:`make`, but a patient whose report fails does not stop the others."""
+        try:
+            return self.make(job), None
+        except ReportError as exc:
+            return [], str(exc)[:300]
+
     def make(self, job: Job) -> list[dict]:
         """Write the patient's files atomically; return their manifest entries."""
         s = self.settings
@@ -101,9 +109,9 @@ def _init_worker(settings: RunSettings) -> None:
     _MAKER = PatientMaker(settings)
 
 
-def _make_chunk(jobs: list[Job]) -> list[tuple[Job, list[dict]]]:
+def _make_chunk(jobs: list[Job]) -> list[tuple[Job, list[dict], str | None]]:
     assert _MAKER is not None
-    return [(job, _MAKER.make(job)) for job in jobs]
+    return [(job, *_MAKER.make_safely(job)) for job in jobs]
 
 
 def default_workers() -> int:
@@ -113,12 +121,13 @@ def default_workers() -> int:
 
 
 def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
-             on_done: Callable[[Job, list[dict]], None]) -> None:
-    """Make every job; ``on_done`` is called in this process as each one completes."""
+             on_done: Callable[[Job, list[dict], str | None], None]) -> None:
+    """Make every job; ``on_done(job, entries, error)`` is called in this process as each one
+    completes (``error`` is the message of a report that could not be made)."""
     if workers <= 1 or len(jobs) <= TASKS_PER_CHUNK:
         maker = PatientMaker(settings)
         for job in jobs:
-            on_done(job, maker.make(job))
+            on_done(job, *maker.make_safely(job))
         return
     context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
@@ -135,8 +144,8 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
 def _drain(pending: set, on_done: Callable, until: object) -> set:
     done, rest = wait(pending, return_when=until or "ALL_COMPLETED")
     for future in sorted(done, key=id):
-        for job, entries in future.result():
-            on_done(job, entries)
+        for job, entries, error in future.result():
+            on_done(job, entries, error)
     return rest
 
 

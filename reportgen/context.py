@@ -187,7 +187,7 @@ def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | 
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
             highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
-            highlight_label=f"Patient {record['patient_id']}"[:40],
+            highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
         "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),

@@ -6,7 +6,6 @@ import codecs
 import csv
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,9 @@ from reportgen.schema import COLUMNS, normalise_header
 MAX_INPUT_BYTES = 256 * 1024 * 1024
 MAX_ROWS = 1_000_000
 MAX_CELL_CHARS = 10_000
+_SURROGATE = "[\ud800-\udfff]"
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_FREE_TEXT = ("name", "notes", "fracture_sites", "dxa_site")
 
 
 @dataclass
@@ -81,6 +83,10 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
 
 
 def _load_csv(data: bytes, source: str) -> RawTable:
+    lines = data.count(b"\n")
+    if lines > 2 * MAX_ROWS + 1:  # clearly too many rows: refuse before pandas parses them
+        raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
+                          "(split the cohort)")  # (quoted cells may span lines, hence 2×)
     text, encoding = _decode(data, source)
     first_line = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t"], key=first_line.count)
@@ -100,10 +106,8 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str, header=None,
                               keep_default_na=False, engine="openpyxl")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, OverflowError, TypeError,
-            AttributeError, IndexError, EOFError) as exc:
-        # openpyxl and pandas raise all of these on malformed workbooks (found by fuzzing;
-        # e.g. an infinite numeric cell gives OverflowError).
+    except Exception as exc:  # noqa: BLE001 - openpyxl/lxml/pandas raise many types on
+        # malformed workbooks (fuzzing found OverflowError, XMLSyntaxError, KeyError ...)
         raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
     return _from_frame(frame, source, first_row=2)
 
@@ -114,6 +118,8 @@ def _load_json(data: bytes, source: str) -> RawTable:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _file_error(source, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise _file_error(source, "JSON nested too deeply to be a patient table") from None
     if isinstance(document, dict) and "patients" in document:
         if not isinstance(document["patients"], list):
             raise _file_error(source, "'patients' must be a list of patient objects, not "
@@ -203,12 +209,27 @@ def _check_size(table: RawTable) -> None:
         raise _file_error(table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} "
                          "(split the cohort)")
     for column in table.frame.columns:
+        _check_text(table, column)
         lengths = table.frame[column].str.len()
         for index in lengths.index[lengths > MAX_CELL_CHARS]:
             table.problems.append(Problem(
                 table.source, int(table.rows[index]), column,
                 f"cell is {lengths[index]:,} characters; the limit is {MAX_CELL_CHARS:,}"))
             table.frame.loc[index, column] = ""
+
+
+def _check_text(table: RawTable, column: str) -> None:
+    """Lone surrogates (from JSON escapes) are refused; control characters are dropped from
+    free text (they come from EHR exports and have no glyph in any font)."""
+    cells = table.frame[column]
+    broken = cells.str.contains(_SURROGATE, regex=True)
+    for index in broken.index[broken]:
+        table.problems.append(Problem(table.source, int(table.rows[index]), column,
+                                      "text is not valid Unicode (a lone surrogate escape)"))
+    cells = cells.mask(broken, "")
+    if column in _FREE_TEXT:
+        cells = cells.str.replace(_CONTROL, " ", regex=True)
+    table.frame[column] = cells
 
 
 def _first_line(exc: BaseException) -> str:

@@ -259,9 +259,6 @@ def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
     assert json.loads((outdir / "patient-P003.json").read_text("utf-8"))["patient_id"] == "P003"
 
 
-@pytest.mark.xfail(strict=True, reason="api.build_patient_reports keeps the previous run's "
-                   "manifest.json until the first periodic write: an interrupted --overwrite "
-                   "run leaves a manifest whose sha256 values no longer match the files")
 def test_interrupted_overwrite_never_leaves_a_manifest_with_wrong_hashes(tmp_path,
                                                                          monkeypatch):
     source = _cohort(tmp_path / "cohort.csv", count=10)

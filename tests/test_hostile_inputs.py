@@ -9,6 +9,7 @@ refused in 6 s with a 404 MB peak RSS); the cell limit with a real 10 MB cell.
 
 from __future__ import annotations
 
+import csv
 import gc
 import json
 import os
@@ -145,9 +146,6 @@ def _json(tmp_path: Path, records: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="charts.py draws the patient id with Liberation Sans: "
-                   "ids it has no glyph for (CJK, NUL) raise matplotlib 'Glyph N missing' "
-                   "UserWarnings during a render, and those name the id's characters")
 @pytest.mark.parametrize("patient_id", ["山田花子", "nul\x00byte"])
 def test_ids_without_glyphs_render_without_warnings(tmp_path, patient_id):
     source = _json(tmp_path, [{"patient_id": patient_id, **VALID}])
@@ -158,38 +156,20 @@ def test_ids_without_glyphs_render_without_warnings(tmp_path, patient_id):
     assert result.exit_code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a lone surrogate in JSON text (\"\\ud800\") passes "
-                   "validation; rendering it raises TypeError in matplotlib (charts.py) and "
-                   "UnicodeEncodeError for the HTML (batch.py html.encode)")
-def test_lone_surrogates_are_refused_or_rendered(tmp_path):
+def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
     source = tmp_path / "surrogate.json"
     source.write_text('[{"patient_id": "s\\ud800x", "age_years": 30, "bmi_kg_m2": 20, '
                       '"mgso4_days": 10, "mgso4_total_g": 300, "yam_percent": 85, '
                       '"fracture": false, "notes": "bad \\udfff"}]', "utf-8")
-    result = CliRunner().invoke(cli, ["patient", str(source), "-o", str(tmp_path / "out"),
-                                      "--format", "html,json", "--workers", "1"])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception)
-
-
-def test_lone_surrogates_in_json_output_do_not_crash(tmp_path):
-    """The part fixed in output.py: JSON output and the journal escape lone surrogates."""
-    source = tmp_path / "surrogate.json"
-    source.write_text('[{"patient_id": "s\\ud800x", "age_years": 30, "bmi_kg_m2": 20, '
-                      '"mgso4_days": 10, "mgso4_total_g": 300, "yam_percent": 85, '
-                      '"fracture": false}]', "utf-8")
-    outdir = tmp_path / "out"
-    result = invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1")
-    assert result.exit_code == 0, result.output
-    (report,) = outdir.glob("patient-*.json")
-    assert json.loads(report.read_text("utf-8"))["patient_id"] == "s\ud800x"
+    result = invoke("patient", source, "-o", tmp_path / "out", "--format", "html,json",
+                    "--workers", "1")
+    assert result.exit_code == 1
+    assert f"{source}:1:patient_id: text is not valid Unicode" in result.stderr
+    assert f"{source}:1:notes: text is not valid Unicode" in result.stderr
+    assert not list((tmp_path / "out").glob("patient-*"))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a control character in free text (vertical tab, ESC: "
-                   "FileMaker and some EHR exports) makes WeasyPrint log '.notdef glyph "
-                   "rendered', which aborts the whole patient batch (exit 1, no report for "
-                   "anyone); strip or replace C0/C1 controls in text columns")
 def test_control_characters_in_notes_do_not_abort_the_batch(tmp_path):
     source = _json(tmp_path, [{"patient_id": "c1", **VALID, "notes": "line\x0bbreak\x1b"},
                               {"patient_id": "c2", **VALID}])
@@ -343,3 +323,17 @@ def test_no_patient_data_beyond_the_offending_cell(tmp_path, caplog):
         invoke("validate", source)
         invoke("patient", source, "-o", tmp_path / "again", "--format", "json")
     assert not [r for r in caplog.records if SECRET in r.getMessage()]
+
+
+def test_cohort_csv_neutralises_spreadsheet_formulas(files, tmp_path):
+    """Ids and sites starting with = + - @ would run as formulas when cohort-cases.csv is
+    opened in a spreadsheet: they are written with a leading apostrophe."""
+    outdir = tmp_path / "out"
+    result = invoke("cohort", files["formula_injection.csv"], "-o", outdir, "--format", "json")
+    assert result.exit_code == 0, result.output
+    with (outdir / "cohort-cases.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 1
+    for column in ("patient_id", "fracture_sites"):
+        assert not rows[0][column].startswith(("=", "+", "-", "@")), rows[0][column]
+    assert rows[0]["patient_id"].lstrip("'") == '=HYPERLINK("http://127.0.0.1:1/","x")'
