@@ -19,6 +19,7 @@ from reportgen.output import (
     Journal,
     assign_stems,
     atomic_write,
+    carried_entries,
     prepare_output_dir,
     remove_stale_temps,
     sha256_bytes,
@@ -100,10 +101,12 @@ def build_patient_reports(
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
                else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
-    prepare_output_dir(outdir, planned + [MANIFEST], overwrite=overwrite, resume=resume)
+    prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
     remove_stale_temps(outdir)
+    carried = carried_entries(outdir, set(planned))
     if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
-        (outdir / MANIFEST).unlink(missing_ok=True)
+        write_manifest(outdir, carried, [], tool_version=__version__,
+                       rules_version=rules.version, rules_name=rules.name)
     settings = RunSettings(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
@@ -124,8 +127,8 @@ def build_patient_reports(
             result.skipped += 1
         else:
             jobs.append(Job(record, stems[record["patient_id"]], key))
-    _run(jobs, settings, workers, result, journal, rules, progress)
-    write_manifest(outdir, result.files, [p.as_dict() for p in result.errors],
+    _run(jobs, settings, workers, result, journal, rules, progress, carried)
+    write_manifest(outdir, result.files + carried, [p.as_dict() for p in result.errors],
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     journal.reset()  # the manifest now records every file and its input key
     return result
@@ -145,7 +148,8 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
 
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
-         journal: Journal, rules: RuleSet, progress: Callable | None) -> None:
+         journal: Journal, rules: RuleSet, progress: Callable | None,
+         carried: list[dict]) -> None:
     bar = progress(jobs) if progress else None
 
     def on_done(job: Job, entries: list[dict], error: str | None) -> None:
@@ -158,7 +162,7 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
         if bar is not None:
             bar.update(1)
         if len(result.files) % (_MANIFEST_EVERY * max(1, len(settings.formats))) == 0:
-            write_manifest(settings.outdir, result.files, [],
+            write_manifest(settings.outdir, result.files + carried, [],
                            tool_version=__version__, rules_version=rules.version,
                            rules_name=rules.name)
 
@@ -218,16 +222,22 @@ def _str(value: Path | str | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _osteoporosis_text(rules: RuleSet) -> str:
+    normal, osteo = rules.yam_normal_min_pct, rules.yam_osteoporosis_max_pct
+    if rules.criteria == "jos2000":
+        return (f"any fragility fracture (vertebral included) and YAM < {normal:g} %; "
+                f"or YAM < {osteo:g} %")
+    return (f"vertebral/hip fragility fracture (whatever the BMD); or other fragility fracture "
+            f"and YAM < {normal:g} %; or YAM ≤ {osteo:g} %")
+
+
 def describe_rules(rules: RuleSet) -> dict:
     """The rule set as data (for ``reportgen rules --json``)."""
     return {
         "name": rules.name, "version": rules.version, "criteria": rules.criteria,
         "digest": rules.digest,
         "bone_status": {
-            "osteoporosis": f"vertebral/hip fragility fracture; or other fragility fracture and "
-                            f"YAM < {rules.yam_normal_min_pct:g} %; or YAM "
-                            f"{'≤' if rules.criteria == 'jos2012' else '<'} "
-                            f"{rules.yam_osteoporosis_max_pct:g} %",
+            "osteoporosis": _osteoporosis_text(rules),
             "low_bone_mass": f"YAM < {rules.yam_normal_min_pct:g} %",
             "normal": f"YAM ≥ {rules.yam_normal_min_pct:g} %",
             "yam_osteoporosis_max_pct": rules.yam_osteoporosis_max_pct,
@@ -242,8 +252,19 @@ def describe_rules(rules: RuleSet) -> dict:
              "evidence": r.evidence, "caveat": r.caveat}
             for r in rules.risk_rules
         ],
-        "data_quality": {"mgso4_max_g_per_day": rules.mgso4_max_g_per_day,
-                         "mgso4_loading_allowance_g": rules.mgso4_loading_allowance_g},
+        "data_quality": {
+            "mgso4_max_g_per_day": rules.mgso4_max_g_per_day,
+            "mgso4_loading_allowance_g": rules.mgso4_loading_allowance_g,
+            "checks": [
+                f"implausible_dose_rate: mgso4_total_g > {rules.mgso4_max_g_per_day:g} g/day × "
+                f"mgso4_days + {rules.mgso4_loading_allowance_g:g} g",
+                "mgso4_days_exceed_hospital_days: mgso4_days > hospital_days",
+                "fracture_in_dxa_region: a fractured lumbar vertebra inside the DXA region",
+                "fracture_site_unrecognised: fracture_sites not recognised (treated as "
+                "vertebral)",
+                "dxa_before_delivery / dxa_days_postpartum: dxa_date against delivery_date",
+            ],
+        },
         "recommendations": [
             {"id": r.rec_id, "text": r.text, "statuses": list(r.statuses),
              "flags": list(r.flags), "requires_flag": r.requires_flag}
@@ -284,8 +305,9 @@ def build_cohort_report(
         raise ReportError(f"{input_path}: no valid rows to summarise")
     names = {"html": "cohort-summary.html", "pdf": "cohort-summary.pdf",
              "json": "cohort-summary.json"}
-    planned = [names[f] for f in formats] + ["cohort-cases.csv", MANIFEST]
-    prepare_output_dir(outdir, planned, overwrite=overwrite)
+    planned = [names[f] for f in formats] + ["cohort-cases.csv"]
+    prepare_output_dir(outdir, planned, overwrite=overwrite, resumable=False)
+    carried = carried_entries(outdir, set(planned))
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
         dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
@@ -300,7 +322,7 @@ def build_cohort_report(
     if skip_invalid:
         result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
                            for p in problems]
-    write_manifest(outdir, result.files, errors,
+    write_manifest(outdir, result.files + carried, errors,
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     return result
 

@@ -58,7 +58,8 @@ _template_dir = click.option("--template-dir", type=click.Path(file_okay=False, 
                              help="Directory whose templates override the shipped ones.")
 _settings = click.option("--settings", "settings_path",
                          type=click.Path(dir_okay=False, path_type=Path),
-                         help="Organisation settings (TOML): name, department, address, logo.")
+                         help="Organisation settings (TOML [organisation]): name, department, "
+                              "address, logo, identifier_system, language.")
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 
 
@@ -220,6 +221,9 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(f"  {'':<28} evidence: {rule['evidence']}")
         if rule["caveat"]:
             click.echo(f"  {'':<28} caveat: {rule['caveat']}")
+    click.echo("\nData-quality checks (shown in reports, never risk):")
+    for check in described["data_quality"]["checks"]:
+        click.echo(f"  {check}")
     click.echo("\nRecommendations:")
     for rec in described["recommendations"]:
         when = ", ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]])

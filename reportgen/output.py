@@ -58,7 +58,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
-                       resume: bool = False) -> None:
+                       resume: bool = False, resumable: bool = True) -> None:
     """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -75,8 +75,27 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
     if existing:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3
                                            else "")
-        raise OutputError(f"{outdir}: {shown} already exist; nothing was written "
-                          "(use --overwrite to replace, or --resume to finish a run)")
+        hint = "--overwrite to replace" + (", or --resume to finish a run" if resumable else "")
+        raise OutputError(f"{outdir}: {shown} already exist; nothing was written (use {hint})")
+
+
+def carried_entries(outdir: Path, replaced: set[str]) -> list[dict]:
+    """Entries of an existing manifest that this run leaves in place (other kinds of report,
+    other patients), kept only while their file still has the recorded sha256."""
+    try:
+        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
+        entries = [e for e in manifest["files"] if isinstance(e, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    kept = []
+    for entry in entries:
+        path = entry.get("path")
+        if not isinstance(path, str) or path in replaced or Path(path).name != path:
+            continue
+        target = outdir / path
+        if target.is_file() and sha256_bytes(target.read_bytes()) == entry.get("sha256"):
+            kept.append(entry)
+    return kept
 
 
 def remove_stale_temps(outdir: Path) -> None:

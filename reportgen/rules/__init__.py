@@ -221,7 +221,8 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     return RuleSet(
         name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
         yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, z_below_expected_max=z_max,
-        bone_evidence=bone["evidence"], iscd_evidence=doc["iscd"]["evidence"],
+        bone_evidence=bone["evidence"] if doc["criteria"] == "jos2012"
+        else str(bone["evidence_jos2000"]), iscd_evidence=doc["iscd"]["evidence"],
         mgso4_max_g_per_day=max_per_day, mgso4_loading_allowance_g=allowance,
         risk_rules=risk_rules, recommendations=recs, data=doc,
         digest=hashlib.sha256(canonical).hexdigest(),
