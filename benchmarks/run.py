@@ -324,6 +324,7 @@ def child_allin(opts: argparse.Namespace) -> dict:
         return Progress(len(items), tick)
 
     in_make = [0.0, 0]
+    make_times: list[float] = []
     if opts.workers == 1:  # in-process: time spent inside PatientMaker.make (one wrapper call)
         import reportgen.batch as batch
 
@@ -334,7 +335,8 @@ def child_allin(opts: argparse.Namespace) -> dict:
             try:
                 return original_make(self, job)
             finally:
-                in_make[0] += time.perf_counter() - started
+                make_times.append(time.perf_counter() - started)
+                in_make[0] += make_times[-1]
                 in_make[1] += 1
 
         batch.PatientMaker.make = make
@@ -358,7 +360,8 @@ def child_allin(opts: argparse.Namespace) -> dict:
                                                                             // 40)]})
     return {
         "module": reportgen.__file__, "reports": n, "errors": len(result.errors), "wall_s": wall,
-        "import_api_s": t_import, "in_make_s": in_make[0],
+        "import_api_s": t_import, "in_make_s": in_make[0], "first_makes_s": make_times[:3],
+        "steady_make_s": statistics.median(make_times[3:]) if len(make_times) > 3 else None,
         "recycle_after": _recycle_after(),
         "cpu_parent_s": time.process_time() - cpu0,
         "cpu_total_s": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime,
@@ -635,8 +638,14 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
         if inside:
             outside = [r["wall_s"] / n - r["in_make_s"] / n for r in one if r.get("in_make_s")]
             print(f"   1 worker: {spread(inside, 1000)} ms/report inside PatientMaker.make, "
-                  f"{spread(outside, 1000)} ms/report outside it (lazy imports of WeasyPrint/"
-                  "matplotlib, first-report set-up, input, journal, manifest)")
+                  f"{spread(outside, 1000)} ms/report outside it (input, journal, manifest)")
+            firsts = [r["first_makes_s"][0] for r in one if r.get("first_makes_s")]
+            steady = [r["steady_make_s"] for r in one if r.get("steady_make_s")]
+            if firsts and steady:
+                print(f"   first report of the run {spread(firsts, 1000)} ms (lazy imports of "
+                      f"WeasyPrint + matplotlib, fonts, chart plates); steady "
+                      f"{spread(steady, 1000)} ms/report; start-up share of the all-in: "
+                      f"{100 * (median(firsts) - median(steady)) / (ms1 * n / 1000):.1f} %")
         pairs = [a / b for a, b in zip(per["1"][0], per["2"][0], strict=False)]
         clean = [a["wall_s"] / b["wall_s"] for a, b in zip(allin["runs"]["1"], allin["runs"]["2"],
                                                           strict=False)
@@ -690,8 +699,9 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
               "ms CPU")
         print(f"   plain HTML(string).write_pdf, reused FontConfiguration: "
               f"{spread(f['plain:wall'], 1000)} ms wall, {spread(f['plain:cpu'], 1000)} ms CPU")
-        print(f"   calibration: minimal page {spread(stages['minimal_page_cpu'], 1000, '.1f')} ms CPU "
-              "(the issue measured 11 ms on its machine)")
+        minimal = spread(stages["minimal_page_cpu"], 1000, ".1f")
+        print(f"   calibration: minimal page {minimal} ms CPU (the issue measured 11 ms on its "
+              "machine)")
         print(f"   bg load during stages+floor: {100 * stages['others']:.0f} %")
         if ms1:
             allin_cpu = median(per["1"][1]) * 1000
@@ -748,7 +758,7 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
                       f"replaced after {rss.get('recycle_after') or 'n/a'} reports)")
             ok = peak <= TARGETS["rss_mb"] and (projected is None
                                                  or projected <= TARGETS["rss_mb"])
-            rows.append((f"RSS per worker <= 300 MB after 5,000 reports", f"{peak:.0f} MB",
+            rows.append(("RSS per worker <= 300 MB after 5,000 reports", f"{peak:.0f} MB",
                          verdict(ok) + ("" if projected is None or projected <= 300
                                         else " (growth)"), note))
 
@@ -777,8 +787,9 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
         for key, c in coh.items():
             rows_n, label = key.split(":")
             pages = f", {c['pages']} PDF pages" if c["pages"] is not None else ""
-            print(f"   {int(rows_n):>7,} rows, {'json only' if label == 'json' else 'html+pdf+json'}"
-                  f": {spread(c['wall'], 1, '.1f')} s wall, {spread(c['cpu'], 1, '.1f')} s CPU, "
+            kind = "json only" if label == "json" else "html+pdf+json"
+            print(f"   {int(rows_n):>7,} rows, {kind}: {spread(c['wall'], 1, '.1f')} s wall, "
+                  f"{spread(c['cpu'], 1, '.1f')} s CPU, "
                   f"bg {spread(c['others'], 100)} %{pages}")
         big = coh.get("100000:pdf")
         if big:

@@ -87,7 +87,7 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
 
 
 class HtmlPdfRenderer:
-    """Built once per process: templates, parsed font CSS, font configuration, image cache."""
+    """Built once per process: templates, parsed font CSS, font configuration."""
 
     def __init__(self, template_dir: Path | str | None = None):
         self.env = make_environment(template_dir)
@@ -96,7 +96,6 @@ class HtmlPdfRenderer:
         self.font_config = FontConfiguration()
         self.font_css = weasyprint.CSS(string=_font_face_css(), font_config=self.font_config,
                                        url_fetcher=self.fetcher)
-        self.cache: dict = {}
         self._collector = _COLLECTOR
 
     def html(self, template: str, report: dict) -> str:
@@ -119,7 +118,9 @@ class HtmlPdfRenderer:
             document = weasyprint.HTML(string=html, base_url=str(ASSETS) + "/",
                                        url_fetcher=self.fetcher)
             pdf = document.write_pdf(
-                stylesheets=[self.font_css], font_config=self.font_config, cache=self.cache,
+                stylesheets=[self.font_css], font_config=self.font_config, cache={},
+                # a fresh image cache per document: every chart is unique to its patient, and a
+                # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py)
                 pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=attachments,
                 pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode())
         except FatalURLFetchingError as exc:
