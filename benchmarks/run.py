@@ -749,7 +749,7 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
             horizon = min(2500, rss.get("recycle_after") or 2500)
             projected = max((w["vmhwm_kb"] / 1024 + mb_per_report * (horizon - per_worker))
                             for w, mb_per_report in zip(rss["workers"], slopes, strict=True)) \
-                if slopes and len(slopes) == len(rss["workers"]) else None
+                if slopes and len(slopes) == len(rss["workers"]) and per_worker >= 250 else None
             note = "VmHWM, worst worker"
             if projected is not None:
                 note += f"; projected after 5,000 reports: {projected:.0f} MB"

@@ -119,7 +119,7 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
         if column is None:
             out[name] = raw[name]
             continue
-        text = _clean_text(raw[name])
+        text = _clean_text(raw[name], exact=column.kind == "text")
         values, bad = _COERCERS[column.kind](text)
         out[name] = values
         problems += _located(bad, text, rows, source, name, _kind_message(column))
@@ -132,8 +132,14 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
     return Coerced(out, problems, {p.row for p in problems})
 
 
-def _clean_text(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
+def _clean_text(series: pd.Series, exact: bool = True) -> pd.Series:
+    """Stripped cells, empty ones missing. ``exact`` keeps pandas' strip for free text (numpy's
+    fixed-width strings would drop a trailing NUL, silently changing an id)."""
+    if exact or series.isna().any():
+        text = series.astype("string").str.strip()
+    else:  # loaders give plain strings: numpy's C strip is far faster than pandas' per cell
+        text = pd.Series(np.char.strip(series.to_numpy(dtype=str)), index=series.index,
+                         dtype="string")
     return text.mask(text == "", pd.NA)
 
 
@@ -162,6 +168,17 @@ def _kind_message(column: Column) -> str:
 
 
 def _to_number(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    plain = pd.to_numeric(text.to_numpy(dtype=object, na_value=None), errors="coerce")
+    needs_work = text.notna().to_numpy() & np.isnan(plain)
+    if not needs_work.any():  # fast path: every cell a plain number (the common case)
+        values = pd.Series(plain, index=text.index, dtype="Float64")
+        finite = values.isna() | np.isfinite(values.fillna(0).to_numpy(dtype=float))
+        values = values.where(finite, pd.NA)
+        return values, text.notna() & values.isna()
+    return _to_number_slow(text)
+
+
+def _to_number_slow(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     normalised = text.str.normalize("NFKC").str.translate(_DASHES)  # full-width digits (JIS)
     thousands = normalised.str.match(_THOUSANDS).fillna(False).astype(bool)
     normalised = normalised.where(~thousands, normalised.str.replace(",", "", regex=False))
