@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from reportgen.settings import load_settings
 
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
 DEFAULT_FORMATS = ("html", "pdf", "json")
-_MANIFEST_EVERY = 50
+_MANIFEST_EVERY_S = 20.0  # interim manifest (complete files only) at most this often
 
 
 @dataclass
@@ -151,6 +152,7 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
          journal: Journal, rules: RuleSet, progress: Callable | None,
          carried: list[dict]) -> None:
     bar = progress(jobs) if progress else None
+    last_manifest = [time.monotonic()]
 
     def on_done(job: Job, entries: list[dict], error: str | None) -> None:
         if error is not None:
@@ -161,7 +163,8 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
             journal.append({"key": job.key, "files": entries})
         if bar is not None:
             bar.update(1)
-        if len(result.files) % (_MANIFEST_EVERY * max(1, len(settings.formats))) == 0:
+        if time.monotonic() - last_manifest[0] > _MANIFEST_EVERY_S:  # not per N: O(N²)
+            last_manifest[0] = time.monotonic()
             write_manifest(settings.outdir, result.files + carried, [],
                            tool_version=__version__, rules_version=rules.version,
                            rules_name=rules.name)
