@@ -119,14 +119,20 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
         if column is None:
             out[name] = raw[name]
             continue
-        text = _clean_text(raw[name], exact=column.kind == "text")
-        values, bad = _COERCERS[column.kind](text)
-        out[name] = values
+        # Columns repeat few distinct strings: coerce each once, then gather back by code
+        # (validate of 10^5 rows: coercion 2 s -> 0.2 s, benchmarks/experiments.py).
+        codes, uniques = pd.factorize(raw[name].to_numpy(dtype=object))
+        unique_text = _clean_text(pd.Series(uniques, dtype=object),
+                                  exact=column.kind == "text")
+        unique_values, unique_bad = _COERCERS[column.kind](unique_text)
+        text = pd.Series(unique_text.array.take(codes), index=raw.index)
+        out[name] = pd.Series(unique_values.array.take(codes), index=raw.index)
+        bad = pd.Series(unique_bad.to_numpy(dtype=bool, na_value=False)[codes], index=raw.index)
         problems += _located(bad, text, rows, source, name, _kind_message(column))
         if column.low is not None:
-            numeric = pd.to_numeric(values, errors="coerce")
-            out_of_range = (numeric < column.low) | (numeric > column.high)
-            out_of_range = out_of_range.fillna(False).astype(bool)
+            numeric = pd.to_numeric(unique_values, errors="coerce")
+            wrong = ((numeric < column.low) | (numeric > column.high)).fillna(False)
+            out_of_range = pd.Series(np.asarray(wrong, dtype=bool)[codes], index=raw.index)
             problems += _located(out_of_range, text, rows, source, name,
                                  f"outside the plausible range {column.low:g}–{column.high:g}")
     return Coerced(out, problems, {p.row for p in problems})
