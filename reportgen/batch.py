@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen import __version__
@@ -31,9 +31,6 @@ class RunSettings:
     settings_path: str | None
     generated_at: str
     source_name: str
-    reference: tuple[tuple[float, float, bool], ...] = ()
-    reference_label: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -154,6 +151,3 @@ def _chunks(items: list[Job], size: int) -> Iterator[list[Job]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
-
-def iter_progress(items: Iterable, progress: Callable | None) -> Iterable:
-    return progress(items) if progress else items
