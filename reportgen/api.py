@@ -16,11 +16,11 @@ from reportgen.batch import Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
 from reportgen.loaders import load_table
 from reportgen.output import (
-    MANIFEST,
     Journal,
     assign_stems,
     atomic_write,
     carried_entries,
+    manifest_entries,
     prepare_output_dir,
     remove_stale_temps,
     sha256_bytes,
@@ -137,14 +137,10 @@ def build_patient_reports(
 
 def _manifest_keys(outdir: Path) -> dict[str, dict]:
     """``{input key: {"files": [...]}}`` from an existing manifest (for --resume)."""
-    try:
-        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
-        entries = [e for e in manifest["files"] if isinstance(e, dict) and "input_sha256" in e]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
     done: dict[str, dict] = {}
-    for entry in entries:
-        done.setdefault(entry["input_sha256"], {"files": []})["files"].append(entry)
+    for entry in manifest_entries(outdir):
+        if "input_sha256" in entry:
+            done.setdefault(entry["input_sha256"], {"files": []})["files"].append(entry)
     return done
 
 

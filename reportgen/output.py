@@ -79,16 +79,20 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
         raise OutputError(f"{outdir}: {shown} already exist; nothing was written (use {hint})")
 
 
+def manifest_entries(outdir: Path) -> list[dict]:
+    """The file entries of an existing ``manifest.json``; none when absent or unreadable."""
+    try:
+        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
+        return [e for e in manifest["files"] if isinstance(e, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def carried_entries(outdir: Path, replaced: set[str]) -> list[dict]:
     """Entries of an existing manifest that this run leaves in place (other kinds of report,
     other patients), kept only while their file still has the recorded sha256."""
-    try:
-        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
-        entries = [e for e in manifest["files"] if isinstance(e, dict)]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
     kept = []
-    for entry in entries:
+    for entry in manifest_entries(outdir):
         path = entry.get("path")
         if not isinstance(path, str) or path in replaced or Path(path).name != path:
             continue

@@ -117,10 +117,10 @@ class HtmlPdfRenderer:
         try:
             document = weasyprint.HTML(string=html, base_url=str(ASSETS) + "/",
                                        url_fetcher=self.fetcher)
+            # A fresh image cache per document: every chart is unique to its patient, and a
+            # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py).
             pdf = document.write_pdf(
                 stylesheets=[self.font_css], font_config=self.font_config, cache={},
-                # a fresh image cache per document: every chart is unique to its patient, and a
-                # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py)
                 pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=attachments,
                 pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode())
         except FatalURLFetchingError as exc:
