@@ -9,11 +9,19 @@ import numpy as np
 import pandas as pd
 
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
+from reportgen.fractures import read_fractures
 from reportgen.models import Assessment, BoneStatus
-from reportgen.risk import evaluate_rules, quality_flags, recommend
+from reportgen.risk import (
+    evaluate_rules,
+    page1_statements,
+    patient_facts,
+    quality_flags,
+    recommend,
+    secondary_causes,
+)
 from reportgen.rules import RuleSet
 
-JSON_SCHEMA_VERSION = "1"
+JSON_SCHEMA_VERSION = "2"
 PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
             "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
             "endocrine disease) must be excluded before it is called primary.")
@@ -47,18 +55,27 @@ def _plain(value: object) -> object:
 
 def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
     """Classify, flag and recommend for one validated record."""
+    fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     finding = classify_bone_status(float(record["yam_percent"]), bool(record["fracture"]), rules,
-                                   record.get("fracture_sites"))
+                                   t_score=record.get("t_score"), fractures=fractures)
+    iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
+    quality = quality_flags(record, rules, fractures)
+    secondary = secondary_causes(results, rules)
+    facts = patient_facts(record, fractures, iscd)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
         patient=record,
         finding=finding,
-        iscd_statement=iscd_statement(record.get("z_score"), rules),
+        iscd_statement=iscd,
         rule_results=results,
-        quality_flags=quality_flags(record, rules),
-        recommendations=recommend(finding.status, results, rules),
+        quality_flags=quality,
+        recommendations=recommend(finding.status, results, rules, facts),
         derived=derived,
+        secondary_causes=secondary,
+        statements=page1_statements(record, finding, fractures, iscd, secondary, results,
+                                    quality, rules),
+        fractures=fractures,
     )
 
 
@@ -75,12 +92,17 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "classification_label": finding.status.label,
         "plo": is_plo,
         "classification_reason": finding.reason,
+        "classification_decided_by": finding.decided_by,
+        "yam_t_score_discordance": finding.discordance or None,
         "criteria": finding.criteria,
         "plo_note": PLO_NOTE if is_plo else None,
         "iscd_statement": assessment.iscd_statement,
         "iscd_text": ISCD_TEXT.get(assessment.iscd_statement or ""),
-        "risk_flags": assessment.fired,
+        "risk_flags": assessment.present,
         "not_assessed": assessment.not_assessed,
+        "secondary_causes": assessment.secondary_causes,
+        "page1_statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
+                             for s in assessment.statements],
         "recommendations": [r.rec_id for r in assessment.recommendations],
         "rules_name": rules.name,
         "rules_version": rules.version,
@@ -88,6 +110,9 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "mgso4_days": record.get("mgso4_days"),
         "mgso4_total_g": record.get("mgso4_total_g"),
         "yam_percent": record.get("yam_percent"),
+        "fractures": [{"site": f.text, "kind": f.kind, "vertebrae": list(f.vertebrae)}
+                      for f in assessment.fractures.sites],
+        "fracture_site_assumed": assessment.fractures.assumed_vertebral,
         "derived": assessment.derived,
         "rule_results": [
             {"id": r.rule_id, "label": r.label, "state": r.state.value,

@@ -209,15 +209,22 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(json.dumps(described, ensure_ascii=False, indent=2))
         return
     click.echo(f"Rule set {described['name']} {described['version']} "
-               f"(criteria {described['criteria']})\n")
+               f"(criteria {described['criteria']}; {described['specification']})\n")
     bone = described["bone_status"]
     click.echo("Bone status (first match wins):")
     for status in ("osteoporosis", "low_bone_mass", "normal"):
         click.echo(f"  {status:<14} {bone[status]}")
-    click.echo(f"  evidence: {bone['evidence']}\n")
-    click.echo("Risk flags:")
+    click.echo(f"  evidence: {bone['evidence']}")
+    click.echo("  Fracture sites:")
+    for kind, words in bone["fracture_sites"].items():
+        click.echo(f"    {kind:<16} {words}")
+    iscd = described["iscd"]
+    click.echo(f"\nISCD (Z-score ≤ {iscd['z_below_expected_max']:g}): {iscd['below']}")
+    click.echo(f"  evidence: {iscd['evidence']}")
+    click.echo(f"\nSecondary causes listed beside PLO: {', '.join(described['secondary_causes'])}")
+    click.echo("\nRisk flags (reported as present / absent / not recorded):")
     for rule in described["risk_rules"]:
-        click.echo(f"  {rule['id']:<28} fires when {rule['condition']}")
+        click.echo(f"  {rule['id']:<28} present when {rule['condition']}")
         click.echo(f"  {'':<28} evidence: {rule['evidence']}")
         if rule["caveat"]:
             click.echo(f"  {'':<28} caveat: {rule['caveat']}")
@@ -226,8 +233,12 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(f"  {check}")
     click.echo("\nRecommendations:")
     for rec in described["recommendations"]:
-        when = ", ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]])
-        click.echo(f"  {rec['id']:<36} when {when}")
+        when = " or ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]]
+                           + rec["facts"])
+        needs = "".join(f"; only if {f}" for f in rec["requires"])
+        click.echo(f"  {rec['id']:<36} when {when}{needs}")
+        for variant in rec["variants"]:
+            click.echo(f"  {'':<36} if {variant['when']}: {variant['text']}")
 
 
 def _call(function, *args, **kwargs):

@@ -9,15 +9,20 @@ from functools import cache
 from importlib import resources
 
 from reportgen import charts
-from reportgen.classify import ISCD_TEXT
-from reportgen.models import Assessment, FlagState
-from reportgen.rules import RuleSet, format_number
+from reportgen import formatting as fmt
+from reportgen.classify import ISCD_BELOW, ISCD_TEXT
+from reportgen.fractures import KIND_LABELS, NOT_JOS, Fractures
+from reportgen.models import Assessment, BoneStatus, FlagState
+from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 
 PATIENT_SCATTER_CM = (11.5, 7.0)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = "the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
-_STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
-                 FlagState.NOT_ASSESSED: "Not assessed"}
+REFERENCE_CAPTION = ("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
+                     "published case series shown for context, not a reference range. This "
+                     "patient is ringed and labelled.")
+# Flags that describe physiology rather than an alarm: shown neutrally (clinical-rules §3).
+_NEUTRAL_FLAGS = frozenset({"lactation"})
 _CRITERIA = {"jos2012": "JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)",
              "jos2000": "JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"}
 CAVEATS = (
@@ -67,13 +72,16 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     record = assessment.patient
     finding = assessment.finding
     pid = str(record["patient_id"])
-    plo = finding.status.value == "osteoporosis"
+    plo = finding.status is BoneStatus.OSTEOPOROSIS
     yam = record["yam_percent"]
     reference = reference_cohort()
+    in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
+    heading = ("Bone-health report — DXA in pregnancy" if in_pregnancy
+               else "Postpartum bone-health report")
     return {
         "lang": org.language,
-        "title": f"Postpartum bone-health report — patient {pid}",
-        "heading": "Postpartum bone-health report",
+        "title": f"{heading} — patient {pid}",
+        "heading": heading,
         "subject": "Bone status after MgSO4 tocolysis: DXA, fractures, risk factors",
         "keywords": "postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM",
         "organisation": org,
@@ -85,25 +93,34 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "patient": {
             "id": pid,
             "name": record.get("name") or "—",
-            "age": f"{format_number(record['age_years'])} years",
+            "age": f"{fmt.number(record['age_years'])} years",
             "dates": _dates(record),
         },
         "status": finding.status,
         "plo": plo,
         "status_reason": finding.reason,
         "criteria_label": _CRITERIA[finding.criteria],
+        "criteria_short": finding.criteria.replace("jos", "JOS "),
         "plo_note": ("Reported as PLO: secondary causes (heparin, glucocorticoids, "
                      "immobilisation, endocrine disease) must be excluded.") if plo else "",
-        "iscd": ({"z": format_number(record["z_score"]),
-                  "text": ISCD_TEXT[assessment.iscd_statement]}
+        "iscd": ({"z": fmt.score(record["z_score"]),
+                  "text": ISCD_TEXT[assessment.iscd_statement],
+                  "below": assessment.iscd_statement == ISCD_BELOW}
                  if assessment.iscd_statement else None),
+        "statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
+                       for s in assessment.statements],
         "exposure": _exposure_rows(record, assessment.derived),
-        "dxa": {"yam": format_number(yam), "rows": _dxa_rows(record)},
+        "dxa": {"yam": fmt.percent(yam), "rows": _dxa_rows(assessment)},
         "flags": [
-            {"id": r.rule_id, "label": r.label, "state": r.state.value,
-             "state_label": _STATE_LABELS[r.state], "explanation": r.explanation,
+            {"id": r.rule_id, "label": r.label,
+             "state": ("neutral" if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
+                       else r.state.value),
+             "state_label": r.state.label, "explanation": r.explanation,
              "subject": r.subject, "comparison": r.comparison.replace(" ", "\u00a0"),
-             "evidence": r.evidence, "caveat": r.caveat}
+             "evidence": r.evidence,
+             # a caveat qualifies a finding: said where the factor is present (a "recovers
+             # after weaning" note is not for a woman who is not breastfeeding)
+             "caveat": r.caveat if r.state is FlagState.PRESENT else None}
             for r in assessment.rule_results
         ],
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
@@ -113,6 +130,7 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "notes": record.get("notes") or "",
         "charts": _charts(record, rules, reference),
         "reference_label": REFERENCE_LABEL,
+        "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
         "source": f"{source}, row {record.get('_row')}",
         "json_name": json_name,
@@ -131,50 +149,63 @@ def _row(label: str, value: str, derived: bool = False, derived_from: str = "") 
 
 def _exposure_rows(record: dict, derived: list[str]) -> list[dict]:
     rows = [
-        _row("Days on MgSO4", f"{format_number(record['mgso4_days'])} days",
+        _row("Days on MgSO4", f"{fmt.number(record['mgso4_days'])} days",
              "mgso4_days" in derived, "infusion record"),
-        _row("Cumulative MgSO4", f"{format_number(record['mgso4_total_g'])} g",
+        _row("Cumulative MgSO4", f"{fmt.grams(record['mgso4_total_g'])} g",
              "mgso4_total_g" in derived, "infusion record"),
     ]
     if record.get("hospital_days") is not None:
-        rows.append(_row("Hospital stay", f"{format_number(record['hospital_days'])} days"))
+        rows.append(_row("Hospital stay", f"{fmt.number(record['hospital_days'])} days"))
     if record.get("bed_rest_days") is not None:
-        rows.append(_row("Bed rest", f"{format_number(record['bed_rest_days'])} days"))
-    rows.append(_row("BMI", f"{format_number(record['bmi_kg_m2'], 1)} kg/m²",
+        rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
+    rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
                      "bmi_kg_m2" in derived, "height and weight"))
     for key, label in (("gravida", "Gravida"), ("para", "Para")):
         if record.get(key) is not None:
-            rows.append(_row(label, format_number(record[key])))
+            rows.append(_row(label, fmt.number(record[key])))
+    if record.get("antenatal_corticosteroid") is not None:
+        given = "yes" if record["antenatal_corticosteroid"] else "no"
+        rows.append(_row("Antenatal corticosteroid (fetal lung maturation)",
+                         f"{given}{' (not a risk flag)' if given == 'yes' else ''}"))
+    rows.append(_row("Breastfeeding", _yes_no(record.get("breastfeeding"))))
+    if record.get("pregnancy_planned") is not None:
+        rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
     return rows
 
 
-def _dxa_rows(record: dict) -> list[dict]:
+def _kind_text(kind: str, fractures: Fractures) -> str:
+    if fractures.assumed_vertebral:
+        return "assumed vertebral"
+    return "not a JOS fragility site" if kind == NOT_JOS else KIND_LABELS[kind]
+
+
+def _yes_no(value: object) -> str:
+    return "not recorded" if value is None else ("yes" if value else "no")
+
+
+def _dxa_rows(assessment: Assessment) -> list[dict]:
+    record = assessment.patient
     rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
-            _row("YAM", f"{format_number(record['yam_percent'])} %")]
-    for key, label, unit in (("bmd_g_cm2", "BMD", " g/cm²"), ("t_score", "T-score", ""),
-                             ("z_score", "Z-score", "")):
+            _row("YAM", f"{fmt.percent(record['yam_percent'])} %")]
+    for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
+                                        ("t_score", "T-score", "", fmt.score),
+                                        ("z_score", "Z-score", "", fmt.score)):
         if record.get(key) is not None:
-            rows.append(_row(label, f"{format_number(record[key])}{unit}"))
-    fracture = "Yes" if record["fracture"] else "No"
-    if record["fracture"] and record.get("fracture_sites"):
-        fracture += f" ({record['fracture_sites']})"
-    rows.append(_row("Fragility fracture", fracture))
+            rows.append(_row(label, f"{formatter(record[key])}{unit}"))
+    fractures = assessment.fractures
+    fracture = "No"
+    if record["fracture"]:
+        fracture = "Yes: " + "; ".join(f"{s.label} ({_kind_text(s.kind, fractures)})"
+                                       for s in fractures.sites)
+    rows.append(_row("Fracture", fracture))
     return rows
 
 
 def _dates(record: dict) -> list[dict]:
     labels = (("admission_date", "Admitted"), ("delivery_date", "Delivered"),
               ("discharge_date", "Discharged"), ("dxa_date", "DXA"))
-    return [{"label": label, "value": _date_text(record[key])}
+    return [{"label": label, "value": fmt.date_text(record[key])}
             for key, label in labels if record.get(key) is not None]
-
-
-def _date_text(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | None]:

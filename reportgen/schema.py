@@ -55,6 +55,8 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     Column("vitamin_d_ng_ml", "number", 1, 200),
     Column("glucocorticoid", "boolean"),
     Column("heparin", "boolean"),
+    Column("antenatal_corticosteroid", "boolean"),
+    Column("pregnancy_planned", "boolean"),
     Column("notes", "text"),
 ]}
 
@@ -214,7 +216,7 @@ def _to_smoking(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     lowered = text.str.lower().str.replace(r"\s+", " ", regex=True)
     values = lowered.map(SMOKING_WORDS.get, na_action="ignore").astype("string")
     bad = text.notna() & values.isna()
-    return values.fillna("never").where(~bad, pd.NA), bad
+    return values, bad  # blank = not recorded (v2), never a default
 
 
 def _to_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
