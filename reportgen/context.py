@@ -11,12 +11,12 @@ from importlib import resources
 from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
-from reportgen.fractures import KIND_LABELS, NOT_JOS, Fractures
+from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 
-PATIENT_SCATTER_CM = (11.5, 7.0)  # beside the caveats, at print size (text ≥ 7 pt)
+PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = "the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
 REFERENCE_CAPTION = ("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
                      "published case series shown for context, not a reference range. This "
@@ -160,22 +160,25 @@ def _exposure_rows(record: dict, derived: list[str]) -> list[dict]:
         rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
     rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
                      "bmi_kg_m2" in derived, "height and weight"))
-    for key, label in (("gravida", "Gravida"), ("para", "Para")):
-        if record.get(key) is not None:
-            rows.append(_row(label, fmt.number(record[key])))
+    parity = [f"{label} {fmt.number(record[key])}" for key, label in
+              (("gravida", "G"), ("para", "P")) if record.get(key) is not None]
+    if parity:
+        rows.append(_row("Gravida, para", " ".join(parity)))
     if record.get("antenatal_corticosteroid") is not None:
         given = "yes" if record["antenatal_corticosteroid"] else "no"
         rows.append(_row("Antenatal corticosteroid (fetal lung maturation)",
                          f"{given}{' (not a risk flag)' if given == 'yes' else ''}"))
-    rows.append(_row("Breastfeeding", _yes_no(record.get("breastfeeding"))))
+    return rows
+
+
+def _feeding_rows(record: dict) -> list[dict]:
+    rows = [_row("Breastfeeding", _yes_no(record.get("breastfeeding")))]
     if record.get("pregnancy_planned") is not None:
         rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
     return rows
 
 
-def _kind_text(kind: str, fractures: Fractures) -> str:
-    if fractures.assumed_vertebral:
-        return "assumed vertebral"
+def _kind_text(kind: str) -> str:
     return "not a JOS fragility site" if kind == NOT_JOS else KIND_LABELS[kind]
 
 
@@ -194,11 +197,15 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
             rows.append(_row(label, f"{formatter(record[key])}{unit}"))
     fractures = assessment.fractures
     fracture = "No"
-    if record["fracture"]:
-        fracture = "Yes: " + "; ".join(f"{s.label} ({_kind_text(s.kind, fractures)})"
-                                       for s in fractures.sites)
+    if fractures.assumed_vertebral:
+        fracture = "Yes: site not recorded (assumed vertebral)"
+    elif record["fracture"]:
+        kinds = dict.fromkeys(s.kind for s in fractures.sites)
+        fracture = "Yes: " + "; ".join(
+            f"{_kind_text(kind)} ({', '.join(s.label for s in fractures.sites if s.kind == kind)})"
+            for kind in kinds)
     rows.append(_row("Fracture", fracture))
-    return rows
+    return rows + _feeding_rows(record)
 
 
 def _dates(record: dict) -> list[dict]:

@@ -89,8 +89,9 @@ def test_mixed_case_headers_and_value_spellings():
     assert frame["mgso4_total_g"].tolist() == [1000.5, 1000, 2000, 999]
     assert frame["fracture"].tolist() == [True, False, True, False]          # Yes n + -
     assert frame["family_history"].tolist() == [True, False, True, False]    # TRUE False 1 0
-    assert frame["smoking"].tolist() == ["before_pregnancy", "never", "during_pregnancy",
-                                         "never"]                             # "-" and blank
+    # "-" is never; a blank cell is not recorded (v2), never a default
+    assert frame["smoking"].tolist()[:3] == ["before_pregnancy", "never", "during_pregnancy"]
+    assert frame["smoking"].isna().tolist() == [False, False, False, True]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_number_forms_rejected(cell):
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("never", "never"), ("-", "never"), ("no", "never"), ("", "never"),
+    [("never", "never"), ("-", "never"), ("no", "never"), ("", None),
      ("Before pregnancy", "before_pregnancy"), ("BEFORE  PREGNANCY", "before_pregnancy"),
      ("before_pregnancy", "before_pregnancy"), ("During pregnancy", "during_pregnancy")],
 )
