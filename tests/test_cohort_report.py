@@ -442,3 +442,14 @@ def test_big_cohort_data_quality(big_run):
     assert f"gravida {expected['gravida_missing']:,} {share_text} %" in text
     # Table 1 says how many have a value where some are missing
     assert f"n with a value {BIG_N - expected['gravida_missing']:,}" in text
+
+
+def test_v2_cohort_caveats(seed_run):
+    """clinical-rules §6 (v2): the small-sample caveat stands in the key-figures box, and the
+    report says that testing the 1,000 g threshold on Iio's own nine patients is circular."""
+    text = " ".join(seed_run["text"].split())
+    box = text[text.index("Key figures"):text.index("1. Bone status")]
+    assert "Small sample (n = 9)" in box
+    assert seed_run["json"]["seed_patients_included"] == 9
+    assert any("circular" in c for c in seed_run["json"]["cautions"])
+    assert "testing it on those nine is circular" in text
