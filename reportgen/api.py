@@ -14,6 +14,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.batch import Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
+from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.loaders import load_table
 from reportgen.output import (
     Journal,
@@ -26,7 +27,7 @@ from reportgen.output import (
     sha256_bytes,
     write_manifest,
 )
-from reportgen.records import PreparedTable, prepare_table
+from reportgen.records import PreparedTable, attach_lab_draws, prepare_table
 from reportgen.rules import RuleSet, load_rules
 from reportgen.settings import load_settings
 
@@ -66,14 +67,23 @@ def generation_time() -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def load_input(path: Path | str, *, sheet: str | None = None) -> PreparedTable:
-    """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows."""
-    return prepare_table(load_table(path, sheet=sheet))
+def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
+               labs: Path | str | None = None) -> PreparedTable:
+    """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows.
+
+    ``as_of`` counts infusions up to that moment (a running one needs it); ``labs`` is a
+    long-format lab file (``patient_id, date, test, value, unit``)."""
+    table = prepare_table(load_table(path, sheet=sheet), as_of=as_of)
+    if labs is not None:
+        known = {p for p in table.frame.get("patient_id", []) if isinstance(p, str)}
+        table = attach_lab_draws(table, *load_lab_draws(labs, known))
+    return table
 
 
-def validate_input(path: Path | str, *, sheet: str | None = None) -> list[Problem]:
-    """All problems (errors and warnings) of an input file, in row order."""
-    return load_input(path, sheet=sheet).problems
+def validate_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
+                   labs: Path | str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of an input file (and its lab file), in row order."""
+    return load_input(path, sheet=sheet, as_of=as_of, labs=labs).problems
 
 
 def build_patient_reports(
@@ -91,13 +101,16 @@ def build_patient_reports(
     settings_path: Path | str | None = None,
     sheet: str | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
-    table = load_input(input_path, sheet=sheet)
+    load_intervals(settings_path)
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     records, problems = _select(table, ids)
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
@@ -311,6 +324,8 @@ def build_cohort_report(
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
     sheet: str | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
 ) -> RunResult:
     """The case-series summary; refuses on invalid rows unless ``skip_invalid``."""
     from reportgen.cohort import make_cohort_outputs
@@ -319,7 +334,8 @@ def build_cohort_report(
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
-    table = load_input(input_path, sheet=sheet)
+    load_intervals(settings_path)
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     problems = [p.redacted() for p in table.problems] if deidentify else table.problems
     result = RunResult(outdir, problems=problems)
     if table.errors and not skip_invalid:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
+from reportgen.exposure import exposure_so_far
 from reportgen.fractures import read_fractures
+from reportgen.labs import Interval, lab_results
 from reportgen.models import Assessment, BoneStatus
 from reportgen.risk import (
     evaluate_rules,
@@ -53,16 +56,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
+def assess_record(record: dict[str, object], rules: RuleSet, *,
+                  lab_intervals: Mapping[str, Interval] | None = None) -> Assessment:
     """Classify, flag and recommend for one validated record."""
     fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
-    finding = classify_bone_status(float(record["yam_percent"]), bool(record["fracture"]), rules,
-                                   t_score=record.get("t_score"), fractures=fractures)
+    yam = record.get("yam_percent")
+    finding = classify_bone_status(None if yam is None else float(yam), bool(record["fracture"]),
+                                   rules, t_score=record.get("t_score"), fractures=fractures)
     iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
     quality = quality_flags(record, rules, fractures)
     secondary = secondary_causes(results, rules)
-    facts = patient_facts(record, fractures, iscd)
+    labs = lab_results(record, lab_intervals)
+    exposure = _exposure(record, rules)
+    facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
         patient=record,
@@ -74,9 +81,22 @@ def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
         derived=derived,
         secondary_causes=secondary,
         statements=page1_statements(record, finding, fractures, iscd, secondary, results,
-                                    quality, rules),
+                                    quality, rules, labs),
         fractures=fractures,
+        labs=labs,
+        exposure=exposure,
     )
+
+
+def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
+    """Exposure so far, with ``--as-of`` and an infusion record (contract §5)."""
+    infusions, as_of = record.get("_infusions"), record.get("_as_of")
+    if not infusions or not as_of:
+        return None
+    parsed = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+              for a, b, r in infusions]
+    threshold = float(rules.risk_rule("mgso4_high_cumulative_dose").threshold)
+    return exposure_so_far(parsed, datetime.fromisoformat(str(as_of)), threshold)
 
 
 def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
@@ -110,6 +130,8 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "mgso4_days": record.get("mgso4_days"),
         "mgso4_total_g": record.get("mgso4_total_g"),
         "yam_percent": record.get("yam_percent"),
+        "labs": [lab.as_dict() for lab in assessment.labs],
+        "exposure": assessment.exposure,
         "fractures": [{"site": f.text, "kind": f.kind, "vertebrae": list(f.vertebrae)}
                       for f in assessment.fractures.sites],
         "fracture_site_assumed": assessment.fractures.assumed_vertebral,
@@ -125,6 +147,8 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
         "input": {k: _json_value(v) for k, v in record.items() if not k.startswith("_")},
+        "infusions": [{"start": a, "end": b, "rate_g_per_h": r}
+                      for a, b, r in record.get("_infusions") or ()] or None,
         "source": {"file": source_name, "row": record.get("_row")},
         "tool_version": tool_version,
         "generated_at": generated_at,

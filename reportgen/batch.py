@@ -12,6 +12,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
+from reportgen.labs import load_intervals
 from reportgen.output import atomic_write, dump_json, sha256_bytes
 from reportgen.rules import RuleSet, load_rules
 
@@ -48,6 +49,7 @@ class PatientMaker:
     def __init__(self, settings: RunSettings):
         self.settings = settings
         self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
+        self.lab_intervals = load_intervals(settings.settings_path)
         self._renderer = None
 
     @property
@@ -69,7 +71,7 @@ class PatientMaker:
     def make(self, job: Job) -> list[dict]:
         """Write the patient's files atomically; return their manifest entries."""
         s = self.settings
-        assessment = assess_record(job.record, self.rules)
+        assessment = assess_record(job.record, self.rules, lab_intervals=self.lab_intervals)
         document = assessment_json(assessment, self.rules, tool_version=__version__,
                                    generated_at=s.generated_at, source_name=s.source_name)
         outputs: dict[str, bytes] = {}

@@ -24,11 +24,17 @@ ISCD_TEXT = {ISCD_BELOW: "below the expected range for age",
 _ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
 
 
-def classify_bone_status(yam_pct: float, fracture: bool, rules: RuleSet,
+def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
                          fracture_sites: str | None = None, *,
                          t_score: float | None = None,
                          fractures: Fractures | None = None) -> Finding:
-    """The JOS criteria in order (clinical-rules §1): fracture arms, then YAM or T-score."""
+    """The JOS criteria in order (clinical-rules §1): fracture arms, then YAM or T-score.
+
+    Without a YAM (no DXA yet) the status is NOT_MEASURED, whatever else is recorded: a
+    bone status is never printed without a measurement (contract §5, v2)."""
+    if yam_pct is None:
+        return Finding(BoneStatus.NOT_MEASURED, "no DXA result recorded yet", rules.criteria,
+                       decided_by="")
     if fractures is None:
         fractures = read_fractures(bool(fracture), fracture_sites)
     criteria = rules.criteria
@@ -121,8 +127,9 @@ def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
 
 def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
     """Vectorised :func:`classify_bone_status`; returns the status values as strings."""
-    yam = frame["yam_percent"].astype(float).to_numpy()
-    t_score = (frame["t_score"].astype(float).to_numpy() if "t_score" in frame
+    yam = frame["yam_percent"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    t_score = (frame["t_score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+               if "t_score" in frame
                else np.full(len(frame), np.nan))
     kinds = fracture_kinds(frame)
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
@@ -131,8 +138,9 @@ def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
     fragility = arm_i1 | (kinds == OTHER_FRAGILITY)
     by_yam = yam <= osteo if jos2012 else yam < osteo
     by_t = (t_score <= rules.t_osteoporosis_max) if jos2012 else np.zeros(len(frame), bool)
-    conditions = [arm_i1 & jos2012, fragility & (yam < normal), by_yam | by_t, yam < normal]
-    choices = ["osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
+    conditions = [np.isnan(yam), arm_i1 & jos2012, fragility & (yam < normal), by_yam | by_t,
+                  yam < normal]
+    choices = ["not_measured", "osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
     return pd.Series(np.select(conditions, choices, default="normal"), index=frame.index)
 
 

@@ -63,6 +63,25 @@ _settings = click.option("--settings", "settings_path",
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 
 
+def _as_of(ctx, param, value: str | None):
+    if value is None:
+        return None
+    from reportgen.exposure import parse_as_of
+
+    try:
+        return parse_as_of(value)
+    except ValueError:
+        raise click.BadParameter("an ISO date or date-time, e.g. 2025-03-05 or "
+                                 "2025-03-05T14:00") from None
+
+
+_as_of_option = click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
+                             help="Count MgSO4 infusions up to this moment (inpatients; a "
+                                  "running infusion has \"end\": null). A date means 00:00.")
+_labs = click.option("--labs", "labs", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Lab file in long format: patient_id, date, test, value, unit.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reportgen")
 def cli() -> None:
@@ -77,7 +96,9 @@ def cli() -> None:
 @cli.command(short_help="Check an input file; list every problem.")
 @_input
 @_sheet
-def validate(input_path: Path, sheet: str | None) -> None:
+@_as_of_option
+@_labs
+def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -89,7 +110,7 @@ def validate(input_path: Path, sheet: str | None) -> None:
     from reportgen.errors import InputError
 
     try:
-        problems = api.validate_input(input_path, sheet=sheet)
+        problems = api.validate_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -121,10 +142,12 @@ def validate(input_path: Path, sheet: str | None) -> None:
 @_template_dir
 @_settings
 @_sheet
+@_as_of_option
+@_labs
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None) -> None:
+            sheet: str | None, as_of, labs: Path | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
@@ -140,7 +163,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
                    workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, progress=_progress("Rendering reports"))
+                   sheet=sheet, progress=_progress("Rendering reports"), as_of=as_of, labs=labs)
     _finish(result)
 
 
@@ -164,11 +187,13 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_template_dir
 @_settings
 @_sheet
+@_as_of_option
+@_labs
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None) -> None:
+           sheet: str | None, as_of, labs: Path | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -184,7 +209,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet)
+                   sheet=sheet, as_of=as_of, labs=labs)
     _finish(result)
 
 

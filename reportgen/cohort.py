@@ -78,6 +78,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         **stats,
         "yam_below_threshold": _yam_below(assessed, rules.yam_normal_min_pct),
         "seed_patients_included": seed_rows,
+        "abnormal_labs": _abnormal_labs(frame, settings_path),
         "missing_by_column": _missing_by_column(frame),
         "excluded": excluded,
         "input_warnings": warnings,
@@ -157,6 +158,26 @@ def _yam_below(assessed: pd.DataFrame, threshold: float) -> dict:
     count = int((yam < threshold).sum())
     return {"threshold_pct": float(threshold), "count": count, "denominator": known,
             "percent": 100.0 * count / known if known else None}
+
+
+def _abnormal_labs(frame: pd.DataFrame, settings_path) -> dict[str, dict]:
+    """Per lab test: patients with a value, and with their latest value outside the interval."""
+    from reportgen.labs import LAB_COLUMNS, lab_results, load_intervals
+
+    columns = [c for c in (*LAB_COLUMNS, "_lab_draws", "patient_id") if c in frame.columns]
+    if not set(columns) - {"patient_id"}:
+        return {}
+    intervals = load_intervals(settings_path)
+    out: dict[str, dict] = {}
+    for record in records_from_frame(frame[columns]):
+        latest = {lab.test: lab for lab in lab_results(record, intervals)}
+        for test, lab in latest.items():
+            entry = out.setdefault(test, {"with_value": 0, "abnormal": 0})
+            entry["with_value"] += 1
+            entry["abnormal"] += lab.flag != "normal"
+    for entry in out.values():
+        entry["percent"] = 100.0 * entry["abnormal"] / entry["with_value"]
+    return out
 
 
 def _seed_patients(assessed: pd.DataFrame) -> int:

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.context import data_uri
+from reportgen.labs import LAB_TESTS
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 from reportgen.summary import SMALL_N
@@ -106,13 +107,18 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
         "key_figures": _key_figures(summary, rules),
         "key_caveat": _key_caveat(summary),
         "status_rows": _status_rows(summary),
-        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"], n),
+        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"],
+                               summary.get("measured", n)),
+        "measured": count(summary.get("measured", n)),
+        "not_measured": count(summary.get("not_measured", 0)),
         "yam_below": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"]),
         "yam_normal_min": fmt.number(rules.yam_normal_min_pct),
         "table1": _table1(summary["table1"], integer_columns),
         "cautions": summary["cautions"],
         "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
+        "lab_rows": [{"label": LAB_TESTS[t].label, "value": share(e["abnormal"], e["with_value"])}
+                     for t, e in summary.get("abnormal_labs", {}).items()],
         "dose_bands": _dose_bands(summary["dose_bands"]),
         "associations": [_association(a) for a in summary["associations"]],
         "fisher_table": _fisher_table(summary["associations"]),
@@ -169,9 +175,12 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
                                  f"({len(summary['excluded']):,} excluded)"
                                  if summary["excluded"] else "")},
            {"label": f"Bone status ({_CRITERIA.get(rules.criteria, rules.criteria)})",
-            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)},
+            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)
+            + (f" · {count(summary['not_measured'])} not measured yet (counted apart)"
+               if summary.get("not_measured") else "")},
            {"label": "Low bone mass or worse",
-            "value": _ratio(summary["low_bone_mass_or_worse"]["count"], n)},
+            "value": _ratio(summary["low_bone_mass_or_worse"]["count"],
+                            summary.get("measured", n))},
            {"label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
             "value": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"])}]
@@ -216,7 +225,7 @@ def _plain(value: float | None) -> str:
 
 
 def _status_rows(summary: dict) -> list[dict]:
-    n = summary["n"]
+    n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
     return [{"label": _STATUS[k], "value": k, "count": count(c),
              "percent": f"{half_up(100 * c / n)} %" if n else "—"}
             for k, c in summary["classification_counts"].items()]

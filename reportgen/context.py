@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import csv
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 
 from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
+from reportgen.exposure import cumulative_series
 from reportgen.fractures import KIND_LABELS, NOT_JOS
+from reportgen.labs import LAB_TESTS
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -76,7 +78,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     yam = record["yam_percent"]
     reference = reference_cohort()
     in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
-    heading = ("Bone-health report — DXA in pregnancy" if in_pregnancy
+    measured = finding.status is not BoneStatus.NOT_MEASURED
+    heading = ("MgSO4 exposure and bone-health plan — DXA pending" if not measured
+               else "Bone-health report — DXA in pregnancy" if in_pregnancy
                else "Postpartum bone-health report")
     return {
         "lang": org.language,
@@ -95,7 +99,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
             "name": record.get("name") or "—",
             "age": f"{fmt.number(record['age_years'])} years",
             "dates": _dates(record),
+            "discharge": _discharge(record),
         },
+        "measured": measured,
         "status": finding.status,
         "plo": plo,
         "status_reason": finding.reason,
@@ -109,8 +115,11 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                  if assessment.iscd_statement else None),
         "statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
                        for s in assessment.statements],
-        "exposure": _exposure_rows(record, assessment.derived),
+        "exposure": _exposure_rows(record, assessment.derived,
+                                   so_far=assessment.exposure is not None),
         "dxa": {"yam": fmt.percent(yam), "rows": _dxa_rows(assessment)},
+        "labs": _lab_table(assessment.labs),
+        "so_far": _exposure_so_far(assessment.exposure),
         "flags": [
             {"id": r.rule_id, "label": r.label,
              "state": ("neutral" if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
@@ -128,7 +137,7 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                          for q in assessment.quality_flags],
         "caveats": CAVEATS,
         "notes": record.get("notes") or "",
-        "charts": _charts(record, rules, reference),
+        "charts": _charts(record, rules, reference, assessment.exposure),
         "reference_label": REFERENCE_LABEL,
         "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
@@ -147,8 +156,8 @@ def _row(label: str, value: str, derived: bool = False, derived_from: str = "") 
     return {"label": label, "value": value, "derived": derived, "derived_from": derived_from}
 
 
-def _exposure_rows(record: dict, derived: list[str]) -> list[dict]:
-    rows = [
+def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[dict]:
+    rows = [] if so_far else [  # with --as-of the totals stand in "exposure so far"
         _row("Days on MgSO4", f"{fmt.number(record['mgso4_days'])} days",
              "mgso4_days" in derived, "infusion record"),
         _row("Cumulative MgSO4", f"{fmt.grams(record['mgso4_total_g'])} g",
@@ -189,7 +198,8 @@ def _yes_no(value: object) -> str:
 def _dxa_rows(assessment: Assessment) -> list[dict]:
     record = assessment.patient
     rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
-            _row("YAM", f"{fmt.percent(record['yam_percent'])} %")]
+            _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
+                 if record.get("yam_percent") is not None else "not measured yet")]
     for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
                                         ("t_score", "T-score", "", fmt.score),
                                         ("z_score", "Z-score", "", fmt.score)):
@@ -215,11 +225,18 @@ def _dates(record: dict) -> list[dict]:
             for key, label in labels if record.get(key) is not None]
 
 
-def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | None]:
+def _charts(record: dict, rules: RuleSet, reference: tuple,
+            exposure: dict | None) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
+    so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
+    # The exposure chart already draws the infusion span: no second timeline beside it.
+    timeline = None if so_far else chart_image(charts.plot_timeline(_timeline_events(record)))
+    if record.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
+        return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {
+        "so_far": so_far,
         "yam_zones": chart_image(charts.plot_yam_zones(
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
@@ -228,8 +245,92 @@ def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | 
             highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
-        "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),
+        "timeline": timeline,
     }
+
+
+def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
+    infusions = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+                 for a, b, r in record["_infusions"]]
+    as_of = datetime.fromisoformat(exposure["as_of"])
+    series = cumulative_series(infusions, as_of)
+    projected = None
+    if exposure["projected_threshold_date"]:
+        hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / \
+            exposure["current_rate_g_per_h"]
+        projected = (as_of + timedelta(hours=hours), exposure["threshold_g"])
+    return charts.plot_cumulative_dose(
+        series, as_of=as_of, threshold_g=exposure["threshold_g"],
+        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold), projected=projected)
+
+
+def _exposure_so_far(exposure: dict | None) -> list[dict]:
+    if not exposure:
+        return []
+    rate = exposure["current_rate_g_per_h"]
+    rows = [_row("As of", fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
+            _row("Cumulative MgSO4 so far", f"{fmt.grams(exposure['cumulative_g'])} g"),
+            _row("Days with MgSO4", f"{exposure['days']} days"),
+            _row("Current rate", f"{fmt.number(rate)} g/h" if rate else "not infusing")]
+    projected = exposure["projected_threshold_date"]
+    threshold = fmt.grams(exposure["threshold_g"])
+    if projected:
+        rows.append(_row(f"Passes {threshold} g at this rate", projected))
+    elif exposure["cumulative_g"] > exposure["threshold_g"]:
+        rows.append(_row(f"{threshold} g threshold", "already passed"))
+    return rows
+
+
+def _lab_table(labs: list) -> dict | None:
+    """Draws as rows (by date, main-row values last as "latest"), tests as columns."""
+    if not labs:
+        return None
+    tests = [t for t in LAB_TESTS if any(lab.test == t for lab in labs)]
+    columns = []
+    for test in tests:
+        spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
+        interval = " – ".join(fmt.number(v) for v in (first.low, first.high) if v is not None)
+        if first.low is None:
+            interval = f"≤ {fmt.number(first.high)}"
+        elif first.high is None:
+            interval = f"≥ {fmt.number(first.low)}"
+        columns.append({"label": spec.label, "unit": spec.unit, "interval": interval,
+                        "note": spec.note})
+    rows = []
+    for day in dict.fromkeys(lab.date for lab in labs):
+        cells = []
+        for test in tests:
+            lab = next((x for x in labs if x.test == test and x.date == day), None)
+            if lab is None:
+                cells.append({"text": "", "flag": "normal"})
+                continue
+            text = fmt.number(lab.value)
+            if lab.corrected_value is not None:
+                text += f" (corr. {fmt.number(lab.corrected_value)})"
+            mark = {"low": " L", "high": " H"}.get(lab.flag, "")
+            cells.append({"text": text + mark, "flag": lab.flag})
+        rows.append({"date": day or "latest", "cells": cells})
+    return {"columns": columns, "rows": rows,
+            "notes": [f"{c['label']}: {c['note']}" for c in columns if c["note"]]}
+
+
+_DISCHARGE = (("ga_mgso4_start", "GA at MgSO4 start"), ("ga_delivery", "GA at delivery"),
+              ("delivery_mode", "Delivery"), ("feeding_plan", "Feeding plan"),
+              ("follow_up_date", "Follow-up"), ("follow_up_department", "Follow-up clinic"),
+              ("physician", "Physician"))
+
+
+def _discharge(record: dict) -> list[dict]:
+    out = []
+    for key, label in _DISCHARGE:
+        value = record.get(key)
+        if value is None:
+            continue
+        text = fmt.date_text(value) if key == "follow_up_date" else str(value)
+        if key.startswith("ga_"):
+            text += " weeks"
+        out.append({"label": label, "value": text})
+    return out
 
 
 def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:

@@ -14,6 +14,7 @@ class BoneStatus(enum.Enum):
     NORMAL = "normal"
     LOW_BONE_MASS = "low_bone_mass"
     OSTEOPOROSIS = "osteoporosis"
+    NOT_MEASURED = "not_measured"  # no DXA yet (contract §5, v2): never a bone status
 
     @property
     def severity(self) -> int:
@@ -24,11 +25,13 @@ class BoneStatus(enum.Enum):
         return _LABELS[self]
 
 
-_SEVERITY = {BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1, BoneStatus.OSTEOPOROSIS: 2}
+_SEVERITY = {BoneStatus.NOT_MEASURED: -1, BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1,
+             BoneStatus.OSTEOPOROSIS: 2}
 _LABELS = {
     BoneStatus.NORMAL: "Normal",
     BoneStatus.LOW_BONE_MASS: "Low bone mass",
     BoneStatus.OSTEOPOROSIS: "Osteoporosis",
+    BoneStatus.NOT_MEASURED: "Not measured yet (DXA pending)",
 }
 
 
@@ -111,6 +114,8 @@ class Assessment:
     secondary_causes: list[str] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)  # page 1, in this order
     fractures: Fractures = NO_FRACTURE
+    labs: list = field(default_factory=list)  # labs.LabResult, by date
+    exposure: dict | None = None  # MgSO4 exposure so far (--as-of with an infusion record)
 
     @property
     def present(self) -> list[str]:

@@ -102,9 +102,18 @@ def secondary_causes(results: list[RuleResult], rules: RuleSet) -> list[str]:
 
 
 def patient_facts(record: Mapping[str, object], fractures: Fractures,
-                  iscd: str | None) -> frozenset[str]:
+                  iscd: str | None, status: BoneStatus | None = None,
+                  labs: list | None = None, exposure: Mapping | None = None) -> frozenset[str]:
     """The facts recommendations may depend on (``rules.FACTS``)."""
     facts = set()
+    if status is BoneStatus.NOT_MEASURED:
+        facts.add("not_measured")
+    if exposure and exposure.get("current_rate_g_per_h"):
+        facts.add("infusing")
+    if record.get("back_pain") is True and record.get("fracture") is not True:
+        facts.add("back_pain_no_fracture")
+    if any(result.flag != "normal" for result in labs or ()):
+        facts.add("abnormal_labs")
     if fractures.fragility:
         facts.add("fragility_fracture")
     if iscd == ISCD_BELOW:
@@ -215,9 +224,11 @@ def _day(value: date | datetime) -> date:
 
 def page1_statements(record: Mapping[str, object], finding: Finding, fractures: Fractures,
                      iscd: str | None, secondary: list[str], results: list[RuleResult],
-                     quality: list[QualityFlag], rules: RuleSet) -> list[Statement]:
-    """What changes how the result reads, in reading order: fractures first, then the
-    ISCD verdict, secondary contributors, discordant readings and data-quality warnings."""
+                     quality: list[QualityFlag], rules: RuleSet,
+                     labs: list | None = None) -> list[Statement]:
+    """What changes how the result reads, in reading order: fractures first, then back pain,
+    the ISCD verdict, secondary contributors, discordant readings, abnormal labs and the
+    data-quality warnings."""
     out = []
     if fractures.fragility:
         sites = fractures.describe(("vertebral", "proximal_femur", "other_fragility"))
@@ -225,11 +236,23 @@ def page1_statements(record: Mapping[str, object], finding: Finding, fractures: 
         if fractures.assumed_vertebral:
             text = ("Fragility fracture recorded without a site: assumed vertebral (the "
                     "seed's convention)")
-        if not finding.by_fracture:
+        if finding.status is BoneStatus.NOT_MEASURED:
+            if fractures.kind in ("vertebral", "proximal_femur"):
+                text += ("; by JOS 2012 such a fracture alone meets the criteria for "
+                         "osteoporosis — refer now, and measure the BMD")
+            else:
+                text += "; refer to a bone specialist, and measure the BMD"
+        elif not finding.by_fracture:
             text += (f"; by {_criteria_name(finding.criteria)} it does not decide the class "
                      f"({finding.status.label.lower()} by BMD), but it needs a bone "
                      "specialist's review")
         out.append(Statement("fracture", text + "."))
+    if record.get("back_pain") is True and record.get("fracture") is not True:
+        out.append(Statement(
+            "back_pain",
+            "New back pain recorded and no fracture: image the spine (MRI, or radiographs "
+            "after delivery) before calling it a strained back — after long MgSO4 tocolysis "
+            "this is how PLO presents."))
     if iscd == ISCD_BELOW:
         z = fmt.score(record.get("z_score"))
         out.append(Statement(
@@ -244,9 +267,37 @@ def page1_statements(record: Mapping[str, object], finding: Finding, fractures: 
     if finding.discordance:
         out.append(Statement("yam_t_discordance", finding.discordance[0].upper()
                              + finding.discordance[1:] + ".", "info"))
+    abnormal = _abnormal_labs(labs or [])
+    if abnormal:
+        out.append(Statement("abnormal_labs",
+                             f"Lab values outside the reference interval: {abnormal}."))
     out += [Statement(q.flag_id, q.message[0].upper() + q.message[1:] + ".", q.severity)
             for q in quality if q.severity == "warning"]
     return out
+
+
+def _abnormal_labs(labs: list) -> str:
+    """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``."""
+    from reportgen.labs import LAB_TESTS
+
+    latest = {}
+    for result in labs:  # sorted by date, main-row (latest) values last
+        latest[result.test] = result
+    parts = []
+    for result in latest.values():
+        if result.flag == "normal":
+            continue
+        test = LAB_TESTS[result.test]
+        label = test.label if test.label[1:2].isupper() else test.label[0].lower() + test.label[1:]
+        name = "corrected calcium" if result.corrected_value is not None else label
+        value = result.corrected_value if result.corrected_value is not None else result.value
+        interval = "–".join(fmt.number(v) for v in (result.low, result.high) if v is not None)
+        if result.low is None:
+            interval = f"≤ {fmt.number(result.high)}"
+        elif result.high is None:
+            interval = f"≥ {fmt.number(result.low)}"
+        parts.append(f"{name} {fmt.number(value)} {test.unit} ({result.flag}; {interval})")
+    return "; ".join(parts)
 
 
 def _secondary_text(rule_id: str, results: list[RuleResult]) -> str:

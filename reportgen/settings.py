@@ -46,6 +46,10 @@ class Organisation:
 _KEYS = {f.name for f in fields(Organisation)}
 
 
+# Tables read by other modules: [labs.<test>] reference intervals (reportgen.labs).
+OTHER_TABLES = ("labs",)
+
+
 def load_settings(path: Path | str | None) -> Organisation:
     """Read ``[organisation]`` from a TOML file; defaults when ``path`` is None."""
     if path is None:
@@ -57,11 +61,14 @@ def load_settings(path: Path | str | None) -> Organisation:
         raise ReportError(f"{path}: cannot read settings ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
-    unknown = set(document) - {SECTION}
+    unknown = set(document) - {SECTION, *OTHER_TABLES}
     if unknown:
         raise ReportError(f"{path}: unknown settings table(s) or key(s): "
-                          f"{', '.join(sorted(unknown))} (expected only [{SECTION}])")
+                          f"{', '.join(sorted(unknown))} (expected [{SECTION}]"
+                          f"{''.join(f', [{t}]' for t in OTHER_TABLES)})")
     section = document.get(SECTION)
+    if section is None and set(document) & set(OTHER_TABLES):
+        return Organisation()
     if not isinstance(section, dict):
         raise ReportError(f"{path}: no [{SECTION}] table")
     unknown = set(section) - _KEYS

@@ -78,17 +78,27 @@ def summarise_cohort(df: pd.DataFrame, *, dose_threshold_g: float = 1000.0,
     normal, low = cls == 0, (cls == 1) | (cls == 2)
     class_counts = {c: int(np.count_nonzero(cls == i)) for i, c in enumerate(CLASSES)}
     low_count = class_counts["low_bone_mass"] + class_counts["osteoporosis"]
+    not_measured = (int(df["classification"].astype(str).eq("not_measured").sum())
+                    if "classification" in df.columns else 0)
+    measured = n - not_measured
 
     numeric = {c: _numeric(df[c]) for c in NUMERIC_LABELS if c in df.columns}
     overall = {c: _describe(v) for c, v in numeric.items()}
     table1 = _table1(df, numeric, overall, normal, low, yam_low_pct)
     associations = _associations(numeric, thr, yam_low_pct)
     cautions = list(table1["cautions"]) + _general_cautions(n, thr, associations)
+    if not_measured:
+        cautions.insert(0, f"{not_measured} patient(s) without a DXA result yet (not measured) "
+                           "are counted apart: they are in no bone-status count and in no YAM "
+                           "statistic; percentages of bone status are of the "
+                           f"{measured} measured.")
     return {
         "n": n,
         "classification_counts": class_counts,
-        "unclassified": n - sum(class_counts.values()),
-        "low_bone_mass_or_worse": {"count": low_count, "percent": _pct(low_count, n)},
+        "not_measured": not_measured,
+        "measured": measured,
+        "unclassified": n - sum(class_counts.values()) - not_measured,
+        "low_bone_mass_or_worse": {"count": low_count, "percent": _pct(low_count, measured)},
         "means": {c: d["mean"] for c, d in overall.items()},
         "sd": {c: d["sd"] for c, d in overall.items()},
         "medians": {c: d["median"] for c, d in overall.items()},
@@ -377,7 +387,7 @@ def _table1_cautions(columns: list[dict], rows: list[dict], n: int) -> list[str]
             out.append(f"No patient is in the '{column['label']}' group, "
                        "so the groups were not compared.")
     unclassified = n - columns[1]["n"] - columns[2]["n"]
-    if unclassified:
+    if unclassified and "not_measured" not in " ".join(out):
         out.append(f"{unclassified} patient(s) without a bone-status classification "
                    "appear in Overall only.")
     tested = [r for r in rows if r["test"]["p_value"] is not None]

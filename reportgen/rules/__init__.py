@@ -18,7 +18,7 @@ from reportgen.schema import COLUMNS
 
 CRITERIA = ("jos2012", "jos2000")
 OPERATORS = (">", ">=", "<", "<=", "!=", "is_true")
-_STATUSES = ("normal", "low_bone_mass", "osteoporosis")
+_STATUSES = ("normal", "low_bone_mass", "osteoporosis", "not_measured")
 # Facts about a patient a recommendation may depend on (computed in risk.patient_facts).
 FACTS = {
     "fragility_fracture": "a JOS fragility fracture is recorded (or assumed vertebral)",
@@ -26,6 +26,10 @@ FACTS = {
     "breastfeeding": "breastfeeding = yes",
     "breastfeeding_not_recorded": "breastfeeding not recorded",
     "pregnancy_planned": "another pregnancy planned = yes",
+    "not_measured": "no DXA result yet (yam_percent blank)",
+    "infusing": "MgSO4 still infusing at --as-of",
+    "back_pain_no_fracture": "back_pain = yes and no fracture recorded",
+    "abnormal_labs": "any lab value outside its reference interval",
 }
 
 
