@@ -186,7 +186,9 @@ def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[
         flags.append(QualityFlag("fracture_site_assumed",
                                  "fracture recorded without a site: assumed vertebral (the "
                                  "seed's convention) — record the site", "info"))
-    region = dxa_region(record.get("dxa_site"))
+    # no DXA yet: no scan region for a fracture to lie in
+    region = dxa_region(record.get("dxa_site")) if record.get("yam_percent") is not None \
+        else frozenset()
     inside = sorted(fractures.vertebrae & region, key=lambda v: int(v[1:]))
     region_text = f"{min(region, key=_level)}–{max(region, key=_level)}" if region else ""
     if inside:

@@ -167,7 +167,9 @@ def _class_codes(df: pd.DataFrame) -> np.ndarray:
     """0 normal, 1 low bone mass, 2 osteoporosis, -1 missing or unknown."""
     if "classification" not in df.columns:
         return np.full(len(df), -1, dtype=np.int64)
-    codes = pd.Categorical(_text(df["classification"]), categories=list(CLASSES)).codes
+    text = _text(df["classification"])
+    text = text.where(text.isin(CLASSES))  # not_measured and unknown values are -1
+    codes = pd.Categorical(text, categories=list(CLASSES)).codes
     return np.asarray(codes, dtype=np.int64)
 
 
