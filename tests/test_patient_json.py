@@ -110,7 +110,8 @@ def test_seed_recommendations_for_osteoporosis_with_lactation_unknown(seed_run):
             "monitor_calcium_in_future_tocolysis"} <= set(document["recommendations"])
     assert "consider_weaning" not in document["recommendations"]
     normal = _patients(seed_run)["8"]
-    assert normal["recommendations"] == ["monitor_calcium_in_future_tocolysis"]
+    assert normal["recommendations"] == ["monitor_calcium_during_tocolysis",
+                                         "monitor_calcium_in_future_tocolysis"]
 
 
 def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_run):

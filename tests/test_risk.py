@@ -190,7 +190,10 @@ def _expected_recommendations(status: BoneStatus, fired: set[str], unknown: set[
     if bone_loss or "prolonged_bed_rest" in fired:
         expected.add("rehabilitation")
     if "mgso4_long_term" in fired:
-        expected.add("monitor_calcium_in_future_tocolysis")
+        expected |= {"monitor_calcium_during_tocolysis", "monitor_calcium_in_future_tocolysis"}
+    vitamin_d = record.get("vitamin_d_ng_ml")
+    if vitamin_d is not None and vitamin_d < 30:  # JES 2017 interval: a low lab value
+        expected.add("correct_abnormal_labs")
     return expected
 
 
@@ -216,8 +219,10 @@ def _recommendations(**values: object) -> set[str]:
                                "secondary_cause_workup"}),  # breastfeeding not recorded
         ({"z_score": -2.0}, {"dxa_follow_up", "secondary_cause_workup"}),
         ({"z_score": -1.9}, set()),
-        ({"vitamin_d_ng_ml": 19.9}, {"calcium_vitamin_d"}),
-        ({"vitamin_d_ng_ml": 20}, set()),
+        # 25(OH)D < 30 is also a low lab value (JES 2017): correct_abnormal_labs (§5)
+        ({"vitamin_d_ng_ml": 19.9}, {"calcium_vitamin_d", "correct_abnormal_labs"}),
+        ({"vitamin_d_ng_ml": 20}, {"correct_abnormal_labs"}),
+        ({"vitamin_d_ng_ml": 30}, set()),
         ({"fracture": True, "fracture_sites": "rib", "yam_percent": 85}, {"specialist_referral"}),
         ({"fracture": True, "fracture_sites": "calcaneus", "yam_percent": 85}, set()),
         ({"yam_percent": 75, "breastfeeding": True},
@@ -225,7 +230,16 @@ def _recommendations(**values: object) -> set[str]:
         ({"bmi_kg_m2": 18.4}, {"nutrition_guidance"}),
         ({"bed_rest_days": 15}, {"rehabilitation"}),
         ({"bed_rest_days": 14}, set()),
-        ({"mgso4_days": 9}, {"monitor_calcium_in_future_tocolysis"}),
+        ({"mgso4_days": 9}, {"monitor_calcium_during_tocolysis",
+                             "monitor_calcium_in_future_tocolysis"}),
+        ({"yam_percent": None, "mgso4_days": 9}, {"plan_postpartum_dxa",
+                                                  "monitor_calcium_during_tocolysis",
+                                                  "monitor_calcium_in_future_tocolysis"}),
+        ({"back_pain": True}, {"vertebral_fracture_imaging"}),
+        ({"back_pain": True, "fracture": True, "fracture_sites": "T12", "yam_percent": 95,
+          "breastfeeding": False},
+         {"specialist_referral", "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+          "dxa_follow_up", "bisphosphonate_caution", "secondary_cause_workup"}),
         ({"mgso4_days": 8}, set()),
     ],
 )

@@ -18,7 +18,10 @@ CONTRACT_RULE_IDS = {"mgso4_long_term", "mgso4_high_cumulative_dose", "low_bmi",
 RECOMMENDATION_IDS = {"specialist_referral", "consider_weaning", "ask_about_breastfeeding",
                       "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
                       "dxa_follow_up", "secondary_cause_workup", "bisphosphonate_caution",
-                      "monitor_calcium_in_future_tocolysis"}
+                      "monitor_calcium_in_future_tocolysis",
+                      # contract §5 (v2): before the DXA, back pain, labs
+                      "plan_postpartum_dxa", "monitor_calcium_during_tocolysis",
+                      "vertebral_fracture_imaging", "correct_abnormal_labs"}
 
 
 def _write(tmp_path, text: str, name: str = "rules.toml"):
@@ -188,7 +191,7 @@ def test_unknown_keys_are_errors(tmp_path, text, message):
          "'recommendations.dxa_follow_up.statuses' must be a list of text, not 'osteoporosis'"),
         ("[recommendations.dxa_follow_up]\nstatuses = [\"osteopenia\"]\n",
          "'recommendations.dxa_follow_up.statuses' has 'osteopenia'; use normal, low_bone_mass, "
-         "osteoporosis"),
+         "osteoporosis, not_measured"),
         ("[recommendations.consider_weaning]\nrequires_flag = \"breastfeeding\"\n",
          "'recommendations.consider_weaning' names 'breastfeeding', which is not a risk rule id"),
         ("risk = 3\n", "'risk' must be a table"),

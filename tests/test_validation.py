@@ -197,8 +197,7 @@ def test_blank_required_values():
         ("mgso4_days", "required value missing (or give an infusion record)"),
         ("mgso4_total_g", "required value missing (or give an infusion record)"),
         ("patient_id", "required value missing"),
-        ("yam_percent", "required value missing"),
-    ]
+    ]  # a blank yam_percent is "not measured yet" (contract §5, v2), not a missing value
     assert {p.row for p in table.problems} == {2}
 
 
@@ -279,10 +278,24 @@ def test_json_list_problems_use_positions(tmp_path):
 def test_json_missing_field_is_reported_per_object(tmp_path):
     path = tmp_path / "p.json"
     record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
+              "mgso4_total_g": 500, "yam_percent": 85}
+    path.write_text(json.dumps([record | {"fracture": False}, record | {"patient_id": "b"}]),
+                    encoding="utf-8")
+    assert _lines(load_input(path)) == [f"{path}:2:fracture: required value missing"]
+
+
+def test_json_yam_percent_null_is_not_measured_and_no_key_anywhere_is_the_missing_column(
+        tmp_path):
+    """contract §5 (v2): the column stays required; a null (or an object without the key
+    beside others that have it) is "not measured yet"."""
+    path = tmp_path / "p.json"
+    record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
               "mgso4_total_g": 500, "fracture": False}
+    path.write_text(json.dumps([record | {"yam_percent": None}, record | {"patient_id": "b"}]),
+                    encoding="utf-8")
+    assert _lines(load_input(path)) == []
     path.write_text(json.dumps([record, record | {"patient_id": "b"}]), encoding="utf-8")
-    assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required value missing",
-                                        f"{path}:2:yam_percent: required value missing"]
+    assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required column missing"]
 
 
 def test_json_nested_value_is_located(tmp_path):
