@@ -31,9 +31,11 @@ def uuid_for(*parts: str) -> str:
     return f"urn:uuid:{uuid.uuid5(NAMESPACE, chr(31).join(parts))}"
 
 
-def master_identifier(pdf: bytes) -> dict:
-    """The version-specific id of a report: UUIDv5 of the PDF's SHA-256."""
-    master = uuid.uuid5(NAMESPACE, hashlib.sha256(pdf).hexdigest())
+def master_identifier(pdf: bytes, doc_status: str = "preliminary") -> dict:
+    """The version-specific id of a report: UUIDv5 of the PDF's SHA-256 (and of ``final``
+    once signed, so the signed version is a document of its own)."""
+    basis = hashlib.sha256(pdf).hexdigest() + ("" if doc_status == "preliminary" else doc_status)
+    master = uuid.uuid5(NAMESPACE, basis)
     return {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{master}"}
 
 
@@ -97,7 +99,7 @@ def document_reference(document: dict, pdf: bytes, org: Organisation, generated_
     author = organisation_reference(org, conditional=in_bundle)
     resource = {
         "resourceType": "DocumentReference",
-        "masterIdentifier": master_identifier(pdf),
+        "masterIdentifier": master_identifier(pdf, doc_status),
         "status": "current",
         "docStatus": doc_status,  # preliminary until a clinician signs the report
         "type": {"coding": [coding(c) for c in codes.type],
@@ -110,6 +112,9 @@ def document_reference(document: dict, pdf: bytes, org: Organisation, generated_
         "description": f"Bone status: {document['classification_label']}; "
                        f"rule set {document['rules_name']} {document['rules_version']}",
     }
+    if doc_status == "final":  # the signed report replaces the preliminary one of that PDF
+        resource["relatesTo"] = [{"code": "replaces", "target": {
+            "type": "DocumentReference", "identifier": master_identifier(pdf)}}]
     if in_bundle:
         resource["securityLabel"] = [{"coding": [coding(CONFIDENTIALITY_NORMAL)]}]
     resource["content"] = [{"attachment": attachment}]

@@ -25,9 +25,7 @@ DISCHARGE_SUMMARY: Code = (LOINC, "18842-5", "Discharge summary")
 # Display as in the FHIR R4 DXA example report (diagnosticreport-example-dxa).
 DXA_REPORT: Code = (LOINC, "38269-7", "DXA BONE DENSITOMETRY")
 BONE_STATUS: Code = (LOCAL_OBSERVATION, "jos-bone-status",
-                     "Bone status by the Japanese (JOS/JSBMR) criteria")
-RISK_FACTORS: Code = (LOCAL_OBSERVATION, "plo-risk-factors",
-                      "Risk factors for pregnancy- and lactation-associated osteoporosis")
+                     "Bone status by the Japanese (JOS/JSBMR) criteria, with PLO risk factors")
 CONFIDENTIALITY_NORMAL: Code = (CONFIDENTIALITY, "N", "normal")
 
 PROFILES = ("uscore", "jpcore")
