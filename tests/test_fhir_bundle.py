@@ -253,3 +253,14 @@ def test_patient_ids_are_escaped_in_conditional_references():
                                             "2024-01-01T00:00:00Z")
     reference = entry_of(bundle, "DocumentReference")["resource"]["subject"]["reference"]
     assert reference == "Patient?identifier=urn:reportgen:patient-id|A%5C%7C1%5C%2C2%20%26x"
+
+
+@pytest.mark.parametrize("value", ["NUH-1", "hospital|NUH-1", "https://h.example/org|", "|x"])
+def test_organisation_identifier_must_be_system_bar_value(tmp_path, value):
+    from reportgen.errors import ReportError
+    from reportgen.settings import load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[organisation]\norganisation_identifier = "{value}"\n', "utf-8")
+    with pytest.raises(ReportError, match="organisation_identifier must be"):
+        load_settings(path)
