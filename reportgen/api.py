@@ -116,6 +116,7 @@ def build_patient_reports(
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
     org = load_settings(settings_path)
+    _check_fhir_options(doc_status, fhir_profile)
     fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
@@ -157,6 +158,17 @@ def build_patient_reports(
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     journal.reset()  # the manifest now records every file and its input key
     return result
+
+
+def _check_fhir_options(doc_status: str, fhir_profile: str) -> None:
+    from reportgen.fhir_codes import DOC_STATUSES, PROFILES
+
+    if doc_status not in DOC_STATUSES:
+        raise ReportError(f"doc_status must be one of {', '.join(DOC_STATUSES)}, "
+                          f"not {doc_status!r}")
+    if fhir_profile not in PROFILES:
+        raise ReportError(f"fhir_profile must be one of {', '.join(PROFILES)}, "
+                          f"not {fhir_profile!r}")
 
 
 def _fhir_settings_problems(org, settings_path: Path | str | None, formats: Sequence[str], *,

@@ -264,3 +264,16 @@ def test_organisation_identifier_must_be_system_bar_value(tmp_path, value):
     path.write_text(f'[organisation]\norganisation_identifier = "{value}"\n', "utf-8")
     with pytest.raises(ReportError, match="organisation_identifier must be"):
         load_settings(path)
+
+
+def test_library_refuses_unknown_fhir_options(tmp_path):
+    from reportgen import api
+    from reportgen.errors import ReportError
+
+    with pytest.raises(ReportError, match="fhir_profile must be one of uscore, jpcore"):
+        api.build_patient_reports(PATIENT, tmp_path, formats=("fhir-bundle",),
+                                  fhir_profile="eu", settings_path=SETTINGS)
+    with pytest.raises(ReportError, match="doc_status must be one of preliminary, final"):
+        api.build_patient_reports(PATIENT, tmp_path, formats=("fhir-bundle",),
+                                  doc_status="draft", settings_path=SETTINGS)
+    assert list(tmp_path.iterdir()) == []
