@@ -212,7 +212,7 @@ def _risk_component(rule: dict) -> dict:
         component["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown",
                                                      "display": "Unknown"}]}
     else:
-        component["valueBoolean"] = rule.get("state") == "fired"
+        component["valueBoolean"] = rule.get("state") in ("present", "fired")
     return component
 
 

@@ -23,6 +23,7 @@ DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parents[1]
 SEED = ROOT / "input" / "case_series_2020.csv"
 PATIENT = DATA / "fhir_patient.json"
+INDEX = ROOT / "input" / "index_case_2.json"
 SETTINGS = DATA / "settings" / "fhir.toml"
 MRN = "https://northfield.example.org/fhir/sid/mrn"
 ORG = "https://northfield.example.org/fhir/sid/org"
@@ -148,7 +149,7 @@ def test_bone_status_is_a_coded_value_with_risk_factor_components(bundle):
                      "code": "osteoporosis", "display": "Osteoporosis"}
     assert obs["status"] == "preliminary"
     components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
-    assert components["mgso4_long_term"]["valueBoolean"] is True
+    assert components["mgso4_long_term"]["valueBoolean"] is True  # present
     assert "dataAbsentReason" in components["vitamin_d_deficiency"]
 
 
@@ -277,3 +278,24 @@ def test_library_refuses_unknown_fhir_options(tmp_path):
         api.build_patient_reports(PATIENT, tmp_path, formats=("fhir-bundle",),
                                   doc_status="draft", settings_path=SETTINGS)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_risk_components_follow_the_patient_json(tmp_path):
+    code, _, stderr = run("patient", INDEX, "-o", tmp_path, "--format", "json,fhir-bundle",
+                          "--settings", SETTINGS)
+    assert code == 0, stderr
+    document = json.loads((tmp_path / "patient-2.json").read_text("utf-8"))
+    bundle = json.loads((tmp_path / "patient-2.bundle.json").read_text("utf-8"))
+    (obs,) = [o for o in resources(bundle, "Observation")
+              if o["code"]["coding"][0]["code"] == "jos-bone-status"]
+    components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
+    assert set(components) == {r["id"] for r in document["rule_results"]}
+    for rule in document["rule_results"]:
+        component = components[rule["id"]]
+        if rule["state"] == "not_assessed":
+            assert "valueBoolean" not in component
+        else:
+            assert component["valueBoolean"] is (rule["id"] in document["risk_flags"])
+    assert obs["valueCodeableConcept"]["coding"][0]["code"] == document["classification"]
+    docref = entry_of(bundle, "DocumentReference")["resource"]
+    assert docref["context"]["period"] == {"start": "2020-02-24", "end": "2020-05-31"}
