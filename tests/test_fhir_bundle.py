@@ -299,3 +299,19 @@ def test_risk_components_follow_the_patient_json(tmp_path):
     assert obs["valueCodeableConcept"]["coding"][0]["code"] == document["classification"]
     docref = entry_of(bundle, "DocumentReference")["resource"]
     assert docref["context"]["period"] == {"start": "2020-02-24", "end": "2020-05-31"}
+
+
+def test_document_reference_format_follows_profile_and_status(tmp_path):
+    code, _, stderr = run("patient", PATIENT, "-o", tmp_path, "--format", "fhir",
+                          "--settings", SETTINGS, "--fhir-profile", "jpcore",
+                          "--doc-status", "final")
+    assert code == 0, stderr
+    resource = json.loads((tmp_path / "patient-F-7.fhir.json").read_text("utf-8"))
+    get_fhir_model_class("DocumentReference").model_validate(resource)
+    assert resource["docStatus"] == "final"
+    assert resource["type"]["coding"][0]["code"] == "18842-5"
+    assert resource["category"][0]["coding"][0]["display"] == "退院時サマリー"
+    # Standalone: the PDF inline, the patient and organisation as logical references.
+    assert "data" in resource["content"][0]["attachment"]
+    assert "reference" not in resource["subject"]
+    assert resource["author"][0]["identifier"] == {"system": ORG, "value": "NUH-1"}
