@@ -330,6 +330,8 @@ def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"{len(results) - failed} of {len(results)} bundle(s) "
                + ("checked (dry run)" if dry_run else "delivered"), err=True)
+    if not dry_run:
+        click.echo(str(outdir / "manifest.json"))  # where the answers are recorded
     if failed:
         sys.exit(1)
 

@@ -178,6 +178,7 @@ def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, t
     assert record["entries"][1] == {"status": "201 Created",
                                     "location": "DocumentReference/d1/_history/1"}
     assert "1 of 1 bundle(s) delivered" in stderr
+    assert stdout == f"{outdir / 'manifest.json'}\n"
     assert TOKEN not in stdout + stderr
     assert TOKEN not in (outdir / "manifest.json").read_text("utf-8")
 
