@@ -95,7 +95,8 @@ def yam_code(site_key: str) -> Code:
 def site_key(dxa_site: object) -> str:
     """``L1-L4``/``L2-L4``/blank → lumbar_spine; contract site names map to themselves."""
     text = str(dxa_site or "").strip().lower().replace("–", "-").replace(" ", "_")
-    if not text or text.startswith("l") and any(ch.isdigit() for ch in text) or "lumbar" in text:
+    lumbar_levels = text.startswith("l") and any(ch.isdigit() for ch in text)  # L1-L4, L2-4
+    if not text or lumbar_levels or "lumbar" in text:
         return "lumbar_spine"
     aliases = {"neck": "femoral_neck", "femoral_neck": "femoral_neck", "total_hip": "total_hip",
                "hip": "total_hip", "radius_1_3": "radius_1_3", "radius": "radius_1_3",

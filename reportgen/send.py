@@ -95,7 +95,7 @@ def read_token(path: Path | str | None) -> str | None:
     if path is None:
         return None
     try:
-        token = Path(path).read_text("utf-8").strip().splitlines()
+        token = Path(path).read_text("utf-8-sig").strip().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SendError(f"{path}: cannot read the token file ({exc.__class__.__name__})") from None
     if not token or not token[0].strip():
