@@ -315,3 +315,12 @@ def test_document_reference_format_follows_profile_and_status(tmp_path):
     assert "data" in resource["content"][0]["attachment"]
     assert "reference" not in resource["subject"]
     assert resource["author"][0]["identifier"] == {"system": ORG, "value": "NUH-1"}
+
+
+def test_before_the_dxa_the_bundle_has_no_dxa_values(tmp_path):
+    render(tmp_path, source=ROOT / "input" / "discharge_no_dxa.csv")
+    (path,) = tmp_path.glob("*.bundle.json")
+    bundle = fhir_bundle.validate_bundle(json.loads(path.read_text("utf-8")))
+    (obs,) = resources(bundle, "Observation")
+    assert obs["valueCodeableConcept"]["coding"][0]["code"] == "not_measured"
+    assert "effectiveDateTime" not in entry_of(bundle, "DiagnosticReport")["resource"]
