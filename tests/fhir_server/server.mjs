@@ -69,6 +69,7 @@ const server = http.createServer(async (req, res) => {
     for (const [key, value] of url.searchParams) {
       query[key] = key in query ? [].concat(query[key], value) : value;
     }
+    // transactions: true makes a transaction Bundle all-or-nothing (else it runs as a batch).
     const [outcome, resource] = await router.handleRequest(
       { method: req.method, url: url.pathname + url.search, body, config: { transactions: true },
         params: {}, query, headers: req.headers },
