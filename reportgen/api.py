@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reportgen import __version__
-from reportgen.batch import Job, RunSettings, default_workers, run_jobs
+from reportgen.batch import SUFFIXES, Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
 from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.loaders import load_table
@@ -31,7 +31,8 @@ from reportgen.records import PreparedTable, attach_lab_draws, prepare_table
 from reportgen.rules import RuleSet, load_rules
 from reportgen.settings import load_settings
 
-PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
+PATIENT_FORMATS = ("html", "pdf", "json", "fhir", "fhir-bundle")
+FHIR_FORMATS = ("fhir", "fhir-bundle")
 DEFAULT_FORMATS = ("html", "pdf", "json")
 _MANIFEST_EVERY_S = 20.0  # interim manifest (complete files only) at most this often
 
@@ -103,18 +104,26 @@ def build_patient_reports(
     progress: Callable[[Iterable], Iterable] | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
+    doc_status: str = "preliminary",
+    fhir_profile: str = "uscore",
+    strict: bool = False,
 ) -> RunResult:
-    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
+    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
+
+    FHIR formats need ``identifier_system``, ``name`` and ``organisation_identifier`` in the
+    settings: without them a warning is reported, or with ``strict`` a :class:`ReportError`."""
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
+    org = load_settings(settings_path)
+    _check_fhir_options(doc_status, fhir_profile)
+    fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     records, problems = _select(table, ids)
+    problems = fhir_warnings + problems
     stems = assign_stems([r["patient_id"] for r in records])
-    planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
-               else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
+    planned = [f"patient-{stems[r['patient_id']]}.{SUFFIXES[f]}" for r in records for f in formats]
     prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
     remove_stale_temps(outdir)
     carried = carried_entries(outdir, set(planned))
@@ -125,6 +134,7 @@ def build_patient_reports(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
         generated_at=generated_at, source_name=Path(input_path).name,
+        doc_status=doc_status, fhir_profile=fhir_profile,
     )
     result = RunResult(outdir, problems=problems)
     journal = Journal(outdir)
@@ -133,6 +143,8 @@ def build_patient_reports(
     done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
     options = _options_digest(template_dir, settings_path)
+    if set(FHIR_FORMATS) & set(formats):
+        options += f"|{doc_status}|{fhir_profile}"
     for record in records:
         key = _job_key(record, rules, settings, options)
         previous = done.get(key)
@@ -146,6 +158,30 @@ def build_patient_reports(
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     journal.reset()  # the manifest now records every file and its input key
     return result
+
+
+def _check_fhir_options(doc_status: str, fhir_profile: str) -> None:
+    from reportgen.fhir_codes import DOC_STATUSES, PROFILES
+
+    if doc_status not in DOC_STATUSES:
+        raise ReportError(f"doc_status must be one of {', '.join(DOC_STATUSES)}, "
+                          f"not {doc_status!r}")
+    if fhir_profile not in PROFILES:
+        raise ReportError(f"fhir_profile must be one of {', '.join(PROFILES)}, "
+                          f"not {fhir_profile!r}")
+
+
+def _fhir_settings_problems(org, settings_path: Path | str | None, formats: Sequence[str], *,
+                            strict: bool) -> list[Problem]:
+    """A warning per FHIR placeholder the settings leave in place; refuse them when strict."""
+    if not set(FHIR_FORMATS) & set(formats) or not org.fhir_gaps:
+        return []
+    source = str(settings_path) if settings_path else "(no --settings)"
+    if strict:
+        raise ReportError(f"{source}: FHIR output needs [organisation] "
+                          + "; ".join(org.fhir_gaps) + " (--strict)")
+    return [Problem(source, 0, "organisation", f"FHIR placeholder: set {gap}", "warning")
+            for gap in org.fhir_gaps]
 
 
 def _manifest_keys(outdir: Path) -> dict[str, dict]:

@@ -32,6 +32,14 @@ class RunSettings:
     settings_path: str | None
     generated_at: str
     source_name: str
+    doc_status: str = "preliminary"  # FHIR docStatus (--doc-status)
+    fhir_profile: str = "uscore"  # FHIR document codes (--fhir-profile)
+
+
+# Output file suffix and manifest format of each --format value.
+SUFFIXES = {"html": "html", "pdf": "pdf", "json": "json", "fhir": "fhir.json",
+            "fhir-bundle": "bundle.json"}
+_FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in SUFFIXES.items()}
 
 
 @dataclass
@@ -78,10 +86,10 @@ class PatientMaker:
         json_bytes = dump_json(document)
         if "json" in s.formats:
             outputs["json"] = json_bytes
-        if {"html", "pdf", "fhir"} & set(s.formats):
+        if {"html", "pdf", "fhir", "fhir-bundle"} & set(s.formats):
+            want_pdf = bool({"pdf", "fhir", "fhir-bundle"} & set(s.formats))
             html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules, s,
-                                              stem=job.stem,
-                                              want_pdf=bool({"pdf", "fhir"} & set(s.formats)))
+                                              stem=job.stem, want_pdf=want_pdf)
             if "html" in s.formats:
                 outputs["html"] = html.encode("utf-8")
             if "pdf" in s.formats:
@@ -89,12 +97,18 @@ class PatientMaker:
             if "fhir" in s.formats:
                 from reportgen.fhir import document_reference_json
                 outputs["fhir.json"] = document_reference_json(
-                    document, pdf, self.renderer.settings, s.generated_at)
+                    document, pdf, self.renderer.settings, s.generated_at,
+                    doc_status=s.doc_status, profile=s.fhir_profile)
+            if "fhir-bundle" in s.formats:
+                from reportgen.fhir_bundle import transaction_bundle_json
+                outputs["bundle.json"] = transaction_bundle_json(
+                    document, pdf, self.renderer.settings, s.generated_at,
+                    doc_status=s.doc_status, profile=s.fhir_profile)
         entries = []
         for fmt, data in outputs.items():
             name = f"patient-{job.stem}.{fmt}"
             atomic_write(s.outdir / name, data)
-            entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
+            entries.append({"path": name, "kind": "patient", "format": _FORMAT_OF_SUFFIX[fmt],
                             "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data),
                             "input_sha256": job.key})
         return entries

@@ -10,7 +10,7 @@ import click
 from reportgen import __version__
 from reportgen.errors import ReportError
 
-FORMATS_PATIENT = ("html", "pdf", "json", "fhir")
+FORMATS_PATIENT = ("html", "pdf", "json", "fhir", "fhir-bundle")
 FORMATS_COHORT = ("html", "pdf", "json")
 
 
@@ -131,7 +131,8 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> N
 @_outdir
 @click.option("--id", "ids", multiple=True, help="Only this patient id (repeatable).")
 @click.option("--format", "formats", default="html,pdf,json", show_default=True,
-              callback=_formats(FORMATS_PATIENT), help="Comma list of html,pdf,json,fhir.")
+              callback=_formats(FORMATS_PATIENT),
+              help="Comma list of html,pdf,json,fhir,fhir-bundle.")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default: one per core).")
 @_overwrite
@@ -144,11 +145,21 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> N
 @_sheet
 @_as_of_option
 @_labs
+@click.option("--doc-status", type=click.Choice(["preliminary", "final"]), default="preliminary",
+              show_default=True, help="FHIR docStatus: final once a clinician signed the report.")
+@click.option("--fhir-profile", type=click.Choice(["uscore", "jpcore"]), default="uscore",
+              show_default=True, help="FHIR document type/category codes: US Core or JP Core.")
+@click.option("--strict", is_flag=True,
+              help="Refuse FHIR output while the settings leave placeholders (identifier_system, "
+                   "name, organisation_identifier) instead of warning.")
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None, as_of, labs: Path | None) -> None:
-    """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
+            sheet: str | None, as_of, labs: Path | None, doc_status: str, fhir_profile: str,
+            strict: bool) -> None:
+    """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json, and with
+    --format fhir / fhir-bundle patient-<id>.fhir.json (DocumentReference) / .bundle.json
+    (FHIR transaction Bundle for reportgen send).
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
     every valid row still gets its report.
@@ -163,7 +174,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
                    workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, progress=_progress("Rendering reports"), as_of=as_of, labs=labs)
+                   sheet=sheet, progress=_progress("Rendering reports"), as_of=as_of, labs=labs,
+                   doc_status=doc_status, fhir_profile=fhir_profile, strict=strict)
     _finish(result)
 
 
@@ -264,6 +276,64 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(f"  {rec['id']:<36} when {when}{needs}")
         for variant in rec["variants"]:
             click.echo(f"  {'':<36} if {variant['when']}: {variant['text']}")
+
+
+@cli.command(short_help="POST the FHIR bundles of OUTDIR to a FHIR server.")
+@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--fhir-base", required=True, metavar="URL",
+              help="The server's FHIR base URL (https://; http:// only to localhost).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File whose first line is the bearer token (never printed).")
+@click.option("--dry-run", is_flag=True, help="Check and list what would be sent; no request.")
+@click.option("--allow-insecure", is_flag=True,
+              help="Allow plain http:// to a host other than localhost.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 600), default=30.0,
+              show_default=True, help="Seconds per request.")
+@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="Retries of a transient failure (5xx, 429, timeout, no connection).")
+def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
+         allow_insecure: bool, timeout_s: float, retries: int) -> None:
+    """POST each patient-<id>.bundle.json listed in OUTDIR/manifest.json to the FHIR server
+    at --fhir-base, and record each answer (status, ids) in the manifest.
+
+    The patient (and the organisation, when configured) must already exist on the server:
+    each is looked up by identifier first. A bundle already on the server is not sent again.
+    A refusal is shown with the server's diagnostics; exit status 1 if any file failed.
+
+    Example:
+
+    \b
+        reportgen send output/ --fhir-base https://ehr.example.org/fhir --token-file token.txt
+    """
+    from reportgen.send import SendError, SendOptions, check_base_url, read_token, send_outdir
+
+    try:
+        check_base_url(fhir_base, allow_insecure=allow_insecure)
+    except SendError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fhir-base") from None
+    options = SendOptions(base_url=fhir_base, token=_call(read_token, token_file),
+                          timeout_s=timeout_s, retries=retries, allow_insecure=allow_insecure)
+
+    def report(result) -> None:
+        if result.status == "failed":
+            click.echo(f"Error: {result.error}", err=True)
+        elif result.status == "would-send":
+            click.echo(f"{result.path}: would POST {len(result.entries)} entries", err=True)
+        elif result.status == "already-present":
+            click.echo(f"{result.path}: already on the server as {result.document_reference}",
+                       err=True)
+        else:
+            click.echo(f"{result.path}: {result.status} {result.document_reference} "
+                       f"({len(result.entries)} entries)", err=True)
+
+    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report)
+    failed = sum(r.status == "failed" for r in results)
+    click.echo(f"{len(results) - failed} of {len(results)} bundle(s) "
+               + ("checked (dry run)" if dry_run else "delivered"), err=True)
+    if not dry_run:
+        click.echo(str(outdir / "manifest.json"))  # where the answers are recorded
+    if failed:
+        sys.exit(1)
 
 
 def _call(function, *args, **kwargs):
