@@ -453,3 +453,17 @@ def test_v2_cohort_caveats(seed_run):
     assert seed_run["json"]["seed_patients_included"] == 9
     assert any("circular" in c for c in seed_run["json"]["cautions"])
     assert "testing it on those nine is circular" in text
+
+
+def test_p_values_read_the_same_in_sentences_and_cells(seed_run):
+    """clinical-rules §6: one formatter, so a p-value reads the same in its sentence, its
+    table cell and the PDF (the review found 0.04 in a sentence and 0.05 in the cell)."""
+    from reportgen import formatting as fmt
+
+    text = " ".join(seed_run["text"].split())
+    tested = [a for a in seed_run["json"]["associations"] if a["p_value"] is not None]
+    assert tested
+    for association in tested:
+        shown = fmt.p_value(association["p_value"])
+        assert shown in association["sentence"]
+        assert f"p = {shown}" in text or f"p {shown}" in text
