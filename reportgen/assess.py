@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
+from reportgen import formatting as fmt
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
 from reportgen.exposure import exposure_so_far
 from reportgen.fractures import read_fractures
 from reportgen.labs import Interval, lab_results
-from reportgen.models import Assessment, BoneStatus
+from reportgen.models import Assessment, BoneStatus, RuleResult
 from reportgen.risk import (
     evaluate_rules,
     page1_statements,
@@ -69,6 +71,9 @@ def assess_record(record: dict[str, object], rules: RuleSet, *,
     secondary = secondary_causes(results, rules)
     labs = lab_results(record, lab_intervals)
     exposure = _exposure(record, rules)
+    if exposure and exposure["projected_threshold_date"]:
+        results = [_so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
+                   for r in results]
     facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
@@ -86,6 +91,14 @@ def assess_record(record: dict[str, object], rules: RuleSet, *,
         labs=labs,
         exposure=exposure,
     )
+
+
+def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
+    """Still infusing: the dose is "so far", and the day it passes the threshold is said."""
+    addition = (f" so far; passes {fmt.grams(exposure['threshold_g'])} g on "
+                f"{exposure['projected_threshold_date']} at the current rate")
+    return replace(result, explanation=result.explanation + addition,
+                   comparison=result.comparison + addition)
 
 
 def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:

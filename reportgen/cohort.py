@@ -58,11 +58,12 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
                              dose_band_edges_g=dose_band_edges_g,
                              yam_low_pct=rules.yam_normal_min_pct)
     seed_rows = _seed_patients(assessed)
-    if seed_rows and float(dose_rule.threshold) == 1000.0:
-        stats["cautions"].append(
-            f"This cohort includes {seed_rows} of Iio's nine patients (matched on cumulative "
-            "dose and YAM), from whom the 1,000 g threshold was proposed: on them its test is "
-            "circular.")
+    if seed_rows and float(dose_rule.threshold) == 1000.0:  # say it once, with the count
+        stats["cautions"] = [c for c in stats["cautions"] if "circular" not in c] + [
+            f"The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
+            f"cut-off; this cohort includes {seed_rows} of Iio's nine patients (matched on "
+            "cumulative dose and YAM), from whom it was proposed: testing it on them is "
+            "circular."]
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
         rules)

@@ -13,7 +13,7 @@ from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
 from reportgen.exposure import cumulative_series
 from reportgen.fractures import KIND_LABELS, NOT_JOS
-from reportgen.labs import LAB_TESTS
+from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -35,6 +35,12 @@ CAVEATS = (
     "BMI is as recorded; if weight was measured during pregnancy it overstates the "
     "pre-pregnancy BMI that the risk literature uses.",
 )
+_CLASSIFICATION_CAVEAT = {  # the second caveat, as it fits this patient
+    "not_measured": "No bone status: the DXA is not done yet; this page is a plan.",
+    "in_pregnancy": "The classification applies the Japanese criteria to a scan taken in "
+                    "pregnancy; a diagnosis needs the clinician's judgement and the exclusion of "
+                    "secondary osteoporosis, and a postpartum scan.",
+}
 
 
 @cache
@@ -135,7 +141,7 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
         "data_quality": [{"message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
-        "caveats": CAVEATS,
+        "caveats": _caveats(measured, in_pregnancy),
         "notes": record.get("notes") or "",
         "charts": _charts(record, rules, reference, assessment.exposure),
         "reference_label": REFERENCE_LABEL,
@@ -197,7 +203,10 @@ def _yes_no(value: object) -> str:
 
 def _dxa_rows(assessment: Assessment) -> list[dict]:
     record = assessment.patient
-    rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
+    site = str(record.get("dxa_site") or "L1–L4 (default)")
+    if record.get("yam_percent") is None:
+        site = "no scan yet"
+    rows = [_row("Site", site),
             _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
                  if record.get("yam_percent") is not None else "not measured yet")]
     for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
@@ -247,6 +256,11 @@ def _charts(record: dict, rules: RuleSet, reference: tuple,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
         "timeline": timeline,
     }
+
+
+def _caveats(measured: bool, in_pregnancy: bool) -> tuple[str, ...]:
+    key = "not_measured" if not measured else "in_pregnancy" if in_pregnancy else None
+    return CAVEATS if key is None else (CAVEATS[0], _CLASSIFICATION_CAVEAT[key], CAVEATS[2])
 
 
 def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
@@ -306,12 +320,19 @@ def _lab_table(labs: list) -> dict | None:
                 continue
             text = fmt.number(lab.value)
             if lab.corrected_value is not None:
-                text += f" (corr. {fmt.number(lab.corrected_value)})"
+                text += f" (corr. {fmt.half_up(lab.corrected_value, 1)})"
             mark = {"low": " L", "high": " H"}.get(lab.flag, "")
+            if (lab.low, lab.high) != (LAB_TESTS[test].low, LAB_TESTS[test].high) and \
+                    lab.test == "serum_mg":
+                mark += " †"
             cells.append({"text": text + mark, "flag": lab.flag})
-        rows.append({"date": day or "latest", "cells": cells})
-    return {"columns": columns, "rows": rows,
-            "notes": [f"{c['label']}: {c['note']}" for c in columns if c["note"]]}
+        rows.append({"date": day or "record (latest)", "cells": cells})
+    notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
+    if any(lab.test == "serum_mg" and lab.low == THERAPEUTIC_MG.low for lab in labs):
+        notes.insert(0, "† drawn during the MgSO4 infusion: read against the therapeutic range "
+                        f"{fmt.number(THERAPEUTIC_MG.low)}–{fmt.number(THERAPEUTIC_MG.high)} mg/dL")
+    return {"columns": columns, "rows": rows, "notes": notes,
+            "calcium": any(lab.test == "serum_ca" for lab in labs)}
 
 
 _DISCHARGE = (("ga_mgso4_start", "GA at MgSO4 start"), ("ga_delivery", "GA at delivery"),
