@@ -13,7 +13,7 @@ from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
 from reportgen.exposure import cumulative_series
 from reportgen.fractures import KIND_LABELS, NOT_JOS
-from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG
+from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -328,9 +328,10 @@ def _lab_table(labs: list) -> dict | None:
             cells.append({"text": text + mark, "flag": lab.flag})
         rows.append({"date": day or "record (latest)", "cells": cells})
     notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
-    if any(lab.test == "serum_mg" and lab.low == THERAPEUTIC_MG.low for lab in labs):
-        notes.insert(0, "† drawn during the MgSO4 infusion: read against the therapeutic range "
-                        f"{fmt.number(THERAPEUTIC_MG.low)}–{fmt.number(THERAPEUTIC_MG.high)} mg/dL")
+    if any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs):
+        top = fmt.number(THERAPEUTIC_MG_HIGH)
+        notes.insert(0, "† drawn during the MgSO4 infusion: a raised magnesium is intended, "
+                        f"high only above the therapeutic range (> {top} mg/dL)")
     return {"columns": columns, "rows": rows, "notes": notes,
             "calcium": any(lab.test == "serum_ca" for lab in labs)}
 

@@ -92,9 +92,10 @@ class Interval:
     source: str
 
 
-# During MgSO4 infusion the intended serum Mg is the therapeutic range, 4-7 mEq/L = 4.8-8.4
-# mg/dL (MgSO4 therapy in obstetrics); a value in it is not "high" and needs no correcting.
-THERAPEUTIC_MG = Interval(4.8, 8.4, "therapeutic range during MgSO4 infusion (4-7 mEq/L)")
+# During MgSO4 infusion a raised serum Mg is intended: up to the top of the therapeutic range,
+# 7 mEq/L = 8.4 mg/dL (MgSO4 therapy in obstetrics), it is not "high" and needs no correcting;
+# above it is (toxicity). The lower limit stays the interval in force.
+THERAPEUTIC_MG_HIGH = 8.4
 
 
 def default_intervals() -> dict[str, Interval]:
@@ -187,7 +188,8 @@ def lab_results(record: Mapping[str, object],
         test, value = draw["test"], float(draw["value"])
         interval = intervals[test]
         if test == "serum_mg" and (draw["date"] or "latest") in infusing_on:
-            interval = THERAPEUTIC_MG
+            interval = Interval(interval.low, THERAPEUTIC_MG_HIGH,
+                                "upper limit of the therapeutic range during MgSO4 infusion")
         corrected = (corrected_calcium(value, albumin.get(draw["date"]))
                      if test == "serum_ca" else None)
         shown = value if corrected is None else corrected
