@@ -175,7 +175,7 @@ def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> li
         rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
     rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
                      "bmi_kg_m2" in derived, "height and weight"))
-    parity = [f"{label} {fmt.number(record[key])}" for key, label in
+    parity = [f"{label}{fmt.number(record[key])}" for key, label in
               (("gravida", "G"), ("para", "P")) if record.get(key) is not None]
     if parity:
         rows.append(_row("Gravida, para", " ".join(parity)))
@@ -188,6 +188,8 @@ def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> li
 
 def _feeding_rows(record: dict) -> list[dict]:
     rows = [_row("Breastfeeding", _yes_no(record.get("breastfeeding")))]
+    if record.get("back_pain") is not None:
+        rows.append(_row("New back pain", _yes_no(record["back_pain"])))
     if record.get("pregnancy_planned") is not None:
         rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
     return rows

@@ -130,6 +130,10 @@ def patient_facts(record: Mapping[str, object], fractures: Fractures,
         facts.add("plans_not_recorded")
     if record.get("follow_up_date") is not None:
         facts.add("follow_up_booked")
+    dxa, delivery = record.get("dxa_date"), record.get("delivery_date")
+    if isinstance(dxa, date | datetime) and isinstance(delivery, date | datetime) and \
+            _day(dxa) < _day(delivery):
+        facts.add("scan_in_pregnancy")
     return frozenset(facts)
 
 

@@ -28,6 +28,7 @@ FACTS = {
     "pregnancy_planned": "another pregnancy planned = yes",
     "plans_not_recorded": "breastfeeding or another pregnancy not recorded",
     "follow_up_booked": "a follow-up date is recorded",
+    "scan_in_pregnancy": "the DXA is dated before delivery",
     "not_measured": "no DXA result yet (yam_percent blank)",
     "infusing": "MgSO4 still infusing at --as-of",
     "back_pain_no_fracture": "back_pain = yes and no fracture recorded",
