@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from reportgen import __version__
 from reportgen.batch import Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
@@ -28,7 +30,8 @@ from reportgen.output import (
 )
 from reportgen.records import PreparedTable, prepare_table
 from reportgen.rules import RuleSet, load_rules
-from reportgen.settings import load_settings
+from reportgen.scans import ScanSet
+from reportgen.settings import load_dxa_settings, load_settings
 
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
 DEFAULT_FORMATS = ("html", "pdf", "json")
@@ -71,9 +74,48 @@ def load_input(path: Path | str, *, sheet: str | None = None) -> PreparedTable:
     return prepare_table(load_table(path, sheet=sheet))
 
 
-def validate_input(path: Path | str, *, sheet: str | None = None) -> list[Problem]:
-    """All problems (errors and warnings) of an input file, in row order."""
-    return load_input(path, sheet=sheet).problems
+def validate_input(path: Path | str, *, sheet: str | None = None,
+                   scans_path: Path | str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of an input file (and its scans), in row order."""
+    table = load_input(path, sheet=sheet)
+    scan_set = load_scan_set(table, scans_path)
+    return table.problems + (scan_set.problems if scan_set else [])
+
+
+def load_scan_set(table: PreparedTable, scans_path: Path | str | None) -> ScanSet | None:
+    """The patients' DXA scans: a JSON input's own ``scans`` lists and/or ``--scans FILE``."""
+    from reportgen.scans import embedded_scans, load_scans, patient_dates
+
+    patients = patient_dates(table.frame)
+    found = None
+    if table.scans:
+        ids = {i: str(table.frame.at[i, "patient_id"]) for i in table.scans
+               if "patient_id" in table.frame and pd.notna(table.frame.at[i, "patient_id"])}
+        positions = {i: int(table.frame.at[i, "_row"]) for i in table.scans}
+        found = embedded_scans(table.source, table.scans, positions, ids, patients)
+    if scans_path is not None:
+        from_file = load_scans(scans_path, patients)
+        found = from_file if found is None else found.merge(from_file)
+    return found
+
+
+def _attach_scans(records: list[dict], problems: list[Problem], scan_set: ScanSet | None,
+                  source: str) -> list[dict]:
+    """Records with their ``_scans``; a patient whose scans have errors is left out."""
+    if scan_set is None:
+        return records
+    problems += scan_set.problems
+    kept = []
+    for record in records:
+        pid = str(record["patient_id"])
+        if scan_set.all_bad or pid in scan_set.bad_ids:
+            problems.append(Problem(source, int(record["_row"]), "-",
+                                    f"no report: her scans in {scan_set.source} have errors"))
+            continue
+        if scan_set.by_patient.get(pid):
+            record["_scans"] = scan_set.by_patient[pid]
+        kept.append(record)
+    return kept
 
 
 def build_patient_reports(
@@ -91,14 +133,20 @@ def build_patient_reports(
     settings_path: Path | str | None = None,
     sheet: str | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
+    scans_path: Path | str | None = None,
 ) -> RunResult:
-    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
+    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
+
+    :param scans_path: DXA scans (contract §4); a patient's scans make a follow-up report.
+    """
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
+    load_dxa_settings(settings_path)
     table = load_input(input_path, sheet=sheet)
     records, problems = _select(table, ids)
+    records = _attach_scans(records, problems, load_scan_set(table, scans_path), table.source)
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
                else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]

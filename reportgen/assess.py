@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
+from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
 from reportgen.models import Assessment, BoneStatus
 from reportgen.risk import (
@@ -20,6 +21,7 @@ from reportgen.risk import (
     secondary_causes,
 )
 from reportgen.rules import RuleSet
+from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
 PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
@@ -53,14 +55,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
-    """Classify, flag and recommend for one validated record."""
+def assess_record(record: dict[str, object], rules: RuleSet,
+                  dxa: DxaSettings | None = None) -> Assessment:
+    """Classify, flag and recommend for one validated record (with its ``_scans``, if any:
+    the status is then the latest scan's, see :mod:`reportgen.followup`)."""
+    follow_up = _follow_up(record, rules, dxa)
+    if follow_up is not None:
+        record = follow_up.record
     fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     finding = classify_bone_status(float(record["yam_percent"]), bool(record["fracture"]), rules,
                                    t_score=record.get("t_score"), fractures=fractures)
     iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
-    quality = quality_flags(record, rules, fractures)
+    quality = quality_flags(record, rules, fractures) + list(follow_up.quality if follow_up
+                                                             else ())
     secondary = secondary_causes(results, rules)
     facts = patient_facts(record, fractures, iscd)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
@@ -76,7 +84,16 @@ def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
         statements=page1_statements(record, finding, fractures, iscd, secondary, results,
                                     quality, rules),
         fractures=fractures,
+        follow_up=follow_up,
     )
+
+
+def _follow_up(record: dict[str, object], rules: RuleSet,
+               dxa: DxaSettings | None) -> FollowUp | None:
+    scans = record.get("_scans")
+    if not scans:
+        return None
+    return assess_scans(record, list(scans), rules, dxa or DxaSettings())  # type: ignore[arg-type]
 
 
 def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
@@ -84,6 +101,8 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
     """The per-patient JSON of the contract (§3), plus the explanation of every decision."""
     record = assessment.patient
     finding = assessment.finding
+    follow_up = assessment.follow_up
+    given = follow_up.original if follow_up is not None else record
     is_plo = finding.status is BoneStatus.OSTEOPOROSIS
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -124,10 +143,11 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
                                  for r in assessment.recommendations],
         "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
-        "input": {k: _json_value(v) for k, v in record.items() if not k.startswith("_")},
+        "input": {k: _json_value(v) for k, v in given.items() if not k.startswith("_")},
         "source": {"file": source_name, "row": record.get("_row")},
         "tool_version": tool_version,
         "generated_at": generated_at,
+        **(follow_up_json(follow_up) if follow_up is not None else {}),
     }
 
 

@@ -61,6 +61,9 @@ _settings = click.option("--settings", "settings_path",
                          help="Organisation settings (TOML [organisation]): name, department, "
                               "address, logo, identifier_system, language.")
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+_scans = click.option("--scans", "scans_path", type=click.Path(dir_okay=False, path_type=Path),
+                      help="DXA scans, one row per scan date and site (CSV, XLSX or JSON): "
+                           "every site's results and the change against the LSC.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +80,8 @@ def cli() -> None:
 @cli.command(short_help="Check an input file; list every problem.")
 @_input
 @_sheet
-def validate(input_path: Path, sheet: str | None) -> None:
+@_scans
+def validate(input_path: Path, sheet: str | None, scans_path: Path | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -89,7 +93,7 @@ def validate(input_path: Path, sheet: str | None) -> None:
     from reportgen.errors import InputError
 
     try:
-        problems = api.validate_input(input_path, sheet=sheet)
+        problems = api.validate_input(input_path, sheet=sheet, scans_path=scans_path)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -121,26 +125,31 @@ def validate(input_path: Path, sheet: str | None) -> None:
 @_template_dir
 @_settings
 @_sheet
+@_scans
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None) -> None:
+            sheet: str | None, scans_path: Path | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
     every valid row still gets its report.
 
+    With --scans, a patient with more than one scan of a site gets a follow-up report.
+
     Example:
 
     \b
         reportgen patient input/case_series_2020.csv -o output/
+        reportgen patient input/index_case_2.json --scans input/follow_up_scans.csv -o output/
     """
     from reportgen import api
 
     result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
                    workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, progress=_progress("Rendering reports"))
+                   sheet=sheet, progress=_progress("Rendering reports"),
+                   scans_path=scans_path)
     _finish(result)
 
 

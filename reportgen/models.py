@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from reportgen.fractures import NO_FRACTURE, Fractures
 
@@ -111,6 +112,7 @@ class Assessment:
     secondary_causes: list[str] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)  # page 1, in this order
     fractures: Fractures = NO_FRACTURE
+    follow_up: Any = None  # reportgen.followup.FollowUp when the patient has scans (issue 12)
 
     @property
     def present(self) -> list[str]:
