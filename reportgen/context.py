@@ -11,6 +11,7 @@ from importlib import resources
 from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
+from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
@@ -78,6 +79,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
     heading = ("Bone-health report — DXA in pregnancy" if in_pregnancy
                else "Postpartum bone-health report")
+    follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
+    if follow_up and follow_up["is_follow_up"]:
+        heading = FOLLOW_UP_HEADING
     return {
         "lang": org.language,
         "title": f"{heading} — patient {pid}",
@@ -128,13 +132,17 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                          for q in assessment.quality_flags],
         "caveats": CAVEATS,
         "notes": record.get("notes") or "",
-        "charts": _charts(record, rules, reference),
+        # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
+        # with scans they keep the main input's values (the latest scan is in the trend).
+        "charts": _charts(record, rules, reference, postpartum=(
+            assessment.follow_up.original if assessment.follow_up else record)),
         "reference_label": REFERENCE_LABEL,
         "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
         "source": f"{source}, row {record.get('_row')}",
         "json_name": json_name,
         "pdf_embeds_json": True,
+        "follow_up": follow_up,
     }
 
 
@@ -215,7 +223,8 @@ def _dates(record: dict) -> list[dict]:
             for key, label in labels if record.get(key) is not None]
 
 
-def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | None]:
+def _charts(record: dict, rules: RuleSet, reference: tuple,
+            postpartum: dict) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
@@ -224,11 +233,11 @@ def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | 
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
-            highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
+            highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
             highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
-        "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),
+        "timeline": chart_image(charts.plot_timeline(_timeline_events(postpartum))),
     }
 
 
