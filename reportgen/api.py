@@ -265,6 +265,20 @@ def _complete(outdir: Path, entries: list[dict]) -> bool:
     return True
 
 
+def _cohort_follow_up(table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet,
+                      settings_path: Path | str | None) -> dict | None:
+    """The cohort's follow-up summary; a patient whose scans have errors is left out."""
+    if scan_set is None:
+        return None
+    from reportgen.assess import records_from_frame
+    from reportgen.followup_summary import summarise_follow_up
+
+    records = [r for r in records_from_frame(table.valid_frame)
+               if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids]
+    return summarise_follow_up(records, scan_set.by_patient, rules,
+                               load_dxa_settings(settings_path))
+
+
 def _str(value: Path | str | None) -> str | None:
     return None if value is None else str(value)
 
@@ -359,8 +373,12 @@ def build_cohort_report(
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
     sheet: str | None = None,
+    scans_path: Path | str | None = None,
 ) -> RunResult:
-    """The case-series summary; refuses on invalid rows unless ``skip_invalid``."""
+    """The case-series summary; refuses on invalid rows unless ``skip_invalid``.
+
+    :param scans_path: DXA scans: adds the follow-up section (contract §4).
+    """
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
@@ -368,9 +386,11 @@ def build_cohort_report(
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
     table = load_input(input_path, sheet=sheet)
-    problems = [p.redacted() for p in table.problems] if deidentify else table.problems
+    scan_set = load_scan_set(table, scans_path)
+    problems = table.problems + (scan_set.problems if scan_set else [])
+    problems = [p.redacted() for p in problems] if deidentify else problems
     result = RunResult(outdir, problems=problems)
-    if table.errors and not skip_invalid:
+    if (table.errors or (scan_set and scan_set.errors)) and not skip_invalid:
         return result
     if not table.valid.any():
         raise ReportError(f"{input_path}: no valid rows to summarise")
@@ -382,7 +402,8 @@ def build_cohort_report(
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
         dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
-        generated_at=generated_at, source_name=Path(input_path).name)
+        generated_at=generated_at, source_name=Path(input_path).name,
+        follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
     for name, data in outputs.items():
         atomic_write(outdir / name, data)
         fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]

@@ -135,3 +135,24 @@ def test_facility_precision_is_named(tmp_path):
     assert {e["lsc_percent"] for e in spine} == {2.8}
     # 0.768 → 0.806 is +4.9 %: beyond the facility's 2.8 %, within the ISCD default 5.3 %
     assert [e["verdict"] for e in spine if e["basis"] == "previous"] == ["increase", "increase"]
+
+
+def test_cohort_follow_up_section(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,device\n"
+                     "1,2020-06-10,L1-L4,0.700,62,A\n1,2021-06-10,L1-L4,0.770,68,A\n"
+                     "2,2020-06-10,L1-L4,0.712,67,A\n2,2021-06-10,L1-L4,0.690,65,A\n"
+                     "3,2020-06-10,L1-L4,0.800,73,A\n3,2021-06-10,L1-L4,0.820,75,A\n"
+                     "4,2020-06-10,L1-L4,0.800,75,A\n4,2020-12-10,L1-L4,0.900,84,B\n", "utf-8")
+    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
+                 "json,html")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
+    follow_up = summary["follow_up"]
+    assert (follow_up["patients_with_scans"], follow_up["patients_with_follow_up"]) == (4, 4)
+    assert follow_up["median_interval_days"] == 365
+    (spine,) = follow_up["sites"]
+    assert (spine["gained"], spine["lost"], spine["no_significant_change"],
+            spine["not_comparable"]) == (1, 0, 2, 1)  # +10 %, −3.1 %, +2.5 %, device change
+    assert spine["median_change_percent"] == pytest.approx(2.5)
+    assert "Follow-up DXA" in (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
