@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from reportgen import formatting as fmt
 from reportgen.followup import Change, FollowUp, PrecisionSource, ScanStatus
+from reportgen.followup_charts import SiteSeries, plot_bmd_trend
 from reportgen.scans import Scan
 from reportgen.sites import site_label
-from reportgen.trend_chart import SiteSeries, plot_bmd_trend
 
 FOLLOW_UP_HEADING = "Follow-up bone-health report"
 _EVENTS = (("delivery_date", "Delivery"), ("weaning_date", "Weaning"),

@@ -12,7 +12,7 @@ from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
 from reportgen.sites import site_label, site_order
 
-_FEEDING = {True: "breastfeeding", False: "not breastfeeding", None: "not recorded"}
+_FEEDING = {True: "yes", False: "no", None: "not recorded"}
 
 
 def summarise_follow_up(records: Sequence[dict], scans: Mapping[str, list[Scan]],
@@ -66,7 +66,10 @@ def _counts(changes: list[Change]) -> dict[str, int]:
 
 
 def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
-    """The cohort report's follow-up section as display strings."""
+    """The cohort report's follow-up section as display strings, and its chart."""
+    from reportgen.context import chart_image  # matplotlib: only when a report is drawn
+    from reportgen.followup_charts import plot_follow_up_outcomes
+
     interval = summary["median_interval_days"]
     rows = []
     for site in summary["sites"]:  # type: ignore[union-attr]
@@ -80,7 +83,10 @@ def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
                          "gained": fmt.count(counts["gained"]), "lost": fmt.count(counts["lost"]),
                          "none": fmt.count(counts["no_significant_change"]),
                          "not_comparable": fmt.count(counts["not_comparable"])})
-    return {"with_scans": fmt.count(summary["patients_with_scans"]),  # type: ignore[arg-type]
+    chart = plot_follow_up_outcomes([(site_label(site["site"]), site)
+                                     for site in summary["sites"]])  # type: ignore[union-attr]
+    return {"chart": chart_image(chart),
+            "with_scans": fmt.count(summary["patients_with_scans"]),  # type: ignore[arg-type]
             "with_follow_up": fmt.count(summary["patients_with_follow_up"]),  # type: ignore[arg-type]
             "interval": "—" if interval is None else f"{fmt.number(interval)} days",
             "rows": rows}

@@ -1,4 +1,4 @@
-"""BMD over time per DXA site with the LSC band around each baseline (follow-up reports).
+"""Follow-up charts: BMD over time per site with the LSC band; the cohort's changes per site.
 
 Drawn with the style, fonts, date ticks and PNG encoder of :mod:`reportgen.charts` (the
 project's matplotlib module); a follow-up chart is rare, so it is drawn whole, not cached.
@@ -51,7 +51,7 @@ def plot_bmd_trend(series: Sequence[SiteSeries],
     pad = max(hi - lo, 30.0) * 0.06
     with _LOCK, _style():
         fig = _new_figure(width, height)
-        ax = fig.add_axes((1.6 / width, 1.0 / height, 11.2 / width, (height - 1.7) / height))
+        ax = fig.add_axes((1.6 / width, 1.0 / height, 12.0 / width, (height - 1.7) / height))
         ax.set_xlim(lo - pad, hi + pad)
         bmds = [b for s in series for _, b, _ in s.points]
         for colour, site in zip(SITE_COLOURS * 2, series, strict=False):
@@ -74,7 +74,7 @@ def plot_bmd_trend(series: Sequence[SiteSeries],
         ax.set_ylabel("BMD (g/cm²)")
         ax.grid(axis="y", color="#e3e3e3", linewidth=0.5, zorder=0)
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-                  handlelength=2.2, fontsize=7.5)
+                  handlelength=1.2, fontsize=7.5, labelspacing=0.9)
         return _render_once(fig)
 
 
@@ -92,11 +92,45 @@ def _draw_site(ax, site: SiteSeries, colour: str, x1: float) -> None:
         ax.plot(xs[i - 1:i + 1], ys[i - 1:i + 1], color=colour, linewidth=1.4, zorder=3,
                 linestyle=(0, (2, 2)) if changed else "-")
     ax.plot(xs, ys, linestyle="none", marker="o", markersize=4.5, color=colour, zorder=4,
-            label=f"{site.label} (± LSC {fmt.half_up(site.lsc_percent, 1)} %)")
-    for x, y in zip(xs, ys, strict=True):
-        ax.annotate(fmt.bmd(y), (x, y), textcoords="offset points", xytext=(0, 6),
-                    ha="center", fontsize=6.5, color=colour)
+            label=f"{site.label}\nLSC ± {fmt.half_up(site.lsc_percent, 1)} %")
 
 
 def _device(name: str) -> str:
     return " ".join((name or "").lower().split())
+
+
+_OUTCOMES = (("gained", "Gained beyond the LSC", "#1e7b55"),
+             ("no_significant_change", "No change beyond the LSC", "#9aa5b1"),
+             ("lost", "Lost beyond the LSC", "#b03a2e"),
+             ("not_comparable", "Not comparable (device)", "#e6a23c"))
+
+
+def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> bytes | None:
+    """Cohort: patients per site whose latest scan gained, lost or did not change beyond the
+    LSC against their first (stacked bars). None without sites. 17 × (2.3 + 0.7 per site) cm."""
+    if not sites:
+        return None
+    width, height = 17.0, 2.3 + 0.7 * len(sites)
+    with _LOCK, _style():
+        fig = _new_figure(width, height)
+        ax = fig.add_axes((3.0 / width, 1.6 / height, 13.4 / width, (height - 1.9) / height))
+        rows = range(len(sites))
+        left = [0] * len(sites)
+        for key, label, colour in _OUTCOMES:
+            values = [counts.get(key, 0) for _, counts in sites]
+            ax.barh(rows, values, left=left, color=colour, height=0.55, label=label,
+                    edgecolor="white", linewidth=0.5)
+            for row, (start, value) in enumerate(zip(left, values, strict=True)):
+                if value:
+                    ax.text(start + value / 2, row, str(value), ha="center", va="center",
+                            fontsize=7.5, color="white", fontweight="bold")
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.set_yticks(list(rows), [label for label, _ in sites])
+        ax.set_ylim(len(sites) - 0.5, -0.5)
+        ax.set_xlim(0, max(max(left), 1) * 1.02)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("Patients (latest scan against the first)")
+        ax.tick_params(axis="y", length=0)
+        fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=7,
+                   handlelength=1.0)
+        return _render_once(fig)
