@@ -234,7 +234,7 @@ def assess_scans(record: dict, scans: list[Scan], rules: RuleSet,
     if latest is not None:
         deciding = latest.deciding
         effective.update({k: getattr(deciding, k) for k in _SCAN_FIELDS})
-        effective["dxa_site"] = deciding.label
+        effective["dxa_site"] = deciding.vertebrae_text
         effective["dxa_date"] = deciding.scan_date
     lscs = tuple(site_lsc(site, dxa) for site in sorted({s.site for s in scans}, key=site_order))
     return FollowUp(tuple(scans), tuple(changes), lscs, first, latest,

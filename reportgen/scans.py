@@ -23,6 +23,7 @@ from reportgen.sites import (
     site_label,
     site_order,
     site_region,
+    site_vertebrae,
 )
 
 SCAN_COLUMNS: dict[str, Column] = {c.name: c for c in [
@@ -77,6 +78,14 @@ class Scan:
         excluded = f" ({', '.join(self.excluded_vertebrae)} excluded)" \
             if self.excluded_vertebrae else ""
         return site_label(self.site) + excluded
+
+    @property
+    def vertebrae_text(self) -> str:
+        """The region actually measured, for the rules: ``L1, L3, L4`` when L2 is excluded
+        (a fracture at an excluded vertebra is not inside the region), else the label."""
+        if not self.excluded_vertebrae:
+            return site_label(self.site)
+        return ", ".join(v for v in site_vertebrae(self.site) if v not in self.excluded_vertebrae)
 
     def as_dict(self) -> dict[str, object]:
         return {"scan_date": self.scan_date.isoformat(), "site": self.site,

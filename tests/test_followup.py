@@ -275,3 +275,15 @@ def test_no_verdict_is_ever_given_across_two_devices(points):
             assert change.verdict is None
         else:
             assert change.verdict is not None
+
+
+@pytest.mark.parametrize(("excluded", "flagged"), [((), True), (("L2",), False)])
+def test_fracture_at_an_excluded_vertebra_is_not_in_the_region(rules, excluded, flagged):
+    """ISCD: a fractured vertebra is excluded; once it is, the YAM no longer overstates."""
+    record = base_record(fracture=True, fracture_sites="L2",
+                         _scans=[scan(D0, 0.8, yam=75, excluded=excluded)])
+    assessment = assess_record(record, rules)
+    ids = [q.flag_id for q in assessment.quality_flags]
+    assert ("fracture_in_dxa_region" in ids) is flagged
+    if excluded:
+        assert assessment.patient["dxa_site"] == "L1, L3, L4"

@@ -156,3 +156,40 @@ def test_cohort_follow_up_section(tmp_path):
             spine["not_comparable"]) == (1, 0, 2, 1)  # +10 %, −3.1 %, +2.5 %, device change
     assert spine["median_change_percent"] == pytest.approx(2.5)
     assert "Follow-up DXA" in (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
+
+
+def test_patient_json_with_its_own_scans(tmp_path):
+    document = json.loads(INDEX_JSON.read_text("utf-8"))
+    document["scans"] = [
+        {"scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712, "yam_percent": 67},
+        {"scan_date": "2021-06-14", "site": "L1-L4", "bmd_g_cm2": 0.760, "yam_percent": 71.5},
+    ]
+    source = tmp_path / "patient.json"
+    source.write_text(json.dumps(document), "utf-8")
+    result = run("patient", source, "-o", tmp_path / "out", "--format", "json")
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
+    (previous, baseline) = written["follow_up"]
+    assert previous["change_percent"] == pytest.approx(6.7416, abs=1e-3)
+    assert previous["verdict"] == baseline["verdict"] == "increase"
+    assert "scans" not in written["input"]
+
+
+def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
+                     "5,2020-06-10,L1-L4,0.900,84,88\n5,2020-06-10,total_hip,0.700,78,81\n",
+                     "utf-8")
+    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--id", "5",
+                 "--format", "html,json")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
+    assert "Postpartum bone-health report" in html
+    assert "DXA results</h2>" in html
+    assert "同年齢比較 %" in html
+    document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
+    # the total hip (78 %) decides: low bone mass although the main input said YAM 84
+    assert (document["classification"], document["report_kind"]) == ("low_bone_mass",
+                                                                     "single_visit")
+    assert document["scan_status"]["latest"]["site"] == "total_hip"
+    assert document["follow_up"] == []

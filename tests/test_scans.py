@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen.api import load_input, load_scan_set, validate_input
 from reportgen.errors import ReportError
@@ -168,3 +170,61 @@ def test_dxa_settings_refused(tmp_path, body):
     path.write_text(body, "utf-8")
     with pytest.raises(ReportError):
         load_dxa_settings(path)
+
+
+def test_scans_file_as_json_xlsx_and_cp932(tmp_path):
+    rows = [{"patient_id": "2", "scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712},
+            {"patient_id": "2", "scan_date": "2021-06-14", "site": "L1-L4", "bmd_g_cm2": 0.806}]
+    as_json = tmp_path / "scans.json"
+    as_json.write_text(json.dumps(rows), "utf-8")
+    import pandas as pd
+
+    as_xlsx = tmp_path / "scans.xlsx"
+    pd.DataFrame(rows).to_excel(as_xlsx, index=False)
+    as_cp932 = tmp_path / "scans_sjis.csv"
+    as_cp932.write_bytes("ID,検査日,部位,BMD,若年成人比較%,同年齢比較%\n"
+                         "2,2020-06-10,腰椎,0.712,67,70\n2,2021-06-14,大腿骨頸部,0.684,87,90\n"
+                         .replace("検査日", "date").replace("部位", "site").encode("cp932"))
+    for path in (as_json, as_xlsx):
+        found = load_scans(path, PATIENTS, today=TODAY)
+        assert found.problems == [], path
+        assert [s.bmd_g_cm2 for s in found.by_patient["2"]] == [0.712, 0.806]
+    found = load_scans(as_cp932, PATIENTS, today=TODAY)
+    assert found.problems == []
+    spine, neck = found.by_patient["2"]
+    assert (spine.site, spine.yam_percent, spine.age_matched_percent) == ("L1-L4", 67, 70)
+    assert neck.site == "femoral_neck"
+
+
+@given(st.text(max_size=30))
+def test_parse_site_never_crashes(text):
+    try:
+        site = parse_site(text)
+    except SiteError:
+        return
+    assert site in {"femoral_neck", "total_hip", "radius_1_3"} or site.startswith("L")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                                          blacklist_characters="\x00"),
+                                 max_size=12), min_size=7, max_size=7), min_size=1, max_size=5))
+def test_any_cells_give_problems_not_exceptions(cells):
+    """Whatever the cells hold, the loader answers with located problems, never a traceback."""
+    import csv
+    import io
+    import tempfile
+
+    text = io.StringIO()
+    csv.writer(text).writerows([HEADER.strip().split(","), *cells])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scans.csv"
+        path.write_text(text.getvalue(), "utf-8")
+        try:
+            found = load_scans(path, PATIENTS, today=TODAY)
+        except ReportError:
+            return  # a whole-file problem (e.g. only blank rows), located at row 0
+        for pid, scans in found.by_patient.items():
+            assert pid in PATIENTS
+            assert all(0.2 <= s.bmd_g_cm2 <= 2.0 for s in scans)
+        assert all(p.row >= 1 for p in found.problems)
