@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from reportgen import formatting as fmt
@@ -16,7 +17,8 @@ _EVENTS = (("delivery_date", "Delivery"), ("weaning_date", "Weaning"),
 
 
 def follow_up_context(follow_up: FollowUp | None, record: dict,
-                      chart_image) -> dict[str, object] | None:
+                      chart_image: Callable[[bytes | None], dict | None]
+                      ) -> dict[str, object] | None:
     """Results table, statuses, changes against the LSC and the trend chart; None without
     scans. ``chart_image`` turns PNG bytes into the template's image mapping."""
     if follow_up is None:
