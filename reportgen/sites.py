@@ -21,6 +21,7 @@ _NAMED = {
     "total_hip": TOTAL_HIP, "hip": TOTAL_HIP, "total_femur": TOTAL_HIP, "大腿骨近位部": TOTAL_HIP,
     "radius_1_3": RADIUS_1_3, "radius_1/3": RADIUS_1_3, "1/3_radius": RADIUS_1_3,
     "radius_33": RADIUS_1_3, "radius_33%": RADIUS_1_3, "33%_radius": RADIUS_1_3,
+    "radius": RADIUS_1_3, "forearm": RADIUS_1_3, "橈骨": RADIUS_1_3,  # forearm DXA: 1/3 site
     "lumbar": LUMBAR_L1_L4, "lumbar_spine": LUMBAR_L1_L4, "spine": LUMBAR_L1_L4,
     "腰椎": LUMBAR_L1_L4,
 }
