@@ -193,3 +193,14 @@ def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
                                                                      "single_visit")
     assert document["scan_status"]["latest"]["site"] == "total_hip"
     assert document["follow_up"] == []
+
+
+def test_patient_without_scans_renders_the_same_bytes(tmp_path):
+    """--scans changes nothing for a patient who has none (HTML, PDF and JSON)."""
+    plain = run("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
+    with_scans = run("patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path / "scans",
+                     "--id", "5", "--id", "2")
+    assert plain.exit_code == with_scans.exit_code == 0
+    for suffix in ("html", "pdf", "json"):
+        name = f"patient-5.{suffix}"
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "scans" / name).read_bytes()
