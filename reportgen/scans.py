@@ -270,7 +270,7 @@ def _check_row(values: dict[str, object], row: int, source: str,
                 for name in _REQUIRED if values[name] is None]
     pid = None if values["patient_id"] is None else str(values["patient_id"])
     if pid is not None and pid not in patients:
-        problems.append(problem("patient_id", f"no patient with id {pid!r} in the main input"))
+        problems.append(problem("patient_id", f"not in the main input: {pid!r}"))
     site, excluded = None, ()
     if values["site"] is not None:
         try:

@@ -103,7 +103,7 @@ def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
                  "json")
     assert result.exit_code == 1
     assert f"{scans}:3:site: duplicate scan: L1-L4 on 2020-06-10 (first in row 2)" in result.output
-    assert f"{scans}:4:patient_id: no patient with id '42' in the main input" in result.output
+    assert f"{scans}:4:patient_id: not in the main input: '42'" in result.output
     assert "no report: her scans" in result.output
     written = sorted(p.name for p in (tmp_path / "out").glob("patient-*.json"))
     assert "patient-2.json" not in written
@@ -204,3 +204,16 @@ def test_patient_without_scans_renders_the_same_bytes(tmp_path):
     for suffix in ("html", "pdf", "json"):
         name = f"patient-5.{suffix}"
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "scans" / name).read_bytes()
+
+
+def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2\n"
+                     "MRN-4242,2020-06-10,L1-L4,0.712\n2,2020-06-10,L1-L4,0.712\n"
+                     "2,2021-06-10,L1-L4,0.800\n", "utf-8")
+    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
+                 "json", "--deidentify", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "MRN-4242" not in result.output
+    assert "MRN-4242" not in (tmp_path / "out" / "cohort-summary.json").read_text("utf-8")
+    assert "MRN-4242" not in (tmp_path / "out" / "manifest.json").read_text("utf-8")

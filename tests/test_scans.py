@@ -80,8 +80,7 @@ def test_valid_scans_are_grouped_and_sorted(tmp_path):
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ("99,2020-06-10,L1-L4,0.7,,,", "scans.csv:2:patient_id: no patient with id '99' in the "
-                                       "main input"),
+        ("99,2020-06-10,L1-L4,0.7,,,", "scans.csv:2:patient_id: not in the main input: '99'"),
         ("2,2020-06-10,L3,0.7,,,", "scans.csv:2:site: a lumbar site needs at least two "
                                    "vertebrae"),
         ("2,2020-06-10,shin,0.7,,,", "scans.csv:2:site: unknown site"),
