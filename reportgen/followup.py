@@ -247,11 +247,14 @@ def assess_scans(record: dict, scans: list[Scan], rules: RuleSet,
 def _quality(changes: list[Change], scans: list[Scan],
              latest: ScanStatus | None) -> list[QualityFlag]:
     flags = []
-    pairs = dict.fromkeys((c.site, c.earlier.scan_date, c.later.scan_date, c.reason)
-                          for c in changes if c.reason)
-    if pairs:
-        listed = "; ".join(f"{site_label(site)} {a.isoformat()} → {b.isoformat()}, {reason}"
-                           for site, a, b, reason in pairs)
+    sites_by_reason: dict[str, list[str]] = {}
+    for change in changes:  # one device change touches every site: said once
+        label = change.later.label
+        if change.reason and label not in sites_by_reason.get(change.reason, []):
+            sites_by_reason.setdefault(change.reason, []).append(label)
+    if sites_by_reason:
+        listed = "; ".join(f"{reason} at {', '.join(sites)}"
+                           for reason, sites in sites_by_reason.items())
         flags.append(QualityFlag("dxa_not_comparable",
                                  f"scans not compared, no verdict: {listed}"))
     devices = {s.device for s in scans}

@@ -97,7 +97,9 @@ def _change_cells(change: Change) -> dict[str, object]:
     return {
         "since": fmt.date_text(change.earlier.scan_date),
         "change": f"{_signed(change.change_g_cm2)} g/cm² ({sign}{shown} %)",
-        "verdict": change.verdict.label if change.verdict else f"not compared: {change.reason}",
+        "verdict": change.verdict.label if change.verdict else "not compared: " + (
+            "device changed" if change.reason.startswith("different device")
+            else "vertebrae differ"),  # the page-1 warning gives the details
         "verdict_class": change.verdict.value if change.verdict else "not_compared",
         "same": False,
     }

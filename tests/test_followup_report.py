@@ -86,7 +86,9 @@ def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
                  "--format", "html,json")
     assert result.exit_code == 0, result.output
     html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
-    assert "not compared: different device (Hologic Horizon A → GE Lunar Prodigy)" in html
+    assert "not compared: device changed" in html  # in the table; the details on page 1:
+    assert ("Scans not compared, no verdict: different device (Hologic Horizon A → GE Lunar "
+            "Prodigy) at L1–L4 (L3 excluded)") in html
     assert "L1–L4 (L3 excluded)" in html
     document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
     assert all(e["verdict"] is None for e in document["follow_up"])
