@@ -421,4 +421,4 @@ def build_cohort_report(
 
 __all__ = ["InputError", "ReportError", "RunResult", "build_cohort_report",
            "build_patient_reports", "describe_rules",
-           "load_input", "load_rules", "validate_input"]
+           "load_input", "load_rules", "load_scan_set", "validate_input"]
