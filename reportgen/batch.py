@@ -15,6 +15,7 @@ from reportgen.errors import ReportError
 from reportgen.labs import load_intervals
 from reportgen.output import atomic_write, dump_json, sha256_bytes
 from reportgen.rules import RuleSet, load_rules
+from reportgen.settings import load_dxa_settings
 
 TASKS_PER_CHUNK = 4  # small chunks: less idle time at the end of a run
 MAX_TASKS_PER_CHILD = 250  # chunks; bounds memory creep in long runs
@@ -58,6 +59,7 @@ class PatientMaker:
         self.settings = settings
         self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
         self.lab_intervals = load_intervals(settings.settings_path)
+        self.dxa = load_dxa_settings(settings.settings_path)  # follow-up LSC (issue 12)
         self._renderer = None
 
     @property
@@ -79,7 +81,8 @@ class PatientMaker:
     def make(self, job: Job) -> list[dict]:
         """Write the patient's files atomically; return their manifest entries."""
         s = self.settings
-        assessment = assess_record(job.record, self.rules, lab_intervals=self.lab_intervals)
+        assessment = assess_record(job.record, self.rules, self.dxa,
+                                   lab_intervals=self.lab_intervals)
         document = assessment_json(assessment, self.rules, tool_version=__version__,
                                    generated_at=s.generated_at, source_name=s.source_name)
         outputs: dict[str, bytes] = {}

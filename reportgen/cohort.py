@@ -38,6 +38,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
                         max_listing: int, template_dir, settings_path, generated_at: str,
                         source_name: str,
                         dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+                        follow_up: dict | None = None,
                         ) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
@@ -86,6 +87,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         "data_quality": quality,
         "tool_version": __version__,
         "generated_at": generated_at,
+        **({"follow_up": follow_up} if follow_up is not None else {}),  # --scans (issue 12)
     }
     json_bytes = dump_json(summary)
     outputs: dict[str, bytes] = {"cohort-cases.csv": _cases_csv(assessed, rules, row_quality)}
@@ -101,6 +103,9 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
             renderer.settings, generated_at=generated_at, tool_version=__version__,
             source=source_name, max_listing=max_listing, listing_total=len(assessed),
             integer_columns=_integer_columns(assessed), chart_data=_chart_data(assessed, stats))
+        if follow_up is not None:
+            from reportgen.followup_summary import follow_up_rows
+            report["follow_up"] = follow_up_rows(follow_up)
         if "pdf" in formats:
             html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
                                           generated_at=generated_at,

@@ -12,6 +12,7 @@ from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
 from reportgen.exposure import cumulative_series
+from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH
 from reportgen.models import Assessment, BoneStatus, FlagState
@@ -88,6 +89,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     heading = ("MgSO4 exposure and bone-health plan — DXA pending" if not measured
                else "Bone-health report — DXA in pregnancy" if in_pregnancy
                else "Postpartum bone-health report")
+    follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
+    if follow_up and follow_up["is_follow_up"]:
+        heading = FOLLOW_UP_HEADING
     return {
         "lang": org.language,
         "title": f"{heading} — patient {pid}",
@@ -143,13 +147,17 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                          for q in assessment.quality_flags],
         "caveats": _caveats(measured, in_pregnancy),
         "notes": record.get("notes") or "",
-        "charts": _charts(record, rules, reference, assessment.exposure),
+        # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
+        # with scans they keep the main input's values (the latest scan is in the trend).
+        "charts": _charts(record, rules, reference, assessment.exposure, postpartum=(
+            assessment.follow_up.original if assessment.follow_up else record)),
         "reference_label": REFERENCE_LABEL,
         "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
         "source": f"{source}, row {record.get('_row')}",
         "json_name": json_name,
         "pdf_embeds_json": True,
+        "follow_up": follow_up,
     }
 
 
@@ -237,14 +245,16 @@ def _dates(record: dict) -> list[dict]:
 
 
 def _charts(record: dict, rules: RuleSet, reference: tuple,
-            exposure: dict | None) -> dict[str, dict | None]:
+            exposure: dict | None, postpartum: dict | None = None) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
+    postpartum = postpartum or record
     so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
     # The exposure chart already draws the infusion span: no second timeline beside it.
-    timeline = None if so_far else chart_image(charts.plot_timeline(_timeline_events(record)))
-    if record.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
+    timeline = None if so_far else chart_image(charts.plot_timeline(
+        _timeline_events(postpartum)))
+    if postpartum.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
         return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {
         "so_far": so_far,
@@ -252,7 +262,7 @@ def _charts(record: dict, rules: RuleSet, reference: tuple,
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
-            highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
+            highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
             highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
