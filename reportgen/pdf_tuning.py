@@ -25,6 +25,7 @@ _WEASYPRINT_MAJOR = "70."
 _PYDYF_MINOR = "0.13."
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _installed: dict[str, bool] = {}
+_ORIGINAL: dict[str, Callable] = {}  # the replaced functions (benchmarks/levers.py: A/B)
 
 
 def install() -> dict[str, bool]:
@@ -62,6 +63,7 @@ def _patch_png() -> bool:
     from weasyprint.images import RasterImage
 
     original: Callable = RasterImage._get_png_data
+    _ORIGINAL["png"] = original
 
     def get_png_data(pillow_image) -> bytes:
         # Called with a freshly opened, not yet decoded PNG (``Image.open(BytesIO(data))``);
