@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,8 +104,13 @@ def build_patient_reports(
     progress: Callable[[Iterable], Iterable] | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
-    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered."""
+    """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
+
+    ``executor``: run the reports on this :class:`concurrent.futures.Executor` (e.g. Dask's
+    ``Client.get_executor()``) instead of the default spawn pool; ``workers`` is then how many
+    chunks of reports it may run at once. ``outdir`` must be reachable from its workers."""
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
@@ -141,7 +147,7 @@ def build_patient_reports(
             result.skipped += 1
         else:
             jobs.append(Job(record, stems[record["patient_id"]], key))
-    _run(jobs, settings, workers, result, journal, rules, progress, carried)
+    _run(jobs, settings, workers, result, journal, rules, progress, carried, executor)
     write_manifest(outdir, result.files + carried, [p.as_dict() for p in result.errors],
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     journal.reset()  # the manifest now records every file and its input key
@@ -159,7 +165,7 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
          journal: Journal, rules: RuleSet, progress: Callable | None,
-         carried: list[dict]) -> None:
+         carried: list[dict], executor: Executor | None = None) -> None:
     bar = progress(jobs) if progress else None
     last_manifest = [time.monotonic()]
 
@@ -179,10 +185,10 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
                            rules_name=rules.name)
 
     if bar is None:
-        run_jobs(jobs, settings, workers or default_workers(), on_done)
+        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
         return
     with bar:
-        run_jobs(jobs, settings, workers or default_workers(), on_done)
+        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
 
 
 def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:

@@ -269,10 +269,17 @@ class _Plate:
             artist.set_animated(True)  # excluded from canvas.draw()
         fig.canvas.draw()
         self.background = fig.canvas.copy_from_bbox(fig.bbox)
-        self._bg = _pixels(fig).copy()
-        self._compose(probe)
-        self.palette = _Palette(_pixels(fig))
-        self._bg_indices = self.palette.map(self._bg)
+        self._probe = probe
+        self.palette: _Palette | None = None  # built on first use: ~75 ms, RGB needs none
+
+    def _palette(self) -> _Palette:
+        if self.palette is None:
+            self.fig.canvas.restore_region(self.background)
+            self._bg = _pixels(self.fig).copy()
+            self._compose(self._probe)
+            self.palette = _Palette(_pixels(self.fig))
+            self._bg_indices = self.palette.map(self._bg)
+        return self.palette
 
     def _compose(self, args: tuple) -> None:
         self.fig.canvas.restore_region(self.background)
@@ -282,15 +289,17 @@ class _Plate:
                 self.fig.draw_artist(artist)
 
     def render(self, *args: object) -> bytes:
-        self._compose(args)
         if not PNG_PALETTE:
+            self._compose(args)
             return _encode_rgb(self.fig)
+        palette = self._palette()
+        self._compose(args)
         pixels = _pixels(self.fig)
         changed = pixels != self._bg
         indices = self._bg_indices.copy()
         if changed.any():
-            indices[changed] = self.palette.map(pixels[changed])
-        return _encode(indices, self.palette.bytes)
+            indices[changed] = palette.map(pixels[changed])
+        return _encode(indices, palette.bytes)
 
 
 # Per process: up to _CACHE_SIZE plates per chart kind (keyed by everything static: reference

@@ -158,12 +158,16 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     \b
         reportgen patient input/case_series_2020.csv -o output/
     """
-    from reportgen import api
+    from reportgen import gc_policy
 
-    result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
-                   workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
-                   criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, progress=_progress("Rendering reports"), as_of=as_of, labs=labs)
+    with gc_policy.one_shot():  # no collections in the imports and a single report
+        from reportgen import api
+
+        result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
+                       workers=workers, overwrite=overwrite, resume=resume,
+                       rules_path=rules_path, criteria=criteria, template_dir=template_dir,
+                       settings_path=settings_path, sheet=sheet,
+                       progress=_progress("Rendering reports"), as_of=as_of, labs=labs)
     _finish(result)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -15,11 +16,14 @@ from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
+from reportgen import pdf_tuning
 from reportgen.errors import RenderError
 
 PDF_VARIANT = "pdf/a-3u"  # docs/decisions.md: archival, Unicode text, attachments allowed
 ASSETS = Path(str(resources.files("reportgen.assets")))
 TEMPLATES = Path(str(resources.files("reportgen.templates")))
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_PARSED_CSS_MAX = 8  # distinct style sheets kept parsed per renderer (report.css, cohort.css)
 _FONT_FILES = {("normal", "normal"): "LiberationSans-Regular.ttf",
                ("bold", "normal"): "LiberationSans-Bold.ttf",
                ("normal", "italic"): "LiberationSans-Italic.ttf",
@@ -97,6 +101,8 @@ class HtmlPdfRenderer:
         self.font_css = weasyprint.CSS(string=_font_face_css(), font_config=self.font_config,
                                        url_fetcher=self.fetcher)
         self._collector = _COLLECTOR
+        self._parsed_css: dict[str, weasyprint.CSS] = {}
+        self.tuning = pdf_tuning.install()
 
     def html(self, template: str, report: dict) -> str:
         try:
@@ -115,12 +121,13 @@ class HtmlPdfRenderer:
                 url_fetcher=self.fetcher))
         self._collector.messages.clear()
         try:
-            document = weasyprint.HTML(string=html, base_url=str(ASSETS) + "/",
+            body, sheets = self._styles_parsed_once(html)
+            document = weasyprint.HTML(string=body, base_url=str(ASSETS) + "/",
                                        url_fetcher=self.fetcher)
             # A fresh image cache per document: every chart is unique to its patient, and a
             # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py).
             pdf = document.write_pdf(
-                stylesheets=[self.font_css], font_config=self.font_config, cache={},
+                stylesheets=[self.font_css, *sheets], font_config=self.font_config, cache={},
                 pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=attachments,
                 pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode())
         except FatalURLFetchingError as exc:
@@ -128,6 +135,28 @@ class HtmlPdfRenderer:
         if self._collector.messages:
             raise RenderError("render problem: " + "; ".join(self._collector.messages[:3]))
         return pdf
+
+
+    def _styles_parsed_once(self, html: str) -> tuple[str, list]:
+        """``html`` without its ``<style>`` elements, and those sheets parsed once per process.
+
+        Passed to ``write_pdf`` they become user-origin sheets; with *every* author sheet moved
+        (same order, no ``!important`` in ours, inline ``style=""`` still wins) the cascade is
+        unchanged. Any ``<link>`` or ``<style media=...>`` keeps the normal path."""
+        texts = _STYLE.findall(html)
+        if not texts or "<link" in html or html.count("<style") != len(texts):
+            return html, []
+        if len(self._parsed_css) + len(texts) > _PARSED_CSS_MAX:
+            self._parsed_css.clear()
+        sheets = []
+        for text in texts:
+            sheet = self._parsed_css.get(text)
+            if sheet is None:
+                sheet = self._parsed_css[text] = weasyprint.CSS(
+                    string=text, base_url=str(ASSETS) + "/", font_config=self.font_config,
+                    url_fetcher=self.fetcher)
+            sheets.append(sheet)
+        return _STYLE.sub("", html), sheets
 
 
 def _font_face_css() -> str:
