@@ -15,6 +15,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.batch import Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
+from reportgen.i18n import check_language
 from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.loaders import load_table
 from reportgen.output import (
@@ -100,6 +101,7 @@ def build_patient_reports(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
     as_of: datetime | None = None,
@@ -114,7 +116,7 @@ def build_patient_reports(
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
+    lang = _language(lang, settings_path)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     records, problems = _select(table, ids)
@@ -130,7 +132,7 @@ def build_patient_reports(
     settings = RunSettings(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
-        generated_at=generated_at, source_name=Path(input_path).name,
+        generated_at=generated_at, source_name=Path(input_path).name, lang=lang,
     )
     result = RunResult(outdir, problems=problems)
     journal = Journal(outdir)
@@ -138,7 +140,8 @@ def build_patient_reports(
         journal.reset()
     done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
-    options = _options_digest(template_dir, settings_path)
+    options = _options_digest(template_dir, settings_path) + (
+        "" if lang == "en" else lang + rules.translations_digest)
     for record in records:
         key = _job_key(record, rules, settings, options)
         previous = done.get(key)
@@ -236,6 +239,12 @@ def _complete(outdir: Path, entries: list[dict]) -> bool:
     return True
 
 
+def _language(lang: str | None, settings_path: Path | str | None) -> str:
+    """``--lang`` (checked), else the settings' language (checked when read), else en."""
+    org = load_settings(settings_path)
+    return org.report_language if lang is None else check_language(lang)
+
+
 def _str(value: Path | str | None) -> str | None:
     return None if value is None else str(value)
 
@@ -329,17 +338,20 @@ def build_cohort_report(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
 ) -> RunResult:
-    """The case-series summary; refuses on invalid rows unless ``skip_invalid``."""
+    """The case-series summary; refuses on invalid rows unless ``skip_invalid``.
+
+    ``lang``: ``en`` or ``ja`` (default: the settings' ``language``, else ``en``)."""
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
+    lang = _language(lang, settings_path)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     problems = [p.redacted() for p in table.problems] if deidentify else table.problems
@@ -356,7 +368,7 @@ def build_cohort_report(
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
         dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
-        generated_at=generated_at, source_name=Path(input_path).name)
+        generated_at=generated_at, source_name=Path(input_path).name, lang=lang)
     for name, data in outputs.items():
         atomic_write(outdir / name, data)
         fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]

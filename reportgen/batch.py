@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, w
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, gc_policy
+from reportgen import __version__, gc_policy, i18n
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
 from reportgen.labs import load_intervals
@@ -34,6 +34,7 @@ class RunSettings:
     settings_path: str | None
     generated_at: str
     source_name: str
+    lang: str = "en"
 
 
 @dataclass
@@ -53,6 +54,7 @@ class PatientMaker:
         self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
         self.lab_intervals = load_intervals(settings.settings_path)
         self._renderer = None
+        self._org = None
 
     @property
     def renderer(self):
@@ -60,7 +62,7 @@ class PatientMaker:
             from reportgen.reports import ReportRenderer  # heavy: WeasyPrint, matplotlib
 
             self._renderer = ReportRenderer(self.settings.template_dir,
-                                            self.settings.settings_path)
+                                            self.settings.settings_path, self.settings.lang)
         return self._renderer
 
     def make_safely(self, job: Job) -> tuple[list[dict], str | None]:
@@ -72,6 +74,17 @@ class PatientMaker:
 
     def make(self, job: Job) -> list[dict]:
         """Write the patient's files atomically; return their manifest entries."""
+        with i18n.using(self.settings.lang, self.renderer_settings().calendar):
+            return self._make(job)
+
+    def renderer_settings(self):
+        """The organisation settings (calendar of Japanese dates) without the renderer."""
+        if self._org is None:
+            from reportgen.settings import load_settings
+            self._org = load_settings(self.settings.settings_path)
+        return self._org
+
+    def _make(self, job: Job) -> list[dict]:
         s = self.settings
         assessment = assess_record(job.record, self.rules, lab_intervals=self.lab_intervals)
         document = assessment_json(assessment, self.rules, tool_version=__version__,

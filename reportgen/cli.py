@@ -60,6 +60,8 @@ _settings = click.option("--settings", "settings_path",
                          type=click.Path(dir_okay=False, path_type=Path),
                          help="Organisation settings (TOML [organisation]): name, department, "
                               "address, logo, identifier_system, language.")
+_lang = click.option("--lang", "lang", type=click.Choice(["en", "ja"]),
+                     help="Report language (default: the settings' language, else en).")
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 
 
@@ -141,13 +143,14 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> N
 @_criteria
 @_template_dir
 @_settings
+@_lang
 @_sheet
 @_as_of_option
 @_labs
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None, as_of, labs: Path | None) -> None:
+            lang: str | None, sheet: str | None, as_of, labs: Path | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
@@ -166,7 +169,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
         result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
                        workers=workers, overwrite=overwrite, resume=resume,
                        rules_path=rules_path, criteria=criteria, template_dir=template_dir,
-                       settings_path=settings_path, sheet=sheet,
+                       settings_path=settings_path, lang=lang, sheet=sheet,
                        progress=_progress("Rendering reports"), as_of=as_of, labs=labs)
     _finish(result)
 
@@ -190,6 +193,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_criteria
 @_template_dir
 @_settings
+@_lang
 @_sheet
 @_as_of_option
 @_labs
@@ -197,7 +201,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None, as_of, labs: Path | None) -> None:
+           lang: str | None, sheet: str | None, as_of, labs: Path | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -213,7 +217,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, as_of=as_of, labs=labs)
+                   lang=lang, sheet=sheet, as_of=as_of, labs=labs)
     _finish(result)
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from reportgen import __version__
+from reportgen import __version__, i18n
 from reportgen.assess import assess_frame, records_from_frame
 from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.output import dump_json
@@ -34,11 +34,21 @@ _QUALITY_INPUTS = ("patient_id", "mgso4_days", "mgso4_total_g", "hospital_days",
                    "fracture_sites", "dxa_site", "dxa_date", "delivery_date")
 
 
-def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
-                        max_listing: int, template_dir, settings_path, generated_at: str,
-                        source_name: str,
-                        dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
-                        ) -> dict[str, bytes]:
+def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, lang: str = "en",
+                        **options) -> dict[str, bytes]:
+    """:func:`_make_cohort_outputs` with every text in ``lang`` (en or ja)."""
+    from reportgen.settings import load_settings
+
+    calendar = load_settings(options.get("settings_path")).calendar
+    with i18n.using(lang, calendar):
+        return _make_cohort_outputs(table, rules, lang=lang, **options)
+
+
+def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
+                         max_listing: int, template_dir, settings_path, generated_at: str,
+                         source_name: str, lang: str = "en",
+                         dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+                         ) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
     With ``deidentify`` nothing that names a patient reaches any output: names and notes are
@@ -94,7 +104,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         from reportgen.cohort_context import cohort_context
         from reportgen.reports import ReportRenderer
 
-        renderer = ReportRenderer(template_dir, settings_path)
+        renderer = ReportRenderer(template_dir, settings_path, lang)
         report = cohort_context(
             summary, records_from_frame(assessed.head(max(0, max_listing))), rules,
             renderer.settings, generated_at=generated_at, tool_version=__version__,

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-from reportgen import pdf_tuning
+from reportgen import i18n, pdf_tuning
 from reportgen.errors import RenderError
 
 PDF_VARIANT = "pdf/a-3u"  # docs/decisions.md: archival, Unicode text, attachments allowed
@@ -86,7 +86,10 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders.append(FileSystemLoader(str(TEMPLATES)))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
+    # force (reportgen.i18n.using), so one environment serves every language.
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     return env
 
 
@@ -105,8 +108,10 @@ class HtmlPdfRenderer:
         self.tuning = pdf_tuning.install()
 
     def html(self, template: str, report: dict) -> str:
+        lang_css = _lang_css()
         try:
-            return self.env.get_template(template).render(report={**report, "css": self.css})
+            return self.env.get_template(template).render(
+                report={**report, "css": self.css, "lang_css": lang_css})
         except TemplateError as exc:
             raise RenderError(f"template {template}: {exc.__class__.__name__}: {exc}") from None
 
@@ -157,6 +162,27 @@ class HtmlPdfRenderer:
                     url_fetcher=self.fetcher)
             sheets.append(sheet)
         return _STYLE.sub("", html), sheets
+
+
+# Japanese: IPAex Gothic (fontconfig, Debian's fonts-ipaexfont-gothic) for the Japanese glyphs
+# after Liberation Sans (Latin letters and digits as in English); Japanese page numbers.
+# English adds nothing (its HTML stays as it was).
+JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+_LANG_CSS = {"ja": (
+    'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
+    '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
+    'h1, h2, h3, .verdict-label { letter-spacing: 0; }\n')}
+
+
+def _lang_css() -> Markup | str:
+    lang = i18n.current()
+    if lang == "en":
+        return ""
+    if not JA_FONT_FILE.is_file():
+        raise RenderError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
+                          "install the Debian package fonts-ipaexfont-gothic "
+                          "(scripts/setup-system)")
+    return Markup(_LANG_CSS[lang])
 
 
 def _font_face_css() -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from reportgen.errors import ReportError
+from reportgen.i18n import CALENDARS, LANGUAGES
 
 SECTION = "organisation"
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -35,7 +36,13 @@ class Organisation:
     address: str = ""
     logo: str = ""  # data: URI, never a path or URL (the renderer fetches nothing)
     identifier_system: str = "urn:reportgen:patient-id"
-    language: str = "en"
+    language: str = "en"  # the report language (en or ja, region subtags kept: en-GB)
+    calendar: str = "gregorian"  # Japanese dates: "gregorian" 2025年4月1日, "japanese" 令和7年
+
+    @property
+    def report_language(self) -> str:
+        """``en`` or ``ja``: the language of the words (``language`` is the document tag)."""
+        return self.language.split("-", 1)[0].lower()
 
     @property
     def configured(self) -> bool:
@@ -87,6 +94,13 @@ def load_settings(path: Path | str | None) -> Organisation:
     return Organisation(**values)
 
 
+def with_language(org: Organisation, lang: str | None) -> Organisation:
+    """``org`` with the report language ``lang`` (``--lang``), or as its settings say."""
+    if lang is None or org.report_language == lang:
+        return org
+    return replace(org, language=lang)
+
+
 def _check_values(values: dict[str, str], path: Path) -> None:
     if "name" in values and not values["name"]:
         raise ReportError(f"{path}: {SECTION}.name must not be empty")
@@ -95,9 +109,14 @@ def _check_values(values: dict[str, str], path: Path) -> None:
         raise ReportError(f"{path}: {SECTION}.identifier_system must be an absolute URI "
                           f"(e.g. https://hospital.example.org/fhir/sid/mrn), not {system!r}")
     language = values.get("language")
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        raise ReportError(f"{path}: {SECTION}.language must be a language tag such as "
-                          f"'en' or 'en-GB', not {language!r}")
+    if language is not None and not (_LANGUAGE.fullmatch(language)
+                                     and language.split("-", 1)[0].lower() in LANGUAGES):
+        raise ReportError(f"{path}: {SECTION}.language must be one of {', '.join(LANGUAGES)} "
+                          f"(or a tag of them such as 'en-GB', 'ja-JP'), not {language!r}")
+    calendar = values.get("calendar")
+    if calendar is not None and calendar not in CALENDARS:
+        raise ReportError(f"{path}: {SECTION}.calendar must be one of {', '.join(CALENDARS)} "
+                          f"(japanese: 令和7年4月1日 in Japanese reports), not {calendar!r}")
 
 
 def _logo_data_uri(logo: Path, settings_path: Path) -> str:
