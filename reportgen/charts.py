@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -112,7 +113,13 @@ def _register_japanese_font() -> str:
     if not JA_FONT_FILE.is_file():
         raise ReportError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
                           f"install the Debian package {JA_FONT_PACKAGE} (scripts/setup-system)")
-    font_manager.fontManager.addfont(str(JA_FONT_FILE))
+    manager = font_manager.fontManager
+    manager.addfont(str(JA_FONT_FILE))
+    # IPAex Gothic has one weight: let bold titles use it too (as WeasyPrint does) instead of
+    # matplotlib warning "Failed to find font weight bold" on every chart.
+    regular = next(f for f in manager.ttflist if f.fname == str(JA_FONT_FILE))
+    manager.ttflist.append(dataclasses.replace(regular, weight=700))
+    manager._findfont_cached.cache_clear()  # as addfont does
     return JA_FONT_FAMILY
 
 _NOT_STYLE = ("backend", "interactive", "toolbar", "timezone", "webagg.", "tk.", "date.epoch",

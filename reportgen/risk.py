@@ -37,6 +37,7 @@ _DESCRIPTION = {  # translated at use: _(_DESCRIPTION[input])
     "glucocorticoid": N_("systemic glucocorticoid therapy"), "heparin": N_("heparin"),
 }
 _SMOKING = (N_("never"), N_("before pregnancy"), N_("during pregnancy"))  # values, as shown
+_LAB_FLAGS = (N_("low"), N_("high"))
 # How each input's value is printed (clinical-rules §6): one formatter per kind of value.
 _FORMAT: dict[str, Callable[[float], str]] = {
     "bmi_kg_m2": fmt.bmi, "mgso4_total_g": fmt.grams, "vitamin_d_ng_ml": fmt.trimmed,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from reportgen.errors import ReportError
-from reportgen.i18n import CALENDARS, LANGUAGES
+from reportgen.i18n import CALENDARS, LANGUAGES, N_
 
 SECTION = "organisation"
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -31,7 +31,7 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 class Organisation:
     """Shown in every report header; ``identifier_system`` is used for FHIR subjects."""
 
-    name: str = "reportgen — organisation not configured"
+    name: str = N_("reportgen — organisation not configured")  # translated when shown
     department: str = ""
     address: str = ""
     logo: str = ""  # data: URI, never a path or URL (the renderer fetches nothing)
