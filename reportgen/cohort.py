@@ -70,9 +70,9 @@ def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deide
     seed_rows = _seed_patients(assessed)
     if seed_rows and float(dose_rule.threshold) == 1000.0:
         stats["cautions"].append(
-            f"This cohort includes {seed_rows} of Iio's nine patients (matched on cumulative "
-            "dose and YAM), from whom the 1,000 g threshold was proposed: on them its test is "
-            "circular.")
+            i18n._("This cohort includes {n} of Iio's nine patients (matched on cumulative "
+                   "dose and YAM), from whom the 1,000 g threshold was proposed: on them its "
+                   "test is circular.").format(n=seed_rows))
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
         rules)

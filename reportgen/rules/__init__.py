@@ -62,10 +62,11 @@ class RiskRule:
     def condition(self) -> str:
         """Human-readable condition, e.g. ``mgso4_total_g > 1,000 g``."""
         if self.operator == "is_true":
-            return f"{self.input} = yes"
+            return f"{self.input} = {fmt.yes_no(True)}"
         if isinstance(self.threshold, str):
-            return f"{self.input} {_op_text(self.operator)} {self.threshold}"
-        return f"{self.input} {_op_text(self.operator)} {fmt.number(self.threshold)} {self.unit}"
+            return f"{self.input} {_op_text(self.operator)} {i18n._(self.threshold)}"
+        unit = fmt.unit_suffix(self.unit) if self.unit else " "  # 8 days / 8日
+        return f"{self.input} {_op_text(self.operator)} {fmt.number(self.threshold)}{unit}"
 
 
 @dataclass(frozen=True)
