@@ -411,8 +411,8 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
                                edgecolor="white", linewidth=1.0))
         narrow = (stop - start) < 20
         ax.text((start + stop) / 2, 0.5,
-                f"{_ZONE_LABELS[key]}\n{range_text}" if narrow
-                else f"{_ZONE_LABELS[key]}  {range_text}",
+                f"{_(_ZONE_LABELS[key])}\n{range_text}" if narrow
+                else f"{_(_ZONE_LABELS[key])}  {range_text}",
                 ha="center", va="center", color=_ZONE_TEXT[key],
                 fontsize=7 if narrow else 8, fontweight="normal" if narrow else "bold",
                 linespacing=1.15)

@@ -202,7 +202,7 @@ def _kind_text(kind: str) -> str:
 def _dxa_rows(assessment: Assessment) -> list[dict]:
     record = assessment.patient
     rows = [_row(_("Site"), str(record.get("dxa_site") or _("L1–L4 (default)"))),
-            _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
+            _row(_("YAM"), f"{fmt.percent(record['yam_percent'])} %"
                  if record.get("yam_percent") is not None else _("not measured yet"))]
     for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
                                         ("t_score", _("T-score"), "", fmt.score),
