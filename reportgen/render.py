@@ -171,7 +171,11 @@ JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 _LANG_CSS = {"ja": (
     'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
     '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
-    'h1, h2, h3, .verdict-label { letter-spacing: 0; }\n')}
+    'h1, h2, h3, .verdict-label { letter-spacing: 0; }\n'
+    # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
+    # [IQR]" to stay on one line; the test column gives the room.
+    'table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n'
+    'table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n')}
 
 
 def _lang_css() -> Markup | str:
