@@ -23,7 +23,7 @@ from reportgen.summary import SMALL_N
 LISTING_COLUMNS = (  # headings translated at use
     ("patient_id", "ID"), ("age_years", N_("Age")), ("bmi_kg_m2", "BMI"),
     ("gravida", N_("listing|G")), ("para", N_("listing|P")), ("smoking", N_("Smoking")),
-    ("hospital_days", N_("Hosp. days")), ("mgso4_days", N_("MgSO4 days")),
+    ("hospital_days", N_("Hosp. days")), ("mgso4_days", N_("listing|MgSO4 days")),
     ("mgso4_total_g", N_("Dose (g)")), ("yam_percent", N_("YAM %")),
     ("fracture", N_("Fracture")), ("classification", N_("Status")),
 )

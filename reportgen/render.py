@@ -175,7 +175,10 @@ _LANG_CSS = {"ja": (
     # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
     # [IQR]" to stay on one line; the test column gives the room.
     'table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n'
-    'table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n')}
+    'table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n'
+    # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
+    'table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n'
+    'table.listing col.l-status { width: 11%; }\n')}
 
 
 def _lang_css() -> Markup | str:
