@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from reportgen import __version__
 from reportgen.batch import SUFFIXES, Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
+from reportgen.i18n import check_language
 from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.loaders import load_table
 from reportgen.output import (
@@ -143,6 +145,7 @@ def build_patient_reports(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
     as_of: datetime | None = None,
@@ -151,15 +154,20 @@ def build_patient_reports(
     fhir_profile: str = "uscore",
     strict: bool = False,
     scans_path: Path | str | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
 
     FHIR formats need ``identifier_system``, ``name`` and ``organisation_identifier`` in the
     settings: without them a warning is reported, or with ``strict`` a :class:`ReportError`.
-    ``scans_path``: DXA scans (contract §4); a patient's scans make a follow-up report."""
+    ``scans_path``: DXA scans (contract §4); a patient's scans make a follow-up report.
+    ``executor``: run the reports on this :class:`concurrent.futures.Executor` (e.g. Dask's
+    ``Client.get_executor()``) instead of the default spawn pool; ``workers`` is then how many
+    chunks of reports it may run at once. ``outdir`` must be reachable from its workers."""
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
+    lang = _language(lang, settings_path)
     org = load_settings(settings_path)
     _check_fhir_options(doc_status, fhir_profile)
     fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
@@ -180,7 +188,7 @@ def build_patient_reports(
     settings = RunSettings(
         outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
         template_dir=_str(template_dir), settings_path=_str(settings_path),
-        generated_at=generated_at, source_name=Path(input_path).name,
+        generated_at=generated_at, source_name=Path(input_path).name, lang=lang,
         doc_status=doc_status, fhir_profile=fhir_profile,
     )
     result = RunResult(outdir, problems=problems)
@@ -189,7 +197,8 @@ def build_patient_reports(
         journal.reset()
     done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
-    options = _options_digest(template_dir, settings_path)
+    options = _options_digest(template_dir, settings_path) + (
+        "" if lang == "en" else lang + rules.translations_digest)
     if set(FHIR_FORMATS) & set(formats):
         options += f"|{doc_status}|{fhir_profile}"
     for record in records:
@@ -200,7 +209,7 @@ def build_patient_reports(
             result.skipped += 1
         else:
             jobs.append(Job(record, stems[record["patient_id"]], key))
-    _run(jobs, settings, workers, result, journal, rules, progress, carried)
+    _run(jobs, settings, workers, result, journal, rules, progress, carried, executor)
     write_manifest(outdir, result.files + carried, [p.as_dict() for p in result.errors],
                    tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
     journal.reset()  # the manifest now records every file and its input key
@@ -242,7 +251,7 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
          journal: Journal, rules: RuleSet, progress: Callable | None,
-         carried: list[dict]) -> None:
+         carried: list[dict], executor: Executor | None = None) -> None:
     bar = progress(jobs) if progress else None
     last_manifest = [time.monotonic()]
 
@@ -262,10 +271,10 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
                            rules_name=rules.name)
 
     if bar is None:
-        run_jobs(jobs, settings, workers or default_workers(), on_done)
+        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
         return
     with bar:
-        run_jobs(jobs, settings, workers or default_workers(), on_done)
+        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
 
 
 def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:
@@ -325,6 +334,12 @@ def _cohort_follow_up(table: PreparedTable, scan_set: ScanSet | None, rules: Rul
                if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids]
     return summarise_follow_up(records, scan_set.by_patient, rules,
                                load_dxa_settings(settings_path))
+
+
+def _language(lang: str | None, settings_path: Path | str | None) -> str:
+    """``--lang`` (checked), else the settings' language (checked when read), else en."""
+    org = load_settings(settings_path)
+    return org.report_language if lang is None else check_language(lang)
 
 
 def _str(value: Path | str | None) -> str | None:
@@ -420,6 +435,7 @@ def build_cohort_report(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
@@ -428,13 +444,13 @@ def build_cohort_report(
     """The case-series summary; refuses on invalid rows unless ``skip_invalid``.
 
     :param scans_path: DXA scans: adds the follow-up section (contract §4).
-    """
+    ``lang``: ``en`` or ``ja`` (default: the settings' ``language``, else ``en``)."""
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
+    lang = _language(lang, settings_path)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     scan_set = load_scan_set(table, scans_path)
@@ -453,7 +469,7 @@ def build_cohort_report(
     outputs = make_cohort_outputs(
         table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
         dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
-        generated_at=generated_at, source_name=Path(input_path).name,
+        generated_at=generated_at, source_name=Path(input_path).name, lang=lang,
         follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
     for name, data in outputs.items():
         atomic_write(outdir / name, data)

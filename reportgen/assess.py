@@ -15,6 +15,7 @@ from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
 from reportgen.exposure import exposure_so_far
 from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
+from reportgen.i18n import N_, _
 from reportgen.labs import Interval, lab_results
 from reportgen.models import Assessment, BoneStatus, RuleResult
 from reportgen.risk import (
@@ -29,7 +30,7 @@ from reportgen.rules import RuleSet
 from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
-PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
+PLO_NOTE = N_("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
             "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
             "endocrine disease) must be excluded before it is called primary.")
 
@@ -147,9 +148,10 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "classification_decided_by": finding.decided_by,
         "yam_t_score_discordance": finding.discordance or None,
         "criteria": finding.criteria,
-        "plo_note": PLO_NOTE if is_plo else None,
+        "plo_note": _(PLO_NOTE) if is_plo else None,
         "iscd_statement": assessment.iscd_statement,
-        "iscd_text": ISCD_TEXT.get(assessment.iscd_statement or ""),
+        "iscd_text": (_(ISCD_TEXT[assessment.iscd_statement])
+                      if assessment.iscd_statement in ISCD_TEXT else None),
         "risk_flags": assessment.present,
         "not_assessed": assessment.not_assessed,
         "secondary_causes": assessment.secondary_causes,
