@@ -10,6 +10,7 @@ generation is collected less often. Measured: -26 ms per warm report (0.90x), RS
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,12 +26,25 @@ def settle() -> None:
     gc.enable()
 
 
+def skip_exit_collection() -> None:
+    """Freeze the heap at interpreter exit: CPython's final collection would walk every
+    object of pandas, matplotlib and WeasyPrint only to free memory the OS takes back anyway
+    (~0.28 s CPU of a one-patient run). Registered once per process."""
+    if not _EXIT_HOOK:
+        _EXIT_HOOK.append(atexit.register(gc.freeze))
+
+
+_EXIT_HOOK: list = []
+
+
 @contextmanager
 def one_shot() -> Iterator[None]:
     """A command that makes a report and exits: no collections meanwhile (imports and the
-    first report; a batch settles after its first report). The previous state comes back."""
+    first report; a batch settles after its first report), none at exit. The previous state
+    comes back at the end of the block."""
     enabled = gc.isenabled()
     gc.disable()
+    skip_exit_collection()
     try:
         yield
     finally:
@@ -39,8 +53,10 @@ def one_shot() -> Iterator[None]:
 
 
 def start_worker() -> None:
-    """A pool worker: no collection during its imports and first report (it settles after)."""
+    """A pool worker: no collection during its imports and first report (it settles after),
+    none at its exit."""
     gc.disable()
+    skip_exit_collection()
 
 
 @contextmanager
