@@ -115,6 +115,8 @@ def test_css_parsed_once_keeps_the_normal_path_for_links_and_media(renderer):
     assert renderer._styles_parsed_once(html) == (html, [])
     linked = '<html><head><link rel="stylesheet" href="x.css"><style>p {}</style></head></html>'
     assert renderer._styles_parsed_once(linked) == (linked, [])
+    important = "<html><head><style>p { color: red !important }</style></head></html>"
+    assert renderer._styles_parsed_once(important) == (important, [])
     plain = "<html><head><style>p { color: red }</style></head><body>x</body></html>"
     body, sheets = renderer._styles_parsed_once(plain)
     assert "<style>" not in body
