@@ -4,7 +4,7 @@ A report allocates hundreds of thousands of short-lived objects (WeasyPrint boxe
 Pango wrappers); with CPython's default thresholds (700, 10, 10) the collector keeps walking the
 long-lived objects of the imports, fonts, templates and chart plates as well.
 After the first report those are frozen (``gc.freeze``: never scanned again) and the young
-generation is collected less often. Measured: -26 ms per warm report (0.90x), RSS flat
+generation is collected less often. Measured: -11 ms per warm report (0.94x), RSS flat
 (docs/decisions.md, Performance II).
 """
 
