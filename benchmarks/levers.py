@@ -169,17 +169,15 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
     python = sys.executable
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     index = str(ROOT / "input" / "index_case_2.json")
+    # Run from `work` (not the repository): `python -c` puts the current directory first on
+    # sys.path, and the repository's reportgen/ would shadow the baseline on PYTHONPATH.
     report = [python, "-c", "from reportgen.cli import cli; cli()", "patient", index,
               "--overwrite", "-o"]
-    # An editable install's finder would import this tree whatever PYTHONPATH says: drop it.
-    baseline = [python, "-c", "import sys; sys.meta_path[:] = [f for f in sys.meta_path if "
-                "'__editable__' not in getattr(f, '__module__', '')]; "
-                "from reportgen.cli import cli; cli()", "patient", index, "--overwrite", "-o"]
     plain = [python, "-c", "import sys, weasyprint; "
              "weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])", str(REFERENCE)]
     runs = {
         "report (this tree)": (report + [str(work / "cold-new")], env),  # editable install
-        f"report ({opts.baseline})": (baseline + [str(work / "cold-old")],
+        f"report ({opts.baseline})": (report + [str(work / "cold-old")],
                                       {**env, "PYTHONPATH": str(old)}),
         "plain reference": (plain + [str(work / "cold-ref.pdf")], env),
         "--help": ([python, "-m", "reportgen", "--help"], env),
