@@ -63,7 +63,7 @@ def start_worker() -> None:
 def report_loop() -> Iterator[Callable[[], None]]:
     """Reports made in the caller's process: ``settled()`` after the first report applies
     :func:`settle`; the caller's collector settings come back at the end."""
-    thresholds, enabled = gc.get_threshold(), gc.isenabled()
+    thresholds, enabled, frozen = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
     done = [False]
 
     def settled() -> None:
@@ -75,6 +75,7 @@ def report_loop() -> Iterator[Callable[[], None]]:
         yield settled
     finally:
         if done[0]:
-            gc.unfreeze()
+            if not frozen:  # (a caller's own frozen objects stay frozen, and so do ours)
+                gc.unfreeze()
             gc.set_threshold(*thresholds)
             (gc.enable if enabled else gc.disable)()
