@@ -169,8 +169,10 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
     python = sys.executable
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     index = str(ROOT / "input" / "index_case_2.json")
-    report = [python, "-c", "import sys; from reportgen.cli import cli; sys.argv[0] = 'reportgen'; "
-              "cli()", "patient", index, "--overwrite", "-o"]
+    # Run from `work` (not the repository): `python -c` puts the current directory first on
+    # sys.path, and the repository's reportgen/ would shadow the baseline on PYTHONPATH.
+    report = [python, "-c", "from reportgen.cli import cli; cli()", "patient", index,
+              "--overwrite", "-o"]
     plain = [python, "-c", "import sys, weasyprint; "
              "weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])", str(REFERENCE)]
     runs = {
@@ -188,7 +190,7 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
             command, environment = runs[name]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             w = time.perf_counter()
-            subprocess.run(command, env=environment, check=True, capture_output=True)
+            subprocess.run(command, env=environment, check=True, capture_output=True, cwd=work)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if k:  # the first round fills the page cache
                 wall[name].append(time.perf_counter() - w)

@@ -54,7 +54,7 @@ DPI = 150
 PNG_PALETTE = False  # full colour: WeasyPrint re-encodes palette PNGs (+28 ms/page)
 """True: ≤ 256-colour PNGs (about 2.3x smaller; the most frequent colours exact). False:
 full-colour PNGs, encoded fast. WeasyPrint converts palette PNGs to RGB and re-encodes them
-twice, RGB ones once, so False saves ~15 ms of WeasyPrint time per chart in a PDF."""
+twice, while 8-bit RGB ones are embedded as they are (`reportgen.pdf_tuning`)."""
 
 ZONE_COLORS: dict[str, str] = {
     "osteoporosis": "#c0392b",

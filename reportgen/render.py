@@ -141,15 +141,16 @@ class HtmlPdfRenderer:
             raise RenderError("render problem: " + "; ".join(self._collector.messages[:3]))
         return pdf
 
-
     def _styles_parsed_once(self, html: str) -> tuple[str, list]:
         """``html`` without its ``<style>`` elements, and those sheets parsed once per process.
 
         Passed to ``write_pdf`` they become user-origin sheets; with *every* author sheet moved
-        (same order, no ``!important`` in ours, inline ``style=""`` still wins) the cascade is
-        unchanged. Any ``<link>`` or ``<style media=...>`` keeps the normal path."""
+        (in order) and no ``!important`` in them, inline ``style=""`` still wins and the cascade
+        is unchanged (byte-identical PDFs). A ``<link>``, a ``<style media=...>`` or an
+        ``!important`` keeps the normal path."""
         texts = _STYLE.findall(html)
-        if not texts or "<link" in html or html.count("<style") != len(texts):
+        if (not texts or "<link" in html or html.count("<style") != len(texts)
+                or any("!important" in text for text in texts)):
             return html, []
         if len(self._parsed_css) + len(texts) > _PARSED_CSS_MAX:
             self._parsed_css.clear()

@@ -115,8 +115,20 @@ def test_css_parsed_once_keeps_the_normal_path_for_links_and_media(renderer):
     assert renderer._styles_parsed_once(html) == (html, [])
     linked = '<html><head><link rel="stylesheet" href="x.css"><style>p {}</style></head></html>'
     assert renderer._styles_parsed_once(linked) == (linked, [])
+    important = "<html><head><style>p { color: red !important }</style></head></html>"
+    assert renderer._styles_parsed_once(important) == (important, [])
     plain = "<html><head><style>p { color: red }</style></head><body>x</body></html>"
     body, sheets = renderer._styles_parsed_once(plain)
     assert "<style>" not in body
     assert len(sheets) == 1
     assert renderer._styles_parsed_once(plain)[1][0] is sheets[0]  # parsed once
+
+
+def test_pdf_tuning_only_on_the_versions_it_was_written_for(monkeypatch):
+    import pydyf
+    import weasyprint
+
+    monkeypatch.setattr(pdf_tuning, "_installed", {})
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    monkeypatch.setattr(pydyf, "__version__", "0.14.0")
+    assert pdf_tuning.install() == {"png_passthrough": False, "stream_level": False}
