@@ -105,8 +105,9 @@ def assess_record(record: dict[str, object], rules: RuleSet,
 
 def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
     """Still infusing: the dose is "so far", and the day it passes the threshold is said."""
-    addition = (f" so far; passes {fmt.grams(exposure['threshold_g'])} g on "
-                f"{exposure['projected_threshold_date']} at the current rate")
+    addition = _(" so far; passes {threshold} g on {day} at the current rate").format(
+        threshold=fmt.grams(exposure["threshold_g"]),
+        day=fmt.date_text(date.fromisoformat(exposure["projected_threshold_date"])))
     return replace(result, explanation=result.explanation + addition,
                    comparison=result.comparison + addition)
 
