@@ -147,8 +147,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
             for r in assessment.rule_results
         ],
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
+        # warnings stand on page 1 (statements); the notes beside the chart are the rest
         "data_quality": [{"message": q.message, "severity": q.severity}
-                         for q in assessment.quality_flags],
+                         for q in assessment.quality_flags if q.severity != "warning"],
         "caveats": [_(c) for c in _caveats(measured, in_pregnancy)],
         "notes": record.get("notes") or "",
         # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
