@@ -145,8 +145,9 @@ def test_bone_status_is_a_coded_value_with_risk_factor_components(bundle):
     (obs,) = [o for o in resources(bundle, "Observation")
               if o["code"]["coding"][0]["code"] == "jos-bone-status"]
     value = obs["valueCodeableConcept"]["coding"][0]
+    # the settings of these tests say language = "ja": the display is in the report's language
     assert value == {"system": "urn:reportgen:codesystem:jos-bone-status",
-                     "code": "osteoporosis", "display": "Osteoporosis"}
+                     "code": "osteoporosis", "display": "骨粗鬆症"}
     assert obs["status"] == "preliminary"
     components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
     assert components["mgso4_long_term"]["valueBoolean"] is True  # present

@@ -245,7 +245,9 @@ def test_two_matching_patients_send_nothing(server, outdir):
 
 def test_a_changed_bundle_is_not_sent(server, outdir):
     path = outdir / BUNDLE
-    path.write_text(path.read_text("utf-8").replace("Osteoporosis", "Normal"), "utf-8")
+    text = path.read_text("utf-8")
+    assert '"osteoporosis"' in text
+    path.write_text(text.replace('"osteoporosis"', '"normal"'), "utf-8")
     code, _, stderr = run("send", outdir, "--fhir-base", server.url)
     assert code == 1
     assert "changed since reportgen wrote it" in stderr
