@@ -35,6 +35,7 @@ from reportgen.fhir_codes import (
     site_key,
     yam_code,
 )
+from reportgen.i18n import _
 from reportgen.settings import Organisation
 
 URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -236,8 +237,8 @@ def _diagnostic_report(document: dict, pdf: bytes, org: Organisation, generated_
         "issued": generated_at,
         "performer": [performer],
         "result": [{"reference": url} for url in results],
-        "conclusion": f"Bone status: {label}. {document.get('classification_reason') or ''}"
-                      .strip(),
+        "conclusion": _("Bone status: {label}. {reason}").format(
+            label=label, reason=document.get("classification_reason") or "").strip(),
         "conclusionCode": [{"coding": [coding((LOCAL_BONE_STATUS,
                                                str(document["classification"]), label))]}],
         "presentedForm": [{
