@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -123,9 +124,47 @@ def _duplicate_ids(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Pr
     ids = frame["patient_id"]
     duplicated = ids.notna() & ids.duplicated(keep="first")
     first_row = dict(zip(ids[~ids.duplicated()], rows[~ids.duplicated()], strict=True))
-    return [Problem(source, int(rows.iloc[i]), "patient_id",
-                    f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
-            for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+    problems = [Problem(source, int(rows.iloc[i]), "patient_id",
+                        f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
+                for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+    return problems + _id_text_problems(ids[~duplicated], rows[~duplicated], source)
+
+
+# Characters that are not visible text: controls (CR starts a new spreadsheet row in
+# cohort-cases.csv, issue 16), format characters (bidi overrides, zero-width), line and
+# paragraph separators, lone surrogates.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+def _id_text_problems(ids: pd.Series, rows: pd.Series, source: str) -> list[Problem]:
+    """Ids with hidden characters are errors; two ids that are one id after NFKC (composed
+    and decomposed accents, full-width letters) are an error, after case-folding a warning."""
+    problems = []
+    seen: dict[str, tuple[str, int]] = {}
+    folded: dict[str, tuple[str, int]] = {}
+    for pid, row in zip(ids.tolist(), rows.tolist(), strict=True):
+        if not isinstance(pid, str):
+            continue
+        hidden = next((c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        if hidden is not None:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"control or invisible character U+{ord(hidden):04X} in "
+                                    "the id; ids must be plain visible text"))
+            continue
+        key = unicodedata.normalize("NFKC", pid)
+        if key in seen:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"the same id as row {seen[key][1]} once Unicode is "
+                                    "normalised (NFKC: composed/decomposed or full-width "
+                                    "characters); write one id one way"))
+            continue
+        seen[key] = (pid, int(row))
+        if key.casefold() in folded:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"differs from the id in row {folded[key.casefold()][1]} "
+                                    "only in letter case", "warning"))
+        folded.setdefault(key.casefold(), (pid, int(row)))
+    return problems
 
 
 def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:

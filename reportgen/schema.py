@@ -89,6 +89,13 @@ SMOKING_WORDS = {
 }
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-"})
+# A whole calendar date, optionally with a local time; no partial dates ("2020-05" is not
+# May 1st) and no time zones (one zoned date among plain ones broke parsing; issue 16).
+_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+# Plausible dates: none of the events recorded (delivery, admission, DXA) is before 1900 or
+# in the future (the reference: the day of the run, plus one day for time zones).
+DATE_MIN = pd.Timestamp("1900-01-01")
+_NUMPY_STRIP_MAX_CHARS = 64
 
 
 def normalise_header(header: object) -> str:
@@ -141,12 +148,18 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
 def _clean_text(series: pd.Series, exact: bool = True) -> pd.Series:
     """Stripped cells, empty ones missing. ``exact`` keeps pandas' strip for free text (numpy's
     fixed-width strings would drop a trailing NUL, silently changing an id)."""
-    if exact or series.isna().any():
+    if exact or series.isna().any() or _longest(series) > _NUMPY_STRIP_MAX_CHARS:
         text = series.astype("string").str.strip()
     else:  # loaders give plain strings: numpy's C strip is far faster than pandas' per cell
         text = pd.Series(np.char.strip(series.to_numpy(dtype=str)), index=series.index,
                          dtype="string")
     return text.mask(text == "", pd.NA)
+
+
+def _longest(series: pd.Series) -> int:
+    """numpy's fixed-width strings take rows × longest cell × 4 bytes: 4 GB for one 10,000-
+    character cell among 100,000 distinct values, so they are used only for short cells."""
+    return max(map(len, series.to_numpy(dtype=object)), default=0)
 
 
 def _located(mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str,
@@ -169,7 +182,7 @@ def _kind_message(column: Column) -> str:
         "integer": "not a whole number",
         "boolean": "not a yes/no value (use yes/no, true/false, 1/0, +/-)",
         "smoking": "unknown smoking status (use never, before_pregnancy or during_pregnancy)",
-        "date": "not a date (use YYYY-MM-DD)",
+        "date": "not a date from 1900-01-01 to today (use YYYY-MM-DD, no time zone)",
     }.get(column.kind, "invalid")
 
 
@@ -218,7 +231,10 @@ def _to_smoking(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _to_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    values = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    whole = text.str.fullmatch(_DATE).fillna(False).astype(bool)
+    values = pd.to_datetime(text.where(whole), errors="coerce", format="ISO8601")
+    latest = pd.Timestamp.now().normalize() + pd.Timedelta(days=2)
+    values = values.where((values >= DATE_MIN) & (values < latest))
     return values, text.notna() & values.isna()
 
 
