@@ -22,6 +22,7 @@ from reportgen.output import (
     carried_entries,
     manifest_entries,
     prepare_output_dir,
+    read_in_outdir,
     remove_stale_temps,
     sha256_bytes,
     write_manifest,
@@ -103,7 +104,8 @@ def build_patient_reports(
     planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
                else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
     prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
-    remove_stale_temps(outdir)
+    if overwrite or resume:  # a plain run leaves every file it did not plan alone
+        remove_stale_temps(outdir)
     carried = carried_entries(outdir, set(planned))
     if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
         write_manifest(outdir, carried, [], tool_version=__version__,
@@ -211,8 +213,10 @@ def _options_digest(template_dir: Path | str | None, settings_path: Path | str |
 
 def _complete(outdir: Path, entries: list[dict]) -> bool:
     for entry in entries:
-        path = outdir / entry["path"]
-        if not path.is_file() or sha256_bytes(path.read_bytes()) != entry["sha256"]:
+        name = entry.get("path") if isinstance(entry, dict) else None
+        data = read_in_outdir(outdir / name) if isinstance(name, str) and \
+            Path(name).name == name else None
+        if data is None or sha256_bytes(data) != entry.get("sha256"):
             return False
     return True
 
