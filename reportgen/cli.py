@@ -54,6 +54,11 @@ _rules = click.option("--rules", "rules_path", type=click.Path(dir_okay=False, p
 _criteria = click.option("--criteria", type=click.Choice(["jos2012", "jos2000"]),
                          help="Japanese criteria version (default: the rule set's, jos2012).")
 _sheet = click.option("--sheet", help="XLSX sheet name (default: the first sheet).")
+_encoding = click.option("--encoding", help="Text encoding of a CSV/JSON input, e.g. cp1252 "
+                         "(default: UTF-8, or CP932 when the text is plausibly Japanese).")
+_delimiter = click.option("--delimiter", type=click.Choice([",", ";", "tab"]),
+                          help="CSV separator (default: the commonest of , ; tab in row 1). "
+                               "In ';' files a comma is a decimal comma.")
 _template_dir = click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path),
                              help="Directory whose templates override the shipped ones.")
 _settings = click.option("--settings", "settings_path",
@@ -77,7 +82,10 @@ def cli() -> None:
 @cli.command(short_help="Check an input file; list every problem.")
 @_input
 @_sheet
-def validate(input_path: Path, sheet: str | None) -> None:
+@_encoding
+@_delimiter
+def validate(input_path: Path, sheet: str | None, encoding: str | None,
+             delimiter: str | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -89,7 +97,8 @@ def validate(input_path: Path, sheet: str | None) -> None:
     from reportgen.errors import InputError
 
     try:
-        problems = api.validate_input(input_path, sheet=sheet)
+        problems = api.validate_input(input_path, sheet=sheet, encoding=encoding,
+                                      delimiter=delimiter)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -121,10 +130,12 @@ def validate(input_path: Path, sheet: str | None) -> None:
 @_template_dir
 @_settings
 @_sheet
+@_encoding
+@_delimiter
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None) -> None:
+            sheet: str | None, encoding: str | None, delimiter: str | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
@@ -140,7 +151,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
                    workers=workers, overwrite=overwrite, resume=resume, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, progress=_progress("Rendering reports"))
+                   sheet=sheet, progress=_progress("Rendering reports"), encoding=encoding,
+                   delimiter=delimiter)
     _finish(result)
 
 
@@ -164,11 +176,13 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_template_dir
 @_settings
 @_sheet
+@_encoding
+@_delimiter
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None) -> None:
+           sheet: str | None, encoding: str | None, delimiter: str | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -184,7 +198,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet)
+                   sheet=sheet, encoding=encoding, delimiter=delimiter)
     _finish(result)
 
 
