@@ -13,16 +13,22 @@ import numpy as np
 import pandas as pd
 
 from reportgen.decoding import DecodeRefused, decode_text
-from reportgen.errors import InputError, Problem
+from reportgen.errors import InputError, Problem, check_problem_count
 from reportgen.files import FileRefused, read_limited
 from reportgen.schema import COLUMNS, NUMERIC_COLUMNS, normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
 
 # Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
-MAX_INPUT_BYTES = 256 * 1024 * 1024
+MAX_INPUT_BYTES = 128 * 1024 * 1024  # was 256 MiB: with 10^7 cells that passed 1 GB
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1_000
 MAX_CELL_CHARS = 10_000
+# Each cell is a Python str (~60 bytes for a short one): 10^7 cells peak at ~750 MB, inside
+# the 1 GB promise (measured: 1,000,000 rows × 10 columns, tests/test_hostile_inputs_2.py).
+MAX_CELLS = 10_000_000
+# A JSON value costs ~250 bytes once parsed into objects and a frame (300,000 patients of 10
+# keys: 800 MB), so JSON holds at most 2,000,000 values, counted by their commas before parsing.
+MAX_JSON_VALUES = 2_000_000
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t"}
 _SURROGATE = "[\ud800-\udfff]"
 _CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
@@ -99,26 +105,29 @@ def _load_csv(data: bytes, source: str, encoding: str | None,
     if lines > 2 * MAX_ROWS + 1:  # clearly too many rows: refuse before pandas parses them
         raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
                           "(split the cohort)")  # (quoted cells may span lines, hence 2×)
-    text, encoding = _decode(data, source, encoding)
-    first_line = text.split("\n", 1)[0]
+    text, encoding = _decode(data, source, encoding)  # strict: refuses what would garble
+    first_line = text[:text.find("\n")] if "\n" in text else text
+    del text  # pandas decodes the bytes itself: the whole text as str was a second copy
     if delimiter is None:
         delimiter = max([",", ";", "\t"], key=first_line.count)
     elif delimiter not in DELIMITERS:
         raise _file_error(source, f"unknown delimiter {delimiter!r} (use , ; or tab)")
     delimiter = DELIMITERS[delimiter]
-    if first_line.count(delimiter) + 1 > MAX_COLUMNS:
-        raise _file_error(source, f"{first_line.count(delimiter) + 1:,} columns; the limit is "
-                                  f"{MAX_COLUMNS:,}")
+    columns = first_line.count(delimiter) + 1
+    if columns > MAX_COLUMNS:
+        raise _file_error(source, f"{columns:,} columns; the limit is {MAX_COLUMNS:,}")
+    records = lines - (1 if data.endswith(b"\n") else 0)  # lines after the header, at most
+    if columns * records > MAX_CELLS:  # (a row longer than row 1 is a parser error)
+        raise _file_error(source, f"{columns:,} columns × {records:,} rows; the limit is "
+                                  f"{MAX_CELLS:,} cells (split the cohort or drop columns)")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, header=None,
-                            skip_blank_lines=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+        frame = pd.read_csv(io.BytesIO(data), dtype=object, keep_default_na=False,
+                            header=None, skip_blank_lines=False, sep=delimiter,
+                            quoting=csv.QUOTE_MINIMAL, encoding=encoding)
     except pd.errors.EmptyDataError:
         raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
-    if len(frame.columns) > MAX_COLUMNS:
-        raise _file_error(source, f"{len(frame.columns):,} columns; the limit is "
-                                  f"{MAX_COLUMNS:,}")
     table = _from_frame(frame, source, first_row=2)
     table.encoding = encoding
     if delimiter == ";":
@@ -147,7 +156,7 @@ def _decimal_commas(table: RawTable) -> None:
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
         found = read_xlsx(data, sheet, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
-                          max_cell_chars=MAX_CELL_CHARS)
+                          max_cell_chars=MAX_CELL_CHARS, max_cells=MAX_CELLS)
     except XlsxRefused as exc:
         raise _file_error(source, str(exc)) from None
     width = max(map(len, found.rows), default=0)
@@ -193,6 +202,10 @@ def _pairs(pairs: list[tuple[str, object]]) -> _Object:
 
 
 def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
+    values = data.count(b",") + 1  # at least the number of values (commas in text count too)
+    if values > MAX_JSON_VALUES:
+        raise _file_error(source, f"about {values:,} JSON values; the limit is "
+                                  f"{MAX_JSON_VALUES:,} (split the cohort, or use CSV)")
     text, encoding = _decode(data, source, encoding)
     try:
         document = json.loads(text, object_pairs_hook=_pairs, parse_constant=_Constant)
@@ -216,6 +229,7 @@ def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
                                   f"not {type(document).__name__}")
     problems, records, infusions, rows = [], [], {}, []
     for position, item in enumerate(document, start=1):
+        check_problem_count(problems, source)
         if not isinstance(item, dict):
             problems.append(Problem(source, position, "-",
                                     f"expected a patient object, got {type(item).__name__}"))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reportgen.errors import Problem
+from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,7 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
         out[name] = pd.Series(unique_values.array.take(codes), index=raw.index)
         bad = pd.Series(unique_bad.to_numpy(dtype=bool, na_value=False)[codes], index=raw.index)
         problems += _located(bad, text, rows, source, name, _kind_message(column))
+        check_problem_count(problems, source)
         if column.low is not None:
             numeric = pd.to_numeric(unique_values, errors="coerce")
             wrong = ((numeric < column.low) | (numeric > column.high)).fillna(False)
@@ -165,6 +166,11 @@ def _longest(series: pd.Series) -> int:
 def _located(mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str,
              message: str) -> list[Problem]:
     hits = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+    if len(hits) > MAX_PROBLEMS:  # refused before a million Problems are built
+        hits = hits[:1]
+        check_problem_count([Problem(source, int(rows.iloc[i]), column,
+                                     f"{message}: {_shown(text.iloc[i])}") for i in hits],
+                            source, MAX_PROBLEMS)
     return [Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
             for i in hits]
 

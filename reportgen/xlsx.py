@@ -44,15 +44,15 @@ class _Scan:
 
 
 def read_xlsx(data: bytes, sheet: str | None, *, max_rows: int, max_columns: int,
-              max_cell_chars: int) -> SheetRows:
+              max_cell_chars: int, max_cells: int) -> SheetRows:
     """The rows of ``sheet`` (default: the first) as text; raises :class:`XlsxRefused`."""
     scan = _scan_archive(data, max_text_bytes=12 * max_cell_chars)  # &#1114111; = 10 bytes
     if scan.longest_run > 12 * max_cell_chars:
         raise XlsxRefused(f"a cell holds more than {max_cell_chars:,} characters")
     if scan.rows > max_rows + 1:
-        raise XlsxRefused(f"{scan.rows - 1:,} rows; the limit is {max_rows:,} (split the cohort)")
+        raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
     try:
-        return _read_sheet(data, sheet, scan.formulas, max_rows, max_columns)
+        return _read_sheet(data, sheet, scan.formulas, (max_rows, max_columns, max_cells))
     except XlsxRefused:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl/lxml raise many types on malformed
@@ -115,21 +115,21 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan,
     scan.rows = max(scan.rows, rows)
 
 
-def _read_sheet(data: bytes, sheet: str | None, formulas: bool, max_rows: int,
-                max_columns: int) -> SheetRows:
+def _read_sheet(data: bytes, sheet: str | None, formulas: bool,
+                limits: tuple[int, int, int]) -> SheetRows:
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         worksheet = _worksheet(book, sheet)
-        rows, inexact = _values(worksheet, max_rows, max_columns)
+        rows, inexact = _values(worksheet, *limits)
     finally:
         book.close()
     found = SheetRows(rows, inexact=inexact)
     if formulas:  # a formula cell without a saved result reads as empty: say so instead
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         try:
-            found.formulas = _unsaved_formulas(_worksheet(book, sheet), rows, max_rows)
+            found.formulas = _unsaved_formulas(_worksheet(book, sheet), rows, limits[0])
         finally:
             book.close()
     return found
@@ -146,8 +146,8 @@ def _worksheet(book, sheet: str | None):
     return worksheet
 
 
-def _values(worksheet, max_rows: int, max_columns: int) -> tuple[list[list[str]],
-                                                                   set[tuple[int, int]]]:
+def _values(worksheet, max_rows: int, max_columns: int,
+            max_cells: int) -> tuple[list[list[str]], set[tuple[int, int]]]:
     declared_rows, declared_columns = worksheet.max_row, worksheet.max_column
     if declared_columns is not None and declared_columns > max_columns:
         raise XlsxRefused(f"the sheet is {declared_columns:,} columns wide; the limit is "
@@ -158,12 +158,17 @@ def _values(worksheet, max_rows: int, max_columns: int) -> tuple[list[list[str]]
     worksheet.reset_dimensions()  # a dimension record can lie: each row is as wide as it is
     rows: list[list[str]] = []
     inexact: set[tuple[int, int]] = set()
+    cells = 0
     for index, values in enumerate(worksheet.iter_rows(max_row=max_rows + 2, values_only=True)):
         if index > max_rows:
             raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
         if len(values) > max_columns:
             raise XlsxRefused(f"row {index + 1} is {len(values):,} columns wide; the limit "
                               f"is {max_columns:,}")
+        cells += len(values)
+        if cells > max_cells:
+            raise XlsxRefused(f"more than {max_cells:,} cells (split the cohort or drop "
+                              "columns)")
         row = []
         for column, value in enumerate(values):
             text, exact = cell_text(value)
