@@ -175,6 +175,49 @@ def corpus(port: int, secret: Path) -> list[Entry]:
         # openpyxl writes 1.7976931348623157e308 as "1.797693134862316e+308": inf on reading
         Entry("xlsx_overflow.xlsx", to_xlsx([_row(age_years=sys.float_info.max)]), False),
         Entry("deep_nesting.json", b"[" * 100_000 + b"]" * 100_000, None),  # known bug too
+        *round_two(),
+    ]
+
+
+def round_two() -> list[Entry]:
+    """Issue 16's small attacks: each must be a located error, a refusal or (True) harmless."""
+    dated = [_row(patient_id="a", dxa_date="2020-01-01", delivery_date="2019-12-01"),
+             _row(patient_id="b", dxa_date="2020-01-02T10:00:00+09:00",
+                  delivery_date="2019-12-02")]
+    old_new = [_row(patient_id="a", dxa_date="1600-01-01", delivery_date="2019-12-01"),
+               _row(patient_id="b", dxa_date="2020-01-01", delivery_date="2099-01-01")]
+    semicolons = io.StringIO()
+    writer = csv.DictWriter(semicolons, fieldnames=list(_row()), delimiter=";",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(_row(patient_id="s1", mgso4_total_g="1,500"))
+    writer.writerow(_row(patient_id="s2", mgso4_total_g="1.500,5"))
+    duplicate_yam = (b'{"patient_id": "d1", "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": 12, '
+                     b'"mgso4_total_g": 400, "yam_percent": 95, "fracture": true, '
+                     b'"yam_percent": 60}')
+    numbers_as_ids = (b'[{"patient_id": NaN, "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": '
+                      b'12, "mgso4_total_g": 400, "yam_percent": 82, "fracture": true}, '
+                      b'{"patient_id": 1e2, "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": '
+                      b'12, "mgso4_total_g": 400, "yam_percent": 82, "fracture": true}]')
+    return [
+        Entry("id_cr_formula.csv", to_csv([_row(
+            patient_id='a\r=HYPERLINK("http://127.0.0.1:1/","x")')]).encode(), False),
+        Entry("id_semicolon_formula.csv", to_csv([_row(
+            patient_id="x;=1+1", fracture_sites="T7;=1+1", notes="a;@SUM(1)")]).encode(), True),
+        Entry("json_duplicate_yam.json", duplicate_yam, False),
+        Entry("json_numbers_as_ids.json", numbers_as_ids, False),
+        Entry("partial_date.csv", to_csv([_row(dxa_date="2020-05")]).encode(), False),
+        Entry("dates_1600_2099.csv", to_csv(old_new).encode(), False),
+        Entry("mixed_time_zones.csv", to_csv(dated).encode(), False),
+        Entry("nfc_nfd_ids.json", json.dumps([_row(patient_id="Ren\u00e9e"),
+                                              _row(patient_id="Rene\u0301e")]).encode(), False),
+        Entry("fullwidth_ids.csv", to_csv([_row(patient_id="A1"),
+                                           _row(patient_id="Ａ１")]).encode(), False),
+        Entry("cp1252_names.csv", to_csv([_row(name="Renée Françoise")]).encode("cp1252"), None),
+        Entry("semicolon_thousands.csv", semicolons.getvalue().encode(), False),
+        Entry("xlsx_formula_no_value.xlsx", to_xlsx([_row(yam_percent="=80+2")]), False),
+        Entry("xlsx_long_id_number.xlsx", to_xlsx([_row(patient_id=1.2345678901234567e19)]),
+              False),
     ]
 
 
