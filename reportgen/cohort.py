@@ -31,7 +31,7 @@ _INTERNAL = ("_row", "_derived")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Inside a value, a separator of some locale's CSV (`;` in most of Europe), or a line break,
 # starts a new cell there: a formula after it is live too (issue 16, class 2).
-_CELL_START = re.compile(r"([,;|\t\r\n][\s\"']*)(?=[=+\-@])")
+_CELL_START = re.compile(r"([,;|\t\r\n][\s\"'\u00a0]*)(?=[=+\-@])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_QUALITY_IDS = 20
 # What risk.quality_flags reads (records for 10,000 rows are slow to build: only these).
@@ -241,7 +241,8 @@ def _defuse_formula(value: object) -> object:
     if not isinstance(value, str):
         return value
     text = _CONTROL.sub(" ", _CELL_START.sub(r"\1'", value))
-    if text.lstrip().startswith(_FORMULA_START) or value.startswith(_FORMULA_START):
+    if text.lstrip(" \"'\u00a0").startswith(_FORMULA_START) or \
+            value.startswith(_FORMULA_START):
         text = "'" + text
     return text
 
