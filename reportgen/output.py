@@ -86,6 +86,9 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(stream.fileno())
         os.chmod(temp, 0o666 & ~_UMASK)
         os.replace(temp, path)
+    except OSError as exc:  # a folder in the way, a full disk: a message, not a traceback
+        Path(temp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
@@ -103,6 +106,11 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
     for name in planned:
         if Path(name).name != name or name in ("", ".", ".."):
             raise OutputError(f"refusing unsafe output name {name!r}")
+    folders = [name for name in [*planned, MANIFEST]
+               if (outdir / name).is_dir() and not (outdir / name).is_symlink()]
+    if folders:
+        raise OutputError(f"{outdir}: {folders[0]} is a folder where a report goes; nothing was "
+                          "written (move it away)")
     if overwrite or resume:
         return
     existing = [name for name in planned if os.path.lexists(outdir / name)]

@@ -301,6 +301,18 @@ def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(tmp_path):
         assert (outdir / ".tmp-abcd1234.json").is_symlink()
 
 
+@pytest.mark.parametrize("folder", ["patient-r0.json", MANIFEST, "cohort-cases.csv"])
+def test_a_folder_where_a_file_goes_is_a_clean_error(tmp_path, folder):
+    outdir = tmp_path / "out"
+    (outdir / folder / "inner").mkdir(parents=True)
+    command = "cohort" if folder == "cohort-cases.csv" else "patient"
+    result = invoke(command, _cohort_file(tmp_path), "-o", outdir, "--format", "json",
+                    "--overwrite")
+    assert result.exit_code == 1
+    assert f"{folder} is a folder where a report goes; nothing was written" in result.output
+    assert sorted(p.name for p in outdir.iterdir()) == [folder]
+
+
 # --- class 6: rules overrides -----------------------------------------------------------------
 
 
