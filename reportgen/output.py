@@ -86,9 +86,6 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(stream.fileno())
         os.chmod(temp, 0o666 & ~_UMASK)
         os.replace(temp, path)
-    except OSError as exc:  # a folder in the way, a full disk: a message, not a traceback
-        Path(temp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
