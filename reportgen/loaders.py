@@ -26,6 +26,9 @@ MAX_CELL_CHARS = 10_000
 # Each cell is a Python str (~60 bytes for a short one): 10^7 cells peak at ~750 MB, inside
 # the 1 GB promise (measured: 1,000,000 rows × 10 columns, tests/test_hostile_inputs_2.py).
 MAX_CELLS = 10_000_000
+# An XLSX cell costs about twice a CSV cell on the way in (openpyxl's row dicts, then ours):
+# 300,000 rows × 10 columns peaked at 438 MB.
+MAX_XLSX_CELLS = 5_000_000
 # A JSON value costs ~250 bytes once parsed into objects and a frame (300,000 patients of 10
 # keys: 800 MB), so JSON holds at most 2,000,000 values, counted by their commas before parsing.
 MAX_JSON_VALUES = 2_000_000
@@ -156,11 +159,10 @@ def _decimal_commas(table: RawTable) -> None:
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
         found = read_xlsx(data, sheet, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
-                          max_cell_chars=MAX_CELL_CHARS, max_cells=MAX_CELLS)
+                          max_cell_chars=MAX_CELL_CHARS, max_cells=MAX_XLSX_CELLS,
+                          is_id_header=lambda h: normalise_header(h) == "patient_id")
     except XlsxRefused as exc:
         raise _file_error(source, str(exc)) from None
-    width = max(map(len, found.rows), default=0)
-    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in found.rows], dtype=object)
     headers = [normalise_header(h) if h else "" for h in (found.rows[0] if found.rows else [])]
     notes = []
     for row, column in sorted(found.formulas):
@@ -168,11 +170,16 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
                              "formula without a saved result (open and save the workbook in "
                              "Excel or LibreOffice, or paste the values)"))
     for row, column in sorted(found.inexact):
-        if row > 0 and _header_at(headers, column) == "patient_id":
+        if row > 0:
             notes.append(Problem(source, row + 1, "patient_id",
                                  "id stored as a spreadsheet number, which keeps only 15 digits "
                                  f"({found.rows[row][column][:40]}); format the id column as "
                                  "text"))
+    width = max(map(len, found.rows), default=0)
+    for cells in found.rows:  # in place: a padded copy of every row was a second table
+        cells.extend([""] * (width - len(cells)))
+    frame = pd.DataFrame(found.rows, dtype=object)
+    found.rows.clear()
     table = _from_frame(frame, source, first_row=2)
     table.problems += notes
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -33,7 +34,7 @@ class SheetRows:
 
     rows: list[list[str]]
     formulas: set[tuple[int, int]] = field(default_factory=set)  # (row, col): no saved result
-    inexact: set[tuple[int, int]] = field(default_factory=set)  # numbers that are not integers
+    inexact: set[tuple[int, int]] = field(default_factory=set)  # ids that are not integers
 
 
 @dataclass
@@ -44,15 +45,21 @@ class _Scan:
 
 
 def read_xlsx(data: bytes, sheet: str | None, *, max_rows: int, max_columns: int,
-              max_cell_chars: int, max_cells: int) -> SheetRows:
-    """The rows of ``sheet`` (default: the first) as text; raises :class:`XlsxRefused`."""
+              max_cell_chars: int, max_cells: int,
+              is_id_header: Callable[[str], bool] = lambda header: False) -> SheetRows:
+    """The rows of ``sheet`` (default: the first) as text; raises :class:`XlsxRefused`.
+
+    :param is_id_header: True for a header whose column holds ids: a number there that is
+        not a whole number below 10^15 is listed in ``inexact`` (Excel rounded it).
+    """
     scan = _scan_archive(data, max_text_bytes=12 * max_cell_chars)  # &#1114111; = 10 bytes
     if scan.longest_run > 12 * max_cell_chars:
         raise XlsxRefused(f"a cell holds more than {max_cell_chars:,} characters")
     if scan.rows > max_rows + 1:
         raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
     try:
-        return _read_sheet(data, sheet, scan.formulas, (max_rows, max_columns, max_cells))
+        return _read_sheet(data, sheet, scan.formulas, (max_rows, max_columns, max_cells),
+                           is_id_header)
     except XlsxRefused:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl/lxml raise many types on malformed
@@ -115,14 +122,14 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan,
     scan.rows = max(scan.rows, rows)
 
 
-def _read_sheet(data: bytes, sheet: str | None, formulas: bool,
-                limits: tuple[int, int, int]) -> SheetRows:
+def _read_sheet(data: bytes, sheet: str | None, formulas: bool, limits: tuple[int, int, int],
+                is_id_header: Callable[[str], bool]) -> SheetRows:
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         worksheet = _worksheet(book, sheet)
-        rows, inexact = _values(worksheet, *limits)
+        rows, inexact = _values(worksheet, *limits, is_id_header)
     finally:
         book.close()
     found = SheetRows(rows, inexact=inexact)
@@ -146,8 +153,8 @@ def _worksheet(book, sheet: str | None):
     return worksheet
 
 
-def _values(worksheet, max_rows: int, max_columns: int,
-            max_cells: int) -> tuple[list[list[str]], set[tuple[int, int]]]:
+def _values(worksheet, max_rows: int, max_columns: int, max_cells: int,
+            is_id_header: Callable[[str], bool]) -> tuple[list[list[str]], set[tuple[int, int]]]:
     declared_rows, declared_columns = worksheet.max_row, worksheet.max_column
     if declared_columns is not None and declared_columns > max_columns:
         raise XlsxRefused(f"the sheet is {declared_columns:,} columns wide; the limit is "
@@ -159,6 +166,7 @@ def _values(worksheet, max_rows: int, max_columns: int,
     rows: list[list[str]] = []
     inexact: set[tuple[int, int]] = set()
     cells = 0
+    ids: set[int] = set()  # columns under an id header (known once row 1 is read)
     for index, values in enumerate(worksheet.iter_rows(max_row=max_rows + 2, values_only=True)):
         if index > max_rows:
             raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
@@ -173,8 +181,10 @@ def _values(worksheet, max_rows: int, max_columns: int,
         for column, value in enumerate(values):
             text, exact = cell_text(value)
             row.append(text)
-            if not exact:
+            if not exact and column in ids:
                 inexact.add((index, column))
+        if index == 0:
+            ids = {column for column, header in enumerate(row) if is_id_header(header)}
         rows.append(row)
     return rows, inexact
 

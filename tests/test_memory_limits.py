@@ -131,3 +131,15 @@ def test_a_wide_header_is_refused(tmp_path):
     path.write_text(",".join(f"c{i}" for i in range(loaders.MAX_COLUMNS + 1)) + "\n1\n", "utf-8")
     with pytest.raises(loaders.InputError, match=r":0:-: 1,001 columns; the limit is 1,000"):
         loaders.load_table(path)
+
+
+def test_xlsx_cell_limit_is_checked_while_streaming():
+    from hostile.corpus import to_xlsx
+
+    from reportgen.xlsx import XlsxRefused, read_xlsx
+
+    data = to_xlsx([{"patient_id": f"p{i}", **VALID} for i in range(3)])
+    assert len(read_xlsx(data, None, max_rows=10, max_columns=10, max_cell_chars=100,
+                         max_cells=100).rows) == 4
+    with pytest.raises(XlsxRefused, match=r"more than 20 cells"):
+        read_xlsx(data, None, max_rows=10, max_columns=10, max_cell_chars=100, max_cells=20)
