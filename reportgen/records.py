@@ -154,13 +154,15 @@ def _id_text_problems(ids: pd.Series, rows: pd.Series, source: str) -> list[Prob
         if not isinstance(pid, str):
             continue
         check_problem_count(problems, source)
-        hidden = next((c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        plain = pid.isascii() and pid.isprintable()  # the common case: no scan, NFKC = itself
+        hidden = None if plain else next(
+            (c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
         if hidden is not None:
             problems.append(Problem(source, int(row), "patient_id",
                                     f"control or invisible character U+{ord(hidden):04X} in "
                                     "the id; ids must be plain visible text"))
             continue
-        key = unicodedata.normalize("NFKC", pid)
+        key = pid if plain else unicodedata.normalize("NFKC", pid)
         if key in seen:
             problems.append(Problem(source, int(row), "patient_id",
                                     f"the same id as row {seen[key][1]} once Unicode is "
