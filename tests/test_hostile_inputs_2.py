@@ -325,6 +325,7 @@ def test_a_folder_where_a_file_goes_is_a_clean_error(tmp_path, folder):
                                                 "outside -8–0"),
     ("[data_quality]\nmgso4_loading_allowance_g = 1e9\n", "outside 0–100"),
     ("[risk.low_bmi]\nthreshold = 1e-300\n", "outside the plausible range of bmi_kg_m2"),
+    ("[risk.mgso4_long_term]\nthreshold = 1e-300\n", "must be a whole number for mgso4_days"),
 ])
 def test_absurd_rule_values_are_refused(tmp_path, text, message):
     path = tmp_path / "rules.toml"

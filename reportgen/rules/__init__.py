@@ -317,6 +317,9 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
         threshold = _number(spec, "threshold", source, where)
         if threshold < 0 <= (column.low or 0):
             raise RulesError(f"{source}: '{where}threshold' must not be negative ({threshold:g})")
+        if column.kind == "integer" and not threshold.is_integer():  # 1e-300 days
+            raise RulesError(f"{source}: '{where}threshold' must be a whole number for "
+                             f"{column.name}, not {threshold:g}")
         if column.low is not None and not column.low <= threshold <= column.high:
             raise RulesError(f"{source}: '{where}threshold' {threshold:g} is outside the "
                              f"plausible range of {column.name} ({column.low:g}–"
