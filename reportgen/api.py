@@ -17,6 +17,7 @@ import pandas as pd
 from reportgen import __version__
 from reportgen.batch import SUFFIXES, Job, RunSettings, default_workers, run_jobs
 from reportgen.errors import InputError, Problem, ReportError
+from reportgen.files import FileRefused, read_limited
 from reportgen.i18n import check_language
 from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.loaders import load_table
@@ -27,6 +28,7 @@ from reportgen.output import (
     carried_entries,
     manifest_entries,
     prepare_output_dir,
+    read_in_outdir,
     remove_stale_temps,
     sha256_bytes,
     write_manifest,
@@ -74,12 +76,14 @@ def generation_time() -> str:
 
 
 def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
-               labs: Path | str | None = None) -> PreparedTable:
+               labs: Path | str | None = None, encoding: str | None = None,
+               delimiter: str | None = None) -> PreparedTable:
     """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows.
 
     ``as_of`` counts infusions up to that moment (a running one needs it); ``labs`` is a
     long-format lab file (``patient_id, date, test, value, unit``)."""
-    table = prepare_table(load_table(path, sheet=sheet), as_of=as_of)
+    table = prepare_table(load_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter),
+                          as_of=as_of)
     if labs is not None:
         known = {p for p in table.frame.get("patient_id", []) if isinstance(p, str)}
         table = attach_lab_draws(table, *load_lab_draws(labs, known))
@@ -87,11 +91,12 @@ def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | 
 
 
 def validate_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
-                   labs: Path | str | None = None,
-                   scans_path: Path | str | None = None) -> list[Problem]:
+                   labs: Path | str | None = None, scans_path: Path | str | None = None,
+                   encoding: str | None = None, delimiter: str | None = None) -> list[Problem]:
     """All problems (errors and warnings) of an input file (its lab file and its scans), in
     row order."""
-    table = load_input(path, sheet=sheet, as_of=as_of, labs=labs)
+    table = load_input(path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
+                       delimiter=delimiter)
     scan_set = load_scan_set(table, scans_path)
     return table.problems + (scan_set.problems if scan_set else [])
 
@@ -155,6 +160,8 @@ def build_patient_reports(
     strict: bool = False,
     scans_path: Path | str | None = None,
     executor: Executor | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
 
@@ -173,14 +180,20 @@ def build_patient_reports(
     fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
     load_intervals(settings_path)
     load_dxa_settings(settings_path)
-    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
+    options = _options_digest(template_dir, settings_path) + (  # before OUTDIR is touched
+        "" if lang == "en" else lang + rules.translations_digest)
+    if set(FHIR_FORMATS) & set(formats):
+        options += f"|{doc_status}|{fhir_profile}"
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
+                       delimiter=delimiter)
     records, problems = _select(table, ids)
     problems = fhir_warnings + problems
     records = _attach_scans(records, problems, load_scan_set(table, scans_path), table.source)
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{SUFFIXES[f]}" for r in records for f in formats]
     prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
-    remove_stale_temps(outdir)
+    if overwrite or resume:  # a plain run leaves every file it did not plan alone
+        remove_stale_temps(outdir)
     carried = carried_entries(outdir, set(planned))
     if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
         write_manifest(outdir, carried, [], tool_version=__version__,
@@ -197,10 +210,6 @@ def build_patient_reports(
         journal.reset()
     done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
     jobs = []
-    options = _options_digest(template_dir, settings_path) + (
-        "" if lang == "en" else lang + rules.translations_digest)
-    if set(FHIR_FORMATS) & set(formats):
-        options += f"|{doc_status}|{fhir_profile}"
     for record in records:
         key = _job_key(record, rules, settings, options)
         previous = done.get(key)
@@ -304,20 +313,50 @@ def _job_key(record: dict, rules: RuleSet, settings: RunSettings, extra: str) ->
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# A template folder is a handful of small files; `--template-dir /usr` hashed 715 MB in 50 s.
+MAX_TEMPLATE_FILES = 200
+MAX_TEMPLATE_BYTES = 16 * 2**20
+
+
 def _options_digest(template_dir: Path | str | None, settings_path: Path | str | None) -> str:
     """What else shapes a report: the override templates' and the settings' bytes."""
     digest = hashlib.sha256()
-    paths = sorted(Path(template_dir).rglob("*")) if template_dir else []
+    paths = _template_files(Path(template_dir)) if template_dir else []
     for path in [*paths, *([Path(settings_path)] if settings_path else [])]:
-        if path.is_file():
-            digest.update(str(path).encode("utf-8", "surrogatepass") + path.read_bytes())
+        try:
+            data = read_limited(path, MAX_TEMPLATE_BYTES)
+        except FileRefused:
+            continue  # not a regular file: a template loader cannot use it either
+        digest.update(str(path).encode("utf-8", "surrogatepass") + data)
     return digest.hexdigest()
+
+
+def _template_files(root: Path) -> list[Path]:
+    """The files under ``root`` (links to folders not followed), refused past the limits."""
+    found: list[Path] = []
+    total = 0
+    for folder, subdirs, names in os.walk(root):
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(folder, name)
+            try:
+                total += path.lstat().st_size
+            except OSError:
+                continue
+            found.append(path)
+            if len(found) > MAX_TEMPLATE_FILES or total > MAX_TEMPLATE_BYTES:
+                raise ReportError(f"{root}: more than {MAX_TEMPLATE_FILES} files or "
+                                  f"{MAX_TEMPLATE_BYTES // 2**20} MiB; --template-dir must be "
+                                  "a folder of templates only")
+    return found
 
 
 def _complete(outdir: Path, entries: list[dict]) -> bool:
     for entry in entries:
-        path = outdir / entry["path"]
-        if not path.is_file() or sha256_bytes(path.read_bytes()) != entry["sha256"]:
+        name = entry.get("path") if isinstance(entry, dict) else None
+        data = read_in_outdir(outdir / name) if isinstance(name, str) and \
+            Path(name).name == name else None
+        if data is None or sha256_bytes(data) != entry.get("sha256"):
             return False
     return True
 
@@ -440,6 +479,8 @@ def build_cohort_report(
     as_of: datetime | None = None,
     labs: Path | str | None = None,
     scans_path: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> RunResult:
     """The case-series summary; refuses on invalid rows unless ``skip_invalid``.
 
@@ -452,7 +493,8 @@ def build_cohort_report(
     rules = load_rules(rules_path, criteria=criteria)
     lang = _language(lang, settings_path)
     load_intervals(settings_path)
-    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
+                       delimiter=delimiter)
     scan_set = load_scan_set(table, scans_path)
     problems = table.problems + (scan_set.problems if scan_set else [])
     problems = [p.redacted() for p in problems] if deidentify else problems

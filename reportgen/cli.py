@@ -54,6 +54,11 @@ _rules = click.option("--rules", "rules_path", type=click.Path(dir_okay=False, p
 _criteria = click.option("--criteria", type=click.Choice(["jos2012", "jos2000"]),
                          help="Japanese criteria version (default: the rule set's, jos2012).")
 _sheet = click.option("--sheet", help="XLSX sheet name (default: the first sheet).")
+_encoding = click.option("--encoding", help="Text encoding of a CSV/JSON input, e.g. cp1252 "
+                         "(default: UTF-8, or CP932 when the text is plausibly Japanese).")
+_delimiter = click.option("--delimiter", type=click.Choice([",", ";", "tab"]),
+                          help="CSV separator (default: the commonest of , ; tab in row 1). "
+                               "In ';' files a comma is a decimal comma.")
 _template_dir = click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path),
                              help="Directory whose templates override the shipped ones.")
 _settings = click.option("--settings", "settings_path",
@@ -104,8 +109,10 @@ def cli() -> None:
 @_as_of_option
 @_labs
 @_scans
+@_encoding
+@_delimiter
 def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
-             scans_path: Path | None) -> None:
+             scans_path: Path | None, encoding: str | None, delimiter: str | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -118,7 +125,8 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
 
     try:
         problems = api.validate_input(input_path, sheet=sheet, as_of=as_of, labs=labs,
-                                      scans_path=scans_path)
+                                      scans_path=scans_path, encoding=encoding,
+                                      delimiter=delimiter)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -155,6 +163,8 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
 @_as_of_option
 @_labs
 @_scans
+@_encoding
+@_delimiter
 @click.option("--doc-status", type=click.Choice(["preliminary", "final"]), default="preliminary",
               show_default=True, help="FHIR docStatus: final once a clinician signed the report.")
 @click.option("--fhir-profile", type=click.Choice(["uscore", "jpcore"]), default="uscore",
@@ -166,7 +176,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
             lang: str | None, sheet: str | None, as_of, labs: Path | None, doc_status: str,
-            fhir_profile: str, strict: bool, scans_path: Path | None) -> None:
+            fhir_profile: str, strict: bool, scans_path: Path | None, encoding: str | None,
+            delimiter: str | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json, and with
     --format fhir / fhir-bundle patient-<id>.fhir.json (DocumentReference) / .bundle.json
     (FHIR transaction Bundle for reportgen send).
@@ -193,7 +204,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
                        settings_path=settings_path, lang=lang, sheet=sheet,
                        progress=_progress("Rendering reports"), as_of=as_of, labs=labs,
                        doc_status=doc_status, fhir_profile=fhir_profile, strict=strict,
-                       scans_path=scans_path)
+                       scans_path=scans_path, encoding=encoding, delimiter=delimiter)
     _finish(result)
 
 
@@ -221,12 +232,14 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_as_of_option
 @_labs
 @_scans
+@_encoding
+@_delimiter
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
            lang: str | None, sheet: str | None, as_of, labs: Path | None,
-           scans_path: Path | None) -> None:
+           scans_path: Path | None, encoding: str | None, delimiter: str | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -242,7 +255,8 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   lang=lang, sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path)
+                   lang=lang, sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path,
+                   encoding=encoding, delimiter=delimiter)
     _finish(result)
 
 

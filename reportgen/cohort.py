@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -28,6 +29,10 @@ _INTERNAL = ("_row", "_derived")
 # A quoted input value at the end of a problem message ("not a number: 'abc'").
 # Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Inside a value, a separator of some locale's CSV (`;` in most of Europe), or a line break,
+# starts a new cell there: a formula after it is live too (issue 16, class 2).
+_CELL_START = re.compile(r"([,;|\t\r\n][\s\"'\u00a0]*)(?=[=+\-@])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_QUALITY_IDS = 20
 # What risk.quality_flags reads (records for 10,000 rows are slow to build: only these).
 _QUALITY_INPUTS = ("patient_id", "mgso4_days", "mgso4_total_g", "hospital_days", "fracture",
@@ -283,8 +288,8 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
     if "fracture" in out.columns:
         out["fracture"] = out["fracture"].map({True: "yes", False: "no"}, na_action="ignore")
-    for column in ("patient_id", "fracture_sites"):
-        if column in out.columns:
+    for column in out.columns:  # every text cell, whatever the column (ids, sites, labels)
+        if not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(_defuse_formula, na_action="ignore")
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, lineterminator="\n")
@@ -292,10 +297,16 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
 
 
 def _defuse_formula(value: object) -> object:
-    """Prefix text a spreadsheet would run as a formula with an apostrophe (OWASP advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """Text a spreadsheet could run as a formula gets an apostrophe (OWASP advice): at the
+    start, and after any separator or line break inside it; control characters become spaces
+    (ids cannot hold them at all, records._id_text_problems)."""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub(" ", _CELL_START.sub(r"\1'", value))
+    if text.lstrip(" \"'\u00a0").startswith(_FORMULA_START) or \
+            value.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
 
 
 def _chart_data(assessed: pd.DataFrame, stats: dict) -> dict:

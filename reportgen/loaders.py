@@ -1,27 +1,44 @@
-"""Read CSV (UTF-8, UTF-8-BOM, CP932), XLSX and JSON into a frame of strings."""
+"""Read CSV (UTF-8, UTF-8-BOM, CP932 or as told), XLSX and JSON into a frame of strings."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reportgen.errors import InputError, Problem
-from reportgen.schema import COLUMNS, normalise_header
+from reportgen.decoding import DecodeRefused, decode_text
+from reportgen.errors import InputError, Problem, check_problem_count
+from reportgen.files import FileRefused, read_limited
+from reportgen.schema import COLUMNS, NUMERIC_COLUMNS, normalise_header
+from reportgen.xlsx import XlsxRefused, read_xlsx
 
 # Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
-MAX_INPUT_BYTES = 256 * 1024 * 1024
+MAX_INPUT_BYTES = 128 * 1024 * 1024  # was 256 MiB: with 10^7 cells that passed 1 GB
 MAX_ROWS = 1_000_000
+MAX_COLUMNS = 1_000
 MAX_CELL_CHARS = 10_000
+# Each cell is a Python str (~60 bytes for a short one): 10^7 cells peak at ~750 MB, inside
+# the 1 GB promise (measured: 1,000,000 rows × 10 columns, tests/test_hostile_inputs_2.py).
+MAX_CELLS = 10_000_000
+# An XLSX cell costs about twice a CSV cell on the way in (openpyxl's row dicts, then ours):
+# 300,000 rows × 10 columns peaked at 438 MB.
+MAX_XLSX_CELLS = 5_000_000
+# A JSON value costs ~250 bytes once parsed into objects and a frame (300,000 patients of 10
+# keys: 800 MB), so JSON holds at most 2,000,000 values, counted by their commas before parsing.
+MAX_JSON_VALUES = 2_000_000
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t"}
 _SURROGATE = "[\ud800-\udfff]"
 _CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 _FREE_TEXT = ("name", "notes", "fracture_sites", "dxa_site")
+# In a ";" file a comma is a decimal comma, but "1,500" could still mean 1500 (issue 16).
+_COMMA_NUMBER = re.compile(r"[+-]?\d*,\d+")
+_SEPARATED_NUMBER = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
 
 
 @dataclass
@@ -43,86 +60,172 @@ def _file_error(source: str, message: str) -> InputError:
     return InputError(str(Problem(source, 0, "-", message)))
 
 
-def load_table(path: Path | str, *, sheet: str | None = None) -> RawTable:
-    """Load one input file; the format is chosen by content and suffix, never asked for."""
+def load_table(path: Path | str, *, sheet: str | None = None, encoding: str | None = None,
+               delimiter: str | None = None) -> RawTable:
+    """Load one input file; the format is chosen by content and suffix, never asked for.
+
+    :param encoding: a codec name for CSV/JSON text (default: UTF-8, or CP932 when detected).
+    :param delimiter: ``,``, ``;`` or ``tab`` for CSV (default: the commonest in row 1).
+    """
     path = Path(path)
     source = str(path)
     if not path.exists():
         raise _file_error(source, "no such file")
     if not path.is_file():
         raise _file_error(source, "not a file")
-    size = path.stat().st_size
-    if size > MAX_INPUT_BYTES:
-        raise _file_error(source, f"file is {size / 2**20:,.0f} MiB; the limit is "
-                                  f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _file_error(source, f"cannot read ({exc.strerror})") from None
+        data = read_limited(path, MAX_INPUT_BYTES)
+    except FileRefused as exc:
+        reason = str(exc)
+        if "the limit is" in reason:
+            size = path.stat().st_size
+            reason = (f"file is {size / 2**20:,.0f} MiB; the limit is "
+                      f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
+        else:
+            reason = f"cannot read ({reason})"
+        raise _file_error(source, reason) from None
     if not data.strip():
         raise _file_error(source, "the file is empty")
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
         table = _load_xlsx(data, source, sheet)
     elif path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
-        table = _load_json(data, source)
+        table = _load_json(data, source, encoding)
     else:
-        table = _load_csv(data, source)
+        table = _load_csv(data, source, encoding, delimiter)
     _check_size(table)
     return table
 
 
-def _decode(data: bytes, source: str) -> tuple[str, str]:
-    if b"\x00" in data[:65536]:
-        raise _file_error(source, "not a text table (binary data); expected CSV, XLSX or JSON")
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
-    for encoding in ("utf-8", "cp932"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise _file_error(source, "text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8")
+def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
+    try:
+        return decode_text(data, encoding)
+    except DecodeRefused as exc:
+        raise _file_error(source, str(exc)) from None
 
 
-def _load_csv(data: bytes, source: str) -> RawTable:
+def _load_csv(data: bytes, source: str, encoding: str | None,
+              delimiter: str | None) -> RawTable:
     lines = data.count(b"\n")
     if lines > 2 * MAX_ROWS + 1:  # clearly too many rows: refuse before pandas parses them
         raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
                           "(split the cohort)")  # (quoted cells may span lines, hence 2×)
-    text, encoding = _decode(data, source)
-    first_line = text.split("\n", 1)[0]
-    delimiter = max([",", ";", "\t"], key=first_line.count)
+    text, encoding = _decode(data, source, encoding)  # strict: refuses what would garble
+    first_line = text[:text.find("\n")] if "\n" in text else text
+    del text  # pandas decodes the bytes itself: the whole text as str was a second copy
+    if delimiter is None:
+        delimiter = max([",", ";", "\t"], key=first_line.count)
+    elif delimiter not in DELIMITERS:
+        raise _file_error(source, f"unknown delimiter {delimiter!r} (use , ; or tab)")
+    delimiter = DELIMITERS[delimiter]
+    columns = first_line.count(delimiter) + 1
+    if columns > MAX_COLUMNS:
+        raise _file_error(source, f"{columns:,} columns; the limit is {MAX_COLUMNS:,}")
+    records = lines - (1 if data.endswith(b"\n") else 0)  # lines after the header, at most
+    if columns * records > MAX_CELLS:  # (a row longer than row 1 is a parser error)
+        raise _file_error(source, f"{columns:,} columns × {records:,} rows; the limit is "
+                                  f"{MAX_CELLS:,} cells (split the cohort or drop columns)")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
-                            skip_blank_lines=False, sep=delimiter, quoting=csv.QUOTE_MINIMAL)
+        frame = pd.read_csv(io.BytesIO(data), dtype=object, keep_default_na=False,
+                            header=None, skip_blank_lines=False, sep=delimiter,
+                            quoting=csv.QUOTE_MINIMAL, encoding=encoding)
     except pd.errors.EmptyDataError:
         raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
     table = _from_frame(frame, source, first_row=2)
     table.encoding = encoding
+    if delimiter == ";":
+        _decimal_commas(table)
     return table
+
+
+def _decimal_commas(table: RawTable) -> None:
+    """In a ``;`` file ``1,5`` is 1.5 (the decimal comma of the locales that write ``;``);
+    ``1,500`` or ``1.500,5`` could be a thousand times apart and is refused, located."""
+    for column in [c for c in table.frame.columns if c in NUMERIC_COLUMNS]:
+        cells = table.frame[column]
+        for index in cells.index[cells.str.contains(",", regex=False)]:
+            text = cells[index].strip()
+            decimal = _COMMA_NUMBER.fullmatch(text)
+            if decimal and len(text.rsplit(",", 1)[1]) != 3:
+                table.frame.loc[index, column] = text.replace(",", ".")
+            elif decimal or _SEPARATED_NUMBER.fullmatch(text):
+                table.problems.append(Problem(
+                    table.source, int(table.rows[index]), column,
+                    f"ambiguous number in a ';'-separated file (thousands or decimal comma?): "
+                    f"{text[:40]!r}; write it without a thousands separator, e.g. 1500 or 1.5"))
+                table.frame.loc[index, column] = ""
 
 
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str, header=None,
-                              keep_default_na=False, engine="openpyxl")
-    except Exception as exc:  # noqa: BLE001 - openpyxl/lxml/pandas raise many types on
-        # malformed workbooks (fuzzing found OverflowError, XMLSyntaxError, KeyError ...)
-        raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
-    return _from_frame(frame, source, first_row=2)
+        found = read_xlsx(data, sheet, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
+                          max_cell_chars=MAX_CELL_CHARS, max_cells=MAX_XLSX_CELLS,
+                          is_id_header=lambda h: normalise_header(h) == "patient_id")
+    except XlsxRefused as exc:
+        raise _file_error(source, str(exc)) from None
+    headers = [normalise_header(h) if h else "" for h in (found.rows[0] if found.rows else [])]
+    notes = []
+    for row, column in sorted(found.formulas):
+        notes.append(Problem(source, row + 1, _header_at(headers, column),
+                             "formula without a saved result (open and save the workbook in "
+                             "Excel or LibreOffice, or paste the values)"))
+    for row, column in sorted(found.inexact):
+        if row > 0:
+            notes.append(Problem(source, row + 1, "patient_id",
+                                 "id stored as a spreadsheet number, which keeps only 15 digits "
+                                 f"({found.rows[row][column][:40]}); format the id column as "
+                                 "text"))
+    width = max(map(len, found.rows), default=0)
+    for cells in found.rows:  # in place: a padded copy of every row was a second table
+        cells.extend([""] * (width - len(cells)))
+    frame = pd.DataFrame(found.rows, dtype=object)
+    found.rows.clear()
+    table = _from_frame(frame, source, first_row=2)
+    table.problems += notes
+    return table
 
 
-def _load_json(data: bytes, source: str) -> RawTable:
-    text, encoding = _decode(data, source)
+def _header_at(headers: list[str], column: int) -> str:
+    return headers[column] if column < len(headers) and headers[column] else \
+        f"column {column + 1}"
+
+
+class _Constant(str):
+    """``NaN``/``Infinity`` as written: a number column reports it, an id refuses it."""
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys it saw twice (``json`` keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> _Object:
+    found = _Object(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        found.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return found
+
+
+def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
+    values = data.count(b",") + 1  # at least the number of values (commas in text count too)
+    if values > MAX_JSON_VALUES:
+        raise _file_error(source, f"about {values:,} JSON values; the limit is "
+                                  f"{MAX_JSON_VALUES:,} (split the cohort, or use CSV)")
+    text, encoding = _decode(data, source, encoding)
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_pairs, parse_constant=_Constant)
     except json.JSONDecodeError as exc:
         raise _file_error(source, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:
         raise _file_error(source, "JSON nested too deeply to be a patient table") from None
+    except ValueError as exc:  # int() refuses numbers of more than 4,300 digits
+        raise _file_error(source, f"not valid JSON ({_first_line(exc)})") from None
     if isinstance(document, dict) and "patients" in document:
+        if document.duplicates:
+            raise _file_error(source, f"duplicate key {document.duplicates[0]!r}")
         if not isinstance(document["patients"], list):
             raise _file_error(source, "'patients' must be a list of patient objects, not "
                                       f"{type(document['patients']).__name__}")
@@ -135,10 +238,13 @@ def _load_json(data: bytes, source: str) -> RawTable:
     problems, records, infusions, rows = [], [], {}, []
     scans: dict[int, object] = {}
     for position, item in enumerate(document, start=1):
+        check_problem_count(problems, source)
         if not isinstance(item, dict):
             problems.append(Problem(source, position, "-",
                                     f"expected a patient object, got {type(item).__name__}"))
             continue
+        problems += [Problem(source, position, normalise_header(key), f"duplicate key {key!r}")
+                     for key in item.duplicates]
         record: dict[str, str] = {}
         for key, value in item.items():
             column = normalise_header(key)
@@ -150,9 +256,14 @@ def _load_json(data: bytes, source: str) -> RawTable:
                 if len(records) in scans:
                     problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
                 scans[len(records)] = value
+                problems += _nested_duplicates(value, source, position)
             elif isinstance(value, dict | list):
                 problems.append(Problem(source, position, column,
                                         "expected a single value, not a list or object"))
+            elif column == "patient_id" and not _id_scalar(value):
+                problems.append(Problem(source, position, column,
+                                        "must be text or a whole number, not "
+                                        f"{_json_scalar(value)[:40]}"))
             else:
                 record[column] = _json_scalar(value)
         records.append(record)
@@ -166,6 +277,20 @@ def _load_json(data: bytes, source: str) -> RawTable:
     frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
     return RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
                     infusions, encoding, kind="json", scans=scans)
+
+
+def _id_scalar(value: object) -> bool:
+    """Ids are text or exact integers: ``1e2`` would become "100.0", ``NaN`` "nan"."""
+    if isinstance(value, str):
+        return not isinstance(value, _Constant)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _nested_duplicates(value: object, source: str, position: int) -> list[Problem]:
+    items = value if isinstance(value, list) else []
+    return [Problem(source, position, f"infusions[{number}]", f"duplicate key {key!r}")
+            for number, item in enumerate(items, start=1) if isinstance(item, _Object)
+            for key in item.duplicates]
 
 
 def _json_scalar(value: object) -> str:
@@ -204,13 +329,26 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     frame = frame.loc[:, ~frame.columns.duplicated()]
     frame = frame.astype(str)
     rows = pd.Series(range(first_row, first_row + len(frame)), index=frame.index, dtype="int64")
-    blank = np.ones(len(frame), dtype=bool)
-    for column in frame.columns:  # numpy's C strip: ~50× faster than pandas' per-cell strip
-        blank &= np.char.strip(frame[column].to_numpy(dtype=str)) == ""
+    blank = _blank_rows(frame)
     frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
     if frame.empty:
         raise _file_error(source, "has a header but no patient rows")
     return RawTable(source, frame, rows, problems)
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is blank. Only rows still blank are looked at in the next column,
+    so the work is about one strip per row; never a fixed-width numpy string array, whose
+    memory grows with the longest cell (a 9,999-character note made 100,000 rows ~8 GB)."""
+    candidates = np.arange(len(frame))
+    for column in range(frame.shape[1]):
+        if not len(candidates):
+            break
+        values = frame.iloc[candidates, column].to_numpy(dtype=object)
+        candidates = candidates[[not str(v).strip() for v in values]]
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[candidates] = True
+    return blank
 
 
 def _check_size(table: RawTable) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -36,6 +37,39 @@ def sanitise_id(patient_id: str) -> str:
         digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         safe = f"{safe or 'id'}-{digest}"
     return safe
+
+
+# Every file reportgen opens in OUTDIR is opened with O_NOFOLLOW: a planted symlink (say
+# ``.reportgen-journal.jsonl`` -> ``~/.bashrc``) must never be appended to or read (issue 16).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_MAX_READ_BYTES = 1 << 30
+# Names as atomic_write makes them (mkstemp: 8 characters from tempfile's alphabet).
+_OUR_TEMP = re.compile(r"\.tmp-[a-z0-9_]{6,12}\.(html|pdf|json|csv)")
+
+
+def open_in_outdir(path: Path, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+    """A descriptor for the regular file ``path`` in OUTDIR, never through a symlink; reads
+    do not block on a planted FIFO. Raises OSError (ELOOP for a link) otherwise."""
+    fd = os.open(path, flags | _NOFOLLOW | (os.O_NONBLOCK if flags == os.O_RDONLY else 0),
+                 mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name}: not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_in_outdir(path: Path) -> bytes | None:
+    """The bytes of a regular file in OUTDIR; None when absent, a link or not a file."""
+    try:
+        fd = open_in_outdir(path)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as stream:
+        data = stream.read(_MAX_READ_BYTES + 1)
+    return data if len(data) <= _MAX_READ_BYTES else None
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -69,9 +103,14 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
     for name in planned:
         if Path(name).name != name or name in ("", ".", ".."):
             raise OutputError(f"refusing unsafe output name {name!r}")
+    folders = [name for name in [*planned, MANIFEST]
+               if (outdir / name).is_dir() and not (outdir / name).is_symlink()]
+    if folders:
+        raise OutputError(f"{outdir}: {folders[0]} is a folder where a report goes; nothing was "
+                          "written (move it away)")
     if overwrite or resume:
         return
-    existing = [name for name in planned if (outdir / name).exists()]
+    existing = [name for name in planned if os.path.lexists(outdir / name)]
     if existing:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3
                                            else "")
@@ -81,10 +120,11 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
 
 def manifest_entries(outdir: Path) -> list[dict]:
     """The file entries of an existing ``manifest.json``; none when absent or unreadable."""
+    data = read_in_outdir(outdir / MANIFEST)
     try:
-        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
         return [e for e in manifest["files"] if isinstance(e, dict)]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (AttributeError, ValueError, KeyError, TypeError, RecursionError):
         return []
 
 
@@ -96,16 +136,22 @@ def carried_entries(outdir: Path, replaced: set[str]) -> list[dict]:
         path = entry.get("path")
         if not isinstance(path, str) or path in replaced or Path(path).name != path:
             continue
-        target = outdir / path
-        if target.is_file() and sha256_bytes(target.read_bytes()) == entry.get("sha256"):
+        data = read_in_outdir(outdir / path)
+        if data is not None and sha256_bytes(data) == entry.get("sha256"):
             kept.append(entry)
     return kept
 
 
 def remove_stale_temps(outdir: Path) -> None:
-    """Remove temporary files left by a killed run (they never hold a complete report)."""
+    """Remove temporary files left by a killed run (they never hold a complete report):
+    only regular files named as ``atomic_write`` names them; a user's ``.tmp-notes`` file,
+    a ``.tmp-*`` folder or link is left alone."""
     for temp in outdir.glob(".tmp-*"):
-        temp.unlink(missing_ok=True)
+        try:
+            if _OUR_TEMP.fullmatch(temp.name) and stat.S_ISREG(temp.lstat().st_mode):
+                temp.unlink()
+        except OSError:
+            continue
 
 
 def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *, tool_version: str,
@@ -144,13 +190,17 @@ class Journal:
 
     def read(self) -> dict[str, dict]:
         """``{input_key: entry}`` for every complete line; a torn last line is ignored."""
-        if not self.path.exists():
+        data = read_in_outdir(self.path)
+        if data is None:
+            if os.path.lexists(self.path):
+                raise OutputError(f"{self.path}: the resume journal is not a regular file (a "
+                                  "link?); remove it, nothing was written")
             return {}
         done = {}
-        for line in self.path.read_text("utf-8", errors="replace").splitlines():
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(entry, dict) and "key" in entry:
                 done[entry["key"]] = entry
@@ -159,7 +209,12 @@ class Journal:
     def append(self, entry: dict) -> None:
         # ASCII escapes: any str can be written, lone surrogates from a JSON input included
         line = json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as stream:
+        try:
+            fd = open_in_outdir(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write the resume journal "
+                              f"({exc.strerror or exc}); remove it if it is a link") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(line)
             stream.flush()
             os.fsync(stream.fileno())

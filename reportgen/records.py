@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from reportgen.errors import Problem
+from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
 from reportgen.loaders import RawTable
 from reportgen.schema import COLUMNS, coerce_frame
 
@@ -57,21 +58,27 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     coerced = coerce_frame(known, rows, source)
     frame = coerced.frame
     problems += coerced.problems
+    check_problem_count(problems, source)
     derived = pd.Series("", index=frame.index, dtype=object)
 
     frame, derived, infusion_problems = _derive_from_infusions(frame, derived, raw, rows, as_of)
     problems += infusion_problems
+    check_problem_count(problems, source)
     frame, derived = _derive_bmi(frame, derived)
     if raw.kind == "json":  # no header row: each object reports its own missing values
         had_yam = "yam_percent" in frame.columns
         frame = _add_missing_required(frame, skip=() if had_yam else _BLANK_ALLOWED)
     column_problems = _missing_columns(frame, raw, source)
     problems += column_problems
+    check_problem_count(problems, source)
     located = {(p.row, p.column) for p in problems}
     problems += [p for p in _missing_values(frame, rows, source)
                  if (p.row, p.column) not in located]  # "not a number" already says it
+    check_problem_count(problems, source)
     problems += _duplicate_ids(frame, rows, source)
+    check_problem_count(problems, source)
     problems += _cross_checks(frame, rows, source)
+    check_problem_count(problems, source)
 
     frame["_row"] = rows.to_numpy()
     frame["_derived"] = derived.str.strip(",")
@@ -115,6 +122,7 @@ def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[P
         if name not in frame.columns or name in _BLANK_ALLOWED:
             continue
         missing = frame[name].isna().to_numpy()
+        _check_hits(missing, rows, source, name)
         message = "required value missing"
         if name == "bmi_kg_m2":
             message += " (give bmi_kg_m2, or height_cm and weight_kg)"
@@ -130,16 +138,67 @@ def _duplicate_ids(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Pr
         return []
     ids = frame["patient_id"]
     duplicated = ids.notna() & ids.duplicated(keep="first")
+    _check_hits(duplicated.to_numpy(dtype=bool, na_value=False), rows, source, "patient_id")
     first_row = dict(zip(ids[~ids.duplicated()], rows[~ids.duplicated()], strict=True))
-    return [Problem(source, int(rows.iloc[i]), "patient_id",
-                    f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
-            for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+    problems = [Problem(source, int(rows.iloc[i]), "patient_id",
+                        f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
+                for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+    return problems + _id_text_problems(ids[~duplicated], rows[~duplicated], source)
+
+
+# Characters that are not visible text: controls (CR starts a new spreadsheet row in
+# cohort-cases.csv, issue 16), format characters (bidi overrides, zero-width), line and
+# paragraph separators, lone surrogates.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+def _id_text_problems(ids: pd.Series, rows: pd.Series, source: str) -> list[Problem]:
+    """Ids with hidden characters are errors; two ids that are one id after NFKC (composed
+    and decomposed accents, full-width letters) are an error, after case-folding a warning."""
+    problems = []
+    seen: dict[str, tuple[str, int]] = {}
+    folded: dict[str, tuple[str, int]] = {}
+    for pid, row in zip(ids.tolist(), rows.tolist(), strict=True):
+        if not isinstance(pid, str):
+            continue
+        check_problem_count(problems, source)
+        plain = pid.isascii() and pid.isprintable()  # the common case: no scan, NFKC = itself
+        hidden = None if plain else next(
+            (c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        if hidden is not None:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"control or invisible character U+{ord(hidden):04X} in "
+                                    "the id; ids must be plain visible text"))
+            continue
+        key = pid if plain else unicodedata.normalize("NFKC", pid)
+        if key in seen:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"the same id as row {seen[key][1]} once Unicode is "
+                                    "normalised (NFKC: composed/decomposed or full-width "
+                                    "characters); write one id one way"))
+            continue
+        seen[key] = (pid, int(row))
+        if key.casefold() in folded:
+            problems.append(Problem(source, int(row), "patient_id",
+                                    f"differs from the id in row {folded[key.casefold()][1]} "
+                                    "only in letter case", "warning"))
+        folded.setdefault(key.casefold(), (pid, int(row)))
+    return problems
+
+
+def _check_hits(mask: np.ndarray, rows: pd.Series, source: str, column: str) -> None:
+    """Refuse the file before more than MAX_PROBLEMS Problems of one kind are built."""
+    hits = np.flatnonzero(mask)
+    if len(hits) > MAX_PROBLEMS:
+        check_problem_count([Problem(source, int(rows.iloc[hits[0]]), column,
+                                     f"{len(hits):,} rows like this one")], source, MAX_PROBLEMS)
 
 
 def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
     if not {"gravida", "para"} <= set(frame.columns):
         return []
     wrong = (frame["para"] > frame["gravida"]).to_numpy(dtype=bool, na_value=False)
+    _check_hits(wrong, rows, source, "para")
     return [Problem(source, int(rows.iloc[i]), "para",
                     f"para ({frame['para'].iloc[i]}) exceeds gravida ({frame['gravida'].iloc[i]})")
             for i in np.flatnonzero(wrong)]
@@ -173,6 +232,7 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
         row = int(rows.iloc[index])
         totals, found = summarise_infusions(infusions, raw.source, row, as_of)
         problems += found
+        check_problem_count(problems, raw.source)
         if totals is None:
             continue
         days, grams = totals
@@ -208,6 +268,7 @@ def summarise_infusions(infusions: object, source: str, row: int,
     days: set[date] = set()
     grams = 0.0
     for number, item in enumerate(infusions, start=1):
+        check_problem_count(problems, source)
         where = f"infusions[{number}]"
         if not isinstance(item, dict):
             problems.append(Problem(source, row, where, "expected an object with start, end, "

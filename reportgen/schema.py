@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reportgen.errors import Problem
+from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
 from reportgen.labs import LAB_TESTS
 
 
@@ -67,7 +67,7 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     Column("ga_delivery", "gestation"),
     Column("delivery_mode", "choice", choices=("vaginal", "caesarean")),
     Column("feeding_plan", "choice", choices=("breast", "formula", "mixed")),
-    Column("follow_up_date", "date"),
+    Column("follow_up_date", "appointment"),  # a booked visit: may lie ahead
     Column("follow_up_department", "text"),
     Column("physician", "text"),
     Column("notes", "text"),
@@ -108,6 +108,13 @@ SMOKING_WORDS = {
 }
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-"})
+# A whole calendar date, optionally with a local time; no partial dates ("2020-05" is not
+# May 1st) and no time zones (one zoned date among plain ones broke parsing; issue 16).
+_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+# Plausible dates: none of the events recorded (delivery, admission, DXA) is before 1900 or
+# in the future (the reference: the day of the run, plus one day for time zones).
+DATE_MIN = pd.Timestamp("1900-01-01")
+_NUMPY_STRIP_MAX_CHARS = 64
 
 
 def normalise_header(header: object) -> str:
@@ -154,6 +161,7 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
         out[name] = pd.Series(unique_values.array.take(codes), index=raw.index)
         bad = pd.Series(unique_bad.to_numpy(dtype=bool, na_value=False)[codes], index=raw.index)
         problems += _located(bad, text, rows, source, name, _kind_message(column))
+        check_problem_count(problems, source)
         if column.low is not None:
             numeric = pd.to_numeric(unique_values, errors="coerce")
             wrong = ((numeric < column.low) | (numeric > column.high)).fillna(False)
@@ -166,7 +174,7 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
 def _clean_text(series: pd.Series, exact: bool = True) -> pd.Series:
     """Stripped cells, empty ones missing. ``exact`` keeps pandas' strip for free text (numpy's
     fixed-width strings would drop a trailing NUL, silently changing an id)."""
-    if exact or series.isna().any():
+    if exact or series.isna().any() or _longest(series) > _NUMPY_STRIP_MAX_CHARS:
         text = series.astype("string").str.strip()
     else:  # loaders give plain strings: numpy's C strip is far faster than pandas' per cell
         text = pd.Series(np.char.strip(series.to_numpy(dtype=str)), index=series.index,
@@ -174,9 +182,20 @@ def _clean_text(series: pd.Series, exact: bool = True) -> pd.Series:
     return text.mask(text == "", pd.NA)
 
 
+def _longest(series: pd.Series) -> int:
+    """numpy's fixed-width strings take rows × longest cell × 4 bytes: 4 GB for one 10,000-
+    character cell among 100,000 distinct values, so they are used only for short cells."""
+    return max(map(len, series.to_numpy(dtype=object)), default=0)
+
+
 def _located(mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str,
              message: str) -> list[Problem]:
     hits = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+    if len(hits) > MAX_PROBLEMS:  # refused before a million Problems are built
+        hits = hits[:1]
+        check_problem_count([Problem(source, int(rows.iloc[i]), column,
+                                     f"{message}: {_shown(text.iloc[i])}") for i in hits],
+                            source, MAX_PROBLEMS)
     return [Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
             for i in hits]
 
@@ -194,8 +213,9 @@ def _kind_message(column: Column) -> str:
         "integer": "not a whole number",
         "boolean": "not a yes/no value (use yes/no, true/false, 1/0, +/-)",
         "smoking": "unknown smoking status (use never, before_pregnancy or during_pregnancy)",
-        "date": "not a date (use YYYY-MM-DD)",
+        "date": "not a date from 1900-01-01 to today (use YYYY-MM-DD, no time zone)",
         "gestation": "not a gestational age (use weeks+days, e.g. 23+4)",
+        "appointment": "not a date from 1900-01-01 to five years ahead (use YYYY-MM-DD)",
         "choice": f"not one of {', '.join(column.choices)}",
     }.get(column.kind, "invalid")
 
@@ -244,9 +264,17 @@ def _to_smoking(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, bad  # blank = not recorded (v2), never a default
 
 
-def _to_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    values = pd.to_datetime(text, errors="coerce", format="ISO8601")
+def _to_date(text: pd.Series, days_ahead: int = 2) -> tuple[pd.Series, pd.Series]:
+    whole = text.str.fullmatch(_DATE).fillna(False).astype(bool)
+    values = pd.to_datetime(text.where(whole), errors="coerce", format="ISO8601")
+    latest = pd.Timestamp.now().normalize() + pd.Timedelta(days=days_ahead)
+    values = values.where((values >= DATE_MIN) & (values < latest))
     return values, text.notna() & values.isna()
+
+
+def _to_appointment(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A booked date (follow-up visit): like a date, but up to five years ahead."""
+    return _to_date(text, days_ahead=5 * 366)
 
 
 _GESTATION = re.compile(r"^(\d{1,2})\s*\+\s*([0-6])$")
@@ -275,4 +303,5 @@ def _to_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 _COERCERS = {
     "number": _to_number, "integer": _to_integer, "boolean": _to_boolean,
     "smoking": _to_smoking, "date": _to_date, "text": _to_text, "gestation": _to_gestation,
+    "appointment": _to_appointment,
 }

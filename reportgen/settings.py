@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from reportgen.errors import ReportError
+from reportgen.files import FileRefused, read_limited
 from reportgen.i18n import CALENDARS, LANGUAGES, N_
 
 SECTION = "organisation"
@@ -22,6 +23,7 @@ DXA_SECTION = "dxa"  # facility precision per site and reference name: reportgen
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _LOGO_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 _MAX_LOGO_BYTES = 512 * 1024
+_MAX_SETTINGS_BYTES = 64 * 1024
 # An absolute URI (RFC 3986 scheme, then no white space): FHIR Identifier.system is a uri.
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 # A BCP 47 language tag, simplified (primary language and subtags): "en", "en-GB", "ja-JP".
@@ -79,11 +81,11 @@ def load_settings(path: Path | str | None) -> Organisation:
         return Organisation()
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read settings ({exc.strerror})") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        document = tomllib.loads(read_limited(path, _MAX_SETTINGS_BYTES).decode("utf-8"))
+    except (FileRefused, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: cannot read settings (nested too deeply)") from None
     unknown = set(document) - {SECTION, DXA_SECTION, *OTHER_TABLES}
     if unknown:
         raise ReportError(f"{path}: unknown settings table(s) or key(s): "
@@ -144,12 +146,13 @@ def _logo_data_uri(logo: Path, settings_path: Path) -> str:
     kind = _LOGO_TYPES.get(logo.suffix.lower())
     if kind is None:
         raise ReportError(f"{settings_path}: logo must be PNG or JPEG, not {logo.suffix!r}")
-    try:
-        data = logo.read_bytes()
-    except OSError as exc:
-        raise ReportError(f"{settings_path}: cannot read logo {logo} ({exc.strerror})") from None
-    if len(data) > _MAX_LOGO_BYTES:
-        raise ReportError(f"{settings_path}: logo larger than {_MAX_LOGO_BYTES // 1024} KiB")
+    try:  # checked before reading: /dev/zero, a FIFO or a 5 GB file (issue 16)
+        data = read_limited(logo, _MAX_LOGO_BYTES)
+    except FileRefused as exc:
+        if "the limit is" in str(exc) or "more than" in str(exc):
+            raise ReportError(f"{settings_path}: logo larger than "
+                              f"{_MAX_LOGO_BYTES // 1024} KiB") from None
+        raise ReportError(f"{settings_path}: cannot read logo {logo} ({exc})") from None
     if not data.startswith(_LOGO_MAGIC[kind]):
         raise ReportError(f"{settings_path}: logo {logo} is not a {kind} file")
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"

@@ -82,8 +82,8 @@ def test_rules_criteria_option(runner):
         ("[risk.mgso4_high_cumulative_dose]\nthreshold = -1500\n",
          "'risk.mgso4_high_cumulative_dose.threshold' must not be negative (-1500)"),
         ("[bone_status]\nyam_osteoporosis_max_pct = 85\n",
-         "need 0 < bone_status.yam_osteoporosis_max_pct (85) < bone_status.yam_normal_min_pct "
-         "(80) <= 150"),
+         "need 20 <= bone_status.yam_osteoporosis_max_pct (85) < bone_status.yam_normal_min_pct "
+         "(80) <= 150 (the plausible YAM range)"),
         ("[risk.mgso4_high_cumulative_dose]\nthreshold = \"high\"\n",
          "'risk.mgso4_high_cumulative_dose.threshold' must be a number, not 'high'"),
         ("not toml at all", None),

@@ -35,17 +35,19 @@ def _digest(text: str) -> str:
 
 
 # Every kind of hostile id; some pairs sanitise to the same text and must not collide.
+# Ids with control or invisible characters ("new\nline", "\u202eevil") and ids equal to
+# another after NFKC ("e\u0301" and "é", "Ａ" and "A") are refused since issue 16
+# (tests/test_hostile_inputs_2.py); their file names are still tested through assign_stems.
 HOSTILE_IDS = [
     "../../x", "../../../../../../tmp/escaped", "/etc/passwd", "a/b", "a_b", "a\\b", "a:b",
     f"a_b-{_digest('a/b')}",  # the literal name "a/b" would get
     "..", ".", "...", "./.", "NUL", "nul", "con", "CON.txt", "COM1", "lpt9.log", "x" * 300,
-    "患" * 300, "nul\x00byte", "new\nline", "tab\tid", "bell\x07", "患者①", "é", "e\u0301",
-    "A", "a", "ß", "ss", "Ａ", "\u202eevil", "*", "?", "~", ".hidden", "-rf", "$HOME",
+    "患" * 300, "患者①", "é", "A", "a", "ß", "ss", "*", "?", "~", ".hidden", "-rf", "$HOME",
     "%2e%2e%2f", "C:\\Windows\\x", "\\\\server\\share", "a" * 80, "a" * 81,
 ]
 # The ids the charts can draw with the bundled font (the rest: see test_hostile_inputs).
 RENDERABLE_IDS = ["../../x", "/etc/passwd", "a/b", "a_b", "..", ".", "NUL", "con", "COM1",
-                  "x" * 300, "new\nline", "é", "e\u0301", "A", "a"]
+                  "x" * 300, "é", "A", "a"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -126,7 +128,8 @@ def test_hostile_ids_stay_inside_outdir_every_format(tmp_path):
 
 
 def test_colliding_ids_get_distinct_names():
-    stems = assign_stems(["a/b", "a_b", "A", "a", "ß", "ss", "NUL", "nul",
+    stems = assign_stems(["a/b", "a_b", "A", "a", "ß", "ss", "NUL", "nul", "é", "e\u0301",
+                          "new\nline", "nul\x00byte",
                           f"a_b-{_digest('a/b')}"])
     assert stems["a_b"] == "a_b"  # a safe id keeps its own name
     assert stems["a/b"] == f"a_b-{_digest('a/b')}"

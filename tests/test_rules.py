@@ -171,14 +171,15 @@ def test_unknown_keys_are_errors(tmp_path, text, message):
          "'risk.low_bmi.threshold' 185 is outside the plausible range of bmi_kg_m2 (12–60)"),
         ("[risk.smoking]\nthreshold = 0\n", "'risk.smoking.threshold' must be text, not 0"),
         ("[bone_status]\nyam_osteoporosis_max_pct = 80\n",
-         "need 0 < bone_status.yam_osteoporosis_max_pct (80) < bone_status.yam_normal_min_pct "
-         "(80) <= 150"),
+         "need 20 <= bone_status.yam_osteoporosis_max_pct (80) < bone_status.yam_normal_min_pct "
+         "(80) <= 150 (the plausible YAM range)"),
         ("[bone_status]\nyam_normal_min_pct = 65\n",
-         "need 0 < bone_status.yam_osteoporosis_max_pct (70) < bone_status.yam_normal_min_pct "
-         "(65) <= 150"),
+         "need 20 <= bone_status.yam_osteoporosis_max_pct (70) < bone_status.yam_normal_min_pct "
+         "(65) <= 150 (the plausible YAM range)"),
         ("[bone_status]\nyam_normal_min_pct = \"80\"\n",
          "'bone_status.yam_normal_min_pct' must be a number, not '80'"),
-        ("[data_quality]\nmgso4_max_g_per_day = 0\n", "data_quality limits must be positive"),
+        ("[data_quality]\nmgso4_max_g_per_day = 0\n",
+         "'data_quality.mgso4_max_g_per_day' 0 is outside 1–500"),
         ("version = 2\n", "'version' must be text, not 2"),
         ("criteria = \"who\"\n", "criteria must be one of jos2012, jos2000, not 'who'"),
         ("[risk.low_bmi]\noperator = \"=<\"\n",

@@ -15,12 +15,19 @@ from typing import Any
 from reportgen import formatting as fmt
 from reportgen import i18n
 from reportgen.errors import RulesError
-from reportgen.schema import COLUMNS
+from reportgen.files import FileRefused, read_limited
+from reportgen.schema import COLUMNS, SMOKING_WORDS
 
 CRITERIA = ("jos2012", "jos2000")
 TRANSLATED = ("ja",)  # languages whose texts the rule file may give: label_ja, text_ja ...
 OPERATORS = (">", ">=", "<", "<=", "!=", "is_true")
 _STATUSES = ("normal", "low_bone_mass", "osteoporosis", "not_measured")
+_MAX_RULES_BYTES = 1 << 20  # the shipped file is 9 KB
+# Bounds for values with no input column to borrow a range from (clinical-rules.md §3: the
+# label maximum is 48 g/day; a loading dose is 4-6 g). Wide, but 1e-300 or 1e300 is refused.
+_Z_RANGE = (-8.0, 0.0)
+_MAX_PER_DAY_RANGE_G = (1.0, 500.0)
+_ALLOWANCE_RANGE_G = (0.0, 100.0)
 # Facts about a patient a recommendation may depend on (computed in risk.patient_facts).
 FACTS = {
     "fragility_fracture": "a JOS fragility fracture is recorded (or assumed vertebral)",
@@ -155,26 +162,52 @@ def load_rules(path: Path | str | None = None, *, criteria: str | None = None) -
     if path is not None:
         override = _read_override(Path(path))
         _check_keys(override, document, str(path), "")
-        merged = _merge(document, override)
-        if "version" not in override:
-            digest = hashlib.sha256(json.dumps(override, sort_keys=True).encode()).hexdigest()
-            merged["version"] = f"{document['version']}+local.{digest[:8]}"
-        document = merged
+        document = _name_override(document, _merge(document, override), override)
     if criteria is not None:
         document["criteria"] = criteria
     return _build(document, str(path) if path else "default rules")
 
 
+def _name_override(shipped: dict, merged: dict, override: dict) -> dict:
+    """An override that changes any rule while keeping the shipped name is versioned
+    ``<version>+local.<digest>``, even if it gives the shipped version itself: its outputs
+    can never pass as the shipped rules (issue 16). A renamed rule set keeps its version."""
+    content = {k: v for k, v in merged.items() if k not in ("name", "version")}
+    if content == {k: v for k, v in shipped.items() if k not in ("name", "version")} or \
+            str(merged["name"]).strip().casefold() != str(shipped["name"]).casefold():
+        return merged
+    basis = override if "version" not in override else content
+    digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:8]
+    version = str(merged["version"])
+    if not version.endswith(f"+local.{digest}"):
+        merged["version"] = f"{version}+local.{digest}"
+    return merged
+
+
+def _unique_pairs(source: Path):
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in items:
+            if key in found:  # json keeps the last silently; TOML refuses on its own
+                raise RulesError(f"{source}: duplicate key {key!r}")
+            found[key] = value
+        return found
+    return pairs
+
+
 def _read_override(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{path}: cannot read rules file ({exc.__class__.__name__})") from None
+        text = read_limited(path, _MAX_RULES_BYTES).decode("utf-8")
+    except (FileRefused, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read rules file ({exc})") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_pairs(path)) if kind == "JSON" \
+            else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: "
-                         f"{exc}") from None
+        raise RulesError(f"{path}: not valid {kind}: {exc}") from None
+    except RecursionError:
+        raise RulesError(f"{path}: not valid {kind}: nested too deeply") from None
     if not isinstance(data, dict):
         raise RulesError(f"{path}: a rules file must be a table of keys")
     return data
@@ -267,6 +300,15 @@ def _number(doc: dict, key: str, source: str, where: str) -> float:
     return float(value)
 
 
+def _bounded(doc: dict, key: str, bounds: tuple[float, float], source: str,
+             where: str) -> float:
+    value = _number(doc, key, source, where)
+    if not bounds[0] <= value <= bounds[1]:
+        raise RulesError(f"{source}: '{where}{key}' {value:g} is outside {bounds[0]:g}–"
+                         f"{bounds[1]:g}")
+    return value
+
+
 def _build(doc: dict[str, Any], source: str) -> RuleSet:
     if doc.get("criteria") not in CRITERIA:
         raise RulesError(f"{source}: criteria must be one of {', '.join(CRITERIA)}, "
@@ -274,19 +316,21 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     bone = doc["bone_status"]
     osteo = _number(bone, "yam_osteoporosis_max_pct", source, "bone_status.")
     normal = _number(bone, "yam_normal_min_pct", source, "bone_status.")
-    if not 0 < osteo < normal <= 150:
-        raise RulesError(f"{source}: need 0 < bone_status.yam_osteoporosis_max_pct ({osteo:g}) < "
-                         f"bone_status.yam_normal_min_pct ({normal:g}) <= 150")
+    yam = COLUMNS["yam_percent"]
+    if not yam.low <= osteo < normal <= yam.high:
+        raise RulesError(f"{source}: need {yam.low:g} <= bone_status.yam_osteoporosis_max_pct "
+                         f"({osteo:g}) < bone_status.yam_normal_min_pct ({normal:g}) <= "
+                         f"{yam.high:g} (the plausible YAM range)")
     t_osteo = _number(bone, "t_score_osteoporosis_max", source, "bone_status.")
     if not -8 <= t_osteo <= -1:
         raise RulesError(f"{source}: need -8 <= bone_status.t_score_osteoporosis_max "
                          f"({t_osteo:g}) <= -1")
-    z_max = _number(doc["iscd"], "z_below_expected_max", source, "iscd.")
+    z_max = _bounded(doc["iscd"], "z_below_expected_max", _Z_RANGE, source, "iscd.")
     dq = doc["data_quality"]
-    max_per_day = _number(dq, "mgso4_max_g_per_day", source, "data_quality.")
-    allowance = _number(dq, "mgso4_loading_allowance_g", source, "data_quality.")
-    if max_per_day <= 0 or allowance < 0:
-        raise RulesError(f"{source}: data_quality limits must be positive")
+    max_per_day = _bounded(dq, "mgso4_max_g_per_day", _MAX_PER_DAY_RANGE_G, source,
+                           "data_quality.")
+    allowance = _bounded(dq, "mgso4_loading_allowance_g", _ALLOWANCE_RANGE_G, source,
+                         "data_quality.")
     risk_rules = tuple(_risk_rule(rid, spec, source) for rid, spec in doc["risk"].items())
     recs = tuple(_recommendation(rid, spec, {r.rule_id for r in risk_rules}, source)
                  for rid, spec in doc["recommendations"].items())
@@ -373,10 +417,17 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
     elif operator == "!=":
         if not isinstance(threshold, str):
             raise RulesError(f"{source}: '{where}threshold' must be text for '!='")
+        allowed = sorted(set(SMOKING_WORDS.values()))
+        if column.kind == "smoking" and threshold not in allowed:  # "Never" flagged everyone
+            raise RulesError(f"{source}: '{where}threshold' {threshold!r} is not a smoking "
+                             f"status; use one of {', '.join(allowed)}")
     else:
         threshold = _number(spec, "threshold", source, where)
         if threshold < 0 <= (column.low or 0):
             raise RulesError(f"{source}: '{where}threshold' must not be negative ({threshold:g})")
+        if column.kind == "integer" and not threshold.is_integer():  # 1e-300 days
+            raise RulesError(f"{source}: '{where}threshold' must be a whole number for "
+                             f"{column.name}, not {threshold:g}")
         if column.low is not None and not column.low <= threshold <= column.high:
             raise RulesError(f"{source}: '{where}threshold' {threshold:g} is outside the "
                              f"plausible range of {column.name} ({column.low:g}–"

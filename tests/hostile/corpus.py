@@ -173,8 +173,51 @@ def corpus(port: int, secret: Path) -> list[Entry]:
               False),
         Entry("bad_xml.xlsx", bad_xml.getvalue(), None),  # known bug, see test_hostile_inputs
         # openpyxl writes 1.7976931348623157e308 as "1.797693134862316e+308": inf on reading
-        Entry("xlsx_overflow.xlsx", to_xlsx([_row(age_years=sys.float_info.max)]), None),
+        Entry("xlsx_overflow.xlsx", to_xlsx([_row(age_years=sys.float_info.max)]), False),
         Entry("deep_nesting.json", b"[" * 100_000 + b"]" * 100_000, None),  # known bug too
+        *round_two(),
+    ]
+
+
+def round_two() -> list[Entry]:
+    """Issue 16's small attacks: each must be a located error, a refusal or (True) harmless."""
+    dated = [_row(patient_id="a", dxa_date="2020-01-01", delivery_date="2019-12-01"),
+             _row(patient_id="b", dxa_date="2020-01-02T10:00:00+09:00",
+                  delivery_date="2019-12-02")]
+    old_new = [_row(patient_id="a", dxa_date="1600-01-01", delivery_date="2019-12-01"),
+               _row(patient_id="b", dxa_date="2020-01-01", delivery_date="2099-01-01")]
+    semicolons = io.StringIO()
+    writer = csv.DictWriter(semicolons, fieldnames=list(_row()), delimiter=";",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(_row(patient_id="s1", mgso4_total_g="1,500"))
+    writer.writerow(_row(patient_id="s2", mgso4_total_g="1.500,5"))
+    duplicate_yam = (b'{"patient_id": "d1", "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": 12, '
+                     b'"mgso4_total_g": 400, "yam_percent": 95, "fracture": true, '
+                     b'"yam_percent": 60}')
+    numbers_as_ids = (b'[{"patient_id": NaN, "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": '
+                      b'12, "mgso4_total_g": 400, "yam_percent": 82, "fracture": true}, '
+                      b'{"patient_id": 1e2, "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": '
+                      b'12, "mgso4_total_g": 400, "yam_percent": 82, "fracture": true}]')
+    return [
+        Entry("id_cr_formula.csv", to_csv([_row(
+            patient_id='a\r=HYPERLINK("http://127.0.0.1:1/","x")')]).encode(), False),
+        Entry("id_semicolon_formula.csv", to_csv([_row(
+            patient_id="x;=1+1", fracture_sites="T7;=1+1", notes="a;@SUM(1)")]).encode(), True),
+        Entry("json_duplicate_yam.json", duplicate_yam, False),
+        Entry("json_numbers_as_ids.json", numbers_as_ids, False),
+        Entry("partial_date.csv", to_csv([_row(dxa_date="2020-05")]).encode(), False),
+        Entry("dates_1600_2099.csv", to_csv(old_new).encode(), False),
+        Entry("mixed_time_zones.csv", to_csv(dated).encode(), False),
+        Entry("nfc_nfd_ids.json", json.dumps([_row(patient_id="Ren\u00e9e"),
+                                              _row(patient_id="Rene\u0301e")]).encode(), False),
+        Entry("fullwidth_ids.csv", to_csv([_row(patient_id="A1"),
+                                           _row(patient_id="Ａ１")]).encode(), False),
+        Entry("cp1252_names.csv", to_csv([_row(name="Renée Françoise")]).encode("cp1252"), None),
+        Entry("semicolon_thousands.csv", semicolons.getvalue().encode(), False),
+        Entry("xlsx_formula_no_value.xlsx", to_xlsx([_row(yam_percent="=80+2")]), False),
+        Entry("xlsx_long_id_number.xlsx", to_xlsx([_row(patient_id=1.2345678901234567e19)]),
+              False),
     ]
 
 
@@ -203,3 +246,73 @@ if __name__ == "__main__":
     written = write_corpus(target, int(sys.argv[2]) if len(sys.argv) > 2 else 9,
                            target / "secret.txt")
     print("\n".join(str(p) for p in written.values()))  # noqa: T201
+
+
+# --- issue 16: the second attack round ---------------------------------------------------------
+
+
+def _xlsx_parts(sheet_xml: bytes | None = None, shared: bytes | None = None) -> bytes:
+    """A minimal workbook whose sheet (and shared strings) XML is given as is."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["patient_id", "notes"])
+    book.active.append(["p1", "text"])
+    stream = io.BytesIO()
+    book.save(stream)
+    source = zipfile.ZipFile(io.BytesIO(stream.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml" and sheet_xml is not None:
+                data = sheet_xml
+            if shared is not None and info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="http:'
+                                    b"//schemas.openxmlformats.org/officeDocument/2006/"
+                                    b'relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                                    b"</Relationships>")
+            if shared is not None and info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" '
+                                    b'ContentType="application/vnd.openxmlformats-officedocument'
+                                    b'.spreadsheetml.sharedStrings+xml"/></Types>')
+            archive.writestr(info.filename, data)
+        if shared is not None:
+            archive.writestr("xl/sharedStrings.xml", shared)
+    return out.getvalue()
+
+
+def _sheet(rows: bytes, dimension: str = "A1:B2") -> bytes:
+    return (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+            b'openxmlformats.org/spreadsheetml/2006/main"><dimension ref="'
+            + dimension.encode() + b'"/><sheetData>' + rows + b"</sheetData></worksheet>")
+
+
+def memory_attacks() -> list[Entry]:
+    """Inputs that took 2-15 GB or minutes before issue 16; run them only under a memory
+    limit (tests/test_hostile_inputs_2.py). ``valid``: as in :class:`Entry`."""
+    rows = [{"patient_id": f"n{i}", **VALID, "notes": "ok"} for i in range(100_000)]
+    rows[50_000]["notes"] = "x" * 9_999
+    long_note = to_csv(rows).encode()
+    junk = [{"patient_id": f"j{i}", **VALID, "yam_percent": 60 + i / 1000} for i in range(60_000)]
+    junk[-1]["yam_percent"] = "9" * 9_999
+    far_cell = _sheet(b'<row r="1"><c r="A1" t="inlineStr"><is><t>patient_id</t></is></c></row>'
+                      b'<row r="20000"><c r="XFD20000"><v>1</v></c></row>', "A1:A1")
+    many_rows = _sheet(b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i)
+                                for i in range(1, 1_100_001)), "A1:A2")
+    huge_string = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                   b'openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+                   b"<si><t>" + b"A" * (200 * 2**20) + b"</t></si></sst>")
+    shared_cell = _sheet(b'<row r="1"><c r="A1" t="inlineStr"><is><t>patient_id</t></is></c>'
+                         b'<c r="B1" t="inlineStr"><is><t>notes</t></is></c></row><row r="2">'
+                         b'<c r="A2" t="inlineStr"><is><t>p1</t></is></c><c r="B2" t="s">'
+                         b"<v>0</v></c></row>")
+    long_string = huge_string.replace(b"A" * (200 * 2**20), b"A" * (40 * 2**20))
+    return [
+        Entry("long_note_100k.csv", long_note, True),
+        Entry("long_junk_number.csv", to_csv(junk).encode(), False),
+        Entry("cell_at_xfd20000.xlsx", _xlsx_parts(far_cell), None),
+        Entry("rows_1100000.xlsx", _xlsx_parts(many_rows), None),
+        Entry("shared_string_200mb.xlsx", _xlsx_parts(shared_cell, huge_string), None),
+        Entry("shared_string_40mb.xlsx", _xlsx_parts(shared_cell, long_string), None),
+    ]
