@@ -252,11 +252,11 @@ def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
                 problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
             elif column == "infusions":
                 infusions[len(records)] = value
+                problems += _nested_duplicates(value, source, position)
             elif column == "scans":  # follow-up DXA, validated by reportgen.scans
                 if len(records) in scans:
                     problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
                 scans[len(records)] = value
-                problems += _nested_duplicates(value, source, position)
             elif isinstance(value, dict | list):
                 problems.append(Problem(source, position, column,
                                         "expected a single value, not a list or object"))

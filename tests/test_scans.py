@@ -84,7 +84,7 @@ def test_valid_scans_are_grouped_and_sorted(tmp_path):
         ("2,2020-06-10,L3,0.7,,,", "scans.csv:2:site: a lumbar site needs at least two "
                                    "vertebrae"),
         ("2,2020-06-10,shin,0.7,,,", "scans.csv:2:site: unknown site"),
-        ("2,2030-01-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: 2030-01-01 is after today"),
+        ("2,2030-01-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: not a date from 1900-01-01 to today"),
         ("2,1982-01-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: 1982-01-01 is before DXA was in "
                                       "clinical use"),
         # born 1983 at the earliest (36 at delivery in 2020)
