@@ -1,22 +1,33 @@
-"""Make each patient's files, in this process or in a pool of spawned workers."""
+"""Make each patient's files, in this process or in a pool of spawned workers.
+
+Workers write fsynced temporary files; the parent renames them into place as each patient
+completes, so the manifest it writes lists exactly the files that are on disk."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportgen import __version__
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
-from reportgen.output import atomic_write, dump_json, sha256_bytes
+from reportgen.output import dump_json, remove_temps, rules_fields, sha256_bytes, write_temp
 from reportgen.rules import RuleSet, load_rules
 
 TASKS_PER_CHUNK = 4  # small chunks: less idle time at the end of a run
 MAX_TASKS_PER_CHILD = 250  # chunks; bounds memory creep in long runs
+WORKER_STOP_TIMEOUT_S = 3.0  # SIGTERM, then SIGKILL: a stopped run exits within seconds
+_PARENT_POLL_S = 0.5  # a worker whose parent died exits within this (when prctl is missing)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class RunSettings:
     settings_path: str | None
     generated_at: str
     source_name: str
+    run_id: str = "0-0"  # names this run's temporary files
 
 
 @dataclass
@@ -40,6 +52,17 @@ class Job:
     record: dict
     stem: str
     key: str
+
+
+@dataclass
+class Outcome:
+    """A patient's result: manifest entries (each with its ``temp`` file to commit), or the
+    message of a report not made; ``fault`` marks a write error (OSError) that stops the run.
+    """
+
+    entries: list[dict] = field(default_factory=list)
+    error: str | None = None
+    fault: bool = False
 
 
 class PatientMaker:
@@ -59,15 +82,19 @@ class PatientMaker:
                                             self.settings.settings_path)
         return self._renderer
 
-    def make_safely(self, job: Job) -> tuple[list[dict], str | None]:
-        """:meth:`make`, but a patient whose report fails does not stop the others."""
+    def make_safely(self, job: Job) -> Outcome:
+        """:meth:`make`, but a patient whose report fails does not stop the others, and a
+        write error (full disk, read-only or failing device) is an outcome, not a crash."""
         try:
-            return self.make(job), None
+            return Outcome(self.make(job))
         except ReportError as exc:
-            return [], str(exc)[:300]
+            return Outcome(error=str(exc)[:300])
+        except OSError as exc:
+            return Outcome(error=describe_os_error(exc), fault=True)
 
     def make(self, job: Job) -> list[dict]:
-        """Write the patient's files atomically; return their manifest entries."""
+        """Write the patient's files to fsynced temporary files; return their manifest
+        entries, each with the ``temp`` to rename into place (none is left on failure)."""
         s = self.settings
         assessment = assess_record(job.record, self.rules)
         document = assessment_json(assessment, self.rules, tool_version=__version__,
@@ -88,27 +115,57 @@ class PatientMaker:
                 from reportgen.fhir import document_reference_json
                 outputs["fhir.json"] = document_reference_json(
                     document, pdf, self.renderer.settings, s.generated_at)
-        entries = []
-        for fmt, data in outputs.items():
-            name = f"patient-{job.stem}.{fmt}"
-            atomic_write(s.outdir / name, data)
-            entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
-                            "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data),
-                            "input_sha256": job.key})
+        entries: list[dict] = []
+        try:
+            for fmt, data in outputs.items():
+                name = f"patient-{job.stem}.{fmt}"
+                temp = write_temp(s.outdir / name, data, s.run_id)
+                entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
+                                "patient_id": job.record["patient_id"],
+                                "sha256": sha256_bytes(data), "input_sha256": job.key,
+                                **rules_fields(self.rules), "temp": str(temp)})
+        except BaseException:
+            remove_temps([Path(e["temp"]) for e in entries])
+            raise
         return entries
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot write patient-1.pdf (No space left on device)``: no traceback, no path
+    outside OUTDIR."""
+    name = Path(exc.filename).name if isinstance(exc.filename, str) else ""
+    reason = exc.strerror or exc.__class__.__name__
+    return f"cannot write {name} ({reason})" if name else f"write failed ({reason})"
 
 
 _MAKER: PatientMaker | None = None
 
 
-def _init_worker(settings: RunSettings) -> None:
+def _init_worker(settings: RunSettings, parent_pid: int) -> None:
     global _MAKER
+    # Ctrl-C reaches the whole process group: the parent stops the workers, not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent_pid)
     _MAKER = PatientMaker(settings)
 
 
-def _make_chunk(jobs: list[Job]) -> list[tuple[Job, list[dict], str | None]]:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Never outlive the parent: prctl(PR_SET_PDEATHSIG) on Linux, and a watchdog thread."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)  # parent gone (the check also covers a death before prctl)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _make_chunk(jobs: list[Job]) -> list[tuple[Job, Outcome]]:
     assert _MAKER is not None
-    return [(job, *_MAKER.make_safely(job)) for job in jobs]
+    return [(job, _MAKER.make_safely(job)) for job in jobs]
 
 
 def default_workers() -> int:
@@ -118,32 +175,55 @@ def default_workers() -> int:
 
 
 def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
-             on_done: Callable[[Job, list[dict], str | None], None]) -> None:
-    """Make every job; ``on_done(job, entries, error)`` is called in this process as each one
-    completes (``error`` is the message of a report that could not be made)."""
+             on_done: Callable[[Job, Outcome], None]) -> None:
+    """Make every job; ``on_done(job, outcome)`` is called in this process as each one
+    completes. Whatever stops the run (an exception from ``on_done``, SIGINT, SIGTERM) first
+    stops the workers: none outlives this call."""
     if workers <= 1 or len(jobs) <= TASKS_PER_CHUNK:
         maker = PatientMaker(settings)
         for job in jobs:
-            on_done(job, *maker.make_safely(job))
+            on_done(job, maker.make_safely(job))
         return
     context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(settings,), max_tasks_per_child=MAX_TASKS_PER_CHILD) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(settings, os.getpid()),
+                               max_tasks_per_child=MAX_TASKS_PER_CHILD)
+    try:
         pending = set()
-        chunks = _chunks(jobs, TASKS_PER_CHUNK)
-        for chunk in chunks:
+        for chunk in _chunks(jobs, TASKS_PER_CHUNK):
             pending.add(pool.submit(_make_chunk, chunk))
             if len(pending) >= workers * 3:  # bounded in-flight work: flat parent memory
-                pending = _drain(pending, on_done, FIRST_COMPLETED)
+                pending = _drain(pending, on_done)
         while pending:  # report each chunk as it finishes (progress, journal for --resume)
-            pending = _drain(pending, on_done, FIRST_COMPLETED)
+            pending = _drain(pending, on_done)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
-def _drain(pending: set, on_done: Callable, until: str) -> set:
-    done, rest = wait(pending, return_when=until)
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and end the workers now: SIGTERM, then SIGKILL after a grace time.
+    Their temporary files are removed by the caller (they are named for the run)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(WORKER_STOP_TIMEOUT_S)
+
+
+def _drain(pending: set, on_done: Callable[[Job, Outcome], None]) -> set:
+    done, rest = wait(pending, return_when=FIRST_COMPLETED)
     for future in sorted(done, key=id):
-        for job, entries, error in future.result():
-            on_done(job, entries, error)
+        for job, outcome in future.result():
+            on_done(job, outcome)
     return rest
 
 
