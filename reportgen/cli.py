@@ -86,7 +86,7 @@ def _setup_logging(quiet: bool, verbose: bool, log_file: Path | None) -> None:
     logger.handlers.clear()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
-    console = logging.StreamHandler(click.get_text_stream("stderr"))
+    console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
     console.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(console)
@@ -122,7 +122,7 @@ def _progress(ctx: click.Context):
 
     if ctx.find_object(_Options).quiet:
         return None
-    stream = click.get_text_stream("stderr")
+    stream = sys.stderr
     return Progress(stream, terminal=stream.isatty())
 
 

@@ -145,9 +145,6 @@ def locked_output_dir(outdir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
             from None
     try:
         _acquire(fd, outdir, time.monotonic() + max(0.0, wait_s))
-        with contextlib.suppress(OSError):  # the holder's pid, for the waiting run's message
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -160,10 +157,8 @@ def _acquire(fd: int, outdir: Path, deadline: float) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                who = f" (pid {holder})" if holder.isdigit() else ""
                 raise OutputError(
-                    f"{outdir}: another reportgen run{who} is writing to this directory; "
+                    f"{outdir}: another reportgen run is writing to this directory; "
                     "nothing was written (try again when it ends, or use --wait SECONDS)"
                 ) from None
             time.sleep(_LOCK_POLL_S)
