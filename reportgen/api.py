@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reportgen import __version__
 from reportgen.batch import Job, Outcome, RunSettings, default_workers, describe_os_error, run_jobs
+from reportgen.blank import TEMPLATE_KINDS, blank_template
 from reportgen.errors import InputError, OutputError, Problem, ReportError
 from reportgen.ledger import Ledger, RunStopped
 from reportgen.loaders import load_table
@@ -397,6 +398,7 @@ def _write_cohort_temps(outdir: Path, outputs: dict[str, bytes], rules: RuleSet,
     return entries
 
 
-__all__ = ["InputError", "ReportError", "RunResult", "build_cohort_report",
+__all__ = ["TEMPLATE_KINDS", "InputError", "ReportError", "RunResult", "blank_template",
+           "build_cohort_report",
            "build_patient_reports", "describe_rules",
            "load_input", "load_rules", "validate_input"]

@@ -335,6 +335,23 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(f"  {rec['id']:<36} when {when}")
 
 
+@cli.command(short_help="Print a blank, commented template: input, settings or scans.")
+@click.argument("kind", type=click.Choice(["input", "settings", "scans"]))
+def template(kind: str) -> None:
+    """Print a blank, commented template of KIND to stdout: ``input`` (the patient CSV, every
+    column explained in leading # lines, which the loader skips), ``settings`` (the
+    organisation TOML) or ``scans`` (the DXA scans CSV).
+
+    Example:
+
+    \b
+        reportgen template input > new-cohort.csv
+    """
+    from reportgen import api
+
+    click.echo(api.blank_template(kind), nl=False)
+
+
 def _call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)

@@ -35,6 +35,7 @@ class RawTable:
     infusions: dict[int, object] = field(default_factory=dict)  # frame index -> raw list
     encoding: str = ""
     kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
+    header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
 
 
 def _file_error(source: str, message: str) -> InputError:
@@ -89,6 +90,9 @@ def _load_csv(data: bytes, source: str) -> RawTable:
         raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
                           "(split the cohort)")  # (quoted cells may span lines, hence 2×)
     text, encoding = _decode(data, source)
+    comments = _leading_comments(text)
+    if comments:
+        text = text.split("\n", comments)[-1]
     first_line = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t"], key=first_line.count)
     try:
@@ -98,15 +102,33 @@ def _load_csv(data: bytes, source: str) -> RawTable:
         raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
-    table = _from_frame(frame, source, first_row=2)
+    table = _from_frame(frame, source, first_row=2 + comments)
     table.encoding = encoding
     return table
 
 
+def _leading_comments(text: str) -> int:
+    """Lines starting with ``#`` before the header (the blank template's help), skipped;
+    rows keep their line numbers, as a spreadsheet shows them."""
+    count, start = 0, 0
+    while text.startswith("#", start):
+        start = text.find("\n", start) + 1
+        count += 1
+        if start == 0:  # a comment without an end: no header at all
+            break
+    return count
+
+
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=str, header=None,
-                              keep_default_na=False, engine="openpyxl")
+        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as workbook:
+            if sheet is not None and sheet not in workbook.sheet_names:
+                names = ", ".join(repr(str(n)) for n in workbook.sheet_names)
+                raise _file_error(source, f"no sheet named {sheet!r}; the workbook has: {names}")
+            frame = workbook.parse(sheet if sheet is not None else 0, dtype=str, header=None,
+                                   keep_default_na=False)
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - openpyxl/lxml/pandas raise many types on
         # malformed workbooks (fuzzing found OverflowError, XMLSyntaxError, KeyError ...)
         raise _file_error(source, f"not a readable XLSX workbook ({_first_line(exc)})") from None
@@ -191,7 +213,8 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     seen: set[str] = set()
     for header, original in zip(headers, originals, strict=True):
         if header in seen:  # ambiguous values: an error for a contract column
-            problems.append(Problem(source, 1, header, f"duplicate column {original!r}",
+            problems.append(Problem(source, first_row - 1, header,
+                                    f"duplicate column {original!r}",
                                     "error" if header in COLUMNS else "warning"))
         seen.add(header)
     frame.columns = headers
@@ -204,7 +227,7 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
     if frame.empty:
         raise _file_error(source, "has a header but no patient rows")
-    return RawTable(source, frame, rows, problems)
+    return RawTable(source, frame, rows, problems, header_row=first_row - 1)
 
 
 def _check_size(table: RawTable) -> None:
