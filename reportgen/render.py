@@ -83,7 +83,16 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     loaders.append(FileSystemLoader(str(TEMPLATES)))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
+    env.filters["css_string"] = css_string
     return env
+
+
+def css_string(value: object) -> Markup:
+    """``value`` as a quoted CSS string, every character but letters, digits and spaces
+    escaped (``\\HHHHHH``): safe inside ``<style>`` whatever an id or a name holds."""
+    text = "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):06X}"
+                   for c in str(value))
+    return Markup(f'"{text}"')
 
 
 class HtmlPdfRenderer:
