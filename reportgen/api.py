@@ -21,11 +21,11 @@ from reportgen.output import (
     Journal,
     assign_stems,
     carried_entries,
+    check_planned,
     create_output_dir,
     locked_output_dir,
     manifest_entries,
     new_run_id,
-    prepare_output_dir,
     remove_run_temps,
     remove_stale_temps,
     remove_temps,
@@ -120,9 +120,10 @@ def build_patient_reports(
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
                else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
+    check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # before any change
     create_output_dir(outdir)
     with locked_output_dir(outdir, wait_s=lock_wait_s):
-        prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
+        check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # now race-free
         remove_stale_temps(outdir)
         settings = RunSettings(
             outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path),
@@ -360,9 +361,10 @@ def build_cohort_report(
     if skip_invalid:
         result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
                            for p in problems]
+    check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # before any change
     create_output_dir(outdir)
     with locked_output_dir(outdir, wait_s=lock_wait_s):
-        prepare_output_dir(outdir, planned, overwrite=overwrite, resumable=False)
+        check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # now race-free
         outputs = make_cohort_outputs(
             table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
             dose_band_edges_g=dose_band_edges_g, template_dir=template_dir,

@@ -166,13 +166,20 @@ def _acquire(fd: int, outdir: Path, deadline: float) -> None:
 
 def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
                        resume: bool = False, resumable: bool = True) -> None:
-    """Refuse, before anything is written, if a planned file exists (call with the lock held).
-    """
+    """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
     create_output_dir(outdir)
+    check_planned(outdir, planned, overwrite=overwrite, resume=resume, resumable=resumable)
+
+
+def check_planned(outdir: Path, planned: list[str], *, overwrite: bool, resume: bool = False,
+                  resumable: bool = True) -> None:
+    """Refuse unsafe names, and planned files that exist (unless ``overwrite``/``resume``).
+    Called before OUTDIR is touched (a refused run changes nothing) and again under the lock.
+    """
     for name in planned:
         if Path(name).name != name or name in ("", ".", ".."):
             raise OutputError(f"refusing unsafe output name {name!r}")
-    if overwrite or resume:
+    if overwrite or resume or not outdir.is_dir():
         return
     existing = [name for name in planned if (outdir / name).exists()]
     if existing:
