@@ -83,7 +83,7 @@ def _report_bug(ctx: click.Context, exc: Exception) -> None:
 
 def _setup_logging(quiet: bool, verbose: bool, log_file: Path | None) -> None:
     """stderr: messages as they are (errors only with -q); --log-file: with time stamps."""
-    logger.handlers.clear()
+    _close_logging()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     console = logging.StreamHandler(sys.stderr)
@@ -100,6 +100,12 @@ def _setup_logging(quiet: bool, verbose: bool, log_file: Path | None) -> None:
         handler.setFormatter(_FileFormatter(
             "%(asctime)s %(levelname)s pid=%(process)d %(message)s"))
         logger.addHandler(handler)
+
+
+def _close_logging() -> None:
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
 
 
 class _FileFormatter(logging.Formatter):
@@ -168,6 +174,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, log_file: Path | None,
         raise click.UsageError("-q and -v cannot be used together")
     ctx.obj = _Options(quiet=quiet, verbose=verbose, wait_s=wait_s)
     _setup_logging(quiet, verbose, log_file)
+    ctx.call_on_close(_close_logging)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
