@@ -125,8 +125,8 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
             if sheet is not None and sheet not in workbook.sheet_names:
                 names = ", ".join(repr(str(n)) for n in workbook.sheet_names)
                 raise _file_error(source, f"no sheet named {sheet!r}; the workbook has: {names}")
-            frame = workbook.parse(sheet if sheet is not None else 0, dtype=str, header=None,
-                                   keep_default_na=False)
+            frame = pd.read_excel(workbook, sheet_name=sheet if sheet is not None else 0,
+                                  dtype=str, header=None, keep_default_na=False)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl/lxml/pandas raise many types on
