@@ -1,7 +1,8 @@
 """Progress of a long run: a redrawn line on a terminal, a log line every few seconds off one.
 
-The rate is measured over the last :data:`WINDOW_S` seconds of completions, so the ETA follows
-what the run does now (not the start-up, not a burst of chunks)."""
+The rate is measured from the first completion on, over the last :data:`WINDOW_S` seconds, so
+the ETA follows what the run does now: not the start-up (spawning workers, importing
+WeasyPrint), not a burst of chunks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 WINDOW_S = 30.0
+MIN_SPAN_S = 3.0  # no rate from a single burst (workers report chunks of several patients)
 TERMINAL_REDRAW_S = 0.25
 LOG_EVERY_S = 5.0
 logger = logging.getLogger("reportgen.progress")
@@ -33,14 +35,15 @@ class Progress:
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()
-        self._samples.append((now, done))
+        if done > 0:  # start-up time is not part of the rate
+            self._samples.append((now, done))
         while len(self._samples) > 2 and now - self._samples[1][0] > WINDOW_S:
             self._samples.popleft()
         if self._shown_at is None:
-            self._shown_at = now  # the first line only after every_s: short runs stay quiet
-            if not self.terminal:
+            self._shown_at = now  # off a terminal, the first line only after every_s:
+            if not self.terminal:  # short runs stay quiet
                 return
-        if done < total and now - self._shown_at < self.every_s:
+        elif done < total and now - self._shown_at < self.every_s:
             return
         if done == total and not self.terminal:
             return  # the result line says it
@@ -48,9 +51,11 @@ class Progress:
         self._show(describe(done, total, self.rate(), self.label))
 
     def rate(self) -> float | None:
-        """Reports per second over the window; None before two completions."""
+        """Reports per second over the window; None until completions span MIN_SPAN_S."""
+        if not self._samples:
+            return None
         (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
-        if d1 - d0 <= 0 or t1 <= t0:
+        if d1 - d0 <= 0 or t1 - t0 < MIN_SPAN_S:
             return None
         return (d1 - d0) / (t1 - t0)
 

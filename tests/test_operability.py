@@ -106,13 +106,19 @@ def _started(*args: object, stderr: Path) -> Iterator[subprocess.Popen]:
     with stderr.open("wb") as stream:
         process = subprocess.Popen(_command(*args), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=stream, env=_env(),
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_default_sigint)
         try:
             yield process
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # only the group this test started
             process.wait(timeout=60)
+
+
+def _default_sigint() -> None:
+    """As under a terminal: a shell starts background jobs with SIGINT ignored, and Python
+    (rightly) keeps ignoring it; this test may itself run in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_first_report(process: subprocess.Popen, outdir: Path) -> None:
