@@ -20,7 +20,14 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
-from reportgen.output import dump_json, remove_temps, rules_fields, sha256_bytes, write_temp
+from reportgen.output import (
+    dump_json,
+    remove_temps,
+    rules_fields,
+    sha256_bytes,
+    signals_deferred,
+    write_temp,
+)
 from reportgen.rules import RuleSet, load_rules
 
 TASKS_PER_CHUNK = 4  # small chunks: less idle time at the end of a run
@@ -197,7 +204,8 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
         while pending:  # report each chunk as it finishes (progress, journal for --resume)
             pending = _drain(pending, on_done)
     except BaseException:
-        stop_pool(pool)
+        with signals_deferred():  # a second Ctrl-C must not leave workers running
+            stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 
