@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +39,7 @@ from reportgen.records import PreparedTable, prepare_table
 from reportgen.rules import RuleSet, load_rules
 from reportgen.settings import load_settings
 
+logger = logging.getLogger(__name__)
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
 DEFAULT_FORMATS = ("html", "pdf", "json")
 
@@ -196,6 +198,8 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
 
     if progress is not None:
         progress(0, len(jobs))
+    logger.debug("run %s: %d report(s) to make, %d worker(s)", settings.run_id, len(jobs),
+                 workers or default_workers())
     status = "complete"
     try:
         run_jobs(jobs, settings, workers or default_workers(), on_done)

@@ -59,9 +59,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:  # Interrupted (SIGTERM) is one too
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-            logger.error("reportgen: interrupted by %s; the workers were stopped, temporary "
-                         "files removed, and complete reports are listed in manifest.json "
-                         "(--resume finishes a patient run)", signal.Signals(signum).name)
+            writes = ctx.invoked_subcommand in ("patient", "cohort")
+            logger.error("reportgen: interrupted by %s%s", signal.Signals(signum).name,
+                         "; the workers were stopped, temporary files removed, and complete "
+                         "reports are listed in OUTDIR/manifest.json (--resume finishes a "
+                         "patient run)" if writes else "")
             ctx.exit(128 + signum)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
@@ -205,9 +207,9 @@ def validate(input_path: Path, sheet: str | None) -> None:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         rows = len({p.row for p in errors})
-        click.echo(f"{len(errors)} problem(s) in {rows} row(s) of {input_path}", err=True)
+        logger.info("%d problem(s) in %d row(s) of %s", len(errors), rows, input_path)
         sys.exit(1)
-    click.echo(f"{input_path}: OK", err=True)
+    logger.info("%s: OK", input_path)
 
 
 @cli.command(short_help="Discharge reports, one per patient (HTML, PDF/A, JSON, FHIR).")

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from reportgen.errors import OutputError
 
+logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 JOURNAL = ".reportgen-journal.jsonl"  # one line per completed report, for --resume
 LOCK = ".reportgen.lock"  # advisory flock: one run at a time per OUTDIR
@@ -151,11 +153,16 @@ def locked_output_dir(outdir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
 
 
 def _acquire(fd: int, outdir: Path, deadline: float) -> None:
+    waiting = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
+            if not waiting and time.monotonic() < deadline:
+                waiting = True
+                logger.info("%s: another reportgen run is writing here; waiting up to %.0f s",
+                            outdir, deadline - time.monotonic())
             if time.monotonic() >= deadline:
                 raise OutputError(
                     f"{outdir}: another reportgen run is writing to this directory; "
