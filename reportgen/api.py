@@ -202,15 +202,17 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
                  workers or default_workers())
     status = "complete"
     try:
-        run_jobs(jobs, settings, workers or default_workers(), on_done)
-    except (RunStopped, BrokenProcessPool) as exc:
-        status = "stopped"
-        reason = str(exc) if isinstance(exc, RunStopped) else "a worker process died"
-        result.problems += [
-            Problem(source, int(j.record["_row"]), "-",
-                    f"report not made: the run stopped early ({reason})")
-            for j in jobs if j.key not in finished]
-    except KeyboardInterrupt:
+        try:
+            run_jobs(jobs, settings, workers or default_workers(), on_done)
+        except (RunStopped, BrokenProcessPool) as exc:
+            status = "stopped"
+            reason = str(exc) if isinstance(exc, RunStopped) else "a worker process died"
+            result.problems += [
+                Problem(source, int(j.record["_row"]), "-",
+                        f"report not made: the run stopped early ({reason})")
+                for j in jobs if j.key not in finished]
+    except KeyboardInterrupt:  # also when it comes while handling the above (systemd's
+        # default KillMode sends SIGTERM to the workers and the parent at once)
         with signals_deferred():  # a second Ctrl-C must not cut the clean-up short
             remove_run_temps(settings.outdir, settings.run_id)
             ledger.flush(_error_dicts(result), "interrupted",

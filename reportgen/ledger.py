@@ -43,15 +43,19 @@ class Ledger:
         """Rename the entries' temporary files into place (one unit) and record them."""
         moves = [(Path(e["temp"]), self.outdir / e["path"]) for e in entries]
         done = [{k: v for k, v in e.items() if k != "temp"} for e in entries]
-        try:
-            with signals_deferred():
+        with signals_deferred():
+            try:
                 commit_temps(moves)
-                self.files.extend(done)
-                if self.journal is not None and key is not None:
+            except OSError:
+                remove_temps([temp for temp, _ in moves])
+                raise
+            self.files.extend(done)
+            if self.journal is not None and key is not None:
+                try:
                     self.journal.append({"key": key, "files": done})
-        except OSError:
-            remove_temps([temp for temp, _ in moves])
-            raise
+                except OSError as exc:  # the files are in place (and listed): stop here
+                    raise RunStopped(f"cannot write {self.journal.path.name} "
+                                     f"({exc.strerror})") from None
 
     def flush_now_and_then(self, errors: list[dict]) -> None:
         """An interim manifest (complete files only), at most every 20 s: not per report,

@@ -262,8 +262,10 @@ def test_manifest_that_cannot_be_written_is_removed_not_left_wrong(tmp_path, mon
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "to_group", "status"),
-                         [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)],
-                         ids=["SIGTERM-to-parent", "SIGINT-to-group(Ctrl-C)"])
+                         [(signal.SIGTERM, False, 143), (signal.SIGTERM, True, 143),
+                          (signal.SIGINT, True, 130)],
+                         ids=["SIGTERM-to-parent", "SIGTERM-to-group(systemd)",
+                              "SIGINT-to-group(Ctrl-C)"])
 def test_signal_stops_workers_flushes_manifest_and_exits(tmp_path, signum, to_group, status):
     source = _cohort(tmp_path / "cohort.csv", 40)
     outdir = tmp_path / "out"
