@@ -41,6 +41,13 @@ def _dose_bands(value: str) -> tuple[float, ...]:
     return edges
 
 
+_AFTER_INTERRUPT = {
+    "patient": "; the workers were stopped, temporary files removed, and complete reports "
+               "are listed in OUTDIR/manifest.json (--resume finishes the run)",
+    "cohort": "; the cohort files in OUTDIR are all as they were before, or all new",
+}
+
+
 @dataclass
 class _Options:
     """The group's options, for every command (``ctx.obj``)."""
@@ -59,11 +66,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:  # Interrupted (SIGTERM) is one too
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-            writes = ctx.invoked_subcommand in ("patient", "cohort")
             logger.error("reportgen: interrupted by %s%s", signal.Signals(signum).name,
-                         "; the workers were stopped, temporary files removed, and complete "
-                         "reports are listed in OUTDIR/manifest.json (--resume finishes a "
-                         "patient run)" if writes else "")
+                         _AFTER_INTERRUPT.get(ctx.invoked_subcommand or "", ""))
             ctx.exit(128 + signum)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
