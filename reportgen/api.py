@@ -378,8 +378,10 @@ def build_cohort_report(
             source_name=Path(input_path).name)
         ledger = Ledger(outdir, command="cohort", rules=rules, run_id=new_run_id(),
                         generated_at=generated_at, carried=carried_entries(outdir, set(planned)))
-        ledger.commit(_write_cohort_temps(outdir, outputs, rules, ledger.run_id))
-        ledger.flush(errors, "complete")
+        temps = _write_cohort_temps(outdir, outputs, rules, ledger.run_id)
+        with signals_deferred():  # the new files and their manifest, or neither
+            ledger.commit(temps)
+            ledger.flush(errors, "complete")
     result.files = ledger.files
     return result
 

@@ -464,3 +464,22 @@ def test_template_prints_a_blank_commented_template(tmp_path, kind):
         assert load_settings(path).name == load_settings(None).name
     else:
         assert result.stdout.splitlines()[-1].startswith("patient_id,scan_date,site,")
+
+
+def test_signals_are_held_until_a_commit_ends():
+    """Nested holds (cohort: commit inside commit-and-manifest) deliver once, at the end."""
+    from reportgen.output import signals_deferred
+
+    steps = []
+
+    def commit() -> None:
+        with signals_deferred():
+            with signals_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                steps.append("files renamed")
+            steps.append("manifest written")
+
+    with pytest.raises(KeyboardInterrupt):
+        commit()
+    assert steps == ["files renamed", "manifest written"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
