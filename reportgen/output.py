@@ -73,8 +73,10 @@ def write_temp(path: Path, data: bytes, run_id: str) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp, 0o666 & ~_UMASK)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # write/fsync name no file
+            exc.filename = str(path)
         raise
     return Path(temp)
 
