@@ -13,9 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reportgen import __version__
-from reportgen.batch import Job, Outcome, RunSettings, default_workers, describe_os_error, run_jobs
+from reportgen.batch import (
+    SUFFIXES,
+    Job,
+    Outcome,
+    RunSettings,
+    default_workers,
+    describe_os_error,
+    run_jobs,
+)
 from reportgen.blank import TEMPLATE_KINDS, blank_template
 from reportgen.errors import InputError, OutputError, Problem, ReportError
+from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.ledger import Ledger, RunStopped
 from reportgen.loaders import load_table
 from reportgen.output import (
@@ -35,12 +44,13 @@ from reportgen.output import (
     signals_deferred,
     write_temp,
 )
-from reportgen.records import PreparedTable, prepare_table
+from reportgen.records import PreparedTable, attach_lab_draws, prepare_table
 from reportgen.rules import RuleSet, load_rules
 from reportgen.settings import load_settings
 
 logger = logging.getLogger(__name__)
-PATIENT_FORMATS = ("html", "pdf", "json", "fhir")
+PATIENT_FORMATS = ("html", "pdf", "json", "fhir", "fhir-bundle")
+FHIR_FORMATS = ("fhir", "fhir-bundle")
 DEFAULT_FORMATS = ("html", "pdf", "json")
 
 
@@ -75,14 +85,23 @@ def generation_time() -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def load_input(path: Path | str, *, sheet: str | None = None) -> PreparedTable:
-    """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows."""
-    return prepare_table(load_table(path, sheet=sheet))
+def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
+               labs: Path | str | None = None) -> PreparedTable:
+    """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows.
+
+    ``as_of`` counts infusions up to that moment (a running one needs it); ``labs`` is a
+    long-format lab file (``patient_id, date, test, value, unit``)."""
+    table = prepare_table(load_table(path, sheet=sheet), as_of=as_of)
+    if labs is not None:
+        known = {p for p in table.frame.get("patient_id", []) if isinstance(p, str)}
+        table = attach_lab_draws(table, *load_lab_draws(labs, known))
+    return table
 
 
-def validate_input(path: Path | str, *, sheet: str | None = None) -> list[Problem]:
-    """All problems (errors and warnings) of an input file, in row order."""
-    return load_input(path, sheet=sheet).problems
+def validate_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
+                   labs: Path | str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of an input file (and its lab file), in row order."""
+    return load_input(path, sheet=sheet, as_of=as_of, labs=labs).problems
 
 
 def build_patient_reports(
@@ -100,9 +119,17 @@ def build_patient_reports(
     settings_path: Path | str | None = None,
     sheet: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
+    doc_status: str = "preliminary",
+    fhir_profile: str = "uscore",
+    strict: bool = False,
     lock_wait_s: float = 0.0,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
+
+    FHIR formats need ``identifier_system``, ``name`` and ``organisation_identifier`` in the
+    settings: without them a warning is reported, or with ``strict`` a :class:`ReportError`.
 
     :param progress: called with (reports done, reports to do) as each patient completes.
     :param lock_wait_s: how long to wait for another run writing to ``outdir``.
@@ -113,15 +140,18 @@ def build_patient_reports(
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
-    table = load_input(input_path, sheet=sheet)
+    org = load_settings(settings_path)
+    _check_fhir_options(doc_status, fhir_profile)
+    fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
+    load_intervals(settings_path)
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     records, problems = _select(table, ids)
+    problems = fhir_warnings + problems
     result = RunResult(outdir, problems=problems)
     if ids and not records:  # nothing to make: create nothing, not even OUTDIR
         return result
     stems = assign_stems([r["patient_id"] for r in records])
-    planned = [f"patient-{stems[r['patient_id']]}.{f}.json" if f == "fhir"
-               else f"patient-{stems[r['patient_id']]}.{f}" for r in records for f in formats]
+    planned = [f"patient-{stems[r['patient_id']]}.{SUFFIXES[f]}" for r in records for f in formats]
     check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # before any change
     create_output_dir(outdir)
     with locked_output_dir(outdir, wait_s=lock_wait_s):
@@ -131,7 +161,8 @@ def build_patient_reports(
             outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path),
             criteria=criteria, template_dir=_str(template_dir),
             settings_path=_str(settings_path), generated_at=generated_at,
-            source_name=Path(input_path).name, run_id=new_run_id())
+            source_name=Path(input_path).name, doc_status=doc_status,
+            fhir_profile=fhir_profile, run_id=new_run_id())
         journal = Journal(outdir)
         if not resume:
             journal.reset()
@@ -143,6 +174,8 @@ def build_patient_reports(
         done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
         jobs = []
         options = _options_digest(template_dir, settings_path)
+        if set(FHIR_FORMATS) & set(formats):
+            options += f"|{doc_status}|{fhir_profile}"
         for record in records:
             key = _job_key(record, rules, settings, options)
             previous = done.get(key)
@@ -155,6 +188,30 @@ def build_patient_reports(
         journal.reset()  # the manifest now records every file and its input key
     result.files = ledger.files
     return result
+
+
+def _check_fhir_options(doc_status: str, fhir_profile: str) -> None:
+    from reportgen.fhir_codes import DOC_STATUSES, PROFILES
+
+    if doc_status not in DOC_STATUSES:
+        raise ReportError(f"doc_status must be one of {', '.join(DOC_STATUSES)}, "
+                          f"not {doc_status!r}")
+    if fhir_profile not in PROFILES:
+        raise ReportError(f"fhir_profile must be one of {', '.join(PROFILES)}, "
+                          f"not {fhir_profile!r}")
+
+
+def _fhir_settings_problems(org, settings_path: Path | str | None, formats: Sequence[str], *,
+                            strict: bool) -> list[Problem]:
+    """A warning per FHIR placeholder the settings leave in place; refuse them when strict."""
+    if not set(FHIR_FORMATS) & set(formats) or not org.fhir_gaps:
+        return []
+    source = str(settings_path) if settings_path else "(no --settings)"
+    if strict:
+        raise ReportError(f"{source}: FHIR output needs [organisation] "
+                          + "; ".join(org.fhir_gaps) + " (--strict)")
+    return [Problem(source, 0, "organisation", f"FHIR placeholder: set {gap}", "warning")
+            for gap in org.fhir_gaps]
 
 
 def _manifest_keys(outdir: Path) -> dict[str, dict]:
@@ -279,27 +336,45 @@ def _str(value: Path | str | None) -> str | None:
 def _osteoporosis_text(rules: RuleSet) -> str:
     normal, osteo = rules.yam_normal_min_pct, rules.yam_osteoporosis_max_pct
     if rules.criteria == "jos2000":
-        return (f"any fragility fracture (vertebral included) and YAM < {normal:g} %; "
+        return (f"any JOS fragility fracture (vertebral included) and YAM < {normal:g} %; "
                 f"or YAM < {osteo:g} %")
-    return (f"vertebral/hip fragility fracture (whatever the BMD); or other fragility fracture "
-            f"and YAM < {normal:g} %; or YAM ≤ {osteo:g} %")
+    return (f"vertebral or proximal-femur fragility fracture (whatever the BMD); or other JOS "
+            f"fragility fracture (rib, pelvis, proximal humerus, distal radius, lower leg) and "
+            f"YAM < {normal:g} %; or YAM ≤ {osteo:g} % or T-score ≤ "
+            f"{rules.t_osteoporosis_max:g}")
+
+
+FRACTURE_VOCABULARY = {
+    "vertebral": "any vertebra (T7, Th12, L1-L2, T12–L1, vertebra, 第2腰椎, 胸椎, 腰椎, 椎体)",
+    "proximal_femur": "hip, femoral neck, proximal femur, 大腿骨近位, 大腿骨頸部",
+    "other_fragility": "rib (肋骨), pelvis incl. sacrum (骨盤), proximal humerus (上腕骨近位), "
+                       "distal radius (橈骨遠位), lower leg: tibia, fibula (下腿)",
+    "not_jos": "anything else (calcaneus, metatarsal, any stress fracture): never vertebral; "
+               "the class follows the BMD and page 1 asks for a review",
+    "no_site": "fracture = yes without a site: assumed vertebral (the seed's convention), said so",
+}
 
 
 def describe_rules(rules: RuleSet) -> dict:
     """The rule set as data (for ``reportgen rules --json``)."""
     return {
         "name": rules.name, "version": rules.version, "criteria": rules.criteria,
-        "digest": rules.digest,
+        "specification": rules.data.get("specification", ""), "digest": rules.digest,
         "bone_status": {
             "osteoporosis": _osteoporosis_text(rules),
             "low_bone_mass": f"YAM < {rules.yam_normal_min_pct:g} %",
             "normal": f"YAM ≥ {rules.yam_normal_min_pct:g} %",
             "yam_osteoporosis_max_pct": rules.yam_osteoporosis_max_pct,
             "yam_normal_min_pct": rules.yam_normal_min_pct,
+            "t_score_osteoporosis_max": rules.t_osteoporosis_max,
+            "fracture_sites": FRACTURE_VOCABULARY,
             "evidence": rules.bone_evidence,
         },
         "iscd": {"z_below_expected_max": rules.z_below_expected_max,
+                 "below": "Z ≤ limit: below the expected range for age; triggers "
+                          "secondary_cause_workup and dxa_follow_up whatever the JOS class",
                  "evidence": rules.iscd_evidence},
+        "secondary_causes": list(rules.secondary_cause_rules),
         "risk_rules": [
             {"id": r.rule_id, "label": r.label, "condition": r.condition, "input": r.input,
              "operator": r.operator, "threshold": r.threshold, "unit": r.unit,
@@ -313,15 +388,21 @@ def describe_rules(rules: RuleSet) -> dict:
                 f"implausible_dose_rate: mgso4_total_g > {rules.mgso4_max_g_per_day:g} g/day × "
                 f"mgso4_days + {rules.mgso4_loading_allowance_g:g} g",
                 "mgso4_days_exceed_hospital_days: mgso4_days > hospital_days",
-                "fracture_in_dxa_region: a fractured lumbar vertebra inside the DXA region",
-                "fracture_site_unrecognised: fracture_sites not recognised (treated as "
-                "vertebral)",
-                "dxa_before_delivery / dxa_days_postpartum: dxa_date against delivery_date",
+                "fracture_in_dxa_region (warning): a fractured vertebra inside the DXA region "
+                "(ranges and Japanese notation read: L1-L2 inside L1-L4)",
+                "fracture_site_not_jos (warning): a fracture site outside the JOS fragility "
+                "sites (never called vertebral; the class follows the BMD)",
+                "fracture_site_assumed: fracture = yes without a site (assumed vertebral)",
+                "fracture_sites_without_fracture (warning): sites given with fracture = no",
+                "dxa_before_delivery (warning) / dxa_days_postpartum: dxa_date against "
+                "delivery_date",
             ],
         },
         "recommendations": [
             {"id": r.rec_id, "text": r.text, "statuses": list(r.statuses),
-             "flags": list(r.flags), "requires_flag": r.requires_flag}
+             "flags": list(r.flags), "facts": list(r.facts), "requires": list(r.requires),
+             "requires_flag": r.requires_flag,
+             "variants": [{"when": w, "text": t} for w, t in r.variants]}
             for r in rules.recommendations
         ],
     }
@@ -342,6 +423,8 @@ def build_cohort_report(
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
     sheet: str | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
     lock_wait_s: float = 0.0,
 ) -> RunResult:
     """The case-series summary; refuses on invalid rows unless ``skip_invalid``. Its files
@@ -352,7 +435,8 @@ def build_cohort_report(
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
     load_settings(settings_path)
-    table = load_input(input_path, sheet=sheet)
+    load_intervals(settings_path)
+    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     problems = [p.redacted() for p in table.problems] if deidentify else table.problems
     result = RunResult(outdir, problems=problems)
     if table.errors and not skip_invalid:

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
+from reportgen.exposure import exposure_so_far
+from reportgen.fractures import read_fractures
+from reportgen.labs import Interval, lab_results
 from reportgen.models import Assessment, BoneStatus
-from reportgen.risk import evaluate_rules, quality_flags, recommend
+from reportgen.risk import (
+    evaluate_rules,
+    page1_statements,
+    patient_facts,
+    quality_flags,
+    recommend,
+    secondary_causes,
+)
 from reportgen.rules import RuleSet
 
-JSON_SCHEMA_VERSION = "1"
+JSON_SCHEMA_VERSION = "2"
 PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
             "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
             "endocrine disease) must be excluded before it is called primary.")
@@ -45,21 +56,47 @@ def _plain(value: object) -> object:
     return value
 
 
-def assess_record(record: dict[str, object], rules: RuleSet) -> Assessment:
+def assess_record(record: dict[str, object], rules: RuleSet, *,
+                  lab_intervals: Mapping[str, Interval] | None = None) -> Assessment:
     """Classify, flag and recommend for one validated record."""
-    finding = classify_bone_status(float(record["yam_percent"]), bool(record["fracture"]), rules,
-                                   record.get("fracture_sites"))
+    fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
+    yam = record.get("yam_percent")
+    finding = classify_bone_status(None if yam is None else float(yam), bool(record["fracture"]),
+                                   rules, t_score=record.get("t_score"), fractures=fractures)
+    iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
+    quality = quality_flags(record, rules, fractures)
+    secondary = secondary_causes(results, rules)
+    labs = lab_results(record, lab_intervals)
+    exposure = _exposure(record, rules)
+    facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
         patient=record,
         finding=finding,
-        iscd_statement=iscd_statement(record.get("z_score"), rules),
+        iscd_statement=iscd,
         rule_results=results,
-        quality_flags=quality_flags(record, rules),
-        recommendations=recommend(finding.status, results, rules),
+        quality_flags=quality,
+        recommendations=recommend(finding.status, results, rules, facts),
         derived=derived,
+        secondary_causes=secondary,
+        statements=page1_statements(record, finding, fractures, iscd, secondary, results,
+                                    quality, rules, labs),
+        fractures=fractures,
+        labs=labs,
+        exposure=exposure,
     )
+
+
+def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
+    """Exposure so far, with ``--as-of`` and an infusion record (contract §5)."""
+    infusions, as_of = record.get("_infusions"), record.get("_as_of")
+    if not infusions or not as_of:
+        return None
+    parsed = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+              for a, b, r in infusions]
+    threshold = float(rules.risk_rule("mgso4_high_cumulative_dose").threshold)
+    return exposure_so_far(parsed, datetime.fromisoformat(str(as_of)), threshold)
 
 
 def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
@@ -75,12 +112,17 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "classification_label": finding.status.label,
         "plo": is_plo,
         "classification_reason": finding.reason,
+        "classification_decided_by": finding.decided_by,
+        "yam_t_score_discordance": finding.discordance or None,
         "criteria": finding.criteria,
         "plo_note": PLO_NOTE if is_plo else None,
         "iscd_statement": assessment.iscd_statement,
         "iscd_text": ISCD_TEXT.get(assessment.iscd_statement or ""),
-        "risk_flags": assessment.fired,
+        "risk_flags": assessment.present,
         "not_assessed": assessment.not_assessed,
+        "secondary_causes": assessment.secondary_causes,
+        "page1_statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
+                             for s in assessment.statements],
         "recommendations": [r.rec_id for r in assessment.recommendations],
         "rules_name": rules.name,
         "rules_version": rules.version,
@@ -88,6 +130,11 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "mgso4_days": record.get("mgso4_days"),
         "mgso4_total_g": record.get("mgso4_total_g"),
         "yam_percent": record.get("yam_percent"),
+        "labs": [lab.as_dict() for lab in assessment.labs],
+        "exposure": assessment.exposure,
+        "fractures": [{"site": f.text, "kind": f.kind, "vertebrae": list(f.vertebrae)}
+                      for f in assessment.fractures.sites],
+        "fracture_site_assumed": assessment.fractures.assumed_vertebral,
         "derived": assessment.derived,
         "rule_results": [
             {"id": r.rule_id, "label": r.label, "state": r.state.value,
@@ -100,6 +147,8 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
         "input": {k: _json_value(v) for k, v in record.items() if not k.startswith("_")},
+        "infusions": [{"start": a, "end": b, "rate_g_per_h": r}
+                      for a, b, r in record.get("_infusions") or ()] or None,
         "source": {"file": source_name, "row": record.get("_row")},
         "tool_version": tool_version,
         "generated_at": generated_at,

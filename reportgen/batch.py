@@ -20,6 +20,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
+from reportgen.labs import load_intervals
 from reportgen.output import (
     dump_json,
     remove_temps,
@@ -49,7 +50,15 @@ class RunSettings:
     settings_path: str | None
     generated_at: str
     source_name: str
+    doc_status: str = "preliminary"  # FHIR docStatus (--doc-status)
+    fhir_profile: str = "uscore"  # FHIR document codes (--fhir-profile)
     run_id: str = "0-0"  # names this run's temporary files
+
+
+# Output file suffix and manifest format of each --format value.
+SUFFIXES = {"html": "html", "pdf": "pdf", "json": "json", "fhir": "fhir.json",
+            "fhir-bundle": "bundle.json"}
+_FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in SUFFIXES.items()}
 
 
 @dataclass
@@ -78,6 +87,7 @@ class PatientMaker:
     def __init__(self, settings: RunSettings):
         self.settings = settings
         self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
+        self.lab_intervals = load_intervals(settings.settings_path)
         self._renderer = None
 
     @property
@@ -103,17 +113,17 @@ class PatientMaker:
         """Write the patient's files to fsynced temporary files; return their manifest
         entries, each with the ``temp`` to rename into place (none is left on failure)."""
         s = self.settings
-        assessment = assess_record(job.record, self.rules)
+        assessment = assess_record(job.record, self.rules, lab_intervals=self.lab_intervals)
         document = assessment_json(assessment, self.rules, tool_version=__version__,
                                    generated_at=s.generated_at, source_name=s.source_name)
         outputs: dict[str, bytes] = {}
         json_bytes = dump_json(document)
         if "json" in s.formats:
             outputs["json"] = json_bytes
-        if {"html", "pdf", "fhir"} & set(s.formats):
+        if {"html", "pdf", "fhir", "fhir-bundle"} & set(s.formats):
+            want_pdf = bool({"pdf", "fhir", "fhir-bundle"} & set(s.formats))
             html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules, s,
-                                              stem=job.stem,
-                                              want_pdf=bool({"pdf", "fhir"} & set(s.formats)))
+                                              stem=job.stem, want_pdf=want_pdf)
             if "html" in s.formats:
                 outputs["html"] = html.encode("utf-8")
             if "pdf" in s.formats:
@@ -121,13 +131,20 @@ class PatientMaker:
             if "fhir" in s.formats:
                 from reportgen.fhir import document_reference_json
                 outputs["fhir.json"] = document_reference_json(
-                    document, pdf, self.renderer.settings, s.generated_at)
+                    document, pdf, self.renderer.settings, s.generated_at,
+                    doc_status=s.doc_status, profile=s.fhir_profile)
+            if "fhir-bundle" in s.formats:
+                from reportgen.fhir_bundle import transaction_bundle_json
+                outputs["bundle.json"] = transaction_bundle_json(
+                    document, pdf, self.renderer.settings, s.generated_at,
+                    doc_status=s.doc_status, profile=s.fhir_profile)
         entries: list[dict] = []
         try:
             for fmt, data in outputs.items():
                 name = f"patient-{job.stem}.{fmt}"
                 temp = write_temp(s.outdir / name, data, s.run_id)
-                entries.append({"path": name, "kind": "patient", "format": fmt.split(".")[0],
+                entries.append({"path": name, "kind": "patient",
+                                "format": _FORMAT_OF_SUFFIX[fmt],
                                 "patient_id": job.record["patient_id"],
                                 "sha256": sha256_bytes(data), "input_sha256": job.key,
                                 **rules_fields(self.rules), "temp": str(temp)})

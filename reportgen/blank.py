@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from reportgen.labs import LAB_TESTS
 from reportgen.schema import COLUMNS, Column
 from reportgen.settings import SECTION, Organisation
 
@@ -20,6 +21,7 @@ _KIND_TEXT = {
     "boolean": "yes/no",
     "smoking": "never | before_pregnancy | during_pregnancy",
     "date": "ISO date (YYYY-MM-DD)",
+    "gestation": "gestational age as weeks+days, e.g. 23+4",
 }
 _ONE_OF = {"bmi_kg_m2": "required unless height_cm and weight_kg are given",
            "mgso4_days": "required (or an infusions list in JSON)",
@@ -46,6 +48,7 @@ _SETTINGS_HELP = {
     "identifier_system": "FHIR subject identifier system: the namespace of your patient ids "
                          "(an absolute URI).",
     "language": "Document language (BCP 47), e.g. en, en-GB, ja.",
+    "organisation_identifier": "FHIR author/custodian identifier: '<system URI>|<value>'.",
 }
 
 
@@ -64,7 +67,10 @@ def blank_template(kind: str) -> str:
 
 
 def _describe(column: Column) -> str:
-    text = _KIND_TEXT[column.kind]
+    if column.kind == "choice":
+        text = " | ".join(column.choices)
+    else:
+        text = _KIND_TEXT.get(column.kind, column.kind)
     if column.low is not None and column.high is not None:
         text += f", {column.low:g}–{column.high:g}"
     if column.name in _ONE_OF:
@@ -88,4 +94,11 @@ def _settings_template() -> str:
     for field in fields(Organisation):
         lines.append(f"# {_SETTINGS_HELP.get(field.name, field.name)}")
         lines.append(f"# {field.name} = {getattr(defaults, field.name)!r}".replace("'", '"'))
+    lines += ["", "# Lab reference intervals: [labs.<test>] low, high (and source) replace the "
+              "shipped ones.", "# Shipped defaults:"]
+    for test in LAB_TESTS.values():
+        low = "" if test.low is None else f"low = {test.low:g}"
+        high = "" if test.high is None else f"high = {test.high:g}"
+        shown = ", ".join(part for part in (low, high) if part)
+        lines.append(f"# [labs.{test.test}]  {shown}  ({test.unit}; {test.source})")
     return "\n".join(lines) + "\n"

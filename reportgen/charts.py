@@ -900,3 +900,49 @@ def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | No
 
 def _offset(fig: Figure, points: float) -> ScaledTranslation:
     return ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)
+
+
+# --- 6. MgSO4 exposure so far (inpatients, --as-of) ---
+
+
+def plot_cumulative_dose(series: Sequence[tuple[date, float]], *, as_of: date,
+                         threshold_g: float, long_term_days: float,
+                         projected: tuple[date, float] | None = None) -> bytes | None:
+    """Cumulative MgSO4 (g) over time up to ``as_of``, the high-dose threshold line, the
+    long-term-days line (first infusion + N days) and, while infusing, the projection to the
+    threshold (dashed). None with fewer than two points. 17 cm × 5.2 cm at print size."""
+    if len(series) < 2:
+        return None
+    xs = [_day(moment) for moment, _ in series]
+    ys = [grams for _, grams in series]
+    with _LOCK, _style():
+        fig = _new_figure(17.0, 5.2)
+        ax = fig.add_axes((1.6 / 17, 0.9 / 5.2, 12.4 / 17, 3.9 / 5.2))
+        ax.plot(xs, ys, color=_POINT, linewidth=1.8, zorder=3)
+        top = max(max(ys), threshold_g) * 1.15
+        end = _day(as_of)
+        if projected is not None:
+            px = _day(projected[0])
+            ax.plot([xs[-1], px], [ys[-1], projected[1]], color=_POINT, linewidth=1.2,
+                    linestyle=(0, (3, 2)), zorder=3)
+            end = max(end, px)
+        ax.axhline(threshold_g, zorder=2.5, **_GUIDE)
+        ax.text(1.005, threshold_g, f"{threshold_g:,.0f} g (hypothesis)",
+                transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7,
+                color=_INK)
+        long_term = xs[0] + long_term_days
+        ax.axvline(long_term, zorder=2.5, **_GUIDE)
+        ax.text(long_term, 0.98, f" day {long_term_days:g} (long-term)",
+                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=7,
+                color=_INK, fontstyle="italic")
+        ax.axvline(_day(as_of), color=_INK, linewidth=0.8, zorder=2.6)
+        ax.text(_day(as_of), 0.02, " as of", transform=ax.get_xaxis_transform(),
+                ha="left", va="bottom", fontsize=7, color=_INK)
+        ax.set_xlim(xs[0], max(end, long_term) + 1)
+        ax.set_ylim(0, top)
+        ax.set_ylabel("Cumulative MgSO4 (g)")
+        ax.yaxis.set_major_formatter(FuncFormatter(_grams))
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_major_locator(FixedLocator(_date_ticks(lo, hi)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p=None: _date_text(v)))
+        return _render_once(fig)

@@ -2,91 +2,160 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from reportgen import formatting as fmt
+from reportgen.fractures import (
+    NOT_JOS,
+    OTHER_FRAGILITY,
+    PROXIMAL_FEMUR,
+    VERTEBRAL,
+    Fractures,
+    read_fractures,
+)
 from reportgen.models import BoneStatus, Finding
-from reportgen.rules import RuleSet, format_number
+from reportgen.rules import RuleSet
 
-VERTEBRAL_OR_HIP = "vertebral_or_hip"
-OTHER_SITE = "other"
-UNRECOGNISED = "unrecognised"
-
-# JOS 2012 arm I-1 sites (vertebra, proximal femur) and arm I-2 sites (Soen 2013).
-_VERTEBRA = re.compile(r"^(c|t|th|l|s)\s*\d{1,2}$|vertebra|spine|spinal|lumbar|thoracic|"
-                       r"\bhip\b|femoral neck|proximal femur|femur|椎|大腿骨")
-_OTHER = re.compile(r"rib|pelvi|pubi|ischi|sacr|humer|radius|radial|wrist|tibia|fibula|"
-                    r"lower leg|ankle|肋骨|骨盤|上腕|橈骨|下腿")
 ISCD_BELOW = "below_expected_range_for_age"
 ISCD_WITHIN = "within_expected_range_for_age"
 ISCD_TEXT = {ISCD_BELOW: "below the expected range for age",
              ISCD_WITHIN: "within the expected range for age"}
+_ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
 
 
-def fracture_site_kind(sites: str | None) -> str:
-    """Which JOS fracture arm the listed sites belong to; none listed means vertebral."""
-    if sites is None or not str(sites).strip():
-        return VERTEBRAL_OR_HIP  # contract: fracture = yes means vertebral unless sites say else
-    parts = [p.strip().lower() for p in re.split(r"[;,/、]+", str(sites)) if p.strip()]
-    if any(_VERTEBRA.search(p) for p in parts):
-        return VERTEBRAL_OR_HIP
-    if any(_OTHER.search(p) for p in parts):
-        return OTHER_SITE
-    return UNRECOGNISED
+def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
+                         fracture_sites: str | None = None, *,
+                         t_score: float | None = None,
+                         fractures: Fractures | None = None) -> Finding:
+    """The JOS criteria in order (clinical-rules §1): fracture arms, then YAM or T-score.
 
-
-def classify_bone_status(yam_pct: float, fracture: bool, rules: RuleSet,
-                         fracture_sites: str | None = None) -> Finding:
-    """JOS criteria in order: fracture arms first, then the YAM bands (``rules.criteria``)."""
-    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
+    Without a YAM (no DXA yet) the status is NOT_MEASURED, whatever else is recorded: a
+    bone status is never printed without a measurement (contract §5, v2)."""
+    if yam_pct is None:
+        return Finding(BoneStatus.NOT_MEASURED, "no DXA result recorded yet", rules.criteria,
+                       decided_by="")
+    if fractures is None:
+        fractures = read_fractures(bool(fracture), fracture_sites)
     criteria = rules.criteria
-    kind = fracture_site_kind(fracture_sites) if fracture else None
-    yam = format_number(yam_pct)
-    if fracture and criteria == "jos2012" and kind in (VERTEBRAL_OR_HIP, UNRECOGNISED):
-        where = fracture_sites or "vertebral"
-        also = (f"; YAM {yam} % is also ≤ {format_number(osteo)} %"
-                if _osteoporotic_yam(yam_pct, osteo, criteria) else "")
+    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
+    yam_class = _yam_class(yam_pct, rules)
+    t_class = _t_class(t_score, rules)
+    yam_text = _yam_comparison(yam_pct, yam_class, rules)
+    kind = fractures.kind
+    arm = "JOS 2012" if criteria == "jos2012" else "JOS 2000"
+
+    if criteria == "jos2012" and kind in _ARM_I1:
+        sites = ("no site recorded, assumed vertebral (the seed's convention)"
+                 if fractures.assumed_vertebral else fractures.describe(_ARM_I1))
+        also = f"; {yam_text} as well" if yam_class is BoneStatus.OSTEOPOROSIS else ""
         return Finding(BoneStatus.OSTEOPOROSIS,
-                       f"vertebral/hip fragility fracture ({where}): osteoporosis whatever the "
-                       f"BMD{also}", criteria, by_fracture=True)
-    if fracture and yam_pct < normal:
+                       f"fragility fracture, {sites}: osteoporosis whatever the BMD "
+                       f"({arm} I-1){also}", criteria, by_fracture=True, decided_by="fracture")
+    if kind in (*_ARM_I1, OTHER_FRAGILITY) and yam_pct < normal:
+        sites = fractures.describe((*_ARM_I1, OTHER_FRAGILITY))
+        label = "I-2" if criteria == "jos2012" else "fracture arm"
         return Finding(BoneStatus.OSTEOPOROSIS,
-                       f"fragility fracture ({fracture_sites or 'site not given'}) and "
-                       f"YAM {yam} % < {format_number(normal)} %", criteria, by_fracture=True)
-    if _osteoporotic_yam(yam_pct, osteo, criteria):
-        op = "≤" if criteria == "jos2012" else "<"
-        return Finding(BoneStatus.OSTEOPOROSIS, f"YAM {yam} % {op} {format_number(osteo)} %",
-                       criteria)
-    if yam_pct < normal:
-        return Finding(BoneStatus.LOW_BONE_MASS, f"YAM {yam} % < {format_number(normal)} %",
-                       criteria)
-    return Finding(BoneStatus.NORMAL, f"YAM {yam} % ≥ {format_number(normal)} %", criteria)
+                       f"fragility fracture, {sites}, and {yam_text} ({arm} {label})",
+                       criteria, by_fracture=True, decided_by="fracture")
+    discordance = _discordance(yam_pct, t_score, yam_class, t_class, rules)
+    if criteria == "jos2012":
+        by_yam = yam_class is BoneStatus.OSTEOPOROSIS
+        by_t = t_class is BoneStatus.OSTEOPOROSIS
+        if by_yam or by_t:
+            t_text = _t_comparison(t_score, rules) if by_t else ""
+            if by_yam and by_t:
+                reason, decided = f"{yam_text} and {t_text} ({arm} II)", "yam_and_t_score"
+            elif by_yam:
+                reason, decided = f"{yam_text} ({arm} II)", "yam"
+            else:
+                reason, decided = f"{t_text} ({arm} II: YAM ≤ " \
+                                  f"{fmt.trimmed(osteo)} % or T-score ≤ " \
+                                  f"{fmt.score(rules.t_osteoporosis_max)})", "t_score"
+            return Finding(BoneStatus.OSTEOPOROSIS, reason, criteria, decided_by=decided,
+                           discordance=discordance)
+    elif yam_class is BoneStatus.OSTEOPOROSIS:
+        return Finding(BoneStatus.OSTEOPOROSIS, yam_text, criteria, discordance=discordance)
+    return Finding(yam_class, yam_text, criteria, discordance=discordance)
 
 
-def _osteoporotic_yam(yam, osteo: float, criteria: str):
+def _yam_class(yam: float, rules: RuleSet) -> BoneStatus:
+    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     # 2012 revision: "YAM 70 % 以下" (≤); 2000 revision: "70 % 未満" (<).
-    return yam <= osteo if criteria == "jos2012" else yam < osteo
+    if (yam <= osteo) if rules.criteria == "jos2012" else (yam < osteo):
+        return BoneStatus.OSTEOPOROSIS
+    return BoneStatus.LOW_BONE_MASS if yam < normal else BoneStatus.NORMAL
+
+
+def _t_class(t_score: float | None, rules: RuleSet) -> BoneStatus | None:
+    """What the T-score alone reads: ≤ −2.5 osteoporosis (JOS 2012 II); < −1.0 low bone mass
+    (the 2012 addendum's 骨量減少); None without a T-score."""
+    if t_score is None:
+        return None
+    if t_score <= rules.t_osteoporosis_max:
+        return BoneStatus.OSTEOPOROSIS
+    return BoneStatus.LOW_BONE_MASS if t_score < rules.t_low_bone_mass_max else BoneStatus.NORMAL
+
+
+def _yam_comparison(yam: float, status: BoneStatus, rules: RuleSet) -> str:
+    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
+    if status is BoneStatus.OSTEOPOROSIS:
+        op, limit = ("≤" if rules.criteria == "jos2012" else "<"), osteo
+    elif status is BoneStatus.LOW_BONE_MASS:
+        op, limit = "<", normal
+    else:
+        op, limit = "≥", normal
+    shown, threshold = fmt.distinct(yam, limit, fmt.percent)
+    return f"YAM {shown} % {op} {threshold} %"
+
+
+def _t_comparison(t_score: float | None, rules: RuleSet) -> str:
+    limit = rules.t_osteoporosis_max
+    shown, threshold = fmt.distinct(t_score, limit, fmt.score)
+    op = "≤" if t_score <= limit else ">"
+    return f"T-score {shown} {op} {threshold}"
+
+
+def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
+                 t_class: BoneStatus | None, rules: RuleSet) -> str:
+    """Both readings, when YAM and the T-score point to different classes."""
+    if t_class is None or t_class is yam_class:
+        return ""
+    return (f"YAM {fmt.percent(yam)} % alone reads {yam_class.label.lower()}; "
+            f"T-score {fmt.score(t_score)} alone reads {t_class.label.lower()}")
 
 
 def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
     """Vectorised :func:`classify_bone_status`; returns the status values as strings."""
-    yam = frame["yam_percent"].astype(float).to_numpy()
-    fracture = frame["fracture"].fillna(False).astype(bool).to_numpy()
-    sites = frame["fracture_sites"] if "fracture_sites" in frame else None
-    if sites is None:
-        kinds = np.full(len(frame), VERTEBRAL_OR_HIP, dtype=object)
-    else:
-        kinds = np.array([fracture_site_kind(s if isinstance(s, str) else None)
-                          if f else "" for s, f in zip(sites, fracture, strict=True)],
-                         dtype=object)
+    yam = frame["yam_percent"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    t_score = (frame["t_score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+               if "t_score" in frame
+               else np.full(len(frame), np.nan))
+    kinds = fracture_kinds(frame)
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
-    by_site = fracture & (rules.criteria == "jos2012") & (kinds != OTHER_SITE)
-    conditions = [by_site, fracture & (yam < normal), _osteoporotic_yam(yam, osteo, rules.criteria),
+    jos2012 = rules.criteria == "jos2012"
+    arm_i1 = np.isin(kinds, _ARM_I1)
+    fragility = arm_i1 | (kinds == OTHER_FRAGILITY)
+    by_yam = yam <= osteo if jos2012 else yam < osteo
+    by_t = (t_score <= rules.t_osteoporosis_max) if jos2012 else np.zeros(len(frame), bool)
+    conditions = [np.isnan(yam), arm_i1 & jos2012, fragility & (yam < normal), by_yam | by_t,
                   yam < normal]
-    choices = ["osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
+    choices = ["not_measured", "osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
     return pd.Series(np.select(conditions, choices, default="normal"), index=frame.index)
+
+
+def fracture_kinds(frame: pd.DataFrame) -> np.ndarray:
+    """Per row the decisive fracture kind (``""`` without a fracture), each distinct
+    ``fracture_sites`` text read once."""
+    fracture = frame["fracture"].fillna(False).astype(bool).to_numpy()
+    if "fracture_sites" not in frame:
+        return np.where(fracture, VERTEBRAL, "").astype(object)
+    sites = frame["fracture_sites"].to_numpy(dtype=object)
+    codes, uniques = pd.factorize(sites, use_na_sentinel=True)
+    unique_kinds = np.array([read_fractures(True, s if isinstance(s, str) else None).kind
+                             for s in uniques] + [VERTEBRAL], dtype=object)
+    kinds = unique_kinds[codes]  # code -1 (no site) takes the last entry: assumed vertebral
+    return np.where(fracture, kinds, "").astype(object)
 
 
 def iscd_statement(z_score: float | None, rules: RuleSet) -> str | None:
@@ -94,3 +163,7 @@ def iscd_statement(z_score: float | None, rules: RuleSet) -> str | None:
     if z_score is None:
         return None
     return ISCD_BELOW if z_score <= rules.z_below_expected_max else ISCD_WITHIN
+
+
+__all__ = ["ISCD_BELOW", "ISCD_TEXT", "ISCD_WITHIN", "NOT_JOS", "classify_bone_status",
+           "classify_frame", "fracture_kinds", "iscd_statement"]

@@ -17,7 +17,7 @@ from reportgen.errors import Interrupted, ReportError
 
 logger = logging.getLogger("reportgen")
 
-FORMATS_PATIENT = ("html", "pdf", "json", "fhir")
+FORMATS_PATIENT = ("html", "pdf", "json", "fhir", "fhir-bundle")
 FORMATS_COHORT = ("html", "pdf", "json")
 
 
@@ -157,6 +157,25 @@ _settings = click.option("--settings", "settings_path",
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 
 
+def _as_of(ctx, param, value: str | None):
+    if value is None:
+        return None
+    from reportgen.exposure import parse_as_of
+
+    try:
+        return parse_as_of(value)
+    except ValueError:
+        raise click.BadParameter("an ISO date or date-time, e.g. 2025-03-05 or "
+                                 "2025-03-05T14:00") from None
+
+
+_as_of_option = click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
+                             help="Count MgSO4 infusions up to this moment (inpatients; a "
+                                  "running infusion has \"end\": null). A date means 00:00.")
+_labs = click.option("--labs", "labs", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Lab file in long format: patient_id, date, test, value, unit.")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reportgen")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no progress).")
@@ -188,7 +207,9 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, log_file: Path | None,
 @cli.command(short_help="Check an input file; list every problem.")
 @_input
 @_sheet
-def validate(input_path: Path, sheet: str | None) -> None:
+@_as_of_option
+@_labs
+def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -200,7 +221,7 @@ def validate(input_path: Path, sheet: str | None) -> None:
     from reportgen.errors import InputError
 
     try:
-        problems = api.validate_input(input_path, sheet=sheet)
+        problems = api.validate_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -221,7 +242,8 @@ def validate(input_path: Path, sheet: str | None) -> None:
 @_outdir
 @click.option("--id", "ids", multiple=True, help="Only this patient id (repeatable).")
 @click.option("--format", "formats", default="html,pdf,json", show_default=True,
-              callback=_formats(FORMATS_PATIENT), help="Comma list of html,pdf,json,fhir.")
+              callback=_formats(FORMATS_PATIENT),
+              help="Comma list of html,pdf,json,fhir,fhir-bundle.")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default: one per core).")
 @_overwrite
@@ -232,11 +254,23 @@ def validate(input_path: Path, sheet: str | None) -> None:
 @_template_dir
 @_settings
 @_sheet
+@_as_of_option
+@_labs
+@click.option("--doc-status", type=click.Choice(["preliminary", "final"]), default="preliminary",
+              show_default=True, help="FHIR docStatus: final once a clinician signed the report.")
+@click.option("--fhir-profile", type=click.Choice(["uscore", "jpcore"]), default="uscore",
+              show_default=True, help="FHIR document type/category codes: US Core or JP Core.")
+@click.option("--strict", is_flag=True,
+              help="Refuse FHIR output while the settings leave placeholders (identifier_system, "
+                   "name, organisation_identifier) instead of warning.")
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None) -> None:
-    """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json.
+            sheet: str | None, as_of, labs: Path | None, doc_status: str, fhir_profile: str,
+            strict: bool) -> None:
+    """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json, and with
+    --format fhir / fhir-bundle patient-<id>.fhir.json (DocumentReference) / .bundle.json
+    (FHIR transaction Bundle for reportgen send).
 
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
     every valid row still gets its report.
@@ -255,7 +289,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
                        workers=workers, overwrite=overwrite, resume=resume,
                        rules_path=rules_path, criteria=criteria, template_dir=template_dir,
                        settings_path=settings_path, sheet=sheet, progress=progress,
-                       lock_wait_s=ctx.obj.wait_s)
+                       as_of=as_of, labs=labs, doc_status=doc_status,
+                       fhir_profile=fhir_profile, strict=strict, lock_wait_s=ctx.obj.wait_s)
     finally:
         if progress is not None:
             progress.close()
@@ -282,11 +317,13 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_template_dir
 @_settings
 @_sheet
+@_as_of_option
+@_labs
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None) -> None:
+           sheet: str | None, as_of, labs: Path | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -302,7 +339,8 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, lock_wait_s=click.get_current_context().obj.wait_s)
+                   sheet=sheet, as_of=as_of, labs=labs,
+                   lock_wait_s=click.get_current_context().obj.wait_s)
     _finish(result)
 
 
@@ -327,15 +365,22 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(json.dumps(described, ensure_ascii=False, indent=2))
         return
     click.echo(f"Rule set {described['name']} {described['version']} "
-               f"(criteria {described['criteria']})\n")
+               f"(criteria {described['criteria']}; {described['specification']})\n")
     bone = described["bone_status"]
     click.echo("Bone status (first match wins):")
     for status in ("osteoporosis", "low_bone_mass", "normal"):
         click.echo(f"  {status:<14} {bone[status]}")
-    click.echo(f"  evidence: {bone['evidence']}\n")
-    click.echo("Risk flags:")
+    click.echo(f"  evidence: {bone['evidence']}")
+    click.echo("  Fracture sites:")
+    for kind, words in bone["fracture_sites"].items():
+        click.echo(f"    {kind:<16} {words}")
+    iscd = described["iscd"]
+    click.echo(f"\nISCD (Z-score ≤ {iscd['z_below_expected_max']:g}): {iscd['below']}")
+    click.echo(f"  evidence: {iscd['evidence']}")
+    click.echo(f"\nSecondary causes listed beside PLO: {', '.join(described['secondary_causes'])}")
+    click.echo("\nRisk flags (reported as present / absent / not recorded):")
     for rule in described["risk_rules"]:
-        click.echo(f"  {rule['id']:<28} fires when {rule['condition']}")
+        click.echo(f"  {rule['id']:<28} present when {rule['condition']}")
         click.echo(f"  {'':<28} evidence: {rule['evidence']}")
         if rule["caveat"]:
             click.echo(f"  {'':<28} caveat: {rule['caveat']}")
@@ -344,8 +389,70 @@ def rules(rules_path: Path | None, criteria: str | None, as_json: bool) -> None:
         click.echo(f"  {check}")
     click.echo("\nRecommendations:")
     for rec in described["recommendations"]:
-        when = ", ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]])
-        click.echo(f"  {rec['id']:<36} when {when}")
+        when = " or ".join(rec["statuses"] + [f"flag {f}" for f in rec["flags"]]
+                           + rec["facts"])
+        needs = "".join(f"; only if {f}" for f in rec["requires"])
+        click.echo(f"  {rec['id']:<36} when {when}{needs}")
+        for variant in rec["variants"]:
+            click.echo(f"  {'':<36} if {variant['when']}: {variant['text']}")
+
+
+@cli.command(short_help="POST the FHIR bundles of OUTDIR to a FHIR server.")
+@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--fhir-base", required=True, metavar="URL",
+              help="The server's FHIR base URL (https://; http:// only to localhost).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File whose first line is the bearer token (never printed).")
+@click.option("--dry-run", is_flag=True, help="Check and list what would be sent; no request.")
+@click.option("--allow-insecure", is_flag=True,
+              help="Allow plain http:// to a host other than localhost.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 600), default=30.0,
+              show_default=True, help="Seconds per request.")
+@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="Retries of a transient failure (5xx, 429, timeout, no connection).")
+def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
+         allow_insecure: bool, timeout_s: float, retries: int) -> None:
+    """POST each patient-<id>.bundle.json listed in OUTDIR/manifest.json to the FHIR server
+    at --fhir-base, and record each answer (status, ids) in the manifest.
+
+    The patient (and the organisation, when configured) must already exist on the server:
+    each is looked up by identifier first. A bundle already on the server is not sent again.
+    A refusal is shown with the server's diagnostics; exit status 1 if any file failed.
+
+    Example:
+
+    \b
+        reportgen send output/ --fhir-base https://ehr.example.org/fhir --token-file token.txt
+    """
+    from reportgen.send import SendError, SendOptions, check_base_url, read_token, send_outdir
+
+    try:
+        check_base_url(fhir_base, allow_insecure=allow_insecure)
+    except SendError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fhir-base") from None
+    options = SendOptions(base_url=fhir_base, token=_call(read_token, token_file),
+                          timeout_s=timeout_s, retries=retries, allow_insecure=allow_insecure)
+
+    def report(result) -> None:
+        if result.status == "failed":
+            click.echo(f"Error: {result.error}", err=True)
+        elif result.status == "would-send":
+            click.echo(f"{result.path}: would POST {len(result.entries)} entries", err=True)
+        elif result.status == "already-present":
+            click.echo(f"{result.path}: already on the server as {result.document_reference}",
+                       err=True)
+        else:
+            click.echo(f"{result.path}: {result.status} {result.document_reference} "
+                       f"({len(result.entries)} entries)", err=True)
+
+    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report)
+    failed = sum(r.status == "failed" for r in results)
+    click.echo(f"{len(results) - failed} of {len(results)} bundle(s) "
+               + ("checked (dry run)" if dry_run else "delivered"), err=True)
+    if not dry_run:
+        click.echo(str(outdir / "manifest.json"))  # where the answers are recorded
+    if failed:
+        sys.exit(1)
 
 
 @cli.command(short_help="Print a blank, commented template: input, settings or scans.")

@@ -57,6 +57,12 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
     stats = summarise_cohort(assessed, dose_threshold_g=float(dose_rule.threshold),
                              dose_band_edges_g=dose_band_edges_g,
                              yam_low_pct=rules.yam_normal_min_pct)
+    seed_rows = _seed_patients(assessed)
+    if seed_rows and float(dose_rule.threshold) == 1000.0:
+        stats["cautions"].append(
+            f"This cohort includes {seed_rows} of Iio's nine patients (matched on cumulative "
+            "dose and YAM), from whom the 1,000 g threshold was proposed: on them its test is "
+            "circular.")
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
         rules)
@@ -71,6 +77,8 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         "deidentified": deidentify,
         **stats,
         "yam_below_threshold": _yam_below(assessed, rules.yam_normal_min_pct),
+        "seed_patients_included": seed_rows,
+        "abnormal_labs": _abnormal_labs(frame, settings_path),
         "missing_by_column": _missing_by_column(frame),
         "excluded": excluded,
         "input_warnings": warnings,
@@ -152,11 +160,48 @@ def _yam_below(assessed: pd.DataFrame, threshold: float) -> dict:
             "percent": 100.0 * count / known if known else None}
 
 
+def _abnormal_labs(frame: pd.DataFrame, settings_path) -> dict[str, dict]:
+    """Per lab test: patients with a value, and with their latest value outside the interval."""
+    from reportgen.labs import LAB_COLUMNS, lab_results, load_intervals
+
+    columns = [c for c in (*LAB_COLUMNS, "_lab_draws", "patient_id") if c in frame.columns]
+    if not set(columns) - {"patient_id"}:
+        return {}
+    intervals = load_intervals(settings_path)
+    out: dict[str, dict] = {}
+    for record in records_from_frame(frame[columns]):
+        latest = {lab.test: lab for lab in lab_results(record, intervals)}
+        for test, lab in latest.items():
+            entry = out.setdefault(test, {"with_value": 0, "abnormal": 0})
+            entry["with_value"] += 1
+            entry["abnormal"] += lab.flag != "normal"
+    for entry in out.values():
+        entry["percent"] = 100.0 * entry["abnormal"] / entry["with_value"]
+    return out
+
+
+def _seed_patients(assessed: pd.DataFrame) -> int:
+    """How many rows are patients of the seed's Table 1 (same cumulative dose and YAM)."""
+    from reportgen.context import reference_cohort
+
+    if not {"mgso4_total_g", "yam_percent"} <= set(assessed.columns):
+        return 0
+    seed = {(round(d, 1), round(y, 1)) for d, y, _ in reference_cohort()}
+    pairs = zip(pd.to_numeric(assessed["mgso4_total_g"], errors="coerce").astype(float).round(1),
+                pd.to_numeric(assessed["yam_percent"], errors="coerce").astype(float).round(1),
+                strict=True)
+    return sum(1 for pair in pairs if pair in seed)
+
+
 def _missing_by_column(frame: pd.DataFrame) -> dict[str, int]:
     """Missing values per input column of the analysed rows (identifying columns left out)."""
     columns = [c for c in frame.columns
                if c not in _INTERNAL and c not in ("name", "notes")]
-    return {c: int(frame[c].isna().sum()) for c in columns}
+    out = {c: int(frame[c].isna().sum()) for c in columns}
+    if "fracture_sites" in out:  # a site is missing only where there is a fracture
+        fracture = frame["fracture"].fillna(False).astype(bool) if "fracture" in frame else False
+        out["fracture_sites"] = int((frame["fracture_sites"].isna() & fracture).sum())
+    return out
 
 
 def _integer_columns(assessed: pd.DataFrame) -> set[str]:
@@ -211,10 +256,10 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
     columns = [c for c in CSV_COLUMNS if c in assessed.columns]
     out = assessed[columns].copy()
     flag_columns = [f"flag_{r.rule_id}" for r in rules.risk_rules]
-    fired = assessed[flag_columns].eq("fired").to_numpy()
+    present = assessed[flag_columns].eq("present").to_numpy()
     names = [r.rule_id for r in rules.risk_rules]
     out["risk_flags"] = [";".join(n for n, f in zip(names, row, strict=True) if f)
-                         for row in fired]
+                         for row in present]
     out["data_quality_flags"] = row_quality
     # As entered: 20 not 20.0, yes/no as the input contract writes booleans.
     for column in _integer_columns(out):

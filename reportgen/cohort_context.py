@@ -7,16 +7,17 @@ a true minus sign (``−0.42``) and p-values to two decimals (three below 0.01).
 
 from __future__ import annotations
 
-import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup, escape
 
 from reportgen import charts
+from reportgen import formatting as fmt
 from reportgen.context import data_uri
-from reportgen.rules import RuleSet, format_number
+from reportgen.labs import LAB_TESTS
+from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
+from reportgen.summary import SMALL_N
 
 LISTING_COLUMNS = (
     ("patient_id", "ID"), ("age_years", "Age"), ("bmi_kg_m2", "BMI"), ("gravida", "G"),
@@ -50,29 +51,12 @@ _SUBSCRIPT = Markup("MgSO<sub>4</sub>")
 _PLAIN_KEYS = frozenset({"title", "subject", "keywords", "footer", "charts", "organisation"})
 
 
-# --- number formatting --------------------------------------------------------------------
+# --- number formatting: one formatter per kind of value (reportgen.formatting) ------------
 
-def half_up(value: float | None, decimals: int = 1) -> str:
-    """Round half up (29.25 -> 29.3, 19.95 -> 20.0), as papers print, with thousands
-    separators (1,552); not banker's or binary rounding. None/NaN -> "—"."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    quantum = Decimal(1).scaleb(-decimals)
-    # round() first drops binary noise: a mean of 19.949999999999996 is 19.95.
-    exact = Decimal(repr(round(float(value), decimals + 6)))
-    rounded = exact.quantize(quantum, rounding=ROUND_HALF_UP)
-    if rounded == 0:
-        rounded = abs(rounded)  # never "-0.0"
-    return f"{rounded:,}"
-
-
-def num(value: float | None, decimals: int = 1) -> str:
-    """:func:`half_up` with a typographic minus sign (−0.42)."""
-    return half_up(value, decimals).replace("-", "\u2212")
-
-
-def count(value: int | None) -> str:
-    return "—" if value is None else f"{int(value):,}"
+half_up = fmt.half_up
+num = fmt.half_up  # with a typographic minus sign (−0.42)
+count = fmt.count
+p_value = fmt.p_value
 
 
 def share(part: int, whole: int) -> str:
@@ -80,15 +64,6 @@ def share(part: int, whole: int) -> str:
     if not whole:
         return f"{part:,}/0"
     return f"{part:,}/{whole:,} ({half_up(100 * part / whole)} %)"
-
-
-def p_value(p: float | None) -> str:
-    """0.26, 0.02, 0.004, < 0.001 (two decimals, three below 0.01)."""
-    if p is None:
-        return "—"
-    if p < 0.001:
-        return "<\u00a00.001"  # no line break inside
-    return half_up(p, 3) if p < 0.01 else half_up(p, 2)
 
 
 def span(low: str, high: str) -> str:
@@ -130,14 +105,20 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
         "deidentified": deidentified,
         "n": count(n),
         "key_figures": _key_figures(summary, rules),
+        "key_caveat": _key_caveat(summary),
         "status_rows": _status_rows(summary),
-        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"], n),
+        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"],
+                               summary.get("measured", n)),
+        "measured": count(summary.get("measured", n)),
+        "not_measured": count(summary.get("not_measured", 0)),
         "yam_below": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"]),
-        "yam_normal_min": format_number(rules.yam_normal_min_pct),
+        "yam_normal_min": fmt.number(rules.yam_normal_min_pct),
         "table1": _table1(summary["table1"], integer_columns),
         "cautions": summary["cautions"],
         "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
+        "lab_rows": [{"label": LAB_TESTS[t].label, "value": share(e["abnormal"], e["with_value"])}
+                     for t, e in summary.get("abnormal_labs", {}).items()],
         "dose_bands": _dose_bands(summary["dose_bands"]),
         "associations": [_association(a) for a in summary["associations"]],
         "fisher_table": _fisher_table(summary["associations"]),
@@ -175,6 +156,16 @@ def _ratio(part: int, whole: int) -> str:
     return f"{part:,}/{whole:,} = {half_up(100 * part / whole)} %"
 
 
+def _key_caveat(summary: dict) -> str:
+    """The small-sample caveat, inside the key-figures box (clinical-rules §6)."""
+    n = summary["n"]
+    if not n or n >= SMALL_N:
+        return ""
+    return (f"Small sample (n = {n:,}): these are descriptive figures of a case series, not "
+            "estimates for a population; a single patient moves a percentage by "
+            f"{half_up(100 / n)} points, and tests have very low power.")
+
+
 def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     """The cohort's headline figures, each computed from the data (a paper's abstract)."""
     n = summary["n"]
@@ -184,10 +175,13 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
                                  f"({len(summary['excluded']):,} excluded)"
                                  if summary["excluded"] else "")},
            {"label": f"Bone status ({_CRITERIA.get(rules.criteria, rules.criteria)})",
-            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)},
+            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)
+            + (f" · {count(summary['not_measured'])} not measured yet (counted apart)"
+               if summary.get("not_measured") else "")},
            {"label": "Low bone mass or worse",
-            "value": _ratio(summary["low_bone_mass_or_worse"]["count"], n)},
-           {"label": f"YAM < {format_number(rules.yam_normal_min_pct)} %",
+            "value": _ratio(summary["low_bone_mass_or_worse"]["count"],
+                            summary.get("measured", n))},
+           {"label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
             "value": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"])}]
     labels = {"age_years": ("Age (years)", ""), "bmi_kg_m2": ("BMI (kg/m²)", ""),
@@ -227,11 +221,11 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
 
 def _plain(value: float | None) -> str:
     """A raw data value (a minimum or maximum) as entered: 18.1, 3,756, −2.9."""
-    return format_number(value).replace("-", "\u2212")
+    return fmt.number(value)
 
 
 def _status_rows(summary: dict) -> list[dict]:
-    n = summary["n"]
+    n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
     return [{"label": _STATUS[k], "value": k, "count": count(c),
              "percent": f"{half_up(100 * c / n)} %" if n else "—"}
             for k, c in summary["classification_counts"].items()]
@@ -298,12 +292,12 @@ def _table1(table: dict, integer_columns: set[str]) -> dict:
 def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
     rows = []
     for rule in rules.risk_rules:
-        c = counts.get(rule.rule_id, {"fired": 0, "not_fired": 0, "not_assessed": n})
-        assessed = c["fired"] + c["not_fired"]
+        c = counts.get(rule.rule_id, {"present": 0, "absent": 0, "not_assessed": n})
+        assessed = c["present"] + c["absent"]
         rows.append({"id": rule.rule_id, "label": rule.label, "condition": rule.condition,
                      "caveat": rule.caveat or "",
-                     "fired": share(c["fired"], assessed) if assessed else count(c["fired"]),
-                     "not_fired": count(c["not_fired"]),
+                     "present": share(c["present"], assessed) if assessed else count(c["present"]),
+                     "absent": count(c["absent"]),
                      "not_assessed": count(c["not_assessed"])})
     return rows
 
@@ -357,20 +351,14 @@ def _listing_row(row: dict) -> list[str]:
             sites = row.get("fracture_sites")
             cells.append(("yes" + (f" ({sites})" if sites else "")) if value else "no")
         elif key == "smoking":
-            cells.append(str(value).replace("_", " ") if value else "—")
+            cells.append(str(value).replace("_", " ") if value else "not recorded")
         elif key == "patient_id":
             cells.append(str(value))
         elif key == "bmi_kg_m2" and value is not None:
-            cells.append(_at_least_one_decimal(value))
+            cells.append(fmt.bmi(value))
         else:
             cells.append(_plain(value))
     return cells
-
-
-def _at_least_one_decimal(value: float) -> str:
-    """21 -> 21.0, 18.37 -> 18.37 (a derived BMI keeps the 2 decimals the rules saw)."""
-    text = _plain(value)
-    return text if "." in text else f"{text}.0"
 
 
 def _reason_kind(message: str) -> str:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import base64
 import csv
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 
 from reportgen import charts
-from reportgen.classify import ISCD_TEXT
-from reportgen.models import Assessment, FlagState
-from reportgen.rules import RuleSet, format_number
+from reportgen import formatting as fmt
+from reportgen.classify import ISCD_BELOW, ISCD_TEXT
+from reportgen.exposure import cumulative_series
+from reportgen.fractures import KIND_LABELS, NOT_JOS
+from reportgen.labs import LAB_TESTS
+from reportgen.models import Assessment, BoneStatus, FlagState
+from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 
-PATIENT_SCATTER_CM = (11.5, 7.0)  # beside the caveats, at print size (text ≥ 7 pt)
+PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = "the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
-_STATE_LABELS = {FlagState.FIRED: "Fired", FlagState.NOT_FIRED: "Not fired",
-                 FlagState.NOT_ASSESSED: "Not assessed"}
+REFERENCE_CAPTION = ("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
+                     "published case series shown for context, not a reference range. This "
+                     "patient is ringed and labelled.")
+# Flags that describe physiology rather than an alarm: shown neutrally (clinical-rules §3).
+_NEUTRAL_FLAGS = frozenset({"lactation"})
 _CRITERIA = {"jos2012": "JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)",
              "jos2000": "JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"}
 CAVEATS = (
@@ -67,13 +74,18 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     record = assessment.patient
     finding = assessment.finding
     pid = str(record["patient_id"])
-    plo = finding.status.value == "osteoporosis"
+    plo = finding.status is BoneStatus.OSTEOPOROSIS
     yam = record["yam_percent"]
     reference = reference_cohort()
+    in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
+    measured = finding.status is not BoneStatus.NOT_MEASURED
+    heading = ("MgSO4 exposure and bone-health plan — DXA pending" if not measured
+               else "Bone-health report — DXA in pregnancy" if in_pregnancy
+               else "Postpartum bone-health report")
     return {
         "lang": org.language,
-        "title": f"Postpartum bone-health report — patient {pid}",
-        "heading": "Postpartum bone-health report",
+        "title": f"{heading} — patient {pid}",
+        "heading": heading,
         "subject": "Bone status after MgSO4 tocolysis: DXA, fractures, risk factors",
         "keywords": "postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM",
         "organisation": org,
@@ -85,25 +97,39 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "patient": {
             "id": pid,
             "name": record.get("name") or "—",
-            "age": f"{format_number(record['age_years'])} years",
+            "age": f"{fmt.number(record['age_years'])} years",
             "dates": _dates(record),
+            "discharge": _discharge(record),
         },
+        "measured": measured,
         "status": finding.status,
         "plo": plo,
         "status_reason": finding.reason,
         "criteria_label": _CRITERIA[finding.criteria],
+        "criteria_short": finding.criteria.replace("jos", "JOS "),
         "plo_note": ("Reported as PLO: secondary causes (heparin, glucocorticoids, "
                      "immobilisation, endocrine disease) must be excluded.") if plo else "",
-        "iscd": ({"z": format_number(record["z_score"]),
-                  "text": ISCD_TEXT[assessment.iscd_statement]}
+        "iscd": ({"z": fmt.score(record["z_score"]),
+                  "text": ISCD_TEXT[assessment.iscd_statement],
+                  "below": assessment.iscd_statement == ISCD_BELOW}
                  if assessment.iscd_statement else None),
-        "exposure": _exposure_rows(record, assessment.derived),
-        "dxa": {"yam": format_number(yam), "rows": _dxa_rows(record)},
+        "statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
+                       for s in assessment.statements],
+        "exposure": _exposure_rows(record, assessment.derived,
+                                   so_far=assessment.exposure is not None),
+        "dxa": {"yam": fmt.percent(yam), "rows": _dxa_rows(assessment)},
+        "labs": _lab_table(assessment.labs),
+        "so_far": _exposure_so_far(assessment.exposure),
         "flags": [
-            {"id": r.rule_id, "label": r.label, "state": r.state.value,
-             "state_label": _STATE_LABELS[r.state], "explanation": r.explanation,
+            {"id": r.rule_id, "label": r.label,
+             "state": ("neutral" if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
+                       else r.state.value),
+             "state_label": r.state.label, "explanation": r.explanation,
              "subject": r.subject, "comparison": r.comparison.replace(" ", "\u00a0"),
-             "evidence": r.evidence, "caveat": r.caveat}
+             "evidence": r.evidence,
+             # a caveat qualifies a finding: said where the factor is present (a "recovers
+             # after weaning" note is not for a woman who is not breastfeeding)
+             "caveat": r.caveat if r.state is FlagState.PRESENT else None}
             for r in assessment.rule_results
         ],
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
@@ -111,8 +137,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                          for q in assessment.quality_flags],
         "caveats": CAVEATS,
         "notes": record.get("notes") or "",
-        "charts": _charts(record, rules, reference),
+        "charts": _charts(record, rules, reference, assessment.exposure),
         "reference_label": REFERENCE_LABEL,
+        "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
         "source": f"{source}, row {record.get('_row')}",
         "json_name": json_name,
@@ -129,59 +156,87 @@ def _row(label: str, value: str, derived: bool = False, derived_from: str = "") 
     return {"label": label, "value": value, "derived": derived, "derived_from": derived_from}
 
 
-def _exposure_rows(record: dict, derived: list[str]) -> list[dict]:
-    rows = [
-        _row("Days on MgSO4", f"{format_number(record['mgso4_days'])} days",
+def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[dict]:
+    rows = [] if so_far else [  # with --as-of the totals stand in "exposure so far"
+        _row("Days on MgSO4", f"{fmt.number(record['mgso4_days'])} days",
              "mgso4_days" in derived, "infusion record"),
-        _row("Cumulative MgSO4", f"{format_number(record['mgso4_total_g'])} g",
+        _row("Cumulative MgSO4", f"{fmt.grams(record['mgso4_total_g'])} g",
              "mgso4_total_g" in derived, "infusion record"),
     ]
     if record.get("hospital_days") is not None:
-        rows.append(_row("Hospital stay", f"{format_number(record['hospital_days'])} days"))
+        rows.append(_row("Hospital stay", f"{fmt.number(record['hospital_days'])} days"))
     if record.get("bed_rest_days") is not None:
-        rows.append(_row("Bed rest", f"{format_number(record['bed_rest_days'])} days"))
-    rows.append(_row("BMI", f"{format_number(record['bmi_kg_m2'], 1)} kg/m²",
+        rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
+    rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
                      "bmi_kg_m2" in derived, "height and weight"))
-    for key, label in (("gravida", "Gravida"), ("para", "Para")):
-        if record.get(key) is not None:
-            rows.append(_row(label, format_number(record[key])))
+    parity = [f"{label} {fmt.number(record[key])}" for key, label in
+              (("gravida", "G"), ("para", "P")) if record.get(key) is not None]
+    if parity:
+        rows.append(_row("Gravida, para", " ".join(parity)))
+    if record.get("antenatal_corticosteroid") is not None:
+        given = "yes" if record["antenatal_corticosteroid"] else "no"
+        rows.append(_row("Antenatal corticosteroid (fetal lung maturation)",
+                         f"{given}{' (not a risk flag)' if given == 'yes' else ''}"))
     return rows
 
 
-def _dxa_rows(record: dict) -> list[dict]:
+def _feeding_rows(record: dict) -> list[dict]:
+    rows = [_row("Breastfeeding", _yes_no(record.get("breastfeeding")))]
+    if record.get("pregnancy_planned") is not None:
+        rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
+    return rows
+
+
+def _kind_text(kind: str) -> str:
+    return "not a JOS fragility site" if kind == NOT_JOS else KIND_LABELS[kind]
+
+
+def _yes_no(value: object) -> str:
+    return "not recorded" if value is None else ("yes" if value else "no")
+
+
+def _dxa_rows(assessment: Assessment) -> list[dict]:
+    record = assessment.patient
     rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
-            _row("YAM", f"{format_number(record['yam_percent'])} %")]
-    for key, label, unit in (("bmd_g_cm2", "BMD", " g/cm²"), ("t_score", "T-score", ""),
-                             ("z_score", "Z-score", "")):
+            _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
+                 if record.get("yam_percent") is not None else "not measured yet")]
+    for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
+                                        ("t_score", "T-score", "", fmt.score),
+                                        ("z_score", "Z-score", "", fmt.score)):
         if record.get(key) is not None:
-            rows.append(_row(label, f"{format_number(record[key])}{unit}"))
-    fracture = "Yes" if record["fracture"] else "No"
-    if record["fracture"] and record.get("fracture_sites"):
-        fracture += f" ({record['fracture_sites']})"
-    rows.append(_row("Fragility fracture", fracture))
-    return rows
+            rows.append(_row(label, f"{formatter(record[key])}{unit}"))
+    fractures = assessment.fractures
+    fracture = "No"
+    if fractures.assumed_vertebral:
+        fracture = "Yes: site not recorded (assumed vertebral)"
+    elif record["fracture"]:
+        kinds = dict.fromkeys(s.kind for s in fractures.sites)
+        fracture = "Yes: " + "; ".join(
+            f"{_kind_text(kind)} ({', '.join(s.label for s in fractures.sites if s.kind == kind)})"
+            for kind in kinds)
+    rows.append(_row("Fracture", fracture))
+    return rows + _feeding_rows(record)
 
 
 def _dates(record: dict) -> list[dict]:
     labels = (("admission_date", "Admitted"), ("delivery_date", "Delivered"),
               ("discharge_date", "Discharged"), ("dxa_date", "DXA"))
-    return [{"label": label, "value": _date_text(record[key])}
+    return [{"label": label, "value": fmt.date_text(record[key])}
             for key, label in labels if record.get(key) is not None]
 
 
-def _date_text(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | None]:
+def _charts(record: dict, rules: RuleSet, reference: tuple,
+            exposure: dict | None) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
+    so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
+    # The exposure chart already draws the infusion span: no second timeline beside it.
+    timeline = None if so_far else chart_image(charts.plot_timeline(_timeline_events(record)))
+    if record.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
+        return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {
+        "so_far": so_far,
         "yam_zones": chart_image(charts.plot_yam_zones(
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
@@ -190,8 +245,92 @@ def _charts(record: dict, rules: RuleSet, reference: tuple) -> dict[str, dict | 
             highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
-        "timeline": chart_image(charts.plot_timeline(_timeline_events(record))),
+        "timeline": timeline,
     }
+
+
+def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
+    infusions = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+                 for a, b, r in record["_infusions"]]
+    as_of = datetime.fromisoformat(exposure["as_of"])
+    series = cumulative_series(infusions, as_of)
+    projected = None
+    if exposure["projected_threshold_date"]:
+        hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / \
+            exposure["current_rate_g_per_h"]
+        projected = (as_of + timedelta(hours=hours), exposure["threshold_g"])
+    return charts.plot_cumulative_dose(
+        series, as_of=as_of, threshold_g=exposure["threshold_g"],
+        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold), projected=projected)
+
+
+def _exposure_so_far(exposure: dict | None) -> list[dict]:
+    if not exposure:
+        return []
+    rate = exposure["current_rate_g_per_h"]
+    rows = [_row("As of", fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
+            _row("Cumulative MgSO4 so far", f"{fmt.grams(exposure['cumulative_g'])} g"),
+            _row("Days with MgSO4", f"{exposure['days']} days"),
+            _row("Current rate", f"{fmt.number(rate)} g/h" if rate else "not infusing")]
+    projected = exposure["projected_threshold_date"]
+    threshold = fmt.grams(exposure["threshold_g"])
+    if projected:
+        rows.append(_row(f"Passes {threshold} g at this rate", projected))
+    elif exposure["cumulative_g"] > exposure["threshold_g"]:
+        rows.append(_row(f"{threshold} g threshold", "already passed"))
+    return rows
+
+
+def _lab_table(labs: list) -> dict | None:
+    """Draws as rows (by date, main-row values last as "latest"), tests as columns."""
+    if not labs:
+        return None
+    tests = [t for t in LAB_TESTS if any(lab.test == t for lab in labs)]
+    columns = []
+    for test in tests:
+        spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
+        interval = " – ".join(fmt.number(v) for v in (first.low, first.high) if v is not None)
+        if first.low is None:
+            interval = f"≤ {fmt.number(first.high)}"
+        elif first.high is None:
+            interval = f"≥ {fmt.number(first.low)}"
+        columns.append({"label": spec.label, "unit": spec.unit, "interval": interval,
+                        "note": spec.note})
+    rows = []
+    for day in dict.fromkeys(lab.date for lab in labs):
+        cells = []
+        for test in tests:
+            lab = next((x for x in labs if x.test == test and x.date == day), None)
+            if lab is None:
+                cells.append({"text": "", "flag": "normal"})
+                continue
+            text = fmt.number(lab.value)
+            if lab.corrected_value is not None:
+                text += f" (corr. {fmt.number(lab.corrected_value)})"
+            mark = {"low": " L", "high": " H"}.get(lab.flag, "")
+            cells.append({"text": text + mark, "flag": lab.flag})
+        rows.append({"date": day or "latest", "cells": cells})
+    return {"columns": columns, "rows": rows,
+            "notes": [f"{c['label']}: {c['note']}" for c in columns if c["note"]]}
+
+
+_DISCHARGE = (("ga_mgso4_start", "GA at MgSO4 start"), ("ga_delivery", "GA at delivery"),
+              ("delivery_mode", "Delivery"), ("feeding_plan", "Feeding plan"),
+              ("follow_up_date", "Follow-up"), ("follow_up_department", "Follow-up clinic"),
+              ("physician", "Physician"))
+
+
+def _discharge(record: dict) -> list[dict]:
+    out = []
+    for key, label in _DISCHARGE:
+        value = record.get(key)
+        if value is None:
+            continue
+        text = fmt.date_text(value) if key == "follow_up_date" else str(value)
+        if key.startswith("ga_"):
+            text += " weeks"
+        out.append({"label": label, "value": text})
+    return out
 
 
 def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from reportgen.fractures import NO_FRACTURE, Fractures
+
 
 class BoneStatus(enum.Enum):
     """Bone status by the Japanese criteria; order = severity."""
@@ -12,6 +14,7 @@ class BoneStatus(enum.Enum):
     NORMAL = "normal"
     LOW_BONE_MASS = "low_bone_mass"
     OSTEOPOROSIS = "osteoporosis"
+    NOT_MEASURED = "not_measured"  # no DXA yet (contract §5, v2): never a bone status
 
     @property
     def severity(self) -> int:
@@ -22,20 +25,28 @@ class BoneStatus(enum.Enum):
         return _LABELS[self]
 
 
-_SEVERITY = {BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1, BoneStatus.OSTEOPOROSIS: 2}
+_SEVERITY = {BoneStatus.NOT_MEASURED: -1, BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1,
+             BoneStatus.OSTEOPOROSIS: 2}
 _LABELS = {
     BoneStatus.NORMAL: "Normal",
     BoneStatus.LOW_BONE_MASS: "Low bone mass",
     BoneStatus.OSTEOPOROSIS: "Osteoporosis",
+    BoneStatus.NOT_MEASURED: "Not measured yet (DXA pending)",
 }
 
 
 class FlagState(enum.Enum):
-    """Outcome of one rule: fired, not fired, or not assessed (input missing)."""
+    """Outcome of one risk rule for a patient: present, absent, or not assessed (the input
+    was not recorded). Reports say "present / absent / not recorded" (clinical-rules §3)."""
 
-    FIRED = "fired"
-    NOT_FIRED = "not_fired"
+    PRESENT = "present"
+    ABSENT = "absent"
     NOT_ASSESSED = "not_assessed"
+
+    @property
+    def label(self) -> str:
+        return {"present": "Present", "absent": "Absent",
+                "not_assessed": "Not recorded"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class Finding:
     reason: str
     criteria: str
     by_fracture: bool = False
+    decided_by: str = "yam"  # "fracture", "yam", "t_score" or "yam_and_t_score"
+    discordance: str = ""  # where YAM and T-score point to different classes, both said
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,15 @@ class QualityFlag:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """Something that changes how the result reads: printed on page 1, beside the status."""
+
+    statement_id: str
+    text: str
+    severity: str = "warning"  # "warning" (read this first) or "info"
+
+
+@dataclass(frozen=True)
 class Recommendation:
     rec_id: str
     text: str
@@ -89,10 +111,15 @@ class Assessment:
     quality_flags: list[QualityFlag]
     recommendations: list[Recommendation]
     derived: list[str] = field(default_factory=list)
+    secondary_causes: list[str] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)  # page 1, in this order
+    fractures: Fractures = NO_FRACTURE
+    labs: list = field(default_factory=list)  # labs.LabResult, by date
+    exposure: dict | None = None  # MgSO4 exposure so far (--as-of with an infusion record)
 
     @property
-    def fired(self) -> list[str]:
-        return [r.rule_id for r in self.rule_results if r.state is FlagState.FIRED]
+    def present(self) -> list[str]:
+        return [r.rule_id for r in self.rule_results if r.state is FlagState.PRESENT]
 
     @property
     def not_assessed(self) -> list[str]:

@@ -17,6 +17,9 @@ from reportgen.schema import COLUMNS, coerce_frame
 MAX_INFUSION_RATE_G_PER_H = 20.0
 _REQUIRED = ("patient_id", "age_years", "yam_percent", "fracture", "mgso4_days", "mgso4_total_g")
 _FROM_INFUSIONS = ("mgso4_days", "mgso4_total_g")
+# Required as a column (a missing column is a mapping mistake), but a blank cell is a fact:
+# no DXA yet (contract §5, v2: classification "not_measured").
+_BLANK_ALLOWED = ("yam_percent",)
 
 
 @dataclass
@@ -41,8 +44,11 @@ class PreparedTable:
         return self.frame[self.valid.to_numpy()].reset_index(drop=True)
 
 
-def prepare_table(raw: RawTable) -> PreparedTable:
-    """Coerce, derive and check every row; collect all problems, never stop at the first."""
+def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTable:
+    """Coerce, derive and check every row; collect all problems, never stop at the first.
+
+    ``as_of`` (inpatients) counts infusions up to that moment; a running infusion
+    (``"end": null``) needs it."""
     source, rows = raw.source, raw.rows
     problems = list(raw.problems)
     unknown = [name for name in raw.frame.columns if name not in COLUMNS]
@@ -55,11 +61,12 @@ def prepare_table(raw: RawTable) -> PreparedTable:
     problems += coerced.problems
     derived = pd.Series("", index=frame.index, dtype=object)
 
-    frame, derived, infusion_problems = _derive_from_infusions(frame, derived, raw, rows)
+    frame, derived, infusion_problems = _derive_from_infusions(frame, derived, raw, rows, as_of)
     problems += infusion_problems
     frame, derived = _derive_bmi(frame, derived)
     if raw.kind == "json":  # no header row: each object reports its own missing values
-        frame = _add_missing_required(frame)
+        had_yam = "yam_percent" in frame.columns
+        frame = _add_missing_required(frame, skip=() if had_yam else _BLANK_ALLOWED)
     column_problems = _missing_columns(frame, raw, source)
     problems += column_problems
     located = {(p.row, p.column) for p in problems}
@@ -112,9 +119,9 @@ def _missing_columns(frame: pd.DataFrame, raw: RawTable, source: str) -> list[Pr
 _DTYPES = {"number": "Float64", "integer": "Int64", "boolean": "boolean"}
 
 
-def _add_missing_required(frame: pd.DataFrame) -> pd.DataFrame:
+def _add_missing_required(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> pd.DataFrame:
     for name in (*_REQUIRED, "bmi_kg_m2"):
-        if name not in frame.columns:
+        if name not in frame.columns and name not in skip:
             dtype = _DTYPES.get(COLUMNS[name].kind, "string")
             frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
     return frame
@@ -123,7 +130,7 @@ def _add_missing_required(frame: pd.DataFrame) -> pd.DataFrame:
 def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
     problems = []
     for name in (*_REQUIRED, "bmi_kg_m2"):
-        if name not in frame.columns:
+        if name not in frame.columns or name in _BLANK_ALLOWED:
             continue
         missing = frame[name].isna().to_numpy()
         message = "required value missing"
@@ -169,24 +176,31 @@ def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, 
 
 
 def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTable,
-                           rows: pd.Series) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
+                           rows: pd.Series, as_of: datetime | None = None,
+                           ) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
     if not raw.infusions:
         return frame, derived, []
     problems: list[Problem] = []
     for name, dtype in (("mgso4_days", "Int64"), ("mgso4_total_g", "Float64"),
-                        ("_mgso4_start", "datetime64[ns]"), ("_mgso4_end", "datetime64[ns]")):
+                        ("_mgso4_start", "datetime64[ns]"), ("_mgso4_end", "datetime64[ns]"),
+                        ("_infusions", object), ("_as_of", object)):
         if name not in frame.columns:
-            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            frame[name] = pd.Series(None if dtype is object else pd.NA, index=frame.index,
+                                    dtype=dtype)
     for index, infusions in raw.infusions.items():
         row = int(rows.iloc[index])
-        totals, found = summarise_infusions(infusions, raw.source, row)
+        totals, found = summarise_infusions(infusions, raw.source, row, as_of)
         problems += found
         if totals is None:
             continue
         days, grams = totals
+        parsed = _parsed_infusions(infusions)
         # The infusion span, for the report's timeline (valid lists only reach here).
-        frame.at[index, "_mgso4_start"] = min(_datetime(i["start"]) for i in infusions)
-        frame.at[index, "_mgso4_end"] = max(_datetime(i["end"]) for i in infusions)
+        frame.at[index, "_mgso4_start"] = min(start for start, _, _ in parsed)
+        frame.at[index, "_mgso4_end"] = max((end or as_of) for _, end, _ in parsed)
+        frame.at[index, "_infusions"] = [[a.isoformat(), b and b.isoformat(), r]
+                                         for a, b, r in parsed]
+        frame.at[index, "_as_of"] = as_of.isoformat() if as_of else None
         if pd.isna(frame.at[index, "mgso4_days"]):
             frame.at[index, "mgso4_days"] = days
             derived.iloc[index] += ",mgso4_days"
@@ -196,9 +210,16 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
     return frame, derived, problems
 
 
-def summarise_infusions(infusions: object, source: str,
-                        row: int) -> tuple[tuple[int, float] | None, list[Problem]]:
-    """``(calendar days with any infusion, sum of rate × hours)`` or the problems found."""
+def _parsed_infusions(infusions: list) -> list[tuple[datetime, datetime | None, float]]:
+    return [(_datetime(i["start"]), _datetime(i["end"]) if i.get("end") is not None else None,
+             float(i["rate_g_per_h"])) for i in infusions]
+
+
+def summarise_infusions(infusions: object, source: str, row: int,
+                        as_of: datetime | None = None,
+                        ) -> tuple[tuple[int, float] | None, list[Problem]]:
+    """``(calendar days with any infusion, sum of rate × hours)`` up to ``as_of``, or the
+    problems found. An infusion still running has ``"end": null`` and needs ``as_of``."""
     if not isinstance(infusions, list) or not infusions:
         return None, [Problem(source, row, "infusions", "must be a non-empty list of infusions")]
     problems: list[Problem] = []
@@ -211,10 +232,16 @@ def summarise_infusions(infusions: object, source: str,
                                     "rate_g_per_h"))
             continue
         start, end = _datetime(item.get("start")), _datetime(item.get("end"))
+        running = "end" in item and item["end"] is None
         rate = item.get("rate_g_per_h")
         if start is None:
             problems.append(Problem(source, row, f"{where}.start", "not an ISO date-time"))
-        if end is None:
+        if running and as_of is None:
+            problems.append(Problem(source, row, f"{where}.end", "still running (null): give "
+                                    "--as-of to count the exposure so far"))
+        elif running:
+            end = as_of
+        elif end is None:
             problems.append(Problem(source, row, f"{where}.end", "not an ISO date-time"))
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not (
                 0 <= rate <= MAX_INFUSION_RATE_G_PER_H):
@@ -223,8 +250,12 @@ def summarise_infusions(infusions: object, source: str,
             continue
         if start is None or end is None:
             continue
-        if end <= start:
+        if end <= start and not running:
             problems.append(Problem(source, row, f"{where}.end", "ends before it starts"))
+            continue
+        if as_of is not None:
+            end = min(end, as_of)
+        if end <= start:  # starts after the as-of moment: not given yet
             continue
         grams += rate * (end - start).total_seconds() / 3600
         day, last = start.date(), (end - timedelta(microseconds=1)).date()
@@ -244,3 +275,15 @@ def _datetime(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=None)  # wall-clock time decides the calendar day
+
+
+def attach_lab_draws(table: PreparedTable, draws: dict[str, list[dict]], problems: list[Problem],
+                     bad_ids: set[str]) -> PreparedTable:
+    """The ``--labs`` series on each patient's row (``_lab_draws``); a patient with a bad lab
+    row is not valid (no partial report), and the lab file's problems join the table's."""
+    frame = table.frame
+    ids = frame["patient_id"] if "patient_id" in frame else pd.Series([], dtype=object)
+    frame["_lab_draws"] = pd.Series([draws.get(pid) if isinstance(pid, str) else None
+                                     for pid in ids], index=frame.index, dtype=object)
+    valid = table.valid & ~ids.isin(bad_ids).reset_index(drop=True)
+    return PreparedTable(table.source, frame, valid, table.problems + problems)

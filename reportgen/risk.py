@@ -1,18 +1,27 @@
-"""Risk flags, data-quality flags and recommendations: pure functions over one record or a frame."""
+"""Risk flags, data-quality flags, page-1 statements and recommendations: pure functions."""
 
 from __future__ import annotations
 
 import operator
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
-from reportgen.classify import UNRECOGNISED, fracture_site_kind
-from reportgen.models import BoneStatus, FlagState, QualityFlag, Recommendation, RuleResult
-from reportgen.rules import RiskRule, RuleSet, format_number
+from reportgen import formatting as fmt
+from reportgen.classify import ISCD_BELOW
+from reportgen.fractures import Fractures, dxa_region, read_fractures
+from reportgen.models import (
+    BoneStatus,
+    Finding,
+    FlagState,
+    QualityFlag,
+    Recommendation,
+    RuleResult,
+    Statement,
+)
+from reportgen.rules import RiskRule, RuleSet
 
 _OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
               "!=": operator.ne}
@@ -22,11 +31,14 @@ _DESCRIPTION = {
     "mgso4_days": "MgSO4 tocolysis", "mgso4_total_g": "cumulative MgSO4", "bmi_kg_m2": "BMI",
     "vitamin_d_ng_ml": "serum 25(OH)D", "bed_rest_days": "bed rest", "smoking": "smoking",
     "family_history": "family history", "breastfeeding": "breastfeeding",
-    "glucocorticoid": "glucocorticoid exposure", "heparin": "heparin exposure",
+    "glucocorticoid": "systemic glucocorticoid therapy", "heparin": "heparin",
 }
-_LUMBAR = {"l1", "l2", "l3", "l4"}
-_DASH_TO_HYPHEN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "~": "-",
-                                 "\uff5e": "-"})
+# How each input's value is printed (clinical-rules §6): one formatter per kind of value.
+_FORMAT: dict[str, Callable[[float], str]] = {
+    "bmi_kg_m2": fmt.bmi, "mgso4_total_g": fmt.grams, "vitamin_d_ng_ml": fmt.trimmed,
+}
+_SECONDARY_WORDS = {"heparin": "heparin", "glucocorticoid": "systemic glucocorticoid therapy",
+                    "prolonged_bed_rest": "prolonged bed rest"}
 
 
 def _fires(rule: RiskRule, value):
@@ -36,27 +48,27 @@ def _fires(rule: RiskRule, value):
 
 
 def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
-    """Apply one risk rule; a missing input gives NOT_ASSESSED, never 'absent'."""
+    """Apply one risk rule; a missing input is NOT_ASSESSED ("not recorded"), never absent."""
     value = record.get(rule.input)
     what = _DESCRIPTION.get(rule.input, rule.input)
     unit = f" {rule.unit}" if rule.unit else ""
     if value is None:
         state, comparison = FlagState.NOT_ASSESSED, "not recorded"
-        text = f"not assessed: no {what} recorded"
+        text = f"{what}: not recorded"
     elif rule.operator == "is_true":
-        state = FlagState.FIRED if value else FlagState.NOT_FIRED
+        state = FlagState.PRESENT if value else FlagState.ABSENT
         comparison = "yes" if value else "no"
         text = f"{what}: {comparison}"
     else:
-        fired = _fires(rule, value)
-        state = FlagState.FIRED if fired else FlagState.NOT_FIRED
-        op = _SHOWN.get(rule.operator, rule.operator) if fired else _NEGATED[rule.operator]
+        present = _fires(rule, value)
+        state = FlagState.PRESENT if present else FlagState.ABSENT
+        op = _SHOWN.get(rule.operator, rule.operator) if present else _NEGATED[rule.operator]
         if isinstance(value, str):
-            comparison = value.replace("_", " ") + (f" ({op} {rule.threshold})" if fired else "")
+            comparison = value.replace("_", " ")
             text = f"{what}: {comparison}"
         else:
-            comparison = (f"{format_number(value)}{unit} {op} "
-                          f"{format_number(rule.threshold)}{unit}")
+            shown, limit = fmt.distinct(value, rule.threshold, _FORMAT.get(rule.input, fmt.number))
+            comparison = f"{shown}{unit} {op} {limit}{unit}"
             text = f"{what} {comparison}"
     subject = what if value is not None and not isinstance(value, bool | str) else f"{what}:"
     return RuleResult(rule.rule_id, rule.label, state, text, rule.condition, rule.evidence,
@@ -76,30 +88,70 @@ def evaluate_rules_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
             continue
         column = frame[rule.input]
         missing = column.isna().to_numpy()
-        fired = pd.Series(_fires(rule, column)).fillna(False).to_numpy(dtype=bool)
+        present = pd.Series(_fires(rule, column)).fillna(False).to_numpy(dtype=bool)
         out[f"flag_{rule.rule_id}"] = np.where(
             missing, FlagState.NOT_ASSESSED.value,
-            np.where(fired, FlagState.FIRED.value, FlagState.NOT_FIRED.value))
+            np.where(present, FlagState.PRESENT.value, FlagState.ABSENT.value))
     return out
 
 
-def recommend(status: BoneStatus, results: list[RuleResult],
-              rules: RuleSet) -> list[Recommendation]:
-    """Recommendations whose status or flag condition holds, in rule-file order."""
-    states = {r.rule_id: r.state for r in results}
+def secondary_causes(results: list[RuleResult], rules: RuleSet) -> list[str]:
+    """The rule ids among ``secondary_causes.rules`` that are present, in rule-file order."""
+    present = {r.rule_id for r in results if r.state is FlagState.PRESENT}
+    return [rule_id for rule_id in rules.secondary_cause_rules if rule_id in present]
+
+
+def patient_facts(record: Mapping[str, object], fractures: Fractures,
+                  iscd: str | None, status: BoneStatus | None = None,
+                  labs: list | None = None, exposure: Mapping | None = None) -> frozenset[str]:
+    """The facts recommendations may depend on (``rules.FACTS``)."""
+    facts = set()
+    if status is BoneStatus.NOT_MEASURED:
+        facts.add("not_measured")
+    if exposure and exposure.get("current_rate_g_per_h"):
+        facts.add("infusing")
+    if record.get("back_pain") is True and record.get("fracture") is not True:
+        facts.add("back_pain_no_fracture")
+    if any(result.flag != "normal" for result in labs or ()):
+        facts.add("abnormal_labs")
+    if fractures.fragility:
+        facts.add("fragility_fracture")
+    if iscd == ISCD_BELOW:
+        facts.add("iscd_below")
+    feeding = record.get("breastfeeding")
+    if feeding is True:
+        facts.add("breastfeeding")
+    elif feeding is None:
+        facts.add("breastfeeding_not_recorded")
+    if record.get("pregnancy_planned") is True:
+        facts.add("pregnancy_planned")
+    return frozenset(facts)
+
+
+def recommend(status: BoneStatus, results: list[RuleResult], rules: RuleSet,
+              facts: frozenset[str] = frozenset()) -> list[Recommendation]:
+    """Recommendations whose condition holds for this patient, in rule-file order."""
+    present = {r.rule_id for r in results if r.state is FlagState.PRESENT}
     chosen = []
     for rec in rules.recommendations:
-        applies = status.value in rec.statuses or any(
-            states.get(f) is FlagState.FIRED for f in rec.flags)
-        if applies and rec.requires_flag:
-            applies = states.get(rec.requires_flag) in (FlagState.FIRED, FlagState.NOT_ASSESSED)
+        applies = (status.value in rec.statuses or any(f in present for f in rec.flags)
+                   or any(f in facts for f in rec.facts))
+        if rec.requires_flag and rec.requires_flag not in present:
+            applies = False
+        if not all(f in facts for f in rec.requires):
+            applies = False
         if applies:
-            chosen.append(Recommendation(rec.rec_id, rec.text))
+            text = next((t for when, t in rec.variants if when in facts), rec.text)
+            chosen.append(Recommendation(rec.rec_id, text))
     return chosen
 
 
-def quality_flags(record: Mapping[str, object], rules: RuleSet) -> list[QualityFlag]:
-    """Data-quality observations (clinical-rules §3): shown in reports, never risk."""
+def quality_flags(record: Mapping[str, object], rules: RuleSet,
+                  fractures: Fractures | None = None) -> list[QualityFlag]:
+    """Data-quality observations (clinical-rules §3); ``warning`` ones change how the result
+    reads and stand on page 1."""
+    if fractures is None:
+        fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     flags = []
     days, grams = record.get("mgso4_days"), record.get("mgso4_total_g")
     if days is not None and grams is not None:
@@ -107,38 +159,54 @@ def quality_flags(record: Mapping[str, object], rules: RuleSet) -> list[QualityF
         if grams > limit:
             flags.append(QualityFlag(
                 "implausible_dose_rate",
-                f"cumulative MgSO4 {format_number(grams)} g exceeds {format_number(limit)} g "
-                f"({format_number(rules.mgso4_max_g_per_day)} g/day × {days} days + "
-                f"{format_number(rules.mgso4_loading_allowance_g)} g loading): check the record"))
+                f"cumulative MgSO4 {fmt.grams(grams)} g exceeds {fmt.grams(limit)} g "
+                f"({fmt.number(rules.mgso4_max_g_per_day)} g/day × {days} days + "
+                f"{fmt.number(rules.mgso4_loading_allowance_g)} g loading): check the record"))
     hospital = record.get("hospital_days")
     if days is not None and hospital is not None and days > hospital:
         flags.append(QualityFlag("mgso4_days_exceed_hospital_days",
-                                 f"MgSO4 days ({days}) exceed hospital days ({hospital})"))
-    sites = record.get("fracture_sites")
-    if record.get("fracture") and sites:
-        if fracture_site_kind(str(sites)) == UNRECOGNISED:
-            flags.append(QualityFlag("fracture_site_unrecognised",
-                                     "fracture site not recognised; treated as vertebral "
-                                     "(contract default)"))
-        fractured = {re.sub(r"\s+", "", s).lower() for s in re.split(r"[;,/、]+", str(sites))}
-        if fractured & _dxa_vertebrae(record.get("dxa_site")):
-            flags.append(QualityFlag(
-                "fracture_in_dxa_region",
-                "a fractured lumbar vertebra lies inside the DXA region: fractures raise spine "
-                "BMD and should be excluded from the analysis (ISCD)"))
+                                 f"MgSO4 days ({days}) exceed hospital days ({hospital})", "info"))
+    flags += _fracture_flags(record, fractures)
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
     return flags
 
 
-def _dxa_vertebrae(dxa_site: object) -> set[str]:
-    """Lumbar vertebrae inside the DXA region: ``L1-L4`` (the default), ``L2–L4``, ``L3``;
-    none for a hip or forearm scan."""
-    text = re.sub(r"\s+", "", str(dxa_site or "L1-L4")).lower().translate(_DASH_TO_HYPHEN)
-    span = re.search(r"l([1-5])(?:-l?([1-5]))?", text)
-    if span:
-        first, last = int(span[1]), int(span[2] or span[1])
-        return {f"l{i}" for i in range(min(first, last), max(first, last) + 1)}
-    return set(_LUMBAR) if re.search(r"lumbar|spine|腰椎", text) else set()
+def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[QualityFlag]:
+    flags = []
+    sites = record.get("fracture_sites")
+    if record.get("fracture") is False and sites:
+        flags.append(QualityFlag("fracture_sites_without_fracture",
+                                 f"fracture sites recorded ({sites}) but fracture = no: check the "
+                                 "record (the class assumes no fracture)"))
+    for site in fractures.not_jos:
+        flags.append(QualityFlag("fracture_site_not_jos",
+                                 f"fracture at {site.text}: not among the JOS fragility sites — "
+                                 "review (the class follows the BMD)"))
+    if fractures.assumed_vertebral:
+        flags.append(QualityFlag("fracture_site_assumed",
+                                 "fracture recorded without a site: assumed vertebral (the "
+                                 "seed's convention) — record the site", "info"))
+    # no DXA yet: no scan region for a fracture to lie in
+    region = dxa_region(record.get("dxa_site")) if record.get("yam_percent") is not None \
+        else frozenset()
+    inside = sorted(fractures.vertebrae & region, key=lambda v: int(v[1:]))
+    region_text = f"{min(region, key=_level)}–{max(region, key=_level)}" if region else ""
+    if inside:
+        flags.append(QualityFlag(
+            "fracture_in_dxa_region",
+            f"fractured vertebra {', '.join(inside)} inside the DXA region ({region_text}): "
+            "fractures raise spine BMD, so the YAM may overstate bone mass; exclude the "
+            "vertebra and re-analyse (ISCD)"))
+    elif fractures.lumbar_level_unknown and region:
+        flags.append(QualityFlag(
+            "fracture_in_dxa_region",
+            f"lumbar fracture at an unrecorded level may lie inside the DXA region "
+            f"({region_text}): fractures raise spine BMD; record the level (ISCD)"))
+    return flags
+
+
+def _level(vertebra: str) -> int:
+    return int(vertebra[1:])
 
 
 def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
@@ -147,10 +215,105 @@ def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
     days = (_day(dxa) - _day(delivery)).days
     if days < 0:
         return [QualityFlag("dxa_before_delivery",
-                            f"DXA {-days} days before delivery: not a postpartum scan")]
+                            f"DXA {-days} days before delivery: a scan in pregnancy, not a "
+                            "postpartum scan")]
     return [QualityFlag("dxa_days_postpartum", f"DXA {days} days after delivery", "info")]
 
 
 def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
+
+def page1_statements(record: Mapping[str, object], finding: Finding, fractures: Fractures,
+                     iscd: str | None, secondary: list[str], results: list[RuleResult],
+                     quality: list[QualityFlag], rules: RuleSet,
+                     labs: list | None = None) -> list[Statement]:
+    """What changes how the result reads, in reading order: fractures first, then back pain,
+    the ISCD verdict, secondary contributors, discordant readings, abnormal labs and the
+    data-quality warnings."""
+    out = []
+    if fractures.fragility:
+        sites = fractures.describe(("vertebral", "proximal_femur", "other_fragility"))
+        text = f"Fragility fracture recorded: {sites}"
+        if fractures.assumed_vertebral:
+            text = ("Fragility fracture recorded without a site: assumed vertebral (the "
+                    "seed's convention)")
+        if finding.status is BoneStatus.NOT_MEASURED:
+            if fractures.kind in ("vertebral", "proximal_femur"):
+                text += ("; by JOS 2012 such a fracture alone meets the criteria for "
+                         "osteoporosis — refer now, and measure the BMD")
+            else:
+                text += "; refer to a bone specialist, and measure the BMD"
+        elif not finding.by_fracture:
+            text += (f"; by {_criteria_name(finding.criteria)} it does not decide the class "
+                     f"({finding.status.label.lower()} by BMD), but it needs a bone "
+                     "specialist's review")
+        out.append(Statement("fracture", text + "."))
+    if record.get("back_pain") is True and record.get("fracture") is not True:
+        out.append(Statement(
+            "back_pain",
+            "New back pain recorded and no fracture: image the spine (MRI, or radiographs "
+            "after delivery) before calling it a strained back — after long MgSO4 tocolysis "
+            "this is how PLO presents."))
+    if iscd == ISCD_BELOW:
+        z = fmt.score(record.get("z_score"))
+        out.append(Statement(
+            "iscd_below",
+            f"Z-score {z}: below the expected range for age (ISCD) — work up secondary "
+            "causes and repeat the DXA, whatever the JOS class."))
+    if secondary:
+        words = [_secondary_text(rule_id, results) for rule_id in secondary]
+        out.append(Statement("secondary_causes",
+                             f"Possible secondary contributors recorded: {', '.join(words)}.",
+                             "warning" if finding.status is not BoneStatus.NORMAL else "info"))
+    if finding.discordance:
+        out.append(Statement("yam_t_discordance", finding.discordance[0].upper()
+                             + finding.discordance[1:] + ".", "info"))
+    abnormal = _abnormal_labs(labs or [])
+    if abnormal:
+        out.append(Statement("abnormal_labs",
+                             f"Lab values outside the reference interval: {abnormal}."))
+    out += [Statement(q.flag_id, q.message[0].upper() + q.message[1:] + ".", q.severity)
+            for q in quality if q.severity == "warning"]
+    return out
+
+
+def _abnormal_labs(labs: list) -> str:
+    """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``."""
+    from reportgen.labs import LAB_TESTS
+
+    latest = {}
+    for result in labs:  # sorted by date, main-row (latest) values last
+        latest[result.test] = result
+    parts = []
+    for result in latest.values():
+        if result.flag == "normal":
+            continue
+        test = LAB_TESTS[result.test]
+        label = test.label if test.label[1:2].isupper() else test.label[0].lower() + test.label[1:]
+        name = "corrected calcium" if result.corrected_value is not None else label
+        value = result.corrected_value if result.corrected_value is not None else result.value
+        interval = "–".join(fmt.number(v) for v in (result.low, result.high) if v is not None)
+        if result.low is None:
+            interval = f"≤ {fmt.number(result.high)}"
+        elif result.high is None:
+            interval = f"≥ {fmt.number(result.low)}"
+        parts.append(f"{name} {fmt.number(value)} {test.unit} ({result.flag}; {interval})")
+    return "; ".join(parts)
+
+
+def _secondary_text(rule_id: str, results: list[RuleResult]) -> str:
+    word = _SECONDARY_WORDS.get(rule_id, rule_id.replace("_", " "))
+    result = next((r for r in results if r.rule_id == rule_id), None)
+    if rule_id == "prolonged_bed_rest" and result is not None:
+        return f"{word} ({result.comparison.split(' ')[0]} days)"
+    return word
+
+
+def _criteria_name(criteria: str) -> str:
+    return {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}.get(criteria, criteria)
+
+
+__all__ = ["evaluate_rule", "evaluate_rules", "evaluate_rules_frame",
+           "page1_statements", "patient_facts", "quality_flags", "recommend",
+           "secondary_causes"]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.errors import Problem
+from reportgen.labs import LAB_TESTS
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Column:
     low: float | None = None
     high: float | None = None
     required: bool = False
+    choices: tuple[str, ...] = ()  # kind "choice": the allowed values (lower case)
 
 
 # Plausible ranges: wide enough for any real postpartum patient, narrow enough to catch
@@ -55,6 +57,19 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     Column("vitamin_d_ng_ml", "number", 1, 200),
     Column("glucocorticoid", "boolean"),
     Column("heparin", "boolean"),
+    Column("antenatal_corticosteroid", "boolean"),
+    Column("pregnancy_planned", "boolean"),
+    # contract §5 (v2): symptoms, labs (main row: the latest value), discharge details
+    Column("back_pain", "boolean"),
+    *(Column(t.column, "number", *t.plausible) for t in LAB_TESTS.values()
+      if t.column != "vitamin_d_ng_ml"),
+    Column("ga_mgso4_start", "gestation"),
+    Column("ga_delivery", "gestation"),
+    Column("delivery_mode", "choice", choices=("vaginal", "caesarean")),
+    Column("feeding_plan", "choice", choices=("breast", "formula", "mixed")),
+    Column("follow_up_date", "date"),
+    Column("follow_up_department", "text"),
+    Column("physician", "text"),
     Column("notes", "text"),
 ]}
 
@@ -124,7 +139,10 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
         codes, uniques = pd.factorize(raw[name].to_numpy(dtype=object))
         unique_text = _clean_text(pd.Series(uniques, dtype=object),
                                   exact=column.kind == "text")
-        unique_values, unique_bad = _COERCERS[column.kind](unique_text)
+        if column.kind == "choice":
+            unique_values, unique_bad = _to_choice(unique_text, column.choices)
+        else:
+            unique_values, unique_bad = _COERCERS[column.kind](unique_text)
         text = pd.Series(unique_text.array.take(codes), index=raw.index)
         out[name] = pd.Series(unique_values.array.take(codes), index=raw.index)
         bad = pd.Series(unique_bad.to_numpy(dtype=bool, na_value=False)[codes], index=raw.index)
@@ -170,6 +188,8 @@ def _kind_message(column: Column) -> str:
         "boolean": "not a yes/no value (use yes/no, true/false, 1/0, +/-)",
         "smoking": "unknown smoking status (use never, before_pregnancy or during_pregnancy)",
         "date": "not a date (use YYYY-MM-DD)",
+        "gestation": "not a gestational age (use weeks+days, e.g. 23+4)",
+        "choice": f"not one of {', '.join(column.choices)}",
     }.get(column.kind, "invalid")
 
 
@@ -214,12 +234,31 @@ def _to_smoking(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     lowered = text.str.lower().str.replace(r"\s+", " ", regex=True)
     values = lowered.map(SMOKING_WORDS.get, na_action="ignore").astype("string")
     bad = text.notna() & values.isna()
-    return values.fillna("never").where(~bad, pd.NA), bad
+    return values, bad  # blank = not recorded (v2), never a default
 
 
 def _to_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     values = pd.to_datetime(text, errors="coerce", format="ISO8601")
     return values, text.notna() & values.isna()
+
+
+_GESTATION = re.compile(r"^(\d{1,2})\s*\+\s*([0-6])$")
+
+
+def _to_gestation(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``23+4`` (weeks+days, 12+0 to 44+6), normalised to ``23+4``."""
+    def one(value: object) -> object:
+        match = _GESTATION.match(unicodedata.normalize("NFKC", str(value)))
+        return f"{int(match[1])}+{match[2]}" if match and 12 <= int(match[1]) <= 44 else None
+
+    values = text.map(one, na_action="ignore").astype("string")
+    return values, text.notna() & values.isna()
+
+
+def _to_choice(text: pd.Series, choices: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    lowered = text.str.normalize("NFKC").str.strip().str.lower()
+    values = lowered.where(lowered.isin(choices).fillna(False).astype(bool), pd.NA)
+    return values.astype("string"), text.notna() & values.isna()
 
 
 def _to_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -228,5 +267,5 @@ def _to_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 _COERCERS = {
     "number": _to_number, "integer": _to_integer, "boolean": _to_boolean,
-    "smoking": _to_smoking, "date": _to_date, "text": _to_text,
+    "smoking": _to_smoking, "date": _to_date, "text": _to_text, "gestation": _to_gestation,
 }

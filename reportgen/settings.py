@@ -36,14 +36,33 @@ class Organisation:
     logo: str = ""  # data: URI, never a path or URL (the renderer fetches nothing)
     identifier_system: str = "urn:reportgen:patient-id"
     language: str = "en"
+    # "<system>|<value>" of the organisation on the receiving FHIR server (author, custodian)
+    organisation_identifier: str = ""
 
     @property
     def configured(self) -> bool:
         """False while the default placeholder name is in use (shown muted)."""
         return self.name != Organisation.name
 
+    @property
+    def fhir_gaps(self) -> list[str]:
+        """What FHIR output would fill with placeholders (empty when fully configured)."""
+        gaps = []
+        if self.identifier_system == Organisation.identifier_system:
+            gaps.append("identifier_system (patients would be identified by "
+                        f"{Organisation.identifier_system!r}, not your MRN system)")
+        if not self.configured:
+            gaps.append("name (the organisation is 'not configured')")
+        if not self.organisation_identifier:
+            gaps.append("organisation_identifier (author and custodian would be a name only)")
+        return gaps
+
 
 _KEYS = {f.name for f in fields(Organisation)}
+
+
+# Tables read by other modules: [labs.<test>] reference intervals (reportgen.labs).
+OTHER_TABLES = ("labs",)
 
 
 def load_settings(path: Path | str | None) -> Organisation:
@@ -57,11 +76,14 @@ def load_settings(path: Path | str | None) -> Organisation:
         raise ReportError(f"{path}: cannot read settings ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
-    unknown = set(document) - {SECTION}
+    unknown = set(document) - {SECTION, *OTHER_TABLES}
     if unknown:
         raise ReportError(f"{path}: unknown settings table(s) or key(s): "
-                          f"{', '.join(sorted(unknown))} (expected only [{SECTION}])")
+                          f"{', '.join(sorted(unknown))} (expected [{SECTION}]"
+                          f"{''.join(f', [{t}]' for t in OTHER_TABLES)})")
     section = document.get(SECTION)
+    if section is None and set(document) & set(OTHER_TABLES):
+        return Organisation()
     if not isinstance(section, dict):
         raise ReportError(f"{path}: no [{SECTION}] table")
     unknown = set(section) - _KEYS
@@ -87,6 +109,12 @@ def _check_values(values: dict[str, str], path: Path) -> None:
     if system is not None and not _URI.fullmatch(system):
         raise ReportError(f"{path}: {SECTION}.identifier_system must be an absolute URI "
                           f"(e.g. https://hospital.example.org/fhir/sid/mrn), not {system!r}")
+    org_id = values.get("organisation_identifier")
+    if org_id:
+        system, _, value = org_id.partition("|")
+        if not _URI.fullmatch(system) or not value.strip():
+            raise ReportError(f"{path}: {SECTION}.organisation_identifier must be "
+                              f"'<system URI>|<value>', not {org_id!r}")
     language = values.get("language")
     if language is not None and not _LANGUAGE.fullmatch(language):
         raise ReportError(f"{path}: {SECTION}.language must be a language tag such as "

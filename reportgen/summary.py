@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reportgen import formatting as fmt
+
 CLASSES = ("normal", "low_bone_mass", "osteoporosis")
 RULE_IDS = (
     "mgso4_long_term", "mgso4_high_cumulative_dose", "low_bmi", "smoking", "family_history",
     "vitamin_d_deficiency", "prolonged_bed_rest", "lactation", "glucocorticoid", "heparin",
 )
-FLAG_STATES = ("fired", "not_fired", "not_assessed")
+FLAG_STATES = ("present", "absent", "not_assessed")
 # Numeric columns summarised when present, in report order, with their display labels.
 NUMERIC_LABELS = {
     "age_years": "Age (years)",
@@ -53,7 +55,7 @@ GROUPS = ("overall", "normal", "low_bone_mass_or_worse")
 _DEFINING = {"yam_percent", "fracture"}
 _TRUE = {"true", "yes", "y", "1", "+", "t"}
 _FALSE = {"false", "no", "n", "0", "-", "f"}
-_SMALL_N = 30
+SMALL_N = 30
 
 MWU = "Mann–Whitney U test"
 FISHER = "Fisher's exact test"
@@ -76,17 +78,27 @@ def summarise_cohort(df: pd.DataFrame, *, dose_threshold_g: float = 1000.0,
     normal, low = cls == 0, (cls == 1) | (cls == 2)
     class_counts = {c: int(np.count_nonzero(cls == i)) for i, c in enumerate(CLASSES)}
     low_count = class_counts["low_bone_mass"] + class_counts["osteoporosis"]
+    not_measured = (int(df["classification"].astype(str).eq("not_measured").sum())
+                    if "classification" in df.columns else 0)
+    measured = n - not_measured
 
     numeric = {c: _numeric(df[c]) for c in NUMERIC_LABELS if c in df.columns}
     overall = {c: _describe(v) for c, v in numeric.items()}
     table1 = _table1(df, numeric, overall, normal, low, yam_low_pct)
     associations = _associations(numeric, thr, yam_low_pct)
     cautions = list(table1["cautions"]) + _general_cautions(n, thr, associations)
+    if not_measured:
+        cautions.insert(0, f"{not_measured} patient(s) without a DXA result yet (not measured) "
+                           "are counted apart: they are in no bone-status count and in no YAM "
+                           "statistic; percentages of bone status are of the "
+                           f"{measured} measured.")
     return {
         "n": n,
         "classification_counts": class_counts,
-        "unclassified": n - sum(class_counts.values()),
-        "low_bone_mass_or_worse": {"count": low_count, "percent": _pct(low_count, n)},
+        "not_measured": not_measured,
+        "measured": measured,
+        "unclassified": n - sum(class_counts.values()) - not_measured,
+        "low_bone_mass_or_worse": {"count": low_count, "percent": _pct(low_count, measured)},
         "means": {c: d["mean"] for c, d in overall.items()},
         "sd": {c: d["sd"] for c, d in overall.items()},
         "medians": {c: d["median"] for c, d in overall.items()},
@@ -155,7 +167,9 @@ def _class_codes(df: pd.DataFrame) -> np.ndarray:
     """0 normal, 1 low bone mass, 2 osteoporosis, -1 missing or unknown."""
     if "classification" not in df.columns:
         return np.full(len(df), -1, dtype=np.int64)
-    codes = pd.Categorical(_text(df["classification"]), categories=list(CLASSES)).codes
+    text = _text(df["classification"])
+    text = text.where(text.isin(CLASSES))  # not_measured and unknown values are -1
+    codes = pd.Categorical(text, categories=list(CLASSES)).codes
     return np.asarray(codes, dtype=np.int64)
 
 
@@ -173,14 +187,12 @@ def _fmt_g(value: float) -> str:
 
 
 def _fmt_p(p: float) -> str:
-    """Two decimals, three below 0.01, "< 0.001" below that (the tables print the same)."""
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    """``p = 0.04`` / ``p < 0.001``: the formatter the tables use (formatting.p_value)."""
+    return fmt.p_clause(p)
 
 
 def _fmt_r(r: float) -> str:
-    return f"{r:.2f}".replace("-", "\u2212")
+    return fmt.half_up(r, 2)
 
 
 # --- descriptives -------------------------------------------------------------------------
@@ -201,20 +213,20 @@ def _describe(values: np.ndarray) -> dict[str, Any]:
 
 
 def _flag_counts(df: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Per rule: fired / not_fired / not_assessed; a missing column or value is not_assessed."""
+    """Per rule: present / absent / not_assessed; a missing column or value is not_assessed."""
     extra = sorted(c[5:] for c in df.columns
                    if isinstance(c, str) and c.startswith("flag_") and c[5:] not in RULE_IDS)
     out = {}
     for rule in (*RULE_IDS, *extra):
         column = f"flag_{rule}"
         if column not in df.columns:
-            out[rule] = {"fired": 0, "not_fired": 0, "not_assessed": len(df)}
+            out[rule] = {"present": 0, "absent": 0, "not_assessed": len(df)}
             continue
         text = _text(df[column])
-        fired = int(text.eq("fired").sum())
-        not_fired = int(text.eq("not_fired").sum())
-        out[rule] = {"fired": fired, "not_fired": not_fired,
-                     "not_assessed": len(df) - fired - not_fired}
+        present = int(text.eq("present").sum())
+        absent = int(text.eq("absent").sum())
+        out[rule] = {"present": present, "absent": absent,
+                     "not_assessed": len(df) - present - absent}
     return out
 
 
@@ -370,14 +382,14 @@ def _table1_cautions(columns: list[dict], rows: list[dict], n: int) -> list[str]
     out = []
     if n == 0:
         return ["No patients: nothing to summarise."]
-    if n < _SMALL_N:
+    if n < SMALL_N:
         out.append(f"n = {n}: tests have very low power; p-values are descriptive.")
     for column in columns[1:]:
         if column["n"] == 0:
             out.append(f"No patient is in the '{column['label']}' group, "
                        "so the groups were not compared.")
     unclassified = n - columns[1]["n"] - columns[2]["n"]
-    if unclassified:
+    if unclassified and "not_measured" not in " ".join(out):
         out.append(f"{unclassified} patient(s) without a bone-status classification "
                    "appear in Overall only.")
     tested = [r for r in rows if r["test"]["p_value"] is not None]
@@ -509,7 +521,7 @@ def _fisher_dose_yam(dose: np.ndarray | None, yam: np.ndarray | None, threshold:
     a, b, c, d = (int(v) for v in table.ravel())
     if res.pvalue >= 0.05:
         verdict = "this could be chance"
-    elif n < _SMALL_N:
+    elif n < SMALL_N:
         verdict = "in so few patients this is a signal to follow up, not proof of an effect"
     else:
         verdict = "an association in observational data, not proof that the dose causes it"
@@ -556,7 +568,7 @@ def _spearman(name: str, x: np.ndarray | None, y: np.ndarray | None, x_text: str
         sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
                     f"(Spearman ρ = {_fmt_r(rho)}), but this could be chance ({_fmt_p(p)}).")
     else:
-        where = "a small case series" if n < _SMALL_N else "observational data"
+        where = "a small case series" if n < SMALL_N else "observational data"
         sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
                     f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}); an association in {where} "
                     "does not show cause.")
@@ -583,5 +595,7 @@ def _general_cautions(n: int, threshold: float, associations: list[dict]) -> lis
                    "cannot show that MgSO4 causes bone loss.")
     if threshold == 1000.0:
         out.append("The > 1,000 g cumulative-dose threshold is the seed case series' "
-                   "hypothesis from 9 patients, not a validated cut-off.")
+                   "hypothesis from 9 patients, not a validated cut-off: it was proposed from "
+                   "Iio's own nine patients, so testing it on those nine is circular and only "
+                   "other patients can test it.")
     return out

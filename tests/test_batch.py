@@ -271,7 +271,7 @@ def test_invalid_rows_are_skipped_and_reported(tmp_path):
         ["ok1", "30", "21.0", "20", "900", "78", "no"],
         ["bad-age", "thirty", "21.0", "20", "900", "78", "no"],    # row 3
         ["ok2", "31", "20.0", "40", "1500", "69", "no"],
-        ["bad-yam", "30", "21.0", "20", "900", "", "no"],           # row 5
+        ["bad-yam", "30", "21.0", "20", "900", "n/a", "no"],        # row 5 (blank = not measured)
         ["bad-fracture", "30", "21.0", "20", "900", "85", "maybe"],  # row 6
     ])
     outdir = tmp_path / "out"

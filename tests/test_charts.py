@@ -352,3 +352,26 @@ def test_full_colour_mode_matches_the_palette_image(monkeypatch: pytest.MonkeyPa
         assert (error == 0).mean() > 0.97, name  # the palette keeps frequent colours exact
         assert np.percentile(error, 99.5) <= 30, name
     assert Image.open(io.BytesIO(charts.plot_status_counts({}))).mode == "RGB"  # uncached path
+
+
+# --- the patient's own point on the dose chart (clinical-rules §6, v2) -----------------------
+
+def _highlight_pixels(png: bytes) -> int:
+    """Pixels of the highlight halo's colour (the ring around this patient's point)."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    colour = np.array([int(charts._HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)])
+    return int(np.count_nonzero(np.abs(rgb - colour).sum(axis=2) < 40))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dose=st.floats(min_value=0, max_value=20000, allow_nan=False),
+       yam=st.floats(min_value=20, max_value=150, allow_nan=False))
+def test_the_patients_point_is_always_drawn_beside_the_case_series(dose, yam):
+    from reportgen.context import PATIENT_SCATTER_CM, reference_cohort
+
+    doses, yams, fractures = zip(*reference_cohort(), strict=True)
+    png = charts.plot_dose_vs_yam(doses, yams, fractures, highlight=(dose, yam),
+                                  size_cm=PATIENT_SCATTER_CM)
+    assert _highlight_pixels(png) > 50
+    plain = charts.plot_dose_vs_yam(doses, yams, fractures, size_cm=PATIENT_SCATTER_CM)
+    assert _highlight_pixels(plain) == 0

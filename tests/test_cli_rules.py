@@ -23,12 +23,13 @@ def _ok(result):
 
 def test_rules_text_lists_ids_conditions_and_evidence(runner, rules):
     out = _ok(runner.invoke(cli, ["rules"])).stdout
-    assert out.startswith(f"Rule set {rules.name} {rules.version} (criteria jos2012)\n")
+    assert out.startswith(f"Rule set {rules.name} {rules.version} (criteria jos2012; "
+                          "clinical-rules v2 (2026-11-30))\n")
     for rule in rules.risk_rules:
         assert f"{rule.rule_id}" in out
-        assert f"fires when {rule.condition}" in out
+        assert f"present when {rule.condition}" in out
         assert f"evidence: {rule.evidence}" in out
-    assert "fires when mgso4_total_g > 1,000 g" in out
+    assert "present when mgso4_total_g > 1,000 g" in out
     assert "caveat: " in out  # the dose rule is labelled a hypothesis
     assert "YAM ≤ 70 %" in out
     assert "YAM < 80 %" in out
@@ -58,7 +59,7 @@ def test_rules_with_override_file(runner, tmp_path):
     path = tmp_path / "dose.toml"
     path.write_text("[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n", encoding="utf-8")
     text = _ok(runner.invoke(cli, ["rules", "--rules", str(path)])).stdout
-    assert "fires when mgso4_total_g > 1,500 g" in text
+    assert "present when mgso4_total_g > 1,500 g" in text
     assert "+local." in text.splitlines()[0]  # the version says the rules were changed
     data = json.loads(_ok(runner.invoke(cli, ["rules", "--rules", str(path), "--json"])).stdout)
     dose = next(r for r in data["risk_rules"] if r["id"] == "mgso4_high_cumulative_dose")

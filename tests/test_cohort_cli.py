@@ -102,7 +102,7 @@ def marked_csv(tmp_path_factory) -> Path:
     (spreadsheet rows 4 and 9: age 'abc', YAM missing)."""
     with SEED.open(newline="", encoding="utf-8") as stream:
         seed = list(csv.DictReader(stream))
-    bad = [dict(seed[0], age_years="abc"), dict(seed[1], yam_percent="")]
+    bad = [dict(seed[0], age_years="abc"), dict(seed[1], yam_percent="n/a")]  # blank = no DXA
     rows = seed[:2] + [bad[0]] + seed[2:6] + [bad[1]] + seed[6:]
     ids = IDS[:2] + [BAD_IDS[0]] + IDS[2:6] + [BAD_IDS[1]] + IDS[6:]
     path = tmp_path_factory.mktemp("marked") / "ward7-export.csv"

@@ -264,21 +264,22 @@ def test_table1_layout(seed_run):
                      r"\s+0\s+\d\.\d\d\s+Fisher's exact", text)
     assert re.search(r"Parity \(para\)\s+0\s+6/9 \(66\.7 %\)", text)
     assert "n = 9: tests have very low power" in text
-    # fracture_sites is blank for the 8 patients without a fracture
+    # fracture_sites is blank for the 8 patients without a fracture: not missing (v2), since
+    # a site is only expected where there is a fracture
     missing = seed_run["json"]["missing_by_column"]
-    assert missing["fracture_sites"] == 8
-    assert set(missing.values()) == {0, 8}
-    assert re.search(r"fracture_sites\s+8\s+88\.9 %", text)
+    assert missing["fracture_sites"] == 0
+    assert set(missing.values()) == {0}
+    assert not re.search(r"fracture_sites\s+8\s+88\.9 %", text)
 
 
 def test_risk_flags_and_dose_bands(seed_rows, seed_run):
     long_term = sum(r["mgso4_days"] > 8 for r in seed_rows)
     high_dose = sum(r["mgso4_total_g"] > 1000 for r in seed_rows)
     flags = seed_run["json"]["risk_flag_counts"]
-    assert flags["mgso4_long_term"] == {"fired": long_term, "not_fired": 9 - long_term,
+    assert flags["mgso4_long_term"] == {"present": long_term, "absent": 9 - long_term,
                                         "not_assessed": 0}
-    assert flags["mgso4_high_cumulative_dose"]["fired"] == high_dose == 6
-    assert flags["heparin"] == {"fired": 0, "not_fired": 0, "not_assessed": 9}
+    assert flags["mgso4_high_cumulative_dose"]["present"] == high_dose == 6
+    assert flags["heparin"] == {"present": 0, "absent": 0, "not_assessed": 9}
     text = seed_run["text"]
     assert re.search(r"Long-term MgSO4 tocolysis.*9/9 \(100\.0 %\)\s+0\s+0", text)
     assert re.search(r"High cumulative MgSO4 dose.*6/9 \(66\.7 %\)\s+3\s+0", text)
@@ -328,7 +329,7 @@ def test_pdf_embeds_the_json(seed_run):
 @pytest.mark.parametrize(("value", "decimals", "shown"), [
     (29.25, 1, "29.3"), (19.95, 1, "20.0"), (19.949999999999996, 1, "20.0"),
     (44.44444444444444, 1, "44.4"), (1552.0, 0, "1,552"), (1195.4, 0, "1,195"),
-    (2.5, 0, "3"), (-0.04, 1, "0.0"), (-0.41666666666666663, 2, "-0.42"), (None, 1, "—"),
+    (2.5, 0, "3"), (-0.04, 1, "0.0"), (-0.41666666666666663, 2, "\u2212" "0.42"), (None, 1, "—"),
 ])
 def test_half_up(value, decimals, shown):
     assert half_up(value, decimals) == shown
@@ -441,3 +442,28 @@ def test_big_cohort_data_quality(big_run):
     assert f"gravida {expected['gravida_missing']:,} {share_text} %" in text
     # Table 1 says how many have a value where some are missing
     assert f"n with a value {BIG_N - expected['gravida_missing']:,}" in text
+
+
+def test_v2_cohort_caveats(seed_run):
+    """clinical-rules §6 (v2): the small-sample caveat stands in the key-figures box, and the
+    report says that testing the 1,000 g threshold on Iio's own nine patients is circular."""
+    text = " ".join(seed_run["text"].split())
+    box = text[text.index("Key figures"):text.index("1. Bone status")]
+    assert "Small sample (n = 9)" in box
+    assert seed_run["json"]["seed_patients_included"] == 9
+    assert any("circular" in c for c in seed_run["json"]["cautions"])
+    assert "testing it on those nine is circular" in text
+
+
+def test_p_values_read_the_same_in_sentences_and_cells(seed_run):
+    """clinical-rules §6: one formatter, so a p-value reads the same in its sentence, its
+    table cell and the PDF (the review found 0.04 in a sentence and 0.05 in the cell)."""
+    from reportgen import formatting as fmt
+
+    text = " ".join(seed_run["text"].split())
+    tested = [a for a in seed_run["json"]["associations"] if a["p_value"] is not None]
+    assert tested
+    for association in tested:
+        shown = fmt.p_value(association["p_value"])
+        assert shown in association["sentence"]
+        assert f"p = {shown}" in text or f"p {shown}" in text

@@ -448,8 +448,11 @@ def test_template_prints_a_blank_commented_template(tmp_path, kind):
     assert result.exit_code == 0
     assert result.stdout.startswith("#")
     if kind == "input":
+        header = result.stdout.splitlines()[-1].split(",")
+        values = {"patient_id": "A1", "age_years": "31", "bmi_kg_m2": "22", "mgso4_days": "3",
+                  "mgso4_total_g": "100", "yam_percent": "88", "fracture": "no"}
         path = tmp_path / "new.csv"
-        path.write_text(result.stdout + "A1,,31,22,,,,,,,,3,100,88,no" + "," * 14 + "\n",
+        path.write_text(result.stdout + ",".join(values.get(h, "") for h in header) + "\n",
                         "utf-8")
         checked = CliRunner().invoke(cli, ["validate", str(path)])
         assert checked.exit_code == 0, checked.stdout

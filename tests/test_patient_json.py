@@ -90,13 +90,13 @@ def test_seed_not_assessed_is_listed_not_dropped(seed_run):
         states = {r["id"]: r["state"] for r in document["rule_results"]}
         assert {k for k, v in states.items() if v == "not_assessed"} == set(
             document["not_assessed"])
-        assert {k for k, v in states.items() if v == "fired"} == set(document["risk_flags"])
+        assert {k for k, v in states.items() if v == "present"} == set(document["risk_flags"])
 
 
 def test_seed_patient_2_explanation(seed_run):
     document = _patients(seed_run)["2"]
     dose = next(r for r in document["rule_results"] if r["id"] == "mgso4_high_cumulative_dose")
-    assert dose["state"] == "fired"
+    assert dose["state"] == "present"
     assert dose["explanation"] == "cumulative MgSO4 3,756 g > 1,000 g"
     assert dose["caveat"]
     assert document["plo"] is True
@@ -105,10 +105,13 @@ def test_seed_patient_2_explanation(seed_run):
 
 def test_seed_recommendations_for_osteoporosis_with_lactation_unknown(seed_run):
     document = _patients(seed_run)["1"]
-    assert {"specialist_referral", "consider_weaning", "bisphosphonate_caution",
+    # v2: feeding status not recorded -> ask, never "discuss weaning" on an assumption
+    assert {"specialist_referral", "ask_about_breastfeeding", "bisphosphonate_caution",
             "monitor_calcium_in_future_tocolysis"} <= set(document["recommendations"])
+    assert "consider_weaning" not in document["recommendations"]
     normal = _patients(seed_run)["8"]
-    assert normal["recommendations"] == ["monitor_calcium_in_future_tocolysis"]
+    assert normal["recommendations"] == ["monitor_calcium_during_tocolysis",
+                                         "monitor_calcium_in_future_tocolysis"]
 
 
 def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_run):
@@ -155,8 +158,11 @@ def test_index_case_json_with_derived_mgso4(runner, tmp_path):
         i["rate_g_per_h"] * (_hours(i["start"], i["end"])) for i in infusions))
     assert set(document["derived"]) == {"mgso4_days", "mgso4_total_g"}
     assert document["classification"] == "osteoporosis"
-    assert {"lactation", "glucocorticoid", "mgso4_long_term", "mgso4_high_cumulative_dose",
+    assert {"lactation", "mgso4_long_term", "mgso4_high_cumulative_dose",
             "smoking"} <= set(document["risk_flags"])
+    # the index case's betamethasone was the antenatal course, not systemic therapy (v2)
+    assert document["input"]["antenatal_corticosteroid"] is True
+    assert "glucocorticoid" in document["not_assessed"]
     assert "consider_weaning" in document["recommendations"]
     assert document["source"]["row"] == 1
 

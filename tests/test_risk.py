@@ -1,5 +1,5 @@
 """Risk flags, recommendations and data-quality flags (clinical-rules.md §3–4): thresholds
-pinned, *not assessed* distinct from *not fired*, explanations with the patient's values, the
+pinned, *not assessed* distinct from *absent*, explanations with the patient's values, the
 seed's flags, and the vectorised cohort path agreeing with the per-patient one."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from reportgen.models import BoneStatus, FlagState
 from reportgen.risk import evaluate_rule, evaluate_rules, quality_flags
 from reportgen.rules import load_rules
 
-FIRED, NOT_FIRED, NOT_ASSESSED = FlagState.FIRED, FlagState.NOT_FIRED, FlagState.NOT_ASSESSED
+PRESENT, ABSENT, NOT_ASSESSED = FlagState.PRESENT, FlagState.ABSENT, FlagState.NOT_ASSESSED
 RULES = load_rules()
 
 
@@ -34,26 +34,26 @@ def _state(rule_id: str, **values: object) -> FlagState:
 @pytest.mark.parametrize(
     ("rule_id", "column", "value", "expected"),
     [
-        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000, NOT_FIRED),
-        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.0, NOT_FIRED),
-        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.5, FIRED),
-        ("mgso4_long_term", "mgso4_days", 8, NOT_FIRED),
-        ("mgso4_long_term", "mgso4_days", 9, FIRED),
-        ("low_bmi", "bmi_kg_m2", 18.5, NOT_FIRED),
-        ("low_bmi", "bmi_kg_m2", 18.4, FIRED),
-        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 20, NOT_FIRED),
-        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 19.9, FIRED),
-        ("prolonged_bed_rest", "bed_rest_days", 14, NOT_FIRED),
-        ("prolonged_bed_rest", "bed_rest_days", 15, FIRED),
-        ("smoking", "smoking", "never", NOT_FIRED),
-        ("smoking", "smoking", "before_pregnancy", FIRED),
-        ("smoking", "smoking", "during_pregnancy", FIRED),
-        ("family_history", "family_history", False, NOT_FIRED),
-        ("family_history", "family_history", True, FIRED),
-        ("lactation", "breastfeeding", True, FIRED),
-        ("lactation", "breastfeeding", False, NOT_FIRED),
-        ("glucocorticoid", "glucocorticoid", True, FIRED),
-        ("heparin", "heparin", False, NOT_FIRED),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000, ABSENT),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.0, ABSENT),
+        ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.5, PRESENT),
+        ("mgso4_long_term", "mgso4_days", 8, ABSENT),
+        ("mgso4_long_term", "mgso4_days", 9, PRESENT),
+        ("low_bmi", "bmi_kg_m2", 18.5, ABSENT),
+        ("low_bmi", "bmi_kg_m2", 18.4, PRESENT),
+        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 20, ABSENT),
+        ("vitamin_d_deficiency", "vitamin_d_ng_ml", 19.9, PRESENT),
+        ("prolonged_bed_rest", "bed_rest_days", 14, ABSENT),
+        ("prolonged_bed_rest", "bed_rest_days", 15, PRESENT),
+        ("smoking", "smoking", "never", ABSENT),
+        ("smoking", "smoking", "before_pregnancy", PRESENT),
+        ("smoking", "smoking", "during_pregnancy", PRESENT),
+        ("family_history", "family_history", False, ABSENT),
+        ("family_history", "family_history", True, PRESENT),
+        ("lactation", "breastfeeding", True, PRESENT),
+        ("lactation", "breastfeeding", False, ABSENT),
+        ("glucocorticoid", "glucocorticoid", True, PRESENT),
+        ("heparin", "heparin", False, ABSENT),
     ],
 )
 def test_rule_thresholds(rule_id, column, value, expected):
@@ -61,13 +61,13 @@ def test_rule_thresholds(rule_id, column, value, expected):
 
 
 @pytest.mark.parametrize("rule_id", sorted(r.rule_id for r in RULES.risk_rules))
-def test_missing_input_is_not_assessed_never_not_fired(rule_id):
+def test_missing_input_is_not_assessed_never_absent(rule_id):
     column = RULES.risk_rule(rule_id).input
     record = base_record()
     record.pop(column, None)
     result = evaluate_rule(RULES.risk_rule(rule_id), record)
     assert result.state is NOT_ASSESSED
-    assert result.explanation.startswith("not assessed: no ")
+    assert result.explanation.endswith(": not recorded")
     assert evaluate_rule(RULES.risk_rule(rule_id), base_record(**{column: None})).state is \
         NOT_ASSESSED
 
@@ -75,11 +75,11 @@ def test_missing_input_is_not_assessed_never_not_fired(rule_id):
 def test_assessment_lists_fired_and_not_assessed_separately():
     record = base_record(mgso4_days=9, breastfeeding=None)
     assessment = assess_record(record, RULES)
-    assert assessment.fired == ["mgso4_long_term"]
+    assert assessment.present == ["mgso4_long_term"]
     # Not in the record at all: vitamin D, bed rest, glucocorticoid, heparin; None: lactation.
     assert set(assessment.not_assessed) == {"vitamin_d_deficiency", "prolonged_bed_rest",
                                             "lactation", "glucocorticoid", "heparin"}
-    assert not set(assessment.fired) & set(assessment.not_assessed)
+    assert not set(assessment.present) & set(assessment.not_assessed)
 
 
 # --- explanations carry the patient's own value and the threshold -----------------------------
@@ -99,7 +99,7 @@ def test_explanation_index_case_dose():
         ("mgso4_high_cumulative_dose", "mgso4_total_g", 1000.5,
          "cumulative MgSO4 1,000.5 g > 1,000 g"),
         ("vitamin_d_deficiency", "vitamin_d_ng_ml", 12, "serum 25(OH)D 12 ng/mL < 20 ng/mL"),
-        ("smoking", "smoking", "before_pregnancy", "smoking: before pregnancy (≠ never)"),
+        ("smoking", "smoking", "before_pregnancy", "smoking: before pregnancy"),
     ],
 )
 def test_explanation_wording(rule_id, column, value, explanation):
@@ -115,7 +115,7 @@ def test_every_fired_numeric_flag_of_the_seed_names_value_and_threshold():
     for record in records_from_frame(load_input(SAMPLE_CSV).valid_frame):
         for result in evaluate_rules(record, RULES):
             rule = RULES.risk_rule(result.rule_id)
-            if result.state is FIRED and isinstance(rule.threshold, int | float):
+            if result.state is PRESENT and isinstance(rule.threshold, int | float):
                 assert _numbers(result.explanation) == [record[rule.input], rule.threshold]
 
 
@@ -125,9 +125,9 @@ def test_seed_mgso4_flags_from_paper_values():
     long_term, high_dose = set(), set()
     for case, (days, grams, _, _) in SEED_TABLE1.items():
         record = base_record(mgso4_days=days, mgso4_total_g=grams)
-        if _state("mgso4_long_term", **record) is FIRED:
+        if _state("mgso4_long_term", **record) is PRESENT:
             long_term.add(case)
-        if _state("mgso4_high_cumulative_dose", **record) is FIRED:
+        if _state("mgso4_high_cumulative_dose", **record) is PRESENT:
             high_dose.add(case)
     assert long_term == set(SEED_TABLE1)
     assert high_dose == {"1", "2", "3", "4", "5", "9"}
@@ -136,11 +136,11 @@ def test_seed_mgso4_flags_from_paper_values():
 def test_seed_mgso4_flags_from_sample_file_both_paths():
     frame = load_input(SAMPLE_CSV).valid_frame
     vector = assess_frame(frame, RULES)
-    fired = set(frame.loc[vector["flag_mgso4_high_cumulative_dose"] == "fired", "patient_id"])
+    fired = set(frame.loc[vector["flag_mgso4_high_cumulative_dose"] == "present", "patient_id"])
     assert fired == {"1", "2", "3", "4", "5", "9"}
-    assert (vector["flag_mgso4_long_term"] == "fired").all()
+    assert (vector["flag_mgso4_long_term"] == "present").all()
     for record in records_from_frame(frame):
-        flags = assess_record(record, RULES).fired
+        flags = assess_record(record, RULES).present
         assert "mgso4_long_term" in flags
         assert ("mgso4_high_cumulative_dose" in flags) == (record["patient_id"] in fired)
 
@@ -155,29 +155,45 @@ def test_seed_flags_with_dose_threshold_1500(tmp_path):
     flag_columns = [c for c in default.columns if c.startswith("flag_")]
     differs = (default[flag_columns] != changed[flag_columns]).any(axis=0)
     assert differs[differs].index.tolist() == ["flag_mgso4_high_cumulative_dose"]
-    lost = frame.loc[(default["flag_mgso4_high_cumulative_dose"] == "fired")
-                     & (changed["flag_mgso4_high_cumulative_dose"] == "not_fired"), "patient_id"]
+    lost = frame.loc[(default["flag_mgso4_high_cumulative_dose"] == "present")
+                     & (changed["flag_mgso4_high_cumulative_dose"] == "absent"), "patient_id"]
     assert sorted(lost) == ["1", "4", "9"]  # 1,260, 1,464 and 1,488 g
     assert (changed["classification"] == default["classification"]).all()
 
 
 # --- recommendations (clinical-rules.md §4), written out independently --------------------------
 
-def _expected_recommendations(status: BoneStatus, fired: set[str], unknown: set[str]) -> set:
+def _expected_recommendations(status: BoneStatus, fired: set[str], unknown: set[str],
+                              record: dict | None = None) -> set:
+    """clinical-rules.md §4 (v2), written out independently of the rule file."""
+    record = record or {}
     expected = set()
     bone_loss = status in (BoneStatus.LOW_BONE_MASS, BoneStatus.OSTEOPOROSIS)
+    z = record.get("z_score")
+    iscd_below = z is not None and z <= -2.0
     if status is BoneStatus.OSTEOPOROSIS:
-        expected |= {"specialist_referral", "bisphosphonate_caution"}
-        if "lactation" in fired | unknown:
+        expected |= {"specialist_referral", "bisphosphonate_caution", "secondary_cause_workup"}
+        if "lactation" in fired:
             expected.add("consider_weaning")
+        if "lactation" in unknown:
+            expected.add("ask_about_breastfeeding")
+    if record.get("fracture") and record.get("_fragility_site", True):
+        expected.add("specialist_referral")
+    if iscd_below:
+        expected |= {"secondary_cause_workup", "dxa_follow_up"}
+    if bone_loss or "vitamin_d_deficiency" in fired:
+        expected.add("calcium_vitamin_d")
     if bone_loss:
-        expected |= {"calcium_vitamin_d", "dxa_follow_up"}
+        expected |= {"dxa_follow_up"}
     if bone_loss or "low_bmi" in fired:
         expected.add("nutrition_guidance")
     if bone_loss or "prolonged_bed_rest" in fired:
         expected.add("rehabilitation")
     if "mgso4_long_term" in fired:
-        expected.add("monitor_calcium_in_future_tocolysis")
+        expected |= {"monitor_calcium_during_tocolysis", "monitor_calcium_in_future_tocolysis"}
+    vitamin_d = record.get("vitamin_d_ng_ml")
+    if vitamin_d is not None and vitamin_d < 30:  # JES 2017 interval: a low lab value
+        expected.add("correct_abnormal_labs")
     return expected
 
 
@@ -193,19 +209,37 @@ def _recommendations(**values: object) -> set[str]:
                                "dxa_follow_up"}),
         ({"yam_percent": 65, "breastfeeding": True},
          {"specialist_referral", "consider_weaning", "calcium_vitamin_d", "nutrition_guidance",
-          "rehabilitation", "dxa_follow_up", "bisphosphonate_caution"}),
+          "rehabilitation", "dxa_follow_up", "bisphosphonate_caution", "secondary_cause_workup"}),
         ({"yam_percent": 65, "breastfeeding": False},
          {"specialist_referral", "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
-          "dxa_follow_up", "bisphosphonate_caution"}),
-        ({"yam_percent": 65}, {"specialist_referral", "consider_weaning", "calcium_vitamin_d",
-                               "nutrition_guidance", "rehabilitation", "dxa_follow_up",
-                               "bisphosphonate_caution"}),  # breastfeeding unknown
+          "dxa_follow_up", "bisphosphonate_caution", "secondary_cause_workup"}),
+        ({"yam_percent": 65}, {"specialist_referral", "ask_about_breastfeeding",
+                               "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+                               "dxa_follow_up", "bisphosphonate_caution",
+                               "secondary_cause_workup"}),  # breastfeeding not recorded
+        ({"z_score": -2.0}, {"dxa_follow_up", "secondary_cause_workup"}),
+        ({"z_score": -1.9}, set()),
+        # 25(OH)D < 30 is also a low lab value (JES 2017): correct_abnormal_labs (§5)
+        ({"vitamin_d_ng_ml": 19.9}, {"calcium_vitamin_d", "correct_abnormal_labs"}),
+        ({"vitamin_d_ng_ml": 20}, {"correct_abnormal_labs"}),
+        ({"vitamin_d_ng_ml": 30}, set()),
+        ({"fracture": True, "fracture_sites": "rib", "yam_percent": 85}, {"specialist_referral"}),
+        ({"fracture": True, "fracture_sites": "calcaneus", "yam_percent": 85}, set()),
         ({"yam_percent": 75, "breastfeeding": True},
          {"calcium_vitamin_d", "nutrition_guidance", "rehabilitation", "dxa_follow_up"}),
         ({"bmi_kg_m2": 18.4}, {"nutrition_guidance"}),
         ({"bed_rest_days": 15}, {"rehabilitation"}),
         ({"bed_rest_days": 14}, set()),
-        ({"mgso4_days": 9}, {"monitor_calcium_in_future_tocolysis"}),
+        ({"mgso4_days": 9}, {"monitor_calcium_during_tocolysis",
+                             "monitor_calcium_in_future_tocolysis"}),
+        ({"yam_percent": None, "mgso4_days": 9}, {"plan_postpartum_dxa",
+                                                  "monitor_calcium_during_tocolysis",
+                                                  "monitor_calcium_in_future_tocolysis"}),
+        ({"back_pain": True}, {"vertebral_fracture_imaging"}),
+        ({"back_pain": True, "fracture": True, "fracture_sites": "T12", "yam_percent": 95,
+          "breastfeeding": False},
+         {"specialist_referral", "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+          "dxa_follow_up", "bisphosphonate_caution", "secondary_cause_workup"}),
         ({"mgso4_days": 8}, set()),
     ],
 )
@@ -220,13 +254,17 @@ optional_bool = st.one_of(st.none(), st.booleans())
 @given(yam=st.sampled_from([62.0, 70.0, 75.0, 80.0, 95.0]), fracture=st.booleans(),
        days=st.one_of(st.none(), st.integers(0, 120)),
        bmi=st.one_of(st.none(), st.sampled_from([17.0, 18.4, 18.5, 22.0])),
-       bed_rest=st.one_of(st.none(), st.integers(0, 60)), breastfeeding=optional_bool)
-def test_recommendations_follow_section_4(yam, fracture, days, bmi, bed_rest, breastfeeding):
+       bed_rest=st.one_of(st.none(), st.integers(0, 60)), breastfeeding=optional_bool,
+       z=st.one_of(st.none(), st.sampled_from([-2.5, -2.0, -1.9, 0.0])),
+       vitamin_d=st.one_of(st.none(), st.sampled_from([10.0, 19.9, 20.0, 30.0])))
+def test_recommendations_follow_section_4(yam, fracture, days, bmi, bed_rest, breastfeeding, z,
+                                          vitamin_d):
     record = base_record(yam_percent=yam, fracture=fracture, mgso4_days=days, bmi_kg_m2=bmi,
-                         bed_rest_days=bed_rest, breastfeeding=breastfeeding)
+                         bed_rest_days=bed_rest, breastfeeding=breastfeeding, z_score=z,
+                         vitamin_d_ng_ml=vitamin_d)
     assessment = assess_record(record, RULES)
-    expected = _expected_recommendations(assessment.finding.status, set(assessment.fired),
-                                         set(assessment.not_assessed))
+    expected = _expected_recommendations(assessment.finding.status, set(assessment.present),
+                                         set(assessment.not_assessed), record)
     assert {r.rec_id for r in assessment.recommendations} == expected
     assert all(r.text for r in assessment.recommendations)
 
@@ -241,10 +279,10 @@ doses = st.floats(min_value=0, max_value=20000, allow_nan=False)
        days=st.integers(0, 300), extra_days=st.integers(0, 100))
 def test_raising_a_dose_never_removes_a_dose_flag(dose, more, days, extra_days):
     before = {r.rule_id for r in evaluate_rules(base_record(mgso4_total_g=dose, mgso4_days=days),
-                                                RULES) if r.state is FIRED}
+                                                RULES) if r.state is PRESENT}
     after = {r.rule_id for r in evaluate_rules(
         base_record(mgso4_total_g=dose + more, mgso4_days=days + extra_days), RULES)
-        if r.state is FIRED}
+        if r.state is PRESENT}
     dose_flags = {"mgso4_long_term", "mgso4_high_cumulative_dose"}
     assert before & dose_flags <= after & dose_flags
 
@@ -364,8 +402,29 @@ def test_quality_scan_timing():
     after = _quality(delivery_date=date(2020, 5, 26), dxa_date=date(2020, 6, 10))
     assert after == {"dxa_days_postpartum": "DXA 15 days after delivery"}
     before = _quality(delivery_date=date(2020, 5, 26), dxa_date=date(2020, 5, 20))
-    assert before == {"dxa_before_delivery": "DXA 6 days before delivery: not a postpartum scan"}
+    assert before == {"dxa_before_delivery": "DXA 6 days before delivery: a scan in pregnancy, "
+                                             "not a postpartum scan"}
 
 
-def test_quality_unrecognised_fracture_site():
-    assert "fracture_site_unrecognised" in _quality(fracture=True, fracture_sites="finger")
+def test_quality_fracture_site_outside_jos():
+    flags = _quality(fracture=True, fracture_sites="finger")
+    assert flags == {"fracture_site_not_jos": "fracture at finger: not among the JOS fragility "
+                                              "sites — review (the class follows the BMD)"}
+
+
+@pytest.mark.parametrize(("sites", "dxa_site", "flagged"),
+                         [("L1-L2", "L1-L4", True), ("T12–L1", "L2-L4", False),
+                          ("T12–L1", "L1-L4", True), ("第2腰椎", None, True),
+                          ("腰椎", "L1-L4", True), ("腰椎", "total hip", False)])
+def test_quality_fracture_in_dxa_region_ranges_and_japanese(sites, dxa_site, flagged):
+    flags = _quality(fracture=True, fracture_sites=sites, dxa_site=dxa_site)
+    assert ("fracture_in_dxa_region" in flags) is flagged
+
+
+def test_warnings_that_change_the_reading_are_page1_statements():
+    record = base_record(fracture=True, fracture_sites="L2", dxa_date=date(2020, 5, 1),
+                         delivery_date=date(2020, 5, 26), mgso4_days=10, mgso4_total_g=900)
+    statements = assess_record(record, RULES).statements
+    assert [s.statement_id for s in statements] == [
+        "fracture", "implausible_dose_rate", "fracture_in_dxa_region", "dxa_before_delivery"]
+    assert all(s.severity == "warning" for s in statements)

@@ -9,14 +9,19 @@ import re
 import pytest
 
 from reportgen.errors import RulesError
-from reportgen.rules import format_number, load_rules
+from reportgen.rules import load_rules
 
 CONTRACT_RULE_IDS = {"mgso4_long_term", "mgso4_high_cumulative_dose", "low_bmi", "smoking",
                      "family_history", "vitamin_d_deficiency", "prolonged_bed_rest", "lactation",
                      "glucocorticoid", "heparin"}
-RECOMMENDATION_IDS = {"specialist_referral", "consider_weaning", "calcium_vitamin_d",
-                      "nutrition_guidance", "rehabilitation", "dxa_follow_up",
-                      "bisphosphonate_caution", "monitor_calcium_in_future_tocolysis"}
+# contract.md §3 (v2)
+RECOMMENDATION_IDS = {"specialist_referral", "consider_weaning", "ask_about_breastfeeding",
+                      "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
+                      "dxa_follow_up", "secondary_cause_workup", "bisphosphonate_caution",
+                      "monitor_calcium_in_future_tocolysis",
+                      # contract §5 (v2): before the DXA, back pain, labs
+                      "plan_postpartum_dxa", "monitor_calcium_during_tocolysis",
+                      "vertebral_fracture_imaging", "correct_abnormal_labs"}
 
 
 def _write(tmp_path, text: str, name: str = "rules.toml"):
@@ -186,7 +191,7 @@ def test_unknown_keys_are_errors(tmp_path, text, message):
          "'recommendations.dxa_follow_up.statuses' must be a list of text, not 'osteoporosis'"),
         ("[recommendations.dxa_follow_up]\nstatuses = [\"osteopenia\"]\n",
          "'recommendations.dxa_follow_up.statuses' has 'osteopenia'; use normal, low_bone_mass, "
-         "osteoporosis"),
+         "osteoporosis, not_measured"),
         ("[recommendations.consider_weaning]\nrequires_flag = \"breastfeeding\"\n",
          "'recommendations.consider_weaning' names 'breastfeeding', which is not a risk rule id"),
         ("risk = 3\n", "'risk' must be a table"),
@@ -218,10 +223,23 @@ def test_missing_rules_file(tmp_path):
         load_rules(tmp_path / "absent.toml")
 
 
+def test_default_rules_are_specification_v2(rules):
+    assert rules.data["specification"].startswith("clinical-rules v2")
+    assert rules.t_osteoporosis_max == -2.5
+    assert rules.secondary_cause_rules == ("heparin", "glucocorticoid", "prolonged_bed_rest")
+
+
 @pytest.mark.parametrize(
-    ("value", "text"),
-    [(3756, "3,756"), (1000.5, "1,000.5"), (18.5, "18.5"), (8, "8"), (1e6, "1,000,000"),
-     (None, "—"), (float("nan"), "—"), (0.5, "0.5")],
+    ("content", "start"),
+    [('[recommendations.dxa_follow_up]\nfacts = ["weather"]\n', "'recommendations.dxa_follow_up' "
+      "names 'weather', which is not a fact"),
+     ('[recommendations.dxa_follow_up]\nvariants = [{ when = "breastfeeding" }]\n',
+      "'recommendations.dxa_follow_up.variants' entries must be tables"),
+     ('[secondary_causes]\nrules = ["smoking_x"]\n', "'secondary_causes.rules' names 'smoking_x'"),
+     ('[bone_status]\nt_score_osteoporosis_max = -0.5\n', "need -8 <= bone_status.t_score")],
 )
-def test_format_number(value, text):
-    assert format_number(value) == text
+def test_v2_override_errors(tmp_path, content, start):
+    path = _write(tmp_path, content)
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    assert str(caught.value).startswith(f"{path}: {start}")

@@ -43,12 +43,12 @@ def _seed() -> pd.DataFrame:
         df[column] = df[column].astype("Int64")
     df["family_history"] = pd.array([False] * 9, dtype="boolean")
     df["classification"] = ["osteoporosis"] * 2 + ["low_bone_mass"] * 2 + ["normal"] * 5
-    df["flag_mgso4_long_term"] = "fired"
+    df["flag_mgso4_long_term"] = "present"
     high = {1, 2, 3, 4, 5, 9}
     df["flag_mgso4_high_cumulative_dose"] = [
-        "fired" if i in high else "not_fired" for i in range(1, 10)]
-    df["flag_smoking"] = ["fired" if s != "never" else "not_fired" for s in df["smoking"]]
-    df["flag_family_history"] = "not_fired"
+        "present" if i in high else "absent" for i in range(1, 10)]
+    df["flag_smoking"] = ["present" if s != "never" else "absent" for s in df["smoking"]]
+    df["flag_family_history"] = "absent"
     return df
 
 
@@ -141,10 +141,10 @@ def test_seed_fisher(seed):
 def test_seed_risk_flags(seed):
     flags = seed["risk_flag_counts"]
     assert list(flags) == list(RULE_IDS)
-    assert flags["mgso4_long_term"] == {"fired": 9, "not_fired": 0, "not_assessed": 0}
-    assert flags["mgso4_high_cumulative_dose"] == {"fired": 6, "not_fired": 3, "not_assessed": 0}
-    assert flags["smoking"]["fired"] == 3
-    assert flags["heparin"] == {"fired": 0, "not_fired": 0, "not_assessed": 9}
+    assert flags["mgso4_long_term"] == {"present": 9, "absent": 0, "not_assessed": 0}
+    assert flags["mgso4_high_cumulative_dose"] == {"present": 6, "absent": 3, "not_assessed": 0}
+    assert flags["smoking"]["present"] == 3
+    assert flags["heparin"] == {"present": 0, "absent": 0, "not_assessed": 9}
 
 
 def test_seed_dose_bands(seed):
@@ -156,7 +156,7 @@ def test_seed_dose_bands(seed):
     assert bands[2]["classification_counts"] == {"normal": 2, "low_bone_mass": 2,
                                                  "osteoporosis": 2}
     # The high band is the risk rule: same patients as flag_mgso4_high_cumulative_dose.
-    assert bands[2]["n"] == seed["risk_flag_counts"]["mgso4_high_cumulative_dose"]["fired"]
+    assert bands[2]["n"] == seed["risk_flag_counts"]["mgso4_high_cumulative_dose"]["present"]
     assert bands[2]["above_threshold"]
     assert not bands[1]["above_threshold"]
 
@@ -282,11 +282,11 @@ def test_enum_and_extra_flag_columns():
 
     df = _seed()
     df["classification"] = [BoneStatus(c) for c in df["classification"]]
-    df["flag_mgso4_long_term"] = [FlagState.FIRED] * 9
-    df["flag_custom_rule"] = "not_fired"
+    df["flag_mgso4_long_term"] = [FlagState.PRESENT] * 9
+    df["flag_custom_rule"] = "absent"
     out = summarise_cohort(df)
     assert out["classification_counts"]["normal"] == 5
-    assert out["risk_flag_counts"]["mgso4_long_term"]["fired"] == 9
+    assert out["risk_flag_counts"]["mgso4_long_term"]["present"] == 9
     assert list(out["risk_flag_counts"])[-1] == "custom_rule"
 
 
@@ -317,7 +317,7 @@ def _synthetic(n: int, seed: int = 0) -> pd.DataFrame:
     df["classification"] = np.where(yam <= 70, "osteoporosis",
                                     np.where(yam < 80, "low_bone_mass", "normal"))
     for rule in RULE_IDS:
-        df[f"flag_{rule}"] = rng.choice(["fired", "not_fired", "not_assessed"], n)
+        df[f"flag_{rule}"] = rng.choice(["present", "absent", "not_assessed"], n)
     return df
 
 
@@ -351,7 +351,7 @@ _FIELDS = {
     "fracture": st.booleans(),
     "breastfeeding": _maybe(st.booleans()),
     "classification": st.sampled_from([None, "normal", "low_bone_mass", "osteoporosis"]),
-    "flag_low_bmi": st.sampled_from([None, "fired", "not_fired", "not_assessed"]),
+    "flag_low_bmi": st.sampled_from([None, "present", "absent", "not_assessed"]),
 }
 
 

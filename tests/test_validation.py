@@ -89,8 +89,9 @@ def test_mixed_case_headers_and_value_spellings():
     assert frame["mgso4_total_g"].tolist() == [1000.5, 1000, 2000, 999]
     assert frame["fracture"].tolist() == [True, False, True, False]          # Yes n + -
     assert frame["family_history"].tolist() == [True, False, True, False]    # TRUE False 1 0
-    assert frame["smoking"].tolist() == ["before_pregnancy", "never", "during_pregnancy",
-                                         "never"]                             # "-" and blank
+    # "-" is never; a blank cell is not recorded (v2), never a default
+    assert frame["smoking"].tolist()[:3] == ["before_pregnancy", "never", "during_pregnancy"]
+    assert frame["smoking"].isna().tolist() == [False, False, False, True]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_number_forms_rejected(cell):
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("never", "never"), ("-", "never"), ("no", "never"), ("", "never"),
+    [("never", "never"), ("-", "never"), ("no", "never"), ("", None),
      ("Before pregnancy", "before_pregnancy"), ("BEFORE  PREGNANCY", "before_pregnancy"),
      ("before_pregnancy", "before_pregnancy"), ("During pregnancy", "during_pregnancy")],
 )
@@ -196,8 +197,7 @@ def test_blank_required_values():
         ("mgso4_days", "required value missing (or give an infusion record)"),
         ("mgso4_total_g", "required value missing (or give an infusion record)"),
         ("patient_id", "required value missing"),
-        ("yam_percent", "required value missing"),
-    ]
+    ]  # a blank yam_percent is "not measured yet" (contract §5, v2), not a missing value
     assert {p.row for p in table.problems} == {2}
 
 
@@ -278,10 +278,24 @@ def test_json_list_problems_use_positions(tmp_path):
 def test_json_missing_field_is_reported_per_object(tmp_path):
     path = tmp_path / "p.json"
     record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
+              "mgso4_total_g": 500, "yam_percent": 85}
+    path.write_text(json.dumps([record | {"fracture": False}, record | {"patient_id": "b"}]),
+                    encoding="utf-8")
+    assert _lines(load_input(path)) == [f"{path}:2:fracture: required value missing"]
+
+
+def test_json_yam_percent_null_is_not_measured_and_no_key_anywhere_is_the_missing_column(
+        tmp_path):
+    """contract §5 (v2): the column stays required; a null (or an object without the key
+    beside others that have it) is "not measured yet"."""
+    path = tmp_path / "p.json"
+    record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
               "mgso4_total_g": 500, "fracture": False}
+    path.write_text(json.dumps([record | {"yam_percent": None}, record | {"patient_id": "b"}]),
+                    encoding="utf-8")
+    assert _lines(load_input(path)) == []
     path.write_text(json.dumps([record, record | {"patient_id": "b"}]), encoding="utf-8")
-    assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required value missing",
-                                        f"{path}:2:yam_percent: required value missing"]
+    assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required column missing"]
 
 
 def test_json_nested_value_is_located(tmp_path):

@@ -12,12 +12,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reportgen import formatting as fmt
 from reportgen.errors import RulesError
 from reportgen.schema import COLUMNS
 
 CRITERIA = ("jos2012", "jos2000")
 OPERATORS = (">", ">=", "<", "<=", "!=", "is_true")
-_STATUSES = ("normal", "low_bone_mass", "osteoporosis")
+_STATUSES = ("normal", "low_bone_mass", "osteoporosis", "not_measured")
+# Facts about a patient a recommendation may depend on (computed in risk.patient_facts).
+FACTS = {
+    "fragility_fracture": "a JOS fragility fracture is recorded (or assumed vertebral)",
+    "iscd_below": "Z-score at or below the ISCD limit (below the expected range for age)",
+    "breastfeeding": "breastfeeding = yes",
+    "breastfeeding_not_recorded": "breastfeeding not recorded",
+    "pregnancy_planned": "another pregnancy planned = yes",
+    "not_measured": "no DXA result yet (yam_percent blank)",
+    "infusing": "MgSO4 still infusing at --as-of",
+    "back_pain_no_fracture": "back_pain = yes and no fracture recorded",
+    "abnormal_labs": "any lab value outside its reference interval",
+}
 
 
 @dataclass(frozen=True)
@@ -40,16 +53,23 @@ class RiskRule:
             return f"{self.input} = yes"
         if isinstance(self.threshold, str):
             return f"{self.input} {_op_text(self.operator)} {self.threshold}"
-        return f"{self.input} {_op_text(self.operator)} {format_number(self.threshold)} {self.unit}"
+        return f"{self.input} {_op_text(self.operator)} {fmt.number(self.threshold)} {self.unit}"
 
 
 @dataclass(frozen=True)
 class RecommendationRule:
+    """Given when the bone status is one of ``statuses``, or a flag of ``flags`` is present,
+    or a fact of ``facts`` holds; and only if every fact of ``requires`` holds. The text is
+    the first of ``variants`` whose fact holds, else ``text``."""
+
     rec_id: str
     text: str
     statuses: tuple[str, ...]
     flags: tuple[str, ...]
     requires_flag: str | None
+    facts: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    variants: tuple[tuple[str, str], ...] = ()  # (fact, text)
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,8 @@ class RuleSet:
     criteria: str
     yam_osteoporosis_max_pct: float
     yam_normal_min_pct: float
+    t_osteoporosis_max: float
+    t_low_bone_mass_max: float
     z_below_expected_max: float
     bone_evidence: str
     iscd_evidence: str
@@ -68,6 +90,7 @@ class RuleSet:
     mgso4_loading_allowance_g: float
     risk_rules: tuple[RiskRule, ...]
     recommendations: tuple[RecommendationRule, ...]
+    secondary_cause_rules: tuple[str, ...]
     data: dict[str, Any]
     digest: str
 
@@ -77,17 +100,6 @@ class RuleSet:
     @property
     def label(self) -> str:
         return f"{self.name} {self.version} ({self.criteria})"
-
-
-def format_number(value: float | int | None, decimals: int | None = None) -> str:
-    """``3756 -> '3,756'``, ``18.5 -> '18.5'``; None -> '—'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if decimals is not None:
-        return f"{value:,.{decimals}f}"
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _op_text(op: str) -> str:
@@ -135,7 +147,8 @@ def _read_override(path: Path) -> dict[str, Any]:
 _ENTRY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "risk": {"label": str, "input": str, "operator": str, "threshold": (int, float, str),
              "unit": str, "evidence": str, "caveat": str},
-    "recommendations": {"text": str, "statuses": list, "flags": list, "requires_flag": str},
+    "recommendations": {"text": str, "statuses": list, "flags": list, "requires_flag": str,
+                        "facts": list, "requires": list, "variants": list},
 }
 _TYPE_NAMES = {str: "text", list: "a list of text", bool: "true or false"}
 
@@ -174,7 +187,7 @@ def _check_type(value: object, expected: type | tuple[type, ...], source: str, d
         kinds = (*kinds, int, float)
     ok = isinstance(value, kinds) and (isinstance(value, bool) == (bool in kinds))
     if ok and isinstance(value, list):
-        ok = all(isinstance(item, str) for item in value)
+        ok = all(isinstance(item, str) for item in value) or dotted.endswith(".variants")
     if not ok:
         wanted = "a number" if int in kinds and str not in kinds else \
             "a number or text" if int in kinds else _TYPE_NAMES.get(kinds[0], kinds[0].__name__)
@@ -208,6 +221,11 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     if not 0 < osteo < normal <= 150:
         raise RulesError(f"{source}: need 0 < bone_status.yam_osteoporosis_max_pct ({osteo:g}) < "
                          f"bone_status.yam_normal_min_pct ({normal:g}) <= 150")
+    t_osteo = _number(bone, "t_score_osteoporosis_max", source, "bone_status.")
+    t_low = _number(bone, "t_score_low_bone_mass_max", source, "bone_status.")
+    if not -8 <= t_osteo < t_low <= 6:
+        raise RulesError(f"{source}: need -8 <= bone_status.t_score_osteoporosis_max "
+                         f"({t_osteo:g}) < bone_status.t_score_low_bone_mass_max ({t_low:g}) <= 6")
     z_max = _number(doc["iscd"], "z_below_expected_max", source, "iscd.")
     dq = doc["data_quality"]
     max_per_day = _number(dq, "mgso4_max_g_per_day", source, "data_quality.")
@@ -217,14 +235,20 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     risk_rules = tuple(_risk_rule(rid, spec, source) for rid, spec in doc["risk"].items())
     recs = tuple(_recommendation(rid, spec, {r.rule_id for r in risk_rules}, source)
                  for rid, spec in doc["recommendations"].items())
+    secondary = tuple(doc.get("secondary_causes", {}).get("rules", ()))
+    unknown = [r for r in secondary if r not in {rule.rule_id for rule in risk_rules}]
+    if unknown:
+        raise RulesError(f"{source}: 'secondary_causes.rules' names {unknown[0]!r}, which is not "
+                         "a risk rule id")
     canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
     return RuleSet(
         name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
-        yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, z_below_expected_max=z_max,
+        yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, t_osteoporosis_max=t_osteo,
+        t_low_bone_mass_max=t_low, z_below_expected_max=z_max,
         bone_evidence=bone["evidence"] if doc["criteria"] == "jos2012"
         else str(bone["evidence_jos2000"]), iscd_evidence=doc["iscd"]["evidence"],
         mgso4_max_g_per_day=max_per_day, mgso4_loading_allowance_g=allowance,
-        risk_rules=risk_rules, recommendations=recs, data=doc,
+        risk_rules=risk_rules, recommendations=recs, secondary_cause_rules=secondary, data=doc,
         digest=hashlib.sha256(canonical).hexdigest(),
     )
 
@@ -242,7 +266,20 @@ def _recommendation(rec_id: str, spec: dict, rule_ids: set[str],
         if flag not in rule_ids:
             raise RulesError(f"{source}: '{where.rstrip('.')}' names {flag!r}, which is not a "
                              "risk rule id")
-    return RecommendationRule(rec_id, str(spec["text"]), statuses, flags, requires)
+    facts, needs = tuple(spec.get("facts", ())), tuple(spec.get("requires", ()))
+    variants = []
+    for variant in spec.get("variants", ()):
+        if not (isinstance(variant, dict) and set(variant) == {"when", "text"}
+                and all(isinstance(v, str) for v in variant.values())):
+            raise RulesError(f"{source}: '{where}variants' entries must be tables of "
+                             "'when' (a fact) and 'text'")
+        variants.append((variant["when"], variant["text"]))
+    for fact in (*facts, *needs, *(w for w, _ in variants)):
+        if fact not in FACTS:
+            raise RulesError(f"{source}: '{where.rstrip('.')}' names {fact!r}, which is not a "
+                             f"fact; use {', '.join(FACTS)}")
+    return RecommendationRule(rec_id, str(spec["text"]), statuses, flags, requires, facts,
+                              needs, tuple(variants))
 
 
 def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:

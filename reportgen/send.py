@@ -1,0 +1,343 @@
+"""``reportgen send``: POST each FHIR transaction Bundle of a manifest to a FHIR server (httpx).
+
+For each ``fhir-bundle`` file of ``manifest.json`` (its sha256 checked first):
+
+1. the Bundle's conditional references (``Patient?identifier=…``, ``Organization?identifier=…``)
+   are resolved by searching the server: exactly one match, or the file is not sent (many
+   servers, Medplum among them, store an unresolved conditional reference as it is);
+2. if the server already holds the DocumentReference (its masterIdentifier), nothing is sent;
+3. otherwise the Bundle is POSTed as ``application/fhir+json``; its entries are conditional, so
+   even a resend that races another one adds no DocumentReference or Observation twice.
+
+Transient failures (5xx, 429, timeouts, refused connections) are retried a bounded number of
+times with exponential backoff. The token is sent only in the ``Authorization`` header and never
+appears in a message. Each response is recorded in the manifest under the file's ``send`` key."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from reportgen.errors import ReportError
+from reportgen.output import MANIFEST, atomic_write, dump_json, sha256_bytes
+
+FHIR_JSON = "application/fhir+json"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_CONDITIONAL = re.compile(r"^(Patient|Organization)\?[^\s]+$")
+_TRANSIENT = {429, 500, 502, 503, 504}
+_MAX_BACKOFF_S = 8.0
+
+
+class SendError(ReportError):
+    """A file could not be delivered; the message is one line, without the token."""
+
+
+@dataclass
+class SendOptions:
+    """How to talk to the server (see ``reportgen send --help``)."""
+
+    base_url: str
+    token: str | None = None
+    timeout_s: float = 30.0
+    retries: int = 3  # after the first attempt
+    backoff_s: float = 0.5
+    allow_insecure: bool = False
+
+
+@dataclass
+class SendResult:
+    """One bundle file: ``status`` created | already-present | would-send | failed."""
+
+    path: str
+    status: str
+    document_reference: str | None = None
+    http_status: int | None = None
+    entries: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    def as_record(self, base_url: str, at: str) -> dict:
+        record = {"server": base_url, "status": self.status, "at": at}
+        if self.http_status is not None:
+            record["http_status"] = self.http_status
+        if self.document_reference:
+            record["document_reference"] = self.document_reference
+        if self.entries:
+            record["entries"] = self.entries
+        if self.error:
+            record["error"] = self.error
+        return record
+
+
+def check_base_url(base_url: str, *, allow_insecure: bool = False) -> str:
+    """The base URL without a trailing slash; plain http only to localhost or when allowed."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SendError(f"--fhir-base must be an http(s) URL, not {base_url!r}")
+    if parts.username or parts.password:
+        raise SendError("--fhir-base must not contain credentials; use --token-file")
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS and not allow_insecure:
+        raise SendError(f"refusing plain http:// to {parts.hostname}: the report and the token "
+                        "would cross the network unencrypted (use https://, or "
+                        "--allow-insecure on a network you trust)")
+    return base_url.rstrip("/")
+
+
+def read_token(path: Path | str | None) -> str | None:
+    """The bearer token from the first line of a file (None without a file)."""
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text("utf-8-sig").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SendError(f"{path}: cannot read the token file ({exc.__class__.__name__})") from None
+    if not token or not token[0].strip():
+        raise SendError(f"{path}: the token file is empty")
+    return token[0].strip()
+
+
+def bundle_files(outdir: Path) -> list[dict]:
+    """The manifest entries of format ``fhir-bundle`` (refuses without any)."""
+    try:
+        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
+        entries = [e for e in manifest["files"] if isinstance(e, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SendError(f"{outdir}: no readable {MANIFEST} (run reportgen patient first)") from None
+    bundles = [e for e in entries if e.get("format") == "fhir-bundle"]
+    if not bundles:
+        raise SendError(f"{outdir / MANIFEST}: no fhir-bundle files (make them with "
+                        "reportgen patient ... --format pdf,fhir-bundle)")
+    return bundles
+
+
+def send_outdir(outdir: Path | str, options: SendOptions, *, dry_run: bool = False,
+                on_result: Callable[[SendResult], None] | None = None,
+                client: httpx.Client | None = None) -> list[SendResult]:
+    """Send every bundle of OUTDIR's manifest; record the responses in the manifest (not on a
+    dry run, which makes no request at all)."""
+    outdir = Path(outdir)
+    base = check_base_url(options.base_url, allow_insecure=options.allow_insecure)
+    results = []
+    owned = client is None and not dry_run
+    if owned:
+        client = _client(options)
+    try:
+        for entry in bundle_files(outdir):
+            result = _send_file(outdir, entry, base, options, client, dry_run)
+            results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        if owned:
+            client.close()
+    if not dry_run:
+        _record(outdir, results, base)
+    return results
+
+
+def _client(options: SendOptions) -> httpx.Client:
+    headers = {"Accept": FHIR_JSON, "User-Agent": "reportgen-send"}
+    if options.token:
+        headers["Authorization"] = f"Bearer {options.token}"
+    return httpx.Client(headers=headers, timeout=options.timeout_s, follow_redirects=False)
+
+
+def _send_file(outdir: Path, entry: dict, base: str, options: SendOptions,
+               client: httpx.Client | None, dry_run: bool) -> SendResult:
+    name = str(entry.get("path"))
+    try:
+        bundle = _load_bundle(outdir, entry)
+        if dry_run:
+            return SendResult(name, "would-send", error=None,
+                              entries=[{"method": e["request"]["method"],
+                                        "url": e["request"]["url"]} for e in bundle["entry"]])
+        assert client is not None
+        conn = _Connection(client, base, options)
+        bundle = _resolve_references(bundle, conn)
+        existing = _existing_document(bundle, conn)
+        if existing:
+            return SendResult(name, "already-present", document_reference=existing)
+        response = conn.request("POST", "", content=json.dumps(bundle, ensure_ascii=False)
+                                .encode("utf-8"), headers={"Content-Type": FHIR_JSON})
+        return _created(name, response)
+    except SendError as exc:
+        return SendResult(name, "failed", error=f"{name}: {exc}")
+
+
+def _load_bundle(outdir: Path, entry: dict) -> dict:
+    path = outdir / str(entry.get("path"))
+    if Path(str(entry.get("path"))).name != entry.get("path"):
+        raise SendError("unsafe path in the manifest")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SendError(f"cannot read ({exc.strerror})") from None
+    if sha256_bytes(data) != entry.get("sha256"):
+        raise SendError("changed since reportgen wrote it (sha256 differs from the manifest); "
+                        "nothing sent")
+    try:
+        bundle = json.loads(data)
+    except ValueError:
+        raise SendError("not JSON") from None
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" \
+            or bundle.get("type") != "transaction" or not isinstance(bundle.get("entry"), list):
+        raise SendError("not a FHIR transaction Bundle")
+    return bundle
+
+
+class _Connection:
+    """Requests to one server with bounded retries of transient failures."""
+
+    def __init__(self, client: httpx.Client, base: str, options: SendOptions):
+        self.client, self.base, self.options = client, base, options
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        url = f"{self.base}/{path}" if path else self.base
+        attempts = self.options.retries + 1
+        for attempt in range(attempts):
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except httpx.TimeoutException:
+                failure = f"timed out after {self.options.timeout_s:g} s"
+            except httpx.TransportError as exc:
+                failure = f"connection failed ({exc.__class__.__name__})"
+            else:
+                if response.status_code not in _TRANSIENT:
+                    return response
+                failure = f"HTTP {response.status_code}{_diagnostics(response, prefix=': ')}"
+            if attempt + 1 < attempts:
+                time.sleep(min(self.options.backoff_s * 2 ** attempt, _MAX_BACKOFF_S))
+        raise SendError(f"{method} {url} failed {attempts} time(s), last: {failure}")
+
+    def search(self, query: str) -> list[dict]:
+        response = self.request("GET", query)
+        if response.status_code != 200:
+            raise SendError(f"search {query} refused (HTTP {response.status_code})"
+                            + _diagnostics(response, prefix=": "))
+        bundle = _json(response)
+        kind = query.split("?", 1)[0]
+        return [e["resource"] for e in bundle.get("entry") or []
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                and e["resource"].get("resourceType") == kind
+                and (e.get("search") or {}).get("mode", "match") == "match"]
+
+
+def _resolve_references(bundle: dict, conn: _Connection) -> dict:
+    """Replace each conditional reference by ``Type/id`` of its single match on the server."""
+    resolved: dict[str, str] = {}
+    for reference in sorted(_conditional_references(bundle)):
+        matches = conn.search(reference)
+        if len(matches) != 1:
+            found = "no" if not matches else f"{len(matches)}"
+            raise SendError(f"{found} {reference.split('?')[0]} on the server matches "
+                            f"{reference}; nothing sent (the record must exist, exactly once)")
+        resolved[reference] = f"{matches[0]['resourceType']}/{matches[0]['id']}"
+    return _rewrite(bundle, resolved)
+
+
+def _conditional_references(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and _CONDITIONAL.match(value):
+                found.add(value)
+            else:
+                found |= _conditional_references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_conditional_references(v) for v in node)) if node else set()
+    return set()
+
+
+def _rewrite(node: object, resolved: dict[str, str]) -> object:
+    if isinstance(node, dict):
+        return {k: (resolved.get(v, v) if k == "reference" and isinstance(v, str)
+                    else _rewrite(v, resolved)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite(v, resolved) for v in node]
+    return node
+
+
+def _existing_document(bundle: dict, conn: _Connection) -> str | None:
+    for entry in bundle["entry"]:
+        resource = entry.get("resource") or {}
+        master = resource.get("masterIdentifier")
+        if resource.get("resourceType") == "DocumentReference" and master:
+            matches = conn.search(f"DocumentReference?identifier={master['system']}|"
+                                  f"{master['value']}")
+            if matches:
+                return f"DocumentReference/{matches[0]['id']}"
+    return None
+
+
+def _created(name: str, response: httpx.Response) -> SendResult:
+    if response.status_code >= 400:
+        raise SendError(f"refused by the server (HTTP {response.status_code})"
+                        + _diagnostics(response, prefix=": "))
+    body = _json(response)
+    if body.get("resourceType") != "Bundle":
+        raise SendError(f"unexpected answer (HTTP {response.status_code}, "
+                        f"{body.get('resourceType') or 'no resource'}), not a transaction-response")
+    entries, document = [], None
+    for item in body.get("entry") or []:
+        answer = (item or {}).get("response") or {}
+        entries.append({"status": str(answer.get("status", "")),
+                        "location": answer.get("location")})
+        location = str(answer.get("location") or "")
+        if location.startswith("DocumentReference/") and document is None:
+            document = "/".join(location.split("/")[:2])
+    failed = [e for e in entries if not e["status"].lstrip().startswith("2")]
+    if failed:
+        raise SendError(f"the server answered {failed[0]['status']} for an entry")
+    return SendResult(name, "created", document_reference=document,
+                      http_status=response.status_code, entries=entries)
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise SendError(f"answer is not JSON (HTTP {response.status_code})") from None
+    if not isinstance(body, dict):
+        raise SendError(f"answer is not a FHIR resource (HTTP {response.status_code})")
+    return body
+
+
+def _diagnostics(response: httpx.Response, *, prefix: str = "") -> str:
+    """The OperationOutcome's issues on one line (diagnostics, details, where)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return ""
+    parts = []
+    for issue in body.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") \
+            or issue.get("code") or ""
+        where = ", ".join(issue.get("expression") or issue.get("location") or [])
+        parts.append(f"{issue.get('severity', 'error')}: {text}" + (f" at {where}" if where
+                                                                      else ""))
+    line = " ".join("; ".join(parts).split())  # one line, whatever the server put in
+    return prefix + line[:2000] if line else ""
+
+
+def _record(outdir: Path, results: list[SendResult], base: str) -> None:
+    """Add each result under its file's ``send`` key in manifest.json (atomically)."""
+    path = outdir / MANIFEST
+    manifest = json.loads(path.read_text("utf-8"))
+    at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    by_path = {r.path: r for r in results}
+    for entry in manifest.get("files", []):
+        if isinstance(entry, dict) and entry.get("path") in by_path:
+            entry["send"] = by_path[entry["path"]].as_record(base, at)
+    atomic_write(path, dump_json(manifest))

@@ -1,0 +1,212 @@
+"""Before the DXA (contract §5, v2): not measured, exposure so far with --as-of, labs with
+units, reference intervals and albumin-corrected calcium, discharge details — end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypdf import PdfReader
+
+from reportgen.cli import cli
+from reportgen.exposure import exposure_so_far, totals
+from reportgen.labs import corrected_calcium, flag, lab_results, load_intervals
+
+ROOT = Path(__file__).resolve().parents[1]
+INPATIENT = ROOT / "input" / "inpatient_running.json"
+DISCHARGE = ROOT / "input" / "discharge_no_dxa.csv"
+LABS = ROOT / "input" / "labs_series.csv"
+T0 = datetime(2025, 3, 1, 8, 0)
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+# --- exposure so far ---------------------------------------------------------------------
+
+def test_running_infusion_counts_up_to_as_of():
+    infusions = [(T0, T0 + timedelta(hours=24), 1.0), (T0 + timedelta(hours=24), None, 2.0)]
+    as_of = T0 + timedelta(hours=48)
+    exposure = exposure_so_far(infusions, as_of, 1000.0)
+    assert exposure["cumulative_g"] == 24 * 1.0 + 24 * 2.0
+    assert exposure["days"] == 3  # 1, 2 and 3 March
+    assert exposure["current_rate_g_per_h"] == 2.0
+    hours_left = (1000 - 72) / 2.0
+    assert exposure["projected_threshold_date"] == (as_of + timedelta(hours=hours_left)
+                                                    ).date().isoformat()
+
+
+def test_no_projection_when_not_infusing_or_already_past():
+    done = [(T0, T0 + timedelta(hours=10), 2.0)]
+    assert exposure_so_far(done, T0 + timedelta(days=3), 1000.0)[
+        "projected_threshold_date"] is None
+    past = [(T0, None, 20.0)]
+    exposure = exposure_so_far(past, T0 + timedelta(hours=60), 1000.0)
+    assert exposure["cumulative_g"] == 1200.0
+    assert exposure["projected_threshold_date"] is None
+
+
+def test_infusions_after_as_of_are_not_counted():
+    later = [(T0 + timedelta(days=5), None, 2.0)]
+    assert totals(later, T0) == (0, 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hours=st.integers(1, 2000), more=st.integers(0, 500),
+       rate=st.floats(min_value=0.1, max_value=4.0))
+def test_cumulative_dose_never_falls_as_time_goes_on(hours, more, rate):
+    infusions = [(T0, None, rate)]
+    a = totals(infusions, T0 + timedelta(hours=hours))[1]
+    b = totals(infusions, T0 + timedelta(hours=hours + more))[1]
+    assert b >= a
+    assert a == pytest.approx(rate * hours)
+
+
+# --- labs -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ca", "albumin", "expected"),
+                         [(8.4, 3.0, 9.2), (8.0, 3.99, 8.01), (8.0, 4.0, None), (8.0, 4.5, None),
+                          (8.0, None, None), (9.0, 2.0, 10.6)])
+def test_payne_correction_only_below_four(ca, albumin, expected):
+    value = corrected_calcium(ca, albumin)
+    assert value == (None if expected is None else pytest.approx(expected, abs=0.005))
+
+
+@pytest.mark.parametrize(("value", "expected"),
+                         [(8.7, "low"), (8.8, "normal"), (10.1, "normal"), (10.2, "high")])
+def test_interval_limits_are_normal(value, expected):
+    assert flag(value, 8.8, 10.1) == expected
+
+
+def test_calcium_is_flagged_on_the_corrected_value():
+    results = lab_results({"serum_ca_mg_dl": 8.4, "albumin_g_dl": 3.0})
+    calcium = next(r for r in results if r.test == "serum_ca")
+    assert calcium.value == 8.4
+    assert calcium.corrected_value == pytest.approx(9.2)
+    assert calcium.flag == "normal"  # 8.4 alone would read low
+
+
+def test_settings_override_an_interval(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[organisation]\nname = "X"\n\n[labs.serum_ca]\nlow = 8.5\nhigh = 10.4\n',
+                    encoding="utf-8")
+    intervals = load_intervals(path)
+    assert (intervals["serum_ca"].low, intervals["serum_ca"].high) == (8.5, 10.4)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[labs.serum_ca]\nlow = 11\nhigh = 10\n", encoding="utf-8")
+    with pytest.raises(Exception, match="low .* must be below high"):
+        load_intervals(bad)
+
+
+def test_lab_file_errors_are_located_and_no_unit_is_converted(tmp_path):
+    labs = tmp_path / "labs.csv"
+    labs.write_text("patient_id,date,test,value,unit\n"
+                    "1,2025-01-02,serum_ca,2.2,mmol/L\n"
+                    "nobody,2025-01-02,serum_ca,9.0,mg/dL\n"
+                    "1,2025-01-02,calcitonin,9.0,pg/mL\n"
+                    "1,2025-13-02,albumin,4.0,g/dL\n"
+                    "2,2025-01-02,serum_ca,9.1,MG/DL\n", encoding="utf-8")
+    result = _run("validate", ROOT / "input" / "case_series_2020.csv", "--labs", labs)
+    assert result.exit_code == 1
+    out = result.stdout
+    assert f"{labs}:2:unit: serum_ca is recorded in mg/dL, not 'mmol/L' (no conversion is " \
+           "made)" in out
+    assert f"{labs}:3:patient_id: no patient with this id in the main input" in out
+    assert f"{labs}:4:test: unknown test 'calcitonin'" in out
+    assert f"{labs}:5:date: not a date" in out
+    assert f"{labs}:6:" not in out  # MG/DL is the same unit, spelt differently
+
+
+# --- the not-measured path and the inpatient, through the CLI --------------------------------
+
+def test_missing_yam_column_is_still_refused(tmp_path):
+    path = tmp_path / "no_yam.csv"
+    path.write_text("patient_id,age_years,bmi_kg_m2,mgso4_days,mgso4_total_g,fracture\n"
+                    "a,30,21,10,500,no\n", encoding="utf-8")
+    result = _run("validate", path)
+    assert result.exit_code == 1
+    assert f"{path}:1:yam_percent: required column missing" in result.stdout
+
+
+def test_running_infusion_needs_as_of():
+    result = _run("validate", INPATIENT)
+    assert result.exit_code == 1
+    assert "infusions[2].end: still running (null): give --as-of" in result.stdout
+    assert _run("validate", INPATIENT, "--as-of", "2025-03-01").exit_code == 0
+    bad = _run("validate", INPATIENT, "--as-of", "March 1st")
+    assert bad.exit_code == 2
+    assert "an ISO date or date-time" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def inpatient(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("inpatient")
+    result = _run("patient", INPATIENT, "-o", out, "--as-of", "2025-03-01", "--labs", LABS,
+                  "--format", "json,pdf")
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "patient-W-301.json").read_text("utf-8"))
+    reader = PdfReader(out / "patient-W-301.pdf")
+    return {"json": document, "pages": [p.extract_text() for p in reader.pages]}
+
+
+def test_inpatient_exposure_and_plan(inpatient):
+    document = inpatient["json"]
+    assert document["classification"] == "not_measured"
+    assert document["exposure"] == {
+        "as_of": "2025-03-01T00:00", "cumulative_g": 694.5, "days": 25,
+        "current_rate_g_per_h": 1.5, "projected_threshold_date": "2025-03-09",
+        "threshold_g": 1000.0}
+    assert {"vertebral_fracture_imaging", "plan_postpartum_dxa", "correct_abnormal_labs",
+            "monitor_calcium_during_tocolysis"} <= set(document["recommendations"])
+    assert "dxa_follow_up" not in document["recommendations"]
+    calcium = [lab for lab in document["labs"] if lab["test"] == "serum_ca"]
+    assert [c["date"] for c in calcium] == ["2025-02-10", "2025-02-24", None]
+    assert calcium[1]["corrected_value"] == pytest.approx(8.2 + 0.8 * 0.8)
+
+
+def test_inpatient_pdf_never_prints_a_bone_status(inpatient):
+    page1 = " ".join(inpatient["pages"][0].split())
+    assert "MgSO4 exposure and bone-health plan — DXA pending" in page1
+    assert "Not measured yet — DXA pending" in page1
+    assert "Passes 1,000 g at this rate 2025-03-09" in page1
+    text = " ".join(" ".join(inpatient["pages"]).split())
+    for status in ("Osteoporosis ", "Low bone mass ", "Normal "):
+        assert f"BONE STATUS (JOS 2012) {status}" not in text
+    assert len(inpatient["pages"]) <= 2
+
+
+def test_discharge_without_dxa_shows_the_discharge_details(tmp_path):
+    result = _run("patient", DISCHARGE, "-o", tmp_path, "--format", "json,pdf")
+    assert result.exit_code == 0, result.output
+    page1 = " ".join(PdfReader(tmp_path / "patient-D-101.pdf").pages[0].extract_text().split())
+    for text in ("GA at MgSO4 start 26+1 weeks", "GA at delivery 32+0 weeks", "caesarean",
+                 "Feeding plan breast", "Follow-up 2025-07-15", "Bone health clinic",
+                 "Physician Dr Sato"):
+        assert text in page1, text
+    document = json.loads((tmp_path / "patient-D-101.json").read_text("utf-8"))
+    assert document["classification"] == "not_measured"
+    assert "plan_postpartum_dxa" in document["recommendations"]
+
+
+def test_cohort_counts_not_measured_apart(tmp_path):
+    rows = (ROOT / "input" / "case_series_2020.csv").read_text("utf-8").splitlines()
+    rows.append("X1,30,21,1,0,never,40,30,1500,,no,,L1-L4,no")
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = _run("cohort", path, "-o", tmp_path / "out", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
+    assert summary["n"] == 10
+    assert summary["not_measured"] == 1
+    assert summary["classification_counts"] == {"normal": 5, "low_bone_mass": 2,
+                                                "osteoporosis": 2}
+    assert summary["low_bone_mass_or_worse"]["percent"] == pytest.approx(400 / 9)
+    assert summary["yam_below_threshold"]["denominator"] == 9
+    assert summary["means"]["yam_percent"] == pytest.approx(727 / 9)
+    assert "counted apart" in summary["cautions"][0]

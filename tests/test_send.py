@@ -1,0 +1,300 @@
+"""``reportgen send`` against a scripted stand-in FHIR server on 127.0.0.1: refusals shown on one
+line with the server's diagnostics (exit 1), bounded retries of 5xx and timeouts, the token sent
+but never shown, plain http:// refused off localhost, dry runs make no request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reportgen.cli import cli
+
+DATA = Path(__file__).resolve().parent / "data"
+PATIENT = DATA / "fhir_patient.json"
+SETTINGS = DATA / "settings" / "fhir.toml"
+BUNDLE = "patient-F-7.bundle.json"
+TOKEN = "s3cret-token-Zq9"
+
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+
+Reply = tuple[int, dict | None]
+
+
+class StandIn:
+    """Answers searches with one Patient/Organization and no DocumentReference; ``post`` says
+    what each POST gets (a list is consumed in order, the last reply repeats)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.post: list[Reply | Callable[[], Reply]] = [(200, transaction_response())]
+        self.patients = 1
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+
+    def posts(self) -> list[tuple[str, str, dict[str, str], bytes]]:
+        return [r for r in self.requests if r[0] == "POST"]
+
+    def reply(self, method: str, path: str) -> Reply:
+        if method == "GET" and "/Patient?" in path:
+            return 200, searchset([{"resourceType": "Patient", "id": f"p{i}"}
+                                   for i in range(self.patients)])
+        if method == "GET" and "/Organization?" in path:
+            return 200, searchset([{"resourceType": "Organization", "id": "o1"}])
+        if method == "GET" and "/DocumentReference?" in path:
+            return 200, searchset([])
+        if method == "POST" and path == "/fhir":
+            step = self.post.pop(0) if len(self.post) > 1 else self.post[0]
+            return step() if callable(step) else step
+        return 404, outcome("not found")
+
+    def _handler(self):
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                stand_in.requests.append((self.command, self.path, dict(self.headers), body))
+                status, payload = stand_in.reply(self.command, self.path)
+                data = json.dumps(payload).encode() if payload is not None else b""
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/fhir+json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out
+                    pass
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+    def __enter__(self) -> StandIn:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def searchset(resources: list[dict]) -> dict:
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+
+
+def outcome(text: str, expression: str | None = None) -> dict:
+    issue = {"severity": "error", "code": "invalid", "diagnostics": text}
+    if expression:
+        issue["expression"] = [expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def transaction_response() -> dict:
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
+        {"response": {"status": "201 Created", "location": "Binary/b1/_history/1"}},
+        {"response": {"status": "201 Created", "location": "DocumentReference/d1/_history/1"}},
+        {"response": {"status": "200 OK", "location": "Observation/o1/_history/2"}}]}
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(map(str, args)))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise AssertionError("".join(traceback.format_exception(result.exception)))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    outdir = tmp_path_factory.mktemp("made")
+    result = CliRunner().invoke(cli, ["patient", str(PATIENT), "-o", str(outdir), "--format",
+                                      "fhir-bundle", "--settings", str(SETTINGS)],
+                                env={"SOURCE_DATE_EPOCH": "1704067200"})
+    assert result.exit_code == 0, result.stderr
+    return outdir
+
+
+@pytest.fixture
+def outdir(made, tmp_path) -> Path:
+    return Path(shutil.copytree(made, tmp_path / "out"))
+
+
+@pytest.fixture
+def token_file(tmp_path) -> Path:
+    path = tmp_path / "token.txt"
+    path.write_text(TOKEN + "\n", "utf-8")
+    return path
+
+
+@pytest.fixture
+def server() -> Iterator[StandIn]:
+    with StandIn() as stand_in:
+        yield stand_in
+
+
+def sent(outdir: Path) -> dict:
+    manifest = json.loads((outdir / "manifest.json").read_text("utf-8"))
+    (entry,) = [e for e in manifest["files"] if e["path"] == BUNDLE]
+    return entry.get("send", {})
+
+
+def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, token_file):
+    code, stdout, stderr = run("send", outdir, "--fhir-base", server.url,
+                               "--token-file", token_file)
+    assert code == 0, stderr
+    (post,) = server.posts()
+    method, path, headers, body = post
+    assert path == "/fhir"
+    assert headers["Content-Type"] == "application/fhir+json"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    bundle = json.loads(body)
+    assert bundle["type"] == "transaction"
+    docref = bundle["entry"][1]["resource"]
+    assert docref["subject"]["reference"] == "Patient/p0"  # resolved by search first
+    assert docref["author"][0]["reference"] == "Organization/o1"
+    record = sent(outdir)
+    assert record["status"] == "created"
+    assert record["document_reference"] == "DocumentReference/d1"
+    assert record["http_status"] == 200
+    assert record["entries"][1] == {"status": "201 Created",
+                                    "location": "DocumentReference/d1/_history/1"}
+    assert "1 of 1 bundle(s) delivered" in stderr
+    assert stdout == f"{outdir / 'manifest.json'}\n"
+    assert TOKEN not in stdout + stderr
+    assert TOKEN not in (outdir / "manifest.json").read_text("utf-8")
+
+
+def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(server, outdir, token_file):
+    server.post = [(422, outcome("Observation.code: minimum required = 1,\nbut only found 0",
+                                 "Bundle.entry[3].resource.code"))]
+    code, stdout, stderr = run("send", outdir, "--fhir-base", server.url,
+                               "--token-file", token_file)
+    assert code == 1
+    (line,) = [x for x in stderr.splitlines() if x.startswith("Error:")]
+    assert line == (f"Error: {BUNDLE}: refused by the server (HTTP 422): error: Observation.code:"
+                    " minimum required = 1, but only found 0 at Bundle.entry[3].resource.code")
+    assert len(server.posts()) == 1  # a refusal is not retried
+    assert sent(outdir)["status"] == "failed"
+    assert TOKEN not in stdout + stderr
+
+
+def test_5xx_is_retried_a_bounded_number_of_times(server, outdir):
+    server.post = [(503, outcome("database busy"))]
+    start = time.monotonic()
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--retries", "2")
+    assert code == 1
+    assert len(server.posts()) == 3
+    assert "failed 3 time(s), last: HTTP 503: error: database busy" in stderr
+    assert time.monotonic() - start < 10
+
+
+def test_a_transient_failure_then_success_delivers(server, outdir):
+    server.post = [(502, None), (200, transaction_response())]
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
+    assert code == 0, stderr
+    assert len(server.posts()) == 2
+    assert sent(outdir)["status"] == "created"
+
+
+def test_timeouts_are_retried_then_reported(server, outdir):
+    def slow() -> Reply:
+        time.sleep(1.5)
+        return 200, transaction_response()
+    server.post = [slow]
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--timeout", "0.3",
+                          "--retries", "1")
+    assert code == 1
+    assert len(server.posts()) == 2
+    assert "timed out after 0.3 s" in stderr
+
+
+def test_missing_patient_sends_nothing(server, outdir):
+    server.patients = 0
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
+    assert code == 1
+    assert "no Patient on the server matches Patient?identifier=" in stderr
+    assert server.posts() == []
+
+
+def test_two_matching_patients_send_nothing(server, outdir):
+    server.patients = 2
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
+    assert code == 1
+    assert "2 Patient on the server matches" in stderr
+    assert server.posts() == []
+
+
+def test_a_changed_bundle_is_not_sent(server, outdir):
+    path = outdir / BUNDLE
+    path.write_text(path.read_text("utf-8").replace("Osteoporosis", "Normal"), "utf-8")
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
+    assert code == 1
+    assert "changed since reportgen wrote it" in stderr
+    assert server.requests == []
+
+
+def test_dry_run_makes_no_request_and_leaves_the_manifest(server, outdir):
+    before = (outdir / "manifest.json").read_bytes()
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--dry-run")
+    assert code == 0, stderr
+    assert f"{BUNDLE}: would POST 8 entries" in stderr
+    assert server.requests == []
+    assert (outdir / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("url", ["http://fhir.example.org/fhir", "http://10.0.0.5:8080/fhir"])
+def test_plain_http_off_localhost_is_refused(outdir, url):
+    code, _, stderr = run("send", outdir, "--fhir-base", url)
+    assert code == 2
+    assert "refusing plain http://" in stderr
+    code, _, stderr = run("send", outdir, "--fhir-base", url, "--allow-insecure", "--dry-run")
+    assert code == 0, stderr
+
+
+def test_credentials_in_the_url_are_refused(outdir):
+    code, stdout, stderr = run("send", outdir, "--fhir-base", f"https://u:{TOKEN}@ehr.example/f")
+    assert code == 2
+    assert "use --token-file" in stderr
+    assert TOKEN not in stdout + stderr
+
+
+def test_no_bundles_in_the_manifest(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"files": []}', "utf-8")
+    code, _, stderr = run("send", tmp_path, "--fhir-base", "https://ehr.example/fhir",
+                          "--dry-run")
+    assert code == 1
+    assert "no fhir-bundle files" in stderr
+
+
+def test_already_present_document_is_not_sent_again(server, outdir):
+    original = server.reply
+
+    def reply(method: str, path: str) -> Reply:
+        if method == "GET" and "/DocumentReference?identifier=urn:ietf:rfc:3986" in path:
+            return 200, searchset([{"resourceType": "DocumentReference", "id": "d9"}])
+        return original(method, path)
+    server.reply = reply
+    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
+    assert code == 0, stderr
+    assert "already on the server as DocumentReference/d9" in stderr
+    assert server.posts() == []
+    assert sent(outdir)["status"] == "already-present"
