@@ -445,7 +445,8 @@ def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
             click.echo(f"{result.path}: {result.status} {result.document_reference} "
                        f"({len(result.entries)} entries)", err=True)
 
-    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report)
+    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report,
+                    lock_wait_s=click.get_current_context().obj.wait_s)
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"{len(results) - failed} of {len(results)} bundle(s) "
                + ("checked (dry run)" if dry_run else "delivered"), err=True)

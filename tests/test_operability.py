@@ -486,3 +486,13 @@ def test_signals_are_held_until_a_commit_ends():
         commit()
     assert steps == ["files renamed", "manifest written"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_send_does_not_rewrite_the_manifest_under_a_running_run(tmp_path):
+    """``reportgen send`` records answers in manifest.json: it takes OUTDIR's lock too."""
+    from reportgen.output import locked_output_dir
+    from reportgen.send import SendOptions, send_outdir
+
+    with locked_output_dir(tmp_path), pytest.raises(api.ReportError,
+                                                     match="another reportgen run"):
+        send_outdir(tmp_path, SendOptions(base_url="https://ehr.example.org/fhir"))
