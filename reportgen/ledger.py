@@ -34,7 +34,8 @@ class Ledger:
         self.run_id = run_id
         self.carried = carried
         self.journal = journal
-        self.files: list[dict] = []
+        self.files: list[dict] = []  # this run's, and those --resume found complete
+        self.written = 0  # files this run put in place
         self._last_run = {"command": command, "status": "running", "generated_at": generated_at,
                           "tool_version": __version__, **rules_fields(rules)}
         self._flushed = time.monotonic()
@@ -50,6 +51,7 @@ class Ledger:
                 remove_temps([temp for temp, _ in moves])
                 raise
             self.files.extend(done)
+            self.written += len(done)
             if self.journal is not None and key is not None:
                 try:
                     self.journal.append({"key": key, "files": done})
@@ -67,7 +69,7 @@ class Ledger:
         """Write ``manifest.json``; when even that fails, remove it rather than leave one that
         no longer matches the files (and say so)."""
         self._flushed = time.monotonic()
-        last_run = {**self._last_run, "status": status, "files_written": len(self.files),
+        last_run = {**self._last_run, "status": status, "files_written": self.written,
                     "reports_not_made": not_made}
         try:
             with signals_deferred():

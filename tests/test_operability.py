@@ -372,6 +372,7 @@ def test_mixed_rules_manifest_names_each_files_rule_set(tmp_path, monkeypatch):
     assert manifest["last_run"]["command"] == "cohort"
     assert manifest["last_run"]["rules_version"] == default.version
     assert manifest["last_run"]["status"] == "complete"
+    assert manifest["last_run"]["files_written"] == 2  # cohort-summary.json, cohort-cases.csv
 
 
 # ---------------------------------------------------------------------------------------------
