@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from reportgen import __version__
 from reportgen.batch import (
     SUFFIXES,
@@ -46,7 +48,8 @@ from reportgen.output import (
 )
 from reportgen.records import PreparedTable, attach_lab_draws, prepare_table
 from reportgen.rules import RuleSet, load_rules
-from reportgen.settings import load_settings
+from reportgen.scans import ScanSet
+from reportgen.settings import load_dxa_settings, load_settings
 
 logger = logging.getLogger(__name__)
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir", "fhir-bundle")
@@ -99,9 +102,49 @@ def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | 
 
 
 def validate_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
-                   labs: Path | str | None = None) -> list[Problem]:
-    """All problems (errors and warnings) of an input file (and its lab file), in row order."""
-    return load_input(path, sheet=sheet, as_of=as_of, labs=labs).problems
+                   labs: Path | str | None = None,
+                   scans_path: Path | str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of an input file (its lab file and its scans), in
+    row order."""
+    table = load_input(path, sheet=sheet, as_of=as_of, labs=labs)
+    scan_set = load_scan_set(table, scans_path)
+    return table.problems + (scan_set.problems if scan_set else [])
+
+
+def load_scan_set(table: PreparedTable, scans_path: Path | str | None) -> ScanSet | None:
+    """The patients' DXA scans: a JSON input's own ``scans`` lists and/or ``--scans FILE``."""
+    from reportgen.scans import embedded_scans, load_scans, patient_dates
+
+    patients = patient_dates(table.frame)
+    found = None
+    if table.scans:
+        ids = {i: str(table.frame.at[i, "patient_id"]) for i in table.scans
+               if "patient_id" in table.frame and pd.notna(table.frame.at[i, "patient_id"])}
+        positions = {i: int(table.frame.at[i, "_row"]) for i in table.scans}
+        found = embedded_scans(table.source, table.scans, positions, ids, patients)
+    if scans_path is not None:
+        from_file = load_scans(scans_path, patients)
+        found = from_file if found is None else found.merge(from_file)
+    return found
+
+
+def _attach_scans(records: list[dict], problems: list[Problem], scan_set: ScanSet | None,
+                  source: str) -> list[dict]:
+    """Records with their ``_scans``; a patient whose scans have errors is left out."""
+    if scan_set is None:
+        return records
+    problems += scan_set.problems
+    kept = []
+    for record in records:
+        pid = str(record["patient_id"])
+        if scan_set.all_bad or pid in scan_set.bad_ids:
+            problems.append(Problem(source, int(record["_row"]), "-",
+                                    f"no report: her scans in {scan_set.source} have errors"))
+            continue
+        if scan_set.by_patient.get(pid):
+            record["_scans"] = scan_set.by_patient[pid]
+        kept.append(record)
+    return kept
 
 
 def build_patient_reports(
@@ -124,12 +167,14 @@ def build_patient_reports(
     doc_status: str = "preliminary",
     fhir_profile: str = "uscore",
     strict: bool = False,
+    scans_path: Path | str | None = None,
     lock_wait_s: float = 0.0,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
 
     FHIR formats need ``identifier_system``, ``name`` and ``organisation_identifier`` in the
     settings: without them a warning is reported, or with ``strict`` a :class:`ReportError`.
+    ``scans_path``: DXA scans (contract §4); a patient's scans make a follow-up report.
 
     :param progress: called with (reports done, reports to do) as each patient completes.
     :param lock_wait_s: how long to wait for another run writing to ``outdir``.
@@ -144,9 +189,11 @@ def build_patient_reports(
     _check_fhir_options(doc_status, fhir_profile)
     fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
     load_intervals(settings_path)
+    load_dxa_settings(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     records, problems = _select(table, ids)
     problems = fhir_warnings + problems
+    records = _attach_scans(records, problems, load_scan_set(table, scans_path), table.source)
     result = RunResult(outdir, problems=problems)
     if ids and not records:  # nothing to make: create nothing, not even OUTDIR
         return result
@@ -329,6 +376,20 @@ def _complete(outdir: Path, entries: list[dict]) -> bool:
     return True
 
 
+def _cohort_follow_up(table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet,
+                      settings_path: Path | str | None) -> dict | None:
+    """The cohort's follow-up summary; a patient whose scans have errors is left out."""
+    if scan_set is None:
+        return None
+    from reportgen.assess import records_from_frame
+    from reportgen.followup_summary import summarise_follow_up
+
+    records = [r for r in records_from_frame(table.valid_frame)
+               if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids]
+    return summarise_follow_up(records, scan_set.by_patient, rules,
+                               load_dxa_settings(settings_path))
+
+
 def _str(value: Path | str | None) -> str | None:
     return None if value is None else str(value)
 
@@ -425,10 +486,14 @@ def build_cohort_report(
     sheet: str | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
+    scans_path: Path | str | None = None,
     lock_wait_s: float = 0.0,
 ) -> RunResult:
     """The case-series summary; refuses on invalid rows unless ``skip_invalid``. Its files
-    are replaced as one unit: all new, or (after an error or a signal) all old."""
+    are replaced as one unit: all new, or (after an error or a signal) all old.
+
+    :param scans_path: DXA scans: adds the follow-up section (contract §4).
+    """
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
@@ -437,9 +502,11 @@ def build_cohort_report(
     load_settings(settings_path)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
-    problems = [p.redacted() for p in table.problems] if deidentify else table.problems
+    scan_set = load_scan_set(table, scans_path)
+    problems = table.problems + (scan_set.problems if scan_set else [])
+    problems = [p.redacted() for p in problems] if deidentify else problems
     result = RunResult(outdir, problems=problems)
-    if table.errors and not skip_invalid:
+    if (table.errors or (scan_set and scan_set.errors)) and not skip_invalid:
         return result
     if not table.valid.any():
         raise ReportError(f"{input_path}: no valid rows to summarise")
@@ -459,7 +526,8 @@ def build_cohort_report(
             table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
             dose_band_edges_g=dose_band_edges_g, template_dir=template_dir,
             settings_path=settings_path, generated_at=generated_at,
-            source_name=Path(input_path).name)
+            source_name=Path(input_path).name,
+            follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
         ledger = Ledger(outdir, command="cohort", rules=rules, run_id=new_run_id(),
                         generated_at=generated_at, carried=carried_entries(outdir, set(planned)))
         temps = _write_cohort_temps(outdir, outputs, rules, ledger.run_id)
@@ -495,4 +563,4 @@ def _write_cohort_temps(outdir: Path, outputs: dict[str, bytes], rules: RuleSet,
 __all__ = ["TEMPLATE_KINDS", "InputError", "ReportError", "RunResult", "blank_template",
            "build_cohort_report",
            "build_patient_reports", "describe_rules",
-           "load_input", "load_rules", "validate_input"]
+           "load_input", "load_rules", "load_scan_set", "validate_input"]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
+from reportgen import formatting as fmt
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
 from reportgen.exposure import exposure_so_far
+from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
 from reportgen.labs import Interval, lab_results
-from reportgen.models import Assessment, BoneStatus
+from reportgen.models import Assessment, BoneStatus, RuleResult
 from reportgen.risk import (
     evaluate_rules,
     page1_statements,
@@ -23,6 +26,7 @@ from reportgen.risk import (
     secondary_causes,
 )
 from reportgen.rules import RuleSet
+from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
 PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
@@ -56,19 +60,28 @@ def _plain(value: object) -> object:
     return value
 
 
-def assess_record(record: dict[str, object], rules: RuleSet, *,
+def assess_record(record: dict[str, object], rules: RuleSet,
+                  dxa: DxaSettings | None = None, *,
                   lab_intervals: Mapping[str, Interval] | None = None) -> Assessment:
-    """Classify, flag and recommend for one validated record."""
+    """Classify, flag and recommend for one validated record (with its ``_scans``, if any:
+    the status is then the latest scan's, see :mod:`reportgen.followup`)."""
+    follow_up = _follow_up(record, rules, dxa)
+    if follow_up is not None:
+        record = follow_up.record
     fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     yam = record.get("yam_percent")
     finding = classify_bone_status(None if yam is None else float(yam), bool(record["fracture"]),
                                    rules, t_score=record.get("t_score"), fractures=fractures)
     iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
-    quality = quality_flags(record, rules, fractures)
+    quality = quality_flags(record, rules, fractures) + list(follow_up.quality if follow_up
+                                                             else ())
     secondary = secondary_causes(results, rules)
     labs = lab_results(record, lab_intervals)
     exposure = _exposure(record, rules)
+    if exposure and exposure["projected_threshold_date"]:
+        results = [_so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
+                   for r in results]
     facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
@@ -85,7 +98,16 @@ def assess_record(record: dict[str, object], rules: RuleSet, *,
         fractures=fractures,
         labs=labs,
         exposure=exposure,
+        follow_up=follow_up,
     )
+
+
+def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
+    """Still infusing: the dose is "so far", and the day it passes the threshold is said."""
+    addition = (f" so far; passes {fmt.grams(exposure['threshold_g'])} g on "
+                f"{exposure['projected_threshold_date']} at the current rate")
+    return replace(result, explanation=result.explanation + addition,
+                   comparison=result.comparison + addition)
 
 
 def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
@@ -99,11 +121,21 @@ def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
     return exposure_so_far(parsed, datetime.fromisoformat(str(as_of)), threshold)
 
 
+def _follow_up(record: dict[str, object], rules: RuleSet,
+               dxa: DxaSettings | None) -> FollowUp | None:
+    scans = record.get("_scans")
+    if not scans:
+        return None
+    return assess_scans(record, list(scans), rules, dxa or DxaSettings())  # type: ignore[arg-type]
+
+
 def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
                     generated_at: str, source_name: str) -> dict[str, object]:
     """The per-patient JSON of the contract (§3), plus the explanation of every decision."""
     record = assessment.patient
     finding = assessment.finding
+    follow_up = assessment.follow_up
+    given = follow_up.original if follow_up is not None else record
     is_plo = finding.status is BoneStatus.OSTEOPOROSIS
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -146,12 +178,13 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
                                  for r in assessment.recommendations],
         "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
-        "input": {k: _json_value(v) for k, v in record.items() if not k.startswith("_")},
+        "input": {k: _json_value(v) for k, v in given.items() if not k.startswith("_")},
         "infusions": [{"start": a, "end": b, "rate_g_per_h": r}
                       for a, b, r in record.get("_infusions") or ()] or None,
         "source": {"file": source_name, "row": record.get("_row")},
         "tool_version": tool_version,
         "generated_at": generated_at,
+        **(follow_up_json(follow_up) if follow_up is not None else {}),
     }
 
 

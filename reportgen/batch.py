@@ -30,6 +30,7 @@ from reportgen.output import (
     write_temp,
 )
 from reportgen.rules import RuleSet, load_rules
+from reportgen.settings import load_dxa_settings
 
 TASKS_PER_CHUNK = 4  # small chunks: less idle time at the end of a run
 MAX_TASKS_PER_CHILD = 250  # chunks; bounds memory creep in long runs
@@ -88,6 +89,7 @@ class PatientMaker:
         self.settings = settings
         self.rules: RuleSet = load_rules(settings.rules_path, criteria=settings.criteria)
         self.lab_intervals = load_intervals(settings.settings_path)
+        self.dxa = load_dxa_settings(settings.settings_path)  # follow-up LSC (issue 12)
         self._renderer = None
 
     @property
@@ -113,7 +115,8 @@ class PatientMaker:
         """Write the patient's files to fsynced temporary files; return their manifest
         entries, each with the ``temp`` to rename into place (none is left on failure)."""
         s = self.settings
-        assessment = assess_record(job.record, self.rules, lab_intervals=self.lab_intervals)
+        assessment = assess_record(job.record, self.rules, self.dxa,
+                                   lab_intervals=self.lab_intervals)
         document = assessment_json(assessment, self.rules, tool_version=__version__,
                                    generated_at=s.generated_at, source_name=s.source_name)
         outputs: dict[str, bytes] = {}

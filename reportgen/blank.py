@@ -1,6 +1,8 @@
 """Blank, commented templates for ``reportgen template input|settings|scans``.
 
-The input template is derived from :data:`reportgen.schema.COLUMNS` (one place for each fact);
+The templates are derived from :data:`reportgen.schema.COLUMNS`,
+:data:`reportgen.scans.SCAN_COLUMNS`, the settings dataclass and the lab tests (one place for
+each fact);
 the CSV loader skips the leading ``#`` lines, so the template validates as soon as rows are
 added."""
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from reportgen.labs import LAB_TESTS
+from reportgen.scans import SCAN_COLUMNS
 from reportgen.schema import COLUMNS, Column
 from reportgen.settings import SECTION, Organisation
 
@@ -26,20 +29,12 @@ _KIND_TEXT = {
 _ONE_OF = {"bmi_kg_m2": "required unless height_cm and weight_kg are given",
            "mgso4_days": "required (or an infusions list in JSON)",
            "mgso4_total_g": "required (or an infusions list in JSON)"}
-# The scans file of contract v2 §4 (one row per scan date and site).
-SCAN_COLUMNS = (
-    ("patient_id", "text, required: must exist in the main input"),
-    ("scan_date", "ISO date, required"),
-    ("site", "L1-L4 (or a sub-range such as L2-L4) | femoral_neck | total_hip | radius_1_3, "
-             "required"),
-    ("bmd_g_cm2", "number, required"),
-    ("yam_percent", "number, optional (as the device reports it)"),
-    ("age_matched_percent", "number, optional"),
-    ("t_score", "number, optional"),
-    ("z_score", "number, optional"),
-    ("device", "text, optional: comparisons only between scans of the same device"),
-    ("excluded_vertebrae", "text, optional, e.g. L2"),
-)
+# Scans columns whose type alone does not say enough (contract v2 §4).
+_SCAN_NOTES = {"patient_id": "must exist in the main input",
+               "site": "L1-L4 or a sub-range such as L2-L4, femoral_neck, total_hip, "
+                       "radius_1_3",
+               "device": "comparisons only between scans of the same device",
+               "excluded_vertebrae": "e.g. L2: fractured or artefact"}
 _SETTINGS_HELP = {
     "name": "Report header (first line, bold) and the PDF's author.",
     "department": "Second header line.",
@@ -60,17 +55,20 @@ def blank_template(kind: str) -> str:
                                                    for c in COLUMNS.values()])
     if kind == "scans":
         return _csv_template("reportgen scans (--scans FILE): one row per scan date and "
-                             "site.", list(SCAN_COLUMNS))
+                             "site.", [(c.name, _describe(c, _SCAN_NOTES.get(c.name)))
+                                       for c in SCAN_COLUMNS.values()])
     if kind == "settings":
         return _settings_template()
     raise ValueError(f"unknown template {kind!r}; choose from {', '.join(TEMPLATE_KINDS)}")
 
 
-def _describe(column: Column) -> str:
+def _describe(column: Column, note: str | None = None) -> str:
     if column.kind == "choice":
         text = " | ".join(column.choices)
     else:
         text = _KIND_TEXT.get(column.kind, column.kind)
+    if note:
+        text += f" ({note})"
     if column.low is not None and column.high is not None:
         text += f", {column.low:g}–{column.high:g}"
     if column.name in _ONE_OF:

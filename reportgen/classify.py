@@ -48,7 +48,10 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
     if criteria == "jos2012" and kind in _ARM_I1:
         sites = ("no site recorded, assumed vertebral (the seed's convention)"
                  if fractures.assumed_vertebral else fractures.describe(_ARM_I1))
-        also = f"; {yam_text} as well" if yam_class is BoneStatus.OSTEOPOROSIS else ""
+        also = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
+        if criteria == "jos2012" and t_class is not None:
+            also.append(_t_comparison(t_score, rules))
+        also = f"; {' and '.join(also)} as well (JOS 2012 II)" if also else ""
         return Finding(BoneStatus.OSTEOPOROSIS,
                        f"fragility fracture, {sites}: osteoporosis whatever the BMD "
                        f"({arm} I-1){also}", criteria, by_fracture=True, decided_by="fracture")
@@ -88,13 +91,11 @@ def _yam_class(yam: float, rules: RuleSet) -> BoneStatus:
 
 
 def _t_class(t_score: float | None, rules: RuleSet) -> BoneStatus | None:
-    """What the T-score alone reads: ≤ −2.5 osteoporosis (JOS 2012 II); < −1.0 low bone mass
-    (the 2012 addendum's 骨量減少); None without a T-score."""
-    if t_score is None:
+    """OSTEOPOROSIS when the T-score meets JOS 2012 II (≤ −2.5), else None. The T-score
+    never gives any other class: no WHO T-score label for premenopausal women (ISCD)."""
+    if t_score is None or t_score > rules.t_osteoporosis_max:
         return None
-    if t_score <= rules.t_osteoporosis_max:
-        return BoneStatus.OSTEOPOROSIS
-    return BoneStatus.LOW_BONE_MASS if t_score < rules.t_low_bone_mass_max else BoneStatus.NORMAL
+    return BoneStatus.OSTEOPOROSIS
 
 
 def _yam_comparison(yam: float, status: BoneStatus, rules: RuleSet) -> str:
@@ -118,11 +119,16 @@ def _t_comparison(t_score: float | None, rules: RuleSet) -> str:
 
 def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
                  t_class: BoneStatus | None, rules: RuleSet) -> str:
-    """Both readings, when YAM and the T-score point to different classes."""
-    if t_class is None or t_class is yam_class:
+    """Both readings, when one of YAM and T-score meets the osteoporosis criterion (JOS 2012
+    II) and the other does not."""
+    if t_score is None or (yam_class is BoneStatus.OSTEOPOROSIS) == (t_class is not None):
         return ""
-    return (f"YAM {fmt.percent(yam)} % alone reads {yam_class.label.lower()}; "
-            f"T-score {fmt.score(t_score)} alone reads {t_class.label.lower()}")
+    limit = fmt.score(rules.t_osteoporosis_max)
+    if t_class is not None:
+        return (f"YAM {fmt.percent(yam)} % alone reads {yam_class.label.lower()}; "
+                f"T-score {fmt.score(t_score)} meets the osteoporosis criterion (≤ {limit})")
+    return (f"YAM {fmt.percent(yam)} % meets the osteoporosis criterion; T-score "
+            f"{fmt.score(t_score)} does not (> {limit})")
 
 
 def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:

@@ -155,6 +155,9 @@ _settings = click.option("--settings", "settings_path",
                          help="Organisation settings (TOML [organisation]): name, department, "
                               "address, logo, identifier_system, language.")
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+_scans = click.option("--scans", "scans_path", type=click.Path(dir_okay=False, path_type=Path),
+                      help="DXA scans, one row per scan date and site (CSV, XLSX or JSON): "
+                           "every site's results and the change against the LSC.")
 
 
 def _as_of(ctx, param, value: str | None):
@@ -209,7 +212,9 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, log_file: Path | None,
 @_sheet
 @_as_of_option
 @_labs
-def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> None:
+@_scans
+def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
+             scans_path: Path | None) -> None:
     """Check INPUT (CSV, XLSX or JSON) and print every problem as INPUT:ROW:COLUMN: message.
 
     Example:
@@ -221,7 +226,8 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> N
     from reportgen.errors import InputError
 
     try:
-        problems = api.validate_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
+        problems = api.validate_input(input_path, sheet=sheet, as_of=as_of, labs=labs,
+                                      scans_path=scans_path)
     except InputError as exc:  # the file as a whole: still one INPUT:0:-: line on stdout
         click.echo(str(exc))
         sys.exit(1)
@@ -256,6 +262,7 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None) -> N
 @_sheet
 @_as_of_option
 @_labs
+@_scans
 @click.option("--doc-status", type=click.Choice(["preliminary", "final"]), default="preliminary",
               show_default=True, help="FHIR docStatus: final once a clinician signed the report.")
 @click.option("--fhir-profile", type=click.Choice(["uscore", "jpcore"]), default="uscore",
@@ -267,7 +274,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
             sheet: str | None, as_of, labs: Path | None, doc_status: str, fhir_profile: str,
-            strict: bool) -> None:
+            strict: bool, scans_path: Path | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json, and with
     --format fhir / fhir-bundle patient-<id>.fhir.json (DocumentReference) / .bundle.json
     (FHIR transaction Bundle for reportgen send).
@@ -275,10 +282,13 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     Invalid rows get no report and are listed on stderr and in manifest.json (exit 1);
     every valid row still gets its report.
 
+    With --scans, a patient with more than one scan of a site gets a follow-up report.
+
     Example:
 
     \b
         reportgen patient input/case_series_2020.csv -o output/
+        reportgen patient input/index_case_2.json --scans input/follow_up_scans.csv -o output/
     """
     from reportgen import api
 
@@ -290,7 +300,8 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
                        rules_path=rules_path, criteria=criteria, template_dir=template_dir,
                        settings_path=settings_path, sheet=sheet, progress=progress,
                        as_of=as_of, labs=labs, doc_status=doc_status,
-                       fhir_profile=fhir_profile, strict=strict, lock_wait_s=ctx.obj.wait_s)
+                       fhir_profile=fhir_profile, strict=strict, scans_path=scans_path,
+                       lock_wait_s=ctx.obj.wait_s)
     finally:
         if progress is not None:
             progress.close()
@@ -319,11 +330,12 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_sheet
 @_as_of_option
 @_labs
+@_scans
 def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invalid: bool,
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None, as_of, labs: Path | None) -> None:
+           sheet: str | None, as_of, labs: Path | None, scans_path: Path | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -339,7 +351,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, as_of=as_of, labs=labs,
+                   sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path,
                    lock_wait_s=click.get_current_context().obj.wait_s)
     _finish(result)
 

@@ -38,6 +38,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
                         max_listing: int, template_dir, settings_path, generated_at: str,
                         source_name: str,
                         dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+                        follow_up: dict | None = None,
                         ) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
@@ -58,11 +59,12 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
                              dose_band_edges_g=dose_band_edges_g,
                              yam_low_pct=rules.yam_normal_min_pct)
     seed_rows = _seed_patients(assessed)
-    if seed_rows and float(dose_rule.threshold) == 1000.0:
-        stats["cautions"].append(
-            f"This cohort includes {seed_rows} of Iio's nine patients (matched on cumulative "
-            "dose and YAM), from whom the 1,000 g threshold was proposed: on them its test is "
-            "circular.")
+    if seed_rows and float(dose_rule.threshold) == 1000.0:  # say it once, with the count
+        stats["cautions"] = [c for c in stats["cautions"] if "circular" not in c] + [
+            f"The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
+            f"cut-off; this cohort includes {seed_rows} of Iio's nine patients (matched on "
+            "cumulative dose and YAM), from whom it was proposed: testing it on them is "
+            "circular."]
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
         rules)
@@ -85,6 +87,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         "data_quality": quality,
         "tool_version": __version__,
         "generated_at": generated_at,
+        **({"follow_up": follow_up} if follow_up is not None else {}),  # --scans (issue 12)
     }
     json_bytes = dump_json(summary)
     outputs: dict[str, bytes] = {"cohort-cases.csv": _cases_csv(assessed, rules, row_quality)}
@@ -100,6 +103,9 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
             renderer.settings, generated_at=generated_at, tool_version=__version__,
             source=source_name, max_listing=max_listing, listing_total=len(assessed),
             integer_columns=_integer_columns(assessed), chart_data=_chart_data(assessed, stats))
+        if follow_up is not None:
+            from reportgen.followup_summary import follow_up_rows
+            report["follow_up"] = follow_up_rows(follow_up)
         if "pdf" in formats:
             html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
                                           generated_at=generated_at,

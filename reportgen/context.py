@@ -12,8 +12,9 @@ from reportgen import charts
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
 from reportgen.exposure import cumulative_series
+from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
-from reportgen.labs import LAB_TESTS
+from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -35,6 +36,12 @@ CAVEATS = (
     "BMI is as recorded; if weight was measured during pregnancy it overstates the "
     "pre-pregnancy BMI that the risk literature uses.",
 )
+_CLASSIFICATION_CAVEAT = {  # the second caveat, as it fits this patient
+    "not_measured": "No bone status: the DXA is not done yet; this page is a plan.",
+    "in_pregnancy": "The classification applies the Japanese criteria to a scan taken in "
+                    "pregnancy; a diagnosis needs the clinician's judgement and the exclusion of "
+                    "secondary osteoporosis, and a postpartum scan.",
+}
 
 
 @cache
@@ -82,6 +89,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     heading = ("MgSO4 exposure and bone-health plan — DXA pending" if not measured
                else "Bone-health report — DXA in pregnancy" if in_pregnancy
                else "Postpartum bone-health report")
+    follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
+    if follow_up and follow_up["is_follow_up"]:
+        heading = FOLLOW_UP_HEADING
     return {
         "lang": org.language,
         "title": f"{heading} — patient {pid}",
@@ -135,15 +145,19 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
         "data_quality": [{"message": q.message, "severity": q.severity}
                          for q in assessment.quality_flags],
-        "caveats": CAVEATS,
+        "caveats": _caveats(measured, in_pregnancy),
         "notes": record.get("notes") or "",
-        "charts": _charts(record, rules, reference, assessment.exposure),
+        # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
+        # with scans they keep the main input's values (the latest scan is in the trend).
+        "charts": _charts(record, rules, reference, assessment.exposure, postpartum=(
+            assessment.follow_up.original if assessment.follow_up else record)),
         "reference_label": REFERENCE_LABEL,
         "reference_caption": REFERENCE_CAPTION,
         "rules_label": rules.label,
         "source": f"{source}, row {record.get('_row')}",
         "json_name": json_name,
         "pdf_embeds_json": True,
+        "follow_up": follow_up,
     }
 
 
@@ -169,7 +183,7 @@ def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> li
         rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
     rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
                      "bmi_kg_m2" in derived, "height and weight"))
-    parity = [f"{label} {fmt.number(record[key])}" for key, label in
+    parity = [f"{label}{fmt.number(record[key])}" for key, label in
               (("gravida", "G"), ("para", "P")) if record.get(key) is not None]
     if parity:
         rows.append(_row("Gravida, para", " ".join(parity)))
@@ -182,6 +196,8 @@ def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> li
 
 def _feeding_rows(record: dict) -> list[dict]:
     rows = [_row("Breastfeeding", _yes_no(record.get("breastfeeding")))]
+    if record.get("back_pain") is not None:
+        rows.append(_row("New back pain", _yes_no(record["back_pain"])))
     if record.get("pregnancy_planned") is not None:
         rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
     return rows
@@ -197,7 +213,10 @@ def _yes_no(value: object) -> str:
 
 def _dxa_rows(assessment: Assessment) -> list[dict]:
     record = assessment.patient
-    rows = [_row("Site", str(record.get("dxa_site") or "L1–L4 (default)")),
+    site = str(record.get("dxa_site") or "L1–L4 (default)")
+    if record.get("yam_percent") is None:
+        site = "no scan yet"
+    rows = [_row("Site", site),
             _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
                  if record.get("yam_percent") is not None else "not measured yet")]
     for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
@@ -226,14 +245,16 @@ def _dates(record: dict) -> list[dict]:
 
 
 def _charts(record: dict, rules: RuleSet, reference: tuple,
-            exposure: dict | None) -> dict[str, dict | None]:
+            exposure: dict | None, postpartum: dict | None = None) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
+    postpartum = postpartum or record
     so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
     # The exposure chart already draws the infusion span: no second timeline beside it.
-    timeline = None if so_far else chart_image(charts.plot_timeline(_timeline_events(record)))
-    if record.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
+    timeline = None if so_far else chart_image(charts.plot_timeline(
+        _timeline_events(postpartum)))
+    if postpartum.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
         return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {
         "so_far": so_far,
@@ -241,12 +262,17 @@ def _charts(record: dict, rules: RuleSet, reference: tuple,
             float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
-            highlight=(float(record["mgso4_total_g"]), float(record["yam_percent"])),
+            highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
             highlight_label="This patient",  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
         "timeline": timeline,
     }
+
+
+def _caveats(measured: bool, in_pregnancy: bool) -> tuple[str, ...]:
+    key = "not_measured" if not measured else "in_pregnancy" if in_pregnancy else None
+    return CAVEATS if key is None else (CAVEATS[0], _CLASSIFICATION_CAVEAT[key], CAVEATS[2])
 
 
 def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
@@ -306,12 +332,20 @@ def _lab_table(labs: list) -> dict | None:
                 continue
             text = fmt.number(lab.value)
             if lab.corrected_value is not None:
-                text += f" (corr. {fmt.number(lab.corrected_value)})"
+                text += f" (corr. {fmt.half_up(lab.corrected_value, 1)})"
             mark = {"low": " L", "high": " H"}.get(lab.flag, "")
+            if (lab.low, lab.high) != (LAB_TESTS[test].low, LAB_TESTS[test].high) and \
+                    lab.test == "serum_mg":
+                mark += " †"
             cells.append({"text": text + mark, "flag": lab.flag})
-        rows.append({"date": day or "latest", "cells": cells})
-    return {"columns": columns, "rows": rows,
-            "notes": [f"{c['label']}: {c['note']}" for c in columns if c["note"]]}
+        rows.append({"date": day or "record (latest)", "cells": cells})
+    notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
+    if any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs):
+        top = fmt.number(THERAPEUTIC_MG_HIGH)
+        notes.insert(0, "† drawn during the MgSO4 infusion: a raised magnesium is intended, "
+                        f"high only above the therapeutic range (> {top} mg/dL)")
+    return {"columns": columns, "rows": rows, "notes": notes,
+            "calcium": any(lab.test == "serum_ca" for lab in labs)}
 
 
 _DISCHARGE = (("ga_mgso4_start", "GA at MgSO4 start"), ("ga_delivery", "GA at delivery"),

@@ -72,6 +72,7 @@ _UNIT_SPELLINGS = {"ug/l": "µg/L", "mcg/l": "µg/L", "μg/l": "µg/L", "mg/mgcr
 CORRECTED_CA_ALBUMIN_BELOW = 4.0  # Payne: corrected only when albumin < 4 g/dL
 
 
+
 def normalise_unit(text: str) -> str:
     """``MG/DL`` -> ``mg/dL``; ``ug/L`` -> ``µg/L`` (spelling only: never a conversion)."""
     key = unicodedata.normalize("NFKC", str(text)).strip().lower().replace(" ", "")
@@ -89,6 +90,12 @@ class Interval:
     low: float | None
     high: float | None
     source: str
+
+
+# During MgSO4 infusion a raised serum Mg is intended: up to the top of the therapeutic range,
+# 7 mEq/L = 8.4 mg/dL (MgSO4 therapy in obstetrics), it is not "high" and needs no correcting;
+# above it is (toxicity). The lower limit stays the interval in force.
+THERAPEUTIC_MG_HIGH = 8.4
 
 
 def default_intervals() -> dict[str, Interval]:
@@ -165,8 +172,10 @@ def corrected_calcium(calcium: float, albumin: float | None) -> float | None:
 def lab_results(record: Mapping[str, object],
                 intervals: Mapping[str, Interval] | None = None) -> list[LabResult]:
     """Every lab value of a record: the ``--labs`` series (``_lab_draws``) by date, then the
-    main-row values; calcium corrected with the albumin of the same draw."""
+    main-row values; calcium corrected with the albumin of the same draw; serum Mg drawn while
+    MgSO4 was infusing read against the therapeutic range."""
     intervals = intervals or default_intervals()
+    infusing_on = _infusion_days(record)
     draws = [dict(d) for d in record.get("_lab_draws") or ()]
     for test in LAB_TESTS.values():
         value = record.get(test.column)
@@ -178,12 +187,34 @@ def lab_results(record: Mapping[str, object],
     for draw in sorted(draws, key=lambda d: (d["date"] is None, d["date"] or "", d["test"])):
         test, value = draw["test"], float(draw["value"])
         interval = intervals[test]
+        if test == "serum_mg" and (draw["date"] or "latest") in infusing_on:
+            interval = Interval(interval.low, THERAPEUTIC_MG_HIGH,
+                                "upper limit of the therapeutic range during MgSO4 infusion")
         corrected = (corrected_calcium(value, albumin.get(draw["date"]))
                      if test == "serum_ca" else None)
         shown = value if corrected is None else corrected
         out.append(LabResult(test, draw["date"], value, LAB_TESTS[test].unit, interval.low,
                              interval.high, flag(shown, interval.low, interval.high), corrected))
     return out
+
+
+def _infusion_days(record: Mapping[str, object]) -> set[str]:
+    """ISO days with MgSO4 running (and "latest" when still infusing at ``--as-of``)."""
+    from datetime import timedelta
+
+    days: set[str] = set()
+    as_of = record.get("_as_of")
+    for start, end, _rate in record.get("_infusions") or ():
+        first = datetime.fromisoformat(start)
+        last = datetime.fromisoformat(end) if end else (
+            datetime.fromisoformat(str(as_of)) if as_of else first)
+        day = first.date()
+        while day <= last.date():
+            days.add(day.isoformat())
+            day += timedelta(days=1)
+        if end is None and as_of:
+            days.add("latest")
+    return days
 
 
 def iso_day(value: object) -> str | None:

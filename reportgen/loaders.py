@@ -35,6 +35,7 @@ class RawTable:
     infusions: dict[int, object] = field(default_factory=dict)  # frame index -> raw list
     encoding: str = ""
     kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
+    scans: dict[int, object] = field(default_factory=dict)  # frame index -> raw list (issue 12)
     header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
 
 
@@ -154,6 +155,7 @@ def _load_json(data: bytes, source: str) -> RawTable:
         raise _file_error(source, f"JSON must be a patient object or a list of them, "
                                   f"not {type(document).__name__}")
     problems, records, infusions, rows = [], [], {}, []
+    scans: dict[int, object] = {}
     for position, item in enumerate(document, start=1):
         if not isinstance(item, dict):
             problems.append(Problem(source, position, "-",
@@ -166,6 +168,10 @@ def _load_json(data: bytes, source: str) -> RawTable:
                 problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
             elif column == "infusions":
                 infusions[len(records)] = value
+            elif column == "scans":  # follow-up DXA, validated by reportgen.scans
+                if len(records) in scans:
+                    problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
+                scans[len(records)] = value
             elif isinstance(value, dict | list):
                 problems.append(Problem(source, position, column,
                                         "expected a single value, not a list or object"))
@@ -181,7 +187,7 @@ def _load_json(data: bytes, source: str) -> RawTable:
     # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
     frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
     return RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
-                    infusions, encoding, kind="json")
+                    infusions, encoding, kind="json", scans=scans)
 
 
 def _json_scalar(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from reportgen.fractures import NO_FRACTURE, Fractures
 
@@ -116,6 +117,7 @@ class Assessment:
     fractures: Fractures = NO_FRACTURE
     labs: list = field(default_factory=list)  # labs.LabResult, by date
     exposure: dict | None = None  # MgSO4 exposure so far (--as-of with an infusion record)
+    follow_up: Any = None  # reportgen.followup.FollowUp when the patient has scans (issue 12)
 
     @property
     def present(self) -> list[str]:

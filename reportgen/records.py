@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -30,6 +30,7 @@ class PreparedTable:
     frame: pd.DataFrame  # typed; includes `_row`, `_derived` (comma-separated names)
     valid: pd.Series
     problems: list[Problem]
+    scans: dict[int, object] = field(default_factory=dict)  # a JSON's `scans` lists, by index
 
     @property
     def errors(self) -> list[Problem]:
@@ -82,7 +83,7 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     header_error = bool(column_problems) or (raw.kind == "table" and raw.header_row in bad_rows)
     valid = ~rows.isin(bad_rows) & (not header_error)
     problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
-    return PreparedTable(source, frame, valid.reset_index(drop=True), problems)
+    return PreparedTable(source, frame, valid.reset_index(drop=True), problems, raw.scans)
 
 
 def _did_you_mean(header: str) -> str:

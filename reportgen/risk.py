@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
@@ -125,6 +126,14 @@ def patient_facts(record: Mapping[str, object], fractures: Fractures,
         facts.add("breastfeeding_not_recorded")
     if record.get("pregnancy_planned") is True:
         facts.add("pregnancy_planned")
+    if feeding is None or record.get("pregnancy_planned") is None:
+        facts.add("plans_not_recorded")
+    if record.get("follow_up_date") is not None:
+        facts.add("follow_up_booked")
+    dxa, delivery = record.get("dxa_date"), record.get("delivery_date")
+    if isinstance(dxa, date | datetime) and isinstance(delivery, date | datetime) and \
+            _day(dxa) < _day(delivery):
+        facts.add("scan_in_pregnancy")
     return frozenset(facts)
 
 
@@ -179,8 +188,10 @@ def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[
                                  f"fracture sites recorded ({sites}) but fracture = no: check the "
                                  "record (the class assumes no fracture)"))
     for site in fractures.not_jos:
+        where = re.sub(r"\s*stress fracture\s*$", " (stress fracture)", site.text,
+                       flags=re.IGNORECASE)
         flags.append(QualityFlag("fracture_site_not_jos",
-                                 f"fracture at {site.text}: not among the JOS fragility sites — "
+                                 f"fracture at {where}: not among the JOS fragility sites — "
                                  "review (the class follows the BMD)"))
     if fractures.assumed_vertebral:
         flags.append(QualityFlag("fracture_site_assumed",
@@ -287,8 +298,8 @@ def _abnormal_labs(labs: list) -> str:
         latest[result.test] = result
     parts = []
     for result in latest.values():
-        if result.flag == "normal":
-            continue
+        if result.flag == "normal" or result.test == "albumin":  # albumin: read through the
+            continue                                             # corrected calcium
         test = LAB_TESTS[result.test]
         label = test.label if test.label[1:2].isupper() else test.label[0].lower() + test.label[1:]
         name = "corrected calcium" if result.corrected_value is not None else label

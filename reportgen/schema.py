@@ -71,6 +71,10 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     Column("follow_up_department", "text"),
     Column("physician", "text"),
     Column("notes", "text"),
+    # Follow-up DXA (issue 12): shown as events on the trend chart.
+    Column("weaning_date", "date"),
+    Column("treatment", "text"),
+    Column("treatment_start", "date"),
 ]}
 
 NUMERIC_COLUMNS = [c.name for c in COLUMNS.values() if c.kind in ("number", "integer")]
@@ -122,15 +126,18 @@ class Coerced:
     bad_rows: set[int]
 
 
-def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str) -> Coerced:
+def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
+                 columns: dict[str, Column] | None = None) -> Coerced:
     """Turn a frame of strings (canonical headers) into typed columns, collecting problems.
 
     :param rows: the spreadsheet row (or JSON position) of each record, aligned with ``raw``.
+    :param columns: the column table (default: the main input's ``COLUMNS``).
     """
+    table = COLUMNS if columns is None else columns
     out = pd.DataFrame(index=raw.index)
     problems: list[Problem] = []
     for name in raw.columns:
-        column = COLUMNS.get(name)
+        column = table.get(name)
         if column is None:
             out[name] = raw[name]
             continue

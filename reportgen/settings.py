@@ -17,6 +17,7 @@ from pathlib import Path
 from reportgen.errors import ReportError
 
 SECTION = "organisation"
+DXA_SECTION = "dxa"  # facility precision per site and reference name: reportgen.followup
 _LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _LOGO_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 _MAX_LOGO_BYTES = 512 * 1024
@@ -76,14 +77,13 @@ def load_settings(path: Path | str | None) -> Organisation:
         raise ReportError(f"{path}: cannot read settings ({exc.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
-    unknown = set(document) - {SECTION, *OTHER_TABLES}
+    unknown = set(document) - {SECTION, DXA_SECTION, *OTHER_TABLES}
     if unknown:
         raise ReportError(f"{path}: unknown settings table(s) or key(s): "
-                          f"{', '.join(sorted(unknown))} (expected [{SECTION}]"
+                          f"{', '.join(sorted(unknown))} (expected [{SECTION}], [{DXA_SECTION}]"
                           f"{''.join(f', [{t}]' for t in OTHER_TABLES)})")
-    section = document.get(SECTION)
-    if section is None and set(document) & set(OTHER_TABLES):
-        return Organisation()
+    other = DXA_SECTION in document or bool(set(document) & set(OTHER_TABLES))
+    section = document.get(SECTION, {} if other else None)
     if not isinstance(section, dict):
         raise ReportError(f"{path}: no [{SECTION}] table")
     unknown = set(section) - _KEYS
@@ -134,3 +134,52 @@ def _logo_data_uri(logo: Path, settings_path: Path) -> str:
     if not data.startswith(_LOGO_MAGIC[kind]):
         raise ReportError(f"{settings_path}: logo {logo} is not a {kind} file")
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class DxaSettings:
+    """``[dxa]``: the facility's precision error (% CV) per site and its reference database."""
+
+    precision_percent: tuple[tuple[str, float], ...] = ()  # (canonical site, %), sorted
+    reference: str = ""  # e.g. "JSBMR/JOS Japanese female reference (Hologic)"
+
+    def precision(self, site: str) -> float | None:
+        """The facility's precision at ``site``, or None (the ISCD default applies)."""
+        return dict(self.precision_percent).get(site)
+
+
+_DXA_KEYS = {"precision_percent", "reference"}
+MAX_PRECISION_PCT = 10.0  # a precision error above 10 % is a typo (ISCD minimum: ≤ 2.5 %)
+
+
+def load_dxa_settings(path: Path | str | None) -> DxaSettings:
+    """Read ``[dxa]`` (``precision_percent`` per site, ``reference``) from a TOML file."""
+    if path is None:
+        return DxaSettings()
+    from reportgen.sites import SiteError, parse_site
+
+    path = Path(path)
+    try:
+        section = tomllib.loads(path.read_text("utf-8")).get(DXA_SECTION, {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read settings ({exc})") from None
+    if not isinstance(section, dict) or set(section) - _DXA_KEYS:
+        raise ReportError(f"{path}: [{DXA_SECTION}] takes only "
+                          f"{', '.join(sorted(_DXA_KEYS))}")
+    reference = section.get("reference", "")
+    precision = section.get("precision_percent", {})
+    if not isinstance(reference, str) or not isinstance(precision, dict):
+        raise ReportError(f"{path}: {DXA_SECTION}.reference must be text and "
+                          f"{DXA_SECTION}.precision_percent a table of site = percent")
+    values: dict[str, float] = {}
+    for key, value in precision.items():
+        try:
+            site = parse_site(key)
+        except SiteError as exc:
+            raise ReportError(f"{path}: {DXA_SECTION}.precision_percent {key!r}: {exc}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                0 < value <= MAX_PRECISION_PCT):
+            raise ReportError(f"{path}: {DXA_SECTION}.precision_percent {key!r} must be a "
+                              f"percentage above 0 and at most {MAX_PRECISION_PCT:g}")
+        values[site] = float(value)
+    return DxaSettings(tuple(sorted(values.items())), reference.strip())

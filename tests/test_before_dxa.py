@@ -210,3 +210,15 @@ def test_cohort_counts_not_measured_apart(tmp_path):
     assert summary["yam_below_threshold"]["denominator"] == 9
     assert summary["means"]["yam_percent"] == pytest.approx(727 / 9)
     assert "counted apart" in summary["cautions"][0]
+
+
+def test_magnesium_during_infusion_is_high_only_above_the_therapeutic_range(inpatient):
+    """A raised Mg during MgSO4 infusion is intended: not a lab to "correct" (clinician review)."""
+    magnesium = [lab for lab in inpatient["json"]["labs"] if lab["test"] == "serum_mg"]
+    assert magnesium
+    assert all(lab["flag"] == "normal" and lab["high"] == 8.4 for lab in magnesium)
+    record = {"serum_mg_mg_dl": 9.1, "_as_of": "2025-03-01T00:00",
+              "_infusions": [["2025-02-20T09:00:00", None, 1.5]]}
+    assert next(r for r in lab_results(record) if r.test == "serum_mg").flag == "high"
+    after = {"serum_mg_mg_dl": 5.2}  # no infusion: the usual interval
+    assert next(r for r in lab_results(after) if r.test == "serum_mg").flag == "high"

@@ -149,9 +149,13 @@ def test_jos2012_t_score_arm(rules, yam, t, expected, decided_by):
 
 def test_discordant_yam_and_t_score_are_both_shown(rules):
     finding = classify_bone_status(74.0, False, rules, t_score=-2.6)
-    assert finding.discordance == ("YAM 74 % alone reads low bone mass; T-score −2.6 alone "
-                                   "reads osteoporosis")
+    assert finding.discordance == ("YAM 74 % alone reads low bone mass; T-score −2.6 meets the "
+                                   "osteoporosis criterion (≤ −2.5)")
     assert classify_bone_status(68.0, False, rules, t_score=-2.7).discordance == ""
+    assert classify_bone_status(68.0, False, rules, t_score=-2.0).discordance == (
+        "YAM 68 % meets the osteoporosis criterion; T-score −2.0 does not (> −2.5)")
+    # never a WHO-style T-score label: a T-score of −1.4 reads nothing on its own
+    assert classify_bone_status(82.0, False, rules, t_score=-1.4).discordance == ""
 
 
 def test_jos2000_has_no_t_score_arm(rules_jos2000):

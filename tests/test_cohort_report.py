@@ -452,7 +452,8 @@ def test_v2_cohort_caveats(seed_run):
     assert "Small sample (n = 9)" in box
     assert seed_run["json"]["seed_patients_included"] == 9
     assert any("circular" in c for c in seed_run["json"]["cautions"])
-    assert "testing it on those nine is circular" in text
+    assert "from whom it was proposed: testing it on them is circular" in text
+    assert sum("circular" in c for c in seed_run["json"]["cautions"]) == 1
 
 
 def test_p_values_read_the_same_in_sentences_and_cells(seed_run):

@@ -26,6 +26,9 @@ FACTS = {
     "breastfeeding": "breastfeeding = yes",
     "breastfeeding_not_recorded": "breastfeeding not recorded",
     "pregnancy_planned": "another pregnancy planned = yes",
+    "plans_not_recorded": "breastfeeding or another pregnancy not recorded",
+    "follow_up_booked": "a follow-up date is recorded",
+    "scan_in_pregnancy": "the DXA is dated before delivery",
     "not_measured": "no DXA result yet (yam_percent blank)",
     "infusing": "MgSO4 still infusing at --as-of",
     "back_pain_no_fracture": "back_pain = yes and no fracture recorded",
@@ -82,7 +85,6 @@ class RuleSet:
     yam_osteoporosis_max_pct: float
     yam_normal_min_pct: float
     t_osteoporosis_max: float
-    t_low_bone_mass_max: float
     z_below_expected_max: float
     bone_evidence: str
     iscd_evidence: str
@@ -222,10 +224,9 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
         raise RulesError(f"{source}: need 0 < bone_status.yam_osteoporosis_max_pct ({osteo:g}) < "
                          f"bone_status.yam_normal_min_pct ({normal:g}) <= 150")
     t_osteo = _number(bone, "t_score_osteoporosis_max", source, "bone_status.")
-    t_low = _number(bone, "t_score_low_bone_mass_max", source, "bone_status.")
-    if not -8 <= t_osteo < t_low <= 6:
+    if not -8 <= t_osteo <= -1:
         raise RulesError(f"{source}: need -8 <= bone_status.t_score_osteoporosis_max "
-                         f"({t_osteo:g}) < bone_status.t_score_low_bone_mass_max ({t_low:g}) <= 6")
+                         f"({t_osteo:g}) <= -1")
     z_max = _number(doc["iscd"], "z_below_expected_max", source, "iscd.")
     dq = doc["data_quality"]
     max_per_day = _number(dq, "mgso4_max_g_per_day", source, "data_quality.")
@@ -244,7 +245,7 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     return RuleSet(
         name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
         yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, t_osteoporosis_max=t_osteo,
-        t_low_bone_mass_max=t_low, z_below_expected_max=z_max,
+        z_below_expected_max=z_max,
         bone_evidence=bone["evidence"] if doc["criteria"] == "jos2012"
         else str(bone["evidence_jos2000"]), iscd_evidence=doc["iscd"]["evidence"],
         mgso4_max_g_per_day=max_per_day, mgso4_loading_allowance_g=allowance,

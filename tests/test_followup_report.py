@@ -1,0 +1,221 @@
+"""The follow-up patient report end to end: --scans, the JSON, the pages, the CLI's errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pypdf
+import pytest
+from click.testing import CliRunner
+from conftest import INDEX_JSON, ROOT, SAMPLE_CSV
+
+from reportgen.cli import cli
+
+SCANS = ROOT / "input" / "follow_up_scans.csv"
+EPOCH = {"SOURCE_DATE_EPOCH": "1704067200"}
+
+
+def run(*args: object) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args], env=EPOCH)
+
+
+@pytest.fixture(scope="module")
+def follow_up_dir(tmp_path_factory) -> Path:
+    """The sample: index case 2 with three visits (illustrative scans)."""
+    outdir = tmp_path_factory.mktemp("follow-up")
+    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", outdir)
+    assert result.exit_code == 0, result.output
+    return outdir
+
+
+def test_sample_json_follow_up(follow_up_dir):
+    document = json.loads((follow_up_dir / "patient-2.json").read_text("utf-8"))
+    assert document["report_kind"] == "follow_up"
+    assert document["classification"] == "osteoporosis"  # T7/T12 fractures: whatever the BMD
+    assert document["scan_status"]["latest"]["scan_date"] == "2021-06-14"
+    assert document["scan_status"]["first"]["yam_percent"] == 67
+    entries = {(e["site"], e["basis"], e["to"]): e for e in document["follow_up"]}
+    spine = entries[("L1-L4", "baseline", "2021-06-14")]
+    assert spine["change_percent"] == pytest.approx(13.20, abs=0.01)
+    assert (spine["lsc_percent"], spine["verdict"]) == (5.3, "increase")
+    assert entries[("L1-L4", "previous", "2021-06-14")]["verdict"] == "no_significant_change"
+    assert entries[("femoral_neck", "baseline", "2021-06-14")]["lsc_percent"] == 6.9
+    assert entries[("total_hip", "baseline", "2021-06-14")]["verdict"] == \
+        "no_significant_change"
+    assert {x["precision_source"] for x in document["lsc"]} == {"iscd_default"}
+
+
+def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
+    reader = pypdf.PdfReader(follow_up_dir / "patient-2.pdf")
+    assert len(reader.pages) <= 3
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert "Follow-up bone-health report" in text
+    assert "Status at the first scan (2020-06-10)" in text
+    assert "significant increase" in text
+    assert "no change beyond the LSC" in text
+    assert "ISCD minimum acceptable precision (default)" in text
+    assert "Reviewed by" in reader.pages[-1].extract_text()
+
+
+def test_follow_up_report_is_deterministic(follow_up_dir, tmp_path):
+    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format",
+                 "html,json")
+    assert result.exit_code == 0, result.output
+    for name in ("patient-2.html", "patient-2.json"):
+        assert (tmp_path / name).read_bytes() == (follow_up_dir / name).read_bytes()
+
+
+def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
+    result = run("patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path, "--format",
+                 "html,json", "--id", "2", "--id", "5")
+    assert result.exit_code == 0, result.output
+    five = (tmp_path / "patient-5.html").read_text("utf-8")
+    assert "DXA results" not in five
+    assert "Postpartum bone-health report" in five
+    assert "follow_up" not in json.loads((tmp_path / "patient-5.json").read_text("utf-8"))
+    assert "Follow-up bone-health report" in (tmp_path / "patient-2.html").read_text("utf-8")
+
+
+def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,device,excluded_vertebrae\n"
+                     "5,2020-06-10,L1-L4,0.900,84,Hologic Horizon A,L3\n"
+                     "5,2021-06-10,L1-L4,0.990,92,GE Lunar Prodigy,L3\n", "utf-8")
+    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--id", "5",
+                 "--format", "html,json")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
+    assert "not compared: device changed" in html  # in the table; the details on page 1:
+    assert ("Scans not compared, no verdict: different device (Hologic Horizon A → GE Lunar "
+            "Prodigy) at L1–L4 (L3 excluded)") in html
+    assert "L1–L4 (L3 excluded)" in html
+    document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
+    assert all(e["verdict"] is None for e in document["follow_up"])
+    assert "dxa_not_comparable" in [q["id"] for q in document["data_quality"]]
+
+
+def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2\n"
+                     "2,2020-06-10,L1-L4,0.712\n"
+                     "2,2020-06-10,L1-L4,0.713\n"
+                     "42,2020-06-10,L1-L4,0.8\n", "utf-8")
+    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
+                 "json")
+    assert result.exit_code == 1
+    assert f"{scans}:3:site: duplicate scan: L1-L4 on 2020-06-10 (first in row 2)" in result.output
+    assert f"{scans}:4:patient_id: not in the main input: '42'" in result.output
+    assert "no report: her scans" in result.output
+    written = sorted(p.name for p in (tmp_path / "out").glob("patient-*.json"))
+    assert "patient-2.json" not in written
+    assert len(written) == 8
+
+
+def test_validate_with_scans(tmp_path):
+    result = run("validate", INDEX_JSON, "--scans", SCANS)
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "scans.csv"
+    bad.write_text("patient_id,scan_date,site,bmd_g_cm2\n2,2020-06-10,L3,0.7\n", "utf-8")
+    result = run("validate", INDEX_JSON, "--scans", bad)
+    assert result.exit_code == 1
+    assert f"{bad}:2:site: a lumbar site needs at least two vertebrae" in result.output
+
+
+def test_facility_precision_is_named(tmp_path):
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[dxa]\nreference = "JSBMR/JOS Japanese female reference (Hologic)"\n'
+                        '[dxa.precision_percent]\n"L1-L4" = 1.0\n', "utf-8")
+    result = run("patient", INDEX_JSON, "--scans", SCANS, "--settings", settings, "-o",
+                 tmp_path / "out", "--format", "html,json")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "patient-2.html").read_text("utf-8")
+    assert "L1–L4 2.8 % (2.77 × 1 %, facility precision)" in html
+    assert "JSBMR/JOS Japanese female reference (Hologic)" in html
+    document = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
+    spine = [e for e in document["follow_up"] if e["site"] == "L1-L4"]
+    assert {e["lsc_percent"] for e in spine} == {2.8}
+    # 0.768 → 0.806 is +4.9 %: beyond the facility's 2.8 %, within the ISCD default 5.3 %
+    assert [e["verdict"] for e in spine if e["basis"] == "previous"] == ["increase", "increase"]
+
+
+def test_cohort_follow_up_section(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,device\n"
+                     "1,2020-06-10,L1-L4,0.700,62,A\n1,2021-06-10,L1-L4,0.770,68,A\n"
+                     "2,2020-06-10,L1-L4,0.712,67,A\n2,2021-06-10,L1-L4,0.690,65,A\n"
+                     "3,2020-06-10,L1-L4,0.800,73,A\n3,2021-06-10,L1-L4,0.820,75,A\n"
+                     "4,2020-06-10,L1-L4,0.800,75,A\n4,2020-12-10,L1-L4,0.900,84,B\n", "utf-8")
+    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
+                 "json,html")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
+    follow_up = summary["follow_up"]
+    assert (follow_up["patients_with_scans"], follow_up["patients_with_follow_up"]) == (4, 4)
+    assert follow_up["median_interval_days"] == 365
+    (spine,) = follow_up["sites"]
+    assert (spine["gained"], spine["lost"], spine["no_significant_change"],
+            spine["not_comparable"]) == (1, 0, 2, 1)  # +10 %, −3.1 %, +2.5 %, device change
+    assert spine["median_change_percent"] == pytest.approx(2.5)
+    assert "Follow-up DXA" in (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
+
+
+def test_patient_json_with_its_own_scans(tmp_path):
+    document = json.loads(INDEX_JSON.read_text("utf-8"))
+    document["scans"] = [
+        {"scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712, "yam_percent": 67},
+        {"scan_date": "2021-06-14", "site": "L1-L4", "bmd_g_cm2": 0.760, "yam_percent": 71.5},
+    ]
+    source = tmp_path / "patient.json"
+    source.write_text(json.dumps(document), "utf-8")
+    result = run("patient", source, "-o", tmp_path / "out", "--format", "json")
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
+    (previous, baseline) = written["follow_up"]
+    assert previous["change_percent"] == pytest.approx(6.7416, abs=1e-3)
+    assert previous["verdict"] == baseline["verdict"] == "increase"
+    assert "scans" not in written["input"]
+
+
+def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
+                     "5,2020-06-10,L1-L4,0.900,84,88\n5,2020-06-10,total_hip,0.700,78,81\n",
+                     "utf-8")
+    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--id", "5",
+                 "--format", "html,json")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
+    assert "Postpartum bone-health report" in html
+    assert "DXA results</h2>" in html
+    assert "同年齢比較 %" in html
+    document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
+    # the total hip (78 %) decides: low bone mass although the main input said YAM 84
+    assert (document["classification"], document["report_kind"]) == ("low_bone_mass",
+                                                                     "single_visit")
+    assert document["scan_status"]["latest"]["site"] == "total_hip"
+    assert document["follow_up"] == []
+
+
+def test_patient_without_scans_renders_the_same_bytes(tmp_path):
+    """--scans changes nothing for a patient who has none (HTML, PDF and JSON)."""
+    plain = run("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
+    with_scans = run("patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path / "scans",
+                     "--id", "5", "--id", "2")
+    assert plain.exit_code == with_scans.exit_code == 0
+    for suffix in ("html", "pdf", "json"):
+        name = f"patient-5.{suffix}"
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "scans" / name).read_bytes()
+
+
+def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text("patient_id,scan_date,site,bmd_g_cm2\n"
+                     "MRN-4242,2020-06-10,L1-L4,0.712\n2,2020-06-10,L1-L4,0.712\n"
+                     "2,2021-06-10,L1-L4,0.800\n", "utf-8")
+    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
+                 "json", "--deidentify", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "MRN-4242" not in result.output
+    assert "MRN-4242" not in (tmp_path / "out" / "cohort-summary.json").read_text("utf-8")
+    assert "MRN-4242" not in (tmp_path / "out" / "manifest.json").read_text("utf-8")
