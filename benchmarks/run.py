@@ -16,7 +16,11 @@ What it does (everything in a temporary directory, removed at the end unless --k
    ``weasyprint.HTML(string=...).write_pdf`` with a reused FontConfiguration, for reference);
 4. peak RSS (VmHWM) of each worker process over a long 2-worker run, with the RSS growth;
 5. cold ``reportgen --help`` (>= 10 runs) and cold ``reportgen validate`` on 10^5 rows;
-6. ``reportgen cohort`` (json, and html+pdf+json) on 10^4 and 10^5 rows, with the PDF pages.
+6. ``reportgen cohort`` (json, and html+pdf+json) on 10^4 and 10^5 rows, with the PDF pages;
+7. (issue 19) machine-independent ratios: the warm all-in report against plain WeasyPrint on
+   the fixed ``benchmarks/reference.html`` (today's index-case patient HTML, in the same
+   process), and a cold one-patient ``reportgen patient`` against a cold plain render of that
+   reference (fresh processes, interleaved).
 
 Every figure is a median over repeated runs, printed with its spread [min-max] and with the
 CPU time next to the wall time: on a shared machine (other jobs running) wall times are
@@ -48,6 +52,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+REFERENCE = HERE / "reference.html"  # fixed: the same workload on every machine and commit
+INDEX_CASE = ROOT / "input" / "index_case_2.json"
 sys.path.insert(0, str(HERE))
 
 import synth  # noqa: E402  (sibling script, not a package)
@@ -61,6 +67,8 @@ TARGETS = {
     "help_s": 0.3,
     "validate_s": 3.0,
     "cohort_s": 15.0,
+    "allin_over_reference": 0.90,  # issue 19
+    "cold_over_reference": 1.6,  # issue 19
 }
 
 
@@ -437,7 +445,9 @@ def child_stages(opts: argparse.Namespace) -> dict:
     plain_fonts = FontConfiguration()
     created = datetime.fromisoformat("2024-01-01T00:00:00+00:00")
     base_url = str(render.ASSETS) + "/"
-    floor = {"renderer:wall": [], "renderer:cpu": [], "plain:wall": [], "plain:cpu": []}
+    floor = {"renderer:wall": [], "renderer:cpu": [], "plain:wall": [], "plain:cpu": [],
+             "reference:wall": [], "reference:cpu": []}
+    reference = REFERENCE.read_text("utf-8")
 
     pdf = render.HtmlPdfRenderer.pdf  # (still wrapped: the wrapper's cost is negligible)
 
@@ -447,6 +457,9 @@ def child_stages(opts: argparse.Namespace) -> dict:
 
     def plain(html: str, data: bytes, stem: str) -> None:
         weasyprint.HTML(string=html, base_url=base_url).write_pdf(font_config=plain_fonts)
+
+    def plain_reference(html: str, data: bytes, stem: str) -> None:
+        plain(reference, data, stem)
 
     for doc in docs[:2]:  # warm-up
         with_renderer(*doc)
@@ -458,7 +471,8 @@ def child_stages(opts: argparse.Namespace) -> dict:
         minimal.append(time.process_time() - c)
     for _ in range(opts.passes):
         for doc in docs:
-            for name, function in (("renderer", with_renderer), ("plain", plain)):
+            for name, function in (("renderer", with_renderer), ("plain", plain),
+                                   ("reference", plain_reference)):
                 w, c = time.perf_counter(), time.process_time()
                 function(*doc)
                 floor[f"{name}:wall"].append(time.perf_counter() - w)
@@ -529,6 +543,27 @@ def section_help(repeat: int, tmp: Path, results: dict) -> None:
             cpus.append(meter.cpu)
         out[name] = {"wall": walls, "cpu": cpus}
     results["help"] = out
+
+
+def section_cold(tmp: Path, repeat: int, results: dict) -> None:
+    """Cold one-patient report vs a cold plain render of the reference, interleaved."""
+    plain = [sys.executable, "-c", "import sys, weasyprint; "
+             "weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])", str(REFERENCE),
+             str(tmp / "cold-reference.pdf")]
+    report = reportgen_command() + ["patient", str(INDEX_CASE), "-o", str(tmp / "cold"),
+                                    "--overwrite"]
+    out: dict[str, dict[str, list[float]]] = {"report": {"wall": [], "cpu": []},
+                                              "reference": {"wall": [], "cpu": []}}
+    for r in range(repeat + 1):  # round 0 warms the page cache, not counted
+        log(f"cold report vs cold reference render, round {r}/{repeat}")
+        order = (("report", report), ("reference", plain))
+        for name, command in order if r % 2 else order[::-1]:
+            with Meter() as meter:
+                subprocess.run(command, capture_output=True, env=child_env(), check=True)
+            if r:
+                out[name]["wall"].append(meter.wall)
+                out[name]["cpu"].append(meter.cpu)
+    results["cold"] = out
 
 
 def section_validate(csv_path: Path, repeat: int, results: dict) -> None:
@@ -699,6 +734,17 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
               "ms CPU")
         print(f"   plain HTML(string).write_pdf, reused FontConfiguration: "
               f"{spread(f['plain:wall'], 1000)} ms wall, {spread(f['plain:cpu'], 1000)} ms CPU")
+        if f.get("reference:cpu"):
+            ref_cpu = median(f["reference:cpu"]) * 1000
+            warm_cpu = median(s["report:cpu"]) * 1000
+            print(f"   plain WeasyPrint on benchmarks/reference.html: "
+                  f"{spread(f['reference:wall'], 1000)} ms wall, "
+                  f"{spread(f['reference:cpu'], 1000)} ms CPU")
+            print(f"   warm in-process report (all-in) / reference = {warm_cpu / ref_cpu:.2f} CPU")
+            rows.append(("all-in <= 0.90x plain reference (issue 19)",
+                         f"{warm_cpu / ref_cpu:.2f}x",
+                         verdict(warm_cpu / ref_cpu <= TARGETS["allin_over_reference"]),
+                         f"{warm_cpu:.0f} / {ref_cpu:.0f} ms CPU, one process"))
         minimal = spread(stages["minimal_page_cpu"], 1000, ".1f")
         print(f"   calibration: minimal page {minimal} ms CPU (the issue measured 11 ms on its "
               "machine)")
@@ -772,6 +818,21 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
         rows.append(("--help <= 0.3 s", f"{worst:.2f} s", verdict(worst <= TARGETS["help_s"]),
                      "worst of the variants"))
 
+    cold = results.get("cold")
+    if cold:
+        rep, ref = cold["report"], cold["reference"]
+        ratio_cpu = median([a / b for a, b in zip(rep["cpu"], ref["cpu"], strict=True)])
+        ratio_wall = median([a / b for a, b in zip(rep["wall"], ref["wall"], strict=True)])
+        print(f"\n-- Cold one-patient report (input/index_case_2.json, html+pdf+json) vs a cold "
+              f"plain render of benchmarks/reference.html ({len(rep['cpu'])} rounds)")
+        print(f"   report {spread(rep['wall'], 1, '.2f')} s wall, {spread(rep['cpu'], 1, '.2f')} "
+              f"s CPU; reference {spread(ref['wall'], 1, '.2f')} s wall, "
+              f"{spread(ref['cpu'], 1, '.2f')} s CPU")
+        print(f"   ratio (median of rounds): {ratio_cpu:.2f}x CPU, {ratio_wall:.2f}x wall")
+        rows.append(("cold report <= 1.6x cold reference (issue 19)", f"{ratio_cpu:.2f}x",
+                     verdict(ratio_cpu <= TARGETS["cold_over_reference"]),
+                     f"CPU; {ratio_wall:.2f}x on wall time"))
+
     val = results.get("validate")
     if val:
         print("\n-- Cold `reportgen validate` on 10^5 rows")
@@ -805,7 +866,7 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
                          f"10^4: {median(coh['10000:pdf']['wall']):.1f} s"))
 
     print("\n" + "=" * 100)
-    print(f"{'Target (issue 8)':44s} {'measured':>12s}   {'verdict':22s} noise-robust view")
+    print(f"{'Target (issues 8, 19)':44s} {'measured':>12s}   {'verdict':22s} noise-robust view")
     print("-" * 100)
     for target, measured, ok, note in rows:
         print(f"{target:44s} {measured:>12s}   {ok:22s} {note}")
@@ -830,8 +891,8 @@ def main() -> None:
     parser.add_argument("--stage-reports", type=int,
                         help="reports in the stage breakdown / floor (default 40; quick 12)")
     parser.add_argument("--skip", default="",
-                        help="comma list of sections to skip: allin,stages,rss,help,validate,"
-                             "cohort")
+                        help="comma list of sections to skip: allin,stages,rss,cold,help,"
+                             "validate,cohort")
     parser.add_argument("--ref", help="benchmark this git ref (read via `git archive`) instead "
                         "of a copy of the working tree")
     parser.add_argument("--live", action="store_true",
@@ -879,6 +940,8 @@ def main() -> None:
             section_stages(tmp, stage_csv, opts.passes, results)
         if "rss" not in skip and rss_reports:
             section_rss(tmp, rss_reports, results)
+        if "cold" not in skip:
+            section_cold(tmp, max(5, repeat * 2), results)
         if "help" not in skip:
             log("cold --help")
             section_help(max(10, repeat), tmp, results)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from reportgen.batch import (
 )
 from reportgen.blank import TEMPLATE_KINDS, blank_template
 from reportgen.errors import InputError, OutputError, Problem, ReportError
+from reportgen.i18n import check_language
 from reportgen.labs import load_intervals, load_lab_draws
 from reportgen.ledger import Ledger, RunStopped
 from reportgen.loaders import load_table
@@ -160,6 +162,7 @@ def build_patient_reports(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     as_of: datetime | None = None,
@@ -168,6 +171,7 @@ def build_patient_reports(
     fhir_profile: str = "uscore",
     strict: bool = False,
     scans_path: Path | str | None = None,
+    executor: Executor | None = None,
     lock_wait_s: float = 0.0,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
@@ -175,6 +179,9 @@ def build_patient_reports(
     FHIR formats need ``identifier_system``, ``name`` and ``organisation_identifier`` in the
     settings: without them a warning is reported, or with ``strict`` a :class:`ReportError`.
     ``scans_path``: DXA scans (contract §4); a patient's scans make a follow-up report.
+    ``executor``: run the reports on this :class:`concurrent.futures.Executor` (e.g. Dask's
+    ``Client.get_executor()``) instead of the default spawn pool; ``workers`` is then how many
+    chunks of reports it may run at once. ``outdir`` must be reachable from its workers.
 
     :param progress: called with (reports done, reports to do) as each patient completes.
     :param lock_wait_s: how long to wait for another run writing to ``outdir``.
@@ -185,6 +192,7 @@ def build_patient_reports(
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
+    lang = _language(lang, settings_path)
     org = load_settings(settings_path)
     _check_fhir_options(doc_status, fhir_profile)
     fhir_warnings = _fhir_settings_problems(org, settings_path, formats, strict=strict)
@@ -208,7 +216,7 @@ def build_patient_reports(
             outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path),
             criteria=criteria, template_dir=_str(template_dir),
             settings_path=_str(settings_path), generated_at=generated_at,
-            source_name=Path(input_path).name, doc_status=doc_status,
+            source_name=Path(input_path).name, lang=lang, doc_status=doc_status,
             fhir_profile=fhir_profile, run_id=new_run_id())
         journal = Journal(outdir)
         if not resume:
@@ -220,7 +228,8 @@ def build_patient_reports(
             ledger.flush([], "running")
         done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
         jobs = []
-        options = _options_digest(template_dir, settings_path)
+        options = _options_digest(template_dir, settings_path) + (
+            "" if lang == "en" else lang + rules.translations_digest)
         if set(FHIR_FORMATS) & set(formats):
             options += f"|{doc_status}|{fhir_profile}"
         for record in records:
@@ -231,7 +240,7 @@ def build_patient_reports(
                 result.skipped += 1
             else:
                 jobs.append(Job(record, stems[record["patient_id"]], key))
-        _run(jobs, settings, workers, result, ledger, progress)
+        _run(jobs, settings, workers, result, ledger, progress, executor)
         journal.reset()  # the manifest now records every file and its input key
     result.files = ledger.files
     return result
@@ -271,7 +280,8 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
 
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
-         ledger: Ledger, progress: Callable[[int, int], None] | None) -> None:
+         ledger: Ledger, progress: Callable[[int, int], None] | None,
+         executor: Executor | None = None) -> None:
     """Make the jobs, commit each patient's files, and always end with a manifest that lists
     exactly what is on disk: after success, a write error, SIGINT or SIGTERM."""
     finished: set[str] = set()
@@ -307,7 +317,7 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
     status = "complete"
     try:
         try:
-            run_jobs(jobs, settings, workers or default_workers(), on_done)
+            run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
         except (RunStopped, BrokenProcessPool) as exc:
             status = "stopped"
             reason = str(exc) if isinstance(exc, RunStopped) else "a worker process died"
@@ -388,6 +398,12 @@ def _cohort_follow_up(table: PreparedTable, scan_set: ScanSet | None, rules: Rul
                if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids]
     return summarise_follow_up(records, scan_set.by_patient, rules,
                                load_dxa_settings(settings_path))
+
+
+def _language(lang: str | None, settings_path: Path | str | None) -> str:
+    """``--lang`` (checked), else the settings' language (checked when read), else en."""
+    org = load_settings(settings_path)
+    return org.report_language if lang is None else check_language(lang)
 
 
 def _str(value: Path | str | None) -> str | None:
@@ -483,6 +499,7 @@ def build_cohort_report(
     criteria: str | None = None,
     template_dir: Path | str | None = None,
     settings_path: Path | str | None = None,
+    lang: str | None = None,
     sheet: str | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
@@ -493,13 +510,13 @@ def build_cohort_report(
     are replaced as one unit: all new, or (after an error or a signal) all old.
 
     :param scans_path: DXA scans: adds the follow-up section (contract §4).
-    """
+    ``lang``: ``en`` or ``ja`` (default: the settings' ``language``, else ``en``)."""
     from reportgen.cohort import make_cohort_outputs
 
     outdir = Path(outdir)
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
-    load_settings(settings_path)
+    lang = _language(lang, settings_path)
     load_intervals(settings_path)
     table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs)
     scan_set = load_scan_set(table, scans_path)
@@ -526,7 +543,7 @@ def build_cohort_report(
             table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
             dose_band_edges_g=dose_band_edges_g, template_dir=template_dir,
             settings_path=settings_path, generated_at=generated_at,
-            source_name=Path(input_path).name,
+            source_name=Path(input_path).name, lang=lang,
             follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
         ledger = Ledger(outdir, command="cohort", rules=rules, run_id=new_run_id(),
                         generated_at=generated_at, carried=carried_entries(outdir, set(planned)))

@@ -15,6 +15,7 @@ from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
 from reportgen.exposure import exposure_so_far
 from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
+from reportgen.i18n import N_, _
 from reportgen.labs import Interval, lab_results
 from reportgen.models import Assessment, BoneStatus, RuleResult
 from reportgen.risk import (
@@ -29,7 +30,7 @@ from reportgen.rules import RuleSet
 from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
-PLO_NOTE = ("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
+PLO_NOTE = N_("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
             "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
             "endocrine disease) must be excluded before it is called primary.")
 
@@ -104,8 +105,9 @@ def assess_record(record: dict[str, object], rules: RuleSet,
 
 def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
     """Still infusing: the dose is "so far", and the day it passes the threshold is said."""
-    addition = (f" so far; passes {fmt.grams(exposure['threshold_g'])} g on "
-                f"{exposure['projected_threshold_date']} at the current rate")
+    addition = _(" so far; passes {threshold} g on {day} at the current rate").format(
+        threshold=fmt.grams(exposure["threshold_g"]),
+        day=fmt.date_text(date.fromisoformat(exposure["projected_threshold_date"])))
     return replace(result, explanation=result.explanation + addition,
                    comparison=result.comparison + addition)
 
@@ -147,9 +149,10 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "classification_decided_by": finding.decided_by,
         "yam_t_score_discordance": finding.discordance or None,
         "criteria": finding.criteria,
-        "plo_note": PLO_NOTE if is_plo else None,
+        "plo_note": _(PLO_NOTE) if is_plo else None,
         "iscd_statement": assessment.iscd_statement,
-        "iscd_text": ISCD_TEXT.get(assessment.iscd_statement or ""),
+        "iscd_text": (_(ISCD_TEXT[assessment.iscd_statement])
+                      if assessment.iscd_statement in ISCD_TEXT else None),
         "risk_flags": assessment.present,
         "not_assessed": assessment.not_assessed,
         "secondary_causes": assessment.secondary_causes,

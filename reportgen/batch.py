@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportgen import __version__
+from reportgen import __version__, gc_policy, i18n
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
 from reportgen.labs import load_intervals
@@ -53,6 +54,7 @@ class RunSettings:
     source_name: str
     doc_status: str = "preliminary"  # FHIR docStatus (--doc-status)
     fhir_profile: str = "uscore"  # FHIR document codes (--fhir-profile)
+    lang: str = "en"
     run_id: str = "0-0"  # names this run's temporary files
 
 
@@ -91,6 +93,7 @@ class PatientMaker:
         self.lab_intervals = load_intervals(settings.settings_path)
         self.dxa = load_dxa_settings(settings.settings_path)  # follow-up LSC (issue 12)
         self._renderer = None
+        self._org = None
 
     @property
     def renderer(self):
@@ -98,7 +101,7 @@ class PatientMaker:
             from reportgen.reports import ReportRenderer  # heavy: WeasyPrint, matplotlib
 
             self._renderer = ReportRenderer(self.settings.template_dir,
-                                            self.settings.settings_path)
+                                            self.settings.settings_path, self.settings.lang)
         return self._renderer
 
     def make_safely(self, job: Job) -> Outcome:
@@ -114,6 +117,17 @@ class PatientMaker:
     def make(self, job: Job) -> list[dict]:
         """Write the patient's files to fsynced temporary files; return their manifest
         entries, each with the ``temp`` to rename into place (none is left on failure)."""
+        with i18n.using(self.settings.lang, self.renderer_settings().calendar):
+            return self._make(job)
+
+    def renderer_settings(self):
+        """The organisation settings (calendar of Japanese dates) without the renderer."""
+        if self._org is None:
+            from reportgen.settings import load_settings
+            self._org = load_settings(self.settings.settings_path)
+        return self._org
+
+    def _make(self, job: Job) -> list[dict]:
         s = self.settings
         assessment = assess_record(job.record, self.rules, self.dxa,
                                    lab_intervals=self.lab_intervals)
@@ -166,6 +180,8 @@ def describe_os_error(exc: OSError) -> str:
 
 
 _MAKER: PatientMaker | None = None
+_SETTLED = False  # this pool worker's collector was tuned after its first report
+_LOCAL = threading.local()  # one PatientMaker per thread of a caller's executor
 
 
 def _init_worker(settings: RunSettings, parent_pid: int) -> None:
@@ -173,6 +189,7 @@ def _init_worker(settings: RunSettings, parent_pid: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the workers, not the signal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent(parent_pid)
+    gc_policy.start_worker()
     _MAKER = PatientMaker(settings)
 
 
@@ -191,8 +208,24 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _make_chunk(jobs: list[Job]) -> list[tuple[Job, Outcome]]:
+    global _SETTLED
     assert _MAKER is not None
-    return [(job, _MAKER.make_safely(job)) for job in jobs]
+    done = []
+    for job in jobs:
+        done.append((job, _MAKER.make_safely(job)))
+        if not _SETTLED:
+            _SETTLED = True
+            gc_policy.settle()
+    return done
+
+
+def make_chunk_with(settings: RunSettings, jobs: list[Job]) -> list[tuple[Job, Outcome]]:
+    """One chunk on any executor's worker (thread, process or remote machine): the maker is
+    built once per thread and settings. The worker's collector is left as its owner set it."""
+    maker = getattr(_LOCAL, "maker", None)
+    if maker is None or maker.settings != settings:
+        maker = _LOCAL.maker = PatientMaker(settings)
+    return [(job, maker.make_safely(job)) for job in jobs]
 
 
 def default_workers() -> int:
@@ -202,32 +235,55 @@ def default_workers() -> int:
 
 
 def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
-             on_done: Callable[[Job, Outcome], None]) -> None:
+             on_done: Callable[[Job, Outcome], None], *,
+             executor: Executor | None = None) -> None:
     """Make every job; ``on_done(job, outcome)`` is called in this process as each one
     completes. Whatever stops the run (an exception from ``on_done``, SIGINT, SIGTERM) first
-    stops the workers: none outlives this call."""
+    stops the workers of the pool made here: none outlives this call.
+
+    ``executor``: any :class:`concurrent.futures.Executor` (Dask's ``Client.get_executor()``,
+    Ray's, a thread pool); ``workers`` is then how many chunks it runs at once (its workers
+    are the caller's to stop). None: a spawn process pool of ``workers`` here, or this
+    process for one worker or a few jobs."""
+    if executor is not None:
+        _submit_all(executor, functools.partial(make_chunk_with, settings), jobs, workers,
+                    on_done)
+        return
     if workers <= 1 or len(jobs) <= TASKS_PER_CHUNK:
         maker = PatientMaker(settings)
-        for job in jobs:
-            on_done(job, maker.make_safely(job))
+        with gc_policy.report_loop() as settled:
+            for index, job in enumerate(jobs):
+                on_done(job, maker.make_safely(job))
+                if index + 1 < len(jobs):  # a one-shot report need not pay the collection
+                    settled()
         return
     context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                initargs=(settings, os.getpid()),
                                max_tasks_per_child=MAX_TASKS_PER_CHILD)
     try:
-        pending = set()
-        for chunk in _chunks(jobs, TASKS_PER_CHUNK):
-            pending.add(pool.submit(_make_chunk, chunk))
-            if len(pending) >= workers * 3:  # bounded in-flight work: flat parent memory
-                pending = _drain(pending, on_done)
-        while pending:  # report each chunk as it finishes (progress, journal for --resume)
-            pending = _drain(pending, on_done)
+        _submit_all(pool, _make_chunk, jobs, workers, on_done)
     except BaseException:
         with signals_deferred():  # a second Ctrl-C must not leave workers running
             stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _submit_all(executor: Executor, function: Callable, jobs: list[Job], workers: int,
+                on_done: Callable[[Job, Outcome], None]) -> None:
+    pending: set = set()
+    try:
+        for chunk in _chunks(jobs, TASKS_PER_CHUNK):
+            pending.add(executor.submit(function, chunk))
+            if len(pending) >= max(1, workers) * 3:  # bounded in-flight work: flat memory
+                pending = _drain(pending, on_done)
+        while pending:  # report each chunk as it finishes (progress, journal for --resume)
+            pending = _drain(pending, on_done)
+    except BaseException:
+        for future in pending:  # queued chunks of any executor: not started any more
+            future.cancel()
+        raise
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

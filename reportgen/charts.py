@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -28,6 +30,10 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
 from matplotlib.transforms import ScaledTranslation
 from PIL import Image
 
+from reportgen import i18n
+from reportgen.errors import ReportError
+from reportgen.i18n import N_, _
+
 __all__ = [
     "DPI",
     "FONT_FAMILY",
@@ -48,7 +54,7 @@ DPI = 150
 PNG_PALETTE = False  # full colour: WeasyPrint re-encodes palette PNGs (+28 ms/page)
 """True: ≤ 256-colour PNGs (about 2.3x smaller; the most frequent colours exact). False:
 full-colour PNGs, encoded fast. WeasyPrint converts palette PNGs to RGB and re-encodes them
-twice, RGB ones once, so False saves ~15 ms of WeasyPrint time per chart in a PDF."""
+twice, while 8-bit RGB ones are embedded as they are (`reportgen.pdf_tuning`)."""
 
 ZONE_COLORS: dict[str, str] = {
     "osteoporosis": "#c0392b",
@@ -57,8 +63,8 @@ ZONE_COLORS: dict[str, str] = {
 }
 """Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
 
-_ZONE_LABELS = {"normal": "Normal", "low_bone_mass": "Low bone mass",
-                "osteoporosis": "Osteoporosis"}
+_ZONE_LABELS = {"normal": N_("Normal"), "low_bone_mass": N_("Low bone mass"),
+                "osteoporosis": N_("Osteoporosis")}
 _ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
 _YAM_RANGE = (40.0, 120.0)
 _CM = 1 / 2.54
@@ -94,6 +100,27 @@ def _register_font() -> str:
 
 
 FONT_FAMILY = _register_font()
+# Japanese charts: IPAex Gothic from Debian's fonts-ipaexfont-gothic (scripts/setup-system),
+# after Liberation Sans in the family list (Latin letters and digits as in English charts).
+JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+JA_FONT_FAMILY = "IPAexGothic"
+JA_FONT_PACKAGE = "fonts-ipaexfont-gothic"
+
+
+@functools.cache
+def _register_japanese_font() -> str:
+    """Register IPAex Gothic once; a clear error naming the Debian package when missing."""
+    if not JA_FONT_FILE.is_file():
+        raise ReportError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
+                          f"install the Debian package {JA_FONT_PACKAGE} (scripts/setup-system)")
+    manager = font_manager.fontManager
+    manager.addfont(str(JA_FONT_FILE))
+    # IPAex Gothic has one weight: let bold titles use it too (as WeasyPrint does) instead of
+    # matplotlib warning "Failed to find font weight bold" on every chart.
+    regular = next(f for f in manager.ttflist if f.fname == str(JA_FONT_FILE))
+    manager.ttflist.append(dataclasses.replace(regular, weight=700))
+    manager._findfont_cached.cache_clear()  # as addfont does
+    return JA_FONT_FAMILY
 
 _NOT_STYLE = ("backend", "interactive", "toolbar", "timezone", "webagg.", "tk.", "date.epoch",
               "savefig.directory", "figure.max_open_warning", "figure.raise_window",
@@ -137,6 +164,8 @@ def _style() -> Iterator[None]:
     params = mpl.rcParams
     saved = dict(dict.items(params))
     dict.update(params, dict.items(_STYLE))  # = params._update_raw(_STYLE) (matplotlib ≥ 3.10)
+    if i18n.current() == "ja":  # Japanese glyphs fall back to IPAex Gothic
+        dict.__setitem__(params, "font.family", [FONT_FAMILY, _register_japanese_font()])
     try:
         yield
     finally:
@@ -269,10 +298,17 @@ class _Plate:
             artist.set_animated(True)  # excluded from canvas.draw()
         fig.canvas.draw()
         self.background = fig.canvas.copy_from_bbox(fig.bbox)
-        self._bg = _pixels(fig).copy()
-        self._compose(probe)
-        self.palette = _Palette(_pixels(fig))
-        self._bg_indices = self.palette.map(self._bg)
+        self._probe = probe
+        self.palette: _Palette | None = None  # built on first use: ~75 ms, RGB needs none
+
+    def _palette(self) -> _Palette:
+        if self.palette is None:
+            self.fig.canvas.restore_region(self.background)
+            self._bg = _pixels(self.fig).copy()
+            self._compose(self._probe)
+            self.palette = _Palette(_pixels(self.fig))
+            self._bg_indices = self.palette.map(self._bg)
+        return self.palette
 
     def _compose(self, args: tuple) -> None:
         self.fig.canvas.restore_region(self.background)
@@ -282,15 +318,17 @@ class _Plate:
                 self.fig.draw_artist(artist)
 
     def render(self, *args: object) -> bytes:
-        self._compose(args)
         if not PNG_PALETTE:
+            self._compose(args)
             return _encode_rgb(self.fig)
+        palette = self._palette()
+        self._compose(args)
         pixels = _pixels(self.fig)
         changed = pixels != self._bg
         indices = self._bg_indices.copy()
         if changed.any():
-            indices[changed] = self.palette.map(pixels[changed])
-        return _encode(indices, self.palette.bytes)
+            indices[changed] = palette.map(pixels[changed])
+        return _encode(indices, palette.bytes)
 
 
 # Per process: up to _CACHE_SIZE plates per chart kind (keyed by everything static: reference
@@ -303,6 +341,7 @@ _YAM_PNGS: OrderedDict[tuple, bytes] = OrderedDict()  # finished band PNGs, by (
 
 def _plate(kind: str, key: tuple, build: Callable[[], _Plate]) -> _Plate:
     cache = _CACHES.setdefault(kind, OrderedDict())
+    key = (*key, i18n.current())  # the plate's static words are in the report's language
     plate = cache.get(key)
     if plate is None:
         plate = build()
@@ -372,8 +411,8 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
                                edgecolor="white", linewidth=1.0))
         narrow = (stop - start) < 20
         ax.text((start + stop) / 2, 0.5,
-                f"{_ZONE_LABELS[key]}\n{range_text}" if narrow
-                else f"{_ZONE_LABELS[key]}  {range_text}",
+                f"{_(_ZONE_LABELS[key])}\n{range_text}" if narrow
+                else f"{_(_ZONE_LABELS[key])}  {range_text}",
                 ha="center", va="center", color=_ZONE_TEXT[key],
                 fontsize=7 if narrow else 8, fontweight="normal" if narrow else "bold",
                 linespacing=1.15)
@@ -388,7 +427,7 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
                  va="bottom", ha="center", clip_on=False)
     # the caption sits at the end away from the patient's label (two plates per zone set)
     ax.text(1.0 if caption_right else 0.0, 1.62,
-            "Bone mineral density, % of young adult mean (YAM)", transform=ax.transAxes,
+            _("Bone mineral density, % of young adult mean (YAM)"), transform=ax.transAxes,
             fontsize=7, color=_MUTED, va="bottom", ha="right" if caption_right else "left")
     for line in (notch, marker):
         line.set_transform(xaxis_tf)
@@ -403,8 +442,8 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
         notch.set_visible(known)
         marker.set_data([x], [1.2])
         notch.set_data([x, x], [0.72, 1.0])
-        off_scale = " (off scale)" if known and x != yam else ""
-        label.set_text(f"YAM {_fmt_num(yam)} %{off_scale}" if known else "YAM not available")
+        off_scale = _(" (off scale)") if known and x != yam else ""
+        label.set_text(f"YAM {_fmt_num(yam)} %{off_scale}" if known else _("YAM not available"))
         label.set_color(_INK if known else _MUTED)
         label.set_x(x)
         label.set_ha("left" if frac < 0.05 else "right" if frac > 0.95 else "center")
@@ -421,7 +460,7 @@ def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
     """
     low, high = _check_zones(osteoporosis_max_pct, normal_min_pct)
     yam = float(yam_percent) + 0.0  # -0.0 -> 0.0
-    key = (low, high, "nan" if math.isnan(yam) else yam, PNG_PALETTE)
+    key = (low, high, "nan" if math.isnan(yam) else yam, PNG_PALETTE, i18n.current())
     with _LOCK:
         png = _YAM_PNGS.get(key)  # YAM values repeat across patients: keep recent results
         if png is None:
@@ -493,7 +532,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         ax.add_patch(Rectangle((1.004, start), 0.012, stop - start, transform=key_tf,
                                facecolor=ZONE_COLORS[key], edgecolor="white",
                                linewidth=0.5, clip_on=False))
-        ax.text(1.03, (start + stop) / 2, f"{_ZONE_LABELS[key]}\n{range_text}",
+        ax.text(1.03, (start + stop) / 2, f"{_(_ZONE_LABELS[key])}\n{range_text}",
                 transform=key_tf, ha="left", va="center", fontsize=7, linespacing=1.15,
                 color=_INK)
     for level in (low, high):
@@ -511,13 +550,13 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
     if n > _DENSE_N:
         xbins = np.linspace(0, xmax, 171)
         ybins = np.linspace(*_YAM_RANGE, 81)
-        counts, _, _ = np.histogram2d(x, y, bins=(xbins, ybins))
+        counts = np.histogram2d(x, y, bins=(xbins, ybins))[0]
         counts = np.ma.masked_equal(counts.T, 0)
         ax.imshow(counts, origin="lower", extent=(0, xmax, *_YAM_RANGE), aspect="auto",
                   cmap=_DENSITY, norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
                   interpolation="nearest", zorder=2)
         handles.append(Patch(color=_DENSITY(0.5)))
-        labels.append(f"All cases, density (n = {n:,})")
+        labels.append(_("All cases, density (n = {n})").format(n=f"{n:,}"))
     else:
         ok = ~frac
         alpha = 0.85 if n <= 300 else 0.85 * math.sqrt(300 / n)
@@ -527,7 +566,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
                 clip_on=False)
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
                               markerfacecolor=_POINT, markeredgecolor="white"))
-        labels.append(f"No fracture (n = {int(ok.sum()):,})")
+        labels.append(_("No fracture (n = {n})").format(n=f"{int(ok.sum()):,}"))
     if nf <= 300:
         fracture_style = {"markersize": 6.5, "alpha": 1.0, "markeredgecolor": "white"}
     elif nf <= 1000:
@@ -538,18 +577,19 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
             markeredgewidth=0.4, zorder=4, clip_on=False, **fracture_style)
     handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
                           markerfacecolor=_FRACTURE, markeredgecolor="white"))
-    labels.append(f"Fracture (n = {nf:,})")
+    labels.append(_("Fracture (n = {n})").format(n=f"{nf:,}"))
     ax.legend(handles=handles, labels=labels, ncol=len(handles), loc="lower left",
               bbox_to_anchor=(0, 1.005), borderaxespad=0, handletextpad=0.3,
               columnspacing=1.4)
     notes = []
     if n == 0:
-        ax.text(0.5, 0.69, "No data", transform=ax.transAxes, ha="center", va="center",
+        ax.text(0.5, 0.69, _("No data"), transform=ax.transAxes, ha="center", va="center",
                 fontsize=10, color=_MUTED, fontstyle="italic", zorder=5)
     if clamped:
-        notes.append(f"{clamped:,} value(s) outside the axes drawn at the edge")
+        notes.append(_("{n} value(s) outside the axes drawn at the edge").format(
+            n=f"{clamped:,}"))
     if dropped:
-        notes.append(f"{dropped:,} case(s) with missing values not shown")
+        notes.append(_("{n} case(s) with missing values not shown").format(n=f"{dropped:,}"))
     if notes:
         fig.text(1 - 0.15 / width, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
                  fontsize=7, color=_MUTED)
@@ -601,7 +641,7 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         sx, sy = cx + (tx - cx) * ring_radius / length, cy + (ty - cy) * ring_radius / length
         leader.set_data([sx / fw, tx / fw], [sy / fh, ty / fh])
 
-    probe = (xmax / 2, sum(_YAM_RANGE) / 2, "This patient")
+    probe = (xmax / 2, sum(_YAM_RANGE) / 2, _("This patient"))
     return _Plate(fig, [halo, ring, leader, note], update, probe=probe)
 
 
@@ -673,8 +713,9 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
     spec = {
         "kind": "dose", "low": osteoporosis_max_pct, "high": normal_min_pct,
         "threshold": float(dose_threshold_g),
-        "threshold_label": f"{float(dose_threshold_g):,.0f} g (hypothesis)",
-        "xlabel": "Cumulative MgSO4 dose (g)",
+        "threshold_label": _("{grams} g (hypothesis)").format(
+            grams=f"{float(dose_threshold_g):,.0f}"),
+        "xlabel": _("Cumulative MgSO4 dose (g)"),
         "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
         "highlight_label": str(highlight_label),
         "title": title or None,
@@ -690,9 +731,11 @@ def plot_days_vs_yam(days: Sequence[float], yams: Sequence[float], fractures: Se
     spec = {
         "kind": "days", "low": osteoporosis_max_pct, "high": normal_min_pct,
         "threshold": float(long_term_days),
-        "threshold_label": f"{float(long_term_days):g} days (long-term)",
-        "xlabel": "Days on MgSO4", "xtick": lambda v, _pos=None: f"{v:g}",
-        "xvalue": lambda v: f"{v:g} days", "highlight_label": "", "title": None,
+        "threshold_label": _("{days} days (long-term)").format(
+            days=f"{float(long_term_days):g}"),
+        "xlabel": _("Days on MgSO4"), "xtick": lambda v, _pos=None: f"{v:g}",
+        "xvalue": lambda v: _("{days} days").format(days=f"{v:g}"), "highlight_label": "",
+        "title": None,
         "size_cm": (17.0, 9.0),
     }
     return _scatter(days, yams, fractures, None, spec)
@@ -723,20 +766,20 @@ def plot_status_counts(counts: Mapping[str, int]) -> bytes:
         top = max(values) if total else 1
         ax.set_ylim(0, top * 1.28)
         ax.set_xlim(-0.6, len(order) - 0.4)
-        ax.set_xticks(positions, [_ZONE_LABELS[k] for k in order])
+        ax.set_xticks(positions, [_(_ZONE_LABELS[k]) for k in order])
         ax.tick_params(axis="x", length=0, labelsize=8, pad=4)
         ax.yaxis.set_major_formatter(FuncFormatter(_grams))
         ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("Patients")
+        ax.set_ylabel(_("Patients"))
         ax.grid(axis="y", color="#dddddd", linewidth=0.5, zorder=0)
         for pos, value in zip(positions, values, strict=True):
             share = f" ({100 * value / total:.1f} %)" if total else ""
             ax.text(pos, value + top * 0.03, f"{value:,}{share}", ha="center", va="bottom",
                     fontsize=8, fontweight="bold")
-        fig.text(1.5 / 12, 1 - 0.2 / 6.5, f"Bone status (n = {total:,})", ha="left", va="top",
-                 fontsize=9, fontweight="bold")
+        fig.text(1.5 / 12, 1 - 0.2 / 6.5, _("Bone status (n = {n})").format(n=f"{total:,}"),
+                 ha="left", va="top", fontsize=9, fontweight="bold")
         if not total:
-            ax.text(0.5, 0.55, "No patients", transform=ax.transAxes, ha="center",
+            ax.text(0.5, 0.55, _("No patients"), transform=ax.transAxes, ha="center",
                     va="center", fontsize=10, color=_MUTED, fontstyle="italic")
         return _render_once(fig)
 
@@ -754,6 +797,8 @@ def _day(value: date) -> float:
 
 def _date_text(day: float) -> str:
     d = _EPOCH + timedelta(days=math.floor(day + 1e-9))
+    if i18n.current() == "ja":
+        return f"{d.year}年{d.month}月{d.day}日"
     return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
@@ -927,20 +972,20 @@ def plot_cumulative_dose(series: Sequence[tuple[date, float]], *, as_of: date,
                     linestyle=(0, (3, 2)), zorder=3)
             end = max(end, px)
         ax.axhline(threshold_g, zorder=2.5, **_GUIDE)
-        ax.text(1.005, threshold_g, f"{threshold_g:,.0f} g (hypothesis)",
+        ax.text(1.005, threshold_g, _("{grams} g (hypothesis)").format(grams=f"{threshold_g:,.0f}"),
                 transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7,
                 color=_INK)
         long_term = xs[0] + long_term_days
         ax.axvline(long_term, zorder=2.5, **_GUIDE)
-        ax.text(long_term, 0.98, f" day {long_term_days:g} (long-term)",
+        ax.text(long_term, 0.98, _(" day {days} (long-term)").format(days=f"{long_term_days:g}"),
                 transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=7,
                 color=_INK, fontstyle="italic")
         ax.axvline(_day(as_of), color=_INK, linewidth=0.8, zorder=2.6)
-        ax.text(_day(as_of), 0.02, " as of", transform=ax.get_xaxis_transform(),
+        ax.text(_day(as_of), 0.02, _(" as of"), transform=ax.get_xaxis_transform(),
                 ha="left", va="bottom", fontsize=7, color=_INK)
         ax.set_xlim(xs[0], max(end, long_term) + 1)
         ax.set_ylim(0, top)
-        ax.set_ylabel("Cumulative MgSO4 (g)")
+        ax.set_ylabel(_("Cumulative MgSO4 (g)"))
         ax.yaxis.set_major_formatter(FuncFormatter(_grams))
         lo, hi = ax.get_xlim()
         ax.xaxis.set_major_locator(FixedLocator(_date_ticks(lo, hi)))

@@ -14,13 +14,14 @@ from reportgen.fractures import (
     Fractures,
     read_fractures,
 )
+from reportgen.i18n import N_, _
 from reportgen.models import BoneStatus, Finding
 from reportgen.rules import RuleSet
 
 ISCD_BELOW = "below_expected_range_for_age"
 ISCD_WITHIN = "within_expected_range_for_age"
-ISCD_TEXT = {ISCD_BELOW: "below the expected range for age",
-             ISCD_WITHIN: "within the expected range for age"}
+ISCD_TEXT = {ISCD_BELOW: N_("below the expected range for age"),
+             ISCD_WITHIN: N_("within the expected range for age")}  # shown as _(ISCD_TEXT[k])
 _ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
 
 
@@ -33,7 +34,7 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
     Without a YAM (no DXA yet) the status is NOT_MEASURED, whatever else is recorded: a
     bone status is never printed without a measurement (contract §5, v2)."""
     if yam_pct is None:
-        return Finding(BoneStatus.NOT_MEASURED, "no DXA result recorded yet", rules.criteria,
+        return Finding(BoneStatus.NOT_MEASURED, _("no DXA result recorded yet"), rules.criteria,
                        decided_by="")
     if fractures is None:
         fractures = read_fractures(bool(fracture), fracture_sites)
@@ -46,20 +47,23 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
     arm = "JOS 2012" if criteria == "jos2012" else "JOS 2000"
 
     if criteria == "jos2012" and kind in _ARM_I1:
-        sites = ("no site recorded, assumed vertebral (the seed's convention)"
+        sites = (_("no site recorded, assumed vertebral (the seed's convention)")
                  if fractures.assumed_vertebral else fractures.describe(_ARM_I1))
         also = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
         if criteria == "jos2012" and t_class is not None:
             also.append(_t_comparison(t_score, rules))
-        also = f"; {' and '.join(also)} as well (JOS 2012 II)" if also else ""
+        also = _("; {both} as well (JOS 2012 II)").format(both=_(" and ").join(also)) \
+            if also else ""
         return Finding(BoneStatus.OSTEOPOROSIS,
-                       f"fragility fracture, {sites}: osteoporosis whatever the BMD "
-                       f"({arm} I-1){also}", criteria, by_fracture=True, decided_by="fracture")
+                       _("fragility fracture, {sites}: osteoporosis whatever the BMD "
+                         "({arm} I-1){also}").format(sites=sites, arm=arm, also=also),
+                       criteria, by_fracture=True, decided_by="fracture")
     if kind in (*_ARM_I1, OTHER_FRAGILITY) and yam_pct < normal:
         sites = fractures.describe((*_ARM_I1, OTHER_FRAGILITY))
-        label = "I-2" if criteria == "jos2012" else "fracture arm"
+        label = "I-2" if criteria == "jos2012" else _("fracture arm")
         return Finding(BoneStatus.OSTEOPOROSIS,
-                       f"fragility fracture, {sites}, and {yam_text} ({arm} {label})",
+                       _("fragility fracture, {sites}, and {yam} ({arm} {arm_label})").format(
+                           sites=sites, yam=yam_text, arm=arm, arm_label=label),
                        criteria, by_fracture=True, decided_by="fracture")
     discordance = _discordance(yam_pct, t_score, yam_class, t_class, rules)
     if criteria == "jos2012":
@@ -68,13 +72,15 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
         if by_yam or by_t:
             t_text = _t_comparison(t_score, rules) if by_t else ""
             if by_yam and by_t:
-                reason, decided = f"{yam_text} and {t_text} ({arm} II)", "yam_and_t_score"
+                reason, decided = _("{yam} and {t} ({arm} II)").format(
+                    yam=yam_text, t=t_text, arm=arm), "yam_and_t_score"
             elif by_yam:
                 reason, decided = f"{yam_text} ({arm} II)", "yam"
             else:
-                reason, decided = f"{t_text} ({arm} II: YAM ≤ " \
-                                  f"{fmt.trimmed(osteo)} % or T-score ≤ " \
-                                  f"{fmt.score(rules.t_osteoporosis_max)})", "t_score"
+                reason, decided = _("{t} ({arm} II: YAM ≤ {yam_limit} % or T-score ≤ "
+                                    "{t_limit})").format(
+                    t=t_text, arm=arm, yam_limit=fmt.trimmed(osteo),
+                    t_limit=fmt.score(rules.t_osteoporosis_max)), "t_score"
             return Finding(BoneStatus.OSTEOPOROSIS, reason, criteria, decided_by=decided,
                            discordance=discordance)
     elif yam_class is BoneStatus.OSTEOPOROSIS:
@@ -114,7 +120,7 @@ def _t_comparison(t_score: float | None, rules: RuleSet) -> str:
     limit = rules.t_osteoporosis_max
     shown, threshold = fmt.distinct(t_score, limit, fmt.score)
     op = "≤" if t_score <= limit else ">"
-    return f"T-score {shown} {op} {threshold}"
+    return _("T-score {value} {op} {limit}").format(value=shown, op=op, limit=threshold)
 
 
 def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
@@ -125,10 +131,12 @@ def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
         return ""
     limit = fmt.score(rules.t_osteoporosis_max)
     if t_class is not None:
-        return (f"YAM {fmt.percent(yam)} % alone reads {yam_class.label.lower()}; "
-                f"T-score {fmt.score(t_score)} meets the osteoporosis criterion (≤ {limit})")
-    return (f"YAM {fmt.percent(yam)} % meets the osteoporosis criterion; T-score "
-            f"{fmt.score(t_score)} does not (> {limit})")
+        return _("YAM {yam} % alone reads {yam_class}; T-score {t} meets the osteoporosis "
+                 "criterion (≤ {limit})").format(yam=fmt.percent(yam),
+                                                 yam_class=yam_class.label.lower(),
+                                                 t=fmt.score(t_score), limit=limit)
+    return _("YAM {yam} % meets the osteoporosis criterion; T-score {t} does not "
+             "(> {limit})").format(yam=fmt.percent(yam), t=fmt.score(t_score), limit=limit)
 
 
 def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:

@@ -154,6 +154,8 @@ _settings = click.option("--settings", "settings_path",
                          type=click.Path(dir_okay=False, path_type=Path),
                          help="Organisation settings (TOML [organisation]): name, department, "
                               "address, logo, identifier_system, language.")
+_lang = click.option("--lang", "lang", type=click.Choice(["en", "ja"]),
+                     help="Report language (default: the settings' language, else en).")
 _overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 _scans = click.option("--scans", "scans_path", type=click.Path(dir_okay=False, path_type=Path),
                       help="DXA scans, one row per scan date and site (CSV, XLSX or JSON): "
@@ -259,6 +261,7 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
 @_criteria
 @_template_dir
 @_settings
+@_lang
 @_sheet
 @_as_of_option
 @_labs
@@ -273,8 +276,8 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
 def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple[str, ...],
             workers: int | None, overwrite: bool, resume: bool, rules_path: Path | None,
             criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-            sheet: str | None, as_of, labs: Path | None, doc_status: str, fhir_profile: str,
-            strict: bool, scans_path: Path | None) -> None:
+            lang: str | None, sheet: str | None, as_of, labs: Path | None, doc_status: str,
+            fhir_profile: str, strict: bool, scans_path: Path | None) -> None:
     """One discharge report per patient in INPUT: patient-<id>.html/.pdf/.json, and with
     --format fhir / fhir-bundle patient-<id>.fhir.json (DocumentReference) / .bundle.json
     (FHIR transaction Bundle for reportgen send).
@@ -290,18 +293,21 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
         reportgen patient input/case_series_2020.csv -o output/
         reportgen patient input/index_case_2.json --scans input/follow_up_scans.csv -o output/
     """
-    from reportgen import api
+    from reportgen import gc_policy
 
     ctx = click.get_current_context()
     progress = _progress(ctx)
     try:
-        result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
-                       workers=workers, overwrite=overwrite, resume=resume,
-                       rules_path=rules_path, criteria=criteria, template_dir=template_dir,
-                       settings_path=settings_path, sheet=sheet, progress=progress,
-                       as_of=as_of, labs=labs, doc_status=doc_status,
-                       fhir_profile=fhir_profile, strict=strict, scans_path=scans_path,
-                       lock_wait_s=ctx.obj.wait_s)
+        with gc_policy.one_shot():  # no collections in the imports and a single report
+            from reportgen import api
+
+            result = _call(api.build_patient_reports, input_path, outdir, ids=ids,
+                           formats=formats, workers=workers, overwrite=overwrite,
+                           resume=resume, rules_path=rules_path, criteria=criteria,
+                           template_dir=template_dir, settings_path=settings_path, lang=lang,
+                           sheet=sheet, progress=progress, as_of=as_of, labs=labs,
+                           doc_status=doc_status, fhir_profile=fhir_profile, strict=strict,
+                           scans_path=scans_path, lock_wait_s=ctx.obj.wait_s)
     finally:
         if progress is not None:
             progress.close()
@@ -327,6 +333,7 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
 @_criteria
 @_template_dir
 @_settings
+@_lang
 @_sheet
 @_as_of_option
 @_labs
@@ -335,7 +342,8 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
            deidentify: bool, max_listing: int, dose_bands: tuple[float, ...], overwrite: bool,
            rules_path: Path | None,
            criteria: str | None, template_dir: Path | None, settings_path: Path | None,
-           sheet: str | None, as_of, labs: Path | None, scans_path: Path | None) -> None:
+           lang: str | None, sheet: str | None, as_of, labs: Path | None,
+           scans_path: Path | None) -> None:
     """The case-series / audit summary of INPUT: cohort-summary.html/.pdf/.json.
 
     Refuses (exit 1, every problem listed) when a row is invalid, unless --skip-invalid.
@@ -351,7 +359,7 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    skip_invalid=skip_invalid, deidentify=deidentify, max_listing=max_listing,
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
-                   sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path,
+                   lang=lang, sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path,
                    lock_wait_s=click.get_current_context().obj.wait_s)
     _finish(result)
 

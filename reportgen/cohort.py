@@ -9,7 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from reportgen import __version__
+from reportgen import __version__, i18n
 from reportgen.assess import assess_frame, records_from_frame
 from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.output import dump_json
@@ -34,12 +34,22 @@ _QUALITY_INPUTS = ("patient_id", "mgso4_days", "mgso4_total_g", "hospital_days",
                    "fracture_sites", "dxa_site", "dxa_date", "delivery_date")
 
 
-def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
-                        max_listing: int, template_dir, settings_path, generated_at: str,
-                        source_name: str,
-                        dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
-                        follow_up: dict | None = None,
-                        ) -> dict[str, bytes]:
+def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, lang: str = "en",
+                        **options) -> dict[str, bytes]:
+    """:func:`_make_cohort_outputs` with every text in ``lang`` (en or ja)."""
+    from reportgen.settings import load_settings
+
+    calendar = load_settings(options.get("settings_path")).calendar
+    with i18n.using(lang, calendar):
+        return _make_cohort_outputs(table, rules, lang=lang, **options)
+
+
+def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
+                         max_listing: int, template_dir, settings_path, generated_at: str,
+                         source_name: str, lang: str = "en",
+                         dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+                         follow_up: dict | None = None,
+                         ) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
     With ``deidentify`` nothing that names a patient reaches any output: names and notes are
@@ -60,11 +70,12 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
                              yam_low_pct=rules.yam_normal_min_pct)
     seed_rows = _seed_patients(assessed)
     if seed_rows and float(dose_rule.threshold) == 1000.0:  # say it once, with the count
-        stats["cautions"] = [c for c in stats["cautions"] if "circular" not in c] + [
-            f"The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
-            f"cut-off; this cohort includes {seed_rows} of Iio's nine patients (matched on "
-            "cumulative dose and YAM), from whom it was proposed: testing it on them is "
-            "circular."]
+        stats["cautions"] = [c for c in stats["cautions"] if "circular" not in c
+                             and "循環" not in c] + [
+            i18n._("The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
+                   "cut-off; this cohort includes {n} of Iio's nine patients (matched on "
+                   "cumulative dose and YAM), from whom it was proposed: testing it on them is "
+                   "circular.").format(n=seed_rows)]
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
         rules)
@@ -97,7 +108,7 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deiden
         from reportgen.cohort_context import cohort_context
         from reportgen.reports import ReportRenderer
 
-        renderer = ReportRenderer(template_dir, settings_path)
+        renderer = ReportRenderer(template_dir, settings_path, lang)
         report = cohort_context(
             summary, records_from_frame(assessed.head(max(0, max_listing))), rules,
             renderer.settings, generated_at=generated_at, tool_version=__version__,

@@ -11,37 +11,49 @@ import re
 
 from markupsafe import Markup, escape
 
-from reportgen import charts
+from reportgen import charts, i18n
 from reportgen import formatting as fmt
-from reportgen.context import data_uri
+from reportgen.context import data_uri, time_text
+from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 from reportgen.summary import SMALL_N
 
-LISTING_COLUMNS = (
-    ("patient_id", "ID"), ("age_years", "Age"), ("bmi_kg_m2", "BMI"), ("gravida", "G"),
-    ("para", "P"), ("smoking", "Smoking"), ("hospital_days", "Hosp. days"),
-    ("mgso4_days", "MgSO4 days"), ("mgso4_total_g", "Dose (g)"), ("yam_percent", "YAM %"),
-    ("fracture", "Fracture"), ("classification", "Status"),
+LISTING_COLUMNS = (  # headings translated at use
+    ("patient_id", "ID"), ("age_years", N_("Age")), ("bmi_kg_m2", "BMI"),
+    ("gravida", N_("listing|G")), ("para", N_("listing|P")), ("smoking", N_("Smoking")),
+    ("hospital_days", N_("Hosp. days")), ("mgso4_days", N_("listing|MgSO4 days")),
+    ("mgso4_total_g", N_("Dose (g)")), ("yam_percent", N_("YAM %")),
+    ("fracture", N_("Fracture")), ("classification", N_("Status")),
 )
-_STATUS = {"normal": "Normal", "low_bone_mass": "Low bone mass", "osteoporosis": "Osteoporosis"}
+_STATUS = {"normal": N_("Normal"), "low_bone_mass": N_("Low bone mass"),
+           "osteoporosis": N_("Osteoporosis")}
 _CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
 # Decimals of the mean, SD, median and quartiles per column (one unless listed).
 _DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}
-_SHORT_TEST = {"Mann–Whitney U test": "Mann–Whitney U", "Fisher's exact test": "Fisher's exact",
-               "Chi-squared test": "χ² test", "Spearman rank correlation": "Spearman"}
+_SHORT_TEST = {"Mann–Whitney U test": N_("Mann–Whitney U"),
+               "Fisher's exact test": N_("Fisher's exact"),
+               "Chi-squared test": N_("χ² test"), "Spearman rank correlation": N_("Spearman")}
+_TEST_NAMES = (N_("Mann–Whitney U test"), N_("Fisher's exact test"), N_("Chi-squared test"),
+               N_("Spearman rank correlation"))
 _QUALITY_LABELS = {
-    "implausible_dose_rate": "Cumulative MgSO4 above the plausible rate",
-    "mgso4_days_exceed_hospital_days": "More MgSO4 days than hospital days",
-    "fracture_in_dxa_region": "Fractured vertebra inside the DXA region",
-    "fracture_site_unrecognised": "Fracture site not recognised",
-    "dxa_before_delivery": "DXA scan dated before delivery",
-    "dxa_days_postpartum": "DXA scan timing after delivery",
+    "implausible_dose_rate": N_("Cumulative MgSO4 above the plausible rate"),
+    "mgso4_days_exceed_hospital_days": N_("More MgSO4 days than hospital days"),
+    "fracture_in_dxa_region": N_("Fractured vertebra inside the DXA region"),
+    "fracture_site_unrecognised": N_("Fracture site not recognised"),
+    "dxa_before_delivery": N_("DXA scan dated before delivery"),
+    "dxa_days_postpartum": N_("DXA scan timing after delivery"),
+    # no English label: shown as the id with spaces, which is also the message id
+    "fracture_site_not_jos": N_("fracture site not jos"),
+    "fracture_site_assumed": N_("fracture site assumed"),
+    "fracture_sites_without_fracture": N_("fracture sites without fracture"),
 }
-_SHORT_REASONS = (("defined by", "defines the groups"), ("only one level", "one level only"),
-                  ("fewer than 2", "under 2 values in a group"),
-                  ("no patient with a value", "a group has no values"))
+# summary.py's reasons (English in the JSON) -> short words for the table
+_SHORT_REASONS = (("defined by", N_("defines the groups")),
+                  ("only one level", N_("one level only")),
+                  ("fewer than 2", N_("under 2 values in a group")),
+                  ("no patient with a value", N_("a group has no values")))
 _MAX_EXCLUDED_SHOWN = 100
 _MAX_WARNINGS_SHOWN = 20
 _QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
@@ -66,11 +78,17 @@ def share(part: int, whole: int) -> str:
     return f"{part:,}/{whole:,} ({half_up(100 * part / whole)} %)"
 
 
+def _pgettext(message: str) -> str:
+    """``listing|G`` -> the translation, or the text after ``|`` in English."""
+    text = _(message)
+    return text.split("|", 1)[1] if text == message and "|" in message else text
+
+
 def span(low: str, high: str) -> str:
     """``168–3,756``; with a negative bound ``−2.9 to −1.1`` (a dash would read as a minus)."""
     if low == "—" and high == "—":
         return "—"
-    joiner = " to " if "\u2212" in low + high else "–"
+    joiner = _(" to ") if "\u2212" in low + high else "–"
     return f"{low}{joiner}{high}"
 
 
@@ -87,16 +105,21 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
     excluded = summary["excluded"]
     report = {
         "lang": org.language,
-        "title": f"Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n:,})",
-        "heading": "Case-series summary: bone mass after MgSO4 tocolysis",
-        "subject": "Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality",
-        "keywords": "audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM",
+        "title": _("Postpartum bone health after MgSO4 tocolysis — case-series summary "
+                   "(n = {n})").format(n=f"{n:,}"),
+        "heading": _("Case-series summary: bone mass after MgSO4 tocolysis"),
+        "subject": _("Cohort audit: Table 1, dose–bone-mass analysis, case listing, data "
+                     "quality"),
+        "keywords": _("audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM"),
         "organisation": org,
         "tool_version": tool_version,
         "generated_at": generated_at,
-        "generated_display": generated_at.replace("T", " ").replace("Z", " UTC"),
-        "footer": f"Cohort summary · {source} · n = {n:,} · generated {generated_at[:10]} · "
-                  f"reportgen {tool_version} · rules {rules.version}",
+        "generated_display": (generated_at.replace("T", " ").replace("Z", " UTC")
+                              if i18n.current() == "en" else time_text(generated_at)),
+        "footer": _("Cohort summary · {source} · n = {n} · generated {date} · reportgen "
+                    "{version} · rules {rules}").format(
+            source=source, n=f"{n:,}", date=fmt.date_text(generated_at[:10]),
+            version=tool_version, rules=rules.version),
         "source": source,
         "rows_read": count(summary["source"]["rows_read"]),
         "rows_excluded": len(excluded),
@@ -117,13 +140,14 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
         "table1": _table1(summary["table1"], integer_columns),
         "cautions": summary["cautions"],
         "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
-        "lab_rows": [{"label": LAB_TESTS[t].label, "value": share(e["abnormal"], e["with_value"])}
+        "lab_rows": [{"label": _(LAB_TESTS[t].label),
+                      "value": share(e["abnormal"], e["with_value"])}
                      for t, e in summary.get("abnormal_labs", {}).items()],
         "dose_bands": _dose_bands(summary["dose_bands"]),
         "associations": [_association(a) for a in summary["associations"]],
         "fisher_table": _fisher_table(summary["associations"]),
         "listing": [_listing_row(r) for r in listing],
-        "listing_columns": [label for _, label in LISTING_COLUMNS],
+        "listing_columns": [_pgettext(label) for _key, label in LISTING_COLUMNS],
         "listing_shown": count(len(listing)),
         "listing_total": count(listing_total),
         "listing_capped": listing_total > len(listing),
@@ -161,32 +185,37 @@ def _key_caveat(summary: dict) -> str:
     n = summary["n"]
     if not n or n >= SMALL_N:
         return ""
-    return (f"Small sample (n = {n:,}): these are descriptive figures of a case series, not "
-            "estimates for a population; a single patient moves a percentage by "
-            f"{half_up(100 / n)} points, and tests have very low power.")
+    return _("Small sample (n = {n}): these are descriptive figures of a case series, not "
+             "estimates for a population; a single patient moves a percentage by {points} "
+             "points, and tests have very low power.").format(n=f"{n:,}",
+                                                               points=half_up(100 / n))
 
 
 def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     """The cohort's headline figures, each computed from the data (a paper's abstract)."""
     n = summary["n"]
     counts = summary["classification_counts"]
-    out = [{"label": "Patients analysed",
-            "value": f"{n:,}" + (f" of {summary['source']['rows_read']:,} rows read "
-                                 f"({len(summary['excluded']):,} excluded)"
+    out = [{"label": _("Patients analysed"),
+            "value": f"{n:,}" + (_(" of {rows} rows read ({excluded} excluded)").format(
+                rows=f"{summary['source']['rows_read']:,}",
+                excluded=f"{len(summary['excluded']):,}")
                                  if summary["excluded"] else "")},
-           {"label": f"Bone status ({_CRITERIA.get(rules.criteria, rules.criteria)})",
-            "value": " · ".join(f"{count(counts[k])} {_STATUS[k].lower()}" for k in _STATUS)
-            + (f" · {count(summary['not_measured'])} not measured yet (counted apart)"
-               if summary.get("not_measured") else "")},
-           {"label": "Low bone mass or worse",
+           {"label": _("Bone status ({criteria})").format(
+               criteria=_CRITERIA.get(rules.criteria, rules.criteria)),
+            "value": " · ".join(_("{n} {status}").format(n=count(counts[k]),
+                                                          status=_(_STATUS[k]).lower())
+                                for k in _STATUS)
+            + (_(" · {n} not measured yet (counted apart)").format(
+                n=count(summary["not_measured"])) if summary.get("not_measured") else "")},
+           {"label": _("Low bone mass or worse"),
             "value": _ratio(summary["low_bone_mass_or_worse"]["count"],
                             summary.get("measured", n))},
            {"label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
             "value": _ratio(summary["yam_below_threshold"]["count"],
                             summary["yam_below_threshold"]["denominator"])}]
-    labels = {"age_years": ("Age (years)", ""), "bmi_kg_m2": ("BMI (kg/m²)", ""),
-              "mgso4_days": ("MgSO4 tocolysis (days)", ""),
-              "mgso4_total_g": ("Cumulative MgSO4 dose", " g")}
+    labels = {"age_years": (_("Age (years)"), ""), "bmi_kg_m2": (_("BMI (kg/m²)"), ""),
+              "mgso4_days": (_("MgSO4 tocolysis (days)"), ""),
+              "mgso4_total_g": (_("Cumulative MgSO4 dose"), " g")}
     for column, (label, unit) in labels.items():
         mean = summary["means"].get(column)
         if mean is None:
@@ -194,27 +223,28 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
         decimals = _DECIMALS.get(column, 1)
         low, high = summary["ranges"][column]["min"], summary["ranges"][column]["max"]
         out.append({"label": label,
-                    "value": f"mean {num(mean, decimals)}{unit} (range "
-                             f"{span(_plain(low), _plain(high))})"})
+                    "value": _("mean {mean}{unit} (range {range})").format(
+                        mean=num(mean, decimals), unit=unit,
+                        range=span(_plain(low), _plain(high)))})
     group = summary["low_yam_group"]
     means = group["means"]
     parts = []
     if means.get("age_years") is not None:
-        parts.append(f"mean age {num(means['age_years'])} years")
+        parts.append(_("mean age {age} years").format(age=num(means["age_years"])))
     if means.get("bmi_kg_m2") is not None:
-        parts.append(f"mean BMI {num(means['bmi_kg_m2'])} kg/m²")
+        parts.append(_("mean BMI {bmi} kg/m²").format(bmi=num(means["bmi_kg_m2"])))
     if group["n"] and parts:
-        out.append({"label": f"Low bone mass or worse (n = {group['n']:,})",
+        out.append({"label": _("Low bone mass or worse (n = {n})").format(n=f"{group['n']:,}"),
                     "value": " · ".join(parts)})
     for a in summary["associations"]:
         if a["p_value"] is None:
-            value = f"not computable (n = {a['n']:,})"
+            value = _("not computable (n = {n})").format(n=f"{a['n']:,}")
         elif a["statistic_name"] == "rho":
             value = (f"Spearman ρ = {num(a['statistic'], 2)}, p = {p_value(a['p_value'])}"
                      f" (n = {a['n']:,})").replace("p = <", "p <")
         else:
-            value = (f"Fisher's exact p = {p_value(a['p_value'])} (n = {a['n']:,})"
-                     ).replace("p = <", "p <")
+            value = (_("Fisher's exact p = {p} (n = {n})").format(
+                p=p_value(a["p_value"]), n=f"{a['n']:,}")).replace("p = <", "p <")
         out.append({"label": a["label"], "value": value})
     return out
 
@@ -226,7 +256,7 @@ def _plain(value: float | None) -> str:
 
 def _status_rows(summary: dict) -> list[dict]:
     n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
-    return [{"label": _STATUS[k], "value": k, "count": count(c),
+    return [{"label": _(_STATUS[k]), "value": k, "count": count(c),
              "percent": f"{half_up(100 * c / n)} %" if n else "—"}
             for k, c in summary["classification_counts"].items()]
 
@@ -248,13 +278,14 @@ def _continuous(stat: dict, decimals: int, integer: bool) -> list[str]:
 def _test_cells(test: dict) -> tuple[str, str]:
     """(p-value, test name or why there is none)."""
     if test.get("name"):
-        return p_value(test.get("p_value")), _SHORT_TEST.get(test["name"], test["name"])
+        return p_value(test.get("p_value")), _(_SHORT_TEST.get(test["name"], test["name"]))
     reason = test.get("reason") or ""
     for pattern, short in _SHORT_REASONS:
         if pattern in reason:
-            reason = short
+            reason = _(short)
             break
-    return "—", f"not tested: {reason}" if reason else "not tested"
+    return "—", (_("not tested: {reason}").format(reason=reason) if reason
+                 else _("not tested"))
 
 
 def _table1(table: dict, integer_columns: set[str]) -> dict:
@@ -267,12 +298,12 @@ def _table1(table: dict, integer_columns: set[str]) -> dict:
             decimals = _DECIMALS.get(variable, 1)
             cells = {k: _continuous(row["stats"].get(k), decimals, variable in integer_columns)
                      for k in keys}
-            whats = ["mean (SD)", "median [IQR]", "range"]
+            whats = [_("mean (SD)"), _("median [IQR]"), _("range")]
             lines = [{"what": what, "cells": [cells[k][i] for k in keys]}
                      for i, what in enumerate(whats)]
             missing = row["stats"][keys[0]]["missing"]
             if missing:
-                lines.append({"what": "n with a value",
+                lines.append({"what": _("n with a value"),
                               "cells": [count(row["stats"][k]["n"]) for k in keys]})
         else:
             lines = []
@@ -283,9 +314,10 @@ def _table1(table: dict, integer_columns: set[str]) -> dict:
             missing = row["missing"][keys[0]]
         rows.append({"label": row["label"], "kind": row["kind"], "p": p, "test": test,
                      "missing": count(missing), "lines": lines})
-    columns = [{"label": "Normal" if c["key"] == "normal" else c["label"], "n": count(c["n"])}
-               for c in table["columns"]]
+    columns = [{"label": _("Normal") if c["key"] == "normal" else c["label"],
+                "n": count(c["n"])} for c in table["columns"]]
     tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
+    tests = [_(t) for t in tests]
     return {"columns": columns, "rows": rows, "tests": tests}
 
 
@@ -294,8 +326,8 @@ def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
     for rule in rules.risk_rules:
         c = counts.get(rule.rule_id, {"present": 0, "absent": 0, "not_assessed": n})
         assessed = c["present"] + c["absent"]
-        rows.append({"id": rule.rule_id, "label": rule.label, "condition": rule.condition,
-                     "caveat": rule.caveat or "",
+        rows.append({"id": rule.rule_id, "label": rule.text("label"),
+                     "condition": rule.condition, "caveat": rule.text("caveat") or "",
                      "present": share(c["present"], assessed) if assessed else count(c["present"]),
                      "absent": count(c["absent"]),
                      "not_assessed": count(c["not_assessed"])})
@@ -320,10 +352,10 @@ def _association(a: dict) -> dict:
     elif a["statistic"] is not None:
         statistic = f"OR = {num(a['statistic'], 2)}"
     elif a["p_value"] is not None:
-        statistic = "OR not estimable (a zero cell)"
+        statistic = _("OR not estimable (a zero cell)")
     else:
         statistic = "—"
-    return {"label": a["label"], "test": a["test"], "statistic": statistic,
+    return {"label": a["label"], "test": _(a["test"]), "statistic": statistic,
             "p": p_value(a["p_value"]), "n": count(a["n"]), "sentence": a["sentence"],
             "note": a.get("note") or ""}
 
@@ -343,15 +375,16 @@ def _fisher_table(associations: list[dict]) -> dict | None:
 
 def _listing_row(row: dict) -> list[str]:
     cells = []
-    for key, _ in LISTING_COLUMNS:
+    for key, _label in LISTING_COLUMNS:
         value = row.get(key)
         if key == "classification":
-            cells.append(_STATUS.get(str(value), "—"))
+            cells.append(_(_STATUS[str(value)]) if str(value) in _STATUS else "—")
         elif key == "fracture":
             sites = row.get("fracture_sites")
-            cells.append(("yes" + (f" ({sites})" if sites else "")) if value else "no")
+            cells.append((fmt.yes_no(True) + (f" ({sites})" if sites else "")) if value
+                         else fmt.yes_no(False))
         elif key == "smoking":
-            cells.append(str(value).replace("_", " ") if value else "not recorded")
+            cells.append(_(str(value).replace("_", " ")) if value else fmt.yes_no(None))
         elif key == "patient_id":
             cells.append(str(value))
         elif key == "bmi_kg_m2" and value is not None:
@@ -370,7 +403,7 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
     shown = []
     for entry in excluded[:_MAX_EXCLUDED_SHOWN]:
         reasons = "; ".join(f"{r['column']}: {r['message']}" for r in entry["reasons"])
-        shown.append({"row": "file" if entry["row"] <= 1 else count(entry["row"]),
+        shown.append({"row": _("file") if entry["row"] <= 1 else count(entry["row"]),
                       "id": "" if deidentified else (entry.get("patient_id") or "—"),
                       "reasons": reasons})
     by_reason: dict[tuple[str, str], int] = {}
@@ -387,7 +420,7 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
 
 
 def _warnings(warnings: list[dict]) -> dict:
-    shown = [{"row": "header" if w["row"] <= 1 else count(w["row"]), "column": w["column"],
+    shown = [{"row": _("header") if w["row"] <= 1 else count(w["row"]), "column": w["column"],
               "message": w["message"]} for w in warnings[:_MAX_WARNINGS_SHOWN]]
     return {"rows": shown, "total": count(len(warnings)),
             "capped": len(warnings) > _MAX_WARNINGS_SHOWN}
@@ -410,15 +443,17 @@ def _quality(quality: list[dict]) -> list[dict]:
         ids = ", ".join(q["patient_ids"])
         more = q["count"] - len(q["patient_ids"])
         if more > 0:
-            ids += f" … and {more:,} more (see cohort-cases.csv)"
+            ids += _(" … and {n} more (see cohort-cases.csv)").format(n=f"{more:,}")
         if q["severity"] == "info":
-            ids = "(information only; see cohort-cases.csv)"
+            ids = _("(information only; see cohort-cases.csv)")
         example = q["example"]
         days = q.get("days")
         if days:
-            example = (f"DXA a median of {num(days['median'], 0)} days after delivery "
-                       f"(range {span(num(days['min'], 0), num(days['max'], 0))})")
-        out.append({"label": _QUALITY_LABELS.get(q["id"], q["id"].replace("_", " ")),
+            example = _("DXA a median of {median} days after delivery (range {range})").format(
+                median=num(days["median"], 0),
+                range=span(num(days["min"], 0), num(days["max"], 0)))
+        out.append({"label": (_(_QUALITY_LABELS[q["id"]]) if q["id"] in _QUALITY_LABELS
+                              else q["id"].replace("_", " ")),
                     "id": q["id"], "count": count(q["count"]), "severity": q["severity"],
                     "example": example, "ids": ids})
     return out

@@ -8,39 +8,42 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 
-from reportgen import charts
+from reportgen import charts, i18n
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
 from reportgen.exposure import cumulative_series
 from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
+from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 
 PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
-REFERENCE_LABEL = "the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1"
-REFERENCE_CAPTION = ("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
+REFERENCE_LABEL = N_("the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1")
+REFERENCE_CAPTION = N_("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
                      "published case series shown for context, not a reference range. This "
                      "patient is ringed and labelled.")
 # Flags that describe physiology rather than an alarm: shown neutrally (clinical-rules §3).
 _NEUTRAL_FLAGS = frozenset({"lactation"})
-_CRITERIA = {"jos2012": "JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)",
-             "jos2000": "JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"}
-CAVEATS = (
-    "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
-    "(Iio et al. 2022), not a validated cut-off.",
-    "The classification applies the Japanese criteria to a postpartum woman; a diagnosis needs "
-    "the clinician's judgement and the exclusion of secondary osteoporosis.",
-    "BMI is as recorded; if weight was measured during pregnancy it overstates the "
-    "pre-pregnancy BMI that the risk literature uses.",
+_CRITERIA = {"jos2012": N_("JOS 2012 (Japanese criteria for primary osteoporosis, 2012 "
+                            "revision)"),
+             "jos2000": N_("JOS 2000 (Japanese criteria for primary osteoporosis, 2000 "
+                            "revision)")}
+CAVEATS = (  # translated at use
+    N_("The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
+       "(Iio et al. 2022), not a validated cut-off."),
+    N_("The classification applies the Japanese criteria to a postpartum woman; a diagnosis "
+       "needs the clinician's judgement and the exclusion of secondary osteoporosis."),
+    N_("BMI is as recorded; if weight was measured during pregnancy it overstates the "
+       "pre-pregnancy BMI that the risk literature uses."),
 )
 _CLASSIFICATION_CAVEAT = {  # the second caveat, as it fits this patient
-    "not_measured": "No bone status: the DXA is not done yet; this page is a plan.",
-    "in_pregnancy": "The classification applies the Japanese criteria to a scan taken in "
-                    "pregnancy; a diagnosis needs the clinician's judgement and the exclusion of "
-                    "secondary osteoporosis, and a postpartum scan.",
+    "not_measured": N_("No bone status: the DXA is not done yet; this page is a plan."),
+    "in_pregnancy": N_("The classification applies the Japanese criteria to a scan taken in "
+                       "pregnancy; a diagnosis needs the clinician's judgement and the exclusion "
+                       "of secondary osteoporosis, and a postpartum scan."),
 }
 
 
@@ -86,28 +89,29 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     reference = reference_cohort()
     in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
     measured = finding.status is not BoneStatus.NOT_MEASURED
-    heading = ("MgSO4 exposure and bone-health plan — DXA pending" if not measured
-               else "Bone-health report — DXA in pregnancy" if in_pregnancy
-               else "Postpartum bone-health report")
+    heading = (_("MgSO4 exposure and bone-health plan — DXA pending") if not measured
+               else _("Bone-health report — DXA in pregnancy") if in_pregnancy
+               else _("Postpartum bone-health report"))
     follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
     if follow_up and follow_up["is_follow_up"]:
         heading = FOLLOW_UP_HEADING
     return {
         "lang": org.language,
-        "title": f"{heading} — patient {pid}",
+        "title": _("{heading} — patient {id}").format(heading=heading, id=pid),
         "heading": heading,
-        "subject": "Bone status after MgSO4 tocolysis: DXA, fractures, risk factors",
-        "keywords": "postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM",
+        "subject": _("Bone status after MgSO4 tocolysis: DXA, fractures, risk factors"),
+        "keywords": _("postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM"),
         "organisation": org,
         "tool_version": tool_version,
         "generated_at": generated_at,
-        "generated_display": _time_text(generated_at),
-        "footer": f"Patient {pid} · generated {_time_text(generated_at)} · "
-                  f"reportgen {tool_version} · rules {rules.version}",
+        "generated_display": time_text(generated_at),
+        "footer": _("Patient {id} · generated {time} · reportgen {version} · rules "
+                    "{rules}").format(id=pid, time=time_text(generated_at),
+                                      version=tool_version, rules=rules.version),
         "patient": {
             "id": pid,
             "name": record.get("name") or "—",
-            "age": f"{fmt.number(record['age_years'])} years",
+            "age": fmt.age(record["age_years"]),
             "dates": _dates(record),
             "discharge": _discharge(record),
         },
@@ -115,12 +119,12 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "status": finding.status,
         "plo": plo,
         "status_reason": finding.reason,
-        "criteria_label": _CRITERIA[finding.criteria],
+        "criteria_label": _(_CRITERIA[finding.criteria]),
         "criteria_short": finding.criteria.replace("jos", "JOS "),
-        "plo_note": ("Reported as PLO: secondary causes (heparin, glucocorticoids, "
-                     "immobilisation, endocrine disease) must be excluded.") if plo else "",
+        "plo_note": _("Reported as PLO: secondary causes (heparin, glucocorticoids, "
+                      "immobilisation, endocrine disease) must be excluded.") if plo else "",
         "iscd": ({"z": fmt.score(record["z_score"]),
-                  "text": ISCD_TEXT[assessment.iscd_statement],
+                  "text": _(ISCD_TEXT[assessment.iscd_statement]),
                   "below": assessment.iscd_statement == ISCD_BELOW}
                  if assessment.iscd_statement else None),
         "statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
@@ -143,27 +147,31 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
             for r in assessment.rule_results
         ],
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
+        # warnings stand on page 1 (statements); the notes beside the chart are the rest
         "data_quality": [{"message": q.message, "severity": q.severity}
-                         for q in assessment.quality_flags],
-        "caveats": _caveats(measured, in_pregnancy),
+                         for q in assessment.quality_flags if q.severity != "warning"],
+        "caveats": [_(c) for c in _caveats(measured, in_pregnancy)],
         "notes": record.get("notes") or "",
         # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
         # with scans they keep the main input's values (the latest scan is in the trend).
         "charts": _charts(record, rules, reference, assessment.exposure, postpartum=(
             assessment.follow_up.original if assessment.follow_up else record)),
-        "reference_label": REFERENCE_LABEL,
-        "reference_caption": REFERENCE_CAPTION,
+        "reference_label": _(REFERENCE_LABEL),
+        "reference_caption": _(REFERENCE_CAPTION),
         "rules_label": rules.label,
-        "source": f"{source}, row {record.get('_row')}",
+        "source": _("{source}, row {row}").format(source=source, row=record.get("_row")),
         "json_name": json_name,
         "pdf_embeds_json": True,
         "follow_up": follow_up,
     }
 
 
-def _time_text(iso: str) -> str:
-    """``2024-01-01T00:00:00Z`` -> ``2024-01-01 00:00 UTC``."""
-    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith("Z") else "")
+def time_text(iso: str) -> str:
+    """``2024-01-01T00:00:00Z`` -> ``2024-01-01 00:00 UTC`` (``2024年1月1日 00:00 UTC``)."""
+    utc = " UTC" if iso.endswith("Z") else ""
+    if i18n.current() != "en":
+        return fmt.date_text(datetime.fromisoformat(iso[:16])) + utc
+    return iso[:16].replace("T", " ") + utc
 
 
 def _row(label: str, value: str, derived: bool = False, derived_from: str = "") -> dict:
@@ -172,75 +180,73 @@ def _row(label: str, value: str, derived: bool = False, derived_from: str = "") 
 
 def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[dict]:
     rows = [] if so_far else [  # with --as-of the totals stand in "exposure so far"
-        _row("Days on MgSO4", f"{fmt.number(record['mgso4_days'])} days",
-             "mgso4_days" in derived, "infusion record"),
-        _row("Cumulative MgSO4", f"{fmt.grams(record['mgso4_total_g'])} g",
-             "mgso4_total_g" in derived, "infusion record"),
+        _row(_("Days on MgSO4"), fmt.days(record["mgso4_days"]),
+             "mgso4_days" in derived, _("infusion record")),
+        _row(_("Cumulative MgSO4"), f"{fmt.grams(record['mgso4_total_g'])} g",
+             "mgso4_total_g" in derived, _("infusion record")),
     ]
     if record.get("hospital_days") is not None:
-        rows.append(_row("Hospital stay", f"{fmt.number(record['hospital_days'])} days"))
+        rows.append(_row(_("Hospital stay"), fmt.days(record["hospital_days"])))
     if record.get("bed_rest_days") is not None:
-        rows.append(_row("Bed rest", f"{fmt.number(record['bed_rest_days'])} days"))
+        rows.append(_row(_("Bed rest"), fmt.days(record["bed_rest_days"])))
     rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
-                     "bmi_kg_m2" in derived, "height and weight"))
-    parity = [f"{label}{fmt.number(record[key])}" for key, label in
-              (("gravida", "G"), ("para", "P")) if record.get(key) is not None]
+                     "bmi_kg_m2" in derived, _("height and weight")))
+    parity = [_(label).format(n=fmt.number(record[key])) for key, label in
+              (("gravida", N_("G{n}")), ("para", N_("P{n}"))) if record.get(key) is not None]
     if parity:
-        rows.append(_row("Gravida, para", " ".join(parity)))
+        rows.append(_row(_("Gravida, para"), " ".join(parity)))
     if record.get("antenatal_corticosteroid") is not None:
-        given = "yes" if record["antenatal_corticosteroid"] else "no"
-        rows.append(_row("Antenatal corticosteroid (fetal lung maturation)",
-                         f"{given}{' (not a risk flag)' if given == 'yes' else ''}"))
+        given = fmt.yes_no(bool(record["antenatal_corticosteroid"]))
+        rows.append(_row(_("Antenatal corticosteroid (fetal lung maturation)"),
+                         given + (_(" (not a risk flag)") if record["antenatal_corticosteroid"]
+                                  else "")))
     return rows
 
 
 def _feeding_rows(record: dict) -> list[dict]:
-    rows = [_row("Breastfeeding", _yes_no(record.get("breastfeeding")))]
+    rows = [_row(_("Breastfeeding"), fmt.yes_no(record.get("breastfeeding")))]
     if record.get("back_pain") is not None:
-        rows.append(_row("New back pain", _yes_no(record["back_pain"])))
+        rows.append(_row(_("New back pain"), fmt.yes_no(record["back_pain"])))
     if record.get("pregnancy_planned") is not None:
-        rows.append(_row("Another pregnancy planned", _yes_no(record["pregnancy_planned"])))
+        rows.append(_row(_("Another pregnancy planned"), fmt.yes_no(record["pregnancy_planned"])))
     return rows
 
 
 def _kind_text(kind: str) -> str:
-    return "not a JOS fragility site" if kind == NOT_JOS else KIND_LABELS[kind]
-
-
-def _yes_no(value: object) -> str:
-    return "not recorded" if value is None else ("yes" if value else "no")
+    return _("not a JOS fragility site") if kind == NOT_JOS else _(KIND_LABELS[kind])
 
 
 def _dxa_rows(assessment: Assessment) -> list[dict]:
     record = assessment.patient
-    site = str(record.get("dxa_site") or "L1–L4 (default)")
+    site = str(record.get("dxa_site") or _("L1–L4 (default)"))
     if record.get("yam_percent") is None:
-        site = "no scan yet"
-    rows = [_row("Site", site),
-            _row("YAM", f"{fmt.percent(record['yam_percent'])} %"
-                 if record.get("yam_percent") is not None else "not measured yet")]
+        site = _("no scan yet")
+    rows = [_row(_("Site"), site),
+            _row(_("YAM"), f"{fmt.percent(record['yam_percent'])} %"
+                 if record.get("yam_percent") is not None else _("not measured yet"))]
     for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
-                                        ("t_score", "T-score", "", fmt.score),
-                                        ("z_score", "Z-score", "", fmt.score)):
+                                        ("t_score", _("T-score"), "", fmt.score),
+                                        ("z_score", _("Z-score"), "", fmt.score)):
         if record.get(key) is not None:
             rows.append(_row(label, f"{formatter(record[key])}{unit}"))
     fractures = assessment.fractures
-    fracture = "No"
+    fracture = _("No")
     if fractures.assumed_vertebral:
-        fracture = "Yes: site not recorded (assumed vertebral)"
+        fracture = _("Yes: site not recorded (assumed vertebral)")
     elif record["fracture"]:
         kinds = dict.fromkeys(s.kind for s in fractures.sites)
-        fracture = "Yes: " + "; ".join(
-            f"{_kind_text(kind)} ({', '.join(s.label for s in fractures.sites if s.kind == kind)})"
-            for kind in kinds)
-    rows.append(_row("Fracture", fracture))
+        fracture = _("Yes: {sites}").format(sites=_("; ").join(
+            _("{kind} ({sites})").format(kind=_kind_text(kind), sites=_(", ").join(
+                s.label for s in fractures.sites if s.kind == kind))
+            for kind in kinds))
+    rows.append(_row(_("Fracture"), fracture))
     return rows + _feeding_rows(record)
 
 
 def _dates(record: dict) -> list[dict]:
-    labels = (("admission_date", "Admitted"), ("delivery_date", "Delivered"),
-              ("discharge_date", "Discharged"), ("dxa_date", "DXA"))
-    return [{"label": label, "value": fmt.date_text(record[key])}
+    labels = (("admission_date", N_("Admitted")), ("delivery_date", N_("Delivered")),
+              ("discharge_date", N_("Discharged")), ("dxa_date", "DXA"))
+    return [{"label": _(label), "value": fmt.date_text(record[key])}
             for key, label in labels if record.get(key) is not None]
 
 
@@ -263,7 +269,7 @@ def _charts(record: dict, rules: RuleSet, reference: tuple,
         "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
             doses, yams, fractures,
             highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
-            highlight_label="This patient",  # ids may hold characters no chart font has
+            highlight_label=_("This patient"),  # ids may hold characters no chart font has
             dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
             normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
         "timeline": timeline,
@@ -294,16 +300,18 @@ def _exposure_so_far(exposure: dict | None) -> list[dict]:
     if not exposure:
         return []
     rate = exposure["current_rate_g_per_h"]
-    rows = [_row("As of", fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
-            _row("Cumulative MgSO4 so far", f"{fmt.grams(exposure['cumulative_g'])} g"),
-            _row("Days with MgSO4", f"{exposure['days']} days"),
-            _row("Current rate", f"{fmt.number(rate)} g/h" if rate else "not infusing")]
+    rows = [_row(_("As of"), fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
+            _row(_("Cumulative MgSO4 so far"), f"{fmt.grams(exposure['cumulative_g'])} g"),
+            _row(_("Days with MgSO4"), fmt.days(exposure["days"])),
+            _row(_("Current rate"), f"{fmt.number(rate)} g/h" if rate else _("not infusing"))]
     projected = exposure["projected_threshold_date"]
     threshold = fmt.grams(exposure["threshold_g"])
     if projected:
-        rows.append(_row(f"Passes {threshold} g at this rate", projected))
+        rows.append(_row(_("Passes {grams} g at this rate").format(grams=threshold),
+                         fmt.date_text(projected) if i18n.current() != "en" else projected))
     elif exposure["cumulative_g"] > exposure["threshold_g"]:
-        rows.append(_row(f"{threshold} g threshold", "already passed"))
+        rows.append(_row(_("{grams} g threshold").format(grams=threshold),
+                         _("already passed")))
     return rows
 
 
@@ -320,8 +328,8 @@ def _lab_table(labs: list) -> dict | None:
             interval = f"≤ {fmt.number(first.high)}"
         elif first.high is None:
             interval = f"≥ {fmt.number(first.low)}"
-        columns.append({"label": spec.label, "unit": spec.unit, "interval": interval,
-                        "note": spec.note})
+        columns.append({"label": _(spec.label), "unit": spec.unit, "interval": interval,
+                        "note": _(spec.note) if spec.note else ""})
     rows = []
     for day in dict.fromkeys(lab.date for lab in labs):
         cells = []
@@ -332,26 +340,27 @@ def _lab_table(labs: list) -> dict | None:
                 continue
             text = fmt.number(lab.value)
             if lab.corrected_value is not None:
-                text += f" (corr. {fmt.half_up(lab.corrected_value, 1)})"
+                text += _(" (corr. {value})").format(value=fmt.half_up(lab.corrected_value, 1))
             mark = {"low": " L", "high": " H"}.get(lab.flag, "")
             if (lab.low, lab.high) != (LAB_TESTS[test].low, LAB_TESTS[test].high) and \
                     lab.test == "serum_mg":
                 mark += " †"
             cells.append({"text": text + mark, "flag": lab.flag})
-        rows.append({"date": day or "record (latest)", "cells": cells})
+        rows.append({"date": fmt.date_text(day) if day else _("record (latest)"),
+                     "cells": cells})
     notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
     if any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs):
-        top = fmt.number(THERAPEUTIC_MG_HIGH)
-        notes.insert(0, "† drawn during the MgSO4 infusion: a raised magnesium is intended, "
-                        f"high only above the therapeutic range (> {top} mg/dL)")
+        notes.insert(0, _("† drawn during the MgSO4 infusion: a raised magnesium is intended, "
+                          "high only above the therapeutic range (> {top} mg/dL)").format(
+                              top=fmt.number(THERAPEUTIC_MG_HIGH)))
     return {"columns": columns, "rows": rows, "notes": notes,
             "calcium": any(lab.test == "serum_ca" for lab in labs)}
 
 
-_DISCHARGE = (("ga_mgso4_start", "GA at MgSO4 start"), ("ga_delivery", "GA at delivery"),
-              ("delivery_mode", "Delivery"), ("feeding_plan", "Feeding plan"),
-              ("follow_up_date", "Follow-up"), ("follow_up_department", "Follow-up clinic"),
-              ("physician", "Physician"))
+_DISCHARGE = (("ga_mgso4_start", N_("GA at MgSO4 start")), ("ga_delivery", N_("GA at delivery")),
+              ("delivery_mode", N_("Delivery")), ("feeding_plan", N_("Feeding plan")),
+              ("follow_up_date", N_("Follow-up")), ("follow_up_department", N_("Follow-up clinic")),
+              ("physician", N_("Physician")))
 
 
 def _discharge(record: dict) -> list[dict]:
@@ -362,8 +371,8 @@ def _discharge(record: dict) -> list[dict]:
             continue
         text = fmt.date_text(value) if key == "follow_up_date" else str(value)
         if key.startswith("ga_"):
-            text += " weeks"
-        out.append({"label": label, "value": text})
+            text = fmt.weeks(text)
+        out.append({"label": _(label), "value": text})
     return out
 
 
@@ -374,11 +383,11 @@ def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:
 
     events = []
     if day("admission_date"):
-        events.append(("Hospital stay", day("admission_date"), day("discharge_date")))
+        events.append((_("Hospital stay"), day("admission_date"), day("discharge_date")))
     if day("_mgso4_start"):
         events.append(("MgSO4", day("_mgso4_start"), day("_mgso4_end")))
     if day("delivery_date"):
-        events.append(("Delivery", day("delivery_date"), None))
+        events.append((_("Delivery"), day("delivery_date"), None))
     if day("dxa_date"):
         events.append(("DXA", day("dxa_date"), None))
     return events

@@ -6,6 +6,10 @@ separators; p-values to two decimals (three below 0.01, "< 0.001" below that). R
 up, as papers and vendor reports print (29.25 -> 29.3), never binary or banker's rounding, so a
 value reads the same in a sentence, a table cell and a chart. Full precision stays in the JSON.
 This module is also the seam for other languages: only these functions turn numbers into text.
+Japanese (``lang="ja"``, or the report language in force, reportgen.i18n) writes numbers the
+same way (half-width digits, thousands commas, true minus) and SI units after the number as
+clinical documents do, but dates as 2025年4月1日 (or 令和7年4月1日 with the ``japanese``
+calendar), ages as 32歳, day counts as 45日 and gestational weeks as 33週.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+
+from reportgen import i18n
 
 MINUS = "\u2212"
 DASH = "—"  # a value that is not recorded
@@ -102,13 +108,87 @@ def p_clause(p: float) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
-def date_text(value: object) -> str:
-    """ISO 8601 calendar date (``2020-05-26``); a date-time keeps hours and minutes."""
+def _lang(lang: str | None) -> str:
+    return i18n.current() if lang is None else lang
+
+
+# Japanese eras (start dates) for the ``japanese`` calendar: 令和7年4月1日; year 1 is 元年.
+_ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"))
+
+
+def _japanese_date(day: date, calendar: str) -> str:
+    if calendar == "japanese":
+        for start, era in _ERAS:
+            if day >= start:
+                year = day.year - start.year + 1
+                return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def date_text(value: object, lang: str | None = None) -> str:
+    """ISO 8601 calendar date (``2020-05-26``); a date-time keeps hours and minutes.
+
+    Japanese: ``2020年5月26日`` (``令和2年5月26日`` with the ``japanese`` calendar setting),
+    a date-time ``2020年5月26日 14:30``; an ISO text date is read and written the same way."""
+    if _lang(lang) == "ja":
+        if isinstance(value, str):
+            try:
+                value = (datetime.fromisoformat(value) if "T" in value or " " in value
+                         else date.fromisoformat(value))
+            except ValueError:
+                return value
+        if isinstance(value, datetime):
+            return f"{_japanese_date(value.date(), i18n.calendar())} {value:%H:%M}"
+        if isinstance(value, date):
+            return _japanese_date(value, i18n.calendar())
+        return DASH if value is None else str(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
     return DASH if value is None else str(value)
+
+
+def unit_suffix(unit: str, lang: str | None = None) -> str:
+    """A unit after a number: `` g``, `` days``; Japanese days are ``日`` (45日)."""
+    if not unit:
+        return ""
+    if _lang(lang) == "ja" and unit == "days":
+        return "日"
+    return f" {unit}"
+
+
+def full_stop(lang: str | None = None) -> str:
+    return "。" if _lang(lang) == "ja" else "."
+
+
+def listing(items, lang: str | None = None) -> str:
+    """``a, b, c`` / ``a、b、c``."""
+    return ("、" if _lang(lang) == "ja" else ", ").join(items)
+
+
+def age(years: float | None, lang: str | None = None) -> str:
+    """``32 years`` / ``32歳``."""
+    text = number(years)
+    return f"{text}歳" if _lang(lang) == "ja" else f"{text} years"
+
+
+def days(value: float | None, lang: str | None = None) -> str:
+    """A count of days: ``45 days`` / ``45日``."""
+    text = number(value)
+    return f"{text}日" if _lang(lang) == "ja" else f"{text} days"
+
+
+def weeks(text: object, lang: str | None = None) -> str:
+    """A gestational age as entered (``33+2``): ``33+2 weeks`` / ``33+2週``."""
+    return f"{text}週" if _lang(lang) == "ja" else f"{text} weeks"
+
+
+def yes_no(value: object, lang: str | None = None) -> str:
+    """``yes`` / ``no`` / ``not recorded`` (あり / なし / 記録なし)."""
+    if _lang(lang) == "ja":
+        return "記録なし" if value is None else ("あり" if value else "なし")
+    return "not recorded" if value is None else ("yes" if value else "no")
 
 
 def distinct(value: float, threshold: float, formatter=trimmed,

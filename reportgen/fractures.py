@@ -14,13 +14,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from reportgen.i18n import N_, _
+
 VERTEBRAL = "vertebral"
 PROXIMAL_FEMUR = "proximal_femur"
 OTHER_FRAGILITY = "other_fragility"  # JOS arm I-2 sites
 NOT_JOS = "not_jos"  # recorded, but not a JOS fragility site: review
 
-KIND_LABELS = {VERTEBRAL: "vertebral", PROXIMAL_FEMUR: "proximal femur",
-               OTHER_FRAGILITY: "other fragility site", NOT_JOS: "not a JOS fragility site"}
+KIND_LABELS = {VERTEBRAL: N_("vertebral"), PROXIMAL_FEMUR: N_("proximal femur"),
+               OTHER_FRAGILITY: N_("other fragility site"),
+               NOT_JOS: N_("not a JOS fragility site")}  # translated at use: _(KIND_LABELS[k])
 _REGIONS = {"c": ("C", 7), "t": ("T", 12), "th": ("T", 12), "l": ("L", 5)}
 _ORDER = ("C", "T", "L")
 _LEVELS = {"C": 7, "T": 12, "L": 5}
@@ -106,8 +109,9 @@ class Fractures:
         for kind in kinds:
             labels = [s.label for s in self.sites if s.kind == kind]
             if labels:
-                parts.append(f"{KIND_LABELS[kind]} ({', '.join(labels)})")
-        return "; ".join(parts)
+                parts.append(_("{kind} ({sites})").format(kind=_(KIND_LABELS[kind]),
+                                                          sites=_(", ").join(labels)))
+        return _("; ").join(parts)
 
 
 NO_FRACTURE = Fractures((), False)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from reportgen.errors import ReportError
+from reportgen.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -38,33 +39,34 @@ class LabTest:
 
 _JSCC = "JSCC/JCCLS common reference intervals (2014, adults)"
 LAB_TESTS: dict[str, LabTest] = {t.test: t for t in (
-    LabTest("serum_ca", "Serum calcium", "mg/dL", "serum_ca_mg_dl", 8.8, 10.1, _JSCC, (2, 20),
-            "total calcium falls with albumin in pregnancy: read the corrected value"),
-    LabTest("albumin", "Albumin", "g/dL", "albumin_g_dl", 4.1, 5.1, _JSCC, (1, 7),
-            "albumin is physiologically lower in pregnancy and early postpartum"),
-    LabTest("serum_mg", "Serum magnesium", "mg/dL", "serum_mg_mg_dl", 1.8, 2.4,
+    LabTest("serum_ca", N_("Serum calcium"), "mg/dL", "serum_ca_mg_dl", 8.8, 10.1, _JSCC, (2, 20),
+            N_("total calcium falls with albumin in pregnancy: read the corrected value")),
+    LabTest("albumin", N_("Albumin"), "g/dL", "albumin_g_dl", 4.1, 5.1, _JSCC, (1, 7),
+            N_("albumin is physiologically lower in pregnancy and early postpartum")),
+    LabTest("serum_mg", N_("Serum magnesium"), "mg/dL", "serum_mg_mg_dl", 1.8, 2.4,
             "usual adult interval (not in the JSCC common set)", (0.5, 15),
-            "during MgSO4 infusion a high value is the intended therapeutic level; check for "
-            "toxicity signs instead"),
-    LabTest("serum_p", "Serum phosphate", "mg/dL", "serum_p_mg_dl", 2.7, 4.6, _JSCC, (0.5, 15)),
-    LabTest("alp", "Alkaline phosphatase", "U/L", "alp_u_l", 38, 113,
+            N_("during MgSO4 infusion a high value is the intended therapeutic level; check for "
+            "toxicity signs instead")),
+    LabTest("serum_p", N_("Serum phosphate"), "mg/dL", "serum_p_mg_dl", 2.7, 4.6, _JSCC,
+            (0.5, 15)),
+    LabTest("alp", N_("Alkaline phosphatase"), "U/L", "alp_u_l", 38, 113,
             _JSCC + ", IFCC method", (5, 3000),
-            "placental ALP raises total ALP in the third trimester and early postpartum"),
-    LabTest("intact_pth", "Intact PTH", "pg/mL", "intact_pth_pg_ml", 10, 65,
+            N_("placental ALP raises total ALP in the third trimester and early postpartum")),
+    LabTest("intact_pth", N_("Intact PTH"), "pg/mL", "intact_pth_pg_ml", 10, 65,
             "usual intact-PTH assay interval", (1, 2000),
-            "lactation raises PTHrP, not PTH; a high PTH needs a work-up"),
-    LabTest("vitamin_d", "25(OH)D", "ng/mL", "vitamin_d_ng_ml", 30, 100,
+            N_("lactation raises PTHrP, not PTH; a high PTH needs a work-up")),
+    LabTest("vitamin_d", N_("25(OH)D"), "ng/mL", "vitamin_d_ng_ml", 30, 100,
             "Japan Endocrine Society 2017: < 20 deficient, 20-29 insufficient, >= 30 sufficient",
             (1, 200)),
-    LabTest("urine_ca_cr", "Urine Ca/Cr", "mg/mg", "urine_ca_cr_mg_mg", None, 0.2,
+    LabTest("urine_ca_cr", N_("Urine Ca/Cr"), "mg/mg", "urine_ca_cr_mg_mg", None, 0.2,
             "spot urine Ca/creatinine > 0.2 mg/mg: hypercalciuria", (0, 3),
-            "MgSO4 increases urinary calcium excretion"),
-    LabTest("tracp5b", "TRACP-5b", "mU/dL", "tracp5b_mu_dl", 120, 420,
+            N_("MgSO4 increases urinary calcium excretion")),
+    LabTest("tracp5b", N_("TRACP-5b"), "mU/dL", "tracp5b_mu_dl", 120, 420,
             "assay reference interval, premenopausal women", (10, 3000),
-            "bone resorption rises with lactation"),
-    LabTest("p1np", "Total P1NP", "µg/L", "p1np_ug_l", 16.8, 70.1,
+            N_("bone resorption rises with lactation")),
+    LabTest("p1np", N_("Total P1NP"), "µg/L", "p1np_ug_l", 16.8, 70.1,
             "assay reference interval, premenopausal women", (1, 2000),
-            "bone formation markers rise postpartum"),
+            N_("bone formation markers rise postpartum")),
 )}
 LAB_COLUMNS = {t.column: t for t in LAB_TESTS.values()}
 _UNIT_SPELLINGS = {"ug/l": "µg/L", "mcg/l": "µg/L", "μg/l": "µg/L", "mg/mgcr": "mg/mg",

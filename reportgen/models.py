@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reportgen.fractures import NO_FRACTURE, Fractures
+from reportgen.i18n import N_, _
 
 
 class BoneStatus(enum.Enum):
@@ -23,16 +24,16 @@ class BoneStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self]
+        return _(_LABELS[self])
 
 
 _SEVERITY = {BoneStatus.NOT_MEASURED: -1, BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1,
              BoneStatus.OSTEOPOROSIS: 2}
 _LABELS = {
-    BoneStatus.NORMAL: "Normal",
-    BoneStatus.LOW_BONE_MASS: "Low bone mass",
-    BoneStatus.OSTEOPOROSIS: "Osteoporosis",
-    BoneStatus.NOT_MEASURED: "Not measured yet (DXA pending)",
+    BoneStatus.NORMAL: N_("Normal"),
+    BoneStatus.LOW_BONE_MASS: N_("Low bone mass"),
+    BoneStatus.OSTEOPOROSIS: N_("Osteoporosis"),
+    BoneStatus.NOT_MEASURED: N_("Not measured yet (DXA pending)"),
 }
 
 
@@ -46,8 +47,8 @@ class FlagState(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"present": "Present", "absent": "Absent",
-                "not_assessed": "Not recorded"}[self.value]
+        return _({"present": N_("Present"), "absent": N_("Absent"),
+                  "not_assessed": N_("Not recorded")}[self.value])
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -15,11 +16,14 @@ from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
+from reportgen import i18n, pdf_tuning
 from reportgen.errors import RenderError
 
 PDF_VARIANT = "pdf/a-3u"  # docs/decisions.md: archival, Unicode text, attachments allowed
 ASSETS = Path(str(resources.files("reportgen.assets")))
 TEMPLATES = Path(str(resources.files("reportgen.templates")))
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_PARSED_CSS_MAX = 8  # distinct style sheets kept parsed per renderer (report.css, cohort.css)
 _FONT_FILES = {("normal", "normal"): "LiberationSans-Regular.ttf",
                ("bold", "normal"): "LiberationSans-Bold.ttf",
                ("normal", "italic"): "LiberationSans-Italic.ttf",
@@ -82,7 +86,10 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders.append(FileSystemLoader(str(TEMPLATES)))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
+    # force (reportgen.i18n.using), so one environment serves every language.
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.filters["css_string"] = css_string
     return env
 
@@ -106,10 +113,14 @@ class HtmlPdfRenderer:
         self.font_css = weasyprint.CSS(string=_font_face_css(), font_config=self.font_config,
                                        url_fetcher=self.fetcher)
         self._collector = _COLLECTOR
+        self._parsed_css: dict[str, weasyprint.CSS] = {}
+        self.tuning = pdf_tuning.install()
 
     def html(self, template: str, report: dict) -> str:
+        lang_css = _lang_css()
         try:
-            return self.env.get_template(template).render(report={**report, "css": self.css})
+            return self.env.get_template(template).render(
+                report={**report, "css": self.css, "lang_css": lang_css})
         except TemplateError as exc:
             raise RenderError(f"template {template}: {exc.__class__.__name__}: {exc}") from None
 
@@ -124,12 +135,13 @@ class HtmlPdfRenderer:
                 url_fetcher=self.fetcher))
         self._collector.messages.clear()
         try:
-            document = weasyprint.HTML(string=html, base_url=str(ASSETS) + "/",
+            body, sheets = self._styles_parsed_once(html)
+            document = weasyprint.HTML(string=body, base_url=str(ASSETS) + "/",
                                        url_fetcher=self.fetcher)
             # A fresh image cache per document: every chart is unique to its patient, and a
             # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py).
             pdf = document.write_pdf(
-                stylesheets=[self.font_css], font_config=self.font_config, cache={},
+                stylesheets=[self.font_css, *sheets], font_config=self.font_config, cache={},
                 pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=attachments,
                 pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode())
         except FatalURLFetchingError as exc:
@@ -137,6 +149,57 @@ class HtmlPdfRenderer:
         if self._collector.messages:
             raise RenderError("render problem: " + "; ".join(self._collector.messages[:3]))
         return pdf
+
+    def _styles_parsed_once(self, html: str) -> tuple[str, list]:
+        """``html`` without its ``<style>`` elements, and those sheets parsed once per process.
+
+        Passed to ``write_pdf`` they become user-origin sheets; with *every* author sheet moved
+        (in order) and no ``!important`` in them, inline ``style=""`` still wins and the cascade
+        is unchanged (byte-identical PDFs). A ``<link>``, a ``<style media=...>`` or an
+        ``!important`` keeps the normal path."""
+        texts = _STYLE.findall(html)
+        if (not texts or "<link" in html or html.count("<style") != len(texts)
+                or any("!important" in text for text in texts)):
+            return html, []
+        if len(self._parsed_css) + len(texts) > _PARSED_CSS_MAX:
+            self._parsed_css.clear()
+        sheets = []
+        for text in texts:
+            sheet = self._parsed_css.get(text)
+            if sheet is None:
+                sheet = self._parsed_css[text] = weasyprint.CSS(
+                    string=text, base_url=str(ASSETS) + "/", font_config=self.font_config,
+                    url_fetcher=self.fetcher)
+            sheets.append(sheet)
+        return _STYLE.sub("", html), sheets
+
+
+# Japanese: IPAex Gothic (fontconfig, Debian's fonts-ipaexfont-gothic) for the Japanese glyphs
+# after Liberation Sans (Latin letters and digits as in English); Japanese page numbers.
+# English adds nothing (its HTML stays as it was).
+JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+_LANG_CSS = {"ja": (
+    'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
+    '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
+    'h1, h2, h3, .verdict-label { letter-spacing: 0; }\n'
+    # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
+    # [IQR]" to stay on one line; the test column gives the room.
+    'table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n'
+    'table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n'
+    # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
+    'table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n'
+    'table.listing col.l-status { width: 11%; }\n')}
+
+
+def _lang_css() -> Markup | str:
+    lang = i18n.current()
+    if lang == "en":
+        return ""
+    if not JA_FONT_FILE.is_file():
+        raise RenderError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
+                          "install the Debian package fonts-ipaexfont-gothic "
+                          "(scripts/setup-system)")
+    return Markup(_LANG_CSS[lang])
 
 
 def _font_face_css() -> str:

@@ -10,14 +10,15 @@ from reportgen.context import patient_context
 from reportgen.models import Assessment
 from reportgen.render import HtmlPdfRenderer
 from reportgen.rules import RuleSet
-from reportgen.settings import load_settings
+from reportgen.settings import load_settings, with_language
 
 
 class ReportRenderer:
     """Per-process: organisation settings and the HTML/PDF renderer, built once."""
 
-    def __init__(self, template_dir: str | Path | None, settings_path: str | Path | None):
-        self.settings = load_settings(settings_path)
+    def __init__(self, template_dir: str | Path | None, settings_path: str | Path | None,
+                 lang: str | None = None):
+        self.settings = with_language(load_settings(settings_path), lang)
         self.engine = HtmlPdfRenderer(template_dir)
 
     def patient(self, assessment: Assessment, document: dict, json_bytes: bytes, rules: RuleSet,

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from reportgen import formatting as fmt
+from reportgen import i18n
 from reportgen.classify import ISCD_BELOW
 from reportgen.fractures import Fractures, dxa_region, read_fractures
+from reportgen.i18n import N_, _
 from reportgen.models import (
     BoneStatus,
     Finding,
@@ -28,18 +30,22 @@ _OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": opera
               "!=": operator.ne}
 _NEGATED = {">": "≤", ">=": "<", "<": "≥", "<=": ">", "!=": "="}
 _SHOWN = {">=": "≥", "<=": "≤", "!=": "≠"}
-_DESCRIPTION = {
-    "mgso4_days": "MgSO4 tocolysis", "mgso4_total_g": "cumulative MgSO4", "bmi_kg_m2": "BMI",
-    "vitamin_d_ng_ml": "serum 25(OH)D", "bed_rest_days": "bed rest", "smoking": "smoking",
-    "family_history": "family history", "breastfeeding": "breastfeeding",
-    "glucocorticoid": "systemic glucocorticoid therapy", "heparin": "heparin",
+_DESCRIPTION = {  # translated at use: _(_DESCRIPTION[input])
+    "mgso4_days": N_("MgSO4 tocolysis"), "mgso4_total_g": N_("cumulative MgSO4"),
+    "bmi_kg_m2": "BMI", "vitamin_d_ng_ml": N_("serum 25(OH)D"), "bed_rest_days": N_("bed rest"),
+    "smoking": N_("smoking"), "family_history": N_("family history"),
+    "breastfeeding": N_("breastfeeding"),
+    "glucocorticoid": N_("systemic glucocorticoid therapy"), "heparin": N_("heparin"),
 }
+_SMOKING = (N_("never"), N_("before pregnancy"), N_("during pregnancy"))  # values, as shown
+_LAB_FLAGS = (N_("low"), N_("high"))
 # How each input's value is printed (clinical-rules §6): one formatter per kind of value.
 _FORMAT: dict[str, Callable[[float], str]] = {
     "bmi_kg_m2": fmt.bmi, "mgso4_total_g": fmt.grams, "vitamin_d_ng_ml": fmt.trimmed,
 }
-_SECONDARY_WORDS = {"heparin": "heparin", "glucocorticoid": "systemic glucocorticoid therapy",
-                    "prolonged_bed_rest": "prolonged bed rest"}
+_SECONDARY_WORDS = {"heparin": N_("heparin"),
+                    "glucocorticoid": N_("systemic glucocorticoid therapy"),
+                    "prolonged_bed_rest": N_("prolonged bed rest")}
 
 
 def _fires(rule: RiskRule, value):
@@ -51,29 +57,30 @@ def _fires(rule: RiskRule, value):
 def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
     """Apply one risk rule; a missing input is NOT_ASSESSED ("not recorded"), never absent."""
     value = record.get(rule.input)
-    what = _DESCRIPTION.get(rule.input, rule.input)
-    unit = f" {rule.unit}" if rule.unit else ""
+    what = _(_DESCRIPTION[rule.input]) if rule.input in _DESCRIPTION else rule.input
+    unit = fmt.unit_suffix(rule.unit)
     if value is None:
-        state, comparison = FlagState.NOT_ASSESSED, "not recorded"
-        text = f"{what}: not recorded"
+        state, comparison = FlagState.NOT_ASSESSED, fmt.yes_no(None)
+        text = _("{what}: {value}").format(what=what, value=comparison)
     elif rule.operator == "is_true":
         state = FlagState.PRESENT if value else FlagState.ABSENT
-        comparison = "yes" if value else "no"
-        text = f"{what}: {comparison}"
+        comparison = fmt.yes_no(value)
+        text = _("{what}: {value}").format(what=what, value=comparison)
     else:
         present = _fires(rule, value)
         state = FlagState.PRESENT if present else FlagState.ABSENT
         op = _SHOWN.get(rule.operator, rule.operator) if present else _NEGATED[rule.operator]
         if isinstance(value, str):
-            comparison = value.replace("_", " ")
-            text = f"{what}: {comparison}"
+            comparison = _(value.replace("_", " "))
+            text = _("{what}: {value}").format(what=what, value=comparison)
         else:
             shown, limit = fmt.distinct(value, rule.threshold, _FORMAT.get(rule.input, fmt.number))
             comparison = f"{shown}{unit} {op} {limit}{unit}"
             text = f"{what} {comparison}"
-    subject = what if value is not None and not isinstance(value, bool | str) else f"{what}:"
-    return RuleResult(rule.rule_id, rule.label, state, text, rule.condition, rule.evidence,
-                      rule.caveat, subject, comparison)
+    subject = (what if value is not None and not isinstance(value, bool | str)
+               else _("{what}:").format(what=what))
+    return RuleResult(rule.rule_id, rule.text("label"), state, text, rule.condition,
+                      rule.text("evidence"), rule.text("caveat"), subject, comparison)
 
 
 def evaluate_rules(record: Mapping[str, object], rules: RuleSet) -> list[RuleResult]:
@@ -150,7 +157,8 @@ def recommend(status: BoneStatus, results: list[RuleResult], rules: RuleSet,
         if not all(f in facts for f in rec.requires):
             applies = False
         if applies:
-            text = next((t for when, t in rec.variants if when in facts), rec.text)
+            text = next((i18n.pick(texts, t) for when, t, texts in rec.variants_i18n
+                         if when in facts), rec.localized_text)
             chosen.append(Recommendation(rec.rec_id, text))
     return chosen
 
@@ -168,13 +176,16 @@ def quality_flags(record: Mapping[str, object], rules: RuleSet,
         if grams > limit:
             flags.append(QualityFlag(
                 "implausible_dose_rate",
-                f"cumulative MgSO4 {fmt.grams(grams)} g exceeds {fmt.grams(limit)} g "
-                f"({fmt.number(rules.mgso4_max_g_per_day)} g/day × {days} days + "
-                f"{fmt.number(rules.mgso4_loading_allowance_g)} g loading): check the record"))
+                _("cumulative MgSO4 {grams} g exceeds {limit} g ({per_day} g/day × {days} days "
+                  "+ {loading} g loading): check the record").format(
+                    grams=fmt.grams(grams), limit=fmt.grams(limit),
+                    per_day=fmt.number(rules.mgso4_max_g_per_day), days=days,
+                    loading=fmt.number(rules.mgso4_loading_allowance_g))))
     hospital = record.get("hospital_days")
     if days is not None and hospital is not None and days > hospital:
         flags.append(QualityFlag("mgso4_days_exceed_hospital_days",
-                                 f"MgSO4 days ({days}) exceed hospital days ({hospital})", "info"))
+                                 _("MgSO4 days ({days}) exceed hospital days ({hospital})").format(
+                                     days=days, hospital=hospital), "info"))
     flags += _fracture_flags(record, fractures)
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
     return flags
@@ -185,18 +196,19 @@ def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[
     sites = record.get("fracture_sites")
     if record.get("fracture") is False and sites:
         flags.append(QualityFlag("fracture_sites_without_fracture",
-                                 f"fracture sites recorded ({sites}) but fracture = no: check the "
-                                 "record (the class assumes no fracture)"))
+                                 _("fracture sites recorded ({sites}) but fracture = no: check "
+                                   "the record (the class assumes no fracture)").format(
+                                     sites=sites)))
     for site in fractures.not_jos:
         where = re.sub(r"\s*stress fracture\s*$", " (stress fracture)", site.text,
                        flags=re.IGNORECASE)
         flags.append(QualityFlag("fracture_site_not_jos",
-                                 f"fracture at {where}: not among the JOS fragility sites — "
-                                 "review (the class follows the BMD)"))
+                                 _("fracture at {site}: not among the JOS fragility sites — "
+                                   "review (the class follows the BMD)").format(site=where)))
     if fractures.assumed_vertebral:
         flags.append(QualityFlag("fracture_site_assumed",
-                                 "fracture recorded without a site: assumed vertebral (the "
-                                 "seed's convention) — record the site", "info"))
+                                 _("fracture recorded without a site: assumed vertebral (the "
+                                   "seed's convention) — record the site"), "info"))
     # no DXA yet: no scan region for a fracture to lie in
     region = dxa_region(record.get("dxa_site")) if record.get("yam_percent") is not None \
         else frozenset()
@@ -205,14 +217,15 @@ def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[
     if inside:
         flags.append(QualityFlag(
             "fracture_in_dxa_region",
-            f"fractured vertebra {', '.join(inside)} inside the DXA region ({region_text}): "
-            "fractures raise spine BMD, so the YAM may overstate bone mass; exclude the "
-            "vertebra and re-analyse (ISCD)"))
+            _("fractured vertebra {vertebrae} inside the DXA region ({region}): fractures "
+              "raise spine BMD, so the YAM may overstate bone mass; exclude the vertebra and "
+              "re-analyse (ISCD)").format(vertebrae=fmt.listing(inside), region=region_text)))
     elif fractures.lumbar_level_unknown and region:
         flags.append(QualityFlag(
             "fracture_in_dxa_region",
-            f"lumbar fracture at an unrecorded level may lie inside the DXA region "
-            f"({region_text}): fractures raise spine BMD; record the level (ISCD)"))
+            _("lumbar fracture at an unrecorded level may lie inside the DXA region "
+              "({region}): fractures raise spine BMD; record the level (ISCD)").format(
+                region=region_text)))
     return flags
 
 
@@ -226,9 +239,10 @@ def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
     days = (_day(dxa) - _day(delivery)).days
     if days < 0:
         return [QualityFlag("dxa_before_delivery",
-                            f"DXA {-days} days before delivery: a scan in pregnancy, not a "
-                            "postpartum scan")]
-    return [QualityFlag("dxa_days_postpartum", f"DXA {days} days after delivery", "info")]
+                            _("DXA {days} days before delivery: a scan in pregnancy, not a "
+                              "postpartum scan").format(days=-days))]
+    return [QualityFlag("dxa_days_postpartum",
+                        _("DXA {days} days after delivery").format(days=days), "info")]
 
 
 def _day(value: date | datetime) -> date:
@@ -245,46 +259,49 @@ def page1_statements(record: Mapping[str, object], finding: Finding, fractures: 
     out = []
     if fractures.fragility:
         sites = fractures.describe(("vertebral", "proximal_femur", "other_fragility"))
-        text = f"Fragility fracture recorded: {sites}"
+        text = _("Fragility fracture recorded: {sites}").format(sites=sites)
         if fractures.assumed_vertebral:
-            text = ("Fragility fracture recorded without a site: assumed vertebral (the "
-                    "seed's convention)")
+            text = _("Fragility fracture recorded without a site: assumed vertebral (the "
+                     "seed's convention)")
         if finding.status is BoneStatus.NOT_MEASURED:
             if fractures.kind in ("vertebral", "proximal_femur"):
-                text += ("; by JOS 2012 such a fracture alone meets the criteria for "
-                         "osteoporosis — refer now, and measure the BMD")
+                text += _("; by JOS 2012 such a fracture alone meets the criteria for "
+                          "osteoporosis — refer now, and measure the BMD")
             else:
-                text += "; refer to a bone specialist, and measure the BMD"
+                text += _("; refer to a bone specialist, and measure the BMD")
         elif not finding.by_fracture:
-            text += (f"; by {_criteria_name(finding.criteria)} it does not decide the class "
-                     f"({finding.status.label.lower()} by BMD), but it needs a bone "
-                     "specialist's review")
-        out.append(Statement("fracture", text + "."))
+            text += _("; by {criteria} it does not decide the class ({status} by BMD), but it "
+                      "needs a bone specialist's review").format(
+                criteria=_criteria_name(finding.criteria), status=finding.status.label.lower())
+        out.append(Statement("fracture", text + fmt.full_stop()))
     if record.get("back_pain") is True and record.get("fracture") is not True:
         out.append(Statement(
             "back_pain",
-            "New back pain recorded and no fracture: image the spine (MRI, or radiographs "
-            "after delivery) before calling it a strained back — after long MgSO4 tocolysis "
-            "this is how PLO presents."))
+            _("New back pain recorded and no fracture: image the spine (MRI, or radiographs "
+              "after delivery) before calling it a strained back — after long MgSO4 tocolysis "
+              "this is how PLO presents.")))
     if iscd == ISCD_BELOW:
         z = fmt.score(record.get("z_score"))
         out.append(Statement(
             "iscd_below",
-            f"Z-score {z}: below the expected range for age (ISCD) — work up secondary "
-            "causes and repeat the DXA, whatever the JOS class."))
+            _("Z-score {z}: below the expected range for age (ISCD) — work up secondary "
+              "causes and repeat the DXA, whatever the JOS class.").format(z=z)))
     if secondary:
         words = [_secondary_text(rule_id, results) for rule_id in secondary]
         out.append(Statement("secondary_causes",
-                             f"Possible secondary contributors recorded: {', '.join(words)}.",
+                             _("Possible secondary contributors recorded: {causes}.").format(
+                                 causes=fmt.listing(words)),
                              "warning" if finding.status is not BoneStatus.NORMAL else "info"))
     if finding.discordance:
         out.append(Statement("yam_t_discordance", finding.discordance[0].upper()
-                             + finding.discordance[1:] + ".", "info"))
+                             + finding.discordance[1:] + fmt.full_stop(), "info"))
     abnormal = _abnormal_labs(labs or [])
     if abnormal:
         out.append(Statement("abnormal_labs",
-                             f"Lab values outside the reference interval: {abnormal}."))
-    out += [Statement(q.flag_id, q.message[0].upper() + q.message[1:] + ".", q.severity)
+                             _("Lab values outside the reference interval: {labs}.").format(
+                                 labs=abnormal)))
+    out += [Statement(q.flag_id, q.message[0].upper() + q.message[1:] + fmt.full_stop(),
+                      q.severity)
             for q in quality if q.severity == "warning"]
     return out
 
@@ -301,23 +318,28 @@ def _abnormal_labs(labs: list) -> str:
         if result.flag == "normal" or result.test == "albumin":  # albumin: read through the
             continue                                             # corrected calcium
         test = LAB_TESTS[result.test]
-        label = test.label if test.label[1:2].isupper() else test.label[0].lower() + test.label[1:]
-        name = "corrected calcium" if result.corrected_value is not None else label
+        label = _(test.label)
+        label = label if label[1:2].isupper() else label[0].lower() + label[1:]
+        name = _("corrected calcium") if result.corrected_value is not None else label
         value = result.corrected_value if result.corrected_value is not None else result.value
         interval = "–".join(fmt.number(v) for v in (result.low, result.high) if v is not None)
         if result.low is None:
             interval = f"≤ {fmt.number(result.high)}"
         elif result.high is None:
             interval = f"≥ {fmt.number(result.low)}"
-        parts.append(f"{name} {fmt.number(value)} {test.unit} ({result.flag}; {interval})")
-    return "; ".join(parts)
+        parts.append(_("{name} {value} {unit} ({flag}; {interval})").format(
+            name=name, value=fmt.number(value), unit=test.unit, flag=_(result.flag),
+            interval=interval))
+    return _("; ").join(parts)
 
 
 def _secondary_text(rule_id: str, results: list[RuleResult]) -> str:
-    word = _SECONDARY_WORDS.get(rule_id, rule_id.replace("_", " "))
+    word = (_(_SECONDARY_WORDS[rule_id]) if rule_id in _SECONDARY_WORDS
+            else rule_id.replace("_", " "))
     result = next((r for r in results if r.rule_id == rule_id), None)
     if rule_id == "prolonged_bed_rest" and result is not None:
-        return f"{word} ({result.comparison.split(' ')[0]} days)"
+        return _("{cause} ({days} days)").format(cause=word,
+                                                 days=result.comparison.split(" ")[0])
     return word
 
 

@@ -335,7 +335,10 @@ def _cell(frame: pd.DataFrame, index: object, name: str) -> object:
 
 def _as_date(value: object) -> date | None:
     if isinstance(value, pd.Timestamp | datetime):
-        return value.date()
+        try:
+            return value.date()
+        except (ValueError, OverflowError, NotImplementedError):  # outside Python's dates:
+            return None                                            # the row is invalid anyway
     return value if isinstance(value, date) else None
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from reportgen.errors import ReportError
+from reportgen.i18n import CALENDARS, LANGUAGES, N_
 
 SECTION = "organisation"
 DXA_SECTION = "dxa"  # facility precision per site and reference name: reportgen.followup
@@ -31,14 +32,20 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 class Organisation:
     """Shown in every report header; ``identifier_system`` is used for FHIR subjects."""
 
-    name: str = "reportgen — organisation not configured"
+    name: str = N_("reportgen — organisation not configured")  # translated when shown
     department: str = ""
     address: str = ""
     logo: str = ""  # data: URI, never a path or URL (the renderer fetches nothing)
     identifier_system: str = "urn:reportgen:patient-id"
-    language: str = "en"
+    language: str = "en"  # the report language (en or ja, region subtags kept: en-GB)
+    calendar: str = "gregorian"  # Japanese dates: "gregorian" 2025年4月1日, "japanese" 令和7年
     # "<system>|<value>" of the organisation on the receiving FHIR server (author, custodian)
     organisation_identifier: str = ""
+
+    @property
+    def report_language(self) -> str:
+        """``en`` or ``ja``: the language of the words (``language`` is the document tag)."""
+        return self.language.split("-", 1)[0].lower()
 
     @property
     def configured(self) -> bool:
@@ -102,6 +109,13 @@ def load_settings(path: Path | str | None) -> Organisation:
     return Organisation(**values)
 
 
+def with_language(org: Organisation, lang: str | None) -> Organisation:
+    """``org`` with the report language ``lang`` (``--lang``), or as its settings say."""
+    if lang is None or org.report_language == lang:
+        return org
+    return replace(org, language=lang)
+
+
 def _check_values(values: dict[str, str], path: Path) -> None:
     if "name" in values and not values["name"]:
         raise ReportError(f"{path}: {SECTION}.name must not be empty")
@@ -116,9 +130,14 @@ def _check_values(values: dict[str, str], path: Path) -> None:
             raise ReportError(f"{path}: {SECTION}.organisation_identifier must be "
                               f"'<system URI>|<value>', not {org_id!r}")
     language = values.get("language")
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        raise ReportError(f"{path}: {SECTION}.language must be a language tag such as "
-                          f"'en' or 'en-GB', not {language!r}")
+    if language is not None and not (_LANGUAGE.fullmatch(language)
+                                     and language.split("-", 1)[0].lower() in LANGUAGES):
+        raise ReportError(f"{path}: {SECTION}.language must be one of {', '.join(LANGUAGES)} "
+                          f"(or a tag of them such as 'en-GB', 'ja-JP'), not {language!r}")
+    calendar = values.get("calendar")
+    if calendar is not None and calendar not in CALENDARS:
+        raise ReportError(f"{path}: {SECTION}.calendar must be one of {', '.join(CALENDARS)} "
+                          f"(japanese: 令和7年4月1日 in Japanese reports), not {calendar!r}")
 
 
 def _logo_data_uri(logo: Path, settings_path: Path) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from reportgen import formatting as fmt
+from reportgen.i18n import N_, _
 
 CLASSES = ("normal", "low_bone_mass", "osteoporosis")
 RULE_IDS = (
@@ -22,33 +23,33 @@ RULE_IDS = (
 FLAG_STATES = ("present", "absent", "not_assessed")
 # Numeric columns summarised when present, in report order, with their display labels.
 NUMERIC_LABELS = {
-    "age_years": "Age (years)",
-    "bmi_kg_m2": "BMI (kg/m²)",
-    "height_cm": "Height (cm)",
-    "weight_kg": "Weight (kg)",
-    "gravida": "Gravida",
-    "para": "Para",
-    "hospital_days": "Hospital stay (days)",
-    "mgso4_days": "MgSO4 tocolysis (days)",
-    "mgso4_total_g": "Cumulative MgSO4 dose (g)",
-    "yam_percent": "YAM (%)",
-    "bmd_g_cm2": "BMD (g/cm²)",
-    "t_score": "T-score",
-    "z_score": "Z-score",
-    "vitamin_d_ng_ml": "Serum 25(OH)D (ng/mL)",
-    "bed_rest_days": "Bed rest (days)",
+    "age_years": N_("Age (years)"),
+    "bmi_kg_m2": N_("BMI (kg/m²)"),
+    "height_cm": N_("Height (cm)"),
+    "weight_kg": N_("Weight (kg)"),
+    "gravida": N_("Gravida"),
+    "para": N_("Para"),
+    "hospital_days": N_("Hospital stay (days)"),
+    "mgso4_days": N_("MgSO4 tocolysis (days)"),
+    "mgso4_total_g": N_("Cumulative MgSO4 dose (g)"),
+    "yam_percent": N_("YAM (%)"),
+    "bmd_g_cm2": N_("BMD (g/cm²)"),
+    "t_score": N_("T-score"),
+    "z_score": N_("Z-score"),
+    "vitamin_d_ng_ml": N_("Serum 25(OH)D (ng/mL)"),
+    "bed_rest_days": N_("Bed rest (days)"),
 }
 BOOLEAN_LABELS = {
-    "fracture": "Fragility fracture",
-    "family_history": "Family history of osteoporosis",
-    "breastfeeding": "Breastfeeding",
-    "glucocorticoid": "Glucocorticoid",
-    "heparin": "Heparin",
+    "fracture": N_("Fragility fracture"),
+    "family_history": N_("Family history of osteoporosis"),
+    "breastfeeding": N_("Breastfeeding"),
+    "glucocorticoid": N_("Glucocorticoid"),
+    "heparin": N_("Heparin"),
 }
 SMOKING_LEVELS = {
-    "never": "Never",
-    "before_pregnancy": "Before pregnancy",
-    "during_pregnancy": "During pregnancy",
+    "never": N_("Never"),
+    "before_pregnancy": N_("Before pregnancy"),
+    "during_pregnancy": N_("During pregnancy"),
 }
 GROUPS = ("overall", "normal", "low_bone_mass_or_worse")
 # Rows that define the comparison groups themselves: described, never tested.
@@ -88,10 +89,10 @@ def summarise_cohort(df: pd.DataFrame, *, dose_threshold_g: float = 1000.0,
     associations = _associations(numeric, thr, yam_low_pct)
     cautions = list(table1["cautions"]) + _general_cautions(n, thr, associations)
     if not_measured:
-        cautions.insert(0, f"{not_measured} patient(s) without a DXA result yet (not measured) "
-                           "are counted apart: they are in no bone-status count and in no YAM "
-                           "statistic; percentages of bone status are of the "
-                           f"{measured} measured.")
+        cautions.insert(0, _("{n} patient(s) without a DXA result yet (not measured) are "
+                             "counted apart: they are in no bone-status count and in no YAM "
+                             "statistic; percentages of bone status are of the {measured} "
+                             "measured.").format(n=not_measured, measured=measured))
     return {
         "n": n,
         "classification_counts": class_counts,
@@ -310,17 +311,18 @@ def _categorical_variables(df: pd.DataFrame) -> list[tuple[str, str, list[tuple[
         seen = sorted(set(text.dropna().unique()) - set(SMOKING_LEVELS))
         levels = list(SMOKING_LEVELS.items()) + [(s, s) for s in seen]
         codes = pd.Categorical(text, categories=[k for k, _ in levels]).codes
-        out.append(("smoking", "Smoking", levels, np.asarray(codes, dtype=np.int64)))
+        levels = [(k, _(v)) for k, v in levels]
+        out.append(("smoking", _("Smoking"), levels, np.asarray(codes, dtype=np.int64)))
     if "para" in df.columns:
         para = _numeric(df["para"])
         codes = np.where(np.isnan(para), -1, (para >= 1).astype(np.int64))
-        out.append(("parity", "Parity (para)", [("0", "0"), ("1+", "≥ 1")], codes))
+        out.append(("parity", _("Parity (para)"), [("0", "0"), ("1+", "≥ 1")], codes))
     for column, label in BOOLEAN_LABELS.items():
         if column in df.columns:
             values = _boolean(df[column])
             codes = np.where(values.isna().to_numpy(), -1,
                              np.where(values.fillna(False).to_numpy(bool), 0, 1))
-            out.append((column, label, [("yes", "Yes"), ("no", "No")], codes))
+            out.append((column, _(label), [("yes", _("Yes")), ("no", _("No"))], codes))
     return out
 
 
@@ -353,9 +355,9 @@ def _categorical_row(variable: str, label: str, levels: list[tuple[str, str]],
 def _table1(df: pd.DataFrame, numeric: dict[str, np.ndarray], overall: dict[str, dict],
             normal: np.ndarray, low: np.ndarray, yam_low_pct: float) -> dict[str, Any]:
     labels = {
-        "overall": "Overall",
-        "normal": f"Normal (YAM ≥ {_fmt_g(yam_low_pct)} %)",
-        "low_bone_mass_or_worse": "Low bone mass or worse",
+        "overall": _("Overall"),
+        "normal": _("Normal (YAM ≥ {yam} %)").format(yam=_fmt_g(yam_low_pct)),
+        "low_bone_mass_or_worse": _("Low bone mass or worse"),
     }
     masks = {"overall": np.ones(len(df), dtype=bool), "normal": normal,
              "low_bone_mass_or_worse": low}
@@ -366,7 +368,7 @@ def _table1(df: pd.DataFrame, numeric: dict[str, np.ndarray], overall: dict[str,
         else:
             test = _mwu(values, normal, low, labels)
         rows.append({
-            "variable": column, "label": NUMERIC_LABELS[column], "kind": "continuous",
+            "variable": column, "label": _(NUMERIC_LABELS[column]), "kind": "continuous",
             "stats": {"overall": overall[column], "normal": _describe(values[normal]),
                       "low_bone_mass_or_worse": _describe(values[low])},
             "test": test,
@@ -381,28 +383,29 @@ def _table1(df: pd.DataFrame, numeric: dict[str, np.ndarray], overall: dict[str,
 def _table1_cautions(columns: list[dict], rows: list[dict], n: int) -> list[str]:
     out = []
     if n == 0:
-        return ["No patients: nothing to summarise."]
+        return [_("No patients: nothing to summarise.")]
     if n < SMALL_N:
-        out.append(f"n = {n}: tests have very low power; p-values are descriptive.")
+        out.append(_("n = {n}: tests have very low power; p-values are descriptive.").format(
+            n=n))
     for column in columns[1:]:
         if column["n"] == 0:
-            out.append(f"No patient is in the '{column['label']}' group, "
-                       "so the groups were not compared.")
+            out.append(_("No patient is in the '{group}' group, so the groups were not "
+                         "compared.").format(group=column["label"]))
     unclassified = n - columns[1]["n"] - columns[2]["n"]
     if unclassified and "not_measured" not in " ".join(out):
-        out.append(f"{unclassified} patient(s) without a bone-status classification "
-                   "appear in Overall only.")
+        out.append(_("{n} patient(s) without a bone-status classification appear in Overall "
+                     "only.").format(n=unclassified))
     tested = [r for r in rows if r["test"]["p_value"] is not None]
     if len(tested) > 1:
-        out.append(f"{len(tested)} p-values are shown without correction for multiple "
-                   "comparisons; read them as descriptive, not confirmatory.")
+        out.append(_("{n} p-values are shown without correction for multiple comparisons; "
+                     "read them as descriptive, not confirmatory.").format(n=len(tested)))
     for row in tested:
         if row["test"]["name"] == CHI2 and "below 5" in (row["test"]["note"] or ""):
-            out.append(f"{row['label']}: some expected counts are below 5, so the "
-                       "chi-squared p-value is approximate.")
+            out.append(_("{variable}: some expected counts are below 5, so the chi-squared "
+                         "p-value is approximate.").format(variable=row["label"]))
     if any(r["variable"] in _DEFINING for r in rows):
-        out.append("The groups are defined by YAM and fracture, so those rows are described "
-                   "but not tested.")
+        out.append(_("The groups are defined by YAM and fracture, so those rows are described "
+                     "but not tested."))
     return out
 
 
@@ -437,7 +440,8 @@ def _band_label(lower: float | None, upper: float | None, lo_inc: bool, hi_inc: 
         return f"{'≥' if lo_inc else '>'} {_fmt_g(lower)} g"
     lo = _fmt_g(lower) if lo_inc else f"> {_fmt_g(lower)}"
     hi = _fmt_g(upper) if hi_inc else f"< {_fmt_g(upper)}"
-    return f"{lo}–{hi} g" if lo_inc and hi_inc else f"{lo} to {hi} g"
+    return (f"{lo}–{hi} g" if lo_inc and hi_inc
+            else _("{low} to {high} g").format(low=lo, high=hi))
 
 
 def _dose_bands(dose: np.ndarray | None, n: int, cls: np.ndarray, edges: list[float],
@@ -468,10 +472,10 @@ def _dose_bands(dose: np.ndarray | None, n: int, cls: np.ndarray, edges: list[fl
         })
     return {
         "threshold_g": threshold,
-        "boundary_rule": (f"A dose equal to an edge below {_fmt_g(threshold)} g falls in the "
-                          f"higher band; a dose of exactly {_fmt_g(threshold)} g falls in the "
-                          f"lower band, so the top band is > {_fmt_g(threshold)} g as in the "
-                          "risk rule."),
+        "boundary_rule": _("A dose equal to an edge below {grams} g falls in the higher band; "
+                           "a dose of exactly {grams} g falls in the lower band, so the top "
+                           "band is > {grams} g as in the risk rule.").format(
+            grams=_fmt_g(threshold)),
         "bands": bands,
         "missing": int(n - np.count_nonzero(known)),
     }
@@ -490,7 +494,8 @@ def _association(name: str, label: str, test: str, statistic_name: str, n: int,
 def _fisher_dose_yam(dose: np.ndarray | None, yam: np.ndarray | None, threshold: float,
                      yam_low: float) -> dict[str, Any]:
     t, y = _fmt_g(threshold), _fmt_g(yam_low)
-    name, label = "dose_above_threshold_vs_low_yam", f"Dose > {t} g vs YAM < {y} %"
+    name = "dose_above_threshold_vs_low_yam"
+    label = _("Dose > {grams} g vs YAM < {yam} %").format(grams=t, yam=y)
     rows, cols = [f"> {t} g", f"≤ {t} g"], [f"YAM < {y} %", f"YAM ≥ {y} %"]
     if dose is None or yam is None:
         ok = np.zeros(0, dtype=bool)
@@ -506,30 +511,34 @@ def _fisher_dose_yam(dose: np.ndarray | None, yam: np.ndarray | None, threshold:
             "odds_ratio": None, "odds_ratio_note": None}
     reason = None
     if n == 0:
-        reason = "no patient has both a cumulative dose and a YAM value"
+        reason = _("no patient has both a cumulative dose and a YAM value")
     elif table[:, 0].sum() in (0, n):
-        reason = f"{'no' if table[:, 0].sum() == 0 else 'every'} patient had YAM < {y} %"
+        reason = (_("no patient had YAM < {yam} %") if table[:, 0].sum() == 0
+                  else _("every patient had YAM < {yam} %")).format(yam=y)
     elif table[0].sum() in (0, n):
-        reason = f"{'no' if table[0].sum() == 0 else 'every'} patient had a dose > {t} g"
+        reason = (_("no patient had a dose > {grams} g") if table[0].sum() == 0
+                  else _("every patient had a dose > {grams} g")).format(grams=t)
     if reason:
-        out |= {"reason": f"not computable: {reason}",
-                "sentence": f"In {n} patients the test could not be run because {reason}."}
+        out |= {"reason": _("not computable: {reason}").format(reason=reason),
+                "sentence": _("In {n} patients the test could not be run because "
+                              "{reason}.").format(n=n, reason=reason)}
         return out
     res, messages = _quiet(stats.fisher_exact, table)
     odds = _f(res.statistic)
     odds_note = None if odds is not None else "not estimable: a zero cell makes it infinite"
     a, b, c, d = (int(v) for v in table.ravel())
     if res.pvalue >= 0.05:
-        verdict = "this could be chance"
+        verdict = _("this could be chance")
     elif n < SMALL_N:
-        verdict = "in so few patients this is a signal to follow up, not proof of an effect"
+        verdict = _("in so few patients this is a signal to follow up, not proof of an effect")
     else:
-        verdict = "an association in observational data, not proof that the dose causes it"
-    odds_text = (f", odds ratio {odds:.2g}" if odds is not None else
-                 "; the odds ratio is not estimable because a cell is zero")
-    sentence = (f"In {n:,} patients, {a:,} of {a + b:,} with a dose > {t} g had YAM < {y} %, "
-                f"against {c:,} of {c + d:,} with ≤ {t} g ({FISHER} {_fmt_p(res.pvalue)}"
-                f"{odds_text}); {verdict}.")
+        verdict = _("an association in observational data, not proof that the dose causes it")
+    odds_text = (_(", odds ratio {odds}").format(odds=f"{odds:.2g}") if odds is not None else
+                 _("; the odds ratio is not estimable because a cell is zero"))
+    sentence = _("In {n} patients, {a} of {ab} with a dose > {grams} g had YAM < {yam} %, "
+                 "against {c} of {cd} with ≤ {grams} g ({test} {p}{odds}); {verdict}.").format(
+        n=f"{n:,}", a=f"{a:,}", ab=f"{a + b:,}", grams=t, yam=y, c=f"{c:,}", cd=f"{c + d:,}",
+        test=_(FISHER), p=_fmt_p(res.pvalue), odds=odds_text, verdict=verdict)
     out |= {"statistic": odds, "p_value": _f(res.pvalue), "sentence": sentence,
             "odds_ratio": odds, "odds_ratio_note": odds_note,
             "note": "; ".join(messages) or None}
@@ -538,41 +547,51 @@ def _fisher_dose_yam(dose: np.ndarray | None, yam: np.ndarray | None, threshold:
 
 def _spearman(name: str, x: np.ndarray | None, y: np.ndarray | None, x_text: str,
               x_label: str) -> dict[str, Any]:
-    label = f"{x_label} vs YAM"
+    label = _("{variable} vs YAM").format(variable=x_label)
     if x is None or y is None:
         return _association(name, label, SPEARMAN, "rho", 0,
-                            reason="not computable: column absent",
-                            sentence="The correlation could not be computed: a column is absent.")
+                            reason=_("not computable: column absent"),
+                            sentence=_("The correlation could not be computed: a column is "
+                                       "absent."))
     ok = ~np.isnan(x) & ~np.isnan(y)
     x, y, n = x[ok], y[ok], int(ok.sum())
     reason = None
     if n < 3:
-        reason = f"fewer than 3 patients with both values (n = {n})"
+        reason = _("fewer than 3 patients with both values (n = {n})").format(n=n)
     elif np.all(x == x[0]) or np.all(y == y[0]):
-        reason = "one of the variables is constant, so the correlation is undefined"
+        reason = _("one of the variables is constant, so the correlation is undefined")
     res = None
     if reason is None:
         res, messages = _quiet(stats.spearmanr, x, y)
         if _f(res.statistic) is None or _f(res.pvalue) is None:
             reason = "; ".join(messages) or "scipy returned no value"
     if reason:
-        return _association(name, label, SPEARMAN, "rho", n, reason=f"not computable: {reason}",
-                            sentence=f"In {n} patients the correlation could not be computed "
-                                     f"({reason}).")
+        return _association(name, label, SPEARMAN, "rho", n,
+                            reason=_("not computable: {reason}").format(reason=reason),
+                            sentence=_("In {n} patients the correlation could not be computed "
+                                       "({reason}).").format(n=n, reason=reason))
     rho, p = float(res.statistic), float(res.pvalue)
-    direction = "higher" if rho > 0 else "lower"
+    higher = rho > 0
     if rho == 0:
-        sentence = (f"In {n:,} patients, {x_text} showed no monotonic relation with YAM "
-                    f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}).")
+        sentence = _("In {n} patients, {x} showed no monotonic relation with YAM (Spearman ρ = "
+                     "{rho}, {p}).")
     elif p >= 0.05:
-        sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
-                    f"(Spearman ρ = {_fmt_r(rho)}), but this could be chance ({_fmt_p(p)}).")
+        sentence = (_("In {n} patients, {x} went with higher YAM (Spearman ρ = {rho}), but this "
+                      "could be chance ({p}).") if higher else
+                    _("In {n} patients, {x} went with lower YAM (Spearman ρ = {rho}), but this "
+                      "could be chance ({p})."))
+    elif n < SMALL_N:
+        sentence = (_("In {n} patients, {x} went with higher YAM (Spearman ρ = {rho}, {p}); an "
+                      "association in a small case series does not show cause.") if higher else
+                    _("In {n} patients, {x} went with lower YAM (Spearman ρ = {rho}, {p}); an "
+                      "association in a small case series does not show cause."))
     else:
-        where = "a small case series" if n < SMALL_N else "observational data"
-        sentence = (f"In {n:,} patients, {x_text} went with {direction} YAM "
-                    f"(Spearman ρ = {_fmt_r(rho)}, {_fmt_p(p)}); an association in {where} "
-                    "does not show cause.")
-    note = ("p-value from scipy's t approximation; rough below about 10 patients"
+        sentence = (_("In {n} patients, {x} went with higher YAM (Spearman ρ = {rho}, {p}); an "
+                      "association in observational data does not show cause.") if higher else
+                    _("In {n} patients, {x} went with lower YAM (Spearman ρ = {rho}, {p}); an "
+                      "association in observational data does not show cause."))
+    sentence = sentence.format(n=f"{n:,}", x=x_text, rho=_fmt_r(rho), p=_fmt_p(p))
+    note = (_("p-value from scipy's t approximation; rough below about 10 patients")
             if n < 10 else None)
     return _association(name, label, SPEARMAN, "rho", n, rho, p, sentence, note=note)
 
@@ -582,20 +601,20 @@ def _associations(numeric: dict[str, np.ndarray], threshold: float,
     dose, days, yam = (numeric.get(c) for c in ("mgso4_total_g", "mgso4_days", "yam_percent"))
     return [
         _fisher_dose_yam(dose, yam, threshold, yam_low),
-        _spearman("dose_vs_yam", dose, yam, "higher cumulative dose",
-                  "Cumulative MgSO4 dose"),
-        _spearman("days_vs_yam", days, yam, "more days on MgSO4", "MgSO4 days"),
+        _spearman("dose_vs_yam", dose, yam, _("higher cumulative dose"),
+                  _("Cumulative MgSO4 dose")),
+        _spearman("days_vs_yam", days, yam, _("more days on MgSO4"), _("MgSO4 days")),
     ]
 
 
 def _general_cautions(n: int, threshold: float, associations: list[dict]) -> list[str]:
     out = []
     if n and any(a["p_value"] is not None for a in associations):
-        out.append("Dose–YAM associations from a case series without a comparison group "
-                   "cannot show that MgSO4 causes bone loss.")
+        out.append(_("Dose–YAM associations from a case series without a comparison group "
+                     "cannot show that MgSO4 causes bone loss."))
     if threshold == 1000.0:
-        out.append("The > 1,000 g cumulative-dose threshold is the seed case series' "
-                   "hypothesis from 9 patients, not a validated cut-off: it was proposed from "
-                   "Iio's own nine patients, so testing it on those nine is circular and only "
-                   "other patients can test it.")
+        out.append(_("The > 1,000 g cumulative-dose threshold is the seed case series' "
+                     "hypothesis from 9 patients, not a validated cut-off: it was proposed from "
+                     "Iio's own nine patients, so testing it on those nine is circular and only "
+                     "other patients can test it."))
     return out

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import formatting as fmt
+from reportgen import i18n
 from reportgen.errors import RulesError
 from reportgen.schema import COLUMNS
 
 CRITERIA = ("jos2012", "jos2000")
+TRANSLATED = ("ja",)  # languages whose texts the rule file may give: label_ja, text_ja ...
 OPERATORS = (">", ">=", "<", "<=", "!=", "is_true")
 _STATUSES = ("normal", "low_bone_mass", "osteoporosis", "not_measured")
 # Facts about a patient a recommendation may depend on (computed in risk.patient_facts).
@@ -48,15 +50,26 @@ class RiskRule:
     unit: str
     evidence: str
     caveat: str | None
+    # per-language texts of the rule file: (("label_ja", "..."), ("evidence_ja", "..."), ...)
+    translations: tuple[tuple[str, str], ...] = ()
+
+    def text(self, field: str) -> str | None:
+        """``label``, ``evidence`` or ``caveat`` in the report language (English without one)."""
+        english = getattr(self, field)
+        if english is None:
+            return None
+        return i18n.pick({key.rsplit("_", 1)[1]: value for key, value in self.translations
+                          if key.startswith(field + "_")}, english)
 
     @property
     def condition(self) -> str:
         """Human-readable condition, e.g. ``mgso4_total_g > 1,000 g``."""
         if self.operator == "is_true":
-            return f"{self.input} = yes"
+            return f"{self.input} = {fmt.yes_no(True)}"
         if isinstance(self.threshold, str):
-            return f"{self.input} {_op_text(self.operator)} {self.threshold}"
-        return f"{self.input} {_op_text(self.operator)} {fmt.number(self.threshold)} {self.unit}"
+            return f"{self.input} {_op_text(self.operator)} {i18n._(self.threshold)}"
+        unit = fmt.unit_suffix(self.unit) if self.unit else " "  # 8 days / 8日
+        return f"{self.input} {_op_text(self.operator)} {fmt.number(self.threshold)}{unit}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,20 @@ class RecommendationRule:
     facts: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     variants: tuple[tuple[str, str], ...] = ()  # (fact, text)
+    texts: tuple[tuple[str, str], ...] = ()  # (("ja", "..."),): ``text`` in other languages
+    variant_texts: tuple[tuple[tuple[str, str], ...], ...] = ()  # per variant, like ``texts``
+
+    @property
+    def localized_text(self) -> str:
+        """``text`` in the report language (English without a translation)."""
+        return i18n.pick(dict(self.texts), self.text)
+
+    @property
+    def variants_i18n(self) -> tuple[tuple[str, str, dict[str, str]], ...]:
+        """(fact, English text, {language: text}) per variant."""
+        texts = self.variant_texts or ((),) * len(self.variants)
+        return tuple((when, text, dict(other))
+                     for (when, text), other in zip(self.variants, texts, strict=True))
 
 
 @dataclass(frozen=True)
@@ -95,6 +122,15 @@ class RuleSet:
     secondary_cause_rules: tuple[str, ...]
     data: dict[str, Any]
     digest: str
+    translations_digest: str = ""
+    bone_evidence_texts: tuple[tuple[str, str], ...] = ()
+    iscd_evidence_texts: tuple[tuple[str, str], ...] = ()
+
+    def bone_evidence_text(self) -> str:
+        return i18n.pick(dict(self.bone_evidence_texts), self.bone_evidence)
+
+    def iscd_evidence_text(self) -> str:
+        return i18n.pick(dict(self.iscd_evidence_texts), self.iscd_evidence)
 
     def risk_rule(self, rule_id: str) -> RiskRule:
         return next(r for r in self.risk_rules if r.rule_id == rule_id)
@@ -148,9 +184,12 @@ def _read_override(path: Path) -> dict[str, Any]:
 # use: adding a caveat to low_bmi, or a flag to dxa_follow_up, is a valid override).
 _ENTRY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "risk": {"label": str, "input": str, "operator": str, "threshold": (int, float, str),
-             "unit": str, "evidence": str, "caveat": str},
+             "unit": str, "evidence": str, "caveat": str,
+             **{f"{k}_{lang}": str for k in ("label", "evidence", "caveat")
+                for lang in TRANSLATED}},
     "recommendations": {"text": str, "statuses": list, "flags": list, "requires_flag": str,
-                        "facts": list, "requires": list, "variants": list},
+                        "facts": list, "requires": list, "variants": list,
+                        **{f"text_{lang}": str for lang in TRANSLATED}},
 }
 _TYPE_NAMES = {str: "text", list: "a list of text", bool: "true or false"}
 
@@ -203,7 +242,22 @@ def _merge(base: dict, override: dict) -> dict:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
+            # a new English text makes the shipped translation of the old one wrong: drop it
+            # (the report shows the override's English) unless the override translates it too
+            for lang in TRANSLATED:
+                if f"{key}_{lang}" in merged and f"{key}_{lang}" not in override:
+                    del merged[f"{key}_{lang}"]
     return merged
+
+
+def _translation_keys(doc: object) -> object:
+    """``doc`` without the per-language texts (``label_ja``, ``text_ja`` ...)."""
+    if isinstance(doc, dict):
+        return {k: _translation_keys(v) for k, v in doc.items()
+                if not any(k.endswith(f"_{lang}") for lang in TRANSLATED)}
+    if isinstance(doc, list):
+        return [_translation_keys(v) for v in doc]
+    return doc
 
 
 def _number(doc: dict, key: str, source: str, where: str) -> float:
@@ -241,7 +295,10 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     if unknown:
         raise RulesError(f"{source}: 'secondary_causes.rules' names {unknown[0]!r}, which is not "
                          "a risk rule id")
-    canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
+    # The digest covers the rules and their English words; the translations have their own
+    # (a report's resume key adds it for a language other than English).
+    canonical = json.dumps(_translation_keys(doc), sort_keys=True, ensure_ascii=False).encode()
+    everything = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
     return RuleSet(
         name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
         yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, t_osteoporosis_max=t_osteo,
@@ -251,7 +308,17 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
         mgso4_max_g_per_day=max_per_day, mgso4_loading_allowance_g=allowance,
         risk_rules=risk_rules, recommendations=recs, secondary_cause_rules=secondary, data=doc,
         digest=hashlib.sha256(canonical).hexdigest(),
+        translations_digest=hashlib.sha256(everything).hexdigest(),
+        bone_evidence_texts=_texts(bone, "evidence" if doc["criteria"] == "jos2012"
+                                   else "evidence_jos2000"),
+        iscd_evidence_texts=_texts(doc["iscd"], "evidence"),
     )
+
+
+def _texts(spec: dict, key: str) -> tuple[tuple[str, str], ...]:
+    """(("ja", spec["<key>_ja"]),) for each translated language present."""
+    return tuple((lang, str(spec[f"{key}_{lang}"])) for lang in TRANSLATED
+                 if f"{key}_{lang}" in spec)
 
 
 def _recommendation(rec_id: str, spec: dict, rule_ids: set[str],
@@ -268,19 +335,22 @@ def _recommendation(rec_id: str, spec: dict, rule_ids: set[str],
             raise RulesError(f"{source}: '{where.rstrip('.')}' names {flag!r}, which is not a "
                              "risk rule id")
     facts, needs = tuple(spec.get("facts", ())), tuple(spec.get("requires", ()))
-    variants = []
+    variants, variant_texts = [], []
+    allowed = {"when", "text", *(f"text_{lang}" for lang in TRANSLATED)}
     for variant in spec.get("variants", ()):
-        if not (isinstance(variant, dict) and set(variant) == {"when", "text"}
+        if not (isinstance(variant, dict) and {"when", "text"} <= set(variant) <= allowed
                 and all(isinstance(v, str) for v in variant.values())):
             raise RulesError(f"{source}: '{where}variants' entries must be tables of "
-                             "'when' (a fact) and 'text'")
+                             "'when' (a fact) and 'text' (and 'text_ja')")
         variants.append((variant["when"], variant["text"]))
+        variant_texts.append(_texts(variant, "text"))
     for fact in (*facts, *needs, *(w for w, _ in variants)):
         if fact not in FACTS:
             raise RulesError(f"{source}: '{where.rstrip('.')}' names {fact!r}, which is not a "
                              f"fact; use {', '.join(FACTS)}")
     return RecommendationRule(rec_id, str(spec["text"]), statuses, flags, requires, facts,
-                              needs, tuple(variants))
+                              needs, tuple(variants), _texts(spec, "text"),
+                              tuple(variant_texts))
 
 
 def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
@@ -311,5 +381,9 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
             raise RulesError(f"{source}: '{where}threshold' {threshold:g} is outside the "
                              f"plausible range of {column.name} ({column.low:g}–"
                              f"{column.high:g})")
+    translations = tuple((f"{key}_{lang}", str(spec[f"{key}_{lang}"]))
+                         for key in ("label", "evidence", "caveat") for lang in TRANSLATED
+                         if f"{key}_{lang}" in spec)
     return RiskRule(rule_id, str(spec["label"]), str(spec["input"]), operator, threshold,
-                    str(spec.get("unit", "")), str(spec["evidence"]), spec.get("caveat"))
+                    str(spec.get("unit", "")), str(spec["evidence"]), spec.get("caveat"),
+                    translations)
