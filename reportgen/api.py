@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,33 +16,49 @@ from pathlib import Path
 import pandas as pd
 
 from reportgen import __version__
-from reportgen.batch import SUFFIXES, Job, RunSettings, default_workers, run_jobs
-from reportgen.errors import InputError, Problem, ReportError
+from reportgen.batch import (
+    SUFFIXES,
+    Job,
+    Outcome,
+    RunSettings,
+    default_workers,
+    describe_os_error,
+    run_jobs,
+)
+from reportgen.blank import TEMPLATE_KINDS, blank_template
+from reportgen.errors import InputError, OutputError, Problem, ReportError
 from reportgen.files import FileRefused, read_limited
 from reportgen.i18n import check_language
 from reportgen.labs import load_intervals, load_lab_draws
+from reportgen.ledger import Ledger, RunStopped
 from reportgen.loaders import load_table
 from reportgen.output import (
     Journal,
     assign_stems,
-    atomic_write,
     carried_entries,
+    check_planned,
+    create_output_dir,
+    locked_output_dir,
     manifest_entries,
-    prepare_output_dir,
+    new_run_id,
     read_in_outdir,
+    remove_run_temps,
     remove_stale_temps,
+    remove_temps,
+    rules_fields,
     sha256_bytes,
-    write_manifest,
+    signals_deferred,
+    write_temp,
 )
 from reportgen.records import PreparedTable, attach_lab_draws, prepare_table
 from reportgen.rules import RuleSet, load_rules
 from reportgen.scans import ScanSet
 from reportgen.settings import load_dxa_settings, load_settings
 
+logger = logging.getLogger(__name__)
 PATIENT_FORMATS = ("html", "pdf", "json", "fhir", "fhir-bundle")
 FHIR_FORMATS = ("fhir", "fhir-bundle")
 DEFAULT_FORMATS = ("html", "pdf", "json")
-_MANIFEST_EVERY_S = 20.0  # interim manifest (complete files only) at most this often
 
 
 @dataclass
@@ -152,7 +169,7 @@ def build_patient_reports(
     settings_path: Path | str | None = None,
     lang: str | None = None,
     sheet: str | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     as_of: datetime | None = None,
     labs: Path | str | None = None,
     doc_status: str = "preliminary",
@@ -162,6 +179,7 @@ def build_patient_reports(
     executor: Executor | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    lock_wait_s: float = 0.0,
 ) -> RunResult:
     """One report per valid patient (all, or ``ids``); invalid rows are reported, not rendered.
 
@@ -170,7 +188,14 @@ def build_patient_reports(
     ``scans_path``: DXA scans (contract §4); a patient's scans make a follow-up report.
     ``executor``: run the reports on this :class:`concurrent.futures.Executor` (e.g. Dask's
     ``Client.get_executor()``) instead of the default spawn pool; ``workers`` is then how many
-    chunks of reports it may run at once. ``outdir`` must be reachable from its workers."""
+    chunks of reports it may run at once. ``outdir`` must be reachable from its workers.
+
+    :param progress: called with (reports done, reports to do) as each patient completes.
+    :param lock_wait_s: how long to wait for another run writing to ``outdir``.
+    :raises Interrupted: (a ``KeyboardInterrupt``) after SIGINT, or SIGTERM where the caller
+        turned it into one; the workers are stopped, the run's temporary files removed and
+        the manifest lists what was complete.
+    """
     outdir = Path(outdir)
     generated_at = generation_time()  # checked before anything is created
     rules = load_rules(rules_path, criteria=criteria)
@@ -189,39 +214,43 @@ def build_patient_reports(
     records, problems = _select(table, ids)
     problems = fhir_warnings + problems
     records = _attach_scans(records, problems, load_scan_set(table, scans_path), table.source)
+    result = RunResult(outdir, problems=problems)
+    if ids and not records:  # nothing to make: create nothing, not even OUTDIR
+        return result
     stems = assign_stems([r["patient_id"] for r in records])
     planned = [f"patient-{stems[r['patient_id']]}.{SUFFIXES[f]}" for r in records for f in formats]
-    prepare_output_dir(outdir, planned, overwrite=overwrite, resume=resume)
-    if overwrite or resume:  # a plain run leaves every file it did not plan alone
+    check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # before any change
+    create_output_dir(outdir)
+    with locked_output_dir(outdir, wait_s=lock_wait_s):
+        check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # now race-free
         remove_stale_temps(outdir)
-    carried = carried_entries(outdir, set(planned))
-    if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
-        write_manifest(outdir, carried, [], tool_version=__version__,
-                       rules_version=rules.version, rules_name=rules.name)
-    settings = RunSettings(
-        outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path), criteria=criteria,
-        template_dir=_str(template_dir), settings_path=_str(settings_path),
-        generated_at=generated_at, source_name=Path(input_path).name, lang=lang,
-        doc_status=doc_status, fhir_profile=fhir_profile,
-    )
-    result = RunResult(outdir, problems=problems)
-    journal = Journal(outdir)
-    if not resume:
-        journal.reset()
-    done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
-    jobs = []
-    for record in records:
-        key = _job_key(record, rules, settings, options)
-        previous = done.get(key)
-        if resume and previous and _complete(outdir, previous["files"]):
-            result.files += previous["files"]
-            result.skipped += 1
-        else:
-            jobs.append(Job(record, stems[record["patient_id"]], key))
-    _run(jobs, settings, workers, result, journal, rules, progress, carried, executor)
-    write_manifest(outdir, result.files + carried, [p.as_dict() for p in result.errors],
-                   tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
-    journal.reset()  # the manifest now records every file and its input key
+        settings = RunSettings(
+            outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path),
+            criteria=criteria, template_dir=_str(template_dir),
+            settings_path=_str(settings_path), generated_at=generated_at,
+            source_name=Path(input_path).name, lang=lang, doc_status=doc_status,
+            fhir_profile=fhir_profile, run_id=new_run_id())
+        journal = Journal(outdir)
+        if not resume:
+            journal.reset()
+        ledger = Ledger(outdir, command="patient", rules=rules, run_id=settings.run_id,
+                        generated_at=generated_at, journal=journal,
+                        carried=carried_entries(outdir, set(planned)))
+        if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
+            ledger.flush([], "running")
+        done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
+        jobs = []
+        for record in records:
+            key = _job_key(record, rules, settings, options)
+            previous = done.get(key)
+            if resume and previous and _complete(outdir, previous["files"]):
+                ledger.files += previous["files"]
+                result.skipped += 1
+            else:
+                jobs.append(Job(record, stems[record["patient_id"]], key))
+        _run(jobs, settings, workers, result, ledger, progress, executor)
+        journal.reset()  # the manifest now records every file and its input key
+    result.files = ledger.files
     return result
 
 
@@ -259,31 +288,65 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
 
 
 def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
-         journal: Journal, rules: RuleSet, progress: Callable | None,
-         carried: list[dict], executor: Executor | None = None) -> None:
-    bar = progress(jobs) if progress else None
-    last_manifest = [time.monotonic()]
+         ledger: Ledger, progress: Callable[[int, int], None] | None,
+         executor: Executor | None = None) -> None:
+    """Make the jobs, commit each patient's files, and always end with a manifest that lists
+    exactly what is on disk: after success, a write error, SIGINT or SIGTERM."""
+    finished: set[str] = set()
+    source = settings.source_name
 
-    def on_done(job: Job, entries: list[dict], error: str | None) -> None:
-        if error is not None:
-            result.problems.append(Problem(settings.source_name, int(job.record["_row"]), "-",
-                                           f"report not made: {error}"))
+    def on_done(job: Job, outcome: Outcome) -> None:
+        finished.add(job.key)
+        row = int(job.record["_row"])
+        if outcome.fault:
+            result.problems.append(Problem(source, row, "-", f"report not written: "
+                                           f"{outcome.error}"))
+            raise RunStopped(outcome.error)
+        if outcome.error is not None:
+            result.problems.append(Problem(source, row, "-", f"report not made: {outcome.error}"))
         else:
-            result.files.extend(entries)
-            journal.append({"key": job.key, "files": entries})
-        if bar is not None:
-            bar.update(1)
-        if time.monotonic() - last_manifest[0] > _MANIFEST_EVERY_S:  # not per N: O(N²)
-            last_manifest[0] = time.monotonic()
-            write_manifest(settings.outdir, result.files + carried, [],
-                           tool_version=__version__, rules_version=rules.version,
-                           rules_name=rules.name)
+            try:
+                ledger.commit(outcome.entries, job.key)
+            except OSError as exc:
+                result.problems.append(Problem(source, row, "-", "report not written: "
+                                               f"{describe_os_error(exc)}"))
+                raise RunStopped(describe_os_error(exc)) from None
+        if progress is not None:
+            progress(len(finished), len(jobs))
+        try:
+            ledger.flush_now_and_then(_error_dicts(result))
+        except ReportError as exc:
+            raise RunStopped(str(exc)) from None
 
-    if bar is None:
-        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
-        return
-    with bar:
-        run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
+    if progress is not None:
+        progress(0, len(jobs))
+    logger.debug("run %s: %d report(s) to make, %d worker(s)", settings.run_id, len(jobs),
+                 workers or default_workers())
+    status = "complete"
+    try:
+        try:
+            run_jobs(jobs, settings, workers or default_workers(), on_done, executor=executor)
+        except (RunStopped, BrokenProcessPool) as exc:
+            status = "stopped"
+            reason = str(exc) if isinstance(exc, RunStopped) else "a worker process died"
+            result.problems += [
+                Problem(source, int(j.record["_row"]), "-",
+                        f"report not made: the run stopped early ({reason})")
+                for j in jobs if j.key not in finished]
+    except KeyboardInterrupt:  # also when it comes while handling the above (systemd's
+        # default KillMode sends SIGTERM to the workers and the parent at once)
+        with signals_deferred():  # a second Ctrl-C must not cut the clean-up short
+            remove_run_temps(settings.outdir, settings.run_id)
+            ledger.flush(_error_dicts(result), "interrupted",
+                         not_made=len(jobs) - len(finished))
+        raise
+    finally:
+        remove_run_temps(settings.outdir, settings.run_id)
+    ledger.flush(_error_dicts(result), status, not_made=len(jobs) - len(finished))
+
+
+def _error_dicts(result: RunResult) -> list[dict]:
+    return [p.as_dict() for p in result.errors]
 
 
 def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:
@@ -481,8 +544,10 @@ def build_cohort_report(
     scans_path: Path | str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    lock_wait_s: float = 0.0,
 ) -> RunResult:
-    """The case-series summary; refuses on invalid rows unless ``skip_invalid``.
+    """The case-series summary; refuses on invalid rows unless ``skip_invalid``. Its files
+    are replaced as one unit: all new, or (after an error or a signal) all old.
 
     :param scans_path: DXA scans: adds the follow-up section (contract §4).
     ``lang``: ``en`` or ``ja`` (default: the settings' ``language``, else ``en``)."""
@@ -506,28 +571,54 @@ def build_cohort_report(
     names = {"html": "cohort-summary.html", "pdf": "cohort-summary.pdf",
              "json": "cohort-summary.json"}
     planned = [names[f] for f in formats] + ["cohort-cases.csv"]
-    prepare_output_dir(outdir, planned, overwrite=overwrite, resumable=False)
-    carried = carried_entries(outdir, set(planned))
-    outputs = make_cohort_outputs(
-        table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
-        dose_band_edges_g=dose_band_edges_g, template_dir=template_dir, settings_path=settings_path,
-        generated_at=generated_at, source_name=Path(input_path).name, lang=lang,
-        follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
-    for name, data in outputs.items():
-        atomic_write(outdir / name, data)
-        fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]
-        result.files.append({"path": name, "kind": "cohort", "format": fmt,
-                             "sha256": sha256_bytes(data)})
-    errors = [p.as_dict() for p in problems if p.severity == "error"]
     # With --skip-invalid the excluded rows are reported, not failures of the run.
+    errors = [p.as_dict() for p in problems if p.severity == "error"]
     if skip_invalid:
         result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
                            for p in problems]
-    write_manifest(outdir, result.files + carried, errors,
-                   tool_version=__version__, rules_version=rules.version, rules_name=rules.name)
+    check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # before any change
+    create_output_dir(outdir)
+    with locked_output_dir(outdir, wait_s=lock_wait_s):
+        check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # now race-free
+        outputs = make_cohort_outputs(
+            table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
+            dose_band_edges_g=dose_band_edges_g, template_dir=template_dir,
+            settings_path=settings_path, generated_at=generated_at,
+            source_name=Path(input_path).name, lang=lang,
+            follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
+        ledger = Ledger(outdir, command="cohort", rules=rules, run_id=new_run_id(),
+                        generated_at=generated_at, carried=carried_entries(outdir, set(planned)))
+        temps = _write_cohort_temps(outdir, outputs, rules, ledger.run_id)
+        with signals_deferred():  # the new files and their manifest, or neither
+            ledger.commit(temps)
+            ledger.flush(errors, "complete")
+    result.files = ledger.files
     return result
 
 
-__all__ = ["InputError", "ReportError", "RunResult", "build_cohort_report",
+def _write_cohort_temps(outdir: Path, outputs: dict[str, bytes], rules: RuleSet,
+                        run_id: str) -> list[dict]:
+    """Every cohort file as a fsynced temporary first: a full disk leaves all the old files
+    (and their manifest) as they were, never new CSV/JSON beside old HTML/PDF."""
+    entries: list[dict] = []
+    try:
+        for name, data in outputs.items():
+            temp = write_temp(outdir / name, data, run_id)
+            fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]
+            entries.append({"path": name, "kind": "cohort", "format": fmt,
+                            "sha256": sha256_bytes(data), **rules_fields(rules),
+                            "temp": str(temp)})
+    except OSError as exc:
+        remove_temps([Path(e["temp"]) for e in entries])
+        raise OutputError(f"{outdir}: cohort files not written ({exc.strerror}); the files "
+                          "already there are unchanged") from None
+    except BaseException:
+        remove_temps([Path(e["temp"]) for e in entries])
+        raise
+    return entries
+
+
+__all__ = ["TEMPLATE_KINDS", "InputError", "ReportError", "RunResult", "blank_template",
+           "build_cohort_report",
            "build_patient_reports", "describe_rules",
            "load_input", "load_rules", "load_scan_set", "validate_input"]

@@ -1,26 +1,43 @@
-"""Make each patient's files, in this process or in a pool of spawned workers."""
+"""Make each patient's files, in this process or in a pool of spawned workers.
+
+Workers write fsynced temporary files; the parent renames them into place as each patient
+completes, so the manifest it writes lists exactly the files that are on disk."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportgen import __version__, gc_policy, i18n
 from reportgen.assess import assess_record, assessment_json
 from reportgen.errors import ReportError
 from reportgen.labs import load_intervals
-from reportgen.output import atomic_write, dump_json, sha256_bytes
+from reportgen.output import (
+    dump_json,
+    remove_temps,
+    rules_fields,
+    sha256_bytes,
+    signals_deferred,
+    write_temp,
+)
 from reportgen.rules import RuleSet, load_rules
 from reportgen.settings import load_dxa_settings
 
 TASKS_PER_CHUNK = 4  # small chunks: less idle time at the end of a run
 MAX_TASKS_PER_CHILD = 250  # chunks; bounds memory creep in long runs
+WORKER_STOP_TIMEOUT_S = 3.0  # SIGTERM, then SIGKILL: a stopped run exits within seconds
+_PARENT_POLL_S = 0.5  # a worker whose parent died exits within this (when prctl is missing)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class RunSettings:
     doc_status: str = "preliminary"  # FHIR docStatus (--doc-status)
     fhir_profile: str = "uscore"  # FHIR document codes (--fhir-profile)
     lang: str = "en"
+    run_id: str = "0-0"  # names this run's temporary files
 
 
 # Output file suffix and manifest format of each --format value.
@@ -53,6 +71,17 @@ class Job:
     record: dict
     stem: str
     key: str
+
+
+@dataclass
+class Outcome:
+    """A patient's result: manifest entries (each with its ``temp`` file to commit), or the
+    message of a report not made; ``fault`` marks a write error (OSError) that stops the run.
+    """
+
+    entries: list[dict] = field(default_factory=list)
+    error: str | None = None
+    fault: bool = False
 
 
 class PatientMaker:
@@ -75,15 +104,19 @@ class PatientMaker:
                                             self.settings.settings_path, self.settings.lang)
         return self._renderer
 
-    def make_safely(self, job: Job) -> tuple[list[dict], str | None]:
-        """:meth:`make`, but a patient whose report fails does not stop the others."""
+    def make_safely(self, job: Job) -> Outcome:
+        """:meth:`make`, but a patient whose report fails does not stop the others, and a
+        write error (full disk, read-only or failing device) is an outcome, not a crash."""
         try:
-            return self.make(job), None
+            return Outcome(self.make(job))
         except ReportError as exc:
-            return [], str(exc)[:300]
+            return Outcome(error=str(exc)[:300])
+        except OSError as exc:
+            return Outcome(error=describe_os_error(exc), fault=True)
 
     def make(self, job: Job) -> list[dict]:
-        """Write the patient's files atomically; return their manifest entries."""
+        """Write the patient's files to fsynced temporary files; return their manifest
+        entries, each with the ``temp`` to rename into place (none is left on failure)."""
         with i18n.using(self.settings.lang, self.renderer_settings().calendar):
             return self._make(job)
 
@@ -122,14 +155,28 @@ class PatientMaker:
                 outputs["bundle.json"] = transaction_bundle_json(
                     document, pdf, self.renderer.settings, s.generated_at,
                     doc_status=s.doc_status, profile=s.fhir_profile)
-        entries = []
-        for fmt, data in outputs.items():
-            name = f"patient-{job.stem}.{fmt}"
-            atomic_write(s.outdir / name, data)
-            entries.append({"path": name, "kind": "patient", "format": _FORMAT_OF_SUFFIX[fmt],
-                            "patient_id": job.record["patient_id"], "sha256": sha256_bytes(data),
-                            "input_sha256": job.key})
+        entries: list[dict] = []
+        try:
+            for fmt, data in outputs.items():
+                name = f"patient-{job.stem}.{fmt}"
+                temp = write_temp(s.outdir / name, data, s.run_id)
+                entries.append({"path": name, "kind": "patient",
+                                "format": _FORMAT_OF_SUFFIX[fmt],
+                                "patient_id": job.record["patient_id"],
+                                "sha256": sha256_bytes(data), "input_sha256": job.key,
+                                **rules_fields(self.rules), "temp": str(temp)})
+        except BaseException:
+            remove_temps([Path(e["temp"]) for e in entries])
+            raise
         return entries
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot write patient-1.pdf (No space left on device)``: no traceback, no path
+    outside OUTDIR."""
+    name = Path(exc.filename).name if isinstance(exc.filename, str) else ""
+    reason = exc.strerror or exc.__class__.__name__
+    return f"cannot write {name} ({reason})" if name else f"write failed ({reason})"
 
 
 _MAKER: PatientMaker | None = None
@@ -137,32 +184,48 @@ _SETTLED = False  # this pool worker's collector was tuned after its first repor
 _LOCAL = threading.local()  # one PatientMaker per thread of a caller's executor
 
 
-def _init_worker(settings: RunSettings) -> None:
+def _init_worker(settings: RunSettings, parent_pid: int) -> None:
     global _MAKER
+    # Ctrl-C reaches the whole process group: the parent stops the workers, not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent_pid)
     gc_policy.start_worker()
     _MAKER = PatientMaker(settings)
 
 
-def _make_chunk(jobs: list[Job]) -> list[tuple[Job, list[dict], str | None]]:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Never outlive the parent: prctl(PR_SET_PDEATHSIG) on Linux, and a watchdog thread."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)  # parent gone (the check also covers a death before prctl)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _make_chunk(jobs: list[Job]) -> list[tuple[Job, Outcome]]:
     global _SETTLED
     assert _MAKER is not None
     done = []
     for job in jobs:
-        done.append((job, *_MAKER.make_safely(job)))
+        done.append((job, _MAKER.make_safely(job)))
         if not _SETTLED:
             _SETTLED = True
             gc_policy.settle()
     return done
 
 
-def make_chunk_with(settings: RunSettings, jobs: list[Job]
-                    ) -> list[tuple[Job, list[dict], str | None]]:
+def make_chunk_with(settings: RunSettings, jobs: list[Job]) -> list[tuple[Job, Outcome]]:
     """One chunk on any executor's worker (thread, process or remote machine): the maker is
     built once per thread and settings. The worker's collector is left as its owner set it."""
     maker = getattr(_LOCAL, "maker", None)
     if maker is None or maker.settings != settings:
         maker = _LOCAL.maker = PatientMaker(settings)
-    return [(job, *maker.make_safely(job)) for job in jobs]
+    return [(job, maker.make_safely(job)) for job in jobs]
 
 
 def default_workers() -> int:
@@ -172,14 +235,16 @@ def default_workers() -> int:
 
 
 def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
-             on_done: Callable[[Job, list[dict], str | None], None], *,
+             on_done: Callable[[Job, Outcome], None], *,
              executor: Executor | None = None) -> None:
-    """Make every job; ``on_done(job, entries, error)`` is called in this process as each one
-    completes (``error`` is the message of a report that could not be made).
+    """Make every job; ``on_done(job, outcome)`` is called in this process as each one
+    completes. Whatever stops the run (an exception from ``on_done``, SIGINT, SIGTERM) first
+    stops the workers of the pool made here: none outlives this call.
 
     ``executor``: any :class:`concurrent.futures.Executor` (Dask's ``Client.get_executor()``,
-    Ray's, a thread pool); ``workers`` is then how many chunks it runs at once. None: a spawn
-    process pool of ``workers`` here, or this process for one worker or a few jobs."""
+    Ray's, a thread pool); ``workers`` is then how many chunks it runs at once (its workers
+    are the caller's to stop). None: a spawn process pool of ``workers`` here, or this
+    process for one worker or a few jobs."""
     if executor is not None:
         _submit_all(executor, functools.partial(make_chunk_with, settings), jobs, workers,
                     on_done)
@@ -188,32 +253,61 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
         maker = PatientMaker(settings)
         with gc_policy.report_loop() as settled:
             for index, job in enumerate(jobs):
-                on_done(job, *maker.make_safely(job))
+                on_done(job, maker.make_safely(job))
                 if index + 1 < len(jobs):  # a one-shot report need not pay the collection
                     settled()
         return
     context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(settings,), max_tasks_per_child=MAX_TASKS_PER_CHILD) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(settings, os.getpid()),
+                               max_tasks_per_child=MAX_TASKS_PER_CHILD)
+    try:
         _submit_all(pool, _make_chunk, jobs, workers, on_done)
+    except BaseException:
+        with signals_deferred():  # a second Ctrl-C must not leave workers running
+            stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _submit_all(executor: Executor, function: Callable, jobs: list[Job], workers: int,
-                on_done: Callable) -> None:
-    pending = set()
-    for chunk in _chunks(jobs, TASKS_PER_CHUNK):
-        pending.add(executor.submit(function, chunk))
-        if len(pending) >= max(1, workers) * 3:  # bounded in-flight work: flat parent memory
-            pending = _drain(pending, on_done, FIRST_COMPLETED)
-    while pending:  # report each chunk as it finishes (progress, journal for --resume)
-        pending = _drain(pending, on_done, FIRST_COMPLETED)
+                on_done: Callable[[Job, Outcome], None]) -> None:
+    pending: set = set()
+    try:
+        for chunk in _chunks(jobs, TASKS_PER_CHUNK):
+            pending.add(executor.submit(function, chunk))
+            if len(pending) >= max(1, workers) * 3:  # bounded in-flight work: flat memory
+                pending = _drain(pending, on_done)
+        while pending:  # report each chunk as it finishes (progress, journal for --resume)
+            pending = _drain(pending, on_done)
+    except BaseException:
+        for future in pending:  # queued chunks of any executor: not started any more
+            future.cancel()
+        raise
 
 
-def _drain(pending: set, on_done: Callable, until: str) -> set:
-    done, rest = wait(pending, return_when=until)
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and end the workers now: SIGTERM, then SIGKILL after a grace time.
+    Their temporary files are removed by the caller (they are named for the run)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(WORKER_STOP_TIMEOUT_S)
+
+
+def _drain(pending: set, on_done: Callable[[Job, Outcome], None]) -> set:
+    done, rest = wait(pending, return_when=FIRST_COMPLETED)
     for future in sorted(done, key=id):
-        for job, entries, error in future.result():
-            on_done(job, entries, error)
+        for job, outcome in future.result():
+            on_done(job, outcome)
     return rest
 
 

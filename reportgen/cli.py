@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import signal
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from reportgen import __version__
-from reportgen.errors import ReportError
+from reportgen.errors import Interrupted, ReportError
+
+logger = logging.getLogger("reportgen")
 
 FORMATS_PATIENT = ("html", "pdf", "json", "fhir", "fhir-bundle")
 FORMATS_COHORT = ("html", "pdf", "json")
@@ -34,18 +41,105 @@ def _dose_bands(value: str) -> tuple[float, ...]:
     return edges
 
 
-def _progress(label: str):
-    """A progress bar on a terminal; nothing when stderr is piped."""
-    if not sys.stderr.isatty():
-        return None
+_AFTER_INTERRUPT = {
+    "patient": "; the workers were stopped, temporary files removed, and complete reports "
+               "are listed in OUTDIR/manifest.json (--resume finishes the run)",
+    "cohort": "; the cohort files in OUTDIR are all as they were before, or all new",
+}
 
-    def bar(items):
-        return click.progressbar(length=len(items), label=label, file=sys.stderr)
-    return bar
+
+@dataclass
+class _Options:
+    """The group's options, for every command (``ctx.obj``)."""
+
+    quiet: bool = False
+    verbose: bool = False
+    wait_s: float = 0.0
+
+
+class _Group(click.Group):
+    """Turns the end of a run into its exit status: 130/143 after SIGINT/SIGTERM, and for an
+    unexpected exception one line (the traceback with -v) instead of a stack dump."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Interrupted (SIGTERM) is one too
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            logger.error("reportgen: interrupted by %s%s", signal.Signals(signum).name,
+                         _AFTER_INTERRUPT.get(ctx.invoked_subcommand or "", ""))
+            ctx.exit(128 + signum)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a message
+            _report_bug(ctx, exc)
+            ctx.exit(1)
+
+
+def _report_bug(ctx: click.Context, exc: Exception) -> None:
+    """No message text (it may quote patient data) unless -v, which adds the traceback."""
+    options = ctx.find_object(_Options)
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    logger.error("reportgen: internal error (%s at %s:%d); run again with -v for the "
+                 "traceback and report it", type(exc).__name__, Path(where.filename).name,
+                 where.lineno)
+    if options is not None and options.verbose:
+        logger.error("".join(traceback.format_exception(exc)).rstrip())
+
+
+def _setup_logging(quiet: bool, verbose: bool, log_file: Path | None) -> None:
+    """stderr: messages as they are (errors only with -q); --log-file: with time stamps."""
+    _close_logging()
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(console)
+    if log_file is not None:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot open {log_file} ({exc.strerror})",
+                                     param_hint="--log-file") from None
+        handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+        handler.setFormatter(_FileFormatter(
+            "%(asctime)s %(levelname)s pid=%(process)d %(message)s"))
+        logger.addHandler(handler)
+
+
+def _close_logging() -> None:
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+
+
+class _FileFormatter(logging.Formatter):
+    """The log file gets problems without the cell values they quote (patient data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        redacted = getattr(record, "redacted", None)
+        if redacted is not None:
+            record = logging.makeLogRecord({**record.__dict__, "msg": redacted, "args": ()})
+        return super().format(record)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _progress(ctx: click.Context):
+    """A redrawn line on a terminal, a line every few seconds otherwise, none with -q."""
+    from reportgen.progress import Progress
+
+    if ctx.find_object(_Options).quiet:
+        return None
+    stream = sys.stderr
+    return Progress(stream, terminal=stream.isatty())
 
 
 _input = click.argument("input_path", metavar="INPUT",
-                        type=click.Path(dir_okay=False, path_type=Path))
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _outdir = click.option("-o", "--output-dir", "outdir", required=True,
                        type=click.Path(file_okay=False, path_type=Path),
                        help="Directory for the reports and manifest.json.")
@@ -92,15 +186,32 @@ _labs = click.option("--labs", "labs", type=click.Path(dir_okay=False, path_type
                      help="Lab file in long format: patient_id, date, test, value, unit.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reportgen")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no progress).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="More detail; an internal error shows its traceback (for bug reports).")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also append messages, time-stamped, to this file (no patient values).")
+@click.option("--wait", "wait_s", type=click.FloatRange(0), default=0, show_default=True,
+              metavar="SECONDS",
+              help="Wait this long for another run writing to the same OUTDIR, then refuse.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool, log_file: Path | None,
+        wait_s: float) -> None:
     """Postpartum bone-health reports: MgSO4 tocolysis exposure, DXA (YAM %), fractures,
     JOS 2012 classification (PLO), risk rules with their evidence.
 
-    Exit status: 0 success, 1 data problems (invalid rows, some reports not made),
-    2 usage errors.
+    Exit status: 0 success, 1 data problems (invalid rows, some reports not made, a write
+    error), 2 usage errors, 130 after Ctrl-C (SIGINT), 143 after SIGTERM.
     """
+    if quiet and verbose:
+        raise click.UsageError("-q and -v cannot be used together")
+    ctx.obj = _Options(quiet=quiet, verbose=verbose, wait_s=wait_s)
+    _setup_logging(quiet, verbose, log_file)
+    ctx.call_on_close(_close_logging)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 @cli.command(short_help="Check an input file; list every problem.")
@@ -137,9 +248,9 @@ def validate(input_path: Path, sheet: str | None, as_of, labs: Path | None,
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         rows = len({p.row for p in errors})
-        click.echo(f"{len(errors)} problem(s) in {rows} row(s) of {input_path}", err=True)
+        logger.info("%d problem(s) in %d row(s) of %s", len(errors), rows, input_path)
         sys.exit(1)
-    click.echo(f"{input_path}: OK", err=True)
+    logger.info("%s: OK", input_path)
 
 
 @cli.command(short_help="Discharge reports, one per patient (HTML, PDF/A, JSON, FHIR).")
@@ -195,16 +306,23 @@ def patient(input_path: Path, outdir: Path, ids: tuple[str, ...], formats: tuple
     """
     from reportgen import gc_policy
 
-    with gc_policy.one_shot():  # no collections in the imports and a single report
-        from reportgen import api
+    ctx = click.get_current_context()
+    progress = _progress(ctx)
+    try:
+        with gc_policy.one_shot():  # no collections in the imports and a single report
+            from reportgen import api
 
-        result = _call(api.build_patient_reports, input_path, outdir, ids=ids, formats=formats,
-                       workers=workers, overwrite=overwrite, resume=resume,
-                       rules_path=rules_path, criteria=criteria, template_dir=template_dir,
-                       settings_path=settings_path, lang=lang, sheet=sheet,
-                       progress=_progress("Rendering reports"), as_of=as_of, labs=labs,
-                       doc_status=doc_status, fhir_profile=fhir_profile, strict=strict,
-                       scans_path=scans_path, encoding=encoding, delimiter=delimiter)
+            result = _call(api.build_patient_reports, input_path, outdir, ids=ids,
+                           formats=formats, workers=workers, overwrite=overwrite,
+                           resume=resume, rules_path=rules_path, criteria=criteria,
+                           template_dir=template_dir, settings_path=settings_path, lang=lang,
+                           sheet=sheet, progress=progress, as_of=as_of, labs=labs,
+                           doc_status=doc_status, fhir_profile=fhir_profile, strict=strict,
+                           scans_path=scans_path, encoding=encoding, delimiter=delimiter,
+                           lock_wait_s=ctx.obj.wait_s)
+    finally:
+        if progress is not None:
+            progress.close()
     _finish(result)
 
 
@@ -256,7 +374,8 @@ def cohort(input_path: Path, outdir: Path, formats: tuple[str, ...], skip_invali
                    dose_band_edges_g=dose_bands, overwrite=overwrite, rules_path=rules_path,
                    criteria=criteria, template_dir=template_dir, settings_path=settings_path,
                    lang=lang, sheet=sheet, as_of=as_of, labs=labs, scans_path=scans_path,
-                   encoding=encoding, delimiter=delimiter)
+                   encoding=encoding, delimiter=delimiter,
+                   lock_wait_s=click.get_current_context().obj.wait_s)
     _finish(result)
 
 
@@ -361,7 +480,8 @@ def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
             click.echo(f"{result.path}: {result.status} {result.document_reference} "
                        f"({len(result.entries)} entries)", err=True)
 
-    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report)
+    results = _call(send_outdir, outdir, options, dry_run=dry_run, on_result=report,
+                    lock_wait_s=click.get_current_context().obj.wait_s)
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"{len(results) - failed} of {len(results)} bundle(s) "
                + ("checked (dry run)" if dry_run else "delivered"), err=True)
@@ -369,6 +489,23 @@ def send(outdir: Path, fhir_base: str, token_file: Path | None, dry_run: bool,
         click.echo(str(outdir / "manifest.json"))  # where the answers are recorded
     if failed:
         sys.exit(1)
+
+
+@cli.command(short_help="Print a blank, commented template: input, settings or scans.")
+@click.argument("kind", type=click.Choice(["input", "settings", "scans"]))
+def template(kind: str) -> None:
+    """Print a blank, commented template of KIND to stdout: ``input`` (the patient CSV, every
+    column explained in leading # lines, which the loader skips), ``settings`` (the
+    organisation TOML) or ``scans`` (the DXA scans CSV).
+
+    Example:
+
+    \b
+        reportgen template input > new-cohort.csv
+    """
+    from reportgen import api
+
+    click.echo(api.blank_template(kind), nl=False)
 
 
 def _call(function, *args, **kwargs):
@@ -380,10 +517,11 @@ def _call(function, *args, **kwargs):
 
 def _finish(result) -> None:
     for problem in result.problems:
-        click.echo(str(problem), err=True)
-    click.echo(f"{len(result.files)} file(s) in {result.outdir}"
-               + (f" ({result.skipped} report(s) already complete)" if result.skipped else ""),
-               err=True)
+        level = logging.ERROR if problem.severity == "error" else logging.WARNING
+        logged = dataclasses.replace(problem.redacted(), input=problem.input)
+        logger.log(level, "%s", problem, extra={"redacted": str(logged)})
+    logger.info("%d file(s) in %s%s", len(result.files), result.outdir,
+                f" ({result.skipped} report(s) already complete)" if result.skipped else "")
     if result.files:
         click.echo(str(result.outdir / "manifest.json"))
     if not result.ok:

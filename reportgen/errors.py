@@ -81,3 +81,14 @@ class OutputError(ReportError):
 
 class RenderError(ReportError):
     """A report could not be rendered (template error, blocked resource)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) stopped a run; the CLI exits 128 + ``signum`` (143, 130).
+
+    A ``KeyboardInterrupt`` so that everything that cleans up after Ctrl-C cleans up after a
+    ``kill`` too."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signum)

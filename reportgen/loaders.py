@@ -53,6 +53,7 @@ class RawTable:
     encoding: str = ""
     kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
     scans: dict[int, object] = field(default_factory=dict)  # frame index -> raw list (issue 12)
+    header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
 
 
 def _file_error(source: str, message: str) -> InputError:
@@ -110,6 +111,13 @@ def _load_csv(data: bytes, source: str, encoding: str | None,
         raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
                           "(split the cohort)")  # (quoted cells may span lines, hence 2×)
     text, encoding = _decode(data, source, encoding)  # strict: refuses what would garble
+    comments = _leading_comments(text)
+    if comments:  # the blank template's help lines: cut from the bytes pandas reads
+        cut = 0
+        for _ in range(comments):
+            cut = data.find(b"\n", cut) + 1
+        data = data[cut:] if cut else b""
+        text = text.split("\n", comments)[-1]
     first_line = text[:text.find("\n")] if "\n" in text else text
     del text  # pandas decodes the bytes itself: the whole text as str was a second copy
     if delimiter is None:
@@ -132,7 +140,7 @@ def _load_csv(data: bytes, source: str, encoding: str | None,
         raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
-    table = _from_frame(frame, source, first_row=2)
+    table = _from_frame(frame, source, first_row=2 + comments)
     table.encoding = encoding
     if delimiter == ";":
         _decimal_commas(table)
@@ -155,6 +163,18 @@ def _decimal_commas(table: RawTable) -> None:
                     f"ambiguous number in a ';'-separated file (thousands or decimal comma?): "
                     f"{text[:40]!r}; write it without a thousands separator, e.g. 1500 or 1.5"))
                 table.frame.loc[index, column] = ""
+
+
+def _leading_comments(text: str) -> int:
+    """Lines starting with ``#`` before the header (the blank template's help), skipped;
+    rows keep their line numbers, as a spreadsheet shows them."""
+    count, start = 0, 0
+    while text.startswith("#", start):
+        start = text.find("\n", start) + 1
+        count += 1
+        if start == 0:  # a comment without an end: no header at all
+            break
+    return count
 
 
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
@@ -322,7 +342,8 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     seen: set[str] = set()
     for header, original in zip(headers, originals, strict=True):
         if header in seen:  # ambiguous values: an error for a contract column
-            problems.append(Problem(source, 1, header, f"duplicate column {original!r}",
+            problems.append(Problem(source, first_row - 1, header,
+                                    f"duplicate column {original!r}",
                                     "error" if header in COLUMNS else "warning"))
         seen.add(header)
     frame.columns = headers
@@ -333,7 +354,7 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
     if frame.empty:
         raise _file_error(source, "has a header but no patient rows")
-    return RawTable(source, frame, rows, problems)
+    return RawTable(source, frame, rows, problems, header_row=first_row - 1)
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
+import secrets
+import signal
 import stat
 import tempfile
+import threading
+import time
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 from reportgen.errors import OutputError
 
+logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 JOURNAL = ".reportgen-journal.jsonl"  # one line per completed report, for --resume
+LOCK = ".reportgen.lock"  # advisory flock: one run at a time per OUTDIR
+TEMP_PREFIX = ".tmp-"
+# ".tmp-<pid of the run's parent process>-<random>-<mkstemp suffix>"
+_RUN_TEMP = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
+_LOCK_POLL_S = 0.2
+_HELD = (signal.SIGINT, signal.SIGTERM)
 SCHEMA_VERSION = "1"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -76,30 +91,134 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory, fsync, then rename."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+def new_run_id() -> str:
+    """A run's temp-file tag: the parent's pid (to tell dead runs' temps) and a random part."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def write_temp(path: Path, data: bytes, run_id: str) -> Path:
+    """Write ``data`` to a fsynced temporary file beside ``path``, named for this run; the
+    caller renames it into place with :func:`commit_temps` (or removes it)."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{run_id}-",
+                                    suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp, 0o666 & ~_UMASK)
-        os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # write/fsync name no file
+            exc.filename = str(path)
+        raise
+    return Path(temp)
+
+
+def commit_temps(moves: list[tuple[Path, Path]]) -> None:
+    """Rename each ``(temp, final)`` into place, with SIGINT/SIGTERM held until all are done,
+    so a signal never leaves a unit (one patient, one cohort) half replaced."""
+    with signals_deferred():
+        for temp, final in moves:
+            os.replace(temp, final)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then act on the first one caught.
+
+    Handlers are swapped rather than the signal mask changed: the pool's threads would still
+    take a process-directed signal. Outside the main thread this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in _HELD}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+def atomic_write(path: Path, data: bytes, run_id: str | None = None) -> None:
+    """Write via a temporary file in the same directory, fsync, then rename."""
+    temp = write_temp(path, data, run_id or new_run_id())
+    try:
+        commit_temps([(temp, path)])
+    except BaseException:
+        temp.unlink(missing_ok=True)
         raise
 
 
-def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
-                       resume: bool = False, resumable: bool = True) -> None:
-    """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
+def remove_temps(temps: list[Path]) -> None:
+    for temp in temps:
+        temp.unlink(missing_ok=True)
+
+
+def create_output_dir(outdir: Path) -> None:
+    """Create OUTDIR (and parents); an :class:`OutputError` when that is impossible."""
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot create output directory ({exc.strerror})") from None
     if not os.access(outdir, os.W_OK):
         raise OutputError(f"{outdir}: output directory is not writable")
+
+
+@contextlib.contextmanager
+def locked_output_dir(outdir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``OUTDIR/.reportgen.lock`` for one run; wait up to
+    ``wait_s`` for another run to finish, then refuse with an :class:`OutputError`.
+
+    The kernel releases the lock when the process dies (kill -9 included): no stale locks."""
+    try:
+        fd = os.open(outdir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                     0o666 & ~_UMASK)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot open the lock file {LOCK} ({exc.strerror})") \
+            from None
+    try:
+        _acquire(fd, outdir, time.monotonic() + max(0.0, wait_s))
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _acquire(fd: int, outdir: Path, deadline: float) -> None:
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not waiting and time.monotonic() < deadline:
+                waiting = True
+                logger.info("%s: another reportgen run is writing here; waiting up to %.0f s",
+                            outdir, deadline - time.monotonic())
+            if time.monotonic() >= deadline:
+                raise OutputError(
+                    f"{outdir}: another reportgen run is writing to this directory; "
+                    "nothing was written (try again when it ends, or use --wait SECONDS)"
+                ) from None
+            time.sleep(_LOCK_POLL_S)
+
+
+def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
+                       resume: bool = False, resumable: bool = True) -> None:
+    """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
+    create_output_dir(outdir)
+    check_planned(outdir, planned, overwrite=overwrite, resume=resume, resumable=resumable)
+
+
+def check_planned(outdir: Path, planned: list[str], *, overwrite: bool, resume: bool = False,
+                  resumable: bool = True) -> None:
+    """Refuse unsafe names, and planned files that exist (unless ``overwrite``/``resume``).
+    Called before OUTDIR is touched (a refused run changes nothing) and again under the lock.
+    """
     for name in planned:
         if Path(name).name != name or name in ("", ".", ".."):
             raise OutputError(f"refusing unsafe output name {name!r}")
@@ -108,7 +227,7 @@ def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
     if folders:
         raise OutputError(f"{outdir}: {folders[0]} is a folder where a report goes; nothing was "
                           "written (move it away)")
-    if overwrite or resume:
+    if overwrite or resume or not outdir.is_dir():
         return
     existing = [name for name in planned if os.path.lexists(outdir / name)]
     if existing:
@@ -142,32 +261,67 @@ def carried_entries(outdir: Path, replaced: set[str]) -> list[dict]:
     return kept
 
 
+def remove_run_temps(outdir: Path, run_id: str) -> None:
+    """Remove this run's temporary files (never another run's)."""
+    for temp in outdir.glob(f"{TEMP_PREFIX}{run_id}-*"):
+        temp.unlink(missing_ok=True)
+
+
 def remove_stale_temps(outdir: Path) -> None:
-    """Remove temporary files left by a killed run (they never hold a complete report):
-    only regular files named as ``atomic_write`` names them; a user's ``.tmp-notes`` file,
-    a ``.tmp-*`` folder or link is left alone."""
-    for temp in outdir.glob(".tmp-*"):
-        try:
-            if _OUR_TEMP.fullmatch(temp.name) and stat.S_ISREG(temp.lstat().st_mode):
+    """Remove temporary files left by killed runs: those whose run's process is gone (and the
+    untagged ones of older versions). Call with the lock held."""
+    for temp in outdir.glob(f"{TEMP_PREFIX}*"):
+        tagged = _RUN_TEMP.match(temp.name)
+        ours = (not _process_alive(int(tagged.group(1))) if tagged is not None
+                else bool(_OUR_TEMP.fullmatch(temp.name)))  # an older version's temp
+        try:  # only regular files: a user's .tmp-* folder or link is left alone
+            if ours and stat.S_ISREG(temp.lstat().st_mode):
                 temp.unlink()
         except OSError:
             continue
 
 
-def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *, tool_version: str,
-                   rules_version: str, rules_name: str) -> Path:
-    """``manifest.json``: every complete file with its sha256, and every problem."""
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def rules_fields(rules: object) -> dict[str, str]:
+    """What a file entry records of the rule set that made it: name, version, digest, criteria.
+    """
+    return {"rules_name": rules.name, "rules_version": rules.version,  # type: ignore[attr-defined]
+            "rules_digest": rules.digest, "criteria": rules.criteria}  # type: ignore[attr-defined]
+
+
+def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *,
+                   last_run: dict, run_id: str | None = None) -> Path:
+    """``manifest.json``: every complete file with its sha256 and rule set, the last run's
+    problems, and ``last_run`` (command, status, tool and rule set of that run only).
+
+    ``tool_version``, ``rules_name`` and ``rules_version`` at the top level are kept for the
+    contract (v2 §3) and also describe the last run only; each file names its own rule set."""
     manifest = {
         "schema_version": SCHEMA_VERSION,
-        "tool_version": tool_version,
-        "rules_name": rules_name,
-        "rules_version": rules_version,
+        "tool_version": last_run["tool_version"],
+        "rules_name": last_run["rules_name"],
+        "rules_version": last_run["rules_version"],
+        "last_run": last_run,
         "files": sorted(entries, key=lambda e: e["path"]),
         "errors": errors,
     }
     path = outdir / MANIFEST
-    atomic_write(path, dump_json(manifest))
+    atomic_write(path, dump_json(manifest), run_id)
     return path
+
+
+def remove_manifest(outdir: Path) -> None:
+    """No manifest rather than a wrong one (when it cannot be rewritten: a full disk)."""
+    (outdir / MANIFEST).unlink(missing_ok=True)
 
 
 def dump_json(data: object) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -52,8 +53,10 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     (``"end": null``) needs it."""
     source, rows = raw.source, raw.rows
     problems = list(raw.problems)
-    problems += [Problem(source, 1, name, "unknown column, ignored", "warning")
-                 for name in raw.frame.columns if name not in COLUMNS]
+    unknown = [name for name in raw.frame.columns if name not in COLUMNS]
+    problems += [Problem(source, raw.header_row, name,
+                         "unknown column, ignored" + _did_you_mean(name), "warning")
+                 for name in unknown]
     known = raw.frame[[c for c in raw.frame.columns if c in COLUMNS]]
     coerced = coerce_frame(known, rows, source)
     frame = coerced.frame
@@ -84,22 +87,38 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     frame["_derived"] = derived.str.strip(",")
     bad_rows = {p.row for p in problems if p.severity == "error"}
     # A header error (missing or duplicated column) leaves every row's values in doubt.
-    header_error = bool(column_problems) or (raw.kind == "table" and 1 in bad_rows)
+    header_error = bool(column_problems) or (raw.kind == "table" and raw.header_row in bad_rows)
     valid = ~rows.isin(bad_rows) & (not header_error)
     problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
     return PreparedTable(source, frame, valid.reset_index(drop=True), problems, raw.scans)
 
 
+def _did_you_mean(header: str) -> str:
+    """``; did you mean 'yam_percent'?`` for a near-miss header (``yam_pct``), else ``""``."""
+    close = difflib.get_close_matches(header, COLUMNS, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _near_miss(name: str, headers: list[str]) -> str:
+    """`` (is 'yam_pct' meant to be yam_percent?)`` when an unknown header is close to ``name``.
+    """
+    close = difflib.get_close_matches(name, [h for h in headers if h not in COLUMNS], n=1,
+                                      cutoff=0.75)
+    return f" (is {close[0]!r} meant to be {name}?)" if close else ""
+
+
 def _missing_columns(frame: pd.DataFrame, raw: RawTable, source: str) -> list[Problem]:
     problems = []
+    headers = [str(h) for h in raw.frame.columns]
     for name in _REQUIRED:
         if name in frame.columns:
             continue
         if name in _FROM_INFUSIONS and raw.infusions and len(raw.infusions) == len(frame):
             continue
-        problems.append(Problem(source, 1, name, "required column missing"))
+        problems.append(Problem(source, raw.header_row, name,
+                                "required column missing" + _near_miss(name, headers)))
     if "bmi_kg_m2" not in frame.columns:
-        problems.append(Problem(source, 1, "bmi_kg_m2",
+        problems.append(Problem(source, raw.header_row, "bmi_kg_m2",
                                 "required column missing (give bmi_kg_m2, or height_cm and "
                                 "weight_kg)"))
     return problems

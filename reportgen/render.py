@@ -103,7 +103,16 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
     # force (reportgen.i18n.using), so one environment serves every language.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.filters["css_string"] = css_string
     return env
+
+
+def css_string(value: object) -> Markup:
+    """``value`` as a quoted CSS string, every character but letters, digits and spaces
+    escaped (``\\HHHHHH``): safe inside ``<style>`` whatever an id or a name holds."""
+    text = "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):06X}"
+                   for c in str(value))
+    return Markup(f'"{text}"')
 
 
 class HtmlPdfRenderer:

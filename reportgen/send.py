@@ -15,6 +15,7 @@ appears in a message. Each response is recorded in the manifest under the file's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reportgen.errors import ReportError
-from reportgen.output import MANIFEST, atomic_write, dump_json, sha256_bytes
+from reportgen.output import MANIFEST, atomic_write, dump_json, locked_output_dir, sha256_bytes
 
 FHIR_JSON = "application/fhir+json"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -119,26 +120,31 @@ def bundle_files(outdir: Path) -> list[dict]:
 
 def send_outdir(outdir: Path | str, options: SendOptions, *, dry_run: bool = False,
                 on_result: Callable[[SendResult], None] | None = None,
-                client: httpx.Client | None = None) -> list[SendResult]:
+                client: httpx.Client | None = None,
+                lock_wait_s: float = 0.0) -> list[SendResult]:
     """Send every bundle of OUTDIR's manifest; record the responses in the manifest (not on a
-    dry run, which makes no request at all)."""
+    dry run, which makes no request at all). Holds OUTDIR's lock (issue 17), so no report
+    run replaces a bundle or rewrites the manifest meanwhile."""
     outdir = Path(outdir)
     base = check_base_url(options.base_url, allow_insecure=options.allow_insecure)
     results = []
     owned = client is None and not dry_run
-    if owned:
-        client = _client(options)
-    try:
-        for entry in bundle_files(outdir):
-            result = _send_file(outdir, entry, base, options, client, dry_run)
-            results.append(result)
-            if on_result:
-                on_result(result)
-    finally:
+    lock = (contextlib.nullcontext() if dry_run
+            else locked_output_dir(outdir, wait_s=lock_wait_s))
+    with lock:
         if owned:
-            client.close()
-    if not dry_run:
-        _record(outdir, results, base)
+            client = _client(options)
+        try:
+            for entry in bundle_files(outdir):
+                result = _send_file(outdir, entry, base, options, client, dry_run)
+                results.append(result)
+                if on_result:
+                    on_result(result)
+        finally:
+            if owned:
+                client.close()
+        if not dry_run:
+            _record(outdir, results, base)
     return results
 
 

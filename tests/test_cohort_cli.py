@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from reportgen.cli import cli
+from reportgen.output import LOCK
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "input" / "case_series_2020.csv"
@@ -69,6 +70,8 @@ def every_readable_text(outdir: Path) -> dict[str, bytes]:
     text and each embedded file (read while the Pdf is open)."""
     found: dict[str, bytes] = {}
     for path in sorted(outdir.iterdir()):
+        if path.name == LOCK:  # empty: flock bookkeeping (issue 17)
+            continue
         found[path.name] = path.read_bytes()
         if path.suffix != ".pdf":
             continue
@@ -175,7 +178,7 @@ def test_skip_invalid_excludes_rows_with_reasons(skipped_run):
 
 
 def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
-    names = sorted(p.name for p in deidentified_run.iterdir())
+    names = sorted(p.name for p in deidentified_run.iterdir() if p.name != LOCK)
     assert names == ["cohort-cases.csv", "cohort-summary.html", "cohort-summary.json",
                      "cohort-summary.pdf", "manifest.json"]
     assert leaks(deidentified_run) == []
@@ -212,8 +215,8 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
     processes = [start(str(SEED), "-o", str(first), hash_seed="1"),
                  start(str(SEED), "-o", str(second), hash_seed="2")]
     assert [finish(p)[0] for p in processes] == [0, 0]
-    files = sorted(p.name for p in first.iterdir())
-    assert files == sorted(p.name for p in second.iterdir())
+    files = sorted(p.name for p in first.iterdir() if p.name != LOCK)
+    assert files == sorted(p.name for p in second.iterdir() if p.name != LOCK)
     assert len(files) == 5
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
@@ -229,7 +232,7 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
 def test_format_json_alone(tmp_path):
     code, stderr = invoke(str(SEED), "-o", str(tmp_path / "out"), "--format", "json")
     assert code == 0, stderr
-    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != LOCK)
     assert written == ["cohort-cases.csv", "cohort-summary.json", "manifest.json"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text("utf-8"))
     assert sorted(f["format"] for f in manifest["files"]) == ["csv", "json"]

@@ -48,7 +48,8 @@ def test_load_table_xlsx_copy_matches_csv():
 
 
 def test_load_table_xlsx_unknown_sheet_is_input_error():
-    with pytest.raises(InputError, match=r":0:-: no sheet named .No such sheet."):
+    """The message lists the workbook's sheets (issue 17)."""
+    with pytest.raises(InputError, match=r":0:-: no sheet named .No such sheet..*Table 1"):
         load_table(DATA / "case_series_2020.xlsx", sheet="No such sheet")
 
 
