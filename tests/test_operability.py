@@ -440,7 +440,7 @@ def test_near_miss_headers_and_sheet_names(tmp_path, write_csv):
     workbook = ROOT / "tests" / "data" / "case_series_2020.xlsx"
     result = CliRunner().invoke(cli, ["validate", str(workbook), "--sheet", "Nope"])
     assert result.exit_code == 1
-    assert "no sheet named 'Nope'; the workbook has: '" in result.stdout
+    assert "no sheet named 'Nope' (sheets: '" in result.stdout
 
 
 @pytest.mark.parametrize("kind", ["input", "settings", "scans"])
