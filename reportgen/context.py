@@ -155,7 +155,8 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
         # with scans they keep the main input's values (the latest scan is in the trend).
         "charts": _charts(record, rules, reference, assessment.exposure, postpartum=(
-            assessment.follow_up.original if assessment.follow_up else record)),
+            assessment.follow_up.original if assessment.follow_up else record),
+            trend=bool(follow_up and follow_up["is_follow_up"] and follow_up["chart"])),
         "reference_label": _(REFERENCE_LABEL),
         "reference_caption": _(REFERENCE_CAPTION),
         "rules_label": rules.label,
@@ -251,15 +252,17 @@ def _dates(record: dict) -> list[dict]:
 
 
 def _charts(record: dict, rules: RuleSet, reference: tuple,
-            exposure: dict | None, postpartum: dict | None = None) -> dict[str, dict | None]:
+            exposure: dict | None, postpartum: dict | None = None,
+            trend: bool = False) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
     postpartum = postpartum or record
     so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
-    # The exposure chart already draws the infusion span: no second timeline beside it.
-    timeline = None if so_far else chart_image(charts.plot_timeline(
-        _timeline_events(postpartum)))
+    # The exposure chart already draws the infusion span, and a follow-up's trend chart marks
+    # delivery, weaning and treatment: no second timeline beside either.
+    timeline = None if so_far or trend else chart_image(
+        charts.plot_timeline(_timeline_events(postpartum)))
     if postpartum.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
         return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {

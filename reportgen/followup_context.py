@@ -33,7 +33,8 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
         "latest": _status(follow_up.latest),
         "first": (_status(follow_up.first) if follow_up.first is not None
                   and follow_up.first.scan_date != follow_up.latest.scan_date else None),
-        "changes": _changes(follow_up.changes),
+        "changes": (changes := _latest_rows(_changes(follow_up.changes))),
+        "changes_trimmed": len(changes) < len(_changes(follow_up.changes)),
         "single_sites": [f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), "
                          "nothing to compare" for s in scans if s.site in follow_up.single_sites],
         "lsc": "; ".join(f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "
@@ -72,6 +73,20 @@ def _status(status: ScanStatus | None) -> dict[str, str] | None:
     return {"date": fmt.date_text(status.scan_date), "status": status.finding.status,
             "site": scan.label, "yam": fmt.percent(scan.yam_percent),
             "reason": status.finding.reason}
+
+
+MAX_CHANGE_ROWS = 8  # beyond: each site's latest scan only (the trend shows the history)
+
+
+def _latest_rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """All rows when few; else each site's latest scan against the previous and the baseline,
+    so a long follow-up stays on three pages (every interval stays in the JSON)."""
+    if len(rows) <= MAX_CHANGE_ROWS:
+        return rows
+    latest: dict[object, dict[str, object]] = {}
+    for row in rows:  # rows come in scan order within a site
+        latest[row["site"]] = row
+    return list(latest.values())
 
 
 def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:

@@ -219,3 +219,30 @@ def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
     assert "MRN-4242" not in result.output
     assert "MRN-4242" not in (tmp_path / "out" / "cohort-summary.json").read_text("utf-8")
     assert "MRN-4242" not in (tmp_path / "out" / "manifest.json").read_text("utf-8")
+
+
+def test_a_long_follow_up_stays_on_three_pages(tmp_path):
+    """Five visits × four sites with a device change and an excluded vertebra: the report
+    shows each site's latest change (every interval stays in the JSON) on at most 3 pages."""
+    header = ("patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent,t_score,"
+              "z_score,device,excluded_vertebrae")
+    rows = [header]
+    sites = (("L1-L4", 0.712, 67), ("femoral_neck", 0.650, 82), ("total_hip", 0.742, 84),
+             ("radius_1_3", 0.640, 88))
+    for visit, day in enumerate(("2020-06-10", "2020-12-14", "2021-06-14", "2021-12-13",
+                                 "2022-06-13")):
+        device = "Hologic Horizon A" if visit < 3 else "GE Lunar iDXA"
+        for site, bmd, yam in sites:
+            excluded = "L2" if site == "L1-L4" and visit == 4 else ""
+            rows.append(f"2,{day},{site},{bmd * (1 + 0.03 * visit):.3f},{yam + 2 * visit},,"
+                        f"{-2.9 + 0.3 * visit:.1f},{-2.7 + 0.3 * visit:.1f},{device},{excluded}")
+    scans = tmp_path / "scans.csv"
+    scans.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run("patient", INDEX_JSON, "--scans", scans, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    reader = pypdf.PdfReader(tmp_path / "out" / "patient-2.pdf")
+    assert len(reader.pages) <= 3
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Each site's latest scan is shown" in text
+    document = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
+    assert len(document["follow_up"]) > 8  # every interval is still in the JSON
