@@ -94,7 +94,7 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
                else _("Postpartum bone-health report"))
     follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
     if follow_up and follow_up["is_follow_up"]:
-        heading = FOLLOW_UP_HEADING
+        heading = _(FOLLOW_UP_HEADING)
     return {
         "lang": org.language,
         "title": _("{heading} — patient {id}").format(heading=heading, id=pid),

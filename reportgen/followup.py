@@ -17,6 +17,7 @@ from itertools import groupby
 
 from reportgen.classify import classify_bone_status
 from reportgen.fractures import read_fractures
+from reportgen.i18n import N_, _
 from reportgen.models import Finding, QualityFlag
 from reportgen.rules import RuleSet
 from reportgen.scans import Scan
@@ -51,8 +52,9 @@ class Verdict(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"increase": "significant increase", "decrease": "significant decrease",
-                "no_significant_change": "no change beyond the LSC"}[self.value]
+        text = {"increase": N_("significant increase"), "decrease": N_("significant decrease"),
+                "no_significant_change": N_("no change beyond the LSC")}[self.value]
+        return _(text)
 
 
 class PrecisionSource(enum.Enum):
@@ -62,10 +64,11 @@ class PrecisionSource(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"facility": "facility precision",
-                "iscd_default": "ISCD minimum acceptable precision (default)",
-                "reportgen_default": "reportgen default (no ISCD figure; set the facility's)",
+        text = {"facility": N_("facility precision"),
+                "iscd_default": N_("ISCD minimum acceptable precision (default)"),
+                "reportgen_default": N_("reportgen default (no ISCD figure; set the facility's)"),
                 }[self.value]
+        return _(text)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from datetime import date, datetime
 from reportgen import formatting as fmt
 from reportgen.followup import Change, FollowUp, PrecisionSource, ScanStatus
 from reportgen.followup_charts import SiteSeries, plot_bmd_trend
+from reportgen.i18n import N_, _
 from reportgen.scans import Scan
 from reportgen.sites import site_label
 
-FOLLOW_UP_HEADING = "Follow-up bone-health report"
-_EVENTS = (("delivery_date", "Delivery"), ("weaning_date", "Weaning"),
-           ("treatment_start", "Treatment start"))
+FOLLOW_UP_HEADING = N_("Follow-up bone-health report")
+_EVENTS = (("delivery_date", N_("Delivery")), ("weaning_date", N_("Weaning")),
+           ("treatment_start", N_("Treatment start")))
 
 
 def follow_up_context(follow_up: FollowUp | None, record: dict,
@@ -24,7 +25,22 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
     if follow_up is None:
         return None
     scans = follow_up.scans
+    reference = follow_up.reference or _("not stated (set [dxa] reference in --settings)")
+    latest, first = follow_up.latest, follow_up.first
+    texts = {  # sentences with a "%" are built here: Jinja's gettext %-formats its strings
+        "latest": _("decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
+                    "and proximal femur).").format(**_status_values(latest)) if latest else "",
+        "no_latest": _("no scan gives a %YAM at the lumbar spine or proximal femur; the status "
+                       "above is from the main input."),
+        "first": _("decided by {site} (YAM {yam} %).").format(**_status_values(first))
+        if first is not None else "",
+        "method": _("Change = (later BMD − earlier BMD) / earlier BMD; significant when |change| "
+                    "≥ LSC (ISCD, 95 % confidence), LSC = 2.77 × precision error; scans on "
+                    "different devices or of different vertebrae are not compared."),
+        "reference": _("%YAM reference: {reference}.").format(reference=reference),
+    }
     return {
+        "texts": texts,
         "is_follow_up": follow_up.is_follow_up,
         "results": _results(scans),
         "show_age_matched": any(s.age_matched_percent is not None for s in scans),
@@ -64,6 +80,11 @@ def _results(scans: tuple[Scan, ...]) -> list[dict[str, str]]:
         })
         previous = scan.scan_date
     return rows
+
+
+def _status_values(status: ScanStatus) -> dict[str, str]:
+    shown = _status(status)
+    return {"site": shown["site"], "yam": shown["yam"]}
 
 
 def _status(status: ScanStatus | None) -> dict[str, str] | None:
@@ -106,15 +127,15 @@ def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:
 
 
 def _change_cells(change: Change) -> dict[str, object]:
-    shown, _ = fmt.distinct(abs(change.change_percent), change.lsc.lsc_percent,
+    shown, _limit = fmt.distinct(abs(change.change_percent), change.lsc.lsc_percent,
                             formatter=_one_decimal)
     sign = "+" if change.change_percent > 0 else (fmt.MINUS if change.change_percent < 0 else "")
     return {
         "since": fmt.date_text(change.earlier.scan_date),
         "change": f"{_signed(change.change_g_cm2)} g/cm² ({sign}{shown} %)",
-        "verdict": change.verdict.label if change.verdict else "not compared: " + (
-            "device changed" if change.reason.startswith("different device")
-            else "vertebrae differ"),  # the page-1 warning gives the details
+        "verdict": change.verdict.label if change.verdict else (
+            _("not compared: device changed") if change.reason.startswith("different device")
+            else _("not compared: vertebrae differ")),  # the page-1 warning gives the details
         "verdict_class": change.verdict.value if change.verdict else "not_compared",
         "same": False,
     }
@@ -142,7 +163,7 @@ def _events(record: dict) -> list[tuple[str, date]]:
         if isinstance(value, datetime):
             value = value.date()
         if isinstance(value, date):
-            events.append((label, value))
+            events.append((_(label), value))
     return events
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from reportgen.i18n import N_, _
+
 FEMORAL_NECK = "femoral_neck"
 TOTAL_HIP = "total_hip"
 RADIUS_1_3 = "radius_1_3"
@@ -25,7 +27,8 @@ _NAMED = {
     "lumbar": LUMBAR_L1_L4, "lumbar_spine": LUMBAR_L1_L4, "spine": LUMBAR_L1_L4,
     "腰椎": LUMBAR_L1_L4,
 }
-_LABELS = {FEMORAL_NECK: "Femoral neck", TOTAL_HIP: "Total hip", RADIUS_1_3: "Radius 1/3"}
+_LABELS = {FEMORAL_NECK: N_("Femoral neck"), TOTAL_HIP: N_("Total hip"),
+           RADIUS_1_3: N_("Radius 1/3")}
 _ORDER = {FEMORAL_NECK: 10, TOTAL_HIP: 11, RADIUS_1_3: 20}
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-", "~": "-",
                          "\u301c": "-"})
@@ -70,7 +73,7 @@ def site_region(site: str) -> str:
 
 def site_label(site: str) -> str:
     """Display name: ``L1–L4``, ``Femoral neck``."""
-    return site.replace("-", "–") if site.startswith("L") else _LABELS[site]
+    return site.replace("-", "–") if site.startswith("L") else _(_LABELS[site])
 
 
 def site_order(site: str) -> tuple[int, str]:
