@@ -12,7 +12,7 @@ import pandas as pd
 
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
-from reportgen.exposure import exposure_so_far
+from reportgen.exposure import exposure_so_far, stored_infusions
 from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
 from reportgen.i18n import N_, _
@@ -117,10 +117,9 @@ def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
     infusions, as_of = record.get("_infusions"), record.get("_as_of")
     if not infusions or not as_of:
         return None
-    parsed = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
-              for a, b, r in infusions]
     threshold = float(rules.risk_rule("mgso4_high_cumulative_dose").threshold)
-    return exposure_so_far(parsed, datetime.fromisoformat(str(as_of)), threshold)
+    return exposure_so_far(stored_infusions(record), datetime.fromisoformat(str(as_of)),
+                           threshold)
 
 
 def _follow_up(record: dict[str, object], rules: RuleSet,

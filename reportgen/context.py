@@ -11,11 +11,11 @@ from importlib import resources
 from reportgen import charts, i18n
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
-from reportgen.exposure import cumulative_series
+from reportgen.exposure import cumulative_series, stored_infusions
 from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.i18n import N_, _
-from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH
+from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH, interval_text
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -285,10 +285,8 @@ def _caveats(measured: bool, in_pregnancy: bool) -> tuple[str, ...]:
 
 
 def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
-    infusions = [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
-                 for a, b, r in record["_infusions"]]
     as_of = datetime.fromisoformat(exposure["as_of"])
-    series = cumulative_series(infusions, as_of)
+    series = cumulative_series(stored_infusions(record), as_of)
     projected = None
     if exposure["projected_threshold_date"]:
         hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / \
@@ -326,12 +324,8 @@ def _lab_table(labs: list) -> dict | None:
     columns = []
     for test in tests:
         spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
-        interval = " – ".join(fmt.number(v) for v in (first.low, first.high) if v is not None)
-        if first.low is None:
-            interval = f"≤ {fmt.number(first.high)}"
-        elif first.high is None:
-            interval = f"≥ {fmt.number(first.low)}"
-        columns.append({"label": _(spec.label), "unit": spec.unit, "interval": interval,
+        columns.append({"label": _(spec.label), "unit": spec.unit,
+                        "interval": interval_text(first.low, first.high, " – "),
                         "note": _(spec.note) if spec.note else ""})
     rows = []
     for day in dict.fromkeys(lab.date for lab in labs):

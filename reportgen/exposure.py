@@ -8,7 +8,7 @@ high-dose threshold (None when not infusing or already past it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 Infusion = tuple[datetime, datetime | None, float]  # start, end (None = running), g/h
@@ -18,6 +18,13 @@ def parse_as_of(text: str) -> datetime:
     """``2025-03-05`` (00:00 that day) or ``2025-03-05T14:00``; a ValueError otherwise."""
     moment = datetime.fromisoformat(text.strip())
     return moment.replace(tzinfo=None)
+
+
+def stored_infusions(record: Mapping[str, object]) -> list[Infusion]:
+    """The infusion record as ``prepare_table`` stores it on a row (``_infusions``: ISO start,
+    ISO end or None while running, g/h), parsed."""
+    return [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+            for a, b, r in record.get("_infusions") or ()]
 
 
 def clipped(infusions: Sequence[Infusion], as_of: datetime | None

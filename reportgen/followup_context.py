@@ -27,6 +27,7 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
     scans = follow_up.scans
     reference = follow_up.reference or _("not stated (set [dxa] reference in --settings)")
     latest, first = follow_up.latest, follow_up.first
+    all_changes = _changes(follow_up.changes)
     texts = {  # sentences with a "%" are built here: Jinja's gettext %-formats its strings
         "latest": _("decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
                     "and proximal femur).").format(**_status_values(latest)) if latest else "",
@@ -49,8 +50,8 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
         "latest": _status(follow_up.latest),
         "first": (_status(follow_up.first) if follow_up.first is not None
                   and follow_up.first.scan_date != follow_up.latest.scan_date else None),
-        "changes": (changes := _latest_rows(_changes(follow_up.changes))),
-        "changes_trimmed": len(changes) < len(_changes(follow_up.changes)),
+        "changes": _latest_rows(all_changes),
+        "changes_trimmed": len(all_changes) > MAX_CHANGE_ROWS,
         "single_sites": [f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), "
                          "nothing to compare" for s in scans if s.site in follow_up.single_sites],
         "lsc": "; ".join(f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "

@@ -15,10 +15,12 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from reportgen import formatting as fmt
 from reportgen.errors import ReportError
+from reportgen.exposure import stored_infusions
 from reportgen.i18n import N_
 
 
@@ -200,16 +202,21 @@ def lab_results(record: Mapping[str, object],
     return out
 
 
+def interval_text(low: float | None, high: float | None, sep: str = "–") -> str:
+    """``8.8–10.1``, ``≤ 0.2`` or ``≥ 30``: a reference interval as reports print it."""
+    if low is None:
+        return f"≤ {fmt.number(high)}"
+    if high is None:
+        return f"≥ {fmt.number(low)}"
+    return f"{fmt.number(low)}{sep}{fmt.number(high)}"
+
+
 def _infusion_days(record: Mapping[str, object]) -> set[str]:
     """ISO days with MgSO4 running (and "latest" when still infusing at ``--as-of``)."""
-    from datetime import timedelta
-
     days: set[str] = set()
     as_of = record.get("_as_of")
-    for start, end, _rate in record.get("_infusions") or ():
-        first = datetime.fromisoformat(start)
-        last = datetime.fromisoformat(end) if end else (
-            datetime.fromisoformat(str(as_of)) if as_of else first)
+    for first, end, _rate in stored_infusions(record):
+        last = end or (datetime.fromisoformat(str(as_of)) if as_of else first)
         day = first.date()
         while day <= last.date():
             days.add(day.isoformat())

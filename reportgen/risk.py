@@ -308,7 +308,7 @@ def page1_statements(record: Mapping[str, object], finding: Finding, fractures: 
 
 def _abnormal_labs(labs: list) -> str:
     """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``."""
-    from reportgen.labs import LAB_TESTS
+    from reportgen.labs import LAB_TESTS, interval_text
 
     latest = {}
     for result in labs:  # sorted by date, main-row (latest) values last
@@ -322,11 +322,7 @@ def _abnormal_labs(labs: list) -> str:
         label = label if label[1:2].isupper() else label[0].lower() + label[1:]
         name = _("corrected calcium") if result.corrected_value is not None else label
         value = result.corrected_value if result.corrected_value is not None else result.value
-        interval = "–".join(fmt.number(v) for v in (result.low, result.high) if v is not None)
-        if result.low is None:
-            interval = f"≤ {fmt.number(result.high)}"
-        elif result.high is None:
-            interval = f"≥ {fmt.number(result.low)}"
+        interval = interval_text(result.low, result.high)
         parts.append(_("{name} {value} {unit} ({flag}; {interval})").format(
             name=name, value=fmt.number(value), unit=test.unit, flag=_(result.flag),
             interval=interval))
