@@ -96,6 +96,7 @@ TIMELINE = """<table style="width: 100%; border-collapse: collapse; table-layout
 
 def html_bands(html: str) -> str:
     """Replace the YAM zone band and timeline images (found by their alt text)."""
+
     def replace(match: re.Match) -> str:
         tag = match[0]
         alt = re.search(r'alt="([^"]*)"', tag)
@@ -107,6 +108,7 @@ def html_bands(html: str) -> str:
             yam = float(value[1]) if value else 80.0
             return YAM_BAND.format(x=(min(max(yam, 40), 120) - 40) / 80 * 100, yam=f"{yam:g}")
         return tag
+
     return IMG.sub(replace, html)
 
 
@@ -146,8 +148,13 @@ def coerce_frame_unique(raw, rows, source):
             wrong = ((numeric < column.low) | (numeric > column.high)).fillna(False)
             wrong = pd.Series(np.asarray(wrong, dtype=bool)[codes], index=raw.index)
             problems += schema._located(
-                wrong, text, rows, source, name,
-                f"outside the plausible range {column.low:g}–{column.high:g}")
+                wrong,
+                text,
+                rows,
+                source,
+                name,
+                f"outside the plausible range {column.low:g}–{column.high:g}",
+            )
     return schema.Coerced(out, problems, {p.row for p in problems})
 
 
@@ -160,8 +167,7 @@ def blank_rows_unique(frame):
     blank = np.ones(len(frame), dtype=bool)
     for column in frame.columns:
         codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object))
-        empty = np.fromiter((not str(u).strip() for u in uniques), dtype=bool,
-                            count=len(uniques))
+        empty = np.fromiter((not str(u).strip() for u in uniques), dtype=bool, count=len(uniques))
         blank &= empty[codes]
         if not blank.any():
             break
@@ -195,23 +201,27 @@ def validate_experiment(rows_n: int, repeat: int) -> None:
             assert (old_blank.to_numpy() == new_blank).all()
             clock("prepare_table (today)", records.prepare_table, raw)
             known = frame[[c for c in frame.columns if c in schema.COLUMNS]]
-            old = clock("  coerce_frame (today)", schema.coerce_frame, known, raw.rows,
-                        raw.source)
-            new = clock("  coerce_frame (distinct values)", coerce_frame_unique, known, raw.rows,
-                        raw.source)
+            old = clock("  coerce_frame (today)", schema.coerce_frame, known, raw.rows, raw.source)
+            new = clock(
+                "  coerce_frame (distinct values)", coerce_frame_unique, known, raw.rows, raw.source
+            )
             pd.testing.assert_frame_equal(old.frame, new.frame)
             assert old.problems == new.problems
             assert old.bad_rows == new.bad_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nvalidation of {rows_n:,} synthetic rows, CPU s (median of {repeat}); the "
-          "prototypes give identical frames and problems:")
+    print(
+        f"\nvalidation of {rows_n:,} synthetic rows, CPU s (median of {repeat}); the "
+        "prototypes give identical frames and problems:"
+    )
     for name, values in timings.items():
         print(f"  {name:40s} {statistics.median(values):7.2f} s")
-    saved = (statistics.median(timings["  blank-row test (today)"])
-             - statistics.median(timings["  blank-row test (distinct values)"])
-             + statistics.median(timings["  coerce_frame (today)"])
-             - statistics.median(timings["  coerce_frame (distinct values)"]))
+    saved = (
+        statistics.median(timings["  blank-row test (today)"])
+        - statistics.median(timings["  blank-row test (distinct values)"])
+        + statistics.median(timings["  coerce_frame (today)"])
+        - statistics.median(timings["  coerce_frame (distinct values)"])
+    )
     print(f"  => load_table + prepare_table would drop by {saved:.2f} s CPU")
 
 
@@ -261,16 +271,22 @@ def memory_experiment(reports: int) -> None:
         csv_path = synth.write_csv(work / "patients.csv", reports, seed=17)
         print(f"\nRSS (MB) of one in-process worker by reports done ({reports} reports):")
         for variant in ("as-is", "fresh-cache"):
-            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(csv_path),
-                                   str(work / variant), variant], capture_output=True,
-                                  text=True, env=dict(os.environ))
+            done = subprocess.run(
+                [sys.executable, "-c", _MEMORY_CHILD, str(csv_path), str(work / variant), variant],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ),
+            )
             if done.returncode != 0:
                 print(f"  {variant}: failed: {done.stderr[-800:]}")
                 continue
             curve = json.loads(done.stdout.strip().splitlines()[-1])
             tail = [p for p in curve if p[0] >= reports / 4]
-            slope = ((tail[-1][1] - tail[0][1]) / (tail[-1][0] - tail[0][0]) * 100
-                     if len(tail) >= 2 else float("nan"))
+            slope = (
+                (tail[-1][1] - tail[0][1]) / (tail[-1][0] - tail[0][0]) * 100
+                if len(tail) >= 2
+                else float("nan")
+            )
             shown = ", ".join(f"{n}:{mb:.0f}" for n, mb in curve[:: max(1, len(curve) // 8)])
             print(f"  {variant:12s} {slope:+6.1f} MB per 100 reports after warm-up;  {shown}")
     finally:
@@ -281,10 +297,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--docs", type=int, default=24, help="reports (0 = skip the PDF part)")
     parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--memory", type=int, metavar="REPORTS",
-                        help="also compare RSS growth with and without the shared image cache")
-    parser.add_argument("--validate", type=int, metavar="ROWS",
-                        help="also measure the validation prototypes on ROWS rows")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        metavar="REPORTS",
+        help="also compare RSS growth with and without the shared image cache",
+    )
+    parser.add_argument(
+        "--validate",
+        type=int,
+        metavar="ROWS",
+        help="also measure the validation prototypes on ROWS rows",
+    )
     opts = parser.parse_args()
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1704067200")
     if opts.validate:
@@ -312,6 +336,7 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
                 return _f(*args, **kwargs)
             finally:
                 chart_time.setdefault(_n, []).append(time.process_time() - c)
+
         setattr(charts, name, timed)
 
     work = Path(tempfile.mkdtemp(prefix="reportgen-exp-"))
@@ -320,8 +345,9 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
         build_patient_reports(csv_path, work / "out", workers=1, overwrite=True)
         docs = []
         for path in sorted((work / "out").glob("patient-*.html")):
-            docs.append((path.read_text("utf-8"), path.with_suffix(".json").read_bytes(),
-                         path.stem))
+            docs.append(
+                (path.read_text("utf-8"), path.with_suffix(".json").read_bytes(), path.stem)
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -334,14 +360,16 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
 
     extra_css: dict[str, weasyprint.CSS] = {}
 
-    def pdf(html: str, data: bytes, stem: str, *, cache=None, css_once=False, tags=True,
-            extra=None):
+    def pdf(
+        html: str, data: bytes, stem: str, *, cache=None, css_once=False, tags=True, extra=None
+    ):
         stylesheets = [renderer.font_css]
         if css_once:
             for text in STYLE.findall(html):
                 if text not in css_cache:
-                    css_cache[text] = weasyprint.CSS(string=text, font_config=renderer.font_config,
-                                                     url_fetcher=renderer.fetcher)
+                    css_cache[text] = weasyprint.CSS(
+                        string=text, font_config=renderer.font_config, url_fetcher=renderer.fetcher
+                    )
                 stylesheets.append(css_cache[text])
             html = STYLE.sub("", html)
         if extra:
@@ -349,25 +377,44 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
                 extra_css[extra] = weasyprint.CSS(string=extra, font_config=renderer.font_config)
             stylesheets.append(extra_css[extra])
         attachment = weasyprint.Attachment(
-            string=data, name="report.json", relationship="Data", description="Report data",
-            created=created, modified=created, url_fetcher=renderer.fetcher)
-        document = weasyprint.HTML(string=html, base_url=str(ASSETS) + "/",
-                                   url_fetcher=renderer.fetcher)
+            string=data,
+            name="report.json",
+            relationship="Data",
+            description="Report data",
+            created=created,
+            modified=created,
+            url_fetcher=renderer.fetcher,
+        )
+        document = weasyprint.HTML(
+            string=html, base_url=str(ASSETS) + "/", url_fetcher=renderer.fetcher
+        )
         return document.write_pdf(
-            stylesheets=stylesheets, font_config=renderer.font_config,
+            stylesheets=stylesheets,
+            font_config=renderer.font_config,
             cache=(shared if shared is not None else {}) if cache is None else cache,
             pdf_variant=PDF_VARIANT,
-            pdf_tags=tags, attachments=[attachment], pdf_identifier=b"0" * 32)
+            pdf_tags=tags,
+            attachments=[attachment],
+            pdf_identifier=b"0" * 32,
+        )
 
     prepared = []
     for html, data, stem in docs:
-        prepared.append({
-            "baseline": html, "rgb": recode_images(html, "png"),
-            "jpeg": recode_images(html, "jpeg"), "bands": html_bands(html),
-            "data": data, "stem": stem})
+        prepared.append(
+            {
+                "baseline": html,
+                "rgb": recode_images(html, "png"),
+                "jpeg": recode_images(html, "jpeg"),
+                "bands": html_bands(html),
+                "data": data,
+                "stem": stem,
+            }
+        )
     no_evidence = ".evidence { display: none !important }"
-    no_avoid = ("tr, .keep, .summary, .signoff { break-inside: auto !important } "
-                "h2 { break-after: auto !important }")
+    no_avoid = (
+        "tr, .keep, .summary, .signoff { break-inside: auto !important } "
+        "h2 { break-after: auto !important }"
+    )
     no_page_count = "@page { @bottom-right { content: none } }"
     variants = {
         "baseline": lambda d: pdf(d["baseline"], d["data"], d["stem"]),
@@ -377,12 +424,15 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
         "css-once": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={}, css_once=True),
         "html-bands": lambda d: pdf(d["bands"], d["data"], d["stem"], cache={}),
         "no-tags": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={}, tags=False),
-        "no-evidence": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
-                                     extra=no_evidence),
-        "no-break-avoid": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
-                                        extra=no_avoid),
-        "no-page-count": lambda d: pdf(d["baseline"], d["data"], d["stem"], cache={},
-                                       extra=no_page_count),
+        "no-evidence": lambda d: pdf(
+            d["baseline"], d["data"], d["stem"], cache={}, extra=no_evidence
+        ),
+        "no-break-avoid": lambda d: pdf(
+            d["baseline"], d["data"], d["stem"], cache={}, extra=no_avoid
+        ),
+        "no-page-count": lambda d: pdf(
+            d["baseline"], d["data"], d["stem"], cache={}, extra=no_page_count
+        ),
         "combined": lambda d: pdf(d["bands"], d["data"], d["stem"], cache={}, css_once=True),
     }
     for doc in prepared[:2]:  # warm-up
@@ -408,21 +458,27 @@ def pdf_experiments(opts: argparse.Namespace) -> None:
     size += sum(len(v) for v in (shared or {}).values() if isinstance(v, bytes | str))
 
     base_cpu = cpu["baseline"]
-    print(f"\n{len(prepared)} documents x {opts.passes} pass(es); HTML median "
-          f"{statistics.median(len(d['baseline']) for d in prepared) / 1024:.0f} KB "
-          f"(html-bands: {statistics.median(len(d['bands']) for d in prepared) / 1024:.0f} KB)")
+    print(
+        f"\n{len(prepared)} documents x {opts.passes} pass(es); HTML median "
+        f"{statistics.median(len(d['baseline']) for d in prepared) / 1024:.0f} KB "
+        f"(html-bands: {statistics.median(len(d['bands']) for d in prepared) / 1024:.0f} KB)"
+    )
     print(f"{'variant':14s} {'CPU ms':>8s} {'wall ms':>8s} {'paired CPU diff':>16s} {'gain':>7s}")
     for name in names:
         diffs = [a - b for a, b in zip(cpu[name], base_cpu, strict=True)]
         d = statistics.median(diffs) * 1000
-        print(f"{name:14s} {statistics.median(cpu[name]) * 1000:8.0f} "
-              f"{statistics.median(wall[name]) * 1000:8.0f} {d:+13.1f} ms "
-              f"{-100 * d / (statistics.median(base_cpu) * 1000):6.1f} %")
+        print(
+            f"{name:14s} {statistics.median(cpu[name]) * 1000:8.0f} "
+            f"{statistics.median(wall[name]) * 1000:8.0f} {d:+13.1f} ms "
+            f"{-100 * d / (statistics.median(base_cpu) * 1000):6.1f} %"
+        )
     if shared is not None:
-        print(f"\nshared image cache (HtmlPdfRenderer.cache, used by 'baseline' only): +{grown} "
-              f"entries during the run; keys + byte values now {size / 2**20:.1f} MiB "
-              f"(~{size / max(1, len(prepared) * opts.passes + 2) / 1024:.0f} KiB per rendered "
-              "document, never freed)")
+        print(
+            f"\nshared image cache (HtmlPdfRenderer.cache, used by 'baseline' only): +{grown} "
+            f"entries during the run; keys + byte values now {size / 2**20:.1f} MiB "
+            f"(~{size / max(1, len(prepared) * opts.passes + 2) / 1024:.0f} KiB per rendered "
+            "document, never freed)"
+        )
     else:
         print("\n(the renderer has no shared image cache: baseline = a fresh cache per document)")
     print("\nchart functions (CPU ms per call, median, during the pipeline run):")

@@ -55,21 +55,31 @@ PATIENT_STAGES = [
     ("  plot_yam_zones (cached plate + marker)", r"reportgen/charts\.py:plot_yam_zones$"),
     ("patient_context (charts included)", r"reportgen/context\.py:patient_context$"),
     ("HTML template (Jinja render)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
-    ("PDF: HtmlPdfRenderer.pdf (WeasyPrint, PDF/A-3u, tags)",
-     r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
-    ("  HTML parse (tinyhtml5; incl. the base64 chart URIs)",
-     r"weasyprint/__init__\.py:(HTML\.)?__init__$"),
-    ("  CSS cascade (get_all_computed_styles)",
-     r"weasyprint/css/__init__\.py:get_all_computed_styles$"),
-    ("  box tree (build_formatting_structure, loads images)",
-     r"weasyprint/formatting_structure/build\.py:build_formatting_structure$"),
+    (
+        "PDF: HtmlPdfRenderer.pdf (WeasyPrint, PDF/A-3u, tags)",
+        r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$",
+    ),
+    (
+        "  HTML parse (tinyhtml5; incl. the base64 chart URIs)",
+        r"weasyprint/__init__\.py:(HTML\.)?__init__$",
+    ),
+    (
+        "  CSS cascade (get_all_computed_styles)",
+        r"weasyprint/css/__init__\.py:get_all_computed_styles$",
+    ),
+    (
+        "  box tree (build_formatting_structure, loads images)",
+        r"weasyprint/formatting_structure/build\.py:build_formatting_structure$",
+    ),
     ("  layout (layout_document)", r"weasyprint/layout/__init__\.py:layout_document$"),
     ("  paint (draw_page)", r"weasyprint/draw/__init__\.py:draw_page$"),
     ("  PDF assembly (generate_pdf)", r"weasyprint/pdf/__init__\.py:generate_pdf$"),
     ("    fonts dictionary + subsetting", r"weasyprint/pdf/fonts\.py:build_fonts_dictionary$"),
     ("  PDF serialisation (pydyf write, zlib)", r"pydyf/__init__\.py:(PDF\.)?write$"),
-    ("  chart PNGs in WeasyPrint: decode (+ P->RGB) + re-encode",
-     r"weasyprint/images\.py:(RasterImage\.)?(__init__|get_x_object)$"),
+    (
+        "  chart PNGs in WeasyPrint: decode (+ P->RGB) + re-encode",
+        r"weasyprint/images\.py:(RasterImage\.)?(__init__|get_x_object)$",
+    ),
     ("  Pillow PNG encode (any caller)", r"PIL/ImageFile\.py:_save$"),
     ("assess + JSON (assess_record, assessment_json)", r"reportgen/assess\.py:assess"),
     ("atomic writes (fsync)", r"reportgen/output\.py:atomic_write$"),
@@ -80,8 +90,10 @@ VALIDATE_STAGES = [
     ("imports (all)", r"importlib\._bootstrap.*:_find_and_load$"),
     ("load_table", r"reportgen/loaders\.py:load_table$"),
     ("  read_csv", r"pandas/io/parsers/readers\.py:read_csv$"),
-    ("  blank-row test (_from_frame: str.strip on every cell)",
-     r"reportgen/loaders\.py:_from_frame$"),
+    (
+        "  blank-row test (_from_frame: str.strip on every cell)",
+        r"reportgen/loaders\.py:_from_frame$",
+    ),
     ("  cell length check (_check_size)", r"reportgen/loaders\.py:_check_size$"),
     ("prepare_table", r"reportgen/records\.py:prepare_table$"),
     ("  coerce_frame (every column)", r"reportgen/schema\.py:coerce_frame$"),
@@ -111,16 +123,27 @@ COHORT_STAGES = [
     ("write outputs + manifest", r"reportgen/output\.py:(atomic_write|write_manifest)$"),
 ]
 BUCKETS = [
-    ("weasyprint layout", "weasyprint/layout/"), ("weasyprint css", "weasyprint/css/"),
-    ("weasyprint draw", "weasyprint/draw/"), ("weasyprint pdf", "weasyprint/pdf/"),
+    ("weasyprint layout", "weasyprint/layout/"),
+    ("weasyprint css", "weasyprint/css/"),
+    ("weasyprint draw", "weasyprint/draw/"),
+    ("weasyprint pdf", "weasyprint/pdf/"),
     ("weasyprint text (Pango/HarfBuzz via cffi)", "weasyprint/text/"),
     ("weasyprint formatting_structure", "weasyprint/formatting_structure/"),
-    ("weasyprint images", "weasyprint/images"), ("weasyprint other", "weasyprint/"),
-    ("tinyhtml5 (HTML parser)", "tinyhtml5/"), ("cssselect2", "cssselect2/"),
-    ("tinycss2", "tinycss2/"), ("pydyf (PDF writer, zlib)", "pydyf/"),
-    ("fontTools", "fontTools/"), ("PIL", "PIL/"), ("matplotlib", "matplotlib/"),
-    ("numpy", "numpy/"), ("pandas", "pandas/"), ("jinja2", "jinja2/"), ("click", "click/"),
-    ("reportgen", "reportgen/"), ("importlib (imports)", "importlib"),
+    ("weasyprint images", "weasyprint/images"),
+    ("weasyprint other", "weasyprint/"),
+    ("tinyhtml5 (HTML parser)", "tinyhtml5/"),
+    ("cssselect2", "cssselect2/"),
+    ("tinycss2", "tinycss2/"),
+    ("pydyf (PDF writer, zlib)", "pydyf/"),
+    ("fontTools", "fontTools/"),
+    ("PIL", "PIL/"),
+    ("matplotlib", "matplotlib/"),
+    ("numpy", "numpy/"),
+    ("pandas", "pandas/"),
+    ("jinja2", "jinja2/"),
+    ("click", "click/"),
+    ("reportgen", "reportgen/"),
+    ("importlib (imports)", "importlib"),
 ]
 
 
@@ -171,8 +194,10 @@ def parse_collapsed(path: Path, rate: int) -> Node:
 def from_pyinstrument(frame) -> Node:
     """pyinstrument's tree; its synthetic "[self]" leaves stay in the parent's self time."""
     cls = getattr(frame, "class_name", None)
-    key = f"{(frame.file_path or '').replace(os.sep, '/')}:{cls + '.' if cls else ''}" \
-          f"{frame.function or ''}"
+    key = (
+        f"{(frame.file_path or '').replace(os.sep, '/')}:{cls + '.' if cls else ''}"
+        f"{frame.function or ''}"
+    )
     node = Node(key)
     node.time = frame.time
     for child in frame.children:
@@ -244,8 +269,9 @@ def top_self(root: Node, count: int) -> str:
 
     _walk(root, visit)
     rows = sorted(sums.items(), key=lambda kv: -kv[1])[:count]
-    return "\n".join(f"  {100 * v / root.time:5.1f} %  {k.split('site-packages/')[-1]}"
-                     for k, v in rows)
+    return "\n".join(
+        f"  {100 * v / root.time:5.1f} %  {k.split('site-packages/')[-1]}" for k, v in rows
+    )
 
 
 def profiler() -> str | None:
@@ -261,27 +287,46 @@ def sample(command: list[str], out: Path, name: str, env: dict) -> tuple[Node, s
     if tool == "py-spy":
         exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         raw = out / f"{name}.collapsed.txt"
-        done = subprocess.run([exe, "record", "-r", str(RATE), "-f", "raw", "--full-filenames",
-                               "-o", str(raw), "--", sys.executable, *command],
-                              capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [
+                exe,
+                "record",
+                "-r",
+                str(RATE),
+                "-f",
+                "raw",
+                "--full-filenames",
+                "-o",
+                str(raw),
+                "--",
+                sys.executable,
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if done.returncode != 0 and not raw.exists():
             raise SystemExit(f"py-spy failed: {done.stderr[-2000:]}")
         return parse_collapsed(raw, RATE), done.stdout
     if tool == "pyinstrument":
         session = out / f"{name}.pyisession"
-        wrapper = ("import runpy, sys\nfrom pyinstrument import Profiler\n"
-                   "p = Profiler(interval=0.001)\np.start()\n"
-                   f"sys.argv = {command!r}\n"
-                   "try:\n"
-                   "    if sys.argv[0] == '-m':\n"
-                   "        sys.argv = sys.argv[1:]\n"
-                   "        runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
-                   "    else:\n"
-                   "        runpy.run_path(sys.argv[0], run_name='__main__')\n"
-                   "except SystemExit:\n    pass\n"
-                   f"finally:\n    p.stop()\n    p.last_session.save({str(session)!r})\n")
-        done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
-                              env=env)
+        wrapper = (
+            "import runpy, sys\nfrom pyinstrument import Profiler\n"
+            "p = Profiler(interval=0.001)\np.start()\n"
+            f"sys.argv = {command!r}\n"
+            "try:\n"
+            "    if sys.argv[0] == '-m':\n"
+            "        sys.argv = sys.argv[1:]\n"
+            "        runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+            "    else:\n"
+            "        runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            f"finally:\n    p.stop()\n    p.last_session.save({str(session)!r})\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", wrapper], capture_output=True, text=True, env=env
+        )
         from pyinstrument.session import Session
 
         root = Node("<root>")
@@ -289,8 +334,7 @@ def sample(command: list[str], out: Path, name: str, env: dict) -> tuple[Node, s
         root.children[tree.key] = tree
         root.time = tree.time
         return root, done.stdout
-    raise SystemExit("install a sampling profiler: .venv/bin/pip install py-spy "
-                     "(or pyinstrument)")
+    raise SystemExit("install a sampling profiler: .venv/bin/pip install py-spy (or pyinstrument)")
 
 
 # --- the measured child process ------------------------------------------------------------
@@ -310,8 +354,7 @@ def child_patient(reports: int) -> None:
         csv_path = synth.write_csv(work / "patients.csv", reports, seed=2024)
         build_patient_reports(warm_csv, work / "warm", workers=1, overwrite=True)
         wall, cpu = time.perf_counter(), time.process_time()
-        _measured(lambda: build_patient_reports(csv_path, work / "out", workers=1,
-                                                overwrite=True))
+        _measured(lambda: build_patient_reports(csv_path, work / "out", workers=1, overwrite=True))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(json.dumps({"wall": wall, "cpu": cpu}))
     finally:
@@ -322,15 +365,18 @@ def child_patient(reports: int) -> None:
 
 
 def profile_patient(reports: int, out: Path, env: dict) -> None:
-    root, stdout = sample([str(Path(__file__).resolve()), "--child-patient", str(reports)],
-                          out, "patient", env)
+    root, stdout = sample(
+        [str(Path(__file__).resolve()), "--child-patient", str(reports)], out, "patient", env
+    )
     figures = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     measured = root.find("hotspots.py:_measured") or root
     wall, cpu = figures["wall"], figures["cpu"]
     print(f"\n## One worker, {reports} reports, steady state ({profiler()})")
-    print(f"measured call: wall {wall:.1f} s, CPU {cpu:.1f} s -> {1000 * wall / reports:.0f} ms "
-          f"wall, {1000 * cpu / reports:.0f} ms CPU per report (CPU/wall {cpu / wall:.2f}; "
-          f"below 1 = time taken by other processes); {measured.time:.1f} s sampled\n")
+    print(
+        f"measured call: wall {wall:.1f} s, CPU {cpu:.1f} s -> {1000 * wall / reports:.0f} ms "
+        f"wall, {1000 * cpu / reports:.0f} ms CPU per report (CPU/wall {cpu / wall:.2f}; "
+        f"below 1 = time taken by other processes); {measured.time:.1f} s sampled\n"
+    )
     print(stage_table(measured, PATIENT_STAGES, reports, "ms/report"))
     print()
     print(bucket_table(measured))
@@ -340,8 +386,9 @@ def profile_patient(reports: int, out: Path, env: dict) -> None:
 
 def importtime(command: list[str], env: dict) -> str:
     """Total and heaviest imports (cumulative, one line per top-level package)."""
-    done = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True,
-                          text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *command], capture_output=True, text=True, env=env
+    )
     rows = []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -374,8 +421,10 @@ def profile_cold(out: Path, env: dict) -> None:
         wall = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n## Cold `reportgen validate`, 10^5 rows ({profiler()}; process wall {wall:.1f} s, "
-          f"{root.time:.1f} s sampled)")
+    print(
+        f"\n## Cold `reportgen validate`, 10^5 rows ({profiler()}; process wall {wall:.1f} s, "
+        f"{root.time:.1f} s sampled)"
+    )
     print(stage_table(root, VALIDATE_STAGES, 1, "ms"))
     print()
     print(bucket_table(root))
@@ -388,13 +437,28 @@ def profile_cohort(rows: int, out: Path, env: dict) -> None:
     try:
         data = synth.write_csv(work / f"patients-{rows}.csv", rows, seed=5)
         started = time.perf_counter()
-        root, _ = sample(["-m", "reportgen", "cohort", str(data), "-o", str(work / "out"),
-                          "--format", "html,pdf,json"], out, "cohort", env)
+        root, _ = sample(
+            [
+                "-m",
+                "reportgen",
+                "cohort",
+                str(data),
+                "-o",
+                str(work / "out"),
+                "--format",
+                "html,pdf,json",
+            ],
+            out,
+            "cohort",
+            env,
+        )
         wall = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n## Cold `reportgen cohort --format html,pdf,json`, {rows:,} rows ({profiler()}; "
-          f"process wall {wall:.1f} s, {root.time:.1f} s sampled)")
+    print(
+        f"\n## Cold `reportgen cohort --format html,pdf,json`, {rows:,} rows ({profiler()}; "
+        f"process wall {wall:.1f} s, {root.time:.1f} s sampled)"
+    )
     print(stage_table(root, COHORT_STAGES, 1, "ms"))
     print()
     print(bucket_table(root))
@@ -407,8 +471,12 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=100, help="reports profiled (100; 0 = skip)")
     parser.add_argument("--cold", action="store_true", help="also profile --help and validate")
     parser.add_argument("--only-cold", action="store_true", help="only the cold profiles")
-    parser.add_argument("--cohort", type=int, metavar="ROWS",
-                        help="also profile `reportgen cohort` (html,pdf,json) on ROWS rows")
+    parser.add_argument(
+        "--cohort",
+        type=int,
+        metavar="ROWS",
+        help="also profile `reportgen cohort` (html,pdf,json) on ROWS rows",
+    )
     parser.add_argument("--out", type=Path, help="keep the raw samples in this directory")
     parser.add_argument("--child-patient", type=int, help=argparse.SUPPRESS)
     opts = parser.parse_args()

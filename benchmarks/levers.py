@@ -53,8 +53,11 @@ EPOCH = "1704067200"
 
 def _git_tree(ref: str, target: Path) -> Path:
     """``reportgen`` and ``templates`` of ``ref`` under ``target`` (installed layout)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref,
-                              "reportgen", "templates"], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "reportgen", "templates"],
+        capture_output=True,
+        check=True,
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     shutil.move(str(target / "templates"), str(target / "reportgen" / "templates"))
@@ -83,9 +86,15 @@ def warm(opts: argparse.Namespace, work: Path) -> None:
     makers = {}
     for label, templates in (("new", None), ("old", str(old_templates))):
         settings[label] = batch.RunSettings(
-            outdir=work / label, formats=("html", "pdf", "json"), rules_path=None,
-            criteria=None, template_dir=templates, settings_path=None,
-            generated_at="2024-01-01T00:00:00Z", source_name="patients.csv")
+            outdir=work / label,
+            formats=("html", "pdf", "json"),
+            rules_path=None,
+            criteria=None,
+            template_dir=templates,
+            settings_path=None,
+            generated_at="2024-01-01T00:00:00Z",
+            source_name="patients.csv",
+        )
         (work / label).mkdir()
         makers[label] = batch.PatientMaker(settings[label])
     for maker in makers.values():
@@ -129,8 +138,10 @@ def warm(opts: argparse.Namespace, work: Path) -> None:
         "-png": lambda job: (levers(png=False), makers["new"].make(job)),
         "-level": lambda job: (levers(level=False), makers["new"].make(job)),
         "-css": lambda job: (levers(css=False), makers["new"].make(job)),
-        "all-off": lambda job: (levers(gc_on=False, png=False, level=False, css=False),
-                                makers["old"].make(job)),
+        "all-off": lambda job: (
+            levers(gc_on=False, png=False, level=False, css=False),
+            makers["old"].make(job),
+        ),
         "plain-ref": lambda job: plain(reference),
         "plain-today": lambda job: plain(today_html[job.stem]),
     }
@@ -148,19 +159,24 @@ def warm(opts: argparse.Namespace, work: Path) -> None:
                 cpu[name].append(time.process_time() - c)
     levers()
     base = cpu["all-on"]
-    print(f"\nwarm, one process: {len(jobs)} patients x {opts.passes} passes, "
-          f"{len(base)} pairs per variant (CPU time, medians)")
+    print(
+        f"\nwarm, one process: {len(jobs)} patients x {opts.passes} passes, "
+        f"{len(base)} pairs per variant (CPU time, medians)"
+    )
     print(f"{'variant':12s} {'CPU ms':>7s} {'ratio to all-on':>16s} {'paired diff':>12s}")
     for name in names:
         ratios = [a / b for a, b in zip(cpu[name], base, strict=True)]
         diffs = [a - b for a, b in zip(cpu[name], base, strict=True)]
-        print(f"{name:12s} {statistics.median(cpu[name]) * 1000:7.1f} "
-              f"{statistics.median(ratios):16.3f} {statistics.median(diffs) * 1000:+10.1f} ms")
-    for label, ref in (("plain-today", "plain WeasyPrint on today's patient HTML"),
-                       ("plain-ref", "plain WeasyPrint on benchmarks/reference.html")):
+        print(
+            f"{name:12s} {statistics.median(cpu[name]) * 1000:7.1f} "
+            f"{statistics.median(ratios):16.3f} {statistics.median(diffs) * 1000:+10.1f} ms"
+        )
+    for label, ref in (
+        ("plain-today", "plain WeasyPrint on today's patient HTML"),
+        ("plain-ref", "plain WeasyPrint on benchmarks/reference.html"),
+    ):
         r_on = statistics.median([a / b for a, b in zip(base, cpu[label], strict=True)])
-        r_off = statistics.median([a / b for a, b in zip(cpu["all-off"], cpu[label],
-                                                         strict=True)])
+        r_off = statistics.median([a / b for a, b in zip(cpu["all-off"], cpu[label], strict=True)])
         print(f"all-in / {ref}: {r_on:.2f}x now, {r_off:.2f}x with every lever off")
 
 
@@ -171,14 +187,27 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
     index = str(ROOT / "input" / "index_case_2.json")
     # Run from `work` (not the repository): `python -c` puts the current directory first on
     # sys.path, and the repository's reportgen/ would shadow the baseline on PYTHONPATH.
-    report = [python, "-c", "from reportgen.cli import cli; cli()", "patient", index,
-              "--overwrite", "-o"]
-    plain = [python, "-c", "import sys, weasyprint; "
-             "weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])", str(REFERENCE)]
+    report = [
+        python,
+        "-c",
+        "from reportgen.cli import cli; cli()",
+        "patient",
+        index,
+        "--overwrite",
+        "-o",
+    ]
+    plain = [
+        python,
+        "-c",
+        "import sys, weasyprint; weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])",
+        str(REFERENCE),
+    ]
     runs = {
         "report (this tree)": (report + [str(work / "cold-new")], env),  # editable install
-        f"report ({opts.baseline})": (report + [str(work / "cold-old")],
-                                      {**env, "PYTHONPATH": str(old)}),
+        f"report ({opts.baseline})": (
+            report + [str(work / "cold-old")],
+            {**env, "PYTHONPATH": str(old)},
+        ),
         "plain reference": (plain + [str(work / "cold-ref.pdf")], env),
         "--help": ([python, "-m", "reportgen", "--help"], env),
     }
@@ -186,7 +215,7 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
     wall: dict[str, list[float]] = {n: [] for n in runs}
     names = list(runs)
     for k in range(opts.cold + 1):
-        for name in names[k % len(names):] + names[:k % len(names)]:
+        for name in names[k % len(names) :] + names[: k % len(names)]:
             command, environment = runs[name]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             w = time.perf_counter()
@@ -194,16 +223,19 @@ def cold(opts: argparse.Namespace, work: Path) -> None:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if k:  # the first round fills the page cache
                 wall[name].append(time.perf_counter() - w)
-                cpu[name].append(after.ru_utime - before.ru_utime
-                                 + after.ru_stime - before.ru_stime)
+                cpu[name].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
     ref_cpu, ref_wall = cpu["plain reference"], wall["plain reference"]
     print(f"\ncold, fresh processes, {opts.cold} interleaved rounds (medians)")
     for name in names:
         r_cpu = statistics.median([a / b for a, b in zip(cpu[name], ref_cpu, strict=True)])
         r_wall = statistics.median([a / b for a, b in zip(wall[name], ref_wall, strict=True)])
-        print(f"{name:22s} {statistics.median(cpu[name]):6.2f} s CPU "
-              f"{statistics.median(wall[name]):6.2f} s wall; / plain reference: "
-              f"{r_cpu:.2f}x CPU, {r_wall:.2f}x wall")
+        print(
+            f"{name:22s} {statistics.median(cpu[name]):6.2f} s CPU "
+            f"{statistics.median(wall[name]):6.2f} s wall; / plain reference: "
+            f"{r_cpu:.2f}x CPU, {r_wall:.2f}x wall"
+        )
 
 
 def main() -> None:

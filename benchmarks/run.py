@@ -151,7 +151,8 @@ def child_env(**extra: str) -> dict:
     env["SOURCE_DATE_EPOCH"] = EPOCH
     if SNAPSHOT is not None:
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(SNAPSHOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+            [str(SNAPSHOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
     env.update(extra)
     return env
 
@@ -163,14 +164,21 @@ def snapshot(tmp: Path, ref: str | None) -> tuple[Path, str]:
     target = tmp / "snapshot"
     target.mkdir()
     if ref is None:
-        shutil.copytree(ROOT / "reportgen", target / "reportgen",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copytree(ROOT / "templates", target / "reportgen" / "templates",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "reportgen", target / "reportgen", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        shutil.copytree(
+            ROOT / "templates",
+            target / "reportgen" / "templates",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         label = "working tree (copied at start)"
     else:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref,
-                                  "reportgen", "templates"], capture_output=True, check=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "reportgen", "templates"],
+            capture_output=True,
+            check=True,
+        )
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
         shutil.move(str(target / "templates"), str(target / "reportgen" / "templates"))
         label = f"git {ref}"
@@ -190,8 +198,9 @@ def machine() -> dict:
     except OSError:
         info["cpu"] = platform.processor() or "unknown"
     info["logical_cpus"] = os.cpu_count()
-    info["usable_cpus"] = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                           else os.cpu_count())
+    info["usable_cpus"] = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    )
     try:
         mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
         info["memory_gib"] = round(int(mem[1]) / 2**20, 1) if mem else None
@@ -200,19 +209,29 @@ def machine() -> dict:
     info["os"] = f"{platform.system()} {platform.release()}"
     info["python"] = platform.python_version()
     versions = subprocess.run(
-        [sys.executable, "-c",
-         "import json, importlib.metadata as m\n"
-         "out = {}\n"
-         "for p in ('reportgen', 'weasyprint', 'matplotlib', 'pandas', 'numpy', 'pillow',"
-         " 'jinja2', 'pydyf'):\n"
-         "    try: out[p] = m.version(p)\n"
-         "    except Exception: out[p] = None\n"
-         "print(json.dumps(out))"], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import json, importlib.metadata as m\n"
+            "out = {}\n"
+            "for p in ('reportgen', 'weasyprint', 'matplotlib', 'pandas', 'numpy', 'pillow',"
+            " 'jinja2', 'pydyf'):\n"
+            "    try: out[p] = m.version(p)\n"
+            "    except Exception: out[p] = None\n"
+            "print(json.dumps(out))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     info["packages"] = json.loads(versions.stdout) if versions.returncode == 0 else {}
-    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "reportgen",
-                            "templates"], capture_output=True, text=True)
+    git = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "reportgen", "templates"],
+        capture_output=True,
+        text=True,
+    )
     info["git"] = git.stdout.strip() or None
     info["modified_files"] = [line[3:] for line in dirty.stdout.splitlines()]
     info["loadavg_start"] = os.getloadavg()
@@ -349,8 +368,14 @@ def child_allin(opts: argparse.Namespace) -> dict:
 
         batch.PatientMaker.make = make
     start, cpu0 = time.perf_counter(), time.process_time()
-    result = build_patient_reports(opts.input, opts.out, workers=opts.workers, overwrite=True,
-                                   formats=("html", "pdf", "json"), progress=progress)
+    result = build_patient_reports(
+        opts.input,
+        opts.out,
+        workers=opts.workers,
+        overwrite=True,
+        formats=("html", "pdf", "json"),
+        progress=progress,
+    )
     wall = time.perf_counter() - start
     poller.stop.set()
     poller.join()
@@ -364,17 +389,24 @@ def child_allin(opts: argparse.Namespace) -> dict:
     per_worker = []
     for pid, peak in sorted(poller.peak.items()):
         series = [(done, rss[pid]) for _, done, rss in poller.samples if pid in rss]
-        per_worker.append({"pid": pid, "vmhwm_kb": peak, "series": series[:: max(1, len(series)
-                                                                            // 40)]})
+        per_worker.append(
+            {"pid": pid, "vmhwm_kb": peak, "series": series[:: max(1, len(series) // 40)]}
+        )
     return {
-        "module": reportgen.__file__, "reports": n, "errors": len(result.errors), "wall_s": wall,
-        "import_api_s": t_import, "in_make_s": in_make[0], "first_makes_s": make_times[:3],
+        "module": reportgen.__file__,
+        "reports": n,
+        "errors": len(result.errors),
+        "wall_s": wall,
+        "import_api_s": t_import,
+        "in_make_s": in_make[0],
+        "first_makes_s": make_times[:3],
         "steady_make_s": statistics.median(make_times[3:]) if len(make_times) > 3 else None,
         "recycle_after": _recycle_after(),
         "cpu_parent_s": time.process_time() - cpu0,
         "cpu_total_s": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime,
         "parent_vmhwm_kb": _status("self").get("VmHWM", 0),
-        "children_maxrss_kb": children.ru_maxrss, "workers": per_worker,
+        "children_maxrss_kb": children.ru_maxrss,
+        "workers": per_worker,
         "parent_series": ticks,
     }
 
@@ -399,6 +431,7 @@ def child_stages(opts: argparse.Namespace) -> dict:
                 slot = current.setdefault(stage, [0.0, 0.0])
                 slot[0] += time.perf_counter() - w
                 slot[1] += time.process_time() - c
+
         return wrapper
 
     for name in dir(charts):
@@ -423,8 +456,9 @@ def child_stages(opts: argparse.Namespace) -> dict:
         return entries
 
     batch.PatientMaker.make = make
-    build_patient_reports(opts.input, opts.out, workers=1, overwrite=True,
-                          formats=("html", "pdf", "json"))
+    build_patient_reports(
+        opts.input, opts.out, workers=1, overwrite=True, formats=("html", "pdf", "json")
+    )
     warm = 3  # the first reports pay imports, font set-up and chart plates
     stages = {}
     for stage in ("report", "charts", "context", "template", "pdf", "assess_json", "write"):
@@ -445,15 +479,27 @@ def child_stages(opts: argparse.Namespace) -> dict:
     plain_fonts = FontConfiguration()
     created = datetime.fromisoformat("2024-01-01T00:00:00+00:00")
     base_url = str(render.ASSETS) + "/"
-    floor = {"renderer:wall": [], "renderer:cpu": [], "plain:wall": [], "plain:cpu": [],
-             "reference:wall": [], "reference:cpu": []}
+    floor = {
+        "renderer:wall": [],
+        "renderer:cpu": [],
+        "plain:wall": [],
+        "plain:cpu": [],
+        "reference:wall": [],
+        "reference:cpu": [],
+    }
     reference = REFERENCE.read_text("utf-8")
 
     pdf = render.HtmlPdfRenderer.pdf  # (still wrapped: the wrapper's cost is negligible)
 
     def with_renderer(html: str, data: bytes, stem: str) -> None:
-        pdf(renderer, html, attachment=data, attachment_name="report.json", created=created,
-            identifier=f"patient:{stem}:2024-01-01T00:00:00Z")
+        pdf(
+            renderer,
+            html,
+            attachment=data,
+            attachment_name="report.json",
+            created=created,
+            identifier=f"patient:{stem}:2024-01-01T00:00:00Z",
+        )
 
     def plain(html: str, data: bytes, stem: str) -> None:
         weasyprint.HTML(string=html, base_url=base_url).write_pdf(font_config=plain_fonts)
@@ -471,15 +517,23 @@ def child_stages(opts: argparse.Namespace) -> dict:
         minimal.append(time.process_time() - c)
     for _ in range(opts.passes):
         for doc in docs:
-            for name, function in (("renderer", with_renderer), ("plain", plain),
-                                   ("reference", plain_reference)):
+            for name, function in (
+                ("renderer", with_renderer),
+                ("plain", plain),
+                ("reference", plain_reference),
+            ):
                 w, c = time.perf_counter(), time.process_time()
                 function(*doc)
                 floor[f"{name}:wall"].append(time.perf_counter() - w)
                 floor[f"{name}:cpu"].append(time.process_time() - c)
-    return {"stages": stages, "first": first, "floor": floor, "docs": len(docs),
-            "minimal_page_cpu": minimal,
-            "html_kb": median([len(d[0]) for d in docs]) / 1024}
+    return {
+        "stages": stages,
+        "first": first,
+        "floor": floor,
+        "docs": len(docs),
+        "minimal_page_cpu": minimal,
+        "html_kb": median([len(d[0]) for d in docs]) / 1024,
+    }
 
 
 # ----------------------------------------------------------------------------- sections
@@ -491,8 +545,17 @@ def section_allin(tmp: Path, csv_path: Path, n: int, repeat: int, results: dict)
         for workers in (1, 2):
             out = tmp / f"allin-{workers}w-{r}"
             log(f"all-in: {n} reports, {workers} worker(s), run {r + 1}/{repeat}")
-            data, meter = child("allin", "--input", str(csv_path), "--out", str(out),
-                                "--workers", str(workers), "--tick", str(max(1, n // 20)))
+            data, meter = child(
+                "allin",
+                "--input",
+                str(csv_path),
+                "--out",
+                str(out),
+                "--workers",
+                str(workers),
+                "--tick",
+                str(max(1, n // 20)),
+            )
             if data["reports"] != n:
                 raise SystemExit(f"expected {n} reports, got {data['reports']}")
             data["others"] = meter.others
@@ -500,16 +563,19 @@ def section_allin(tmp: Path, csv_path: Path, n: int, repeat: int, results: dict)
             data["subtree_cpu_s"] = meter.cpu
             runs[workers].append(data)
             shutil.rmtree(out, ignore_errors=True)
-            log(f"  {1000 * data['wall_s'] / n:.0f} ms/report wall, "
+            log(
+                f"  {1000 * data['wall_s'] / n:.0f} ms/report wall, "
                 f"{1000 * meter.cpu / n:.0f} ms/report CPU, background load "
-                f"{100 * meter.others:.0f} %")
+                f"{100 * meter.others:.0f} %"
+            )
     results["allin"] = {"n": n, "runs": {str(k): v for k, v in runs.items()}}
 
 
 def section_stages(tmp: Path, csv_path: Path, passes: int, results: dict) -> None:
     log(f"stage breakdown and WeasyPrint-alone floor ({passes} pass(es))")
-    data, meter = child("stages", "--input", str(csv_path), "--out", str(tmp / "stages"),
-                        "--passes", str(passes))
+    data, meter = child(
+        "stages", "--input", str(csv_path), "--out", str(tmp / "stages"), "--passes", str(passes)
+    )
     data["others"] = meter.others
     results["stages"] = data
     log(f"  background load {100 * meter.others:.0f} %")
@@ -518,8 +584,17 @@ def section_stages(tmp: Path, csv_path: Path, passes: int, results: dict) -> Non
 def section_rss(tmp: Path, n: int, results: dict) -> None:
     csv_path = synth.write_csv(tmp / f"patients-{n}.csv", n, seed=7)
     log(f"peak RSS: {n} reports with 2 workers")
-    data, meter = child("allin", "--input", str(csv_path), "--out", str(tmp / "rss"),
-                        "--workers", "2", "--tick", str(max(1, n // 20)))
+    data, meter = child(
+        "allin",
+        "--input",
+        str(csv_path),
+        "--out",
+        str(tmp / "rss"),
+        "--workers",
+        "2",
+        "--tick",
+        str(max(1, n // 20)),
+    )
     data["others"] = meter.others
     results["rss"] = data
     shutil.rmtree(tmp / "rss", ignore_errors=True)
@@ -547,13 +622,24 @@ def section_help(repeat: int, tmp: Path, results: dict) -> None:
 
 def section_cold(tmp: Path, repeat: int, results: dict) -> None:
     """Cold one-patient report vs a cold plain render of the reference, interleaved."""
-    plain = [sys.executable, "-c", "import sys, weasyprint; "
-             "weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])", str(REFERENCE),
-             str(tmp / "cold-reference.pdf")]
-    report = reportgen_command() + ["patient", str(INDEX_CASE), "-o", str(tmp / "cold"),
-                                    "--overwrite"]
-    out: dict[str, dict[str, list[float]]] = {"report": {"wall": [], "cpu": []},
-                                              "reference": {"wall": [], "cpu": []}}
+    plain = [
+        sys.executable,
+        "-c",
+        "import sys, weasyprint; weasyprint.HTML(filename=sys.argv[1]).write_pdf(sys.argv[2])",
+        str(REFERENCE),
+        str(tmp / "cold-reference.pdf"),
+    ]
+    report = reportgen_command() + [
+        "patient",
+        str(INDEX_CASE),
+        "-o",
+        str(tmp / "cold"),
+        "--overwrite",
+    ]
+    out: dict[str, dict[str, list[float]]] = {
+        "report": {"wall": [], "cpu": []},
+        "reference": {"wall": [], "cpu": []},
+    }
     for r in range(repeat + 1):  # round 0 warms the page cache, not counted
         log(f"cold report vs cold reference render, round {r}/{repeat}")
         order = (("report", report), ("reference", plain))
@@ -571,8 +657,12 @@ def section_validate(csv_path: Path, repeat: int, results: dict) -> None:
     for r in range(repeat):
         log(f"validate 10^5 rows, run {r + 1}/{repeat}")
         with Meter() as meter:
-            done = subprocess.run(reportgen_command() + ["validate", str(csv_path)],
-                                  capture_output=True, text=True, env=child_env())
+            done = subprocess.run(
+                reportgen_command() + ["validate", str(csv_path)],
+                capture_output=True,
+                text=True,
+                env=child_env(),
+            )
         if done.returncode != 0:
             raise SystemExit(f"validate failed: {done.stderr[-2000:]}")
         walls.append(meter.wall)
@@ -604,9 +694,20 @@ def section_cohort(tmp: Path, files: dict[int, Path], repeat: int, results: dict
                 target = tmp / f"cohort-{rows}-{label}"
                 with Meter() as meter:
                     done = subprocess.run(
-                        reportgen_command() + ["cohort", str(csv_path), "-o", str(target),
-                                               "--format", formats, "--overwrite"],
-                        capture_output=True, text=True, env=child_env())
+                        reportgen_command()
+                        + [
+                            "cohort",
+                            str(csv_path),
+                            "-o",
+                            str(target),
+                            "--format",
+                            formats,
+                            "--overwrite",
+                        ],
+                        capture_output=True,
+                        text=True,
+                        env=child_env(),
+                    )
                 if done.returncode != 0:
                     raise SystemExit(f"cohort failed: {done.stderr[-2000:]}")
                 walls.append(meter.wall)
@@ -614,8 +715,7 @@ def section_cohort(tmp: Path, files: dict[int, Path], repeat: int, results: dict
                 others.append(meter.others)
                 if label == "pdf":
                     pages = pdf_pages(target / "cohort-summary.pdf")
-            out[f"{rows}:{label}"] = {"wall": walls, "cpu": cpus, "others": others,
-                                      "pages": pages}
+            out[f"{rows}:{label}"] = {"wall": walls, "cpu": cpus, "others": others, "pages": pages}
     results["cohort"] = out
 
 
@@ -633,28 +733,43 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
     print("=" * 100)
     print("reportgen benchmark" + (" (--quick: small batches, single runs)" if opts.quick else ""))
     print("=" * 100)
-    print(f"Machine : {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs, "
-          f"{m['memory_gib']} GiB RAM, {m['os']}")
-    print(f"Software: Python {m['python']}, WeasyPrint {pk.get('weasyprint')}, matplotlib "
-          f"{pk.get('matplotlib')}, pandas {pk.get('pandas')}, numpy {pk.get('numpy')}, Pillow "
-          f"{pk.get('pillow')}, Jinja2 {pk.get('jinja2')}, reportgen {pk.get('reportgen')}")
+    print(
+        f"Machine : {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} logical CPUs, "
+        f"{m['memory_gib']} GiB RAM, {m['os']}"
+    )
+    print(
+        f"Software: Python {m['python']}, WeasyPrint {pk.get('weasyprint')}, matplotlib "
+        f"{pk.get('matplotlib')}, pandas {pk.get('pandas')}, numpy {pk.get('numpy')}, Pillow "
+        f"{pk.get('pillow')}, Jinja2 {pk.get('jinja2')}, reportgen {pk.get('reportgen')}"
+    )
     dirty = m.get("modified_files") or []
-    print(f"Code    : {m.get('code_under_test')}; repository at git {m.get('git')}"
-          + (f" + {len(dirty)} modified file(s) under reportgen/ and templates/" if dirty
-             else " (clean)"))
-    print(f"Load    : load average {m['loadavg_start'][0]:.2f} at start, "
-          f"{results.get('loadavg_end', (float('nan'),))[0]:.2f} at end")
-    print("Figures : median [min-max] over the runs; CPU = CPU seconds of the measured process "
-          "tree;\n          'bg' = share of the machine used by OTHER processes meanwhile "
-          "(noise indicator).")
+    print(
+        f"Code    : {m.get('code_under_test')}; repository at git {m.get('git')}"
+        + (
+            f" + {len(dirty)} modified file(s) under reportgen/ and templates/"
+            if dirty
+            else " (clean)"
+        )
+    )
+    print(
+        f"Load    : load average {m['loadavg_start'][0]:.2f} at start, "
+        f"{results.get('loadavg_end', (float('nan'),))[0]:.2f} at end"
+    )
+    print(
+        "Figures : median [min-max] over the runs; CPU = CPU seconds of the measured process "
+        "tree;\n          'bg' = share of the machine used by OTHER processes meanwhile "
+        "(noise indicator)."
+    )
     rows = []  # (target text, measured text, verdict, cpu view)
 
     allin = results.get("allin")
     ms1 = ms2 = None
     if allin:
         n = allin["n"]
-        print(f"\n-- All-in per patient report (charts + HTML + PDF/A + JSON written), "
-              f"build_patient_reports, batch of {n}")
+        print(
+            f"\n-- All-in per patient report (charts + HTML + PDF/A + JSON written), "
+            f"build_patient_reports, batch of {n}"
+        )
         per = {}
         for workers in ("1", "2"):
             runs = allin["runs"][workers]
@@ -662,114 +777,177 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
             cpus = [r["subtree_cpu_s"] / n for r in runs]
             bg = [r["others"] for r in runs]
             per[workers] = (walls, cpus)
-            print(f"   {workers} worker(s): {spread(walls, 1000)} ms/report wall "
-                  f"({1 / median(walls):.1f} reports/s), "
-                  f"{spread(cpus, 1000)} ms CPU/report, bg {spread(bg, 100)} %, "
-                  f"import of reportgen.api {median([r['import_api_s'] for r in runs]):.2f} s "
-                  "(not counted)")
+            print(
+                f"   {workers} worker(s): {spread(walls, 1000)} ms/report wall "
+                f"({1 / median(walls):.1f} reports/s), "
+                f"{spread(cpus, 1000)} ms CPU/report, bg {spread(bg, 100)} %, "
+                f"import of reportgen.api {median([r['import_api_s'] for r in runs]):.2f} s "
+                "(not counted)"
+            )
         ms1, ms2 = median(per["1"][0]) * 1000, median(per["2"][0]) * 1000
         one = allin["runs"]["1"]
         inside = [r["in_make_s"] / n for r in one if r.get("in_make_s")]
         if inside:
             outside = [r["wall_s"] / n - r["in_make_s"] / n for r in one if r.get("in_make_s")]
-            print(f"   1 worker: {spread(inside, 1000)} ms/report inside PatientMaker.make, "
-                  f"{spread(outside, 1000)} ms/report outside it (input, journal, manifest)")
+            print(
+                f"   1 worker: {spread(inside, 1000)} ms/report inside PatientMaker.make, "
+                f"{spread(outside, 1000)} ms/report outside it (input, journal, manifest)"
+            )
             firsts = [r["first_makes_s"][0] for r in one if r.get("first_makes_s")]
             steady = [r["steady_make_s"] for r in one if r.get("steady_make_s")]
             if firsts and steady:
-                print(f"   first report of the run {spread(firsts, 1000)} ms (lazy imports of "
-                      f"WeasyPrint + matplotlib, fonts, chart plates); steady "
-                      f"{spread(steady, 1000)} ms/report; start-up share of the all-in: "
-                      f"{100 * (median(firsts) - median(steady)) / (ms1 * n / 1000):.1f} %")
+                print(
+                    f"   first report of the run {spread(firsts, 1000)} ms (lazy imports of "
+                    f"WeasyPrint + matplotlib, fonts, chart plates); steady "
+                    f"{spread(steady, 1000)} ms/report; start-up share of the all-in: "
+                    f"{100 * (median(firsts) - median(steady)) / (ms1 * n / 1000):.1f} %"
+                )
         pairs = [a / b for a, b in zip(per["1"][0], per["2"][0], strict=False)]
-        clean = [a["wall_s"] / b["wall_s"] for a, b in zip(allin["runs"]["1"], allin["runs"]["2"],
-                                                          strict=False)
-                 if a["others"] < 0.10 and b["others"] < 0.10]
+        clean = [
+            a["wall_s"] / b["wall_s"]
+            for a, b in zip(allin["runs"]["1"], allin["runs"]["2"], strict=False)
+            if a["others"] < 0.10 and b["others"] < 0.10
+        ]
         speedup = ms1 / ms2
         cpu_ratio = median(per["2"][1]) / median(per["1"][1])
-        print(f"   2-vs-1 speed-up: {speedup:.2f}x (median of wall medians; per repeat pair: "
-              f"{', '.join(f'{p:.2f}' for p in pairs)}; pairs with bg < 10 %: "
-              f"{', '.join(f'{p:.2f}' for p in clean) or 'none'}); CPU per report 2w/1w = "
-              f"{cpu_ratio:.2f} (parallel overhead)")
-        rows.append(("all-in, 1 worker <= 120 ms/report", f"{ms1:.0f} ms",
-                     verdict(ms1 <= TARGETS["allin_1w_ms"]),
-                     f"{median(per['1'][1]) * 1000:.0f} ms CPU/report"))
-        rows.append((f"2 workers >= 1.85x one (batch {n})", f"{speedup:.2f}x",
-                     verdict(speedup >= TARGETS["speedup_2w"] if n >= 200 else None)
-                     + ("" if n >= 200 else " (batch < 200)"),
-                     f"pairs with bg < 10 %: median {median(clean):.2f}x" if clean
-                     else "no pair without background load"))
+        print(
+            f"   2-vs-1 speed-up: {speedup:.2f}x (median of wall medians; per repeat pair: "
+            f"{', '.join(f'{p:.2f}' for p in pairs)}; pairs with bg < 10 %: "
+            f"{', '.join(f'{p:.2f}' for p in clean) or 'none'}); CPU per report 2w/1w = "
+            f"{cpu_ratio:.2f} (parallel overhead)"
+        )
+        rows.append(
+            (
+                "all-in, 1 worker <= 120 ms/report",
+                f"{ms1:.0f} ms",
+                verdict(ms1 <= TARGETS["allin_1w_ms"]),
+                f"{median(per['1'][1]) * 1000:.0f} ms CPU/report",
+            )
+        )
+        rows.append(
+            (
+                f"2 workers >= 1.85x one (batch {n})",
+                f"{speedup:.2f}x",
+                verdict(speedup >= TARGETS["speedup_2w"] if n >= 200 else None)
+                + ("" if n >= 200 else " (batch < 200)"),
+                f"pairs with bg < 10 %: median {median(clean):.2f}x"
+                if clean
+                else "no pair without background load",
+            )
+        )
 
     stages = results.get("stages")
     if stages:
         s = stages["stages"]
-        print(f"\n-- Stage breakdown, one warm process (reports after the first 3; "
-              f"{len(s['report:wall'])} reports; HTML median {stages['html_kb']:.0f} KB)")
+        print(
+            f"\n-- Stage breakdown, one warm process (reports after the first 3; "
+            f"{len(s['report:wall'])} reports; HTML median {stages['html_kb']:.0f} KB)"
+        )
         total = median(s["report:wall"])
         context_only = [c - h for c, h in zip(s["context:wall"], s["charts:wall"], strict=True)]
         context_cpu = [c - h for c, h in zip(s["context:cpu"], s["charts:cpu"], strict=True)]
-        parts = [("charts (matplotlib + PNG, reportgen.charts)", s["charts:wall"],
-                  s["charts:cpu"]),
-                 ("context without charts", context_only, context_cpu),
-                 ("HTML template (Jinja)", s["template:wall"], s["template:cpu"]),
-                 ("PDF (HtmlPdfRenderer.pdf: WeasyPrint + PDF/A)", s["pdf:wall"], s["pdf:cpu"]),
-                 ("assess + JSON", s["assess_json:wall"], s["assess_json:cpu"]),
-                 ("atomic writes (fsync)", s["write:wall"], s["write:cpu"]),
-                 ("whole PatientMaker.make", s["report:wall"], s["report:cpu"])]
+        parts = [
+            ("charts (matplotlib + PNG, reportgen.charts)", s["charts:wall"], s["charts:cpu"]),
+            ("context without charts", context_only, context_cpu),
+            ("HTML template (Jinja)", s["template:wall"], s["template:cpu"]),
+            ("PDF (HtmlPdfRenderer.pdf: WeasyPrint + PDF/A)", s["pdf:wall"], s["pdf:cpu"]),
+            ("assess + JSON", s["assess_json:wall"], s["assess_json:cpu"]),
+            ("atomic writes (fsync)", s["write:wall"], s["write:cpu"]),
+            ("whole PatientMaker.make", s["report:wall"], s["report:cpu"]),
+        ]
         for label, wall, cpu in parts:
             share = 100 * median(wall) / total if total else 0
-            print(f"   {label:48s} {spread(wall, 1000, '.1f'):>22s} ms wall "
-                  f"{spread(cpu, 1000, '.1f'):>22s} ms CPU  {share:5.1f} %")
+            print(
+                f"   {label:48s} {spread(wall, 1000, '.1f'):>22s} ms wall "
+                f"{spread(cpu, 1000, '.1f'):>22s} ms CPU  {share:5.1f} %"
+            )
         first = stages.get("first", {}).get("report:wall", [])
         if first:
-            print(f"   first reports of a fresh process (imports, fonts, chart plates): "
-                  f"{', '.join(f'{1000 * v:.0f}' for v in first)} ms")
+            print(
+                f"   first reports of a fresh process (imports, fonts, chart plates): "
+                f"{', '.join(f'{1000 * v:.0f}' for v in first)} ms"
+            )
         f = stages["floor"]
         floor = median(f["renderer:wall"]) * 1000
         floor_cpu = median(f["renderer:cpu"]) * 1000
-        print(f"\n-- Floor: the same HTML ({stages['docs']} documents x {opts.passes} pass(es)) "
-              "rendered by WeasyPrint alone, one warm process")
-        print(f"   reused HtmlPdfRenderer (PDF/A-3u, tags, JSON attachment): "
-              f"{spread(f['renderer:wall'], 1000)} ms wall, {spread(f['renderer:cpu'], 1000)} "
-              "ms CPU")
-        print(f"   plain HTML(string).write_pdf, reused FontConfiguration: "
-              f"{spread(f['plain:wall'], 1000)} ms wall, {spread(f['plain:cpu'], 1000)} ms CPU")
+        print(
+            f"\n-- Floor: the same HTML ({stages['docs']} documents x {opts.passes} pass(es)) "
+            "rendered by WeasyPrint alone, one warm process"
+        )
+        print(
+            f"   reused HtmlPdfRenderer (PDF/A-3u, tags, JSON attachment): "
+            f"{spread(f['renderer:wall'], 1000)} ms wall, {spread(f['renderer:cpu'], 1000)} "
+            "ms CPU"
+        )
+        print(
+            f"   plain HTML(string).write_pdf, reused FontConfiguration: "
+            f"{spread(f['plain:wall'], 1000)} ms wall, {spread(f['plain:cpu'], 1000)} ms CPU"
+        )
         if f.get("reference:cpu"):
             ref_cpu = median(f["reference:cpu"]) * 1000
             warm_cpu = median(s["report:cpu"]) * 1000
-            print(f"   plain WeasyPrint on benchmarks/reference.html: "
-                  f"{spread(f['reference:wall'], 1000)} ms wall, "
-                  f"{spread(f['reference:cpu'], 1000)} ms CPU")
+            print(
+                f"   plain WeasyPrint on benchmarks/reference.html: "
+                f"{spread(f['reference:wall'], 1000)} ms wall, "
+                f"{spread(f['reference:cpu'], 1000)} ms CPU"
+            )
             print(f"   warm in-process report (all-in) / reference = {warm_cpu / ref_cpu:.2f} CPU")
-            rows.append(("all-in <= 0.90x plain reference (issue 19)",
-                         f"{warm_cpu / ref_cpu:.2f}x",
-                         verdict(warm_cpu / ref_cpu <= TARGETS["allin_over_reference"]),
-                         f"{warm_cpu:.0f} / {ref_cpu:.0f} ms CPU, one process"))
+            rows.append(
+                (
+                    "all-in <= 0.90x plain reference (issue 19)",
+                    f"{warm_cpu / ref_cpu:.2f}x",
+                    verdict(warm_cpu / ref_cpu <= TARGETS["allin_over_reference"]),
+                    f"{warm_cpu:.0f} / {ref_cpu:.0f} ms CPU, one process",
+                )
+            )
         minimal = spread(stages["minimal_page_cpu"], 1000, ".1f")
-        print(f"   calibration: minimal page {minimal} ms CPU (the issue measured 11 ms on its "
-              "machine)")
+        print(
+            f"   calibration: minimal page {minimal} ms CPU (the issue measured 11 ms on its "
+            "machine)"
+        )
         print(f"   bg load during stages+floor: {100 * stages['others']:.0f} %")
         if ms1:
             allin_cpu = median(per["1"][1]) * 1000
             ratio = ms1 / floor
-            print(f"   all-in (1 worker) / floor = {ratio:.2f} wall, {allin_cpu / floor_cpu:.2f} "
-                  f"CPU; warm in-process report / floor = {total * 1000 / floor:.2f}")
-            rows.append(("all-in <= 1.3x WeasyPrint alone", f"{ratio:.2f}x",
-                         verdict(ratio <= TARGETS["allin_over_floor"]),
-                         f"{allin_cpu / floor_cpu:.2f}x on CPU time"))
-        rows.append(("(info) charts per report", f"{median(s['charts:wall']) * 1000:.0f} ms",
-                     "", f"{median(s['charts:cpu']) * 1000:.0f} ms CPU"))
-        rows.append(("(info) HTML template per report",
-                     f"{median(s['template:wall']) * 1000:.1f} ms", "",
-                     f"{median(s['template:cpu']) * 1000:.1f} ms CPU"))
-        rows.append(("(info) WeasyPrint floor per report", f"{floor:.0f} ms", "",
-                     f"{floor_cpu:.0f} ms CPU"))
+            print(
+                f"   all-in (1 worker) / floor = {ratio:.2f} wall, {allin_cpu / floor_cpu:.2f} "
+                f"CPU; warm in-process report / floor = {total * 1000 / floor:.2f}"
+            )
+            rows.append(
+                (
+                    "all-in <= 1.3x WeasyPrint alone",
+                    f"{ratio:.2f}x",
+                    verdict(ratio <= TARGETS["allin_over_floor"]),
+                    f"{allin_cpu / floor_cpu:.2f}x on CPU time",
+                )
+            )
+        rows.append(
+            (
+                "(info) charts per report",
+                f"{median(s['charts:wall']) * 1000:.0f} ms",
+                "",
+                f"{median(s['charts:cpu']) * 1000:.0f} ms CPU",
+            )
+        )
+        rows.append(
+            (
+                "(info) HTML template per report",
+                f"{median(s['template:wall']) * 1000:.1f} ms",
+                "",
+                f"{median(s['template:cpu']) * 1000:.1f} ms CPU",
+            )
+        )
+        rows.append(
+            ("(info) WeasyPrint floor per report", f"{floor:.0f} ms", "", f"{floor_cpu:.0f} ms CPU")
+        )
 
     rss = results.get("rss") or (allin and allin["runs"]["2"][-1])
     if rss:
         n_rss = rss["reports"]
-        print(f"\n-- Peak RSS per worker, 2 workers, {n_rss} reports "
-              f"({'dedicated run' if results.get('rss') else 'from the last all-in run'})")
+        print(
+            f"\n-- Peak RSS per worker, 2 workers, {n_rss} reports "
+            f"({'dedicated run' if results.get('rss') else 'from the last all-in run'})"
+        )
         peaks, slopes = [], []
         for w in rss["workers"]:
             series = w["series"]
@@ -780,67 +958,109 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
                 per100 = (half[-1][1] - half[0][1]) / 1024 / ((half[-1][0] - half[0][0]) / 2)
                 slopes.append(max(0.0, per100))
                 slope = f", growth {per100 * 100:+.1f} MB per 100 of its reports"
-            shown = ", ".join(f"{done}:{rss_kb / 1024:.0f}" for done, rss_kb in series[:: max(
-                1, len(series) // 6)])
-            print(f"   worker {w['pid']}: VmHWM {w['vmhwm_kb'] / 1024:.0f} MB{slope}; "
-                  f"RSS MB by reports done (both workers): {shown}")
+            shown = ", ".join(
+                f"{done}:{rss_kb / 1024:.0f}"
+                for done, rss_kb in series[:: max(1, len(series) // 6)]
+            )
+            print(
+                f"   worker {w['pid']}: VmHWM {w['vmhwm_kb'] / 1024:.0f} MB{slope}; "
+                f"RSS MB by reports done (both workers): {shown}"
+            )
         print(f"   parent process VmHWM {rss['parent_vmhwm_kb'] / 1024:.0f} MB")
         one = allin["runs"]["1"] if allin else []
         if one:
-            print(f"   1-worker run (in-process, {allin['n']} reports): peak RSS "
-                  f"{median([r['parent_vmhwm_kb'] for r in one]) / 1024:.0f} MB")
+            print(
+                f"   1-worker run (in-process, {allin['n']} reports): peak RSS "
+                f"{median([r['parent_vmhwm_kb'] for r in one]) / 1024:.0f} MB"
+            )
         if peaks:
             peak = max(peaks)
             per_worker = n_rss / 2
             horizon = min(2500, rss.get("recycle_after") or 2500)
-            projected = max((w["vmhwm_kb"] / 1024 + mb_per_report * (horizon - per_worker))
-                            for w, mb_per_report in zip(rss["workers"], slopes, strict=True)) \
-                if slopes and len(slopes) == len(rss["workers"]) and per_worker >= 250 else None
+            projected = (
+                max(
+                    (w["vmhwm_kb"] / 1024 + mb_per_report * (horizon - per_worker))
+                    for w, mb_per_report in zip(rss["workers"], slopes, strict=True)
+                )
+                if slopes and len(slopes) == len(rss["workers"]) and per_worker >= 250
+                else None
+            )
             note = "VmHWM, worst worker"
             if projected is not None:
                 note += f"; projected after 5,000 reports: {projected:.0f} MB"
-                print(f"   projected VmHWM after 5,000 reports on 2 workers: {projected:.0f} MB "
-                      f"(linear growth up to {horizon:,} reports per worker; a worker is "
-                      f"replaced after {rss.get('recycle_after') or 'n/a'} reports)")
-            ok = peak <= TARGETS["rss_mb"] and (projected is None
-                                                 or projected <= TARGETS["rss_mb"])
-            rows.append(("RSS per worker <= 300 MB after 5,000 reports", f"{peak:.0f} MB",
-                         verdict(ok) + ("" if projected is None or projected <= 300
-                                        else " (growth)"), note))
+                print(
+                    f"   projected VmHWM after 5,000 reports on 2 workers: {projected:.0f} MB "
+                    f"(linear growth up to {horizon:,} reports per worker; a worker is "
+                    f"replaced after {rss.get('recycle_after') or 'n/a'} reports)"
+                )
+            ok = peak <= TARGETS["rss_mb"] and (projected is None or projected <= TARGETS["rss_mb"])
+            rows.append(
+                (
+                    "RSS per worker <= 300 MB after 5,000 reports",
+                    f"{peak:.0f} MB",
+                    verdict(ok) + ("" if projected is None or projected <= 300 else " (growth)"),
+                    note,
+                )
+            )
 
     helps = results.get("help")
     if helps:
         print("\n-- Cold `reportgen --help` (fresh process each time)")
         for name, h in helps.items():
-            print(f"   {name:24s}: {spread(h['wall'], 1000)} ms wall, {spread(h['cpu'], 1000)} "
-                  f"ms CPU ({len(h['wall'])} runs)")
+            print(
+                f"   {name:24s}: {spread(h['wall'], 1000)} ms wall, {spread(h['cpu'], 1000)} "
+                f"ms CPU ({len(h['wall'])} runs)"
+            )
         worst = max(median(h["wall"]) for h in helps.values())
-        rows.append(("--help <= 0.3 s", f"{worst:.2f} s", verdict(worst <= TARGETS["help_s"]),
-                     "worst of the variants"))
+        rows.append(
+            (
+                "--help <= 0.3 s",
+                f"{worst:.2f} s",
+                verdict(worst <= TARGETS["help_s"]),
+                "worst of the variants",
+            )
+        )
 
     cold = results.get("cold")
     if cold:
         rep, ref = cold["report"], cold["reference"]
         ratio_cpu = median([a / b for a, b in zip(rep["cpu"], ref["cpu"], strict=True)])
         ratio_wall = median([a / b for a, b in zip(rep["wall"], ref["wall"], strict=True)])
-        print(f"\n-- Cold one-patient report (input/index_case_2.json, html+pdf+json) vs a cold "
-              f"plain render of benchmarks/reference.html ({len(rep['cpu'])} rounds)")
-        print(f"   report {spread(rep['wall'], 1, '.2f')} s wall, {spread(rep['cpu'], 1, '.2f')} "
-              f"s CPU; reference {spread(ref['wall'], 1, '.2f')} s wall, "
-              f"{spread(ref['cpu'], 1, '.2f')} s CPU")
+        print(
+            f"\n-- Cold one-patient report (input/index_case_2.json, html+pdf+json) vs a cold "
+            f"plain render of benchmarks/reference.html ({len(rep['cpu'])} rounds)"
+        )
+        print(
+            f"   report {spread(rep['wall'], 1, '.2f')} s wall, {spread(rep['cpu'], 1, '.2f')} "
+            f"s CPU; reference {spread(ref['wall'], 1, '.2f')} s wall, "
+            f"{spread(ref['cpu'], 1, '.2f')} s CPU"
+        )
         print(f"   ratio (median of rounds): {ratio_cpu:.2f}x CPU, {ratio_wall:.2f}x wall")
-        rows.append(("cold report <= 1.6x cold reference (issue 19)", f"{ratio_cpu:.2f}x",
-                     verdict(ratio_cpu <= TARGETS["cold_over_reference"]),
-                     f"CPU; {ratio_wall:.2f}x on wall time"))
+        rows.append(
+            (
+                "cold report <= 1.6x cold reference (issue 19)",
+                f"{ratio_cpu:.2f}x",
+                verdict(ratio_cpu <= TARGETS["cold_over_reference"]),
+                f"CPU; {ratio_wall:.2f}x on wall time",
+            )
+        )
 
     val = results.get("validate")
     if val:
         print("\n-- Cold `reportgen validate` on 10^5 rows")
-        print(f"   {spread(val['wall'], 1, '.2f')} s wall, {spread(val['cpu'], 1, '.2f')} s CPU, "
-              f"bg {spread(val['others'], 100)} %")
+        print(
+            f"   {spread(val['wall'], 1, '.2f')} s wall, {spread(val['cpu'], 1, '.2f')} s CPU, "
+            f"bg {spread(val['others'], 100)} %"
+        )
         v = median(val["wall"])
-        rows.append(("validate 10^5 rows <= 3 s", f"{v:.2f} s",
-                     verdict(v <= TARGETS["validate_s"]), f"{median(val['cpu']):.2f} s CPU"))
+        rows.append(
+            (
+                "validate 10^5 rows <= 3 s",
+                f"{v:.2f} s",
+                verdict(v <= TARGETS["validate_s"]),
+                f"{median(val['cpu']):.2f} s CPU",
+            )
+        )
 
     coh = results.get("cohort")
     if coh:
@@ -849,21 +1069,34 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
             rows_n, label = key.split(":")
             pages = f", {c['pages']} PDF pages" if c["pages"] is not None else ""
             kind = "json only" if label == "json" else "html+pdf+json"
-            print(f"   {int(rows_n):>7,} rows, {kind}: {spread(c['wall'], 1, '.1f')} s wall, "
-                  f"{spread(c['cpu'], 1, '.1f')} s CPU, "
-                  f"bg {spread(c['others'], 100)} %{pages}")
+            print(
+                f"   {int(rows_n):>7,} rows, {kind}: {spread(c['wall'], 1, '.1f')} s wall, "
+                f"{spread(c['cpu'], 1, '.1f')} s CPU, "
+                f"bg {spread(c['others'], 100)} %{pages}"
+            )
         big = coh.get("100000:pdf")
         if big:
             w = median(big["wall"])
             small = coh.get("10000:pdf", {}).get("pages")
             bounded = big["pages"] is not None and (small is None or big["pages"] <= small + 1)
-            rows.append(("cohort 10^5 rows (html+pdf+json) <= 15 s", f"{w:.1f} s",
-                         verdict(w <= TARGETS["cohort_s"]),
-                         f"{median(big['cpu']):.1f} s CPU; {big['pages']} pages"
-                         + (" (bounded)" if bounded else " (GROWS with rows)")))
+            rows.append(
+                (
+                    "cohort 10^5 rows (html+pdf+json) <= 15 s",
+                    f"{w:.1f} s",
+                    verdict(w <= TARGETS["cohort_s"]),
+                    f"{median(big['cpu']):.1f} s CPU; {big['pages']} pages"
+                    + (" (bounded)" if bounded else " (GROWS with rows)"),
+                )
+            )
         elif coh.get("10000:pdf"):
-            rows.append(("cohort 10^5 rows <= 15 s", "not run (--quick)", "n/a",
-                         f"10^4: {median(coh['10000:pdf']['wall']):.1f} s"))
+            rows.append(
+                (
+                    "cohort 10^5 rows <= 15 s",
+                    "not run (--quick)",
+                    "n/a",
+                    f"10^4: {median(coh['10000:pdf']['wall']):.1f} s",
+                )
+            )
 
     print("\n" + "=" * 100)
     print(f"{'Target (issues 8, 19)':44s} {'measured':>12s}   {'verdict':22s} noise-robust view")
@@ -879,24 +1112,41 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
 
 def main() -> None:
     global SNAPSHOT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n", 1)[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="small batches, single runs")
     parser.add_argument("--patients", type=int, help="batch size N (default 200; quick 40)")
-    parser.add_argument("--repeat", type=int, help="repeats of each measurement (default 3; "
-                        "quick 1); --help always runs >= 10 times")
-    parser.add_argument("--rss-reports", type=int,
-                        help="reports in the 2-worker RSS run (default 1000; quick: none, the "
-                             "2-worker all-in run is used; 0 = skip)")
-    parser.add_argument("--stage-reports", type=int,
-                        help="reports in the stage breakdown / floor (default 40; quick 12)")
-    parser.add_argument("--skip", default="",
-                        help="comma list of sections to skip: allin,stages,rss,cold,help,"
-                             "validate,cohort")
-    parser.add_argument("--ref", help="benchmark this git ref (read via `git archive`) instead "
-                        "of a copy of the working tree")
-    parser.add_argument("--live", action="store_true",
-                        help="use the installed reportgen as is (no frozen copy)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="repeats of each measurement (default 3; quick 1); --help always runs >= 10 times",
+    )
+    parser.add_argument(
+        "--rss-reports",
+        type=int,
+        help="reports in the 2-worker RSS run (default 1000; quick: none, the "
+        "2-worker all-in run is used; 0 = skip)",
+    )
+    parser.add_argument(
+        "--stage-reports",
+        type=int,
+        help="reports in the stage breakdown / floor (default 40; quick 12)",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma list of sections to skip: allin,stages,rss,cold,help,validate,cohort",
+    )
+    parser.add_argument(
+        "--ref",
+        help="benchmark this git ref (read via `git archive`) instead "
+        "of a copy of the working tree",
+    )
+    parser.add_argument(
+        "--live", action="store_true", help="use the installed reportgen as is (no frozen copy)"
+    )
     parser.add_argument("--json", type=Path, help="also write all raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     # children
@@ -915,15 +1165,21 @@ def main() -> None:
 
     n = opts.patients or (40 if opts.quick else 200)
     repeat = opts.repeat or (1 if opts.quick else 3)
-    rss_reports = opts.rss_reports if opts.rss_reports is not None else (0 if opts.quick
-                                                                        else 1000)
+    rss_reports = opts.rss_reports if opts.rss_reports is not None else (0 if opts.quick else 1000)
     stage_reports = opts.stage_reports or (12 if opts.quick else 40)
     opts.passes = 1 if opts.quick else 2
     skip = {s.strip() for s in opts.skip.split(",") if s.strip()}
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="reportgen-bench-"))
-    results: dict = {"options": {"patients": n, "repeat": repeat, "rss_reports": rss_reports,
-                                 "stage_reports": stage_reports, "quick": opts.quick}}
+    results: dict = {
+        "options": {
+            "patients": n,
+            "repeat": repeat,
+            "rss_reports": rss_reports,
+            "stage_reports": stage_reports,
+            "quick": opts.quick,
+        }
+    }
     try:
         results["machine"] = machine()
         if not opts.live:
@@ -935,8 +1191,9 @@ def main() -> None:
         if "allin" not in skip:
             section_allin(tmp, batch_csv, n, repeat, results)
         if "stages" not in skip:
-            stage_csv = synth.write_csv(tmp / f"patients-{stage_reports}.csv", stage_reports,
-                                        seed=11)
+            stage_csv = synth.write_csv(
+                tmp / f"patients-{stage_reports}.csv", stage_reports, seed=11
+            )
             section_stages(tmp, stage_csv, opts.passes, results)
         if "rss" not in skip and rss_reports:
             section_rss(tmp, rss_reports, results)

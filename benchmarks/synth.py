@@ -18,11 +18,36 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = [
-    "patient_id", "name", "age_years", "bmi_kg_m2", "height_cm", "weight_kg", "gravida", "para",
-    "smoking", "family_history", "hospital_days", "bed_rest_days", "mgso4_days", "mgso4_total_g",
-    "yam_percent", "fracture", "fracture_sites", "dxa_site", "bmd_g_cm2", "t_score", "z_score",
-    "admission_date", "delivery_date", "discharge_date", "dxa_date", "breastfeeding",
-    "vitamin_d_ng_ml", "glucocorticoid", "heparin", "notes",
+    "patient_id",
+    "name",
+    "age_years",
+    "bmi_kg_m2",
+    "height_cm",
+    "weight_kg",
+    "gravida",
+    "para",
+    "smoking",
+    "family_history",
+    "hospital_days",
+    "bed_rest_days",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+    "fracture_sites",
+    "dxa_site",
+    "bmd_g_cm2",
+    "t_score",
+    "z_score",
+    "admission_date",
+    "delivery_date",
+    "discharge_date",
+    "dxa_date",
+    "breastfeeding",
+    "vitamin_d_ng_ml",
+    "glucocorticoid",
+    "heparin",
+    "notes",
 ]
 _SITES = ["T12", "L1", "L2;L3", "T7;T12", "L1;L2;L4", "rib", "hip", "sacrum", "T11;L1"]
 _NOTES = [
@@ -51,15 +76,19 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
         return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
 
     def fmt(values: np.ndarray, spec: str, mask: np.ndarray) -> list[str]:
-        return [format(v, spec) if m else ""
-                for v, m in zip(values.tolist(), mask.tolist(), strict=True)]
+        return [
+            format(v, spec) if m else ""
+            for v, m in zip(values.tolist(), mask.tolist(), strict=True)
+        ]
 
     def keep(values: np.ndarray, mask: np.ndarray) -> list[str]:
         return [v if m else "" for v, m in zip(values.tolist(), mask.tolist(), strict=True)]
 
     def yes_no(flags: np.ndarray, mask: np.ndarray) -> list[str]:
-        return [("yes" if f else "no") if m else ""
-                for f, m in zip(flags.tolist(), mask.tolist(), strict=True)]
+        return [
+            ("yes" if f else "no") if m else ""
+            for f, m in zip(flags.tolist(), mask.tolist(), strict=True)
+        ]
 
     every = np.ones(n, dtype=bool)
     cols: dict[str, list[str]] = {}
@@ -87,8 +116,9 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
     cols["mgso4_total_g"] = fmt(grams, ".0f", every)
     hospital = days + rng.integers(2, 30, n)
     cols["hospital_days"] = fmt(hospital, "d", maybe(0.9))
-    cols["bed_rest_days"] = fmt(np.floor(rng.random(n) * np.maximum(days, 1)).astype(int), "d",
-                                maybe(0.3))
+    cols["bed_rest_days"] = fmt(
+        np.floor(rng.random(n) * np.maximum(days, 1)).astype(int), "d", maybe(0.3)
+    )
     yam = np.clip(rng.normal(96 - grams / 220, 11), 55, 115)
     cols["yam_percent"] = fmt(yam, ".0f", every)
     fracture = maybe(0.05)
@@ -115,8 +145,10 @@ def patients(n: int, seed: int = 2024) -> list[dict[str, str]]:
     cols["glucocorticoid"] = yes_no(maybe(0.15), drugs)
     cols["heparin"] = yes_no(maybe(0.1), drugs)
     cols["notes"] = keep(pick(_NOTES), maybe(0.2))
-    return [dict(zip(COLUMNS, values, strict=True))
-            for values in zip(*(cols[c] for c in COLUMNS), strict=True)]
+    return [
+        dict(zip(COLUMNS, values, strict=True))
+        for values in zip(*(cols[c] for c in COLUMNS), strict=True)
+    ]
 
 
 def write_csv(path: Path, n: int, seed: int = 2024) -> Path:

@@ -92,28 +92,43 @@ def generation_time() -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def load_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
-               labs: Path | str | None = None, encoding: str | None = None,
-               delimiter: str | None = None) -> PreparedTable:
+def load_input(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> PreparedTable:
     """Load and validate a file; every problem is in ``.problems``, nothing is raised for rows.
 
     ``as_of`` counts infusions up to that moment (a running one needs it); ``labs`` is a
     long-format lab file (``patient_id, date, test, value, unit``)."""
-    table = prepare_table(load_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter),
-                          as_of=as_of)
+    table = prepare_table(
+        load_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter), as_of=as_of
+    )
     if labs is not None:
         known = {p for p in table.frame.get("patient_id", []) if isinstance(p, str)}
         table = attach_lab_draws(table, *load_lab_draws(labs, known))
     return table
 
 
-def validate_input(path: Path | str, *, sheet: str | None = None, as_of: datetime | None = None,
-                   labs: Path | str | None = None, scans_path: Path | str | None = None,
-                   encoding: str | None = None, delimiter: str | None = None) -> list[Problem]:
+def validate_input(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
+    scans_path: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> list[Problem]:
     """All problems (errors and warnings) of an input file (its lab file and its scans), in
     row order."""
-    table = load_input(path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
-                       delimiter=delimiter)
+    table = load_input(
+        path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
+    )
     scan_set = load_scan_set(table, scans_path)
     return table.problems + (scan_set.problems if scan_set else [])
 
@@ -125,8 +140,11 @@ def load_scan_set(table: PreparedTable, scans_path: Path | str | None) -> ScanSe
     patients = patient_dates(table.frame)
     found = None
     if table.scans:
-        ids = {i: str(table.frame.at[i, "patient_id"]) for i in table.scans
-               if "patient_id" in table.frame and pd.notna(table.frame.at[i, "patient_id"])}
+        ids = {
+            i: str(table.frame.at[i, "patient_id"])
+            for i in table.scans
+            if "patient_id" in table.frame and pd.notna(table.frame.at[i, "patient_id"])
+        }
         positions = {i: int(table.frame.at[i, "_row"]) for i in table.scans}
         found = embedded_scans(table.source, table.scans, positions, ids, patients)
     if scans_path is not None:
@@ -135,8 +153,9 @@ def load_scan_set(table: PreparedTable, scans_path: Path | str | None) -> ScanSe
     return found
 
 
-def _attach_scans(records: list[dict], problems: list[Problem], scan_set: ScanSet | None,
-                  source: str) -> list[dict]:
+def _attach_scans(
+    records: list[dict], problems: list[Problem], scan_set: ScanSet | None, source: str
+) -> list[dict]:
     """Records with their ``_scans``; a patient whose scans have errors is left out."""
     if scan_set is None:
         return records
@@ -145,8 +164,14 @@ def _attach_scans(records: list[dict], problems: list[Problem], scan_set: ScanSe
     for record in records:
         pid = str(record["patient_id"])
         if scan_set.all_bad or pid in scan_set.bad_ids:
-            problems.append(Problem(source, int(record["_row"]), "-",
-                                    f"no report: her scans in {scan_set.source} have errors"))
+            problems.append(
+                Problem(
+                    source,
+                    int(record["_row"]),
+                    "-",
+                    f"no report: her scans in {scan_set.source} have errors",
+                )
+            )
             continue
         if scan_set.by_patient.get(pid):
             record["_scans"] = scan_set.by_patient[pid]
@@ -206,11 +231,13 @@ def build_patient_reports(
     load_intervals(settings_path)
     load_dxa_settings(settings_path)
     options = _options_digest(template_dir, settings_path) + (  # before OUTDIR is touched
-        "" if lang == "en" else lang + rules.translations_digest)
+        "" if lang == "en" else lang + rules.translations_digest
+    )
     if set(FHIR_FORMATS) & set(formats):
         options += f"|{doc_status}|{fhir_profile}"
-    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
-                       delimiter=delimiter)
+    table = load_input(
+        input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
+    )
     records, problems = _select(table, ids)
     problems = fhir_warnings + problems
     records = _attach_scans(records, problems, load_scan_set(table, scans_path), table.source)
@@ -225,17 +252,31 @@ def build_patient_reports(
         check_planned(outdir, planned, overwrite=overwrite, resume=resume)  # now race-free
         remove_stale_temps(outdir)
         settings = RunSettings(
-            outdir=outdir, formats=tuple(formats), rules_path=_str(rules_path),
-            criteria=criteria, template_dir=_str(template_dir),
-            settings_path=_str(settings_path), generated_at=generated_at,
-            source_name=Path(input_path).name, lang=lang, doc_status=doc_status,
-            fhir_profile=fhir_profile, run_id=new_run_id())
+            outdir=outdir,
+            formats=tuple(formats),
+            rules_path=_str(rules_path),
+            criteria=criteria,
+            template_dir=_str(template_dir),
+            settings_path=_str(settings_path),
+            generated_at=generated_at,
+            source_name=Path(input_path).name,
+            lang=lang,
+            doc_status=doc_status,
+            fhir_profile=fhir_profile,
+            run_id=new_run_id(),
+        )
         journal = Journal(outdir)
         if not resume:
             journal.reset()
-        ledger = Ledger(outdir, command="patient", rules=rules, run_id=settings.run_id,
-                        generated_at=generated_at, journal=journal,
-                        carried=carried_entries(outdir, set(planned)))
+        ledger = Ledger(
+            outdir,
+            command="patient",
+            rules=rules,
+            run_id=settings.run_id,
+            generated_at=generated_at,
+            journal=journal,
+            carried=carried_entries(outdir, set(planned)),
+        )
         if overwrite:  # never leave an old manifest whose hashes an interrupted run would break
             ledger.flush([], "running")
         done = {**_manifest_keys(outdir), **journal.read()} if resume else {}
@@ -258,24 +299,32 @@ def _check_fhir_options(doc_status: str, fhir_profile: str) -> None:
     from reportgen.fhir_codes import DOC_STATUSES, PROFILES
 
     if doc_status not in DOC_STATUSES:
-        raise ReportError(f"doc_status must be one of {', '.join(DOC_STATUSES)}, "
-                          f"not {doc_status!r}")
+        raise ReportError(
+            f"doc_status must be one of {', '.join(DOC_STATUSES)}, not {doc_status!r}"
+        )
     if fhir_profile not in PROFILES:
-        raise ReportError(f"fhir_profile must be one of {', '.join(PROFILES)}, "
-                          f"not {fhir_profile!r}")
+        raise ReportError(
+            f"fhir_profile must be one of {', '.join(PROFILES)}, not {fhir_profile!r}"
+        )
 
 
-def _fhir_settings_problems(org, settings_path: Path | str | None, formats: Sequence[str], *,
-                            strict: bool) -> list[Problem]:
+def _fhir_settings_problems(
+    org, settings_path: Path | str | None, formats: Sequence[str], *, strict: bool
+) -> list[Problem]:
     """A warning per FHIR placeholder the settings leave in place; refuse them when strict."""
     if not set(FHIR_FORMATS) & set(formats) or not org.fhir_gaps:
         return []
     source = str(settings_path) if settings_path else "(no --settings)"
     if strict:
-        raise ReportError(f"{source}: FHIR output needs [organisation] "
-                          + "; ".join(org.fhir_gaps) + " (--strict)")
-    return [Problem(source, 0, "organisation", f"FHIR placeholder: set {gap}", "warning")
-            for gap in org.fhir_gaps]
+        raise ReportError(
+            f"{source}: FHIR output needs [organisation] "
+            + "; ".join(org.fhir_gaps)
+            + " (--strict)"
+        )
+    return [
+        Problem(source, 0, "organisation", f"FHIR placeholder: set {gap}", "warning")
+        for gap in org.fhir_gaps
+    ]
 
 
 def _manifest_keys(outdir: Path) -> dict[str, dict]:
@@ -287,9 +336,15 @@ def _manifest_keys(outdir: Path) -> dict[str, dict]:
     return done
 
 
-def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: RunResult,
-         ledger: Ledger, progress: Callable[[int, int], None] | None,
-         executor: Executor | None = None) -> None:
+def _run(
+    jobs: list[Job],
+    settings: RunSettings,
+    workers: int | None,
+    result: RunResult,
+    ledger: Ledger,
+    progress: Callable[[int, int], None] | None,
+    executor: Executor | None = None,
+) -> None:
     """Make the jobs, commit each patient's files, and always end with a manifest that lists
     exactly what is on disk: after success, a write error, SIGINT or SIGTERM."""
     finished: set[str] = set()
@@ -299,8 +354,9 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
         finished.add(job.key)
         row = int(job.record["_row"])
         if outcome.fault:
-            result.problems.append(Problem(source, row, "-", f"report not written: "
-                                           f"{outcome.error}"))
+            result.problems.append(
+                Problem(source, row, "-", f"report not written: {outcome.error}")
+            )
             raise RunStopped(outcome.error)
         if outcome.error is not None:
             result.problems.append(Problem(source, row, "-", f"report not made: {outcome.error}"))
@@ -308,8 +364,9 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
             try:
                 ledger.commit(outcome.entries, job.key)
             except OSError as exc:
-                result.problems.append(Problem(source, row, "-", "report not written: "
-                                               f"{describe_os_error(exc)}"))
+                result.problems.append(
+                    Problem(source, row, "-", f"report not written: {describe_os_error(exc)}")
+                )
                 raise RunStopped(describe_os_error(exc)) from None
         if progress is not None:
             progress(len(finished), len(jobs))
@@ -320,8 +377,12 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
 
     if progress is not None:
         progress(0, len(jobs))
-    logger.debug("run %s: %d report(s) to make, %d worker(s)", settings.run_id, len(jobs),
-                 workers or default_workers())
+    logger.debug(
+        "run %s: %d report(s) to make, %d worker(s)",
+        settings.run_id,
+        len(jobs),
+        workers or default_workers(),
+    )
     status = "complete"
     try:
         try:
@@ -330,15 +391,20 @@ def _run(jobs: list[Job], settings: RunSettings, workers: int | None, result: Ru
             status = "stopped"
             reason = str(exc) if isinstance(exc, RunStopped) else "a worker process died"
             result.problems += [
-                Problem(source, int(j.record["_row"]), "-",
-                        f"report not made: the run stopped early ({reason})")
-                for j in jobs if j.key not in finished]
+                Problem(
+                    source,
+                    int(j.record["_row"]),
+                    "-",
+                    f"report not made: the run stopped early ({reason})",
+                )
+                for j in jobs
+                if j.key not in finished
+            ]
     except KeyboardInterrupt:  # also when it comes while handling the above (systemd's
         # default KillMode sends SIGTERM to the workers and the parent at once)
         with signals_deferred():  # a second Ctrl-C must not cut the clean-up short
             remove_run_temps(settings.outdir, settings.run_id)
-            ledger.flush(_error_dicts(result), "interrupted",
-                         not_made=len(jobs) - len(finished))
+            ledger.flush(_error_dicts(result), "interrupted", not_made=len(jobs) - len(finished))
         raise
     finally:
         remove_run_temps(settings.outdir, settings.run_id)
@@ -358,21 +424,25 @@ def _select(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[
         wanted = set(ids)
         present = set(frame["patient_id"].dropna()) if "patient_id" in frame else set()
         missing = sorted(wanted - present)
-        problems += [Problem(table.source, 0, "patient_id", f"no patient with id {pid!r}")
-                     for pid in missing]
+        problems += [
+            Problem(table.source, 0, "patient_id", f"no patient with id {pid!r}") for pid in missing
+        ]
         chosen_rows = set(frame.loc[frame["patient_id"].isin(wanted), "_row"]) if present else set()
         record_rows = set(frame["_row"])  # file/header problems are on no record's row
         problems = [p for p in problems if p.row not in record_rows or p.row in chosen_rows]
-        frame = frame[frame["patient_id"].isin(wanted).fillna(False).to_numpy(dtype=bool)
-                      & table.valid.to_numpy()]
+        frame = frame[
+            frame["patient_id"].isin(wanted).fillna(False).to_numpy(dtype=bool)
+            & table.valid.to_numpy()
+        ]
     else:
         frame = table.valid_frame
     return records_from_frame(frame), problems
 
 
 def _job_key(record: dict, rules: RuleSet, settings: RunSettings, extra: str) -> str:
-    basis = json.dumps([record, rules.digest, __version__, settings.formats, extra],
-                       default=str, sort_keys=True)
+    basis = json.dumps(
+        [record, rules.digest, __version__, settings.formats, extra], default=str, sort_keys=True
+    )
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -408,34 +478,44 @@ def _template_files(root: Path) -> list[Path]:
                 continue
             found.append(path)
             if len(found) > MAX_TEMPLATE_FILES or total > MAX_TEMPLATE_BYTES:
-                raise ReportError(f"{root}: more than {MAX_TEMPLATE_FILES} files or "
-                                  f"{MAX_TEMPLATE_BYTES // 2**20} MiB; --template-dir must be "
-                                  "a folder of templates only")
+                raise ReportError(
+                    f"{root}: more than {MAX_TEMPLATE_FILES} files or "
+                    f"{MAX_TEMPLATE_BYTES // 2**20} MiB; --template-dir must be "
+                    "a folder of templates only"
+                )
     return found
 
 
 def _complete(outdir: Path, entries: list[dict]) -> bool:
     for entry in entries:
         name = entry.get("path") if isinstance(entry, dict) else None
-        data = read_in_outdir(outdir / name) if isinstance(name, str) and \
-            Path(name).name == name else None
+        data = (
+            read_in_outdir(outdir / name)
+            if isinstance(name, str) and Path(name).name == name
+            else None
+        )
         if data is None or sha256_bytes(data) != entry.get("sha256"):
             return False
     return True
 
 
-def _cohort_follow_up(table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet,
-                      settings_path: Path | str | None) -> dict | None:
+def _cohort_follow_up(
+    table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet, settings_path: Path | str | None
+) -> dict | None:
     """The cohort's follow-up summary; a patient whose scans have errors is left out."""
     if scan_set is None:
         return None
     from reportgen.assess import records_from_frame
     from reportgen.followup_summary import summarise_follow_up
 
-    records = [r for r in records_from_frame(table.valid_frame)
-               if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids]
-    return summarise_follow_up(records, scan_set.by_patient, rules,
-                               load_dxa_settings(settings_path))
+    records = [
+        r
+        for r in records_from_frame(table.valid_frame)
+        if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids
+    ]
+    return summarise_follow_up(
+        records, scan_set.by_patient, rules, load_dxa_settings(settings_path)
+    )
 
 
 def _language(lang: str | None, settings_path: Path | str | None) -> str:
@@ -451,21 +531,25 @@ def _str(value: Path | str | None) -> str | None:
 def _osteoporosis_text(rules: RuleSet) -> str:
     normal, osteo = rules.yam_normal_min_pct, rules.yam_osteoporosis_max_pct
     if rules.criteria == "jos2000":
-        return (f"any JOS fragility fracture (vertebral included) and YAM < {normal:g} %; "
-                f"or YAM < {osteo:g} %")
-    return (f"vertebral or proximal-femur fragility fracture (whatever the BMD); or other JOS "
-            f"fragility fracture (rib, pelvis, proximal humerus, distal radius, lower leg) and "
-            f"YAM < {normal:g} %; or YAM ≤ {osteo:g} % or T-score ≤ "
-            f"{rules.t_osteoporosis_max:g}")
+        return (
+            f"any JOS fragility fracture (vertebral included) and YAM < {normal:g} %; "
+            f"or YAM < {osteo:g} %"
+        )
+    return (
+        f"vertebral or proximal-femur fragility fracture (whatever the BMD); or other JOS "
+        f"fragility fracture (rib, pelvis, proximal humerus, distal radius, lower leg) and "
+        f"YAM < {normal:g} %; or YAM ≤ {osteo:g} % or T-score ≤ "
+        f"{rules.t_osteoporosis_max:g}"
+    )
 
 
 FRACTURE_VOCABULARY = {
     "vertebral": "any vertebra (T7, Th12, L1-L2, T12–L1, vertebra, 第2腰椎, 胸椎, 腰椎, 椎体)",
     "proximal_femur": "hip, femoral neck, proximal femur, 大腿骨近位, 大腿骨頸部",
     "other_fragility": "rib (肋骨), pelvis incl. sacrum (骨盤), proximal humerus (上腕骨近位), "
-                       "distal radius (橈骨遠位), lower leg: tibia, fibula (下腿)",
+    "distal radius (橈骨遠位), lower leg: tibia, fibula (下腿)",
     "not_jos": "anything else (calcaneus, metatarsal, any stress fracture): never vertebral; "
-               "the class follows the BMD and page 1 asks for a review",
+    "the class follows the BMD and page 1 asks for a review",
     "no_site": "fracture = yes without a site: assumed vertebral (the seed's convention), said so",
 }
 
@@ -473,8 +557,11 @@ FRACTURE_VOCABULARY = {
 def describe_rules(rules: RuleSet) -> dict:
     """The rule set as data (for ``reportgen rules --json``)."""
     return {
-        "name": rules.name, "version": rules.version, "criteria": rules.criteria,
-        "specification": rules.data.get("specification", ""), "digest": rules.digest,
+        "name": rules.name,
+        "version": rules.version,
+        "criteria": rules.criteria,
+        "specification": rules.data.get("specification", ""),
+        "digest": rules.digest,
         "bone_status": {
             "osteoporosis": _osteoporosis_text(rules),
             "low_bone_mass": f"YAM < {rules.yam_normal_min_pct:g} %",
@@ -485,15 +572,25 @@ def describe_rules(rules: RuleSet) -> dict:
             "fracture_sites": FRACTURE_VOCABULARY,
             "evidence": rules.bone_evidence,
         },
-        "iscd": {"z_below_expected_max": rules.z_below_expected_max,
-                 "below": "Z ≤ limit: below the expected range for age; triggers "
-                          "secondary_cause_workup and dxa_follow_up whatever the JOS class",
-                 "evidence": rules.iscd_evidence},
+        "iscd": {
+            "z_below_expected_max": rules.z_below_expected_max,
+            "below": "Z ≤ limit: below the expected range for age; triggers "
+            "secondary_cause_workup and dxa_follow_up whatever the JOS class",
+            "evidence": rules.iscd_evidence,
+        },
         "secondary_causes": list(rules.secondary_cause_rules),
         "risk_rules": [
-            {"id": r.rule_id, "label": r.label, "condition": r.condition, "input": r.input,
-             "operator": r.operator, "threshold": r.threshold, "unit": r.unit,
-             "evidence": r.evidence, "caveat": r.caveat}
+            {
+                "id": r.rule_id,
+                "label": r.label,
+                "condition": r.condition,
+                "input": r.input,
+                "operator": r.operator,
+                "threshold": r.threshold,
+                "unit": r.unit,
+                "evidence": r.evidence,
+                "caveat": r.caveat,
+            }
             for r in rules.risk_rules
         ],
         "data_quality": {
@@ -514,10 +611,16 @@ def describe_rules(rules: RuleSet) -> dict:
             ],
         },
         "recommendations": [
-            {"id": r.rec_id, "text": r.text, "statuses": list(r.statuses),
-             "flags": list(r.flags), "facts": list(r.facts), "requires": list(r.requires),
-             "requires_flag": r.requires_flag,
-             "variants": [{"when": w, "text": t} for w, t in r.variants]}
+            {
+                "id": r.rec_id,
+                "text": r.text,
+                "statuses": list(r.statuses),
+                "flags": list(r.flags),
+                "facts": list(r.facts),
+                "requires": list(r.requires),
+                "requires_flag": r.requires_flag,
+                "variants": [{"when": w, "text": t} for w, t in r.variants],
+            }
             for r in rules.recommendations
         ],
     }
@@ -558,8 +661,9 @@ def build_cohort_report(
     rules = load_rules(rules_path, criteria=criteria)
     lang = _language(lang, settings_path)
     load_intervals(settings_path)
-    table = load_input(input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding,
-                       delimiter=delimiter)
+    table = load_input(
+        input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
+    )
     scan_set = load_scan_set(table, scans_path)
     problems = table.problems + (scan_set.problems if scan_set else [])
     problems = [p.redacted() for p in problems] if deidentify else problems
@@ -568,26 +672,44 @@ def build_cohort_report(
         return result
     if not table.valid.any():
         raise ReportError(f"{input_path}: no valid rows to summarise")
-    names = {"html": "cohort-summary.html", "pdf": "cohort-summary.pdf",
-             "json": "cohort-summary.json"}
+    names = {
+        "html": "cohort-summary.html",
+        "pdf": "cohort-summary.pdf",
+        "json": "cohort-summary.json",
+    }
     planned = [names[f] for f in formats] + ["cohort-cases.csv"]
     # With --skip-invalid the excluded rows are reported, not failures of the run.
     errors = [p.as_dict() for p in problems if p.severity == "error"]
     if skip_invalid:
-        result.problems = [Problem(p.input, p.row, p.column, p.message, "warning")
-                           for p in problems]
+        result.problems = [
+            Problem(p.input, p.row, p.column, p.message, "warning") for p in problems
+        ]
     check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # before any change
     create_output_dir(outdir)
     with locked_output_dir(outdir, wait_s=lock_wait_s):
         check_planned(outdir, planned, overwrite=overwrite, resumable=False)  # now race-free
         outputs = make_cohort_outputs(
-            table, rules, formats=formats, deidentify=deidentify, max_listing=max_listing,
-            dose_band_edges_g=dose_band_edges_g, template_dir=template_dir,
-            settings_path=settings_path, generated_at=generated_at,
-            source_name=Path(input_path).name, lang=lang,
-            follow_up=_cohort_follow_up(table, scan_set, rules, settings_path))
-        ledger = Ledger(outdir, command="cohort", rules=rules, run_id=new_run_id(),
-                        generated_at=generated_at, carried=carried_entries(outdir, set(planned)))
+            table,
+            rules,
+            formats=formats,
+            deidentify=deidentify,
+            max_listing=max_listing,
+            dose_band_edges_g=dose_band_edges_g,
+            template_dir=template_dir,
+            settings_path=settings_path,
+            generated_at=generated_at,
+            source_name=Path(input_path).name,
+            lang=lang,
+            follow_up=_cohort_follow_up(table, scan_set, rules, settings_path),
+        )
+        ledger = Ledger(
+            outdir,
+            command="cohort",
+            rules=rules,
+            run_id=new_run_id(),
+            generated_at=generated_at,
+            carried=carried_entries(outdir, set(planned)),
+        )
         temps = _write_cohort_temps(outdir, outputs, rules, ledger.run_id)
         with signals_deferred():  # the new files and their manifest, or neither
             ledger.commit(temps)
@@ -596,8 +718,9 @@ def build_cohort_report(
     return result
 
 
-def _write_cohort_temps(outdir: Path, outputs: dict[str, bytes], rules: RuleSet,
-                        run_id: str) -> list[dict]:
+def _write_cohort_temps(
+    outdir: Path, outputs: dict[str, bytes], rules: RuleSet, run_id: str
+) -> list[dict]:
     """Every cohort file as a fsynced temporary first: a full disk leaves all the old files
     (and their manifest) as they were, never new CSV/JSON beside old HTML/PDF."""
     entries: list[dict] = []
@@ -605,20 +728,39 @@ def _write_cohort_temps(outdir: Path, outputs: dict[str, bytes], rules: RuleSet,
         for name, data in outputs.items():
             temp = write_temp(outdir / name, data, run_id)
             fmt = "csv" if name.endswith(".csv") else name.rsplit(".", 1)[1]
-            entries.append({"path": name, "kind": "cohort", "format": fmt,
-                            "sha256": sha256_bytes(data), **rules_fields(rules),
-                            "temp": str(temp)})
+            entries.append(
+                {
+                    "path": name,
+                    "kind": "cohort",
+                    "format": fmt,
+                    "sha256": sha256_bytes(data),
+                    **rules_fields(rules),
+                    "temp": str(temp),
+                }
+            )
     except OSError as exc:
         remove_temps([Path(e["temp"]) for e in entries])
-        raise OutputError(f"{outdir}: cohort files not written ({exc.strerror}); the files "
-                          "already there are unchanged") from None
+        raise OutputError(
+            f"{outdir}: cohort files not written ({exc.strerror}); the files "
+            "already there are unchanged"
+        ) from None
     except BaseException:
         remove_temps([Path(e["temp"]) for e in entries])
         raise
     return entries
 
 
-__all__ = ["TEMPLATE_KINDS", "InputError", "ReportError", "RunResult", "blank_template",
-           "build_cohort_report",
-           "build_patient_reports", "describe_rules",
-           "load_input", "load_rules", "load_scan_set", "validate_input"]
+__all__ = [
+    "TEMPLATE_KINDS",
+    "InputError",
+    "ReportError",
+    "RunResult",
+    "blank_template",
+    "build_cohort_report",
+    "build_patient_reports",
+    "describe_rules",
+    "load_input",
+    "load_rules",
+    "load_scan_set",
+    "validate_input",
+]

@@ -30,9 +30,11 @@ from reportgen.rules import RuleSet
 from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
-PLO_NOTE = N_("Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
-            "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
-            "endocrine disease) must be excluded before it is called primary.")
+PLO_NOTE = N_(
+    "Postpartum osteoporosis is reported as pregnancy- and lactation-associated "
+    "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
+    "endocrine disease) must be excluded before it is called primary."
+)
 
 
 def records_from_frame(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -61,9 +63,13 @@ def _plain(value: object) -> object:
     return value
 
 
-def assess_record(record: dict[str, object], rules: RuleSet,
-                  dxa: DxaSettings | None = None, *,
-                  lab_intervals: Mapping[str, Interval] | None = None) -> Assessment:
+def assess_record(
+    record: dict[str, object],
+    rules: RuleSet,
+    dxa: DxaSettings | None = None,
+    *,
+    lab_intervals: Mapping[str, Interval] | None = None,
+) -> Assessment:
     """Classify, flag and recommend for one validated record (with its ``_scans``, if any:
     the status is then the latest scan's, see :mod:`reportgen.followup`)."""
     follow_up = _follow_up(record, rules, dxa)
@@ -71,18 +77,24 @@ def assess_record(record: dict[str, object], rules: RuleSet,
         record = follow_up.record
     fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     yam = record.get("yam_percent")
-    finding = classify_bone_status(None if yam is None else float(yam), bool(record["fracture"]),
-                                   rules, t_score=record.get("t_score"), fractures=fractures)
+    finding = classify_bone_status(
+        None if yam is None else float(yam),
+        bool(record["fracture"]),
+        rules,
+        t_score=record.get("t_score"),
+        fractures=fractures,
+    )
     iscd = iscd_statement(record.get("z_score"), rules)
     results = evaluate_rules(record, rules)
-    quality = quality_flags(record, rules, fractures) + list(follow_up.quality if follow_up
-                                                             else ())
+    quality = quality_flags(record, rules, fractures) + list(follow_up.quality if follow_up else ())
     secondary = secondary_causes(results, rules)
     labs = lab_results(record, lab_intervals)
     exposure = _exposure(record, rules)
     if exposure and exposure["projected_threshold_date"]:
-        results = [_so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
-                   for r in results]
+        results = [
+            _so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
+            for r in results
+        ]
     facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
@@ -94,8 +106,9 @@ def assess_record(record: dict[str, object], rules: RuleSet,
         recommendations=recommend(finding.status, results, rules, facts),
         derived=derived,
         secondary_causes=secondary,
-        statements=page1_statements(record, finding, fractures, iscd, secondary, results,
-                                    quality, rules, labs),
+        statements=page1_statements(
+            record, finding, fractures, iscd, secondary, results, quality, rules, labs
+        ),
         fractures=fractures,
         labs=labs,
         exposure=exposure,
@@ -107,9 +120,11 @@ def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
     """Still infusing: the dose is "so far", and the day it passes the threshold is said."""
     addition = _(" so far; passes {threshold} g on {day} at the current rate").format(
         threshold=fmt.grams(exposure["threshold_g"]),
-        day=fmt.date_text(date.fromisoformat(exposure["projected_threshold_date"])))
-    return replace(result, explanation=result.explanation + addition,
-                   comparison=result.comparison + addition)
+        day=fmt.date_text(date.fromisoformat(exposure["projected_threshold_date"])),
+    )
+    return replace(
+        result, explanation=result.explanation + addition, comparison=result.comparison + addition
+    )
 
 
 def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
@@ -118,20 +133,26 @@ def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
     if not infusions or not as_of:
         return None
     threshold = float(rules.risk_rule("mgso4_high_cumulative_dose").threshold)
-    return exposure_so_far(stored_infusions(record), datetime.fromisoformat(str(as_of)),
-                           threshold)
+    return exposure_so_far(stored_infusions(record), datetime.fromisoformat(str(as_of)), threshold)
 
 
-def _follow_up(record: dict[str, object], rules: RuleSet,
-               dxa: DxaSettings | None) -> FollowUp | None:
+def _follow_up(
+    record: dict[str, object], rules: RuleSet, dxa: DxaSettings | None
+) -> FollowUp | None:
     scans = record.get("_scans")
     if not scans:
         return None
     return assess_scans(record, list(scans), rules, dxa or DxaSettings())  # type: ignore[arg-type]
 
 
-def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str,
-                    generated_at: str, source_name: str) -> dict[str, object]:
+def assessment_json(
+    assessment: Assessment,
+    rules: RuleSet,
+    *,
+    tool_version: str,
+    generated_at: str,
+    source_name: str,
+) -> dict[str, object]:
     """The per-patient JSON of the contract (§3), plus the explanation of every decision."""
     record = assessment.patient
     finding = assessment.finding
@@ -150,13 +171,18 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "criteria": finding.criteria,
         "plo_note": _(PLO_NOTE) if is_plo else None,
         "iscd_statement": assessment.iscd_statement,
-        "iscd_text": (_(ISCD_TEXT[assessment.iscd_statement])
-                      if assessment.iscd_statement in ISCD_TEXT else None),
+        "iscd_text": (
+            _(ISCD_TEXT[assessment.iscd_statement])
+            if assessment.iscd_statement in ISCD_TEXT
+            else None
+        ),
         "risk_flags": assessment.present,
         "not_assessed": assessment.not_assessed,
         "secondary_causes": assessment.secondary_causes,
-        "page1_statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
-                             for s in assessment.statements],
+        "page1_statements": [
+            {"id": s.statement_id, "text": s.text, "severity": s.severity}
+            for s in assessment.statements
+        ],
         "recommendations": [r.rec_id for r in assessment.recommendations],
         "rules_name": rules.name,
         "rules_version": rules.version,
@@ -166,23 +192,36 @@ def assessment_json(assessment: Assessment, rules: RuleSet, *, tool_version: str
         "yam_percent": record.get("yam_percent"),
         "labs": [lab.as_dict() for lab in assessment.labs],
         "exposure": assessment.exposure,
-        "fractures": [{"site": f.text, "kind": f.kind, "vertebrae": list(f.vertebrae)}
-                      for f in assessment.fractures.sites],
+        "fractures": [
+            {"site": f.text, "kind": f.kind, "vertebrae": list(f.vertebrae)}
+            for f in assessment.fractures.sites
+        ],
         "fracture_site_assumed": assessment.fractures.assumed_vertebral,
         "derived": assessment.derived,
         "rule_results": [
-            {"id": r.rule_id, "label": r.label, "state": r.state.value,
-             "explanation": r.explanation, "condition": r.condition, "evidence": r.evidence,
-             "caveat": r.caveat}
+            {
+                "id": r.rule_id,
+                "label": r.label,
+                "state": r.state.value,
+                "explanation": r.explanation,
+                "condition": r.condition,
+                "evidence": r.evidence,
+                "caveat": r.caveat,
+            }
             for r in assessment.rule_results
         ],
-        "recommendation_texts": [{"id": r.rec_id, "text": r.text}
-                                 for r in assessment.recommendations],
-        "data_quality": [{"id": q.flag_id, "message": q.message, "severity": q.severity}
-                         for q in assessment.quality_flags],
+        "recommendation_texts": [
+            {"id": r.rec_id, "text": r.text} for r in assessment.recommendations
+        ],
+        "data_quality": [
+            {"id": q.flag_id, "message": q.message, "severity": q.severity}
+            for q in assessment.quality_flags
+        ],
         "input": {k: _json_value(v) for k, v in given.items() if not k.startswith("_")},
-        "infusions": [{"start": a, "end": b, "rate_g_per_h": r}
-                      for a, b, r in record.get("_infusions") or ()] or None,
+        "infusions": [
+            {"start": a, "end": b, "rate_g_per_h": r} for a, b, r in record.get("_infusions") or ()
+        ]
+        or None,
         "source": {"file": source_name, "row": record.get("_row")},
         "tool_version": tool_version,
         "generated_at": generated_at,

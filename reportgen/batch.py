@@ -59,8 +59,13 @@ class RunSettings:
 
 
 # Output file suffix and manifest format of each --format value.
-SUFFIXES = {"html": "html", "pdf": "pdf", "json": "json", "fhir": "fhir.json",
-            "fhir-bundle": "bundle.json"}
+SUFFIXES = {
+    "html": "html",
+    "pdf": "pdf",
+    "json": "json",
+    "fhir": "fhir.json",
+    "fhir-bundle": "bundle.json",
+}
 _FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in SUFFIXES.items()}
 
 
@@ -100,8 +105,9 @@ class PatientMaker:
         if self._renderer is None:
             from reportgen.reports import ReportRenderer  # heavy: WeasyPrint, matplotlib
 
-            self._renderer = ReportRenderer(self.settings.template_dir,
-                                            self.settings.settings_path, self.settings.lang)
+            self._renderer = ReportRenderer(
+                self.settings.template_dir, self.settings.settings_path, self.settings.lang
+            )
         return self._renderer
 
     def make_safely(self, job: Job) -> Outcome:
@@ -124,47 +130,74 @@ class PatientMaker:
         """The organisation settings (calendar of Japanese dates) without the renderer."""
         if self._org is None:
             from reportgen.settings import load_settings
+
             self._org = load_settings(self.settings.settings_path)
         return self._org
 
     def _make(self, job: Job) -> list[dict]:
         s = self.settings
-        assessment = assess_record(job.record, self.rules, self.dxa,
-                                   lab_intervals=self.lab_intervals)
-        document = assessment_json(assessment, self.rules, tool_version=__version__,
-                                   generated_at=s.generated_at, source_name=s.source_name)
+        assessment = assess_record(
+            job.record, self.rules, self.dxa, lab_intervals=self.lab_intervals
+        )
+        document = assessment_json(
+            assessment,
+            self.rules,
+            tool_version=__version__,
+            generated_at=s.generated_at,
+            source_name=s.source_name,
+        )
         outputs: dict[str, bytes] = {}
         json_bytes = dump_json(document)
         if "json" in s.formats:
             outputs["json"] = json_bytes
         if {"html", "pdf", "fhir", "fhir-bundle"} & set(s.formats):
             want_pdf = bool({"pdf", "fhir", "fhir-bundle"} & set(s.formats))
-            html, pdf = self.renderer.patient(assessment, document, json_bytes, self.rules, s,
-                                              stem=job.stem, want_pdf=want_pdf)
+            html, pdf = self.renderer.patient(
+                assessment, document, json_bytes, self.rules, s, stem=job.stem, want_pdf=want_pdf
+            )
             if "html" in s.formats:
                 outputs["html"] = html.encode("utf-8")
             if "pdf" in s.formats:
                 outputs["pdf"] = pdf
             if "fhir" in s.formats:
                 from reportgen.fhir import document_reference_json
+
                 outputs["fhir.json"] = document_reference_json(
-                    document, pdf, self.renderer.settings, s.generated_at,
-                    doc_status=s.doc_status, profile=s.fhir_profile)
+                    document,
+                    pdf,
+                    self.renderer.settings,
+                    s.generated_at,
+                    doc_status=s.doc_status,
+                    profile=s.fhir_profile,
+                )
             if "fhir-bundle" in s.formats:
                 from reportgen.fhir_bundle import transaction_bundle_json
+
                 outputs["bundle.json"] = transaction_bundle_json(
-                    document, pdf, self.renderer.settings, s.generated_at,
-                    doc_status=s.doc_status, profile=s.fhir_profile)
+                    document,
+                    pdf,
+                    self.renderer.settings,
+                    s.generated_at,
+                    doc_status=s.doc_status,
+                    profile=s.fhir_profile,
+                )
         entries: list[dict] = []
         try:
             for fmt, data in outputs.items():
                 name = f"patient-{job.stem}.{fmt}"
                 temp = write_temp(s.outdir / name, data, s.run_id)
-                entries.append({"path": name, "kind": "patient",
-                                "format": _FORMAT_OF_SUFFIX[fmt],
-                                "patient_id": job.record["patient_id"],
-                                "sha256": sha256_bytes(data), "input_sha256": job.key,
-                                **rules_fields(self.rules), "temp": str(temp)})
+                entries.append(
+                    {
+                        "path": name,
+                        "kind": "patient",
+                        "format": _FORMAT_OF_SUFFIX[fmt],
+                        "patient_id": job.record["patient_id"],
+                        "sha256": sha256_bytes(data),
+                        "input_sha256": job.key,
+                        **rules_fields(self.rules),
+                        "temp": str(temp),
+                    }
+                )
         except BaseException:
             remove_temps([Path(e["temp"]) for e in entries])
             raise
@@ -230,13 +263,20 @@ def make_chunk_with(settings: RunSettings, jobs: list[Job]) -> list[tuple[Job, O
 
 def default_workers() -> int:
     """One worker per core (measured: 2 workers 1.84–1.88× one on a 2-core machine)."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
-def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
-             on_done: Callable[[Job, Outcome], None], *,
-             executor: Executor | None = None) -> None:
+def run_jobs(
+    jobs: list[Job],
+    settings: RunSettings,
+    workers: int,
+    on_done: Callable[[Job, Outcome], None],
+    *,
+    executor: Executor | None = None,
+) -> None:
     """Make every job; ``on_done(job, outcome)`` is called in this process as each one
     completes. Whatever stops the run (an exception from ``on_done``, SIGINT, SIGTERM) first
     stops the workers of the pool made here: none outlives this call.
@@ -246,8 +286,7 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
     are the caller's to stop). None: a spawn process pool of ``workers`` here, or this
     process for one worker or a few jobs."""
     if executor is not None:
-        _submit_all(executor, functools.partial(make_chunk_with, settings), jobs, workers,
-                    on_done)
+        _submit_all(executor, functools.partial(make_chunk_with, settings), jobs, workers, on_done)
         return
     if workers <= 1 or len(jobs) <= TASKS_PER_CHUNK:
         maker = PatientMaker(settings)
@@ -258,9 +297,13 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
                     settled()
         return
     context = multiprocessing.get_context("spawn")  # no fork after WeasyPrint/matplotlib import
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                               initargs=(settings, os.getpid()),
-                               max_tasks_per_child=MAX_TASKS_PER_CHILD)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings, os.getpid()),
+        max_tasks_per_child=MAX_TASKS_PER_CHILD,
+    )
     try:
         _submit_all(pool, _make_chunk, jobs, workers, on_done)
     except BaseException:
@@ -270,8 +313,13 @@ def run_jobs(jobs: list[Job], settings: RunSettings, workers: int,
     pool.shutdown(wait=True)
 
 
-def _submit_all(executor: Executor, function: Callable, jobs: list[Job], workers: int,
-                on_done: Callable[[Job, Outcome], None]) -> None:
+def _submit_all(
+    executor: Executor,
+    function: Callable,
+    jobs: list[Job],
+    workers: int,
+    on_done: Callable[[Job, Outcome], None],
+) -> None:
     pending: set = set()
     try:
         for chunk in _chunks(jobs, TASKS_PER_CHUNK):
@@ -313,5 +361,4 @@ def _drain(pending: set, on_done: Callable[[Job, Outcome], None]) -> set:
 
 def _chunks(items: list[Job], size: int) -> Iterator[list[Job]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
-
+        yield items[start : start + size]

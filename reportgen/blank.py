@@ -26,22 +26,25 @@ _KIND_TEXT = {
     "date": "ISO date (YYYY-MM-DD)",
     "gestation": "gestational age as weeks+days, e.g. 23+4",
 }
-_ONE_OF = {"bmi_kg_m2": "required unless height_cm and weight_kg are given",
-           "mgso4_days": "required (or an infusions list in JSON)",
-           "mgso4_total_g": "required (or an infusions list in JSON)"}
+_ONE_OF = {
+    "bmi_kg_m2": "required unless height_cm and weight_kg are given",
+    "mgso4_days": "required (or an infusions list in JSON)",
+    "mgso4_total_g": "required (or an infusions list in JSON)",
+}
 # Scans columns whose type alone does not say enough (contract v2 §4).
-_SCAN_NOTES = {"patient_id": "must exist in the main input",
-               "site": "L1-L4 or a sub-range such as L2-L4, femoral_neck, total_hip, "
-                       "radius_1_3",
-               "device": "comparisons only between scans of the same device",
-               "excluded_vertebrae": "e.g. L2: fractured or artefact"}
+_SCAN_NOTES = {
+    "patient_id": "must exist in the main input",
+    "site": "L1-L4 or a sub-range such as L2-L4, femoral_neck, total_hip, radius_1_3",
+    "device": "comparisons only between scans of the same device",
+    "excluded_vertebrae": "e.g. L2: fractured or artefact",
+}
 _SETTINGS_HELP = {
     "name": "Report header (first line, bold) and the PDF's author.",
     "department": "Second header line.",
     "address": "Third header line.",
     "logo": "PNG or JPEG (at most 512 KiB), path relative to this file.",
     "identifier_system": "FHIR subject identifier system: the namespace of your patient ids "
-                         "(an absolute URI).",
+    "(an absolute URI).",
     "language": "Document language (BCP 47), e.g. en, en-GB, ja.",
     "organisation_identifier": "FHIR author/custodian identifier: '<system URI>|<value>'.",
 }
@@ -50,13 +53,15 @@ _SETTINGS_HELP = {
 def blank_template(kind: str) -> str:
     """The blank template of ``kind`` (one of :data:`TEMPLATE_KINDS`) as text."""
     if kind == "input":
-        return _csv_template("reportgen input: one row per patient; headers are "
-                             "case-insensitive.", [(c.name, _describe(c))
-                                                   for c in COLUMNS.values()])
+        return _csv_template(
+            "reportgen input: one row per patient; headers are case-insensitive.",
+            [(c.name, _describe(c)) for c in COLUMNS.values()],
+        )
     if kind == "scans":
-        return _csv_template("reportgen scans (--scans FILE): one row per scan date and "
-                             "site.", [(c.name, _describe(c, _SCAN_NOTES.get(c.name)))
-                                       for c in SCAN_COLUMNS.values()])
+        return _csv_template(
+            "reportgen scans (--scans FILE): one row per scan date and site.",
+            [(c.name, _describe(c, _SCAN_NOTES.get(c.name))) for c in SCAN_COLUMNS.values()],
+        )
     if kind == "settings":
         return _settings_template()
     raise ValueError(f"unknown template {kind!r}; choose from {', '.join(TEMPLATE_KINDS)}")
@@ -78,22 +83,32 @@ def _describe(column: Column, note: str | None = None) -> str:
 
 def _csv_template(title: str, columns: list[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in columns)
-    lines = [f"# {title}", "# Lines starting with # before the header are ignored; delete "
-             "them if you like.", "#"]
+    lines = [
+        f"# {title}",
+        "# Lines starting with # before the header are ignored; delete them if you like.",
+        "#",
+    ]
     lines += [f"# {name:<{width}}  {help_text}" for name, help_text in columns]
     lines.append(",".join(name for name, _ in columns))
     return "\n".join(lines) + "\n"
 
 
 def _settings_template() -> str:
-    lines = ["# reportgen organisation settings: pass with --settings FILE. Every key is "
-             "optional;", "# unknown tables or keys are an error.", "", f"[{SECTION}]"]
+    lines = [
+        "# reportgen organisation settings: pass with --settings FILE. Every key is optional;",
+        "# unknown tables or keys are an error.",
+        "",
+        f"[{SECTION}]",
+    ]
     defaults = Organisation()
     for field in fields(Organisation):
         lines.append(f"# {_SETTINGS_HELP.get(field.name, field.name)}")
         lines.append(f"# {field.name} = {getattr(defaults, field.name)!r}".replace("'", '"'))
-    lines += ["", "# Lab reference intervals: [labs.<test>] low, high (and source) replace the "
-              "shipped ones.", "# Shipped defaults:"]
+    lines += [
+        "",
+        "# Lab reference intervals: [labs.<test>] low, high (and source) replace the shipped ones.",
+        "# Shipped defaults:",
+    ]
     for test in LAB_TESTS.values():
         low = "" if test.low is None else f"low = {test.low:g}"
         high = "" if test.high is None else f"high = {test.high:g}"

@@ -63,8 +63,11 @@ ZONE_COLORS: dict[str, str] = {
 }
 """Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
 
-_ZONE_LABELS = {"normal": N_("Normal"), "low_bone_mass": N_("Low bone mass"),
-                "osteoporosis": N_("Osteoporosis")}
+_ZONE_LABELS = {
+    "normal": N_("Normal"),
+    "low_bone_mass": N_("Low bone mass"),
+    "osteoporosis": N_("Osteoporosis"),
+}
 _ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
 _YAM_RANGE = (40.0, 120.0)
 _CM = 1 / 2.54
@@ -75,16 +78,22 @@ _FRACTURE = "#111111"
 _HIGHLIGHT = "#ffd21f"
 _DENSE_N = 5000  # above this many points the cohort is drawn as a 2-D density image
 _DENSITY = LinearSegmentedColormap.from_list("reportgen_density", ["#d4e0f2", "#3b5b92", "#0b1f44"])
-_GUIDE = {"color": "#444444", "linestyle": (0, (4, 3)), "linewidth": 0.8,
-          "path_effects": [Stroke(linewidth=2.2, foreground="white", alpha=0.8), Normal()]}
+_GUIDE = {
+    "color": "#444444",
+    "linestyle": (0, (4, 3)),
+    "linewidth": 0.8,
+    "path_effects": [Stroke(linewidth=2.2, foreground="white", alpha=0.8), Normal()],
+}
 _CACHE_SIZE = 6  # cached figures per chart kind
 _EXACT_COLOURS = 160  # palette entries kept for the most frequent colours, exactly
 _PNG_LEVEL = 6  # zlib level: 9 is 5-10 % smaller but ~5x slower
 
 # --- style: matplotlib defaults (ignoring any user matplotlibrc) + ours, validated once ---
 
-_FONT_DIRS = (Path(__file__).resolve().parent / "assets" / "fonts",  # bundled with reportgen
-              Path("/usr/share/fonts/truetype/liberation"))
+_FONT_DIRS = (
+    Path(__file__).resolve().parent / "assets" / "fonts",  # bundled with reportgen
+    Path("/usr/share/fonts/truetype/liberation"),
+)
 
 
 def _register_font() -> str:
@@ -111,8 +120,10 @@ JA_FONT_PACKAGE = "fonts-ipaexfont-gothic"
 def _register_japanese_font() -> str:
     """Register IPAex Gothic once; a clear error naming the Debian package when missing."""
     if not JA_FONT_FILE.is_file():
-        raise ReportError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
-                          f"install the Debian package {JA_FONT_PACKAGE} (scripts/setup-system)")
+        raise ReportError(
+            f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
+            f"install the Debian package {JA_FONT_PACKAGE} (scripts/setup-system)"
+        )
     manager = font_manager.fontManager
     manager.addfont(str(JA_FONT_FILE))
     # IPAex Gothic has one weight: let bold titles use it too (as WeasyPrint does) instead of
@@ -122,38 +133,51 @@ def _register_japanese_font() -> str:
     manager._findfont_cached.cache_clear()  # as addfont does
     return JA_FONT_FAMILY
 
-_NOT_STYLE = ("backend", "interactive", "toolbar", "timezone", "webagg.", "tk.", "date.epoch",
-              "savefig.directory", "figure.max_open_warning", "figure.raise_window",
-              "docstring.hardcopy")
-_STYLE = mpl.RcParams({
-    **{k: v for k, v in mpl.rcParamsDefault.items() if not k.startswith(_NOT_STYLE)},
-    "font.family": [FONT_FAMILY],
-    "font.size": 8.0,
-    "axes.labelsize": 8.0,
-    "axes.titlesize": 9.0,
-    "axes.titleweight": "bold",
-    "axes.edgecolor": _MUTED,
-    "axes.labelcolor": _INK,
-    "axes.linewidth": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "xtick.color": _MUTED,
-    "ytick.color": _MUTED,
-    "xtick.labelcolor": _INK,
-    "ytick.labelcolor": _INK,
-    "xtick.major.width": 0.6,
-    "ytick.major.width": 0.6,
-    "xtick.major.size": 3.0,
-    "ytick.major.size": 3.0,
-    "legend.fontsize": 7.5,
-    "legend.frameon": False,
-    "text.color": _INK,
-    "figure.dpi": DPI,
-    "savefig.dpi": DPI,
-    "figure.facecolor": "white",
-})
+
+_NOT_STYLE = (
+    "backend",
+    "interactive",
+    "toolbar",
+    "timezone",
+    "webagg.",
+    "tk.",
+    "date.epoch",
+    "savefig.directory",
+    "figure.max_open_warning",
+    "figure.raise_window",
+    "docstring.hardcopy",
+)
+_STYLE = mpl.RcParams(
+    {
+        **{k: v for k, v in mpl.rcParamsDefault.items() if not k.startswith(_NOT_STYLE)},
+        "font.family": [FONT_FAMILY],
+        "font.size": 8.0,
+        "axes.labelsize": 8.0,
+        "axes.titlesize": 9.0,
+        "axes.titleweight": "bold",
+        "axes.edgecolor": _MUTED,
+        "axes.labelcolor": _INK,
+        "axes.linewidth": 0.6,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "xtick.labelsize": 7.5,
+        "ytick.labelsize": 7.5,
+        "xtick.color": _MUTED,
+        "ytick.color": _MUTED,
+        "xtick.labelcolor": _INK,
+        "ytick.labelcolor": _INK,
+        "xtick.major.width": 0.6,
+        "ytick.major.width": 0.6,
+        "xtick.major.size": 3.0,
+        "ytick.major.size": 3.0,
+        "legend.fontsize": 7.5,
+        "legend.frameon": False,
+        "text.color": _INK,
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "figure.facecolor": "white",
+    }
+)
 
 _LOCK = threading.RLock()
 
@@ -206,16 +230,21 @@ def _encode_rgb(fig: Figure) -> bytes:
     ppm = round(DPI / 0.0254)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (len(data).to_bytes(4, "big") + kind + data
-                + zlib.crc32(kind + data).to_bytes(4, "big"))
+        return (
+            len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        )
 
-    return b"".join([
-        b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\0\0\0"),
-        chunk(b"pHYs", ppm.to_bytes(4, "big") * 2 + b"\x01"),
-        chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
-        chunk(b"IEND", b""),
-    ])
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            chunk(
+                b"IHDR", width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\0\0\0"
+            ),
+            chunk(b"pHYs", ppm.to_bytes(4, "big") * 2 + b"\x01"),
+            chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
+            chunk(b"IEND", b""),
+        ]
+    )
 
 
 def _render_once(fig: Figure) -> bytes:
@@ -241,8 +270,14 @@ class _Palette:
             order = np.lexsort((keys, -counts))  # by count, then by colour: deterministic
             exact = keys[order[:_EXACT_COLOURS]]
             rgb = Image.fromarray(pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3])
-            tail = rgb.quantize(256 - _EXACT_COLOURS, method=Image.Quantize.MAXCOVERAGE,
-                                dither=Image.Dither.NONE).getpalette() or []
+            tail = (
+                rgb.quantize(
+                    256 - _EXACT_COLOURS,
+                    method=Image.Quantize.MAXCOVERAGE,
+                    dither=Image.Dither.NONE,
+                ).getpalette()
+                or []
+            )
             tail_rgb = np.asarray(tail, dtype=np.uint32).reshape(-1, 3)
             keys = np.union1d(exact, tail_rgb[:, 0] | tail_rgb[:, 1] << 8 | tail_rgb[:, 2] << 16)
         self.rgb = np.stack([keys & 255, keys >> 8 & 255, keys >> 16 & 255], 1).astype(np.int64)
@@ -255,10 +290,10 @@ class _Palette:
         """Index of the nearest palette colour (squared RGB distance, first on ties)."""
         out = np.empty(len(keys), dtype=np.uint8)
         for start in range(0, len(keys), 8192):
-            k = keys[start:start + 8192].astype(np.int64)
+            k = keys[start : start + 8192].astype(np.int64)
             rgb = np.stack([k & 255, k >> 8 & 255, k >> 16 & 255], 1).astype(np.float64)
             # |c - p|^2 - |c|^2; every term is a small integer, so float64 is exact
-            out[start:start + 8192] = (self._norm2 - 2.0 * (rgb @ self._rgb_t)).argmin(1)
+            out[start : start + 8192] = (self._norm2 - 2.0 * (rgb @ self._rgb_t)).argmin(1)
         return out
 
     def map(self, pixels: np.ndarray) -> np.ndarray:
@@ -289,8 +324,9 @@ class _Plate:
     the same arguments give byte-identical PNGs.
     """
 
-    def __init__(self, fig: Figure, dynamic: Sequence[Artist],
-                 update: Callable[..., None], probe: tuple) -> None:
+    def __init__(
+        self, fig: Figure, dynamic: Sequence[Artist], update: Callable[..., None], probe: tuple
+    ) -> None:
         self.fig = fig
         self.dynamic = list(dynamic)
         self.update = update
@@ -372,8 +408,10 @@ def _fmt_num(value: float) -> str:
 def _check_zones(osteoporosis_max_pct: float, normal_min_pct: float) -> tuple[float, float]:
     low, high = float(osteoporosis_max_pct), float(normal_min_pct)
     if not _YAM_RANGE[0] < low < high < _YAM_RANGE[1]:
-        raise ValueError(f"need {_YAM_RANGE[0]:g} < osteoporosis_max_pct < normal_min_pct"
-                         f" < {_YAM_RANGE[1]:g}, got {low:g} and {high:g}")
+        raise ValueError(
+            f"need {_YAM_RANGE[0]:g} < osteoporosis_max_pct < normal_min_pct"
+            f" < {_YAM_RANGE[1]:g}, got {low:g} and {high:g}"
+        )
     return low, high
 
 
@@ -407,28 +445,68 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
     for side in ("left", "right", "top", "bottom"):
         ax.spines[side].set_visible(False)
     for key, start, stop, range_text in _zones(low, high):
-        ax.add_patch(Rectangle((start, 0), stop - start, 1, facecolor=ZONE_COLORS[key],
-                               edgecolor="white", linewidth=1.0))
+        ax.add_patch(
+            Rectangle(
+                (start, 0),
+                stop - start,
+                1,
+                facecolor=ZONE_COLORS[key],
+                edgecolor="white",
+                linewidth=1.0,
+            )
+        )
         narrow = (stop - start) < 20
-        ax.text((start + stop) / 2, 0.5,
-                f"{_(_ZONE_LABELS[key])}\n{range_text}" if narrow
-                else f"{_(_ZONE_LABELS[key])}  {range_text}",
-                ha="center", va="center", color=_ZONE_TEXT[key],
-                fontsize=7 if narrow else 8, fontweight="normal" if narrow else "bold",
-                linespacing=1.15)
+        ax.text(
+            (start + stop) / 2,
+            0.5,
+            f"{_(_ZONE_LABELS[key])}\n{range_text}"
+            if narrow
+            else f"{_(_ZONE_LABELS[key])}  {range_text}",
+            ha="center",
+            va="center",
+            color=_ZONE_TEXT[key],
+            fontsize=7 if narrow else 8,
+            fontweight="normal" if narrow else "bold",
+            linespacing=1.15,
+        )
     ax.xaxis.set_major_locator(MultipleLocator(10))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
     ax.tick_params(axis="x", length=3, pad=2)
-    marker = Line2D([], [], marker="v", markersize=11, color=_INK, markeredgecolor="white",
-                    markeredgewidth=0.8, linestyle="none", clip_on=False)
+    marker = Line2D(
+        [],
+        [],
+        marker="v",
+        markersize=11,
+        color=_INK,
+        markeredgecolor="white",
+        markeredgewidth=0.8,
+        linestyle="none",
+        clip_on=False,
+    )
     notch = Line2D([], [], color=_INK, linewidth=2.2, solid_capstyle="butt", clip_on=False)
     xaxis_tf = ax.get_xaxis_transform()
-    label = Text(0, 1.62, "", transform=xaxis_tf, fontsize=10, fontweight="bold",
-                 va="bottom", ha="center", clip_on=False)
+    label = Text(
+        0,
+        1.62,
+        "",
+        transform=xaxis_tf,
+        fontsize=10,
+        fontweight="bold",
+        va="bottom",
+        ha="center",
+        clip_on=False,
+    )
     # the caption sits at the end away from the patient's label (two plates per zone set)
-    ax.text(1.0 if caption_right else 0.0, 1.62,
-            _("Bone mineral density, % of young adult mean (YAM)"), transform=ax.transAxes,
-            fontsize=7, color=_MUTED, va="bottom", ha="right" if caption_right else "left")
+    ax.text(
+        1.0 if caption_right else 0.0,
+        1.62,
+        _("Bone mineral density, % of young adult mean (YAM)"),
+        transform=ax.transAxes,
+        fontsize=7,
+        color=_MUTED,
+        va="bottom",
+        ha="right" if caption_right else "left",
+    )
     for line in (notch, marker):
         line.set_transform(xaxis_tf)
         ax.add_line(line)
@@ -451,8 +529,9 @@ def _build_yam_zones(low: float, high: float, caption_right: bool) -> _Plate:
     return _Plate(fig, [notch, marker, label], update, probe=(90.0 if caption_right else 60.0,))
 
 
-def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
-                   normal_min_pct: float = 80.0) -> bytes:
+def plot_yam_zones(
+    yam_percent: float, *, osteoporosis_max_pct: float = 70.0, normal_min_pct: float = 80.0
+) -> bytes:
     """Band 40–120 % YAM in the three JOS 2012 zones with the patient's YAM marked.
 
     17 × 3 cm at `DPI`. Values outside 40–120 % are marked at the band's end (the label keeps the
@@ -466,8 +545,9 @@ def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
         if png is None:
             right = yam < sum(_YAM_RANGE) / 2  # caption opposite the label; False for NaN
             with _style():
-                plate = _plate("yam_zones", (low, high, right),
-                               lambda: _build_yam_zones(low, high, right))
+                plate = _plate(
+                    "yam_zones", (low, high, right), lambda: _build_yam_zones(low, high, right)
+                )
                 png = plate.render(yam)
             _YAM_PNGS[key] = png
             if len(_YAM_PNGS) > 512:
@@ -480,15 +560,17 @@ def plot_yam_zones(yam_percent: float, *, osteoporosis_max_pct: float = 70.0,
 # --- 2./3. cohort scatter (dose or days vs YAM) ---
 
 
-def _clean_cohort(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+def _clean_cohort(
+    xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Drop non-finite points, clamp to the axis range; returns x, y, fracture, dropped, clamped."""
     x = np.asarray(xs, dtype=float).reshape(-1)
     y = np.asarray(ys, dtype=float).reshape(-1)
     f = np.asarray(flags, dtype=bool).reshape(-1)
     if not len(x) == len(y) == len(f):
-        raise ValueError(f"length mismatch: {len(x)} x values, {len(y)} YAM values,"
-                         f" {len(f)} fracture flags")
+        raise ValueError(
+            f"length mismatch: {len(x)} x values, {len(y)} YAM values, {len(f)} fracture flags"
+        )
     keep = np.isfinite(x) & np.isfinite(y)
     dropped = int(len(x) - np.count_nonzero(keep))
     x, y, f = x[keep], y[keep], f[keep]
@@ -506,16 +588,29 @@ def _digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int, clamped: int,
-                   xmax: float, spec: dict) -> _Plate:
+def _build_scatter(
+    x: np.ndarray,
+    y: np.ndarray,
+    frac: np.ndarray,
+    dropped: int,
+    clamped: int,
+    xmax: float,
+    spec: dict,
+) -> _Plate:
     low, high = spec["low"], spec["high"]
     title = spec["title"]
     width, base_height = spec["size_cm"]
     height = base_height + (0.5 if title else 0.0)
     fig = _new_figure(width, height)
     left, right, bottom, top = 1.45, 2.45, 1.2, 0.8 + (0.5 if title else 0.0)
-    ax = fig.add_axes((left / width, bottom / height, (width - left - right) / width,
-                       (height - bottom - top) / height))
+    ax = fig.add_axes(
+        (
+            left / width,
+            bottom / height,
+            (width - left - right) / width,
+            (height - bottom - top) / height,
+        )
+    )
     ax.set_xlim(0, xmax)
     ax.set_ylim(*_YAM_RANGE)
     ax.set_ylabel("YAM (%)")
@@ -523,26 +618,60 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
     ax.yaxis.set_major_locator(FixedLocator(np.arange(40, 121, 10)))
     ax.xaxis.set_major_formatter(FuncFormatter(spec["xtick"]))
     if title:
-        fig.text(0.25 / width, 1 - 0.12 / height, title, ha="left", va="top",
-                 fontsize=9, fontweight="bold", parse_math=False)
+        fig.text(
+            0.25 / width,
+            1 - 0.12 / height,
+            title,
+            ha="left",
+            va="top",
+            fontsize=9,
+            fontweight="bold",
+            parse_math=False,
+        )
     # zones: faint tint in the plot, coloured key + text in the right margin
     key_tf = ax.get_yaxis_transform()
     for key, start, stop, range_text in _zones(low, high):
         ax.axhspan(start, stop, color=ZONE_COLORS[key], alpha=0.07, linewidth=0, zorder=0)
-        ax.add_patch(Rectangle((1.004, start), 0.012, stop - start, transform=key_tf,
-                               facecolor=ZONE_COLORS[key], edgecolor="white",
-                               linewidth=0.5, clip_on=False))
-        ax.text(1.03, (start + stop) / 2, f"{_(_ZONE_LABELS[key])}\n{range_text}",
-                transform=key_tf, ha="left", va="center", fontsize=7, linespacing=1.15,
-                color=_INK)
+        ax.add_patch(
+            Rectangle(
+                (1.004, start),
+                0.012,
+                stop - start,
+                transform=key_tf,
+                facecolor=ZONE_COLORS[key],
+                edgecolor="white",
+                linewidth=0.5,
+                clip_on=False,
+            )
+        )
+        ax.text(
+            1.03,
+            (start + stop) / 2,
+            f"{_(_ZONE_LABELS[key])}\n{range_text}",
+            transform=key_tf,
+            ha="left",
+            va="center",
+            fontsize=7,
+            linespacing=1.15,
+            color=_INK,
+        )
     for level in (low, high):
         ax.axhline(level, zorder=2.5, **_GUIDE)
     threshold = spec["threshold"]
     ax.axvline(threshold, zorder=2.5, **_GUIDE)
-    ax.text(threshold, 0.985, " " + spec["threshold_label"], transform=ax.get_xaxis_transform(),
-            ha="left", va="top", fontsize=7, color=_INK, fontstyle="italic", zorder=5,
-            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.75,
-                  "linewidth": 0})
+    ax.text(
+        threshold,
+        0.985,
+        " " + spec["threshold_label"],
+        transform=ax.get_xaxis_transform(),
+        ha="left",
+        va="top",
+        fontsize=7,
+        color=_INK,
+        fontstyle="italic",
+        zorder=5,
+        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.75, "linewidth": 0},
+    )
     # cohort
     n, nf = len(x), int(frac.sum())
     handles: list[Artist | tuple[Artist, ...]] = []
@@ -552,20 +681,45 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         ybins = np.linspace(*_YAM_RANGE, 81)
         counts = np.histogram2d(x, y, bins=(xbins, ybins))[0]
         counts = np.ma.masked_equal(counts.T, 0)
-        ax.imshow(counts, origin="lower", extent=(0, xmax, *_YAM_RANGE), aspect="auto",
-                  cmap=_DENSITY, norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
-                  interpolation="nearest", zorder=2)
+        ax.imshow(
+            counts,
+            origin="lower",
+            extent=(0, xmax, *_YAM_RANGE),
+            aspect="auto",
+            cmap=_DENSITY,
+            norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))),
+            interpolation="nearest",
+            zorder=2,
+        )
         handles.append(Patch(color=_DENSITY(0.5)))
         labels.append(_("All cases, density (n = {n})").format(n=f"{n:,}"))
     else:
         ok = ~frac
         alpha = 0.85 if n <= 300 else 0.85 * math.sqrt(300 / n)
-        ax.plot(x[ok], y[ok], linestyle="none", marker="o",
-                markersize=5.0 if n <= 300 else 3.5, markerfacecolor=_POINT,
-                markeredgecolor="white", markeredgewidth=0.4, alpha=alpha, zorder=3,
-                clip_on=False)
-        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
-                              markerfacecolor=_POINT, markeredgecolor="white"))
+        ax.plot(
+            x[ok],
+            y[ok],
+            linestyle="none",
+            marker="o",
+            markersize=5.0 if n <= 300 else 3.5,
+            markerfacecolor=_POINT,
+            markeredgecolor="white",
+            markeredgewidth=0.4,
+            alpha=alpha,
+            zorder=3,
+            clip_on=False,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=5,
+                markerfacecolor=_POINT,
+                markeredgecolor="white",
+            )
+        )
         labels.append(_("No fracture (n = {n})").format(n=f"{int(ok.sum()):,}"))
     if nf <= 300:
         fracture_style = {"markersize": 6.5, "alpha": 1.0, "markeredgecolor": "white"}
@@ -573,40 +727,93 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         fracture_style = {"markersize": 5.0, "alpha": 0.75, "markeredgecolor": "white"}
     else:
         fracture_style = {"markersize": 3.0, "alpha": 0.5, "markeredgecolor": "none"}
-    ax.plot(x[frac], y[frac], linestyle="none", marker="X", markerfacecolor=_FRACTURE,
-            markeredgewidth=0.4, zorder=4, clip_on=False, **fracture_style)
-    handles.append(Line2D([], [], linestyle="none", marker="X", markersize=6.5,
-                          markerfacecolor=_FRACTURE, markeredgecolor="white"))
+    ax.plot(
+        x[frac],
+        y[frac],
+        linestyle="none",
+        marker="X",
+        markerfacecolor=_FRACTURE,
+        markeredgewidth=0.4,
+        zorder=4,
+        clip_on=False,
+        **fracture_style,
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="X",
+            markersize=6.5,
+            markerfacecolor=_FRACTURE,
+            markeredgecolor="white",
+        )
+    )
     labels.append(_("Fracture (n = {n})").format(n=f"{nf:,}"))
-    ax.legend(handles=handles, labels=labels, ncol=len(handles), loc="lower left",
-              bbox_to_anchor=(0, 1.005), borderaxespad=0, handletextpad=0.3,
-              columnspacing=1.4)
+    ax.legend(
+        handles=handles,
+        labels=labels,
+        ncol=len(handles),
+        loc="lower left",
+        bbox_to_anchor=(0, 1.005),
+        borderaxespad=0,
+        handletextpad=0.3,
+        columnspacing=1.4,
+    )
     notes = []
     if n == 0:
-        ax.text(0.5, 0.69, _("No data"), transform=ax.transAxes, ha="center", va="center",
-                fontsize=10, color=_MUTED, fontstyle="italic", zorder=5)
+        ax.text(
+            0.5,
+            0.69,
+            _("No data"),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color=_MUTED,
+            fontstyle="italic",
+            zorder=5,
+        )
     if clamped:
-        notes.append(_("{n} value(s) outside the axes drawn at the edge").format(
-            n=f"{clamped:,}"))
+        notes.append(_("{n} value(s) outside the axes drawn at the edge").format(n=f"{clamped:,}"))
     if dropped:
         notes.append(_("{n} case(s) with missing values not shown").format(n=f"{dropped:,}"))
     if notes:
-        fig.text(1 - 0.15 / width, 0.1 / height, "; ".join(notes), ha="right", va="bottom",
-                 fontsize=7, color=_MUTED)
+        fig.text(
+            1 - 0.15 / width,
+            0.1 / height,
+            "; ".join(notes),
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=_MUTED,
+        )
     # dynamic: the highlighted patient (a ring, so the patient's own cohort point shows)
     # and its label ("<highlight_label>: <x>, YAM <y> %") with a leader line
     renderer = fig.canvas.get_renderer()
     in_fig = fig.transFigure  # positions are computed in pixels, set as figure fractions
     halo, ring = _ring(17.0)
-    leader = Line2D([], [], color=_INK, linewidth=0.7, transform=in_fig, zorder=6,
-                    clip_on=False)
+    leader = Line2D([], [], color=_INK, linewidth=0.7, transform=in_fig, zorder=6, clip_on=False)
     for line in (halo, ring):
         ax.add_line(line)
     ax.add_line(leader)
-    note = Text(0, 0, "", transform=in_fig, fontsize=7.5, fontweight="bold", zorder=7,
-                parse_math=False, clip_on=False,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": _INK,
-                      "linewidth": 0.6})
+    note = Text(
+        0,
+        0,
+        "",
+        transform=in_fig,
+        fontsize=7.5,
+        fontweight="bold",
+        zorder=7,
+        parse_math=False,
+        clip_on=False,
+        bbox={
+            "boxstyle": "round,pad=0.25",
+            "facecolor": "white",
+            "edgecolor": _INK,
+            "linewidth": 0.6,
+        },
+    )
     ax.add_artist(note)
     points_px = ax.transData.transform(np.column_stack([x, y])) if n else np.zeros((0, 2))
     axes_box = ax.bbox.extents
@@ -629,8 +836,9 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
         box = note.get_window_extent(renderer)
         pad = 0.25 * 7.5 * DPI / 72  # the bbox's pad: keep the box, not just the text, clear
         cx, cy = ax.transData.transform((px, py))
-        dx, dy = _place_label((cx, cy), box.width + 2 * pad, box.height + 2 * pad, points_px,
-                              axes_box, offset)
+        dx, dy = _place_label(
+            (cx, cy), box.width + 2 * pad, box.height + 2 * pad, points_px, axes_box, offset
+        )
         tx, ty = cx + dx * (offset + pad), cy + dy * (offset + pad)
         fw, fh = fig.bbox.width, fig.bbox.height
         note.set_position((tx / fw, ty / fh))
@@ -647,14 +855,27 @@ def _build_scatter(x: np.ndarray, y: np.ndarray, frac: np.ndarray, dropped: int,
 
 def _ring(size: float) -> tuple[Line2D, Line2D]:
     """Highlight marker: a black ring on a wide yellow halo (readable in grey-scale too)."""
-    common = {"linestyle": "none", "marker": "o", "markersize": size,
-              "markerfacecolor": "none", "clip_on": False}
-    return (Line2D([], [], markeredgecolor=_HIGHLIGHT, markeredgewidth=4.0, zorder=6, **common),
-            Line2D([], [], markeredgecolor=_INK, markeredgewidth=1.6, zorder=6, **common))
+    common = {
+        "linestyle": "none",
+        "marker": "o",
+        "markersize": size,
+        "markerfacecolor": "none",
+        "clip_on": False,
+    }
+    return (
+        Line2D([], [], markeredgecolor=_HIGHLIGHT, markeredgewidth=4.0, zorder=6, **common),
+        Line2D([], [], markeredgecolor=_INK, markeredgewidth=1.6, zorder=6, **common),
+    )
 
 
-def _place_label(anchor: np.ndarray, width: float, height: float, points: np.ndarray,
-                 axes_box: np.ndarray, offset: float) -> tuple[int, int]:
+def _place_label(
+    anchor: np.ndarray,
+    width: float,
+    height: float,
+    points: np.ndarray,
+    axes_box: np.ndarray,
+    offset: float,
+) -> tuple[int, int]:
     """Pick the label quadrant (dx, dy in ±1) that stays in the axes and covers fewest points."""
     ax0, ay0, ax1, ay1 = axes_box
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
@@ -664,9 +885,14 @@ def _place_label(anchor: np.ndarray, width: float, height: float, points: np.nda
         x1, y1 = x0 + width, y0 + height
         outside = int(x0 < ax0 or x1 > ax1 or y0 < ay0 or y1 > ay1)
         pad = 6.0
-        covered = int(np.count_nonzero(
-            (points[:, 0] > x0 - pad) & (points[:, 0] < x1 + pad)
-            & (points[:, 1] > y0 - pad) & (points[:, 1] < y1 + pad)))
+        covered = int(
+            np.count_nonzero(
+                (points[:, 0] > x0 - pad)
+                & (points[:, 0] < x1 + pad)
+                & (points[:, 1] > y0 - pad)
+                & (points[:, 1] < y1 + pad)
+            )
+        )
         score = (outside, covered)
         if best is None or score < best[0]:
             best = (score, (dx, dy))
@@ -674,22 +900,36 @@ def _place_label(anchor: np.ndarray, width: float, height: float, points: np.nda
     return best[1]
 
 
-def _scatter(xs: Sequence[float], ys: Sequence[float], flags: Sequence[bool],
-             highlight: tuple[float, float] | None, spec: dict) -> bytes:
+def _scatter(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    flags: Sequence[bool],
+    highlight: tuple[float, float] | None,
+    spec: dict,
+) -> bytes:
     spec["low"], spec["high"] = _check_zones(spec["low"], spec["high"])
     x, y, frac, dropped, clamped = _clean_cohort(xs, ys, flags)
     hx, hy = (math.nan, math.nan) if highlight is None else map(float, highlight)
     if not (math.isfinite(hx) and math.isfinite(hy)):
         hx = hy = math.nan
     label = spec.pop("highlight_label")
-    top = max(float(x.max()) if len(x) else 0.0, spec["threshold"] * 1.25,
-              hx if math.isfinite(hx) else 0.0)
+    top = max(
+        float(x.max()) if len(x) else 0.0,
+        spec["threshold"] * 1.25,
+        hx if math.isfinite(hx) else 0.0,
+    )
     xmax = _nice_ceiling(top)
-    key = (_digest(x, y, frac), dropped, clamped, xmax,
-           tuple(sorted((k, v) for k, v in spec.items() if not callable(v))))
+    key = (
+        _digest(x, y, frac),
+        dropped,
+        clamped,
+        xmax,
+        tuple(sorted((k, v) for k, v in spec.items() if not callable(v))),
+    )
     with _LOCK, _style():
-        plate = _plate(spec["kind"], key,
-                       lambda: _build_scatter(x, y, frac, dropped, clamped, xmax, spec))
+        plate = _plate(
+            spec["kind"], key, lambda: _build_scatter(x, y, frac, dropped, clamped, xmax, spec)
+        )
         return plate.render(hx, hy, label)
 
 
@@ -697,12 +937,19 @@ def _grams(value: float, _pos: object = None) -> str:
     return f"{value:,.0f}"
 
 
-def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures: Sequence[bool],
-                     *, highlight: tuple[float, float] | None = None,
-                     highlight_label: str = "This patient", dose_threshold_g: float = 1000.0,
-                     osteoporosis_max_pct: float = 70.0, normal_min_pct: float = 80.0,
-                     title: str | None = None,
-                     size_cm: tuple[float, float] = (17.0, 9.0)) -> bytes:
+def plot_dose_vs_yam(
+    doses_g: Sequence[float],
+    yams: Sequence[float],
+    fractures: Sequence[bool],
+    *,
+    highlight: tuple[float, float] | None = None,
+    highlight_label: str = "This patient",
+    dose_threshold_g: float = 1000.0,
+    osteoporosis_max_pct: float = 70.0,
+    normal_min_pct: float = 80.0,
+    title: str | None = None,
+    size_cm: tuple[float, float] = (17.0, 9.0),
+) -> bytes:
     """Cumulative MgSO4 dose (g) vs YAM % scatter, fractures marked, optional highlighted patient.
 
     ``size_cm`` at print size (+0.5 cm height with a title). Points with a NaN coordinate are
@@ -711,12 +958,16 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
     ``highlight`` with a NaN is ignored.
     """
     spec = {
-        "kind": "dose", "low": osteoporosis_max_pct, "high": normal_min_pct,
+        "kind": "dose",
+        "low": osteoporosis_max_pct,
+        "high": normal_min_pct,
         "threshold": float(dose_threshold_g),
         "threshold_label": _("{grams} g (hypothesis)").format(
-            grams=f"{float(dose_threshold_g):,.0f}"),
+            grams=f"{float(dose_threshold_g):,.0f}"
+        ),
         "xlabel": _("Cumulative MgSO4 dose (g)"),
-        "xtick": _grams, "xvalue": lambda v: f"{v:,.0f} g",
+        "xtick": _grams,
+        "xvalue": lambda v: f"{v:,.0f} g",
         "highlight_label": str(highlight_label),
         "title": title or None,
         "size_cm": (float(size_cm[0]), float(size_cm[1])),
@@ -724,17 +975,26 @@ def plot_dose_vs_yam(doses_g: Sequence[float], yams: Sequence[float], fractures:
     return _scatter(doses_g, yams, fractures, highlight, spec)
 
 
-def plot_days_vs_yam(days: Sequence[float], yams: Sequence[float], fractures: Sequence[bool], *,
-                     long_term_days: float = 8.0, osteoporosis_max_pct: float = 70.0,
-                     normal_min_pct: float = 80.0) -> bytes:
+def plot_days_vs_yam(
+    days: Sequence[float],
+    yams: Sequence[float],
+    fractures: Sequence[bool],
+    *,
+    long_term_days: float = 8.0,
+    osteoporosis_max_pct: float = 70.0,
+    normal_min_pct: float = 80.0,
+) -> bytes:
     """Days on MgSO4 vs YAM % scatter with the long-term threshold; same rules as dose chart."""
     spec = {
-        "kind": "days", "low": osteoporosis_max_pct, "high": normal_min_pct,
+        "kind": "days",
+        "low": osteoporosis_max_pct,
+        "high": normal_min_pct,
         "threshold": float(long_term_days),
-        "threshold_label": _("{days} days (long-term)").format(
-            days=f"{float(long_term_days):g}"),
-        "xlabel": _("Days on MgSO4"), "xtick": lambda v, _pos=None: f"{v:g}",
-        "xvalue": lambda v: _("{days} days").format(days=f"{v:g}"), "highlight_label": "",
+        "threshold_label": _("{days} days (long-term)").format(days=f"{float(long_term_days):g}"),
+        "xlabel": _("Days on MgSO4"),
+        "xtick": lambda v, _pos=None: f"{v:g}",
+        "xvalue": lambda v: _("{days} days").format(days=f"{v:g}"),
+        "highlight_label": "",
         "title": None,
         "size_cm": (17.0, 9.0),
     }
@@ -761,8 +1021,15 @@ def plot_status_counts(counts: Mapping[str, int]) -> bytes:
         fig = _new_figure(12.0, 6.5)
         ax = fig.add_axes((1.5 / 12, 0.9 / 6.5, 10.2 / 12, 4.9 / 6.5))
         positions = np.arange(len(order))
-        ax.bar(positions, values, width=0.6, color=[ZONE_COLORS[k] for k in order],
-               edgecolor="white", linewidth=0.5, zorder=2)
+        ax.bar(
+            positions,
+            values,
+            width=0.6,
+            color=[ZONE_COLORS[k] for k in order],
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=2,
+        )
         top = max(values) if total else 1
         ax.set_ylim(0, top * 1.28)
         ax.set_xlim(-0.6, len(order) - 0.4)
@@ -774,13 +1041,36 @@ def plot_status_counts(counts: Mapping[str, int]) -> bytes:
         ax.grid(axis="y", color="#dddddd", linewidth=0.5, zorder=0)
         for pos, value in zip(positions, values, strict=True):
             share = f" ({100 * value / total:.1f} %)" if total else ""
-            ax.text(pos, value + top * 0.03, f"{value:,}{share}", ha="center", va="bottom",
-                    fontsize=8, fontweight="bold")
-        fig.text(1.5 / 12, 1 - 0.2 / 6.5, _("Bone status (n = {n})").format(n=f"{total:,}"),
-                 ha="left", va="top", fontsize=9, fontweight="bold")
+            ax.text(
+                pos,
+                value + top * 0.03,
+                f"{value:,}{share}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                fontweight="bold",
+            )
+        fig.text(
+            1.5 / 12,
+            1 - 0.2 / 6.5,
+            _("Bone status (n = {n})").format(n=f"{total:,}"),
+            ha="left",
+            va="top",
+            fontsize=9,
+            fontweight="bold",
+        )
         if not total:
-            ax.text(0.5, 0.55, _("No patients"), transform=ax.transAxes, ha="center",
-                    va="center", fontsize=10, color=_MUTED, fontstyle="italic")
+            ax.text(
+                0.5,
+                0.55,
+                _("No patients"),
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=10,
+                color=_MUTED,
+                fontstyle="italic",
+            )
         return _render_once(fig)
 
 
@@ -791,8 +1081,11 @@ _EPOCH = date(1970, 1, 1)
 
 
 def _day(value: date) -> float:
-    return float((value - _EPOCH).days) if not hasattr(value, "hour") else (
-        (value.date() - _EPOCH).days + (value.hour * 60 + value.minute) / 1440)
+    return (
+        float((value - _EPOCH).days)
+        if not hasattr(value, "hour")
+        else ((value.date() - _EPOCH).days + (value.hour * 60 + value.minute) / 1440)
+    )
 
 
 def _date_text(day: float) -> str:
@@ -841,30 +1134,46 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
     height = 1.2 + 0.6 * n
     fig = _new_figure(17.0, height)
     left, right = 3.6, 0.5
-    ax = fig.add_axes((left / 17, 0.75 / height, (17 - left - right) / 17,
-                       (height - 0.95) / height))
+    ax = fig.add_axes(
+        (left / 17, 0.75 / height, (17 - left - right) / 17, (height - 0.95) / height)
+    )
     ax.set_ylim(n - 0.4, -0.6)
     ax.spines["left"].set_visible(False)
     ax.set_xticks([])  # date ticks are dynamic (drawn per call, below)
     ax.tick_params(axis="y", length=0, labelsize=8)
-    ax.set_yticks(range(n), [(lbl if len(lbl) <= 26 else lbl[:25] + "…").replace("$", r"\$")
-                             for lbl in labels])
+    ax.set_yticks(
+        range(n),
+        [(lbl if len(lbl) <= 26 else lbl[:25] + "…").replace("$", r"\$") for lbl in labels],
+    )
     x_axis = ax.get_xaxis_transform()  # x in days, y in axes fraction
     grid = Line2D([], [], color="#e3e3e3", linewidth=0.5, transform=x_axis)
-    tick_marks = Line2D([], [], linestyle="none", marker=3, markersize=3.0,
-                        markeredgewidth=0.6, color=_MUTED, transform=x_axis, clip_on=False)
+    tick_marks = Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker=3,
+        markersize=3.0,
+        markeredgewidth=0.6,
+        color=_MUTED,
+        transform=x_axis,
+        clip_on=False,
+    )
     below = x_axis + ScaledTranslation(0, -6.0 / 72, fig.dpi_scale_trans)
-    tick_labels = [Text(0, 0, "", transform=below, ha="center", va="top", fontsize=7.5,
-                        clip_on=False) for _ in range(7)]
+    tick_labels = [
+        Text(0, 0, "", transform=below, ha="center", va="top", fontsize=7.5, clip_on=False)
+        for _ in range(7)
+    ]
     shapes: list[Artist] = []
     for row, span in enumerate(spans):
         if span:
             shapes.append(Rectangle((0, row - 0.25), 0, 0.5, color=_POINT, linewidth=0))
         else:
-            shapes.append(Line2D([], [], marker="D", markersize=6.5, color=_INK,
-                                 linestyle="none", clip_on=False))
-    row_texts = [Text(0, row, "", va="center", fontsize=7.5, clip_on=False)
-                 for row in range(n)]
+            shapes.append(
+                Line2D(
+                    [], [], marker="D", markersize=6.5, color=_INK, linestyle="none", clip_on=False
+                )
+            )
+    row_texts = [Text(0, row, "", va="center", fontsize=7.5, clip_on=False) for row in range(n)]
     for artist in (grid, tick_marks, *shapes):
         ax.add_artist(artist)
     for artist in (*tick_labels, *row_texts):
@@ -875,8 +1184,10 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
         xlo, xhi = _timeline_window(rows)
         ax.set_xlim(xlo, xhi)
         ticks = _date_ticks(xlo, xhi)
-        grid.set_data([v for t in ticks for v in (t, t, math.nan)],
-                      [v for _ in ticks for v in (0.0, 1.0, math.nan)])
+        grid.set_data(
+            [v for t in ticks for v in (t, t, math.nan)],
+            [v for _ in ticks for v in (0.0, 1.0, math.nan)],
+        )
         tick_marks.set_data(ticks, [0.0] * len(ticks))
         for text, tick in zip(tick_labels, [*ticks, *[None] * 7], strict=False):
             text.set_visible(tick is not None)
@@ -884,8 +1195,9 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
                 text.set_x(tick)
                 text.set_text(_date_text(tick))
         x0_px, _, x1_px, _ = ax.bbox.extents
-        for row, ((start, end), shape, text) in enumerate(zip(rows, shapes, row_texts,
-                                                              strict=True)):
+        for row, ((start, end), shape, text) in enumerate(
+            zip(rows, shapes, row_texts, strict=True)
+        ):
             if isinstance(shape, Rectangle):
                 assert end is not None
                 shape.set_bounds(start, row - 0.25, max(end - start, (xhi - xlo) * 0.004), 0.5)
@@ -918,8 +1230,9 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> _Plate:
                 text.set_fontweight("bold")
 
     probe = tuple((0.0, 30.0) if span else (15.0, None) for span in spans)
-    return _Plate(fig, [grid, *shapes, tick_marks, *tick_labels, *row_texts], update,
-                  probe=(probe,))
+    return _Plate(
+        fig, [grid, *shapes, tick_marks, *tick_labels, *row_texts], update, probe=(probe,)
+    )
 
 
 def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | None:
@@ -928,8 +1241,11 @@ def plot_timeline(events: Sequence[tuple[str, date, date | None]]) -> bytes | No
     Events without a start date are skipped; an end before the start raises ValueError. 17 cm
     wide, 1.2 cm + 0.6 cm per event. Dates are written locale-independently ("3 Mar 2024").
     """
-    dated = [(str(label), _day(start), None if end is None else _day(end))
-             for label, start, end in events if start is not None]
+    dated = [
+        (str(label), _day(start), None if end is None else _day(end))
+        for label, start, end in events
+        if start is not None
+    ]
     if len(dated) < 2:
         return None
     for label, start, end in dated:
@@ -950,9 +1266,14 @@ def _offset(fig: Figure, points: float) -> ScaledTranslation:
 # --- 6. MgSO4 exposure so far (inpatients, --as-of) ---
 
 
-def plot_cumulative_dose(series: Sequence[tuple[date, float]], *, as_of: date,
-                         threshold_g: float, long_term_days: float,
-                         projected: tuple[date, float] | None = None) -> bytes | None:
+def plot_cumulative_dose(
+    series: Sequence[tuple[date, float]],
+    *,
+    as_of: date,
+    threshold_g: float,
+    long_term_days: float,
+    projected: tuple[date, float] | None = None,
+) -> bytes | None:
     """Cumulative MgSO4 (g) over time up to ``as_of``, the high-dose threshold line, the
     long-term-days line (first infusion + N days) and, while infusing, the projection to the
     threshold (dashed). None with fewer than two points. 17 cm × 5.2 cm at print size."""
@@ -968,21 +1289,50 @@ def plot_cumulative_dose(series: Sequence[tuple[date, float]], *, as_of: date,
         end = _day(as_of)
         if projected is not None:
             px = _day(projected[0])
-            ax.plot([xs[-1], px], [ys[-1], projected[1]], color=_POINT, linewidth=1.2,
-                    linestyle=(0, (3, 2)), zorder=3)
+            ax.plot(
+                [xs[-1], px],
+                [ys[-1], projected[1]],
+                color=_POINT,
+                linewidth=1.2,
+                linestyle=(0, (3, 2)),
+                zorder=3,
+            )
             end = max(end, px)
         ax.axhline(threshold_g, zorder=2.5, **_GUIDE)
-        ax.text(1.005, threshold_g, _("{grams} g (hypothesis)").format(grams=f"{threshold_g:,.0f}"),
-                transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7,
-                color=_INK)
+        ax.text(
+            1.005,
+            threshold_g,
+            _("{grams} g (hypothesis)").format(grams=f"{threshold_g:,.0f}"),
+            transform=ax.get_yaxis_transform(),
+            ha="left",
+            va="center",
+            fontsize=7,
+            color=_INK,
+        )
         long_term = xs[0] + long_term_days
         ax.axvline(long_term, zorder=2.5, **_GUIDE)
-        ax.text(long_term, 0.98, _(" day {days} (long-term)").format(days=f"{long_term_days:g}"),
-                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=7,
-                color=_INK, fontstyle="italic")
+        ax.text(
+            long_term,
+            0.98,
+            _(" day {days} (long-term)").format(days=f"{long_term_days:g}"),
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=7,
+            color=_INK,
+            fontstyle="italic",
+        )
         ax.axvline(_day(as_of), color=_INK, linewidth=0.8, zorder=2.6)
-        ax.text(_day(as_of), 0.02, _(" as of"), transform=ax.get_xaxis_transform(),
-                ha="left", va="bottom", fontsize=7, color=_INK)
+        ax.text(
+            _day(as_of),
+            0.02,
+            _(" as of"),
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="bottom",
+            fontsize=7,
+            color=_INK,
+        )
         ax.set_xlim(xs[0], max(end, long_term) + 1)
         ax.set_ylim(0, top)
         ax.set_ylabel(_("Cumulative MgSO4 (g)"))

@@ -20,22 +20,30 @@ from reportgen.rules import RuleSet
 
 ISCD_BELOW = "below_expected_range_for_age"
 ISCD_WITHIN = "within_expected_range_for_age"
-ISCD_TEXT = {ISCD_BELOW: N_("below the expected range for age"),
-             ISCD_WITHIN: N_("within the expected range for age")}  # shown as _(ISCD_TEXT[k])
+ISCD_TEXT = {
+    ISCD_BELOW: N_("below the expected range for age"),
+    ISCD_WITHIN: N_("within the expected range for age"),
+}  # shown as _(ISCD_TEXT[k])
 _ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
 
 
-def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
-                         fracture_sites: str | None = None, *,
-                         t_score: float | None = None,
-                         fractures: Fractures | None = None) -> Finding:
+def classify_bone_status(
+    yam_pct: float | None,
+    fracture: bool,
+    rules: RuleSet,
+    fracture_sites: str | None = None,
+    *,
+    t_score: float | None = None,
+    fractures: Fractures | None = None,
+) -> Finding:
     """The JOS criteria in order (clinical-rules §1): fracture arms, then YAM or T-score.
 
     Without a YAM (no DXA yet) the status is NOT_MEASURED, whatever else is recorded: a
     bone status is never printed without a measurement (contract §5, v2)."""
     if yam_pct is None:
-        return Finding(BoneStatus.NOT_MEASURED, _("no DXA result recorded yet"), rules.criteria,
-                       decided_by="")
+        return Finding(
+            BoneStatus.NOT_MEASURED, _("no DXA result recorded yet"), rules.criteria, decided_by=""
+        )
     if fractures is None:
         fractures = read_fractures(bool(fracture), fracture_sites)
     criteria = rules.criteria
@@ -47,24 +55,38 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
     arm = "JOS 2012" if criteria == "jos2012" else "JOS 2000"
 
     if criteria == "jos2012" and kind in _ARM_I1:
-        sites = (_("no site recorded, assumed vertebral (the seed's convention)")
-                 if fractures.assumed_vertebral else fractures.describe(_ARM_I1))
+        sites = (
+            _("no site recorded, assumed vertebral (the seed's convention)")
+            if fractures.assumed_vertebral
+            else fractures.describe(_ARM_I1)
+        )
         also = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
         if criteria == "jos2012" and t_class is not None:
             also.append(_t_comparison(t_score, rules))
-        also = _("; {both} as well (JOS 2012 II)").format(both=_(" and ").join(also)) \
-            if also else ""
-        return Finding(BoneStatus.OSTEOPOROSIS,
-                       _("fragility fracture, {sites}: osteoporosis whatever the BMD "
-                         "({arm} I-1){also}").format(sites=sites, arm=arm, also=also),
-                       criteria, by_fracture=True, decided_by="fracture")
+        also = (
+            _("; {both} as well (JOS 2012 II)").format(both=_(" and ").join(also)) if also else ""
+        )
+        return Finding(
+            BoneStatus.OSTEOPOROSIS,
+            _(
+                "fragility fracture, {sites}: osteoporosis whatever the BMD ({arm} I-1){also}"
+            ).format(sites=sites, arm=arm, also=also),
+            criteria,
+            by_fracture=True,
+            decided_by="fracture",
+        )
     if kind in (*_ARM_I1, OTHER_FRAGILITY) and yam_pct < normal:
         sites = fractures.describe((*_ARM_I1, OTHER_FRAGILITY))
         label = "I-2" if criteria == "jos2012" else _("fracture arm")
-        return Finding(BoneStatus.OSTEOPOROSIS,
-                       _("fragility fracture, {sites}, and {yam} ({arm} {arm_label})").format(
-                           sites=sites, yam=yam_text, arm=arm, arm_label=label),
-                       criteria, by_fracture=True, decided_by="fracture")
+        return Finding(
+            BoneStatus.OSTEOPOROSIS,
+            _("fragility fracture, {sites}, and {yam} ({arm} {arm_label})").format(
+                sites=sites, yam=yam_text, arm=arm, arm_label=label
+            ),
+            criteria,
+            by_fracture=True,
+            decided_by="fracture",
+        )
     discordance = _discordance(yam_pct, t_score, yam_class, t_class, rules)
     if criteria == "jos2012":
         by_yam = yam_class is BoneStatus.OSTEOPOROSIS
@@ -72,17 +94,29 @@ def classify_bone_status(yam_pct: float | None, fracture: bool, rules: RuleSet,
         if by_yam or by_t:
             t_text = _t_comparison(t_score, rules) if by_t else ""
             if by_yam and by_t:
-                reason, decided = _("{yam} and {t} ({arm} II)").format(
-                    yam=yam_text, t=t_text, arm=arm), "yam_and_t_score"
+                reason, decided = (
+                    _("{yam} and {t} ({arm} II)").format(yam=yam_text, t=t_text, arm=arm),
+                    "yam_and_t_score",
+                )
             elif by_yam:
                 reason, decided = f"{yam_text} ({arm} II)", "yam"
             else:
-                reason, decided = _("{t} ({arm} II: YAM ≤ {yam_limit} % or T-score ≤ "
-                                    "{t_limit})").format(
-                    t=t_text, arm=arm, yam_limit=fmt.trimmed(osteo),
-                    t_limit=fmt.score(rules.t_osteoporosis_max)), "t_score"
-            return Finding(BoneStatus.OSTEOPOROSIS, reason, criteria, decided_by=decided,
-                           discordance=discordance)
+                reason, decided = (
+                    _("{t} ({arm} II: YAM ≤ {yam_limit} % or T-score ≤ {t_limit})").format(
+                        t=t_text,
+                        arm=arm,
+                        yam_limit=fmt.trimmed(osteo),
+                        t_limit=fmt.score(rules.t_osteoporosis_max),
+                    ),
+                    "t_score",
+                )
+            return Finding(
+                BoneStatus.OSTEOPOROSIS,
+                reason,
+                criteria,
+                decided_by=decided,
+                discordance=discordance,
+            )
     elif yam_class is BoneStatus.OSTEOPOROSIS:
         return Finding(BoneStatus.OSTEOPOROSIS, yam_text, criteria, discordance=discordance)
     return Finding(yam_class, yam_text, criteria, discordance=discordance)
@@ -123,28 +157,41 @@ def _t_comparison(t_score: float | None, rules: RuleSet) -> str:
     return _("T-score {value} {op} {limit}").format(value=shown, op=op, limit=threshold)
 
 
-def _discordance(yam: float, t_score: float | None, yam_class: BoneStatus,
-                 t_class: BoneStatus | None, rules: RuleSet) -> str:
+def _discordance(
+    yam: float,
+    t_score: float | None,
+    yam_class: BoneStatus,
+    t_class: BoneStatus | None,
+    rules: RuleSet,
+) -> str:
     """Both readings, when one of YAM and T-score meets the osteoporosis criterion (JOS 2012
     II) and the other does not."""
     if t_score is None or (yam_class is BoneStatus.OSTEOPOROSIS) == (t_class is not None):
         return ""
     limit = fmt.score(rules.t_osteoporosis_max)
     if t_class is not None:
-        return _("YAM {yam} % alone reads {yam_class}; T-score {t} meets the osteoporosis "
-                 "criterion (≤ {limit})").format(yam=fmt.percent(yam),
-                                                 yam_class=yam_class.label.lower(),
-                                                 t=fmt.score(t_score), limit=limit)
-    return _("YAM {yam} % meets the osteoporosis criterion; T-score {t} does not "
-             "(> {limit})").format(yam=fmt.percent(yam), t=fmt.score(t_score), limit=limit)
+        return _(
+            "YAM {yam} % alone reads {yam_class}; T-score {t} meets the osteoporosis "
+            "criterion (≤ {limit})"
+        ).format(
+            yam=fmt.percent(yam),
+            yam_class=yam_class.label.lower(),
+            t=fmt.score(t_score),
+            limit=limit,
+        )
+    return _(
+        "YAM {yam} % meets the osteoporosis criterion; T-score {t} does not (> {limit})"
+    ).format(yam=fmt.percent(yam), t=fmt.score(t_score), limit=limit)
 
 
 def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
     """Vectorised :func:`classify_bone_status`; returns the status values as strings."""
     yam = frame["yam_percent"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    t_score = (frame["t_score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-               if "t_score" in frame
-               else np.full(len(frame), np.nan))
+    t_score = (
+        frame["t_score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        if "t_score" in frame
+        else np.full(len(frame), np.nan)
+    )
     kinds = fracture_kinds(frame)
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     jos2012 = rules.criteria == "jos2012"
@@ -152,8 +199,13 @@ def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
     fragility = arm_i1 | (kinds == OTHER_FRAGILITY)
     by_yam = yam <= osteo if jos2012 else yam < osteo
     by_t = (t_score <= rules.t_osteoporosis_max) if jos2012 else np.zeros(len(frame), bool)
-    conditions = [np.isnan(yam), arm_i1 & jos2012, fragility & (yam < normal), by_yam | by_t,
-                  yam < normal]
+    conditions = [
+        np.isnan(yam),
+        arm_i1 & jos2012,
+        fragility & (yam < normal),
+        by_yam | by_t,
+        yam < normal,
+    ]
     choices = ["not_measured", "osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
     return pd.Series(np.select(conditions, choices, default="normal"), index=frame.index)
 
@@ -166,8 +218,11 @@ def fracture_kinds(frame: pd.DataFrame) -> np.ndarray:
         return np.where(fracture, VERTEBRAL, "").astype(object)
     sites = frame["fracture_sites"].to_numpy(dtype=object)
     codes, uniques = pd.factorize(sites, use_na_sentinel=True)
-    unique_kinds = np.array([read_fractures(True, s if isinstance(s, str) else None).kind
-                             for s in uniques] + [VERTEBRAL], dtype=object)
+    unique_kinds = np.array(
+        [read_fractures(True, s if isinstance(s, str) else None).kind for s in uniques]
+        + [VERTEBRAL],
+        dtype=object,
+    )
     kinds = unique_kinds[codes]  # code -1 (no site) takes the last entry: assumed vertebral
     return np.where(fracture, kinds, "").astype(object)
 
@@ -179,5 +234,13 @@ def iscd_statement(z_score: float | None, rules: RuleSet) -> str | None:
     return ISCD_BELOW if z_score <= rules.z_below_expected_max else ISCD_WITHIN
 
 
-__all__ = ["ISCD_BELOW", "ISCD_TEXT", "ISCD_WITHIN", "NOT_JOS", "classify_bone_status",
-           "classify_frame", "fracture_kinds", "iscd_statement"]
+__all__ = [
+    "ISCD_BELOW",
+    "ISCD_TEXT",
+    "ISCD_WITHIN",
+    "NOT_JOS",
+    "classify_bone_status",
+    "classify_frame",
+    "fracture_kinds",
+    "iscd_statement",
+]

@@ -20,9 +20,21 @@ from reportgen.rules import RuleSet
 from reportgen.schema import IDENTIFYING_COLUMNS
 from reportgen.summary import summarise_cohort
 
-CSV_COLUMNS = ("patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoking",
-               "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent", "fracture",
-               "fracture_sites", "classification")
+CSV_COLUMNS = (
+    "patient_id",
+    "age_years",
+    "bmi_kg_m2",
+    "gravida",
+    "para",
+    "smoking",
+    "hospital_days",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+    "fracture_sites",
+    "classification",
+)
 DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
 # Columns that are the tool's own bookkeeping, never patient data.
 _INTERNAL = ("_row", "_derived")
@@ -35,12 +47,22 @@ _CELL_START = re.compile(r"([,;|\t\r\n][\s\"'\u00a0]*)(?=[=+\-@])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_QUALITY_IDS = 20
 # What risk.quality_flags reads (records for 10,000 rows are slow to build: only these).
-_QUALITY_INPUTS = ("patient_id", "mgso4_days", "mgso4_total_g", "hospital_days", "fracture",
-                   "fracture_sites", "dxa_site", "dxa_date", "delivery_date")
+_QUALITY_INPUTS = (
+    "patient_id",
+    "mgso4_days",
+    "mgso4_total_g",
+    "hospital_days",
+    "fracture",
+    "fracture_sites",
+    "dxa_site",
+    "dxa_date",
+    "delivery_date",
+)
 
 
-def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, lang: str = "en",
-                        **options) -> dict[str, bytes]:
+def make_cohort_outputs(
+    table: PreparedTable, rules: RuleSet, *, lang: str = "en", **options
+) -> dict[str, bytes]:
     """:func:`_make_cohort_outputs` with every text in ``lang`` (en or ja)."""
     from reportgen.settings import load_settings
 
@@ -49,12 +71,21 @@ def make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, lang: str = "en
         return _make_cohort_outputs(table, rules, lang=lang, **options)
 
 
-def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deidentify: bool,
-                         max_listing: int, template_dir, settings_path, generated_at: str,
-                         source_name: str, lang: str = "en",
-                         dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
-                         follow_up: dict | None = None,
-                         ) -> dict[str, bytes]:
+def _make_cohort_outputs(
+    table: PreparedTable,
+    rules: RuleSet,
+    *,
+    formats,
+    deidentify: bool,
+    max_listing: int,
+    template_dir,
+    settings_path,
+    generated_at: str,
+    source_name: str,
+    lang: str = "en",
+    dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+    follow_up: dict | None = None,
+) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
 
     With ``deidentify`` nothing that names a patient reaches any output: names and notes are
@@ -70,25 +101,36 @@ def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deide
         frame = _deidentify(frame)
     assessed = assess_frame(frame, rules)
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
-    stats = summarise_cohort(assessed, dose_threshold_g=float(dose_rule.threshold),
-                             dose_band_edges_g=dose_band_edges_g,
-                             yam_low_pct=rules.yam_normal_min_pct)
+    stats = summarise_cohort(
+        assessed,
+        dose_threshold_g=float(dose_rule.threshold),
+        dose_band_edges_g=dose_band_edges_g,
+        yam_low_pct=rules.yam_normal_min_pct,
+    )
     seed_rows = _seed_patients(assessed)
     if seed_rows and float(dose_rule.threshold) == 1000.0:  # say it once, with the count
-        stats["cautions"] = [c for c in stats["cautions"] if "circular" not in c
-                             and "循環" not in c] + [
-            i18n._("The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
-                   "cut-off; this cohort includes {n} of Iio's nine patients (matched on "
-                   "cumulative dose and YAM), from whom it was proposed: testing it on them is "
-                   "circular.").format(n=seed_rows)]
+        stats["cautions"] = [
+            c for c in stats["cautions"] if "circular" not in c and "循環" not in c
+        ] + [
+            i18n._(
+                "The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
+                "cut-off; this cohort includes {n} of Iio's nine patients (matched on "
+                "cumulative dose and YAM), from whom it was proposed: testing it on them is "
+                "circular."
+            ).format(n=seed_rows)
+        ]
     quality, row_quality = _quality(
-        records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]),
-        rules)
+        records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]), rules
+    )
     summary = {
         "schema_version": "1",
         "kind": "cohort",
-        "source": {"file": source_name, "rows_read": int(len(table.frame)),
-                   "rows_analysed": int(len(frame)), "rows_excluded": len(excluded)},
+        "source": {
+            "file": source_name,
+            "rows_read": int(len(table.frame)),
+            "rows_analysed": int(len(frame)),
+            "rows_excluded": len(excluded),
+        },
         "rules_name": rules.name,
         "rules_version": rules.version,
         "criteria": rules.criteria,
@@ -115,17 +157,30 @@ def _make_cohort_outputs(table: PreparedTable, rules: RuleSet, *, formats, deide
 
         renderer = ReportRenderer(template_dir, settings_path, lang)
         report = cohort_context(
-            summary, records_from_frame(assessed.head(max(0, max_listing))), rules,
-            renderer.settings, generated_at=generated_at, tool_version=__version__,
-            source=source_name, max_listing=max_listing, listing_total=len(assessed),
-            integer_columns=_integer_columns(assessed), chart_data=_chart_data(assessed, stats))
+            summary,
+            records_from_frame(assessed.head(max(0, max_listing))),
+            rules,
+            renderer.settings,
+            generated_at=generated_at,
+            tool_version=__version__,
+            source=source_name,
+            max_listing=max_listing,
+            listing_total=len(assessed),
+            integer_columns=_integer_columns(assessed),
+            chart_data=_chart_data(assessed, stats),
+        )
         if follow_up is not None:
             from reportgen.followup_summary import follow_up_rows
+
             report["follow_up"] = follow_up_rows(follow_up)
         if "pdf" in formats:
-            html, pdf = renderer.document("cohort.html", report, json_bytes=json_bytes,
-                                          generated_at=generated_at,
-                                          identifier=f"cohort:{source_name}:{generated_at}")
+            html, pdf = renderer.document(
+                "cohort.html",
+                report,
+                json_bytes=json_bytes,
+                generated_at=generated_at,
+                identifier=f"cohort:{source_name}:{generated_at}",
+            )
             outputs["cohort-summary.pdf"] = pdf
         else:
             html = renderer.engine.html("cohort.html", report)
@@ -153,15 +208,17 @@ def _excluded_rows(table: PreparedTable, deidentify: bool) -> list[dict]:
     """
     ids: dict[int, str] = {}
     if not deidentify and "patient_id" in table.frame.columns:
-        for row, pid in zip(table.frame["_row"].tolist(), table.frame["patient_id"].tolist(),
-                            strict=True):
+        for row, pid in zip(
+            table.frame["_row"].tolist(), table.frame["patient_id"].tolist(), strict=True
+        ):
             if isinstance(pid, str) and pid:
                 ids[int(row)] = pid
     grouped: dict[int, list[dict]] = {}
     for problem in table.errors:
         reason = _problem_dict(problem, deidentify)
         grouped.setdefault(problem.row, []).append(
-            {"column": reason["column"], "message": reason["message"]})
+            {"column": reason["column"], "message": reason["message"]}
+        )
     out = []
     for row, reasons in sorted(grouped.items()):
         entry: dict[str, object] = {"row": row}
@@ -174,12 +231,19 @@ def _excluded_rows(table: PreparedTable, deidentify: bool) -> list[dict]:
 
 def _yam_below(assessed: pd.DataFrame, threshold: float) -> dict:
     """Patients with YAM below the normal threshold, of those with a YAM value."""
-    yam = pd.to_numeric(assessed["yam_percent"], errors="coerce").astype("float64") \
-        if "yam_percent" in assessed.columns else pd.Series(dtype="float64")
+    yam = (
+        pd.to_numeric(assessed["yam_percent"], errors="coerce").astype("float64")
+        if "yam_percent" in assessed.columns
+        else pd.Series(dtype="float64")
+    )
     known = int(yam.notna().sum())
     count = int((yam < threshold).sum())
-    return {"threshold_pct": float(threshold), "count": count, "denominator": known,
-            "percent": 100.0 * count / known if known else None}
+    return {
+        "threshold_pct": float(threshold),
+        "count": count,
+        "denominator": known,
+        "percent": 100.0 * count / known if known else None,
+    }
 
 
 def _abnormal_labs(frame: pd.DataFrame, settings_path) -> dict[str, dict]:
@@ -209,16 +273,17 @@ def _seed_patients(assessed: pd.DataFrame) -> int:
     if not {"mgso4_total_g", "yam_percent"} <= set(assessed.columns):
         return 0
     seed = {(round(d, 1), round(y, 1)) for d, y, _ in reference_cohort()}
-    pairs = zip(pd.to_numeric(assessed["mgso4_total_g"], errors="coerce").astype(float).round(1),
-                pd.to_numeric(assessed["yam_percent"], errors="coerce").astype(float).round(1),
-                strict=True)
+    pairs = zip(
+        pd.to_numeric(assessed["mgso4_total_g"], errors="coerce").astype(float).round(1),
+        pd.to_numeric(assessed["yam_percent"], errors="coerce").astype(float).round(1),
+        strict=True,
+    )
     return sum(1 for pair in pairs if pair in seed)
 
 
 def _missing_by_column(frame: pd.DataFrame) -> dict[str, int]:
     """Missing values per input column of the analysed rows (identifying columns left out)."""
-    columns = [c for c in frame.columns
-               if c not in _INTERNAL and c not in ("name", "notes")]
+    columns = [c for c in frame.columns if c not in _INTERNAL and c not in ("name", "notes")]
     out = {c: int(frame[c].isna().sum()) for c in columns}
     if "fracture_sites" in out:  # a site is missing only where there is a fracture
         fracture = frame["fracture"].fillna(False).astype(bool) if "fracture" in frame else False
@@ -230,8 +295,11 @@ def _integer_columns(assessed: pd.DataFrame) -> set[str]:
     """Numeric columns whose known values are all whole numbers (ranges print without .0)."""
     out = set()
     for column in assessed.columns:
-        if column.startswith(("_", "flag_")) or not pd.api.types.is_numeric_dtype(
-                assessed[column]) or pd.api.types.is_bool_dtype(assessed[column]):
+        if (
+            column.startswith(("_", "flag_"))
+            or not pd.api.types.is_numeric_dtype(assessed[column])
+            or pd.api.types.is_bool_dtype(assessed[column])
+        ):
             continue
         values = pd.to_numeric(assessed[column], errors="coerce").astype("float64").dropna()
         if len(values) and bool(np.all(np.mod(values.to_numpy(), 1) == 0)):
@@ -248,9 +316,16 @@ def _quality(records: list[dict], rules: RuleSet) -> tuple[list[dict], list[str]
         flags = quality_flags(record, rules)
         per_row.append(";".join(f.flag_id for f in flags))
         for flag in flags:
-            entry = found.setdefault(flag.flag_id, {
-                "id": flag.flag_id, "severity": flag.severity, "count": 0,
-                "example": flag.message, "patient_ids": []})
+            entry = found.setdefault(
+                flag.flag_id,
+                {
+                    "id": flag.flag_id,
+                    "severity": flag.severity,
+                    "count": 0,
+                    "example": flag.message,
+                    "patient_ids": [],
+                },
+            )
             entry["count"] += 1
             if len(entry["patient_ids"]) < _MAX_QUALITY_IDS:
                 entry["patient_ids"].append(str(record.get("patient_id")))
@@ -259,8 +334,11 @@ def _quality(records: list[dict], rules: RuleSet) -> tuple[list[dict], list[str]
         days = [_days_between(r.get("delivery_date"), r.get("dxa_date")) for r in records]
         known = np.array([d for d in days if d is not None and d >= 0], dtype=float)
         if known.size:
-            timing["days"] = {"median": float(np.median(known)), "min": float(known.min()),
-                              "max": float(known.max())}
+            timing["days"] = {
+                "median": float(np.median(known)),
+                "min": float(known.min()),
+                "max": float(known.max()),
+            }
     order = {"warning": 0, "info": 1}
     quality = sorted(found.values(), key=lambda e: (order.get(e["severity"], 0), e["id"]))
     return quality, per_row
@@ -280,8 +358,9 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
     flag_columns = [f"flag_{r.rule_id}" for r in rules.risk_rules]
     present = assessed[flag_columns].eq("present").to_numpy()
     names = [r.rule_id for r in rules.risk_rules]
-    out["risk_flags"] = [";".join(n for n, f in zip(names, row, strict=True) if f)
-                         for row in present]
+    out["risk_flags"] = [
+        ";".join(n for n, f in zip(names, row, strict=True) if f) for row in present
+    ]
     out["data_quality_flags"] = row_quality
     # As entered: 20 not 20.0, yes/no as the input contract writes booleans.
     for column in _integer_columns(out):
@@ -303,8 +382,7 @@ def _defuse_formula(value: object) -> object:
     if not isinstance(value, str):
         return value
     text = _CONTROL.sub(" ", _CELL_START.sub(r"\1'", value))
-    if text.lstrip(" \"'\u00a0").startswith(_FORMULA_START) or \
-            value.startswith(_FORMULA_START):
+    if text.lstrip(" \"'\u00a0").startswith(_FORMULA_START) or value.startswith(_FORMULA_START):
         text = "'" + text
     return text
 
@@ -315,7 +393,10 @@ def _chart_data(assessed: pd.DataFrame, stats: dict) -> dict:
             return [float("nan")] * len(assessed)
         return pd.to_numeric(assessed[column], errors="coerce").astype("float64").tolist()
 
-    return {"dose": floats("mgso4_total_g"), "yam": floats("yam_percent"),
-            "days": floats("mgso4_days"),
-            "fracture": assessed["fracture"].fillna(False).astype(bool).tolist(),
-            "counts": stats["classification_counts"]}
+    return {
+        "dose": floats("mgso4_total_g"),
+        "yam": floats("yam_percent"),
+        "days": floats("mgso4_days"),
+        "fracture": assessed["fracture"].fillna(False).astype(bool).tolist(),
+        "counts": stats["classification_counts"],
+    }

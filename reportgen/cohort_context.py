@@ -21,22 +21,39 @@ from reportgen.settings import Organisation
 from reportgen.summary import SMALL_N
 
 LISTING_COLUMNS = (  # headings translated at use
-    ("patient_id", "ID"), ("age_years", N_("Age")), ("bmi_kg_m2", "BMI"),
-    ("gravida", N_("listing|G")), ("para", N_("listing|P")), ("smoking", N_("Smoking")),
-    ("hospital_days", N_("Hosp. days")), ("mgso4_days", N_("listing|MgSO4 days")),
-    ("mgso4_total_g", N_("Dose (g)")), ("yam_percent", N_("YAM %")),
-    ("fracture", N_("Fracture")), ("classification", N_("Status")),
+    ("patient_id", "ID"),
+    ("age_years", N_("Age")),
+    ("bmi_kg_m2", "BMI"),
+    ("gravida", N_("listing|G")),
+    ("para", N_("listing|P")),
+    ("smoking", N_("Smoking")),
+    ("hospital_days", N_("Hosp. days")),
+    ("mgso4_days", N_("listing|MgSO4 days")),
+    ("mgso4_total_g", N_("Dose (g)")),
+    ("yam_percent", N_("YAM %")),
+    ("fracture", N_("Fracture")),
+    ("classification", N_("Status")),
 )
-_STATUS = {"normal": N_("Normal"), "low_bone_mass": N_("Low bone mass"),
-           "osteoporosis": N_("Osteoporosis")}
+_STATUS = {
+    "normal": N_("Normal"),
+    "low_bone_mass": N_("Low bone mass"),
+    "osteoporosis": N_("Osteoporosis"),
+}
 _CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
 # Decimals of the mean, SD, median and quartiles per column (one unless listed).
 _DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}
-_SHORT_TEST = {"Mann–Whitney U test": N_("Mann–Whitney U"),
-               "Fisher's exact test": N_("Fisher's exact"),
-               "Chi-squared test": N_("χ² test"), "Spearman rank correlation": N_("Spearman")}
-_TEST_NAMES = (N_("Mann–Whitney U test"), N_("Fisher's exact test"), N_("Chi-squared test"),
-               N_("Spearman rank correlation"))
+_SHORT_TEST = {
+    "Mann–Whitney U test": N_("Mann–Whitney U"),
+    "Fisher's exact test": N_("Fisher's exact"),
+    "Chi-squared test": N_("χ² test"),
+    "Spearman rank correlation": N_("Spearman"),
+}
+_TEST_NAMES = (
+    N_("Mann–Whitney U test"),
+    N_("Fisher's exact test"),
+    N_("Chi-squared test"),
+    N_("Spearman rank correlation"),
+)
 _QUALITY_LABELS = {
     "implausible_dose_rate": N_("Cumulative MgSO4 above the plausible rate"),
     "mgso4_days_exceed_hospital_days": N_("More MgSO4 days than hospital days"),
@@ -50,10 +67,12 @@ _QUALITY_LABELS = {
     "fracture_sites_without_fracture": N_("fracture sites without fracture"),
 }
 # summary.py's reasons (English in the JSON) -> short words for the table
-_SHORT_REASONS = (("defined by", N_("defines the groups")),
-                  ("only one level", N_("one level only")),
-                  ("fewer than 2", N_("under 2 values in a group")),
-                  ("no patient with a value", N_("a group has no values")))
+_SHORT_REASONS = (
+    ("defined by", N_("defines the groups")),
+    ("only one level", N_("one level only")),
+    ("fewer than 2", N_("under 2 values in a group")),
+    ("no patient with a value", N_("a group has no values")),
+)
 _MAX_EXCLUDED_SHOWN = 100
 _MAX_WARNINGS_SHOWN = 20
 _QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
@@ -94,10 +113,21 @@ def span(low: str, high: str) -> str:
 
 # --- the context --------------------------------------------------------------------------
 
-def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Organisation, *,
-                   generated_at: str, tool_version: str, source: str, max_listing: int,
-                   listing_total: int, integer_columns: set[str],
-                   chart_data: dict) -> dict[str, object]:
+
+def cohort_context(
+    summary: dict,
+    listing: list[dict],
+    rules: RuleSet,
+    org: Organisation,
+    *,
+    generated_at: str,
+    tool_version: str,
+    source: str,
+    max_listing: int,
+    listing_total: int,
+    integer_columns: set[str],
+    chart_data: dict,
+) -> dict[str, object]:
     """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON)."""
     n = summary["n"]
     criteria = _CRITERIA.get(rules.criteria, rules.criteria)
@@ -105,21 +135,30 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
     excluded = summary["excluded"]
     report = {
         "lang": org.language,
-        "title": _("Postpartum bone health after MgSO4 tocolysis — case-series summary "
-                   "(n = {n})").format(n=f"{n:,}"),
+        "title": _(
+            "Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n})"
+        ).format(n=f"{n:,}"),
         "heading": _("Case-series summary: bone mass after MgSO4 tocolysis"),
-        "subject": _("Cohort audit: Table 1, dose–bone-mass analysis, case listing, data "
-                     "quality"),
+        "subject": _("Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality"),
         "keywords": _("audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM"),
         "organisation": org,
         "tool_version": tool_version,
         "generated_at": generated_at,
-        "generated_display": (generated_at.replace("T", " ").replace("Z", " UTC")
-                              if i18n.current() == "en" else time_text(generated_at)),
-        "footer": _("Cohort summary · {source} · n = {n} · generated {date} · reportgen "
-                    "{version} · rules {rules}").format(
-            source=source, n=f"{n:,}", date=fmt.date_text(generated_at[:10]),
-            version=tool_version, rules=rules.version),
+        "generated_display": (
+            generated_at.replace("T", " ").replace("Z", " UTC")
+            if i18n.current() == "en"
+            else time_text(generated_at)
+        ),
+        "footer": _(
+            "Cohort summary · {source} · n = {n} · generated {date} · reportgen "
+            "{version} · rules {rules}"
+        ).format(
+            source=source,
+            n=f"{n:,}",
+            date=fmt.date_text(generated_at[:10]),
+            version=tool_version,
+            rules=rules.version,
+        ),
         "source": source,
         "rows_read": count(summary["source"]["rows_read"]),
         "rows_excluded": len(excluded),
@@ -130,19 +169,22 @@ def cohort_context(summary: dict, listing: list[dict], rules: RuleSet, org: Orga
         "key_figures": _key_figures(summary, rules),
         "key_caveat": _key_caveat(summary),
         "status_rows": _status_rows(summary),
-        "low_or_worse": _ratio(summary["low_bone_mass_or_worse"]["count"],
-                               summary.get("measured", n)),
+        "low_or_worse": _ratio(
+            summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)
+        ),
         "measured": count(summary.get("measured", n)),
         "not_measured": count(summary.get("not_measured", 0)),
-        "yam_below": _ratio(summary["yam_below_threshold"]["count"],
-                            summary["yam_below_threshold"]["denominator"]),
+        "yam_below": _ratio(
+            summary["yam_below_threshold"]["count"], summary["yam_below_threshold"]["denominator"]
+        ),
         "yam_normal_min": fmt.number(rules.yam_normal_min_pct),
         "table1": _table1(summary["table1"], integer_columns),
         "cautions": summary["cautions"],
         "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
-        "lab_rows": [{"label": _(LAB_TESTS[t].label),
-                      "value": share(e["abnormal"], e["with_value"])}
-                     for t, e in summary.get("abnormal_labs", {}).items()],
+        "lab_rows": [
+            {"label": _(LAB_TESTS[t].label), "value": share(e["abnormal"], e["with_value"])}
+            for t, e in summary.get("abnormal_labs", {}).items()
+        ],
         "dose_bands": _dose_bands(summary["dose_bands"]),
         "associations": [_association(a) for a in summary["associations"]],
         "fisher_table": _fisher_table(summary["associations"]),
@@ -185,47 +227,78 @@ def _key_caveat(summary: dict) -> str:
     n = summary["n"]
     if not n or n >= SMALL_N:
         return ""
-    return _("Small sample (n = {n}): these are descriptive figures of a case series, not "
-             "estimates for a population; a single patient moves a percentage by {points} "
-             "points, and tests have very low power.").format(n=f"{n:,}",
-                                                               points=half_up(100 / n))
+    return _(
+        "Small sample (n = {n}): these are descriptive figures of a case series, not "
+        "estimates for a population; a single patient moves a percentage by {points} "
+        "points, and tests have very low power."
+    ).format(n=f"{n:,}", points=half_up(100 / n))
 
 
 def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     """The cohort's headline figures, each computed from the data (a paper's abstract)."""
     n = summary["n"]
     counts = summary["classification_counts"]
-    out = [{"label": _("Patients analysed"),
-            "value": f"{n:,}" + (_(" of {rows} rows read ({excluded} excluded)").format(
-                rows=f"{summary['source']['rows_read']:,}",
-                excluded=f"{len(summary['excluded']):,}")
-                                 if summary["excluded"] else "")},
-           {"label": _("Bone status ({criteria})").format(
-               criteria=_CRITERIA.get(rules.criteria, rules.criteria)),
-            "value": " · ".join(_("{n} {status}").format(n=count(counts[k]),
-                                                          status=_(_STATUS[k]).lower())
-                                for k in _STATUS)
-            + (_(" · {n} not measured yet (counted apart)").format(
-                n=count(summary["not_measured"])) if summary.get("not_measured") else "")},
-           {"label": _("Low bone mass or worse"),
-            "value": _ratio(summary["low_bone_mass_or_worse"]["count"],
-                            summary.get("measured", n))},
-           {"label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
-            "value": _ratio(summary["yam_below_threshold"]["count"],
-                            summary["yam_below_threshold"]["denominator"])}]
-    labels = {"age_years": (_("Age (years)"), ""), "bmi_kg_m2": (_("BMI (kg/m²)"), ""),
-              "mgso4_days": (_("MgSO4 tocolysis (days)"), ""),
-              "mgso4_total_g": (_("Cumulative MgSO4 dose"), " g")}
+    out = [
+        {
+            "label": _("Patients analysed"),
+            "value": f"{n:,}"
+            + (
+                _(" of {rows} rows read ({excluded} excluded)").format(
+                    rows=f"{summary['source']['rows_read']:,}",
+                    excluded=f"{len(summary['excluded']):,}",
+                )
+                if summary["excluded"]
+                else ""
+            ),
+        },
+        {
+            "label": _("Bone status ({criteria})").format(
+                criteria=_CRITERIA.get(rules.criteria, rules.criteria)
+            ),
+            "value": " · ".join(
+                _("{n} {status}").format(n=count(counts[k]), status=_(_STATUS[k]).lower())
+                for k in _STATUS
+            )
+            + (
+                _(" · {n} not measured yet (counted apart)").format(
+                    n=count(summary["not_measured"])
+                )
+                if summary.get("not_measured")
+                else ""
+            ),
+        },
+        {
+            "label": _("Low bone mass or worse"),
+            "value": _ratio(summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)),
+        },
+        {
+            "label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
+            "value": _ratio(
+                summary["yam_below_threshold"]["count"],
+                summary["yam_below_threshold"]["denominator"],
+            ),
+        },
+    ]
+    labels = {
+        "age_years": (_("Age (years)"), ""),
+        "bmi_kg_m2": (_("BMI (kg/m²)"), ""),
+        "mgso4_days": (_("MgSO4 tocolysis (days)"), ""),
+        "mgso4_total_g": (_("Cumulative MgSO4 dose"), " g"),
+    }
     for column, (label, unit) in labels.items():
         mean = summary["means"].get(column)
         if mean is None:
             continue
         decimals = _DECIMALS.get(column, 1)
         low, high = summary["ranges"][column]["min"], summary["ranges"][column]["max"]
-        out.append({"label": label,
-                    "value": _("mean {mean}{unit} (range {range})").format(
-                        mean=num(mean, decimals), unit=unit,
-                        range=span(_plain(low), _plain(high)))})
+        out.append(
+            {
+                "label": label,
+                "value": _("mean {mean}{unit} (range {range})").format(
+                    mean=num(mean, decimals), unit=unit, range=span(_plain(low), _plain(high))
+                ),
+            }
+        )
     group = summary["low_yam_group"]
     means = group["means"]
     parts = []
@@ -234,17 +307,26 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     if means.get("bmi_kg_m2") is not None:
         parts.append(_("mean BMI {bmi} kg/m²").format(bmi=num(means["bmi_kg_m2"])))
     if group["n"] and parts:
-        out.append({"label": _("Low bone mass or worse (n = {n})").format(n=f"{group['n']:,}"),
-                    "value": " · ".join(parts)})
+        out.append(
+            {
+                "label": _("Low bone mass or worse (n = {n})").format(n=f"{group['n']:,}"),
+                "value": " · ".join(parts),
+            }
+        )
     for a in summary["associations"]:
         if a["p_value"] is None:
             value = _("not computable (n = {n})").format(n=f"{a['n']:,}")
         elif a["statistic_name"] == "rho":
-            value = (f"Spearman ρ = {num(a['statistic'], 2)}, p = {p_value(a['p_value'])}"
-                     f" (n = {a['n']:,})").replace("p = <", "p <")
+            value = (
+                f"Spearman ρ = {num(a['statistic'], 2)}, p = {p_value(a['p_value'])}"
+                f" (n = {a['n']:,})"
+            ).replace("p = <", "p <")
         else:
-            value = (_("Fisher's exact p = {p} (n = {n})").format(
-                p=p_value(a["p_value"]), n=f"{a['n']:,}")).replace("p = <", "p <")
+            value = (
+                _("Fisher's exact p = {p} (n = {n})").format(
+                    p=p_value(a["p_value"]), n=f"{a['n']:,}"
+                )
+            ).replace("p = <", "p <")
         out.append({"label": a["label"], "value": value})
     return out
 
@@ -256,9 +338,15 @@ def _plain(value: float | None) -> str:
 
 def _status_rows(summary: dict) -> list[dict]:
     n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
-    return [{"label": _(_STATUS[k]), "value": k, "count": count(c),
-             "percent": f"{half_up(100 * c / n)} %" if n else "—"}
-            for k, c in summary["classification_counts"].items()]
+    return [
+        {
+            "label": _(_STATUS[k]),
+            "value": k,
+            "count": count(c),
+            "percent": f"{half_up(100 * c / n)} %" if n else "—",
+        }
+        for k, c in summary["classification_counts"].items()
+    ]
 
 
 def _continuous(stat: dict, decimals: int, integer: bool) -> list[str]:
@@ -269,10 +357,12 @@ def _continuous(stat: dict, decimals: int, integer: bool) -> list[str]:
         low, high = count(stat["min"]), count(stat["max"])
     else:
         low, high = num(stat["min"], decimals), num(stat["max"], decimals)
-    return [f"{num(stat['mean'], decimals)}{sd}",
-            f"{num(stat['median'], decimals)} "
-            f"[{span(num(stat['q1'], decimals), num(stat['q3'], decimals))}]",
-            span(low.replace("-", "\u2212"), high.replace("-", "\u2212"))]
+    return [
+        f"{num(stat['mean'], decimals)}{sd}",
+        f"{num(stat['median'], decimals)} "
+        f"[{span(num(stat['q1'], decimals), num(stat['q3'], decimals))}]",
+        span(low.replace("-", "\u2212"), high.replace("-", "\u2212")),
+    ]
 
 
 def _test_cells(test: dict) -> tuple[str, str]:
@@ -284,8 +374,7 @@ def _test_cells(test: dict) -> tuple[str, str]:
         if pattern in reason:
             reason = _(short)
             break
-    return "—", (_("not tested: {reason}").format(reason=reason) if reason
-                 else _("not tested"))
+    return "—", (_("not tested: {reason}").format(reason=reason) if reason else _("not tested"))
 
 
 def _table1(table: dict, integer_columns: set[str]) -> dict:
@@ -296,26 +385,48 @@ def _table1(table: dict, integer_columns: set[str]) -> dict:
         if row["kind"] == "continuous":
             variable = row["variable"]
             decimals = _DECIMALS.get(variable, 1)
-            cells = {k: _continuous(row["stats"].get(k), decimals, variable in integer_columns)
-                     for k in keys}
+            cells = {
+                k: _continuous(row["stats"].get(k), decimals, variable in integer_columns)
+                for k in keys
+            }
             whats = [_("mean (SD)"), _("median [IQR]"), _("range")]
-            lines = [{"what": what, "cells": [cells[k][i] for k in keys]}
-                     for i, what in enumerate(whats)]
+            lines = [
+                {"what": what, "cells": [cells[k][i] for k in keys]} for i, what in enumerate(whats)
+            ]
             missing = row["stats"][keys[0]]["missing"]
             if missing:
-                lines.append({"what": _("n with a value"),
-                              "cells": [count(row["stats"][k]["n"]) for k in keys]})
+                lines.append(
+                    {
+                        "what": _("n with a value"),
+                        "cells": [count(row["stats"][k]["n"]) for k in keys],
+                    }
+                )
         else:
             lines = []
             for level in row["levels"]:
-                lines.append({"what": level["label"],
-                              "cells": [share(level["counts"][k]["count"], row["denominator"][k])
-                                        for k in keys]})
+                lines.append(
+                    {
+                        "what": level["label"],
+                        "cells": [
+                            share(level["counts"][k]["count"], row["denominator"][k]) for k in keys
+                        ],
+                    }
+                )
             missing = row["missing"][keys[0]]
-        rows.append({"label": row["label"], "kind": row["kind"], "p": p, "test": test,
-                     "missing": count(missing), "lines": lines})
-    columns = [{"label": _("Normal") if c["key"] == "normal" else c["label"],
-                "n": count(c["n"])} for c in table["columns"]]
+        rows.append(
+            {
+                "label": row["label"],
+                "kind": row["kind"],
+                "p": p,
+                "test": test,
+                "missing": count(missing),
+                "lines": lines,
+            }
+        )
+    columns = [
+        {"label": _("Normal") if c["key"] == "normal" else c["label"], "n": count(c["n"])}
+        for c in table["columns"]
+    ]
     tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
     tests = [_(t) for t in tests]
     return {"columns": columns, "rows": rows, "tests": tests}
@@ -326,24 +437,37 @@ def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
     for rule in rules.risk_rules:
         c = counts.get(rule.rule_id, {"present": 0, "absent": 0, "not_assessed": n})
         assessed = c["present"] + c["absent"]
-        rows.append({"id": rule.rule_id, "label": rule.text("label"),
-                     "condition": rule.condition, "caveat": rule.text("caveat") or "",
-                     "present": share(c["present"], assessed) if assessed else count(c["present"]),
-                     "absent": count(c["absent"]),
-                     "not_assessed": count(c["not_assessed"])})
+        rows.append(
+            {
+                "id": rule.rule_id,
+                "label": rule.text("label"),
+                "condition": rule.condition,
+                "caveat": rule.text("caveat") or "",
+                "present": share(c["present"], assessed) if assessed else count(c["present"]),
+                "absent": count(c["absent"]),
+                "not_assessed": count(c["not_assessed"]),
+            }
+        )
     return rows
 
 
 def _dose_bands(bands: dict) -> dict:
-    rows = [{"label": b["label"], "n": count(b["n"]),
-             "normal": count(b["classification_counts"]["normal"]),
-             "low": count(b["classification_counts"]["low_bone_mass"]),
-             "osteo": count(b["classification_counts"]["osteoporosis"]),
-             "low_or_worse": share(b["low_bone_mass_or_worse"]["count"], b["n"])
-             if b["n"] else "—"}
-            for b in bands["bands"]]
-    return {"rows": rows, "boundary_rule": bands["boundary_rule"],
-            "missing": count(bands["missing"]) if bands["missing"] else ""}
+    rows = [
+        {
+            "label": b["label"],
+            "n": count(b["n"]),
+            "normal": count(b["classification_counts"]["normal"]),
+            "low": count(b["classification_counts"]["low_bone_mass"]),
+            "osteo": count(b["classification_counts"]["osteoporosis"]),
+            "low_or_worse": share(b["low_bone_mass_or_worse"]["count"], b["n"]) if b["n"] else "—",
+        }
+        for b in bands["bands"]
+    ]
+    return {
+        "rows": rows,
+        "boundary_rule": bands["boundary_rule"],
+        "missing": count(bands["missing"]) if bands["missing"] else "",
+    }
 
 
 def _association(a: dict) -> dict:
@@ -355,9 +479,15 @@ def _association(a: dict) -> dict:
         statistic = _("OR not estimable (a zero cell)")
     else:
         statistic = "—"
-    return {"label": a["label"], "test": _(a["test"]), "statistic": statistic,
-            "p": p_value(a["p_value"]), "n": count(a["n"]), "sentence": a["sentence"],
-            "note": a.get("note") or ""}
+    return {
+        "label": a["label"],
+        "test": _(a["test"]),
+        "statistic": statistic,
+        "p": p_value(a["p_value"]),
+        "n": count(a["n"]),
+        "sentence": a["sentence"],
+        "note": a.get("note") or "",
+    }
 
 
 def _fisher_table(associations: list[dict]) -> dict | None:
@@ -366,11 +496,17 @@ def _fisher_table(associations: list[dict]) -> dict | None:
         return None
     table = fisher["table"]
     counts = table["counts"]
-    rows = [{"label": label, "cells": [count(v) for v in values], "total": count(sum(values))}
-            for label, values in zip(table["rows"], counts, strict=True)]
+    rows = [
+        {"label": label, "cells": [count(v) for v in values], "total": count(sum(values))}
+        for label, values in zip(table["rows"], counts, strict=True)
+    ]
     totals = [count(sum(col)) for col in zip(*counts, strict=True)]
-    return {"columns": table["columns"], "rows": rows, "totals": totals,
-            "n": count(sum(sum(r) for r in counts))}
+    return {
+        "columns": table["columns"],
+        "rows": rows,
+        "totals": totals,
+        "n": count(sum(sum(r) for r in counts)),
+    }
 
 
 def _listing_row(row: dict) -> list[str]:
@@ -381,8 +517,11 @@ def _listing_row(row: dict) -> list[str]:
             cells.append(_(_STATUS[str(value)]) if str(value) in _STATUS else "—")
         elif key == "fracture":
             sites = row.get("fracture_sites")
-            cells.append((fmt.yes_no(True) + (f" ({sites})" if sites else "")) if value
-                         else fmt.yes_no(False))
+            cells.append(
+                (fmt.yes_no(True) + (f" ({sites})" if sites else ""))
+                if value
+                else fmt.yes_no(False)
+            )
         elif key == "smoking":
             cells.append(_(str(value).replace("_", " ")) if value else fmt.yes_no(None))
         elif key == "patient_id":
@@ -403,35 +542,62 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
     shown = []
     for entry in excluded[:_MAX_EXCLUDED_SHOWN]:
         reasons = "; ".join(f"{r['column']}: {r['message']}" for r in entry["reasons"])
-        shown.append({"row": _("file") if entry["row"] <= 1 else count(entry["row"]),
-                      "id": "" if deidentified else (entry.get("patient_id") or "—"),
-                      "reasons": reasons})
+        shown.append(
+            {
+                "row": _("file") if entry["row"] <= 1 else count(entry["row"]),
+                "id": "" if deidentified else (entry.get("patient_id") or "—"),
+                "reasons": reasons,
+            }
+        )
     by_reason: dict[tuple[str, str], int] = {}
     for entry in excluded:
         for kind in {(r["column"], _reason_kind(r["message"])) for r in entry["reasons"]}:
             by_reason[kind] = by_reason.get(kind, 0) + 1
-    summary = [{"column": c, "message": m, "rows": count(k)}
-               for (c, m), k in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))]
+    summary = [
+        {"column": c, "message": m, "rows": count(k)}
+        for (c, m), k in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))
+    ]
     problems = sum(len(e["reasons"]) for e in excluded)
-    return {"rows": shown, "total": count(len(excluded)), "problems": count(problems),
-            "count": len(excluded), "capped": len(excluded) > _MAX_EXCLUDED_SHOWN,
-            "max_shown": count(_MAX_EXCLUDED_SHOWN), "by_reason": summary,
-            "show_id": not deidentified}
+    return {
+        "rows": shown,
+        "total": count(len(excluded)),
+        "problems": count(problems),
+        "count": len(excluded),
+        "capped": len(excluded) > _MAX_EXCLUDED_SHOWN,
+        "max_shown": count(_MAX_EXCLUDED_SHOWN),
+        "by_reason": summary,
+        "show_id": not deidentified,
+    }
 
 
 def _warnings(warnings: list[dict]) -> dict:
-    shown = [{"row": _("header") if w["row"] <= 1 else count(w["row"]), "column": w["column"],
-              "message": w["message"]} for w in warnings[:_MAX_WARNINGS_SHOWN]]
-    return {"rows": shown, "total": count(len(warnings)),
-            "capped": len(warnings) > _MAX_WARNINGS_SHOWN}
+    shown = [
+        {
+            "row": _("header") if w["row"] <= 1 else count(w["row"]),
+            "column": w["column"],
+            "message": w["message"],
+        }
+        for w in warnings[:_MAX_WARNINGS_SHOWN]
+    ]
+    return {
+        "rows": shown,
+        "total": count(len(warnings)),
+        "capped": len(warnings) > _MAX_WARNINGS_SHOWN,
+    }
 
 
 def _missing(missing: dict[str, int], n: int) -> dict:
     """Missing values per column, laid out three columns to a row."""
-    cells = [{"column": c, "missing": count(m),
-              "percent": f"{half_up(100 * m / n)} %" if n else "—", "any": m > 0}
-             for c, m in missing.items()]
-    rows = [cells[i:i + 3] for i in range(0, len(cells), 3)]
+    cells = [
+        {
+            "column": c,
+            "missing": count(m),
+            "percent": f"{half_up(100 * m / n)} %" if n else "—",
+            "any": m > 0,
+        }
+        for c, m in missing.items()
+    ]
+    rows = [cells[i : i + 3] for i in range(0, len(cells), 3)]
     if rows:
         rows[-1] = rows[-1] + [None] * (3 - len(rows[-1]))
     return {"rows": rows, "complete": not any(c["any"] for c in cells)}
@@ -450,12 +616,22 @@ def _quality(quality: list[dict]) -> list[dict]:
         days = q.get("days")
         if days:
             example = _("DXA a median of {median} days after delivery (range {range})").format(
-                median=num(days["median"], 0),
-                range=span(num(days["min"], 0), num(days["max"], 0)))
-        out.append({"label": (_(_QUALITY_LABELS[q["id"]]) if q["id"] in _QUALITY_LABELS
-                              else q["id"].replace("_", " ")),
-                    "id": q["id"], "count": count(q["count"]), "severity": q["severity"],
-                    "example": example, "ids": ids})
+                median=num(days["median"], 0), range=span(num(days["min"], 0), num(days["max"], 0))
+            )
+        out.append(
+            {
+                "label": (
+                    _(_QUALITY_LABELS[q["id"]])
+                    if q["id"] in _QUALITY_LABELS
+                    else q["id"].replace("_", " ")
+                ),
+                "id": q["id"],
+                "count": count(q["count"]),
+                "severity": q["severity"],
+                "example": example,
+                "ids": ids,
+            }
+        )
     return out
 
 
@@ -464,12 +640,25 @@ def _charts(data: dict, rules: RuleSet) -> dict[str, str]:
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     days_rule = rules.risk_rule("mgso4_long_term")
     return {
-        "dose_vs_yam": data_uri(charts.plot_dose_vs_yam(
-            data["dose"], data["yam"], data["fracture"], dose_threshold_g=float(
-                dose_rule.threshold), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
-        "days_vs_yam": data_uri(charts.plot_days_vs_yam(
-            data["days"], data["yam"], data["fracture"],
-            long_term_days=float(days_rule.threshold), osteoporosis_max_pct=osteo,
-            normal_min_pct=normal)),
+        "dose_vs_yam": data_uri(
+            charts.plot_dose_vs_yam(
+                data["dose"],
+                data["yam"],
+                data["fracture"],
+                dose_threshold_g=float(dose_rule.threshold),
+                osteoporosis_max_pct=osteo,
+                normal_min_pct=normal,
+            )
+        ),
+        "days_vs_yam": data_uri(
+            charts.plot_days_vs_yam(
+                data["days"],
+                data["yam"],
+                data["fracture"],
+                long_term_days=float(days_rule.threshold),
+                osteoporosis_max_pct=osteo,
+                normal_min_pct=normal,
+            )
+        ),
         "status": data_uri(charts.plot_status_counts(data["counts"])),
     }

@@ -22,28 +22,38 @@ from reportgen.settings import Organisation
 
 PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = N_("the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1")
-REFERENCE_CAPTION = N_("Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
-                     "published case series shown for context, not a reference range. This "
-                     "patient is ringed and labelled.")
+REFERENCE_CAPTION = N_(
+    "Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
+    "published case series shown for context, not a reference range. This "
+    "patient is ringed and labelled."
+)
 # Flags that describe physiology rather than an alarm: shown neutrally (clinical-rules §3).
 _NEUTRAL_FLAGS = frozenset({"lactation"})
-_CRITERIA = {"jos2012": N_("JOS 2012 (Japanese criteria for primary osteoporosis, 2012 "
-                            "revision)"),
-             "jos2000": N_("JOS 2000 (Japanese criteria for primary osteoporosis, 2000 "
-                            "revision)")}
+_CRITERIA = {
+    "jos2012": N_("JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)"),
+    "jos2000": N_("JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"),
+}
 CAVEATS = (  # translated at use
-    N_("The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
-       "(Iio et al. 2022), not a validated cut-off."),
-    N_("The classification applies the Japanese criteria to a postpartum woman; a diagnosis "
-       "needs the clinician's judgement and the exclusion of secondary osteoporosis."),
-    N_("BMI is as recorded; if weight was measured during pregnancy it overstates the "
-       "pre-pregnancy BMI that the risk literature uses."),
+    N_(
+        "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
+        "(Iio et al. 2022), not a validated cut-off."
+    ),
+    N_(
+        "The classification applies the Japanese criteria to a postpartum woman; a diagnosis "
+        "needs the clinician's judgement and the exclusion of secondary osteoporosis."
+    ),
+    N_(
+        "BMI is as recorded; if weight was measured during pregnancy it overstates the "
+        "pre-pregnancy BMI that the risk literature uses."
+    ),
 )
 _CLASSIFICATION_CAVEAT = {  # the second caveat, as it fits this patient
     "not_measured": N_("No bone status: the DXA is not done yet; this page is a plan."),
-    "in_pregnancy": N_("The classification applies the Japanese criteria to a scan taken in "
-                       "pregnancy; a diagnosis needs the clinician's judgement and the exclusion "
-                       "of secondary osteoporosis, and a postpartum scan."),
+    "in_pregnancy": N_(
+        "The classification applies the Japanese criteria to a scan taken in "
+        "pregnancy; a diagnosis needs the clinician's judgement and the exclusion "
+        "of secondary osteoporosis, and a postpartum scan."
+    ),
 }
 
 
@@ -52,8 +62,9 @@ def reference_cohort() -> tuple[tuple[float, float, bool], ...]:
     """The seed's Table 1 (dose g, YAM %, fracture), shipped as reference data."""
     text = resources.files("reportgen.assets").joinpath("reference/iio2022_table1.csv")
     rows = csv.DictReader(text.read_text("utf-8").splitlines())
-    return tuple((float(r["mgso4_total_g"]), float(r["yam_percent"]), r["fracture"] == "yes")
-                 for r in rows)
+    return tuple(
+        (float(r["mgso4_total_g"]), float(r["yam_percent"]), r["fracture"] == "yes") for r in rows
+    )
 
 
 def data_uri(png: bytes | None) -> str:
@@ -73,13 +84,20 @@ def _png_dpi(png: bytes) -> float:
     at = png.find(b"pHYs")
     if at < 0:
         return 150.0
-    per_metre = int.from_bytes(png[at + 4:at + 8], "big")
+    per_metre = int.from_bytes(png[at + 4 : at + 8], "big")
     return per_metre * 0.0254 if per_metre else 150.0
 
 
-def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *,
-                    generated_at: str, tool_version: str, source: str,
-                    json_name: str) -> dict[str, object]:
+def patient_context(
+    assessment: Assessment,
+    rules: RuleSet,
+    org: Organisation,
+    *,
+    generated_at: str,
+    tool_version: str,
+    source: str,
+    json_name: str,
+) -> dict[str, object]:
     """Everything ``patient.html`` shows, as display strings."""
     record = assessment.patient
     finding = assessment.finding
@@ -89,9 +107,13 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
     reference = reference_cohort()
     in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
     measured = finding.status is not BoneStatus.NOT_MEASURED
-    heading = (_("MgSO4 exposure and bone-health plan — DXA pending") if not measured
-               else _("Bone-health report — DXA in pregnancy") if in_pregnancy
-               else _("Postpartum bone-health report"))
+    heading = (
+        _("MgSO4 exposure and bone-health plan — DXA pending")
+        if not measured
+        else _("Bone-health report — DXA in pregnancy")
+        if in_pregnancy
+        else _("Postpartum bone-health report")
+    )
     follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
     if follow_up and follow_up["is_follow_up"]:
         heading = _(FOLLOW_UP_HEADING)
@@ -105,9 +127,9 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "tool_version": tool_version,
         "generated_at": generated_at,
         "generated_display": time_text(generated_at),
-        "footer": _("Patient {id} · generated {time} · reportgen {version} · rules "
-                    "{rules}").format(id=pid, time=time_text(generated_at),
-                                      version=tool_version, rules=rules.version),
+        "footer": _("Patient {id} · generated {time} · reportgen {version} · rules {rules}").format(
+            id=pid, time=time_text(generated_at), version=tool_version, rules=rules.version
+        ),
         "patient": {
             "id": pid,
             "name": record.get("name") or "—",
@@ -121,42 +143,70 @@ def patient_context(assessment: Assessment, rules: RuleSet, org: Organisation, *
         "status_reason": finding.reason,
         "criteria_label": _(_CRITERIA[finding.criteria]),
         "criteria_short": finding.criteria.replace("jos", "JOS "),
-        "plo_note": _("Reported as PLO: secondary causes (heparin, glucocorticoids, "
-                      "immobilisation, endocrine disease) must be excluded.") if plo else "",
-        "iscd": ({"z": fmt.score(record["z_score"]),
-                  "text": _(ISCD_TEXT[assessment.iscd_statement]),
-                  "below": assessment.iscd_statement == ISCD_BELOW}
-                 if assessment.iscd_statement else None),
-        "statements": [{"id": s.statement_id, "text": s.text, "severity": s.severity}
-                       for s in assessment.statements],
-        "exposure": _exposure_rows(record, assessment.derived,
-                                   so_far=assessment.exposure is not None),
+        "plo_note": _(
+            "Reported as PLO: secondary causes (heparin, glucocorticoids, "
+            "immobilisation, endocrine disease) must be excluded."
+        )
+        if plo
+        else "",
+        "iscd": (
+            {
+                "z": fmt.score(record["z_score"]),
+                "text": _(ISCD_TEXT[assessment.iscd_statement]),
+                "below": assessment.iscd_statement == ISCD_BELOW,
+            }
+            if assessment.iscd_statement
+            else None
+        ),
+        "statements": [
+            {"id": s.statement_id, "text": s.text, "severity": s.severity}
+            for s in assessment.statements
+        ],
+        "exposure": _exposure_rows(
+            record, assessment.derived, so_far=assessment.exposure is not None
+        ),
         "dxa": {"yam": fmt.percent(yam), "rows": _dxa_rows(assessment)},
         "labs": _lab_table(assessment.labs),
         "so_far": _exposure_so_far(assessment.exposure),
         "flags": [
-            {"id": r.rule_id, "label": r.label,
-             "state": ("neutral" if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
-                       else r.state.value),
-             "state_label": r.state.label, "explanation": r.explanation,
-             "subject": r.subject, "comparison": r.comparison.replace(" ", "\u00a0"),
-             "evidence": r.evidence,
-             # a caveat qualifies a finding: said where the factor is present (a "recovers
-             # after weaning" note is not for a woman who is not breastfeeding)
-             "caveat": r.caveat if r.state is FlagState.PRESENT else None}
+            {
+                "id": r.rule_id,
+                "label": r.label,
+                "state": (
+                    "neutral"
+                    if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
+                    else r.state.value
+                ),
+                "state_label": r.state.label,
+                "explanation": r.explanation,
+                "subject": r.subject,
+                "comparison": r.comparison.replace(" ", "\u00a0"),
+                "evidence": r.evidence,
+                # a caveat qualifies a finding: said where the factor is present (a "recovers
+                # after weaning" note is not for a woman who is not breastfeeding)
+                "caveat": r.caveat if r.state is FlagState.PRESENT else None,
+            }
             for r in assessment.rule_results
         ],
         "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
         # warnings stand on page 1 (statements); the notes beside the chart are the rest
-        "data_quality": [{"message": q.message, "severity": q.severity}
-                         for q in assessment.quality_flags if q.severity != "warning"],
+        "data_quality": [
+            {"message": q.message, "severity": q.severity}
+            for q in assessment.quality_flags
+            if q.severity != "warning"
+        ],
         "caveats": [_(c) for c in _caveats(measured, in_pregnancy)],
         "notes": record.get("notes") or "",
         # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
         # with scans they keep the main input's values (the latest scan is in the trend).
-        "charts": _charts(record, rules, reference, assessment.exposure, postpartum=(
-            assessment.follow_up.original if assessment.follow_up else record),
-            trend=bool(follow_up and follow_up["is_follow_up"] and follow_up["chart"])),
+        "charts": _charts(
+            record,
+            rules,
+            reference,
+            assessment.exposure,
+            postpartum=(assessment.follow_up.original if assessment.follow_up else record),
+            trend=bool(follow_up and follow_up["is_follow_up"] and follow_up["chart"]),
+        ),
         "reference_label": _(REFERENCE_LABEL),
         "reference_caption": _(REFERENCE_CAPTION),
         "rules_label": rules.label,
@@ -180,27 +230,51 @@ def _row(label: str, value: str, derived: bool = False, derived_from: str = "") 
 
 
 def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[dict]:
-    rows = [] if so_far else [  # with --as-of the totals stand in "exposure so far"
-        _row(_("Days on MgSO4"), fmt.days(record["mgso4_days"]),
-             "mgso4_days" in derived, _("infusion record")),
-        _row(_("Cumulative MgSO4"), f"{fmt.grams(record['mgso4_total_g'])} g",
-             "mgso4_total_g" in derived, _("infusion record")),
-    ]
+    rows = (
+        []
+        if so_far
+        else [  # with --as-of the totals stand in "exposure so far"
+            _row(
+                _("Days on MgSO4"),
+                fmt.days(record["mgso4_days"]),
+                "mgso4_days" in derived,
+                _("infusion record"),
+            ),
+            _row(
+                _("Cumulative MgSO4"),
+                f"{fmt.grams(record['mgso4_total_g'])} g",
+                "mgso4_total_g" in derived,
+                _("infusion record"),
+            ),
+        ]
+    )
     if record.get("hospital_days") is not None:
         rows.append(_row(_("Hospital stay"), fmt.days(record["hospital_days"])))
     if record.get("bed_rest_days") is not None:
         rows.append(_row(_("Bed rest"), fmt.days(record["bed_rest_days"])))
-    rows.append(_row("BMI", f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
-                     "bmi_kg_m2" in derived, _("height and weight")))
-    parity = [_(label).format(n=fmt.number(record[key])) for key, label in
-              (("gravida", N_("G{n}")), ("para", N_("P{n}"))) if record.get(key) is not None]
+    rows.append(
+        _row(
+            "BMI",
+            f"{fmt.bmi(record['bmi_kg_m2'])} kg/m²",
+            "bmi_kg_m2" in derived,
+            _("height and weight"),
+        )
+    )
+    parity = [
+        _(label).format(n=fmt.number(record[key]))
+        for key, label in (("gravida", N_("G{n}")), ("para", N_("P{n}")))
+        if record.get(key) is not None
+    ]
     if parity:
         rows.append(_row(_("Gravida, para"), " ".join(parity)))
     if record.get("antenatal_corticosteroid") is not None:
         given = fmt.yes_no(bool(record["antenatal_corticosteroid"]))
-        rows.append(_row(_("Antenatal corticosteroid (fetal lung maturation)"),
-                         given + (_(" (not a risk flag)") if record["antenatal_corticosteroid"]
-                                  else "")))
+        rows.append(
+            _row(
+                _("Antenatal corticosteroid (fetal lung maturation)"),
+                given + (_(" (not a risk flag)") if record["antenatal_corticosteroid"] else ""),
+            )
+        )
     return rows
 
 
@@ -222,12 +296,20 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
     site = str(record.get("dxa_site") or _("L1–L4 (default)"))
     if record.get("yam_percent") is None:
         site = _("no scan yet")
-    rows = [_row(_("Site"), site),
-            _row(_("YAM"), f"{fmt.percent(record['yam_percent'])} %"
-                 if record.get("yam_percent") is not None else _("not measured yet"))]
-    for key, label, unit, formatter in (("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
-                                        ("t_score", _("T-score"), "", fmt.score),
-                                        ("z_score", _("Z-score"), "", fmt.score)):
+    rows = [
+        _row(_("Site"), site),
+        _row(
+            _("YAM"),
+            f"{fmt.percent(record['yam_percent'])} %"
+            if record.get("yam_percent") is not None
+            else _("not measured yet"),
+        ),
+    ]
+    for key, label, unit, formatter in (
+        ("bmd_g_cm2", "BMD", " g/cm²", fmt.bmd),
+        ("t_score", _("T-score"), "", fmt.score),
+        ("z_score", _("Z-score"), "", fmt.score),
+    ):
         if record.get(key) is not None:
             rows.append(_row(label, f"{formatter(record[key])}{unit}"))
     fractures = assessment.fractures
@@ -236,24 +318,41 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
         fracture = _("Yes: site not recorded (assumed vertebral)")
     elif record["fracture"]:
         kinds = dict.fromkeys(s.kind for s in fractures.sites)
-        fracture = _("Yes: {sites}").format(sites=_("; ").join(
-            _("{kind} ({sites})").format(kind=_kind_text(kind), sites=_(", ").join(
-                s.label for s in fractures.sites if s.kind == kind))
-            for kind in kinds))
+        fracture = _("Yes: {sites}").format(
+            sites=_("; ").join(
+                _("{kind} ({sites})").format(
+                    kind=_kind_text(kind),
+                    sites=_(", ").join(s.label for s in fractures.sites if s.kind == kind),
+                )
+                for kind in kinds
+            )
+        )
     rows.append(_row(_("Fracture"), fracture))
     return rows + _feeding_rows(record)
 
 
 def _dates(record: dict) -> list[dict]:
-    labels = (("admission_date", N_("Admitted")), ("delivery_date", N_("Delivered")),
-              ("discharge_date", N_("Discharged")), ("dxa_date", "DXA"))
-    return [{"label": _(label), "value": fmt.date_text(record[key])}
-            for key, label in labels if record.get(key) is not None]
+    labels = (
+        ("admission_date", N_("Admitted")),
+        ("delivery_date", N_("Delivered")),
+        ("discharge_date", N_("Discharged")),
+        ("dxa_date", "DXA"),
+    )
+    return [
+        {"label": _(label), "value": fmt.date_text(record[key])}
+        for key, label in labels
+        if record.get(key) is not None
+    ]
 
 
-def _charts(record: dict, rules: RuleSet, reference: tuple,
-            exposure: dict | None, postpartum: dict | None = None,
-            trend: bool = False) -> dict[str, dict | None]:
+def _charts(
+    record: dict,
+    rules: RuleSet,
+    reference: tuple,
+    exposure: dict | None,
+    postpartum: dict | None = None,
+    trend: bool = False,
+) -> dict[str, dict | None]:
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
     doses, yams, fractures = zip(*reference, strict=True)
@@ -261,20 +360,31 @@ def _charts(record: dict, rules: RuleSet, reference: tuple,
     so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
     # The exposure chart already draws the infusion span, and a follow-up's trend chart marks
     # delivery, weaning and treatment: no second timeline beside either.
-    timeline = None if so_far or trend else chart_image(
-        charts.plot_timeline(_timeline_events(postpartum)))
+    timeline = (
+        None if so_far or trend else chart_image(charts.plot_timeline(_timeline_events(postpartum)))
+    )
     if postpartum.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
         return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
     return {
         "so_far": so_far,
-        "yam_zones": chart_image(charts.plot_yam_zones(
-            float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal)),
-        "dose_vs_yam": chart_image(charts.plot_dose_vs_yam(
-            doses, yams, fractures,
-            highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
-            highlight_label=_("This patient"),  # ids may hold characters no chart font has
-            dose_threshold_g=float(dose_rule.threshold), osteoporosis_max_pct=osteo,
-            normal_min_pct=normal, size_cm=PATIENT_SCATTER_CM)),
+        "yam_zones": chart_image(
+            charts.plot_yam_zones(
+                float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal
+            )
+        ),
+        "dose_vs_yam": chart_image(
+            charts.plot_dose_vs_yam(
+                doses,
+                yams,
+                fractures,
+                highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
+                highlight_label=_("This patient"),  # ids may hold characters no chart font has
+                dose_threshold_g=float(dose_rule.threshold),
+                osteoporosis_max_pct=osteo,
+                normal_min_pct=normal,
+                size_cm=PATIENT_SCATTER_CM,
+            )
+        ),
         "timeline": timeline,
     }
 
@@ -289,30 +399,40 @@ def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | Non
     series = cumulative_series(stored_infusions(record), as_of)
     projected = None
     if exposure["projected_threshold_date"]:
-        hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / \
-            exposure["current_rate_g_per_h"]
+        hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / exposure[
+            "current_rate_g_per_h"
+        ]
         projected = (as_of + timedelta(hours=hours), exposure["threshold_g"])
     return charts.plot_cumulative_dose(
-        series, as_of=as_of, threshold_g=exposure["threshold_g"],
-        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold), projected=projected)
+        series,
+        as_of=as_of,
+        threshold_g=exposure["threshold_g"],
+        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold),
+        projected=projected,
+    )
 
 
 def _exposure_so_far(exposure: dict | None) -> list[dict]:
     if not exposure:
         return []
     rate = exposure["current_rate_g_per_h"]
-    rows = [_row(_("As of"), fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
-            _row(_("Cumulative MgSO4 so far"), f"{fmt.grams(exposure['cumulative_g'])} g"),
-            _row(_("Days with MgSO4"), fmt.days(exposure["days"])),
-            _row(_("Current rate"), f"{fmt.number(rate)} g/h" if rate else _("not infusing"))]
+    rows = [
+        _row(_("As of"), fmt.date_text(datetime.fromisoformat(exposure["as_of"]))),
+        _row(_("Cumulative MgSO4 so far"), f"{fmt.grams(exposure['cumulative_g'])} g"),
+        _row(_("Days with MgSO4"), fmt.days(exposure["days"])),
+        _row(_("Current rate"), f"{fmt.number(rate)} g/h" if rate else _("not infusing")),
+    ]
     projected = exposure["projected_threshold_date"]
     threshold = fmt.grams(exposure["threshold_g"])
     if projected:
-        rows.append(_row(_("Passes {grams} g at this rate").format(grams=threshold),
-                         fmt.date_text(projected) if i18n.current() != "en" else projected))
+        rows.append(
+            _row(
+                _("Passes {grams} g at this rate").format(grams=threshold),
+                fmt.date_text(projected) if i18n.current() != "en" else projected,
+            )
+        )
     elif exposure["cumulative_g"] > exposure["threshold_g"]:
-        rows.append(_row(_("{grams} g threshold").format(grams=threshold),
-                         _("already passed")))
+        rows.append(_row(_("{grams} g threshold").format(grams=threshold), _("already passed")))
     return rows
 
 
@@ -324,9 +444,14 @@ def _lab_table(labs: list) -> dict | None:
     columns = []
     for test in tests:
         spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
-        columns.append({"label": _(spec.label), "unit": spec.unit,
-                        "interval": interval_text(first.low, first.high, " – "),
-                        "note": _(spec.note) if spec.note else ""})
+        columns.append(
+            {
+                "label": _(spec.label),
+                "unit": spec.unit,
+                "interval": interval_text(first.low, first.high, " – "),
+                "note": _(spec.note) if spec.note else "",
+            }
+        )
     rows = []
     for day in dict.fromkeys(lab.date for lab in labs):
         cells = []
@@ -339,25 +464,39 @@ def _lab_table(labs: list) -> dict | None:
             if lab.corrected_value is not None:
                 text += _(" (corr. {value})").format(value=fmt.half_up(lab.corrected_value, 1))
             mark = {"low": " L", "high": " H"}.get(lab.flag, "")
-            if (lab.low, lab.high) != (LAB_TESTS[test].low, LAB_TESTS[test].high) and \
-                    lab.test == "serum_mg":
+            if (lab.low, lab.high) != (
+                LAB_TESTS[test].low,
+                LAB_TESTS[test].high,
+            ) and lab.test == "serum_mg":
                 mark += " †"
             cells.append({"text": text + mark, "flag": lab.flag})
-        rows.append({"date": fmt.date_text(day) if day else _("record (latest)"),
-                     "cells": cells})
+        rows.append({"date": fmt.date_text(day) if day else _("record (latest)"), "cells": cells})
     notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
     if any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs):
-        notes.insert(0, _("† drawn during the MgSO4 infusion: a raised magnesium is intended, "
-                          "high only above the therapeutic range (> {top} mg/dL)").format(
-                              top=fmt.number(THERAPEUTIC_MG_HIGH)))
-    return {"columns": columns, "rows": rows, "notes": notes,
-            "calcium": any(lab.test == "serum_ca" for lab in labs)}
+        notes.insert(
+            0,
+            _(
+                "† drawn during the MgSO4 infusion: a raised magnesium is intended, "
+                "high only above the therapeutic range (> {top} mg/dL)"
+            ).format(top=fmt.number(THERAPEUTIC_MG_HIGH)),
+        )
+    return {
+        "columns": columns,
+        "rows": rows,
+        "notes": notes,
+        "calcium": any(lab.test == "serum_ca" for lab in labs),
+    }
 
 
-_DISCHARGE = (("ga_mgso4_start", N_("GA at MgSO4 start")), ("ga_delivery", N_("GA at delivery")),
-              ("delivery_mode", N_("Delivery")), ("feeding_plan", N_("Feeding plan")),
-              ("follow_up_date", N_("Follow-up")), ("follow_up_department", N_("Follow-up clinic")),
-              ("physician", N_("Physician")))
+_DISCHARGE = (
+    ("ga_mgso4_start", N_("GA at MgSO4 start")),
+    ("ga_delivery", N_("GA at delivery")),
+    ("delivery_mode", N_("Delivery")),
+    ("feeding_plan", N_("Feeding plan")),
+    ("follow_up_date", N_("Follow-up")),
+    ("follow_up_department", N_("Follow-up clinic")),
+    ("physician", N_("Physician")),
+)
 
 
 def _discharge(record: dict) -> list[dict]:

@@ -39,12 +39,16 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     try:
         text = data.decode("cp932")
     except UnicodeDecodeError:
-        raise DecodeRefused(f"text is neither UTF-8 nor CP932/Shift_JIS{_looks_like(data)}; "
-                            "save it as UTF-8 or give --encoding") from None
+        raise DecodeRefused(
+            f"text is neither UTF-8 nor CP932/Shift_JIS{_looks_like(data)}; "
+            "save it as UTF-8 or give --encoding"
+        ) from None
     if _garbled_share(text[:_DETECT_BYTES]) >= 0.5 or not _plausible_cp932(data):
-        raise DecodeRefused(f"text is not UTF-8, and reading it as CP932 would garble it"
-                            f"{_looks_like(data)}; save it as UTF-8 or give --encoding "
-                            "(e.g. --encoding cp1252)")
+        raise DecodeRefused(
+            f"text is not UTF-8, and reading it as CP932 would garble it"
+            f"{_looks_like(data)}; save it as UTF-8 or give --encoding "
+            "(e.g. --encoding cp1252)"
+        )
     return text, "cp932"
 
 
@@ -52,15 +56,15 @@ def _decode_as(data: bytes, encoding: str) -> tuple[str, str]:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise DecodeRefused(f"unknown encoding {encoding!r} (use a name such as utf-8, cp932, "
-                            "cp1252, latin-1)") from None
+        raise DecodeRefused(
+            f"unknown encoding {encoding!r} (use a name such as utf-8, cp932, cp1252, latin-1)"
+        ) from None
     if name == "utf-8" and data.startswith(codecs.BOM_UTF8):
         name = "utf-8-sig"
     try:
         return data.decode(name), name
     except UnicodeDecodeError as exc:
-        raise DecodeRefused(f"not valid {name} (byte {exc.start:,}); check --encoding") \
-            from None
+        raise DecodeRefused(f"not valid {name} (byte {exc.start:,}); check --encoding") from None
 
 
 def _garbled_share(text: str) -> float:
@@ -75,12 +79,16 @@ def _garbled_share(text: str) -> float:
     runs = suspicious = 0
     for match in _NON_ASCII.finditer(text):
         run, start, end = match.group(), match.start(), match.end()
-        glued = (start > 0 and _is_letter(text[start - 1])) or \
-            (end < len(text) and _is_letter(text[end]))
+        glued = (start > 0 and _is_letter(text[start - 1])) or (
+            end < len(text) and _is_letter(text[end])
+        )
         kana = len(_HALF_WIDTH_KANA.findall(run))
         runs += 1
-        suspicious += bool(_PRIVATE_USE.search(run)) or 0 < kana < len(run) or (glued and (
-            len(run) == 1 or kana > 0))
+        suspicious += (
+            bool(_PRIVATE_USE.search(run))
+            or 0 < kana < len(run)
+            or (glued and (len(run) == 1 or kana > 0))
+        )
     return suspicious / runs if runs else 0.0
 
 
@@ -95,12 +103,15 @@ def _plausible_cp932(data: bytes) -> bool:
     ratios separate the two (measured: "Renée Françoise" 0.13 as CP932, 0.0 as CP1252)."""
     from charset_normalizer import from_bytes
 
-    readings = {m.encoding: m.chaos for m in from_bytes(
-        data[:_DETECT_BYTES], cp_isolation=["cp932", *_WESTERN], threshold=1.0)}
+    readings = {
+        m.encoding: m.chaos
+        for m in from_bytes(data[:_DETECT_BYTES], cp_isolation=["cp932", *_WESTERN], threshold=1.0)
+    }
     if "cp932" not in readings:
         return False
-    return all(readings["cp932"] <= readings[name] + _MESS_MARGIN
-               for name in _WESTERN if name in readings)
+    return all(
+        readings["cp932"] <= readings[name] + _MESS_MARGIN for name in _WESTERN if name in readings
+    )
 
 
 def _looks_like(data: bytes) -> str:

@@ -35,8 +35,13 @@ class Problem:
         return replace(self, input=WITHHELD_SOURCE, message=_QUOTED_VALUE.sub("", self.message))
 
     def as_dict(self) -> dict[str, object]:
-        return {"input": self.input, "row": self.row, "column": self.column,
-                "message": self.message, "severity": self.severity}
+        return {
+            "input": self.input,
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+            "severity": self.severity,
+        }
 
 
 class ReportError(Exception):
@@ -51,10 +56,18 @@ class TooManyProblems(InputError):
     """A file with more than :data:`MAX_PROBLEMS` problems is refused as a whole."""
 
     def __init__(self, source: str, first: Problem):
-        super().__init__(str(Problem(
-            source, 0, "-", f"more than {MAX_PROBLEMS:,} problems, the first: row {first.row}, "
-            f"{first.column}: {first.message}; is this the right file, --delimiter and "
-            "--encoding?")))
+        super().__init__(
+            str(
+                Problem(
+                    source,
+                    0,
+                    "-",
+                    f"more than {MAX_PROBLEMS:,} problems, the first: row {first.row}, "
+                    f"{first.column}: {first.message}; is this the right file, --delimiter and "
+                    "--encoding?",
+                )
+            )
+        )
 
 
 def check_problem_count(problems: list[Problem], source: str, more: int = 0) -> None:

@@ -23,12 +23,15 @@ def parse_as_of(text: str) -> datetime:
 def stored_infusions(record: Mapping[str, object]) -> list[Infusion]:
     """The infusion record as ``prepare_table`` stores it on a row (``_infusions``: ISO start,
     ISO end or None while running, g/h), parsed."""
-    return [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
-            for a, b, r in record.get("_infusions") or ()]
+    return [
+        (datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
+        for a, b, r in record.get("_infusions") or ()
+    ]
 
 
-def clipped(infusions: Sequence[Infusion], as_of: datetime | None
-            ) -> list[tuple[datetime, datetime, float]]:
+def clipped(
+    infusions: Sequence[Infusion], as_of: datetime | None
+) -> list[tuple[datetime, datetime, float]]:
     """Each infusion's part up to ``as_of`` (a running one ends there); later ones dropped."""
     out = []
     for start, end, rate in infusions:
@@ -55,25 +58,33 @@ def totals(infusions: Sequence[Infusion], as_of: datetime | None) -> tuple[int, 
 
 def current_rate(infusions: Sequence[Infusion], as_of: datetime) -> float:
     """g/h running at ``as_of`` (0 when nothing runs)."""
-    return sum(rate for start, end, rate in infusions
-               if start <= as_of and (end is None or end > as_of))
+    return sum(
+        rate for start, end, rate in infusions if start <= as_of and (end is None or end > as_of)
+    )
 
 
-def exposure_so_far(infusions: Sequence[Infusion], as_of: datetime,
-                    threshold_g: float) -> dict[str, object]:
+def exposure_so_far(
+    infusions: Sequence[Infusion], as_of: datetime, threshold_g: float
+) -> dict[str, object]:
     """The contract's ``exposure`` object."""
     days, grams = totals(infusions, as_of)
     rate = current_rate(infusions, as_of)
     projected = None
     if rate > 0 and grams <= threshold_g:
         projected = (as_of + timedelta(hours=(threshold_g - grams) / rate)).date().isoformat()
-    return {"as_of": as_of.isoformat(timespec="minutes"), "cumulative_g": round(grams, 1),
-            "days": days, "current_rate_g_per_h": rate, "projected_threshold_date": projected,
-            "threshold_g": threshold_g}
+    return {
+        "as_of": as_of.isoformat(timespec="minutes"),
+        "cumulative_g": round(grams, 1),
+        "days": days,
+        "current_rate_g_per_h": rate,
+        "projected_threshold_date": projected,
+        "threshold_g": threshold_g,
+    }
 
 
-def cumulative_series(infusions: Sequence[Infusion], as_of: datetime | None
-                      ) -> list[tuple[datetime, float]]:
+def cumulative_series(
+    infusions: Sequence[Infusion], as_of: datetime | None
+) -> list[tuple[datetime, float]]:
     """(moment, cumulative g) at every start and stop, for the exposure chart."""
     points = sorted({m for start, stop, _ in clipped(infusions, as_of) for m in (start, stop)})
     return [(m, totals(infusions, m)[1]) for m in points]

@@ -42,12 +42,16 @@ def master_identifier(pdf: bytes, doc_status: str = "preliminary") -> dict:
 def patient_reference(document: dict, org: Organisation, *, conditional: bool) -> dict:
     """The Patient by identifier; in a transaction also as ``Patient?identifier=sys|id``."""
     patient_id = str(document["patient_id"])
-    reference = {"type": "Patient",
-                 "identifier": {"system": org.identifier_system, "value": patient_id},
-                 "display": f"Patient {patient_id}"}
+    reference = {
+        "type": "Patient",
+        "identifier": {"system": org.identifier_system, "value": patient_id},
+        "display": f"Patient {patient_id}",
+    }
     if conditional:
-        reference = {"reference": "Patient?identifier="
-                     + _token(org.identifier_system, patient_id), **reference}
+        reference = {
+            "reference": "Patient?identifier=" + _token(org.identifier_system, patient_id),
+            **reference,
+        }
     return reference
 
 
@@ -56,11 +60,13 @@ def organisation_reference(org: Organisation, *, conditional: bool) -> dict:
     if not org.organisation_identifier:
         return {"display": org.name}
     system, _, value = org.organisation_identifier.partition("|")
-    reference = {"type": "Organization", "identifier": {"system": system, "value": value},
-                 "display": org.name}
+    reference = {
+        "type": "Organization",
+        "identifier": {"system": system, "value": value},
+        "display": org.name,
+    }
     if conditional:
-        reference = {"reference": "Organization?identifier=" + _token(system, value),
-                     **reference}
+        reference = {"reference": "Organization?identifier=" + _token(system, value), **reference}
     return reference
 
 
@@ -70,9 +76,16 @@ def _token(system: str, value: str) -> str:
     return quote(system, safe=":/") + "|" + quote(escaped, safe="")
 
 
-def document_reference(document: dict, pdf: bytes, org: Organisation, generated_at: str, *,
-                       doc_status: str = "preliminary", profile: str = "uscore",
-                       binary_url: str | None = None) -> dict:
+def document_reference(
+    document: dict,
+    pdf: bytes,
+    org: Organisation,
+    generated_at: str,
+    *,
+    doc_status: str = "preliminary",
+    profile: str = "uscore",
+    binary_url: str | None = None,
+) -> dict:
     """The DocumentReference as a plain dict (validated against the R4B model).
 
     Standalone (``binary_url`` None) the PDF is inline and the subject a logical reference; in
@@ -102,19 +115,25 @@ def document_reference(document: dict, pdf: bytes, org: Organisation, generated_
         "masterIdentifier": master_identifier(pdf, doc_status),
         "status": "current",
         "docStatus": doc_status,  # preliminary until a clinician signs the report
-        "type": {"coding": [coding(c) for c in codes.type],
-                 "text": "Postpartum bone-health discharge report"},
+        "type": {
+            "coding": [coding(c) for c in codes.type],
+            "text": "Postpartum bone-health discharge report",
+        },
         "category": [{"coding": [coding(codes.category)]}],
         "subject": patient_reference(document, org, conditional=in_bundle),
         "date": generated_at,
         "author": [author],
         "custodian": author,
         "description": f"Bone status: {document['classification_label']}; "
-                       f"rule set {document['rules_name']} {document['rules_version']}",
+        f"rule set {document['rules_name']} {document['rules_version']}",
     }
     if doc_status == "final":  # the signed report replaces the preliminary one of that PDF
-        resource["relatesTo"] = [{"code": "replaces", "target": {
-            "type": "DocumentReference", "identifier": master_identifier(pdf)}}]
+        resource["relatesTo"] = [
+            {
+                "code": "replaces",
+                "target": {"type": "DocumentReference", "identifier": master_identifier(pdf)},
+            }
+        ]
     if in_bundle:
         resource["securityLabel"] = [{"coding": [coding(CONFIDENTIALITY_NORMAL)]}]
     resource["content"] = [{"attachment": attachment}]
@@ -130,17 +149,28 @@ def document_reference(document: dict, pdf: bytes, org: Organisation, generated_
 def stay_period(document: dict) -> dict | None:
     """``{start, end}`` from the input's admission and discharge dates, when given."""
     source = document.get("input") or {}
-    period = {key: str(source[name])[:10] for key, name in
-              (("start", "admission_date"), ("end", "discharge_date")) if source.get(name)}
+    period = {
+        key: str(source[name])[:10]
+        for key, name in (("start", "admission_date"), ("end", "discharge_date"))
+        if source.get(name)
+    }
     return period or None
 
 
-def document_reference_json(document: dict, pdf: bytes, org: Organisation, generated_at: str,
-                            *, doc_status: str = "preliminary", profile: str = "uscore") -> bytes:
+def document_reference_json(
+    document: dict,
+    pdf: bytes,
+    org: Organisation,
+    generated_at: str,
+    *,
+    doc_status: str = "preliminary",
+    profile: str = "uscore",
+) -> bytes:
     from reportgen.output import dump_json
 
-    return dump_json(document_reference(document, pdf, org, generated_at,
-                                        doc_status=doc_status, profile=profile))
+    return dump_json(
+        document_reference(document, pdf, org, generated_at, doc_status=doc_status, profile=profile)
+    )
 
 
 def _check_codes(resource: dict) -> None:

@@ -24,8 +24,11 @@ Code = tuple[str, str, str]  # (system, code, display)
 DISCHARGE_SUMMARY: Code = (LOINC, "18842-5", "Discharge summary")
 # Display as in the FHIR R4 DXA example report (diagnosticreport-example-dxa).
 DXA_REPORT: Code = (LOINC, "38269-7", "DXA BONE DENSITOMETRY")
-BONE_STATUS: Code = (LOCAL_OBSERVATION, "jos-bone-status",
-                     "Bone status by the Japanese (JOS/JSBMR) criteria, with PLO risk factors")
+BONE_STATUS: Code = (
+    LOCAL_OBSERVATION,
+    "jos-bone-status",
+    "Bone status by the Japanese (JOS/JSBMR) criteria, with PLO risk factors",
+)
 CONFIDENTIALITY_NORMAL: Code = (CONFIDENTIALITY, "N", "normal")
 
 PROFILES = ("uscore", "jpcore")
@@ -41,12 +44,14 @@ class DocumentCodes:
 
 
 DOCUMENT_CODES = {
-    "uscore": DocumentCodes(type=(DISCHARGE_SUMMARY,),
-                            category=(US_CORE_DOC_CATEGORY, "clinical-note", "Clinical Note")),
+    "uscore": DocumentCodes(
+        type=(DISCHARGE_SUMMARY,), category=(US_CORE_DOC_CATEGORY, "clinical-note", "Clinical Note")
+    ),
     # JP-CLINS eDischargeSummary: type and category are both doc-typecodes 18842-5.
-    "jpcore": DocumentCodes(type=((JP_DOC_TYPECODES, "18842-5", "退院時サマリー"),
-                                  DISCHARGE_SUMMARY),
-                            category=(JP_DOC_TYPECODES, "18842-5", "退院時サマリー")),
+    "jpcore": DocumentCodes(
+        type=((JP_DOC_TYPECODES, "18842-5", "退院時サマリー"), DISCHARGE_SUMMARY),
+        category=(JP_DOC_TYPECODES, "18842-5", "退院時サマリー"),
+    ),
 }
 
 
@@ -66,22 +71,26 @@ DXA_SITES = {
         "Lumbar spine",
         (LOINC, "24966-4", "DXA Lumbar spine [Mass/Area] Bone density"),
         (LOINC, "38267-1", "DXA Lumbar spine [T-score] Bone density"),
-        (LOINC, "85394-5", "DXA Lumbar spine [Z-score] Bone density")),
+        (LOINC, "85394-5", "DXA Lumbar spine [Z-score] Bone density"),
+    ),
     "femoral_neck": DxaSite(
         "Femoral neck",
         (LOINC, "24701-5", "DXA Femur [Mass/Area] Bone density"),
         (LOINC, "38263-0", "DXA Femur [T-score] Bone density"),
-        (LOINC, "80934-3", "DXA Femur [Z-score] Bone density")),
+        (LOINC, "80934-3", "DXA Femur [Z-score] Bone density"),
+    ),
     "total_hip": DxaSite(
         "Total hip",
         (LOINC, "38261-4", "DXA Hip [Mass/Area] Bone density"),
         (LOINC, "38264-8", "DXA Hip [T-score] Bone density"),
-        (LOINC, "80933-5", "DXA Hip [Z-score] Bone density")),
+        (LOINC, "80933-5", "DXA Hip [Z-score] Bone density"),
+    ),
     "radius_1_3": DxaSite(
         "Radius 1/3",
         (LOINC, "24890-6", "DXA Radius and Ulna [Mass/Area] Bone density"),
         (LOINC, "38265-5", "DXA Radius and Ulna [T-score] Bone density"),
-        (LOINC, "80932-7", "DXA Radius and Ulna [Z-score] Bone density")),
+        (LOINC, "80932-7", "DXA Radius and Ulna [Z-score] Bone density"),
+    ),
 }
 OTHER_SITE = DxaSite("Other site", None, None, None)
 
@@ -98,9 +107,16 @@ def site_key(dxa_site: object) -> str:
     lumbar_levels = text.startswith("l") and any(ch.isdigit() for ch in text)  # L1-L4, L2-4
     if not text or lumbar_levels or "lumbar" in text:
         return "lumbar_spine"
-    aliases = {"neck": "femoral_neck", "femoral_neck": "femoral_neck", "total_hip": "total_hip",
-               "hip": "total_hip", "radius_1_3": "radius_1_3", "radius": "radius_1_3",
-               "1/3_radius": "radius_1_3", "radius_33%": "radius_1_3"}
+    aliases = {
+        "neck": "femoral_neck",
+        "femoral_neck": "femoral_neck",
+        "total_hip": "total_hip",
+        "hip": "total_hip",
+        "radius_1_3": "radius_1_3",
+        "radius": "radius_1_3",
+        "1/3_radius": "radius_1_3",
+        "radius_33%": "radius_1_3",
+    }
     return aliases.get(text, "other")
 
 

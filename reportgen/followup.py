@@ -52,8 +52,11 @@ class Verdict(enum.Enum):
 
     @property
     def label(self) -> str:
-        text = {"increase": N_("significant increase"), "decrease": N_("significant decrease"),
-                "no_significant_change": N_("no change beyond the LSC")}[self.value]
+        text = {
+            "increase": N_("significant increase"),
+            "decrease": N_("significant decrease"),
+            "no_significant_change": N_("no change beyond the LSC"),
+        }[self.value]
         return _(text)
 
 
@@ -64,10 +67,11 @@ class PrecisionSource(enum.Enum):
 
     @property
     def label(self) -> str:
-        text = {"facility": N_("facility precision"),
-                "iscd_default": N_("ISCD minimum acceptable precision (default)"),
-                "reportgen_default": N_("reportgen default (no ISCD figure; set the facility's)"),
-                }[self.value]
+        text = {
+            "facility": N_("facility precision"),
+            "iscd_default": N_("ISCD minimum acceptable precision (default)"),
+            "reportgen_default": N_("reportgen default (no ISCD figure; set the facility's)"),
+        }[self.value]
         return _(text)
 
 
@@ -162,8 +166,12 @@ def site_lsc(site: str, dxa: DxaSettings) -> Lsc:
     if site.startswith("L") and site != LUMBAR_L1_L4:
         # ISCD 2023: the LSC should be recalculated for each 2- or 3-vertebra combination.
         lumbar = site_lsc(LUMBAR_L1_L4, dxa)
-        return replace(lumbar, site=site, note=f"{site_label(site)} uses the L1–L4 precision; "
-                       "ISCD asks for a precision measured on this combination of vertebrae")
+        return replace(
+            lumbar,
+            site=site,
+            note=f"{site_label(site)} uses the L1–L4 precision; "
+            "ISCD asks for a precision measured on this combination of vertebrae",
+        )
     if site == RADIUS_1_3:
         return Lsc(site, RADIUS_DEFAULT_PRECISION_PCT, PrecisionSource.REPORTGEN_DEFAULT)
     return Lsc(site, ISCD_MIN_PRECISION_PCT[site], PrecisionSource.ISCD_DEFAULT)
@@ -175,7 +183,8 @@ def compare_scans(earlier: Scan, later: Scan, basis: str, lsc: Lsc) -> Change:
     verdict = None
     if not reason:
         verdict = classify_change(
-            (later.bmd_g_cm2 - earlier.bmd_g_cm2) / earlier.bmd_g_cm2 * 100, lsc.lsc_percent)
+            (later.bmd_g_cm2 - earlier.bmd_g_cm2) / earlier.bmd_g_cm2 * 100, lsc.lsc_percent
+        )
     return Change(earlier.site, basis, earlier, later, lsc, verdict, reason)
 
 
@@ -184,7 +193,7 @@ def _not_comparable(earlier: Scan, later: Scan) -> str:
     if a and b and a != b:
         return f"different device ({earlier.device} → {later.device})"
     if earlier.excluded_vertebrae != later.excluded_vertebrae:
-        return (f"different vertebrae ({_excluded_text(earlier)} → {_excluded_text(later)})")
+        return f"different vertebrae ({_excluded_text(earlier)} → {_excluded_text(later)})"
     return ""
 
 
@@ -193,8 +202,11 @@ def _device_key(device: str | None) -> str:
 
 
 def _excluded_text(scan: Scan) -> str:
-    return (", ".join(scan.excluded_vertebrae) + " excluded") if scan.excluded_vertebrae \
+    return (
+        (", ".join(scan.excluded_vertebrae) + " excluded")
+        if scan.excluded_vertebrae
         else "none excluded"
+    )
 
 
 def site_changes(scans: list[Scan], dxa: DxaSettings) -> list[Change]:
@@ -210,30 +222,51 @@ def site_changes(scans: list[Scan], dxa: DxaSettings) -> list[Change]:
     return changes
 
 
-def status_at(scans: list[Scan], fracture: bool, fracture_sites: object,
-              rules: RuleSet) -> ScanStatus | None:
+def status_at(
+    scans: list[Scan], fracture: bool, fracture_sites: object, rules: RuleSet
+) -> ScanStatus | None:
     """JOS status from one visit's lumbar and proximal-femur scans with a %YAM: the site with
     the most severe class decides (ties: the lowest %YAM); None without such a scan."""
     candidates = [s for s in scans if s.region in STATUS_REGIONS and s.yam_percent is not None]
     if not candidates:
         return None
     fractures = read_fractures(fracture, fracture_sites)
-    findings = [(classify_bone_status(float(s.yam_percent), bool(fracture), rules,  # type: ignore[arg-type]
-                                      t_score=s.t_score, fractures=fractures), s)
-                for s in candidates]
-    finding, scan = max(findings, key=lambda fs: (fs[0].status.severity, -fs[1].yam_percent,
-                                                  -site_order(fs[1].site)[0]))
+    findings = [
+        (
+            classify_bone_status(
+                float(s.yam_percent),
+                bool(fracture),
+                rules,  # type: ignore[arg-type]
+                t_score=s.t_score,
+                fractures=fractures,
+            ),
+            s,
+        )
+        for s in candidates
+    ]
+    finding, scan = max(
+        findings,
+        key=lambda fs: (fs[0].status.severity, -fs[1].yam_percent, -site_order(fs[1].site)[0]),
+    )
     return ScanStatus(scan.scan_date, finding, scan)
 
 
-def assess_scans(record: dict, scans: list[Scan], rules: RuleSet,
-                 dxa: DxaSettings) -> FollowUp:
+def assess_scans(record: dict, scans: list[Scan], rules: RuleSet, dxa: DxaSettings) -> FollowUp:
     """Statuses at the first and latest visit, changes against the LSC, and the record the
     rules read (the latest status scan's %YAM, T, Z, BMD, site and date)."""
-    by_date = {d: list(g) for d, g in groupby(sorted(scans, key=lambda s: s.scan_date),
-                                              key=lambda s: s.scan_date)}
-    statuses = [st for d in sorted(by_date) if (st := status_at(
-        by_date[d], bool(record["fracture"]), record.get("fracture_sites"), rules))]
+    by_date = {
+        d: list(g)
+        for d, g in groupby(sorted(scans, key=lambda s: s.scan_date), key=lambda s: s.scan_date)
+    }
+    statuses = [
+        st
+        for d in sorted(by_date)
+        if (
+            st := status_at(
+                by_date[d], bool(record["fracture"]), record.get("fracture_sites"), rules
+            )
+        )
+    ]
     changes = site_changes(scans, dxa)
     first, latest = (statuses[0], statuses[-1]) if statuses else (None, None)
     effective = dict(record)
@@ -243,12 +276,22 @@ def assess_scans(record: dict, scans: list[Scan], rules: RuleSet,
         effective["dxa_site"] = deciding.vertebrae_text
         effective["dxa_date"] = deciding.scan_date
     lscs = tuple(site_lsc(site, dxa) for site in sorted({s.site for s in scans}, key=site_order))
-    return FollowUp(tuple(scans), tuple(changes), lscs, first, latest,
-                    tuple(_quality(changes, scans, latest)), dxa.reference, record, effective)
+    return FollowUp(
+        tuple(scans),
+        tuple(changes),
+        lscs,
+        first,
+        latest,
+        tuple(_quality(changes, scans, latest)),
+        dxa.reference,
+        record,
+        effective,
+    )
 
 
-def _quality(changes: list[Change], scans: list[Scan],
-             latest: ScanStatus | None) -> list[QualityFlag]:
+def _quality(
+    changes: list[Change], scans: list[Scan], latest: ScanStatus | None
+) -> list[QualityFlag]:
     flags = []
     sites_by_reason: dict[str, list[str]] = {}
     for change in changes:  # one device change touches every site: said once
@@ -256,19 +299,28 @@ def _quality(changes: list[Change], scans: list[Scan],
         if change.reason and label not in sites_by_reason.get(change.reason, []):
             sites_by_reason.setdefault(change.reason, []).append(label)
     if sites_by_reason:
-        listed = "; ".join(f"{reason} at {', '.join(sites)}"
-                           for reason, sites in sites_by_reason.items())
-        flags.append(QualityFlag("dxa_not_comparable",
-                                 f"scans not compared, no verdict: {listed}"))
+        listed = "; ".join(
+            f"{reason} at {', '.join(sites)}" for reason, sites in sites_by_reason.items()
+        )
+        flags.append(QualityFlag("dxa_not_comparable", f"scans not compared, no verdict: {listed}"))
     devices = {s.device for s in scans}
     if None in devices and len(devices) > 1:
-        flags.append(QualityFlag("dxa_device_not_recorded",
-                                 "device not recorded for some scans: the comparison assumes "
-                                 "the same scanner", "info"))
+        flags.append(
+            QualityFlag(
+                "dxa_device_not_recorded",
+                "device not recorded for some scans: the comparison assumes the same scanner",
+                "info",
+            )
+        )
     if latest is None:
-        flags.append(QualityFlag("dxa_status_from_main_input",
-                                 "no scan gives a %YAM at the lumbar spine or proximal femur: "
-                                 "the bone status is from the main input's YAM", "info"))
+        flags.append(
+            QualityFlag(
+                "dxa_status_from_main_input",
+                "no scan gives a %YAM at the lumbar spine or proximal femur: "
+                "the bone status is from the main input's YAM",
+                "info",
+            )
+        )
     return flags
 
 
@@ -276,25 +328,43 @@ def follow_up_json(follow_up: FollowUp) -> dict[str, object]:
     """The patient JSON's scan keys (contract §4): ``follow_up``, statuses, scans, LSCs."""
     return {
         "report_kind": "follow_up" if follow_up.is_follow_up else "single_visit",
-        "scan_status": {"first": _status_json(follow_up.first),
-                        "latest": _status_json(follow_up.latest)},
-        "first_scan_classification": (follow_up.first.finding.status.value
-                                      if follow_up.first else None),
+        "scan_status": {
+            "first": _status_json(follow_up.first),
+            "latest": _status_json(follow_up.latest),
+        },
+        "first_scan_classification": (
+            follow_up.first.finding.status.value if follow_up.first else None
+        ),
         "follow_up": [
-            {"site": c.site, "from": c.earlier.scan_date.isoformat(),
-             "to": c.later.scan_date.isoformat(), "basis": c.basis,
-             "change_g_cm2": round(c.change_g_cm2, 4), "change_percent": round(c.change_percent, 4),
-             "lsc_percent": c.lsc.lsc_percent,
-             "verdict": None if c.verdict is None else c.verdict.value,
-             "comparable": c.verdict is not None, "not_comparable_reason": c.reason or None,
-             "device_from": c.earlier.device, "device_to": c.later.device,
-             "excluded_vertebrae": list(c.later.excluded_vertebrae)}
-            for c in follow_up.changes],
-        "lsc": [{"site": x.site, "precision_percent": x.precision_percent,
-                 "lsc_percent": x.lsc_percent, "precision_source": x.source.value,
-                 "note": x.note or None} for x in follow_up.lscs],
+            {
+                "site": c.site,
+                "from": c.earlier.scan_date.isoformat(),
+                "to": c.later.scan_date.isoformat(),
+                "basis": c.basis,
+                "change_g_cm2": round(c.change_g_cm2, 4),
+                "change_percent": round(c.change_percent, 4),
+                "lsc_percent": c.lsc.lsc_percent,
+                "verdict": None if c.verdict is None else c.verdict.value,
+                "comparable": c.verdict is not None,
+                "not_comparable_reason": c.reason or None,
+                "device_from": c.earlier.device,
+                "device_to": c.later.device,
+                "excluded_vertebrae": list(c.later.excluded_vertebrae),
+            }
+            for c in follow_up.changes
+        ],
+        "lsc": [
+            {
+                "site": x.site,
+                "precision_percent": x.precision_percent,
+                "lsc_percent": x.lsc_percent,
+                "precision_source": x.source.value,
+                "note": x.note or None,
+            }
+            for x in follow_up.lscs
+        ],
         "lsc_formula": "LSC = 2.77 × precision (%), 1 decimal; change_percent = (BMD_to − "
-                       "BMD_from) / BMD_from × 100; significant when |change_percent| ≥ LSC",
+        "BMD_from) / BMD_from × 100; significant when |change_percent| ≥ LSC",
         "dxa_reference": follow_up.reference or None,
         "scans": [s.as_dict() for s in follow_up.scans],
     }
@@ -303,8 +373,12 @@ def follow_up_json(follow_up: FollowUp) -> dict[str, object]:
 def _status_json(status: ScanStatus | None) -> dict[str, object] | None:
     if status is None:
         return None
-    return {"scan_date": status.deciding.scan_date.isoformat(),
-            "classification": status.finding.status.value,
-            "reason": status.finding.reason, "decided_by": status.finding.decided_by,
-            "site": status.deciding.site, "yam_percent": status.deciding.yam_percent,
-            "t_score": status.deciding.t_score}
+    return {
+        "scan_date": status.deciding.scan_date.isoformat(),
+        "classification": status.finding.status.value,
+        "reason": status.finding.reason,
+        "decided_by": status.finding.decided_by,
+        "site": status.deciding.site,
+        "yam_percent": status.deciding.yam_percent,
+        "t_score": status.deciding.t_score,
+    }

@@ -38,8 +38,9 @@ class SiteSeries:
     lsc_percent: float
 
 
-def plot_bmd_trend(series: Sequence[SiteSeries],
-                   events: Sequence[tuple[str, date]] = ()) -> bytes | None:
+def plot_bmd_trend(
+    series: Sequence[SiteSeries], events: Sequence[tuple[str, date]] = ()
+) -> bytes | None:
     """BMD per site over time; a shaded band of ± LSC around each site's baseline BMD;
     dashed lines where the device changed (not comparable); events as vertical lines.
     None when no site has two scans. 17 × 6.2 cm."""
@@ -63,18 +64,31 @@ def plot_bmd_trend(series: Sequence[SiteSeries],
         for row, (label, when) in enumerate(sorted(events, key=lambda e: e[1])):
             x = _day(when)
             ax.axvline(x, color=_MUTED, linewidth=0.8, linestyle=(0, (3, 2)), zorder=1)
-            ax.text(x, 1.0 - 0.075 * row, f" {label} {_date_text(x)}",  # staggered: events
-                    transform=ax.get_xaxis_transform(),  # cluster around the delivery
-                    ha="left", va="top", fontsize=7, color=_MUTED,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8})
+            ax.text(
+                x,
+                1.0 - 0.075 * row,
+                f" {label} {_date_text(x)}",  # staggered: events
+                transform=ax.get_xaxis_transform(),  # cluster around the delivery
+                ha="left",
+                va="top",
+                fontsize=7,
+                color=_MUTED,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
+            )
         ticks = _date_ticks(lo - pad, hi + pad)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _date_text(v)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt.half_up(v, 2)))
         ax.set_ylabel("BMD (g/cm²)")
         ax.grid(axis="y", color="#e3e3e3", linewidth=0.5, zorder=0)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-                  handlelength=1.2, fontsize=7.5, labelspacing=0.9)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0,
+            handlelength=1.2,
+            fontsize=7.5,
+            labelspacing=0.9,
+        )
         return _render_once(fig)
 
 
@@ -83,26 +97,44 @@ def _draw_site(ax, site: SiteSeries, colour: str, x1: float) -> None:
     ys = [b for _, b, _ in site.points]
     base = ys[0]
     band = base * site.lsc_percent / 100
-    ax.fill_between([xs[0], x1], base - band, base + band, color=colour, alpha=0.12,
-                    linewidth=0, zorder=1)
+    ax.fill_between(
+        [xs[0], x1], base - band, base + band, color=colour, alpha=0.12, linewidth=0, zorder=1
+    )
     ax.plot([xs[0], x1], [base, base], color=colour, linewidth=0.5, alpha=0.6, zorder=1)
     for i in range(1, len(xs)):
         changed = _device(site.points[i - 1][2]) != _device(site.points[i][2]) and all(
-            _device(p[2]) for p in site.points[i - 1:i + 1])
-        ax.plot(xs[i - 1:i + 1], ys[i - 1:i + 1], color=colour, linewidth=1.4, zorder=3,
-                linestyle=(0, (2, 2)) if changed else "-")
-    ax.plot(xs, ys, linestyle="none", marker="o", markersize=4.5, color=colour, zorder=4,
-            label=f"{site.label}\nLSC ± {fmt.half_up(site.lsc_percent, 1)} %")
+            _device(p[2]) for p in site.points[i - 1 : i + 1]
+        )
+        ax.plot(
+            xs[i - 1 : i + 1],
+            ys[i - 1 : i + 1],
+            color=colour,
+            linewidth=1.4,
+            zorder=3,
+            linestyle=(0, (2, 2)) if changed else "-",
+        )
+    ax.plot(
+        xs,
+        ys,
+        linestyle="none",
+        marker="o",
+        markersize=4.5,
+        color=colour,
+        zorder=4,
+        label=f"{site.label}\nLSC ± {fmt.half_up(site.lsc_percent, 1)} %",
+    )
 
 
 def _device(name: str) -> str:
     return " ".join((name or "").lower().split())
 
 
-_OUTCOMES = (("gained", "Gained beyond the LSC", "#1e7b55"),
-             ("no_significant_change", "No change beyond the LSC", "#9aa5b1"),
-             ("lost", "Lost beyond the LSC", "#b03a2e"),
-             ("not_comparable", "Not comparable (device)", "#e6a23c"))
+_OUTCOMES = (
+    ("gained", "Gained beyond the LSC", "#1e7b55"),
+    ("no_significant_change", "No change beyond the LSC", "#9aa5b1"),
+    ("lost", "Lost beyond the LSC", "#b03a2e"),
+    ("not_comparable", "Not comparable (device)", "#e6a23c"),
+)
 
 
 def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> bytes | None:
@@ -118,12 +150,28 @@ def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> byte
         left = [0] * len(sites)
         for key, label, colour in _OUTCOMES:
             values = [counts.get(key, 0) for _, counts in sites]
-            ax.barh(rows, values, left=left, color=colour, height=0.55, label=label,
-                    edgecolor="white", linewidth=0.5)
+            ax.barh(
+                rows,
+                values,
+                left=left,
+                color=colour,
+                height=0.55,
+                label=label,
+                edgecolor="white",
+                linewidth=0.5,
+            )
             for row, (start, value) in enumerate(zip(left, values, strict=True)):
                 if value:
-                    ax.text(start + value / 2, row, str(value), ha="center", va="center",
-                            fontsize=7.5, color="white", fontweight="bold")
+                    ax.text(
+                        start + value / 2,
+                        row,
+                        str(value),
+                        ha="center",
+                        va="center",
+                        fontsize=7.5,
+                        color="white",
+                        fontweight="bold",
+                    )
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_yticks(list(rows), [label for label, _ in sites])
         ax.set_ylim(len(sites) - 0.5, -0.5)
@@ -131,6 +179,7 @@ def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> byte
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("Patients (latest scan against the first)")
         ax.tick_params(axis="y", length=0)
-        fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=7,
-                   handlelength=1.0)
+        fig.legend(
+            loc="lower center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=7, handlelength=1.0
+        )
         return _render_once(fig)

@@ -13,13 +13,16 @@ from reportgen.scans import Scan
 from reportgen.sites import site_label
 
 FOLLOW_UP_HEADING = N_("Follow-up bone-health report")
-_EVENTS = (("delivery_date", N_("Delivery")), ("weaning_date", N_("Weaning")),
-           ("treatment_start", N_("Treatment start")))
+_EVENTS = (
+    ("delivery_date", N_("Delivery")),
+    ("weaning_date", N_("Weaning")),
+    ("treatment_start", N_("Treatment start")),
+)
 
 
-def follow_up_context(follow_up: FollowUp | None, record: dict,
-                      chart_image: Callable[[bytes | None], dict | None]
-                      ) -> dict[str, object] | None:
+def follow_up_context(
+    follow_up: FollowUp | None, record: dict, chart_image: Callable[[bytes | None], dict | None]
+) -> dict[str, object] | None:
     """Results table, statuses, changes against the LSC and the trend chart; None without
     scans. ``chart_image`` turns PNG bytes into the template's image mapping."""
     if follow_up is None:
@@ -29,15 +32,24 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
     latest, first = follow_up.latest, follow_up.first
     all_changes = _changes(follow_up.changes)
     texts = {  # sentences with a "%" are built here: Jinja's gettext %-formats its strings
-        "latest": _("decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
-                    "and proximal femur).").format(**_status_values(latest)) if latest else "",
-        "no_latest": _("no scan gives a %YAM at the lumbar spine or proximal femur; the status "
-                       "above is from the main input."),
+        "latest": _(
+            "decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
+            "and proximal femur)."
+        ).format(**_status_values(latest))
+        if latest
+        else "",
+        "no_latest": _(
+            "no scan gives a %YAM at the lumbar spine or proximal femur; the status "
+            "above is from the main input."
+        ),
         "first": _("decided by {site} (YAM {yam} %).").format(**_status_values(first))
-        if first is not None else "",
-        "method": _("Change = (later BMD − earlier BMD) / earlier BMD; significant when |change| "
-                    "≥ LSC (ISCD, 95 % confidence), LSC = 2.77 × precision error; scans on "
-                    "different devices or of different vertebrae are not compared."),
+        if first is not None
+        else "",
+        "method": _(
+            "Change = (later BMD − earlier BMD) / earlier BMD; significant when |change| "
+            "≥ LSC (ISCD, 95 % confidence), LSC = 2.77 × precision error; scans on "
+            "different devices or of different vertebrae are not compared."
+        ),
         "reference": _("%YAM reference: {reference}.").format(reference=reference),
     }
     return {
@@ -48,17 +60,29 @@ def follow_up_context(follow_up: FollowUp | None, record: dict,
         "show_device": len({s.device for s in scans}) > 1,  # one device: said once, below
         "device": next((s.device for s in scans if s.device), None),
         "latest": _status(follow_up.latest),
-        "first": (_status(follow_up.first) if follow_up.first is not None
-                  and follow_up.first.scan_date != follow_up.latest.scan_date else None),
+        "first": (
+            _status(follow_up.first)
+            if follow_up.first is not None
+            and follow_up.first.scan_date != follow_up.latest.scan_date
+            else None
+        ),
         "changes": _latest_rows(all_changes),
         "changes_trimmed": len(all_changes) > MAX_CHANGE_ROWS,
-        "single_sites": [f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), "
-                         "nothing to compare" for s in scans if s.site in follow_up.single_sites],
-        "lsc": "; ".join(f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "
-                         f"{fmt.number(x.precision_percent)} %, {x.source.label}"
-                         + (f"; {x.note}" if x.note else "") + ")" for x in follow_up.lscs),
-        "precision_is_default": any(x.source is not PrecisionSource.FACILITY
-                                    for x in follow_up.lscs),
+        "single_sites": [
+            f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), nothing to compare"
+            for s in scans
+            if s.site in follow_up.single_sites
+        ],
+        "lsc": "; ".join(
+            f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "
+            f"{fmt.number(x.precision_percent)} %, {x.source.label}"
+            + (f"; {x.note}" if x.note else "")
+            + ")"
+            for x in follow_up.lscs
+        ),
+        "precision_is_default": any(
+            x.source is not PrecisionSource.FACILITY for x in follow_up.lscs
+        ),
         "reference": follow_up.reference or "not stated (set [dxa] reference in --settings)",
         "treatment": str(record.get("treatment") or ""),
         "chart": chart_image(plot_bmd_trend(_series(follow_up), _events(record))),
@@ -69,16 +93,20 @@ def _results(scans: tuple[Scan, ...]) -> list[dict[str, str]]:
     rows = []
     previous = None
     for scan in sorted(scans, key=lambda s: s.scan_date, reverse=True):  # latest first
-        rows.append({
-            "date": fmt.date_text(scan.scan_date) if scan.scan_date != previous else "",
-            "site": site_label(scan.site),
-            "bmd": fmt.bmd(scan.bmd_g_cm2), "yam": fmt.percent(scan.yam_percent),
-            "age_matched": fmt.percent(scan.age_matched_percent),
-            "t": fmt.score(scan.t_score), "z": fmt.score(scan.z_score),
-            "excluded": ", ".join(scan.excluded_vertebrae) or fmt.DASH,
-            "device": scan.device or fmt.DASH,
-            "new_date": scan.scan_date != previous,
-        })
+        rows.append(
+            {
+                "date": fmt.date_text(scan.scan_date) if scan.scan_date != previous else "",
+                "site": site_label(scan.site),
+                "bmd": fmt.bmd(scan.bmd_g_cm2),
+                "yam": fmt.percent(scan.yam_percent),
+                "age_matched": fmt.percent(scan.age_matched_percent),
+                "t": fmt.score(scan.t_score),
+                "z": fmt.score(scan.z_score),
+                "excluded": ", ".join(scan.excluded_vertebrae) or fmt.DASH,
+                "device": scan.device or fmt.DASH,
+                "new_date": scan.scan_date != previous,
+            }
+        )
         previous = scan.scan_date
     return rows
 
@@ -92,9 +120,13 @@ def _status(status: ScanStatus | None) -> dict[str, str] | None:
     if status is None:
         return None
     scan = status.deciding
-    return {"date": fmt.date_text(status.scan_date), "status": status.finding.status,
-            "site": scan.label, "yam": fmt.percent(scan.yam_percent),
-            "reason": status.finding.reason}
+    return {
+        "date": fmt.date_text(status.scan_date),
+        "status": status.finding.status,
+        "site": scan.label,
+        "yam": fmt.percent(scan.yam_percent),
+        "reason": status.finding.reason,
+    }
 
 
 MAX_CHANGE_ROWS = 8  # beyond: each site's latest scan only (the trend shows the history)
@@ -116,9 +148,16 @@ def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:
     the site's first scan (the same comparison for the second scan: said once)."""
     rows: dict[tuple[str, object], dict[str, object]] = {}
     for change in changes:
-        row = rows.setdefault((change.later.label, change.later.scan_date), {
-            "site": change.later.label, "date": fmt.date_text(change.later.scan_date),
-            "lsc": _one_decimal(change.lsc.lsc_percent), "previous": None, "baseline": None})
+        row = rows.setdefault(
+            (change.later.label, change.later.scan_date),
+            {
+                "site": change.later.label,
+                "date": fmt.date_text(change.later.scan_date),
+                "lsc": _one_decimal(change.lsc.lsc_percent),
+                "previous": None,
+                "baseline": None,
+            },
+        )
         row[change.basis] = _change_cells(change)
     for row in rows.values():
         previous, baseline = row["previous"], row["baseline"]
@@ -128,15 +167,20 @@ def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:
 
 
 def _change_cells(change: Change) -> dict[str, object]:
-    shown, _limit = fmt.distinct(abs(change.change_percent), change.lsc.lsc_percent,
-                            formatter=_one_decimal)
+    shown, _limit = fmt.distinct(
+        abs(change.change_percent), change.lsc.lsc_percent, formatter=_one_decimal
+    )
     sign = "+" if change.change_percent > 0 else (fmt.MINUS if change.change_percent < 0 else "")
     return {
         "since": fmt.date_text(change.earlier.scan_date),
         "change": f"{_signed(change.change_g_cm2)} g/cm² ({sign}{shown} %)",
-        "verdict": change.verdict.label if change.verdict else (
-            _("not compared: device changed") if change.reason.startswith("different device")
-            else _("not compared: vertebrae differ")),  # the page-1 warning gives the details
+        "verdict": change.verdict.label
+        if change.verdict
+        else (
+            _("not compared: device changed")
+            if change.reason.startswith("different device")
+            else _("not compared: vertebrae differ")
+        ),  # the page-1 warning gives the details
         "verdict_class": change.verdict.value if change.verdict else "not_compared",
         "same": False,
     }
@@ -152,9 +196,14 @@ def _series(follow_up: FollowUp) -> list[SiteSeries]:
     for scan in follow_up.scans:
         by_site.setdefault(scan.site, []).append(scan)
     lsc = {x.site: x.lsc_percent for x in follow_up.lscs}
-    return [SiteSeries(site_label(site),
-                       tuple((s.scan_date, s.bmd_g_cm2, s.device or "") for s in scans), lsc[site])
-            for site, scans in by_site.items()]
+    return [
+        SiteSeries(
+            site_label(site),
+            tuple((s.scan_date, s.bmd_g_cm2, s.device or "") for s in scans),
+            lsc[site],
+        )
+        for site, scans in by_site.items()
+    ]
 
 
 def _events(record: dict) -> list[tuple[str, date]]:

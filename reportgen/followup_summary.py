@@ -15,8 +15,9 @@ from reportgen.sites import site_label, site_order
 _FEEDING = {True: "yes", False: "no", None: "not recorded"}
 
 
-def summarise_follow_up(records: Sequence[dict], scans: Mapping[str, list[Scan]],
-                        rules: RuleSet, dxa: DxaSettings) -> dict[str, object]:
+def summarise_follow_up(
+    records: Sequence[dict], scans: Mapping[str, list[Scan]], rules: RuleSet, dxa: DxaSettings
+) -> dict[str, object]:
     """Per site: patients compared with their baseline, the median change, how many gained
     or lost beyond the LSC, by breastfeeding; each patient's latest scan against her first."""
     intervals: list[int] = []
@@ -48,21 +49,25 @@ def _site_summary(site: str, items: list[tuple[Change, object]]) -> dict[str, ob
         "site": site,
         "patients": len(items),
         "lsc_percent": items[0][0].lsc.lsc_percent,
-        "median_change_percent": (round(statistics.median(c.change_percent for c in compared), 2)
-                                  if compared else None),
+        "median_change_percent": (
+            round(statistics.median(c.change_percent for c in compared), 2) if compared else None
+        ),
         **_counts([c for c, _ in items]),
-        "by_breastfeeding": {label: _counts([c for c, f in items if f is feeding])
-                             for feeding, label in _FEEDING.items()
-                             if any(f is feeding for _, f in items)},
+        "by_breastfeeding": {
+            label: _counts([c for c, f in items if f is feeding])
+            for feeding, label in _FEEDING.items()
+            if any(f is feeding for _, f in items)
+        },
     }
 
 
 def _counts(changes: list[Change]) -> dict[str, int]:
-    return {"gained": sum(c.verdict is Verdict.INCREASE for c in changes),
-            "lost": sum(c.verdict is Verdict.DECREASE for c in changes),
-            "no_significant_change": sum(c.verdict is Verdict.NO_SIGNIFICANT_CHANGE
-                                         for c in changes),
-            "not_comparable": sum(c.verdict is None for c in changes)}
+    return {
+        "gained": sum(c.verdict is Verdict.INCREASE for c in changes),
+        "lost": sum(c.verdict is Verdict.DECREASE for c in changes),
+        "no_significant_change": sum(c.verdict is Verdict.NO_SIGNIFICANT_CHANGE for c in changes),
+        "not_comparable": sum(c.verdict is None for c in changes),
+    }
 
 
 def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
@@ -74,19 +79,31 @@ def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
     rows = []
     for site in summary["sites"]:  # type: ignore[union-attr]
         for label, counts in [("all", site), *site["by_breastfeeding"].items()]:
-            rows.append({"site": site_label(site["site"]) if label == "all" else "",
-                         "group": label, "lsc": fmt.half_up(site["lsc_percent"], 1),
-                         "patients": fmt.count(sum(counts[k] for k in (
-                             "gained", "lost", "no_significant_change", "not_comparable"))),
-                         "median": (fmt.half_up(site["median_change_percent"], 1)
-                                    if label == "all" else ""),
-                         "gained": fmt.count(counts["gained"]), "lost": fmt.count(counts["lost"]),
-                         "none": fmt.count(counts["no_significant_change"]),
-                         "not_comparable": fmt.count(counts["not_comparable"])})
-    chart = plot_follow_up_outcomes([(site_label(site["site"]), site)
-                                     for site in summary["sites"]])  # type: ignore[union-attr]
-    return {"chart": chart_image(chart),
-            "with_scans": fmt.count(summary["patients_with_scans"]),  # type: ignore[arg-type]
-            "with_follow_up": fmt.count(summary["patients_with_follow_up"]),  # type: ignore[arg-type]
-            "interval": "—" if interval is None else f"{fmt.number(interval)} days",
-            "rows": rows}
+            rows.append(
+                {
+                    "site": site_label(site["site"]) if label == "all" else "",
+                    "group": label,
+                    "lsc": fmt.half_up(site["lsc_percent"], 1),
+                    "patients": fmt.count(
+                        sum(
+                            counts[k]
+                            for k in ("gained", "lost", "no_significant_change", "not_comparable")
+                        )
+                    ),
+                    "median": (
+                        fmt.half_up(site["median_change_percent"], 1) if label == "all" else ""
+                    ),
+                    "gained": fmt.count(counts["gained"]),
+                    "lost": fmt.count(counts["lost"]),
+                    "none": fmt.count(counts["no_significant_change"]),
+                    "not_comparable": fmt.count(counts["not_comparable"]),
+                }
+            )
+    chart = plot_follow_up_outcomes([(site_label(site["site"]), site) for site in summary["sites"]])  # type: ignore[union-attr]
+    return {
+        "chart": chart_image(chart),
+        "with_scans": fmt.count(summary["patients_with_scans"]),  # type: ignore[arg-type]
+        "with_follow_up": fmt.count(summary["patients_with_follow_up"]),  # type: ignore[arg-type]
+        "interval": "—" if interval is None else f"{fmt.number(interval)} days",
+        "rows": rows,
+    }

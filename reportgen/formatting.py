@@ -61,7 +61,7 @@ def number(value: float | None, decimals: int | None = None) -> str:
 def trimmed(value: float | None, decimals: int = 1) -> str:
     """At most ``decimals`` decimals, none for a whole number: ``67 -> 67``, ``67.25 -> 67.3``."""
     text = half_up(value, decimals)
-    return text[:-(decimals + 1)] if text.endswith("." + "0" * decimals) else text
+    return text[: -(decimals + 1)] if text.endswith("." + "0" * decimals) else text
 
 
 def bmd(value: float | None) -> str:
@@ -133,8 +133,11 @@ def date_text(value: object, lang: str | None = None) -> str:
     if _lang(lang) == "ja":
         if isinstance(value, str):
             try:
-                value = (datetime.fromisoformat(value) if "T" in value or " " in value
-                         else date.fromisoformat(value))
+                value = (
+                    datetime.fromisoformat(value)
+                    if "T" in value or " " in value
+                    else date.fromisoformat(value)
+                )
             except ValueError:
                 return value
         if isinstance(value, datetime):
@@ -191,8 +194,9 @@ def yes_no(value: object, lang: str | None = None) -> str:
     return "not recorded" if value is None else ("yes" if value else "no")
 
 
-def distinct(value: float, threshold: float, formatter=trimmed,
-             max_decimals: int = 3) -> tuple[str, str]:
+def distinct(
+    value: float, threshold: float, formatter=trimmed, max_decimals: int = 3
+) -> tuple[str, str]:
     """``value`` and ``threshold`` as text that never reads equal when they differ.
 
     ``18.46 < 18.5`` with one decimal would print "18.5 < 18.5"; here the value gains

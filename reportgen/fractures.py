@@ -21,9 +21,12 @@ PROXIMAL_FEMUR = "proximal_femur"
 OTHER_FRAGILITY = "other_fragility"  # JOS arm I-2 sites
 NOT_JOS = "not_jos"  # recorded, but not a JOS fragility site: review
 
-KIND_LABELS = {VERTEBRAL: N_("vertebral"), PROXIMAL_FEMUR: N_("proximal femur"),
-               OTHER_FRAGILITY: N_("other fragility site"),
-               NOT_JOS: N_("not a JOS fragility site")}  # translated at use: _(KIND_LABELS[k])
+KIND_LABELS = {
+    VERTEBRAL: N_("vertebral"),
+    PROXIMAL_FEMUR: N_("proximal femur"),
+    OTHER_FRAGILITY: N_("other fragility site"),
+    NOT_JOS: N_("not a JOS fragility site"),
+}  # translated at use: _(KIND_LABELS[k])
 _REGIONS = {"c": ("C", 7), "t": ("T", 12), "th": ("T", 12), "l": ("L", 5)}
 _ORDER = ("C", "T", "L")
 _LEVELS = {"C": 7, "T": 12, "L": 5}
@@ -32,23 +35,36 @@ _JP_REGIONS = {"頸": "C", "頚": "C", "胸": "T", "腰": "L"}
 
 # One vertebra or a range: T7, Th12, L1-L2, T12–L1, L1-4, "L 3".
 _LEVEL = r"(c|th|t|l)\s*(\d{1,2})"
-_RANGE = re.compile(rf"(?<![a-z]){_LEVEL}"
-                    r"(?:\s*(?:-|to)\s*(?:(c|th|t|l)\s*)?(\d{1,2}))?(?![a-z\d])")
+_RANGE = re.compile(
+    rf"(?<![a-z]){_LEVEL}"
+    r"(?:\s*(?:-|to)\s*(?:(c|th|t|l)\s*)?(\d{1,2}))?(?![a-z\d])"
+)
 # 第2腰椎, 第十二胸椎, 第2-3腰椎
-_JP_LEVEL = re.compile(r"第?([0-9一二三四五六七八九十]+)(?:\s*-\s*第?([0-9一二三四五六七八九十]+))?"
-                       r"\s*(頸|頚|胸|腰)椎")
+_JP_LEVEL = re.compile(
+    r"第?([0-9一二三四五六七八九十]+)(?:\s*-\s*第?([0-9一二三四五六七八九十]+))?"
+    r"\s*(頸|頚|胸|腰)椎"
+)
 _STRESS = re.compile(r"stress|疲労骨折")
 _SACRAL = re.compile(r"(?<![a-z])s\s*[1-5](?![a-z\d])|sacrum|sacral|仙骨|仙椎")
-_VERTEBRA_WORDS = re.compile(r"vertebra|spine|spinal|lumbar|thoracic|cervical|"
-                             r"compression fracture|椎体|腰椎|胸椎|頸椎|頚椎|脊椎|圧迫骨折")
-_FEMUR = re.compile(r"\bhip\b|femoral neck|neck of (the )?femur|proximal femur|proximal femoral|"
-                    r"intertrochanteric|trochanteric|trochanter|大腿骨近位|大腿骨頸部|大腿骨頚部|"
-                    r"大腿骨転子")
+_VERTEBRA_WORDS = re.compile(
+    r"vertebra|spine|spinal|lumbar|thoracic|cervical|"
+    r"compression fracture|椎体|腰椎|胸椎|頸椎|頚椎|脊椎|圧迫骨折"
+)
+_FEMUR = re.compile(
+    r"\bhip\b|femoral neck|neck of (the )?femur|proximal femur|proximal femoral|"
+    r"intertrochanteric|trochanteric|trochanter|大腿骨近位|大腿骨頸部|大腿骨頚部|"
+    r"大腿骨転子"
+)
 _OTHER = (
     ("rib", re.compile(r"\bribs?\b|肋骨")),
     ("pelvis", re.compile(r"pelvi|pubi|ischi|ilium|iliac|骨盤|恥骨|坐骨|腸骨")),
-    ("proximal humerus", re.compile(r"proximal humer|humeral (head|neck)|surgical neck|"
-                                    r"上腕骨近位|上腕骨頸部|上腕骨頚部")),
+    (
+        "proximal humerus",
+        re.compile(
+            r"proximal humer|humeral (head|neck)|surgical neck|"
+            r"上腕骨近位|上腕骨頸部|上腕骨頚部"
+        ),
+    ),
     ("distal radius", re.compile(r"distal radi|\bwrist\b|colles|橈骨遠位")),
     ("lower leg", re.compile(r"tibia|fibula|lower leg|malleol|\bankle\b|下腿|脛骨|腓骨")),
 )
@@ -109,8 +125,11 @@ class Fractures:
         for kind in kinds:
             labels = [s.label for s in self.sites if s.kind == kind]
             if labels:
-                parts.append(_("{kind} ({sites})").format(kind=_(KIND_LABELS[kind]),
-                                                          sites=_(", ").join(labels)))
+                parts.append(
+                    _("{kind} ({sites})").format(
+                        kind=_(KIND_LABELS[kind]), sites=_(", ").join(labels)
+                    )
+                )
         return _("; ").join(parts)
 
 
@@ -130,7 +149,8 @@ def _kanji_number(text: str) -> int | None:
     if "十" in text:
         tens, _, units = text.partition("十")
         return (_KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (
-            _KANJI_DIGITS.get(units, 0) if units else 0)
+            _KANJI_DIGITS.get(units, 0) if units else 0
+        )
     return _KANJI_DIGITS.get(text)
 
 
@@ -140,7 +160,7 @@ def _span(first: tuple[str, int], last: tuple[str, int]) -> tuple[str, ...]:
     if first not in sequence or last not in sequence:
         return ()
     a, b = sorted((sequence.index(first), sequence.index(last)))
-    return tuple(f"{r}{i}" for r, i in sequence[a:b + 1])
+    return tuple(f"{r}{i}" for r, i in sequence[a : b + 1])
 
 
 def vertebrae_in(text: str) -> tuple[tuple[str, ...], str]:

@@ -27,8 +27,9 @@ from reportgen.errors import ReportError
 LANGUAGES = ("en", "ja")
 DOMAIN = "reportgen"
 _LANG: contextvars.ContextVar[str] = contextvars.ContextVar("reportgen_lang", default="en")
-_CALENDAR: contextvars.ContextVar[str] = contextvars.ContextVar("reportgen_calendar",
-                                                               default="gregorian")
+_CALENDAR: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "reportgen_calendar", default="gregorian"
+)
 CALENDARS = ("gregorian", "japanese")
 
 

@@ -40,41 +40,126 @@ class LabTest:
 
 
 _JSCC = "JSCC/JCCLS common reference intervals (2014, adults)"
-LAB_TESTS: dict[str, LabTest] = {t.test: t for t in (
-    LabTest("serum_ca", N_("Serum calcium"), "mg/dL", "serum_ca_mg_dl", 8.8, 10.1, _JSCC, (2, 20),
-            N_("total calcium falls with albumin in pregnancy: read the corrected value")),
-    LabTest("albumin", N_("Albumin"), "g/dL", "albumin_g_dl", 4.1, 5.1, _JSCC, (1, 7),
-            N_("albumin is physiologically lower in pregnancy and early postpartum")),
-    LabTest("serum_mg", N_("Serum magnesium"), "mg/dL", "serum_mg_mg_dl", 1.8, 2.4,
-            "usual adult interval (not in the JSCC common set)", (0.5, 15),
-            N_("during MgSO4 infusion a high value is the intended therapeutic level; check for "
-            "toxicity signs instead")),
-    LabTest("serum_p", N_("Serum phosphate"), "mg/dL", "serum_p_mg_dl", 2.7, 4.6, _JSCC,
-            (0.5, 15)),
-    LabTest("alp", N_("Alkaline phosphatase"), "U/L", "alp_u_l", 38, 113,
-            _JSCC + ", IFCC method", (5, 3000),
-            N_("placental ALP raises total ALP in the third trimester and early postpartum")),
-    LabTest("intact_pth", N_("Intact PTH"), "pg/mL", "intact_pth_pg_ml", 10, 65,
-            "usual intact-PTH assay interval", (1, 2000),
-            N_("lactation raises PTHrP, not PTH; a high PTH needs a work-up")),
-    LabTest("vitamin_d", N_("25(OH)D"), "ng/mL", "vitamin_d_ng_ml", 30, 100,
+LAB_TESTS: dict[str, LabTest] = {
+    t.test: t
+    for t in (
+        LabTest(
+            "serum_ca",
+            N_("Serum calcium"),
+            "mg/dL",
+            "serum_ca_mg_dl",
+            8.8,
+            10.1,
+            _JSCC,
+            (2, 20),
+            N_("total calcium falls with albumin in pregnancy: read the corrected value"),
+        ),
+        LabTest(
+            "albumin",
+            N_("Albumin"),
+            "g/dL",
+            "albumin_g_dl",
+            4.1,
+            5.1,
+            _JSCC,
+            (1, 7),
+            N_("albumin is physiologically lower in pregnancy and early postpartum"),
+        ),
+        LabTest(
+            "serum_mg",
+            N_("Serum magnesium"),
+            "mg/dL",
+            "serum_mg_mg_dl",
+            1.8,
+            2.4,
+            "usual adult interval (not in the JSCC common set)",
+            (0.5, 15),
+            N_(
+                "during MgSO4 infusion a high value is the intended therapeutic level; check for "
+                "toxicity signs instead"
+            ),
+        ),
+        LabTest(
+            "serum_p", N_("Serum phosphate"), "mg/dL", "serum_p_mg_dl", 2.7, 4.6, _JSCC, (0.5, 15)
+        ),
+        LabTest(
+            "alp",
+            N_("Alkaline phosphatase"),
+            "U/L",
+            "alp_u_l",
+            38,
+            113,
+            _JSCC + ", IFCC method",
+            (5, 3000),
+            N_("placental ALP raises total ALP in the third trimester and early postpartum"),
+        ),
+        LabTest(
+            "intact_pth",
+            N_("Intact PTH"),
+            "pg/mL",
+            "intact_pth_pg_ml",
+            10,
+            65,
+            "usual intact-PTH assay interval",
+            (1, 2000),
+            N_("lactation raises PTHrP, not PTH; a high PTH needs a work-up"),
+        ),
+        LabTest(
+            "vitamin_d",
+            N_("25(OH)D"),
+            "ng/mL",
+            "vitamin_d_ng_ml",
+            30,
+            100,
             "Japan Endocrine Society 2017: < 20 deficient, 20-29 insufficient, >= 30 sufficient",
-            (1, 200)),
-    LabTest("urine_ca_cr", N_("Urine Ca/Cr"), "mg/mg", "urine_ca_cr_mg_mg", None, 0.2,
-            "spot urine Ca/creatinine > 0.2 mg/mg: hypercalciuria", (0, 3),
-            N_("MgSO4 increases urinary calcium excretion")),
-    LabTest("tracp5b", N_("TRACP-5b"), "mU/dL", "tracp5b_mu_dl", 120, 420,
-            "assay reference interval, premenopausal women", (10, 3000),
-            N_("bone resorption rises with lactation")),
-    LabTest("p1np", N_("Total P1NP"), "µg/L", "p1np_ug_l", 16.8, 70.1,
-            "assay reference interval, premenopausal women", (1, 2000),
-            N_("bone formation markers rise postpartum")),
-)}
+            (1, 200),
+        ),
+        LabTest(
+            "urine_ca_cr",
+            N_("Urine Ca/Cr"),
+            "mg/mg",
+            "urine_ca_cr_mg_mg",
+            None,
+            0.2,
+            "spot urine Ca/creatinine > 0.2 mg/mg: hypercalciuria",
+            (0, 3),
+            N_("MgSO4 increases urinary calcium excretion"),
+        ),
+        LabTest(
+            "tracp5b",
+            N_("TRACP-5b"),
+            "mU/dL",
+            "tracp5b_mu_dl",
+            120,
+            420,
+            "assay reference interval, premenopausal women",
+            (10, 3000),
+            N_("bone resorption rises with lactation"),
+        ),
+        LabTest(
+            "p1np",
+            N_("Total P1NP"),
+            "µg/L",
+            "p1np_ug_l",
+            16.8,
+            70.1,
+            "assay reference interval, premenopausal women",
+            (1, 2000),
+            N_("bone formation markers rise postpartum"),
+        ),
+    )
+}
 LAB_COLUMNS = {t.column: t for t in LAB_TESTS.values()}
-_UNIT_SPELLINGS = {"ug/l": "µg/L", "mcg/l": "µg/L", "μg/l": "µg/L", "mg/mgcr": "mg/mg",
-                   "mg/mg cr": "mg/mg", "mg/mg creatinine": "mg/mg", "iu/l": "U/L"}
+_UNIT_SPELLINGS = {
+    "ug/l": "µg/L",
+    "mcg/l": "µg/L",
+    "μg/l": "µg/L",
+    "mg/mgcr": "mg/mg",
+    "mg/mg cr": "mg/mg",
+    "mg/mg creatinine": "mg/mg",
+    "iu/l": "U/L",
+}
 CORRECTED_CA_ALBUMIN_BELOW = 4.0  # Payne: corrected only when albumin < 4 g/dL
-
 
 
 def normalise_unit(text: str) -> str:
@@ -121,15 +206,18 @@ def load_intervals(settings_path: Path | str | None) -> dict[str, Interval]:
         raise ReportError(f"{path}: [labs] must be a table of [labs.<test>] tables")
     for test, values in section.items():
         if test not in LAB_TESTS:
-            raise ReportError(f"{path}: unknown lab test [labs.{test}] (known: "
-                              f"{', '.join(LAB_TESTS)})")
+            raise ReportError(
+                f"{path}: unknown lab test [labs.{test}] (known: {', '.join(LAB_TESTS)})"
+            )
         if not isinstance(values, dict) or set(values) - {"low", "high", "source"}:
             raise ReportError(f"{path}: [labs.{test}] takes low, high and source")
-        low, high = values.get("low", intervals[test].low), values.get("high",
-                                                                          intervals[test].high)
+        low, high = values.get("low", intervals[test].low), values.get("high", intervals[test].high)
         for name, value in (("low", low), ("high", high)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                      or not math.isfinite(value)):
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
                 raise ReportError(f"{path}: labs.{test}.{name} must be a number")
         if low is not None and high is not None and low >= high:
             raise ReportError(f"{path}: labs.{test}: low ({low:g}) must be below high ({high:g})")
@@ -149,9 +237,15 @@ class LabResult:
     corrected_value: float | None = None
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"test": self.test, "date": self.date, "value": self.value,
-                                  "unit": self.unit, "low": self.low, "high": self.high,
-                                  "flag": self.flag}
+        out: dict[str, object] = {
+            "test": self.test,
+            "date": self.date,
+            "value": self.value,
+            "unit": self.unit,
+            "low": self.low,
+            "high": self.high,
+            "flag": self.flag,
+        }
         if self.corrected_value is not None:
             out["corrected_value"] = self.corrected_value
         return out
@@ -173,8 +267,9 @@ def corrected_calcium(calcium: float, albumin: float | None) -> float | None:
     return round(calcium + 0.8 * (CORRECTED_CA_ALBUMIN_BELOW - albumin), 2)
 
 
-def lab_results(record: Mapping[str, object],
-                intervals: Mapping[str, Interval] | None = None) -> list[LabResult]:
+def lab_results(
+    record: Mapping[str, object], intervals: Mapping[str, Interval] | None = None
+) -> list[LabResult]:
     """Every lab value of a record: the ``--labs`` series (``_lab_draws``) by date, then the
     main-row values; calcium corrected with the albumin of the same draw; serum Mg drawn while
     MgSO4 was infusing read against the therapeutic range."""
@@ -184,21 +279,36 @@ def lab_results(record: Mapping[str, object],
     for test in LAB_TESTS.values():
         value = record.get(test.column)
         if value is not None:
-            draws.append({"test": test.test, "date": None, "value": float(value),
-                          "unit": test.unit})
+            draws.append(
+                {"test": test.test, "date": None, "value": float(value), "unit": test.unit}
+            )
     albumin = {d["date"]: d["value"] for d in draws if d["test"] == "albumin"}
     out = []
     for draw in sorted(draws, key=lambda d: (d["date"] is None, d["date"] or "", d["test"])):
         test, value = draw["test"], float(draw["value"])
         interval = intervals[test]
         if test == "serum_mg" and (draw["date"] or "latest") in infusing_on:
-            interval = Interval(interval.low, THERAPEUTIC_MG_HIGH,
-                                "upper limit of the therapeutic range during MgSO4 infusion")
-        corrected = (corrected_calcium(value, albumin.get(draw["date"]))
-                     if test == "serum_ca" else None)
+            interval = Interval(
+                interval.low,
+                THERAPEUTIC_MG_HIGH,
+                "upper limit of the therapeutic range during MgSO4 infusion",
+            )
+        corrected = (
+            corrected_calcium(value, albumin.get(draw["date"])) if test == "serum_ca" else None
+        )
         shown = value if corrected is None else corrected
-        out.append(LabResult(test, draw["date"], value, LAB_TESTS[test].unit, interval.low,
-                             interval.high, flag(shown, interval.low, interval.high), corrected))
+        out.append(
+            LabResult(
+                test,
+                draw["date"],
+                value,
+                LAB_TESTS[test].unit,
+                interval.low,
+                interval.high,
+                flag(shown, interval.low, interval.high),
+                corrected,
+            )
+        )
     return out
 
 
@@ -234,8 +344,10 @@ def iso_day(value: object) -> str | None:
     return None
 
 
-def load_lab_draws(path: Path | str, known_ids: set[str],
-                   ) -> tuple[dict[str, list[dict]], list, set[str]]:
+def load_lab_draws(
+    path: Path | str,
+    known_ids: set[str],
+) -> tuple[dict[str, list[dict]], list, set[str]]:
     """A long-format lab file: ``{patient_id: [draw, …]}``, every located problem, and the
     ids of the patients with a bad row (they get no report: nothing partial or wrong).
 
@@ -253,8 +365,11 @@ def load_lab_draws(path: Path | str, known_ids: set[str],
     problems = list(raw.problems)
     missing = [c for c in ("patient_id", "date", "test", "value", "unit") if c not in frame]
     if missing:
-        return {}, problems + [Problem(source, 1, c, "required column missing")
-                               for c in missing], set(known_ids)
+        return (
+            {},
+            problems + [Problem(source, 1, c, "required column missing") for c in missing],
+            set(known_ids),
+        )
     draws: dict[str, list[dict]] = {}
     bad_ids: set[str] = set()
     seen: dict[tuple[str, str, str], int] = {}
@@ -265,12 +380,24 @@ def load_lab_draws(path: Path | str, known_ids: set[str],
         if not pid:
             problems.append(Problem(source, line, "patient_id", "required value missing"))
         elif pid not in known_ids:
-            problems.append(Problem(source, line, "patient_id",
-                                    f"no patient with this id in the main input: {pid[:40]!r}"))
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    "patient_id",
+                    f"no patient with this id in the main input: {pid[:40]!r}",
+                )
+            )
         test = LAB_TESTS.get(test_name)
         if test is None:
-            problems.append(Problem(source, line, "test", f"unknown test {test_name[:40]!r} "
-                                    f"(use {', '.join(LAB_TESTS)})"))
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    "test",
+                    f"unknown test {test_name[:40]!r} (use {', '.join(LAB_TESTS)})",
+                )
+            )
         day = pd.to_datetime(_cell(row["date"]) or None, errors="coerce", format="ISO8601")
         if pd.isna(day):
             problems.append(Problem(source, line, "date", "not a date (use YYYY-MM-DD)"))
@@ -283,27 +410,54 @@ def load_lab_draws(path: Path | str, known_ids: set[str],
             problems.append(Problem(source, line, "value", "not a number"))
         unit = normalise_unit(_cell(row["unit"]))
         if test is not None and unit != test.unit:
-            problems.append(Problem(source, line, "unit", f"{test.test} is recorded in "
-                                    f"{test.unit}, not {unit[:20]!r} (no conversion is made)"))
-        if test is not None and value is not None and not (
-                test.plausible[0] <= value <= test.plausible[1]):
-            problems.append(Problem(source, line, "value", f"outside the plausible range "
-                                    f"{test.plausible[0]:g}–{test.plausible[1]:g} {test.unit}"))
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    "unit",
+                    f"{test.test} is recorded in "
+                    f"{test.unit}, not {unit[:20]!r} (no conversion is made)",
+                )
+            )
+        if (
+            test is not None
+            and value is not None
+            and not (test.plausible[0] <= value <= test.plausible[1])
+        ):
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    "value",
+                    f"outside the plausible range "
+                    f"{test.plausible[0]:g}–{test.plausible[1]:g} {test.unit}",
+                )
+            )
         if len(problems) > where:
             bad_ids.add(pid)
             continue
         iso = day.date().isoformat()
         if (pid, test.test, iso) in seen:
-            problems.append(Problem(source, line, "test", f"{test.test} on {iso} already given "
-                                    f"in row {seen[(pid, test.test, iso)]}"))
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    "test",
+                    f"{test.test} on {iso} already given in row {seen[(pid, test.test, iso)]}",
+                )
+            )
             bad_ids.add(pid)
             continue
         seen[(pid, test.test, iso)] = line
-        draws.setdefault(pid, []).append({"test": test.test, "date": iso, "value": value,
-                                          "unit": test.unit})
+        draws.setdefault(pid, []).append(
+            {"test": test.test, "date": iso, "value": value, "unit": test.unit}
+        )
     return draws, problems, bad_ids & known_ids
 
 
 def _cell(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else \
-        str(value).strip()
+    return (
+        ""
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else str(value).strip()
+    )

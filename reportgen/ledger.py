@@ -28,16 +28,30 @@ class Ledger:
     """What this run has put in OUTDIR. Files enter it only once renamed into place, so the
     manifest lists exactly what is on disk; entries of other runs (``carried``) are kept."""
 
-    def __init__(self, outdir: Path, *, command: str, rules: object, run_id: str,
-                 generated_at: str, carried: list[dict], journal: Journal | None = None):
+    def __init__(
+        self,
+        outdir: Path,
+        *,
+        command: str,
+        rules: object,
+        run_id: str,
+        generated_at: str,
+        carried: list[dict],
+        journal: Journal | None = None,
+    ):
         self.outdir = outdir
         self.run_id = run_id
         self.carried = carried
         self.journal = journal
         self.files: list[dict] = []  # this run's, and those --resume found complete
         self.written = 0  # files this run put in place
-        self._last_run = {"command": command, "status": "running", "generated_at": generated_at,
-                          "tool_version": __version__, **rules_fields(rules)}
+        self._last_run = {
+            "command": command,
+            "status": "running",
+            "generated_at": generated_at,
+            "tool_version": __version__,
+            **rules_fields(rules),
+        }
         self._flushed = time.monotonic()
 
     def commit(self, entries: list[dict], key: str | None = None) -> None:
@@ -56,8 +70,9 @@ class Ledger:
                 try:
                     self.journal.append({"key": key, "files": done})
                 except OSError as exc:  # the files are in place (and listed): stop here
-                    raise RunStopped(f"cannot write {self.journal.path.name} "
-                                     f"({exc.strerror})") from None
+                    raise RunStopped(
+                        f"cannot write {self.journal.path.name} ({exc.strerror})"
+                    ) from None
 
     def flush_now_and_then(self, errors: list[dict]) -> None:
         """An interim manifest (complete files only), at most every 20 s: not per report,
@@ -69,15 +84,25 @@ class Ledger:
         """Write ``manifest.json``; when even that fails, remove it rather than leave one that
         no longer matches the files (and say so)."""
         self._flushed = time.monotonic()
-        last_run = {**self._last_run, "status": status, "files_written": self.written,
-                    "reports_not_made": not_made}
+        last_run = {
+            **self._last_run,
+            "status": status,
+            "files_written": self.written,
+            "reports_not_made": not_made,
+        }
         try:
             with signals_deferred():
-                return write_manifest(self.outdir, self.files + self.carried, errors,
-                                      last_run=last_run, run_id=self.run_id)
+                return write_manifest(
+                    self.outdir,
+                    self.files + self.carried,
+                    errors,
+                    last_run=last_run,
+                    run_id=self.run_id,
+                )
         except OSError as exc:
             remove_manifest(self.outdir)
             raise OutputError(
                 f"{self.outdir}: manifest.json could not be written ({exc.strerror}); it was "
                 "removed rather than left wrong. Free space, then run again (--resume for "
-                "patient reports)") from None
+                "patient reports)"
+            ) from None

@@ -61,8 +61,13 @@ def _file_error(source: str, message: str) -> InputError:
     return InputError(str(Problem(source, 0, "-", message)))
 
 
-def load_table(path: Path | str, *, sheet: str | None = None, encoding: str | None = None,
-               delimiter: str | None = None) -> RawTable:
+def load_table(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> RawTable:
     """Load one input file; the format is chosen by content and suffix, never asked for.
 
     :param encoding: a codec name for CSV/JSON text (default: UTF-8, or CP932 when detected).
@@ -80,8 +85,10 @@ def load_table(path: Path | str, *, sheet: str | None = None, encoding: str | No
         reason = str(exc)
         if "the limit is" in reason:
             size = path.stat().st_size
-            reason = (f"file is {size / 2**20:,.0f} MiB; the limit is "
-                      f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)")
+            reason = (
+                f"file is {size / 2**20:,.0f} MiB; the limit is "
+                f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)"
+            )
         else:
             reason = f"cannot read ({reason})"
         raise _file_error(source, reason) from None
@@ -104,12 +111,12 @@ def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
         raise _file_error(source, str(exc)) from None
 
 
-def _load_csv(data: bytes, source: str, encoding: str | None,
-              delimiter: str | None) -> RawTable:
+def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | None) -> RawTable:
     lines = data.count(b"\n")
     if lines > 2 * MAX_ROWS + 1:  # clearly too many rows: refuse before pandas parses them
-        raise _file_error(source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows "
-                          "(split the cohort)")  # (quoted cells may span lines, hence 2×)
+        raise _file_error(
+            source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows (split the cohort)"
+        )  # (quoted cells may span lines, hence 2×)
     text, encoding = _decode(data, source, encoding)  # strict: refuses what would garble
     comments = _leading_comments(text)
     if comments:  # the blank template's help lines: cut from the bytes pandas reads
@@ -118,7 +125,7 @@ def _load_csv(data: bytes, source: str, encoding: str | None,
             cut = data.find(b"\n", cut) + 1
         data = data[cut:] if cut else b""
         text = text.split("\n", comments)[-1]
-    first_line = text[:text.find("\n")] if "\n" in text else text
+    first_line = text[: text.find("\n")] if "\n" in text else text
     del text  # pandas decodes the bytes itself: the whole text as str was a second copy
     if delimiter is None:
         delimiter = max([",", ";", "\t"], key=first_line.count)
@@ -130,12 +137,22 @@ def _load_csv(data: bytes, source: str, encoding: str | None,
         raise _file_error(source, f"{columns:,} columns; the limit is {MAX_COLUMNS:,}")
     records = lines - (1 if data.endswith(b"\n") else 0)  # lines after the header, at most
     if columns * records > MAX_CELLS:  # (a row longer than row 1 is a parser error)
-        raise _file_error(source, f"{columns:,} columns × {records:,} rows; the limit is "
-                                  f"{MAX_CELLS:,} cells (split the cohort or drop columns)")
+        raise _file_error(
+            source,
+            f"{columns:,} columns × {records:,} rows; the limit is "
+            f"{MAX_CELLS:,} cells (split the cohort or drop columns)",
+        )
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=object, keep_default_na=False,
-                            header=None, skip_blank_lines=False, sep=delimiter,
-                            quoting=csv.QUOTE_MINIMAL, encoding=encoding)
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            dtype=object,
+            keep_default_na=False,
+            header=None,
+            skip_blank_lines=False,
+            sep=delimiter,
+            quoting=csv.QUOTE_MINIMAL,
+            encoding=encoding,
+        )
     except pd.errors.EmptyDataError:
         raise _file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -158,10 +175,15 @@ def _decimal_commas(table: RawTable) -> None:
             if decimal and len(text.rsplit(",", 1)[1]) != 3:
                 table.frame.loc[index, column] = text.replace(",", ".")
             elif decimal or _SEPARATED_NUMBER.fullmatch(text):
-                table.problems.append(Problem(
-                    table.source, int(table.rows[index]), column,
-                    f"ambiguous number in a ';'-separated file (thousands or decimal comma?): "
-                    f"{text[:40]!r}; write it without a thousands separator, e.g. 1500 or 1.5"))
+                table.problems.append(
+                    Problem(
+                        table.source,
+                        int(table.rows[index]),
+                        column,
+                        f"ambiguous number in a ';'-separated file (thousands or decimal comma?): "
+                        f"{text[:40]!r}; write it without a thousands separator, e.g. 1500 or 1.5",
+                    )
+                )
                 table.frame.loc[index, column] = ""
 
 
@@ -179,23 +201,41 @@ def _leading_comments(text: str) -> int:
 
 def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
     try:
-        found = read_xlsx(data, sheet, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS,
-                          max_cell_chars=MAX_CELL_CHARS, max_cells=MAX_XLSX_CELLS,
-                          is_id_header=lambda h: normalise_header(h) == "patient_id")
+        found = read_xlsx(
+            data,
+            sheet,
+            max_rows=MAX_ROWS,
+            max_columns=MAX_COLUMNS,
+            max_cell_chars=MAX_CELL_CHARS,
+            max_cells=MAX_XLSX_CELLS,
+            is_id_header=lambda h: normalise_header(h) == "patient_id",
+        )
     except XlsxRefused as exc:
         raise _file_error(source, str(exc)) from None
     headers = [normalise_header(h) if h else "" for h in (found.rows[0] if found.rows else [])]
     notes = []
     for row, column in sorted(found.formulas):
-        notes.append(Problem(source, row + 1, _header_at(headers, column),
-                             "formula without a saved result (open and save the workbook in "
-                             "Excel or LibreOffice, or paste the values)"))
+        notes.append(
+            Problem(
+                source,
+                row + 1,
+                _header_at(headers, column),
+                "formula without a saved result (open and save the workbook in "
+                "Excel or LibreOffice, or paste the values)",
+            )
+        )
     for row, column in sorted(found.inexact):
         if row > 0:
-            notes.append(Problem(source, row + 1, "patient_id",
-                                 "id stored as a spreadsheet number, which keeps only 15 digits "
-                                 f"({found.rows[row][column][:40]}); format the id column as "
-                                 "text"))
+            notes.append(
+                Problem(
+                    source,
+                    row + 1,
+                    "patient_id",
+                    "id stored as a spreadsheet number, which keeps only 15 digits "
+                    f"({found.rows[row][column][:40]}); format the id column as "
+                    "text",
+                )
+            )
     width = max(map(len, found.rows), default=0)
     for cells in found.rows:  # in place: a padded copy of every row was a second table
         cells.extend([""] * (width - len(cells)))
@@ -207,8 +247,7 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
 
 
 def _header_at(headers: list[str], column: int) -> str:
-    return headers[column] if column < len(headers) and headers[column] else \
-        f"column {column + 1}"
+    return headers[column] if column < len(headers) and headers[column] else f"column {column + 1}"
 
 
 class _Constant(str):
@@ -232,8 +271,11 @@ def _pairs(pairs: list[tuple[str, object]]) -> _Object:
 def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
     values = data.count(b",") + 1  # at least the number of values (commas in text count too)
     if values > MAX_JSON_VALUES:
-        raise _file_error(source, f"about {values:,} JSON values; the limit is "
-                                  f"{MAX_JSON_VALUES:,} (split the cohort, or use CSV)")
+        raise _file_error(
+            source,
+            f"about {values:,} JSON values; the limit is "
+            f"{MAX_JSON_VALUES:,} (split the cohort, or use CSV)",
+        )
     text, encoding = _decode(data, source, encoding)
     try:
         document = json.loads(text, object_pairs_hook=_pairs, parse_constant=_Constant)
@@ -247,24 +289,34 @@ def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
         if document.duplicates:
             raise _file_error(source, f"duplicate key {document.duplicates[0]!r}")
         if not isinstance(document["patients"], list):
-            raise _file_error(source, "'patients' must be a list of patient objects, not "
-                                      f"{type(document['patients']).__name__}")
+            raise _file_error(
+                source,
+                "'patients' must be a list of patient objects, not "
+                f"{type(document['patients']).__name__}",
+            )
         document = document["patients"]
     if isinstance(document, dict):
         document = [document]
     if not isinstance(document, list):
-        raise _file_error(source, f"JSON must be a patient object or a list of them, "
-                                  f"not {type(document).__name__}")
+        raise _file_error(
+            source,
+            f"JSON must be a patient object or a list of them, not {type(document).__name__}",
+        )
     problems, records, infusions, rows = [], [], {}, []
     scans: dict[int, object] = {}
     for position, item in enumerate(document, start=1):
         check_problem_count(problems, source)
         if not isinstance(item, dict):
-            problems.append(Problem(source, position, "-",
-                                    f"expected a patient object, got {type(item).__name__}"))
+            problems.append(
+                Problem(
+                    source, position, "-", f"expected a patient object, got {type(item).__name__}"
+                )
+            )
             continue
-        problems += [Problem(source, position, normalise_header(key), f"duplicate key {key!r}")
-                     for key in item.duplicates]
+        problems += [
+            Problem(source, position, normalise_header(key), f"duplicate key {key!r}")
+            for key in item.duplicates
+        ]
         record: dict[str, str] = {}
         for key, value in item.items():
             column = normalise_header(key)
@@ -278,25 +330,44 @@ def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
                     problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
                 scans[len(records)] = value
             elif isinstance(value, dict | list):
-                problems.append(Problem(source, position, column,
-                                        "expected a single value, not a list or object"))
+                problems.append(
+                    Problem(
+                        source, position, column, "expected a single value, not a list or object"
+                    )
+                )
             elif column == "patient_id" and not _id_scalar(value):
-                problems.append(Problem(source, position, column,
-                                        "must be text or a whole number, not "
-                                        f"{_json_scalar(value)[:40]}"))
+                problems.append(
+                    Problem(
+                        source,
+                        position,
+                        column,
+                        f"must be text or a whole number, not {_json_scalar(value)[:40]}",
+                    )
+                )
             else:
                 record[column] = _json_scalar(value)
         records.append(record)
         rows.append(position)
     if not records:
         found = ", ".join(sorted({type(item).__name__ for item in document}))
-        raise _file_error(source, "the JSON list has no patients" if not document else
-                          f"JSON must be a patient object or a list of them, not a list of "
-                          f"{found}")
+        raise _file_error(
+            source,
+            "the JSON list has no patients"
+            if not document
+            else f"JSON must be a patient object or a list of them, not a list of {found}",
+        )
     # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
     frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
-    return RawTable(source, frame.astype(str), pd.Series(rows, dtype="int64"), problems,
-                    infusions, encoding, kind="json", scans=scans)
+    return RawTable(
+        source,
+        frame.astype(str),
+        pd.Series(rows, dtype="int64"),
+        problems,
+        infusions,
+        encoding,
+        kind="json",
+        scans=scans,
+    )
 
 
 def _id_scalar(value: object) -> bool:
@@ -308,9 +379,12 @@ def _id_scalar(value: object) -> bool:
 
 def _nested_duplicates(value: object, source: str, position: int) -> list[Problem]:
     items = value if isinstance(value, list) else []
-    return [Problem(source, position, f"infusions[{number}]", f"duplicate key {key!r}")
-            for number, item in enumerate(items, start=1) if isinstance(item, _Object)
-            for key in item.duplicates]
+    return [
+        Problem(source, position, f"infusions[{number}]", f"duplicate key {key!r}")
+        for number, item in enumerate(items, start=1)
+        if isinstance(item, _Object)
+        for key in item.duplicates
+    ]
 
 
 def _json_scalar(value: object) -> str:
@@ -330,11 +404,14 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     originals = [h.strip() for h in frame.iloc[0]]
     frame = frame.iloc[1:].reset_index(drop=True)
     # A column without a header or data (trailing separators from Excel) is dropped.
-    keep = [bool(h) or bool(frame[c].str.strip().ne("").any())
-            for h, c in zip(originals, frame.columns, strict=True)]
+    keep = [
+        bool(h) or bool(frame[c].str.strip().ne("").any())
+        for h, c in zip(originals, frame.columns, strict=True)
+    ]
     frame = frame.loc[:, keep]
-    originals = [h or f"column {i + 1}" for i, (h, k) in enumerate(zip(originals, keep,
-                                                                         strict=True)) if k]
+    originals = [
+        h or f"column {i + 1}" for i, (h, k) in enumerate(zip(originals, keep, strict=True)) if k
+    ]
     if not originals:
         raise _file_error(source, "the file is empty")
     headers = [normalise_header(h) for h in originals]
@@ -342,9 +419,15 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     seen: set[str] = set()
     for header, original in zip(headers, originals, strict=True):
         if header in seen:  # ambiguous values: an error for a contract column
-            problems.append(Problem(source, first_row - 1, header,
-                                    f"duplicate column {original!r}",
-                                    "error" if header in COLUMNS else "warning"))
+            problems.append(
+                Problem(
+                    source,
+                    first_row - 1,
+                    header,
+                    f"duplicate column {original!r}",
+                    "error" if header in COLUMNS else "warning",
+                )
+            )
         seen.add(header)
     frame.columns = headers
     frame = frame.loc[:, ~frame.columns.duplicated()]
@@ -374,15 +457,21 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _check_size(table: RawTable) -> None:
     if len(table.frame) > MAX_ROWS:
-        raise _file_error(table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} "
-                         "(split the cohort)")
+        raise _file_error(
+            table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} (split the cohort)"
+        )
     for column in table.frame.columns:
         _check_text(table, column)
         lengths = table.frame[column].str.len()
         for index in lengths.index[lengths > MAX_CELL_CHARS]:
-            table.problems.append(Problem(
-                table.source, int(table.rows[index]), column,
-                f"cell is {lengths[index]:,} characters; the limit is {MAX_CELL_CHARS:,}"))
+            table.problems.append(
+                Problem(
+                    table.source,
+                    int(table.rows[index]),
+                    column,
+                    f"cell is {lengths[index]:,} characters; the limit is {MAX_CELL_CHARS:,}",
+                )
+            )
             table.frame.loc[index, column] = ""
 
 
@@ -392,11 +481,20 @@ def _check_text(table: RawTable, column: str) -> None:
     cells = table.frame[column]
     if table.kind != "json" and column not in _FREE_TEXT:
         return  # decoded UTF-8/CP932 and XML text cannot hold lone surrogates
-    broken = cells.str.contains(_SURROGATE, regex=True) if table.kind == "json" else \
-        pd.Series(False, index=cells.index)
+    broken = (
+        cells.str.contains(_SURROGATE, regex=True)
+        if table.kind == "json"
+        else pd.Series(False, index=cells.index)
+    )
     for index in broken.index[broken]:
-        table.problems.append(Problem(table.source, int(table.rows[index]), column,
-                                      "text is not valid Unicode (a lone surrogate escape)"))
+        table.problems.append(
+            Problem(
+                table.source,
+                int(table.rows[index]),
+                column,
+                "text is not valid Unicode (a lone surrogate escape)",
+            )
+        )
     cells = cells.mask(broken, "")
     if column in _FREE_TEXT:
         cells = cells.str.replace(_CONTROL, " ", regex=True)

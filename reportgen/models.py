@@ -27,8 +27,12 @@ class BoneStatus(enum.Enum):
         return _(_LABELS[self])
 
 
-_SEVERITY = {BoneStatus.NOT_MEASURED: -1, BoneStatus.NORMAL: 0, BoneStatus.LOW_BONE_MASS: 1,
-             BoneStatus.OSTEOPOROSIS: 2}
+_SEVERITY = {
+    BoneStatus.NOT_MEASURED: -1,
+    BoneStatus.NORMAL: 0,
+    BoneStatus.LOW_BONE_MASS: 1,
+    BoneStatus.OSTEOPOROSIS: 2,
+}
 _LABELS = {
     BoneStatus.NORMAL: N_("Normal"),
     BoneStatus.LOW_BONE_MASS: N_("Low bone mass"),
@@ -47,8 +51,11 @@ class FlagState(enum.Enum):
 
     @property
     def label(self) -> str:
-        return _({"present": N_("Present"), "absent": N_("Absent"),
-                  "not_assessed": N_("Not recorded")}[self.value])
+        return _(
+            {"present": N_("Present"), "absent": N_("Absent"), "not_assessed": N_("Not recorded")}[
+                self.value
+            ]
+        )
 
 
 @dataclass(frozen=True)

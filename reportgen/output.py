@@ -37,8 +37,14 @@ _MAX_STEM_CHARS = 80
 # Bytes, not characters: 80 CJK characters are 240 bytes, and "patient-<stem>-<hash>.fhir.json"
 # must stay below the usual 255-byte file-name limit (ext4, APFS, NTFS).
 _MAX_STEM_BYTES = 120
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
-                     *(f"lpt{i}" for i in range(10))}
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 
 
 def sanitise_id(patient_id: str) -> str:
@@ -65,8 +71,7 @@ _OUR_TEMP = re.compile(r"\.tmp-[a-z0-9_]{6,12}\.(html|pdf|json|csv)")
 def open_in_outdir(path: Path, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
     """A descriptor for the regular file ``path`` in OUTDIR, never through a symlink; reads
     do not block on a planted FIFO. Raises OSError (ELOOP for a link) otherwise."""
-    fd = os.open(path, flags | _NOFOLLOW | (os.O_NONBLOCK if flags == os.O_RDONLY else 0),
-                 mode)
+    fd = os.open(path, flags | _NOFOLLOW | (os.O_NONBLOCK if flags == os.O_RDONLY else 0), mode)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path.name}: not a regular file")
@@ -99,8 +104,9 @@ def new_run_id() -> str:
 def write_temp(path: Path, data: bytes, run_id: str) -> Path:
     """Write ``data`` to a fsynced temporary file beside ``path``, named for this run; the
     caller renames it into place with :func:`commit_temps` (or removes it)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{run_id}-",
-                                    suffix=path.suffix)
+    handle, temp = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{TEMP_PREFIX}{run_id}-", suffix=path.suffix
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -133,8 +139,10 @@ def signals_deferred() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
-                for signum in _HELD}
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+        for signum in _HELD
+    }
     try:
         yield
     finally:
@@ -176,11 +184,11 @@ def locked_output_dir(outdir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
 
     The kernel releases the lock when the process dies (kill -9 included): no stale locks."""
     try:
-        fd = os.open(outdir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
-                     0o666 & ~_UMASK)
+        fd = os.open(
+            outdir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666 & ~_UMASK
+        )
     except OSError as exc:
-        raise OutputError(f"{outdir}: cannot open the lock file {LOCK} ({exc.strerror})") \
-            from None
+        raise OutputError(f"{outdir}: cannot open the lock file {LOCK} ({exc.strerror})") from None
     try:
         _acquire(fd, outdir, time.monotonic() + max(0.0, wait_s))
         yield
@@ -197,8 +205,11 @@ def _acquire(fd: int, outdir: Path, deadline: float) -> None:
         except BlockingIOError:
             if not waiting and time.monotonic() < deadline:
                 waiting = True
-                logger.info("%s: another reportgen run is writing here; waiting up to %.0f s",
-                            outdir, deadline - time.monotonic())
+                logger.info(
+                    "%s: another reportgen run is writing here; waiting up to %.0f s",
+                    outdir,
+                    deadline - time.monotonic(),
+                )
             if time.monotonic() >= deadline:
                 raise OutputError(
                     f"{outdir}: another reportgen run is writing to this directory; "
@@ -207,32 +218,50 @@ def _acquire(fd: int, outdir: Path, deadline: float) -> None:
             time.sleep(_LOCK_POLL_S)
 
 
-def prepare_output_dir(outdir: Path, planned: list[str], *, overwrite: bool,
-                       resume: bool = False, resumable: bool = True) -> None:
+def prepare_output_dir(
+    outdir: Path,
+    planned: list[str],
+    *,
+    overwrite: bool,
+    resume: bool = False,
+    resumable: bool = True,
+) -> None:
     """Create OUTDIR; refuse, before anything is written, if a planned file exists."""
     create_output_dir(outdir)
     check_planned(outdir, planned, overwrite=overwrite, resume=resume, resumable=resumable)
 
 
-def check_planned(outdir: Path, planned: list[str], *, overwrite: bool, resume: bool = False,
-                  resumable: bool = True) -> None:
+def check_planned(
+    outdir: Path,
+    planned: list[str],
+    *,
+    overwrite: bool,
+    resume: bool = False,
+    resumable: bool = True,
+) -> None:
     """Refuse unsafe names, and planned files that exist (unless ``overwrite``/``resume``).
     Called before OUTDIR is touched (a refused run changes nothing) and again under the lock.
     """
     for name in planned:
         if Path(name).name != name or name in ("", ".", ".."):
             raise OutputError(f"refusing unsafe output name {name!r}")
-    folders = [name for name in [*planned, MANIFEST]
-               if (outdir / name).is_dir() and not (outdir / name).is_symlink()]
+    folders = [
+        name
+        for name in [*planned, MANIFEST]
+        if (outdir / name).is_dir() and not (outdir / name).is_symlink()
+    ]
     if folders:
-        raise OutputError(f"{outdir}: {folders[0]} is a folder where a report goes; nothing was "
-                          "written (move it away)")
+        raise OutputError(
+            f"{outdir}: {folders[0]} is a folder where a report goes; nothing was "
+            "written (move it away)"
+        )
     if overwrite or resume or not outdir.is_dir():
         return
     existing = [name for name in planned if os.path.lexists(outdir / name)]
     if existing:
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3
-                                           else "")
+        shown = ", ".join(existing[:3]) + (
+            f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        )
         hint = "--overwrite to replace" + (", or --resume to finish a run" if resumable else "")
         raise OutputError(f"{outdir}: {shown} already exist; nothing was written (use {hint})")
 
@@ -272,8 +301,11 @@ def remove_stale_temps(outdir: Path) -> None:
     untagged ones of older versions). Call with the lock held."""
     for temp in outdir.glob(f"{TEMP_PREFIX}*"):
         tagged = _RUN_TEMP.match(temp.name)
-        ours = (not _process_alive(int(tagged.group(1))) if tagged is not None
-                else bool(_OUR_TEMP.fullmatch(temp.name)))  # an older version's temp
+        ours = (
+            not _process_alive(int(tagged.group(1)))
+            if tagged is not None
+            else bool(_OUR_TEMP.fullmatch(temp.name))
+        )  # an older version's temp
         try:  # only regular files: a user's .tmp-* folder or link is left alone
             if ours and stat.S_ISREG(temp.lstat().st_mode):
                 temp.unlink()
@@ -292,14 +324,23 @@ def _process_alive(pid: int) -> bool:
 
 
 def rules_fields(rules: object) -> dict[str, str]:
-    """What a file entry records of the rule set that made it: name, version, digest, criteria.
-    """
-    return {"rules_name": rules.name, "rules_version": rules.version,  # type: ignore[attr-defined]
-            "rules_digest": rules.digest, "criteria": rules.criteria}  # type: ignore[attr-defined]
+    """What a file entry records of the rule set that made it: name, version, digest, criteria."""
+    return {
+        "rules_name": rules.name,
+        "rules_version": rules.version,  # type: ignore[attr-defined]
+        "rules_digest": rules.digest,
+        "criteria": rules.criteria,
+    }  # type: ignore[attr-defined]
 
 
-def write_manifest(outdir: Path, entries: list[dict], errors: list[dict], *,
-                   last_run: dict, run_id: str | None = None) -> Path:
+def write_manifest(
+    outdir: Path,
+    entries: list[dict],
+    errors: list[dict],
+    *,
+    last_run: dict,
+    run_id: str | None = None,
+) -> Path:
     """``manifest.json``: every complete file with its sha256 and rule set, the last run's
     problems, and ``last_run`` (command, status, tool and rule set of that run only).
 
@@ -347,8 +388,10 @@ class Journal:
         data = read_in_outdir(self.path)
         if data is None:
             if os.path.lexists(self.path):
-                raise OutputError(f"{self.path}: the resume journal is not a regular file (a "
-                                  "link?); remove it, nothing was written")
+                raise OutputError(
+                    f"{self.path}: the resume journal is not a regular file (a "
+                    "link?); remove it, nothing was written"
+                )
             return {}
         done = {}
         for line in data.decode("utf-8", errors="replace").splitlines():
@@ -366,8 +409,10 @@ class Journal:
         try:
             fd = open_in_outdir(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write the resume journal "
-                              f"({exc.strerror or exc}); remove it if it is a link") from None
+            raise OutputError(
+                f"{self.path}: cannot write the resume journal "
+                f"({exc.strerror or exc}); remove it if it is a link"
+            ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(line)
             stream.flush()

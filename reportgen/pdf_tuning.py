@@ -34,10 +34,12 @@ def install() -> dict[str, bool]:
         import pydyf
         import weasyprint
 
-        _installed["png_passthrough"] = (weasyprint.__version__.startswith(_WEASYPRINT_MAJOR)
-                                         and _patch_png())
-        _installed["stream_level"] = (getattr(pydyf, "__version__", "").startswith(_PYDYF_MINOR)
-                                      and _patch_level(pydyf))
+        _installed["png_passthrough"] = (
+            weasyprint.__version__.startswith(_WEASYPRINT_MAJOR) and _patch_png()
+        )
+        _installed["stream_level"] = getattr(pydyf, "__version__", "").startswith(
+            _PYDYF_MINOR
+        ) and _patch_level(pydyf)
     return dict(_installed)
 
 
@@ -50,9 +52,9 @@ def png_idat(data: bytes) -> bytes | None:
         return None
     chunks, offset = [], 8
     while offset + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         if kind == b"IDAT":
-            chunks.append(data[offset + 8:offset + 8 + length])
+            chunks.append(data[offset + 8 : offset + 8 + length])
         elif kind in (b"tRNS", b"IEND"):  # transparency: WeasyPrint makes it RGBA instead
             break
         offset += 12 + length

@@ -22,8 +22,15 @@ logger = logging.getLogger("reportgen.progress")
 class Progress:
     """Call with ``(done, total)``; ``close()`` ends a terminal line."""
 
-    def __init__(self, stream: TextIO, *, terminal: bool, label: str = "reports",
-                 every_s: float = LOG_EVERY_S, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        terminal: bool,
+        label: str = "reports",
+        every_s: float = LOG_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.stream = stream
         self.terminal = terminal
         self.label = label

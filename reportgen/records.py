@@ -54,9 +54,12 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     source, rows = raw.source, raw.rows
     problems = list(raw.problems)
     unknown = [name for name in raw.frame.columns if name not in COLUMNS]
-    problems += [Problem(source, raw.header_row, name,
-                         "unknown column, ignored" + _did_you_mean(name), "warning")
-                 for name in unknown]
+    problems += [
+        Problem(
+            source, raw.header_row, name, "unknown column, ignored" + _did_you_mean(name), "warning"
+        )
+        for name in unknown
+    ]
     known = raw.frame[[c for c in raw.frame.columns if c in COLUMNS]]
     coerced = coerce_frame(known, rows, source)
     frame = coerced.frame
@@ -75,8 +78,9 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     problems += column_problems
     check_problem_count(problems, source)
     located = {(p.row, p.column) for p in problems}
-    problems += [p for p in _missing_values(frame, rows, source)
-                 if (p.row, p.column) not in located]  # "not a number" already says it
+    problems += [
+        p for p in _missing_values(frame, rows, source) if (p.row, p.column) not in located
+    ]  # "not a number" already says it
     check_problem_count(problems, source)
     problems += _duplicate_ids(frame, rows, source)
     check_problem_count(problems, source)
@@ -100,10 +104,10 @@ def _did_you_mean(header: str) -> str:
 
 
 def _near_miss(name: str, headers: list[str]) -> str:
-    """`` (is 'yam_pct' meant to be yam_percent?)`` when an unknown header is close to ``name``.
-    """
-    close = difflib.get_close_matches(name, [h for h in headers if h not in COLUMNS], n=1,
-                                      cutoff=0.75)
+    """`` (is 'yam_pct' meant to be yam_percent?)`` when an unknown header is close to ``name``."""
+    close = difflib.get_close_matches(
+        name, [h for h in headers if h not in COLUMNS], n=1, cutoff=0.75
+    )
     return f" (is {close[0]!r} meant to be {name}?)" if close else ""
 
 
@@ -115,12 +119,20 @@ def _missing_columns(frame: pd.DataFrame, raw: RawTable, source: str) -> list[Pr
             continue
         if name in _FROM_INFUSIONS and raw.infusions and len(raw.infusions) == len(frame):
             continue
-        problems.append(Problem(source, raw.header_row, name,
-                                "required column missing" + _near_miss(name, headers)))
+        problems.append(
+            Problem(
+                source, raw.header_row, name, "required column missing" + _near_miss(name, headers)
+            )
+        )
     if "bmi_kg_m2" not in frame.columns:
-        problems.append(Problem(source, raw.header_row, "bmi_kg_m2",
-                                "required column missing (give bmi_kg_m2, or height_cm and "
-                                "weight_kg)"))
+        problems.append(
+            Problem(
+                source,
+                raw.header_row,
+                "bmi_kg_m2",
+                "required column missing (give bmi_kg_m2, or height_cm and weight_kg)",
+            )
+        )
     return problems
 
 
@@ -147,8 +159,9 @@ def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[P
             message += " (give bmi_kg_m2, or height_cm and weight_kg)"
         elif name in _FROM_INFUSIONS:
             message += " (or give an infusion record)"
-        problems += [Problem(source, int(rows.iloc[i]), name, message)
-                     for i in np.flatnonzero(missing)]
+        problems += [
+            Problem(source, int(rows.iloc[i]), name, message) for i in np.flatnonzero(missing)
+        ]
     return problems
 
 
@@ -159,9 +172,15 @@ def _duplicate_ids(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Pr
     duplicated = ids.notna() & ids.duplicated(keep="first")
     _check_hits(duplicated.to_numpy(dtype=bool, na_value=False), rows, source, "patient_id")
     first_row = dict(zip(ids[~ids.duplicated()], rows[~ids.duplicated()], strict=True))
-    problems = [Problem(source, int(rows.iloc[i]), "patient_id",
-                        f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})")
-                for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))]
+    problems = [
+        Problem(
+            source,
+            int(rows.iloc[i]),
+            "patient_id",
+            f"duplicate patient_id (first in row {first_row[ids.iloc[i]]})",
+        )
+        for i in np.flatnonzero(duplicated.to_numpy(dtype=bool, na_value=False))
+    ]
     return problems + _id_text_problems(ids[~duplicated], rows[~duplicated], source)
 
 
@@ -182,25 +201,46 @@ def _id_text_problems(ids: pd.Series, rows: pd.Series, source: str) -> list[Prob
             continue
         check_problem_count(problems, source)
         plain = pid.isascii() and pid.isprintable()  # the common case: no scan, NFKC = itself
-        hidden = None if plain else next(
-            (c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        hidden = (
+            None
+            if plain
+            else next((c for c in pid if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        )
         if hidden is not None:
-            problems.append(Problem(source, int(row), "patient_id",
-                                    f"control or invisible character U+{ord(hidden):04X} in "
-                                    "the id; ids must be plain visible text"))
+            problems.append(
+                Problem(
+                    source,
+                    int(row),
+                    "patient_id",
+                    f"control or invisible character U+{ord(hidden):04X} in "
+                    "the id; ids must be plain visible text",
+                )
+            )
             continue
         key = pid if plain else unicodedata.normalize("NFKC", pid)
         if key in seen:
-            problems.append(Problem(source, int(row), "patient_id",
-                                    f"the same id as row {seen[key][1]} once Unicode is "
-                                    "normalised (NFKC: composed/decomposed or full-width "
-                                    "characters); write one id one way"))
+            problems.append(
+                Problem(
+                    source,
+                    int(row),
+                    "patient_id",
+                    f"the same id as row {seen[key][1]} once Unicode is "
+                    "normalised (NFKC: composed/decomposed or full-width "
+                    "characters); write one id one way",
+                )
+            )
             continue
         seen[key] = (pid, int(row))
         if key.casefold() in folded:
-            problems.append(Problem(source, int(row), "patient_id",
-                                    f"differs from the id in row {folded[key.casefold()][1]} "
-                                    "only in letter case", "warning"))
+            problems.append(
+                Problem(
+                    source,
+                    int(row),
+                    "patient_id",
+                    f"differs from the id in row {folded[key.casefold()][1]} only in letter case",
+                    "warning",
+                )
+            )
         folded.setdefault(key.casefold(), (pid, int(row)))
     return problems
 
@@ -209,8 +249,11 @@ def _check_hits(mask: np.ndarray, rows: pd.Series, source: str, column: str) -> 
     """Refuse the file before more than MAX_PROBLEMS Problems of one kind are built."""
     hits = np.flatnonzero(mask)
     if len(hits) > MAX_PROBLEMS:
-        check_problem_count([Problem(source, int(rows.iloc[hits[0]]), column,
-                                     f"{len(hits):,} rows like this one")], source, MAX_PROBLEMS)
+        check_problem_count(
+            [Problem(source, int(rows.iloc[hits[0]]), column, f"{len(hits):,} rows like this one")],
+            source,
+            MAX_PROBLEMS,
+        )
 
 
 def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
@@ -218,9 +261,15 @@ def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Pro
         return []
     wrong = (frame["para"] > frame["gravida"]).to_numpy(dtype=bool, na_value=False)
     _check_hits(wrong, rows, source, "para")
-    return [Problem(source, int(rows.iloc[i]), "para",
-                    f"para ({frame['para'].iloc[i]}) exceeds gravida ({frame['gravida'].iloc[i]})")
-            for i in np.flatnonzero(wrong)]
+    return [
+        Problem(
+            source,
+            int(rows.iloc[i]),
+            "para",
+            f"para ({frame['para'].iloc[i]}) exceeds gravida ({frame['gravida'].iloc[i]})",
+        )
+        for i in np.flatnonzero(wrong)
+    ]
 
 
 def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
@@ -235,18 +284,28 @@ def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, 
     return frame, derived
 
 
-def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTable,
-                           rows: pd.Series, as_of: datetime | None = None,
-                           ) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
+def _derive_from_infusions(
+    frame: pd.DataFrame,
+    derived: pd.Series,
+    raw: RawTable,
+    rows: pd.Series,
+    as_of: datetime | None = None,
+) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
     if not raw.infusions:
         return frame, derived, []
     problems: list[Problem] = []
-    for name, dtype in (("mgso4_days", "Int64"), ("mgso4_total_g", "Float64"),
-                        ("_mgso4_start", "datetime64[ns]"), ("_mgso4_end", "datetime64[ns]"),
-                        ("_infusions", object), ("_as_of", object)):
+    for name, dtype in (
+        ("mgso4_days", "Int64"),
+        ("mgso4_total_g", "Float64"),
+        ("_mgso4_start", "datetime64[ns]"),
+        ("_mgso4_end", "datetime64[ns]"),
+        ("_infusions", object),
+        ("_as_of", object),
+    ):
         if name not in frame.columns:
-            frame[name] = pd.Series(None if dtype is object else pd.NA, index=frame.index,
-                                    dtype=dtype)
+            frame[name] = pd.Series(
+                None if dtype is object else pd.NA, index=frame.index, dtype=dtype
+            )
     for index, infusions in raw.infusions.items():
         row = int(rows.iloc[index])
         totals, found = summarise_infusions(infusions, raw.source, row, as_of)
@@ -259,8 +318,9 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
         # The infusion span, for the report's timeline (valid lists only reach here).
         frame.at[index, "_mgso4_start"] = min(start for start, _, _ in parsed)
         frame.at[index, "_mgso4_end"] = max((end or as_of) for _, end, _ in parsed)
-        frame.at[index, "_infusions"] = [[a.isoformat(), b and b.isoformat(), r]
-                                         for a, b, r in parsed]
+        frame.at[index, "_infusions"] = [
+            [a.isoformat(), b and b.isoformat(), r] for a, b, r in parsed
+        ]
         frame.at[index, "_as_of"] = as_of.isoformat() if as_of else None
         if pd.isna(frame.at[index, "mgso4_days"]):
             frame.at[index, "mgso4_days"] = days
@@ -272,13 +332,22 @@ def _derive_from_infusions(frame: pd.DataFrame, derived: pd.Series, raw: RawTabl
 
 
 def _parsed_infusions(infusions: list) -> list[tuple[datetime, datetime | None, float]]:
-    return [(_datetime(i["start"]), _datetime(i["end"]) if i.get("end") is not None else None,
-             float(i["rate_g_per_h"])) for i in infusions]
+    return [
+        (
+            _datetime(i["start"]),
+            _datetime(i["end"]) if i.get("end") is not None else None,
+            float(i["rate_g_per_h"]),
+        )
+        for i in infusions
+    ]
 
 
-def summarise_infusions(infusions: object, source: str, row: int,
-                        as_of: datetime | None = None,
-                        ) -> tuple[tuple[int, float] | None, list[Problem]]:
+def summarise_infusions(
+    infusions: object,
+    source: str,
+    row: int,
+    as_of: datetime | None = None,
+) -> tuple[tuple[int, float] | None, list[Problem]]:
     """``(calendar days with any infusion, sum of rate × hours)`` up to ``as_of``, or the
     problems found. An infusion still running has ``"end": null`` and needs ``as_of``."""
     if not isinstance(infusions, list) or not infusions:
@@ -290,8 +359,9 @@ def summarise_infusions(infusions: object, source: str, row: int,
         check_problem_count(problems, source)
         where = f"infusions[{number}]"
         if not isinstance(item, dict):
-            problems.append(Problem(source, row, where, "expected an object with start, end, "
-                                    "rate_g_per_h"))
+            problems.append(
+                Problem(source, row, where, "expected an object with start, end, rate_g_per_h")
+            )
             continue
         start, end = _datetime(item.get("start")), _datetime(item.get("end"))
         running = "end" in item and item["end"] is None
@@ -299,16 +369,31 @@ def summarise_infusions(infusions: object, source: str, row: int,
         if start is None:
             problems.append(Problem(source, row, f"{where}.start", "not an ISO date-time"))
         if running and as_of is None:
-            problems.append(Problem(source, row, f"{where}.end", "still running (null): give "
-                                    "--as-of to count the exposure so far"))
+            problems.append(
+                Problem(
+                    source,
+                    row,
+                    f"{where}.end",
+                    "still running (null): give --as-of to count the exposure so far",
+                )
+            )
         elif running:
             end = as_of
         elif end is None:
             problems.append(Problem(source, row, f"{where}.end", "not an ISO date-time"))
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not (
-                0 <= rate <= MAX_INFUSION_RATE_G_PER_H):
-            problems.append(Problem(source, row, f"{where}.rate_g_per_h",
-                                    f"must be a number from 0 to {MAX_INFUSION_RATE_G_PER_H:g}"))
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not (0 <= rate <= MAX_INFUSION_RATE_G_PER_H)
+        ):
+            problems.append(
+                Problem(
+                    source,
+                    row,
+                    f"{where}.rate_g_per_h",
+                    f"must be a number from 0 to {MAX_INFUSION_RATE_G_PER_H:g}",
+                )
+            )
             continue
         if start is None or end is None:
             continue
@@ -339,13 +424,17 @@ def _datetime(value: object) -> datetime | None:
     return parsed.replace(tzinfo=None)  # wall-clock time decides the calendar day
 
 
-def attach_lab_draws(table: PreparedTable, draws: dict[str, list[dict]], problems: list[Problem],
-                     bad_ids: set[str]) -> PreparedTable:
+def attach_lab_draws(
+    table: PreparedTable, draws: dict[str, list[dict]], problems: list[Problem], bad_ids: set[str]
+) -> PreparedTable:
     """The ``--labs`` series on each patient's row (``_lab_draws``); a patient with a bad lab
     row is not valid (no partial report), and the lab file's problems join the table's."""
     frame = table.frame
     ids = frame["patient_id"] if "patient_id" in frame else pd.Series([], dtype=object)
-    frame["_lab_draws"] = pd.Series([draws.get(pid) if isinstance(pid, str) else None
-                                     for pid in ids], index=frame.index, dtype=object)
+    frame["_lab_draws"] = pd.Series(
+        [draws.get(pid) if isinstance(pid, str) else None for pid in ids],
+        index=frame.index,
+        dtype=object,
+    )
     valid = table.valid & ~ids.isin(bad_ids).reset_index(drop=True)
     return PreparedTable(table.source, frame, valid, table.problems + problems)

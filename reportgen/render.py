@@ -24,10 +24,12 @@ ASSETS = Path(str(resources.files("reportgen.assets")))
 TEMPLATES = Path(str(resources.files("reportgen.templates")))
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _PARSED_CSS_MAX = 8  # distinct style sheets kept parsed per renderer (report.css, cohort.css)
-_FONT_FILES = {("normal", "normal"): "LiberationSans-Regular.ttf",
-               ("bold", "normal"): "LiberationSans-Bold.ttf",
-               ("normal", "italic"): "LiberationSans-Italic.ttf",
-               ("bold", "italic"): "LiberationSans-BoldItalic.ttf"}
+_FONT_FILES = {
+    ("normal", "normal"): "LiberationSans-Regular.ttf",
+    ("bold", "normal"): "LiberationSans-Bold.ttf",
+    ("normal", "italic"): "LiberationSans-Italic.ttf",
+    ("bold", "italic"): "LiberationSans-BoldItalic.ttf",
+}
 
 
 class AssetsOnlyFetcher(URLFetcher):
@@ -60,7 +62,8 @@ class AssetsOnlyFetcher(URLFetcher):
                 inside = False
             if not inside:
                 raise FatalURLFetchingError(
-                    f"blocked resource outside the report assets: {url[:80]}")
+                    f"blocked resource outside the report assets: {url[:80]}"
+                )
         elif not url.startswith("data:"):
             raise FatalURLFetchingError(f"blocked external resource: {url[:80]}")
 
@@ -98,8 +101,14 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     """Jinja environment: user templates first, then the shipped ones; always autoescaped."""
     loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders.append(FileSystemLoader(str(TEMPLATES)))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
     # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
     # force (reportgen.i18n.using), so one environment serves every language.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
@@ -110,8 +119,9 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
 def css_string(value: object) -> Markup:
     """``value`` as a quoted CSS string, every character but letters, digits and spaces
     escaped (``\\HHHHHH``): safe inside ``<style>`` whatever an id or a name holds."""
-    text = "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):06X}"
-                   for c in str(value))
+    text = "".join(
+        c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):06X}" for c in str(value)
+    )
     return Markup(f'"{text}"')
 
 
@@ -123,8 +133,9 @@ class HtmlPdfRenderer:
         self.css = Markup(self.env.loader.get_source(self.env, "report.css")[0])
         self.fetcher = AssetsOnlyFetcher()
         self.font_config = FontConfiguration()
-        self.font_css = weasyprint.CSS(string=_font_face_css(), font_config=self.font_config,
-                                       url_fetcher=self.fetcher)
+        self.font_css = weasyprint.CSS(
+            string=_font_face_css(), font_config=self.font_config, url_fetcher=self.fetcher
+        )
         self._collector = _COLLECTOR
         self._parsed_css: dict[str, weasyprint.CSS] = {}
         self.tuning = pdf_tuning.install()
@@ -133,30 +144,51 @@ class HtmlPdfRenderer:
         lang_css = _lang_css()
         try:
             return self.env.get_template(template).render(
-                report={**report, "css": self.css, "lang_css": lang_css})
+                report={**report, "css": self.css, "lang_css": lang_css}
+            )
         except TemplateError as exc:
             raise RenderError(f"template {template}: {exc.__class__.__name__}: {exc}") from None
 
-    def pdf(self, html: str, *, attachment: bytes | None, attachment_name: str,
-            created: datetime, identifier: str) -> bytes:
+    def pdf(
+        self,
+        html: str,
+        *,
+        attachment: bytes | None,
+        attachment_name: str,
+        created: datetime,
+        identifier: str,
+    ) -> bytes:
         """The PDF/A-3u of exactly ``html``, tagged, with ``attachment`` embedded as Data."""
         attachments = []
         if attachment is not None:
-            attachments.append(weasyprint.Attachment(
-                string=attachment, name=attachment_name, relationship="Data",
-                description="Report data (JSON)", created=created, modified=created,
-                url_fetcher=self.fetcher))
+            attachments.append(
+                weasyprint.Attachment(
+                    string=attachment,
+                    name=attachment_name,
+                    relationship="Data",
+                    description="Report data (JSON)",
+                    created=created,
+                    modified=created,
+                    url_fetcher=self.fetcher,
+                )
+            )
         self._collector.messages.clear()
         try:
             body, sheets = self._styles_parsed_once(html)
-            document = weasyprint.HTML(string=body, base_url=str(ASSETS) + "/",
-                                       url_fetcher=self.fetcher)
+            document = weasyprint.HTML(
+                string=body, base_url=str(ASSETS) + "/", url_fetcher=self.fetcher
+            )
             # A fresh image cache per document: every chart is unique to its patient, and a
             # shared cache grew by ~22 MB per 100 reports (benchmarks/run.py).
             pdf = document.write_pdf(
-                stylesheets=[self.font_css, *sheets], font_config=self.font_config, cache={},
-                pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=attachments,
-                pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode())
+                stylesheets=[self.font_css, *sheets],
+                font_config=self.font_config,
+                cache={},
+                pdf_variant=PDF_VARIANT,
+                pdf_tags=True,
+                attachments=attachments,
+                pdf_identifier=hashlib.sha256(identifier.encode()).hexdigest()[:32].encode(),
+            )
         except FatalURLFetchingError as exc:
             raise RenderError(f"render refused a resource: {exc}") from None
         if self._collector.messages:
@@ -171,8 +203,12 @@ class HtmlPdfRenderer:
         is unchanged (byte-identical PDFs). A ``<link>``, a ``<style media=...>`` or an
         ``!important`` keeps the normal path."""
         texts = _STYLE.findall(html)
-        if (not texts or "<link" in html or html.count("<style") != len(texts)
-                or any("!important" in text for text in texts)):
+        if (
+            not texts
+            or "<link" in html
+            or html.count("<style") != len(texts)
+            or any("!important" in text for text in texts)
+        ):
             return html, []
         if len(self._parsed_css) + len(texts) > _PARSED_CSS_MAX:
             self._parsed_css.clear()
@@ -181,8 +217,11 @@ class HtmlPdfRenderer:
             sheet = self._parsed_css.get(text)
             if sheet is None:
                 sheet = self._parsed_css[text] = weasyprint.CSS(
-                    string=text, base_url=str(ASSETS) + "/", font_config=self.font_config,
-                    url_fetcher=self.fetcher)
+                    string=text,
+                    base_url=str(ASSETS) + "/",
+                    font_config=self.font_config,
+                    url_fetcher=self.fetcher,
+                )
             sheets.append(sheet)
         return _STYLE.sub("", html), sheets
 
@@ -191,17 +230,20 @@ class HtmlPdfRenderer:
 # after Liberation Sans (Latin letters and digits as in English); Japanese page numbers.
 # English adds nothing (its HTML stays as it was).
 JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
-_LANG_CSS = {"ja": (
-    'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
-    '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
-    'h1, h2, h3, .verdict-label { letter-spacing: 0; }\n'
-    # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
-    # [IQR]" to stay on one line; the test column gives the room.
-    'table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n'
-    'table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n'
-    # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
-    'table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n'
-    'table.listing col.l-status { width: 11%; }\n')}
+_LANG_CSS = {
+    "ja": (
+        'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
+        '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
+        "h1, h2, h3, .verdict-label { letter-spacing: 0; }\n"
+        # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
+        # [IQR]" to stay on one line; the test column gives the room.
+        "table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n"
+        "table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n"
+        # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
+        "table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n"
+        "table.listing col.l-status { width: 11%; }\n"
+    )
+}
 
 
 def _lang_css() -> Markup | str:
@@ -209,9 +251,11 @@ def _lang_css() -> Markup | str:
     if lang == "en":
         return ""
     if not JA_FONT_FILE.is_file():
-        raise RenderError(f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
-                          "install the Debian package fonts-ipaexfont-gothic "
-                          "(scripts/setup-system)")
+        raise RenderError(
+            f"Japanese reports need the IPAex Gothic font ({JA_FONT_FILE}): "
+            "install the Debian package fonts-ipaexfont-gothic "
+            "(scripts/setup-system)"
+        )
     return Markup(_LANG_CSS[lang])
 
 
@@ -219,6 +263,8 @@ def _font_face_css() -> str:
     faces = []
     for (weight, style), name in _FONT_FILES.items():
         url = (ASSETS / "fonts" / name).resolve().as_uri()
-        faces.append(f'@font-face {{ font-family: "Liberation Sans"; font-weight: {weight}; '
-                     f'font-style: {style}; src: url("{url}"); }}')
+        faces.append(
+            f'@font-face {{ font-family: "Liberation Sans"; font-weight: {weight}; '
+            f'font-style: {style}; src: url("{url}"); }}'
+        )
     return "\n".join(faces)

@@ -16,32 +16,67 @@ from reportgen.settings import load_settings, with_language
 class ReportRenderer:
     """Per-process: organisation settings and the HTML/PDF renderer, built once."""
 
-    def __init__(self, template_dir: str | Path | None, settings_path: str | Path | None,
-                 lang: str | None = None):
+    def __init__(
+        self,
+        template_dir: str | Path | None,
+        settings_path: str | Path | None,
+        lang: str | None = None,
+    ):
         self.settings = with_language(load_settings(settings_path), lang)
         self.engine = HtmlPdfRenderer(template_dir)
 
-    def patient(self, assessment: Assessment, document: dict, json_bytes: bytes, rules: RuleSet,
-                run, *, stem: str, want_pdf: bool) -> tuple[str, bytes | None]:
+    def patient(
+        self,
+        assessment: Assessment,
+        document: dict,
+        json_bytes: bytes,
+        rules: RuleSet,
+        run,
+        *,
+        stem: str,
+        want_pdf: bool,
+    ) -> tuple[str, bytes | None]:
         """HTML and (when wanted) the PDF of one patient's report."""
         json_name = f"patient-{stem}.json"
-        report = patient_context(assessment, rules, self.settings, generated_at=run.generated_at,
-                                 tool_version=__version__, source=run.source_name,
-                                 json_name=json_name)
+        report = patient_context(
+            assessment,
+            rules,
+            self.settings,
+            generated_at=run.generated_at,
+            tool_version=__version__,
+            source=run.source_name,
+            json_name=json_name,
+        )
         html = self.engine.html("patient.html", report)
         if not want_pdf:
             return html, None
-        pdf = self.engine.pdf(html, attachment=json_bytes, attachment_name="report.json",
-                              created=_parse_time(run.generated_at),
-                              identifier=f"patient:{document['patient_id']}:{run.generated_at}")
+        pdf = self.engine.pdf(
+            html,
+            attachment=json_bytes,
+            attachment_name="report.json",
+            created=_parse_time(run.generated_at),
+            identifier=f"patient:{document['patient_id']}:{run.generated_at}",
+        )
         return html, pdf
 
-    def document(self, template: str, report: dict, *, json_bytes: bytes | None,
-                 generated_at: str, identifier: str) -> tuple[str, bytes]:
+    def document(
+        self,
+        template: str,
+        report: dict,
+        *,
+        json_bytes: bytes | None,
+        generated_at: str,
+        identifier: str,
+    ) -> tuple[str, bytes]:
         """HTML and PDF of any other report (the cohort summary)."""
         html = self.engine.html(template, report)
-        pdf = self.engine.pdf(html, attachment=json_bytes, attachment_name="report.json",
-                              created=_parse_time(generated_at), identifier=identifier)
+        pdf = self.engine.pdf(
+            html,
+            attachment=json_bytes,
+            attachment_name="report.json",
+            created=_parse_time(generated_at),
+            identifier=identifier,
+        )
         return html, pdf
 
 

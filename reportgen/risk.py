@@ -26,26 +26,40 @@ from reportgen.models import (
 )
 from reportgen.rules import RiskRule, RuleSet
 
-_OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-              "!=": operator.ne}
+_OPERATORS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "!=": operator.ne,
+}
 _NEGATED = {">": "≤", ">=": "<", "<": "≥", "<=": ">", "!=": "="}
 _SHOWN = {">=": "≥", "<=": "≤", "!=": "≠"}
 _DESCRIPTION = {  # translated at use: _(_DESCRIPTION[input])
-    "mgso4_days": N_("MgSO4 tocolysis"), "mgso4_total_g": N_("cumulative MgSO4"),
-    "bmi_kg_m2": "BMI", "vitamin_d_ng_ml": N_("serum 25(OH)D"), "bed_rest_days": N_("bed rest"),
-    "smoking": N_("smoking"), "family_history": N_("family history"),
+    "mgso4_days": N_("MgSO4 tocolysis"),
+    "mgso4_total_g": N_("cumulative MgSO4"),
+    "bmi_kg_m2": "BMI",
+    "vitamin_d_ng_ml": N_("serum 25(OH)D"),
+    "bed_rest_days": N_("bed rest"),
+    "smoking": N_("smoking"),
+    "family_history": N_("family history"),
     "breastfeeding": N_("breastfeeding"),
-    "glucocorticoid": N_("systemic glucocorticoid therapy"), "heparin": N_("heparin"),
+    "glucocorticoid": N_("systemic glucocorticoid therapy"),
+    "heparin": N_("heparin"),
 }
 _SMOKING = (N_("never"), N_("before pregnancy"), N_("during pregnancy"))  # values, as shown
 _LAB_FLAGS = (N_("low"), N_("high"))
 # How each input's value is printed (clinical-rules §6): one formatter per kind of value.
 _FORMAT: dict[str, Callable[[float], str]] = {
-    "bmi_kg_m2": fmt.bmi, "mgso4_total_g": fmt.grams, "vitamin_d_ng_ml": fmt.trimmed,
+    "bmi_kg_m2": fmt.bmi,
+    "mgso4_total_g": fmt.grams,
+    "vitamin_d_ng_ml": fmt.trimmed,
 }
-_SECONDARY_WORDS = {"heparin": N_("heparin"),
-                    "glucocorticoid": N_("systemic glucocorticoid therapy"),
-                    "prolonged_bed_rest": N_("prolonged bed rest")}
+_SECONDARY_WORDS = {
+    "heparin": N_("heparin"),
+    "glucocorticoid": N_("systemic glucocorticoid therapy"),
+    "prolonged_bed_rest": N_("prolonged bed rest"),
+}
 
 
 def _fires(rule: RiskRule, value):
@@ -77,10 +91,22 @@ def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
             shown, limit = fmt.distinct(value, rule.threshold, _FORMAT.get(rule.input, fmt.number))
             comparison = f"{shown}{unit} {op} {limit}{unit}"
             text = f"{what} {comparison}"
-    subject = (what if value is not None and not isinstance(value, bool | str)
-               else _("{what}:").format(what=what))
-    return RuleResult(rule.rule_id, rule.text("label"), state, text, rule.condition,
-                      rule.text("evidence"), rule.text("caveat"), subject, comparison)
+    subject = (
+        what
+        if value is not None and not isinstance(value, bool | str)
+        else _("{what}:").format(what=what)
+    )
+    return RuleResult(
+        rule.rule_id,
+        rule.text("label"),
+        state,
+        text,
+        rule.condition,
+        rule.text("evidence"),
+        rule.text("caveat"),
+        subject,
+        comparison,
+    )
 
 
 def evaluate_rules(record: Mapping[str, object], rules: RuleSet) -> list[RuleResult]:
@@ -98,8 +124,10 @@ def evaluate_rules_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
         missing = column.isna().to_numpy()
         present = pd.Series(_fires(rule, column)).fillna(False).to_numpy(dtype=bool)
         out[f"flag_{rule.rule_id}"] = np.where(
-            missing, FlagState.NOT_ASSESSED.value,
-            np.where(present, FlagState.PRESENT.value, FlagState.ABSENT.value))
+            missing,
+            FlagState.NOT_ASSESSED.value,
+            np.where(present, FlagState.PRESENT.value, FlagState.ABSENT.value),
+        )
     return out
 
 
@@ -109,9 +137,14 @@ def secondary_causes(results: list[RuleResult], rules: RuleSet) -> list[str]:
     return [rule_id for rule_id in rules.secondary_cause_rules if rule_id in present]
 
 
-def patient_facts(record: Mapping[str, object], fractures: Fractures,
-                  iscd: str | None, status: BoneStatus | None = None,
-                  labs: list | None = None, exposure: Mapping | None = None) -> frozenset[str]:
+def patient_facts(
+    record: Mapping[str, object],
+    fractures: Fractures,
+    iscd: str | None,
+    status: BoneStatus | None = None,
+    labs: list | None = None,
+    exposure: Mapping | None = None,
+) -> frozenset[str]:
     """The facts recommendations may depend on (``rules.FACTS``)."""
     facts = set()
     if status is BoneStatus.NOT_MEASURED:
@@ -138,33 +171,46 @@ def patient_facts(record: Mapping[str, object], fractures: Fractures,
     if record.get("follow_up_date") is not None:
         facts.add("follow_up_booked")
     dxa, delivery = record.get("dxa_date"), record.get("delivery_date")
-    if isinstance(dxa, date | datetime) and isinstance(delivery, date | datetime) and \
-            _day(dxa) < _day(delivery):
+    if (
+        isinstance(dxa, date | datetime)
+        and isinstance(delivery, date | datetime)
+        and _day(dxa) < _day(delivery)
+    ):
         facts.add("scan_in_pregnancy")
     return frozenset(facts)
 
 
-def recommend(status: BoneStatus, results: list[RuleResult], rules: RuleSet,
-              facts: frozenset[str] = frozenset()) -> list[Recommendation]:
+def recommend(
+    status: BoneStatus,
+    results: list[RuleResult],
+    rules: RuleSet,
+    facts: frozenset[str] = frozenset(),
+) -> list[Recommendation]:
     """Recommendations whose condition holds for this patient, in rule-file order."""
     present = {r.rule_id for r in results if r.state is FlagState.PRESENT}
     chosen = []
     for rec in rules.recommendations:
-        applies = (status.value in rec.statuses or any(f in present for f in rec.flags)
-                   or any(f in facts for f in rec.facts))
+        applies = (
+            status.value in rec.statuses
+            or any(f in present for f in rec.flags)
+            or any(f in facts for f in rec.facts)
+        )
         if rec.requires_flag and rec.requires_flag not in present:
             applies = False
         if not all(f in facts for f in rec.requires):
             applies = False
         if applies:
-            text = next((i18n.pick(texts, t) for when, t, texts in rec.variants_i18n
-                         if when in facts), rec.localized_text)
+            text = next(
+                (i18n.pick(texts, t) for when, t, texts in rec.variants_i18n if when in facts),
+                rec.localized_text,
+            )
             chosen.append(Recommendation(rec.rec_id, text))
     return chosen
 
 
-def quality_flags(record: Mapping[str, object], rules: RuleSet,
-                  fractures: Fractures | None = None) -> list[QualityFlag]:
+def quality_flags(
+    record: Mapping[str, object], rules: RuleSet, fractures: Fractures | None = None
+) -> list[QualityFlag]:
     """Data-quality observations (clinical-rules §3); ``warning`` ones change how the result
     reads and stand on page 1."""
     if fractures is None:
@@ -174,18 +220,32 @@ def quality_flags(record: Mapping[str, object], rules: RuleSet,
     if days is not None and grams is not None:
         limit = rules.mgso4_max_g_per_day * days + rules.mgso4_loading_allowance_g
         if grams > limit:
-            flags.append(QualityFlag(
-                "implausible_dose_rate",
-                _("cumulative MgSO4 {grams} g exceeds {limit} g ({per_day} g/day × {days} days "
-                  "+ {loading} g loading): check the record").format(
-                    grams=fmt.grams(grams), limit=fmt.grams(limit),
-                    per_day=fmt.number(rules.mgso4_max_g_per_day), days=days,
-                    loading=fmt.number(rules.mgso4_loading_allowance_g))))
+            flags.append(
+                QualityFlag(
+                    "implausible_dose_rate",
+                    _(
+                        "cumulative MgSO4 {grams} g exceeds {limit} g ({per_day} g/day × "
+                        "{days} days + {loading} g loading): check the record"
+                    ).format(
+                        grams=fmt.grams(grams),
+                        limit=fmt.grams(limit),
+                        per_day=fmt.number(rules.mgso4_max_g_per_day),
+                        days=days,
+                        loading=fmt.number(rules.mgso4_loading_allowance_g),
+                    ),
+                )
+            )
     hospital = record.get("hospital_days")
     if days is not None and hospital is not None and days > hospital:
-        flags.append(QualityFlag("mgso4_days_exceed_hospital_days",
-                                 _("MgSO4 days ({days}) exceed hospital days ({hospital})").format(
-                                     days=days, hospital=hospital), "info"))
+        flags.append(
+            QualityFlag(
+                "mgso4_days_exceed_hospital_days",
+                _("MgSO4 days ({days}) exceed hospital days ({hospital})").format(
+                    days=days, hospital=hospital
+                ),
+                "info",
+            )
+        )
     flags += _fracture_flags(record, fractures)
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
     return flags
@@ -195,37 +255,66 @@ def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[
     flags = []
     sites = record.get("fracture_sites")
     if record.get("fracture") is False and sites:
-        flags.append(QualityFlag("fracture_sites_without_fracture",
-                                 _("fracture sites recorded ({sites}) but fracture = no: check "
-                                   "the record (the class assumes no fracture)").format(
-                                     sites=sites)))
+        flags.append(
+            QualityFlag(
+                "fracture_sites_without_fracture",
+                _(
+                    "fracture sites recorded ({sites}) but fracture = no: check "
+                    "the record (the class assumes no fracture)"
+                ).format(sites=sites),
+            )
+        )
     for site in fractures.not_jos:
-        where = re.sub(r"\s*stress fracture\s*$", " (stress fracture)", site.text,
-                       flags=re.IGNORECASE)
-        flags.append(QualityFlag("fracture_site_not_jos",
-                                 _("fracture at {site}: not among the JOS fragility sites — "
-                                   "review (the class follows the BMD)").format(site=where)))
+        where = re.sub(
+            r"\s*stress fracture\s*$", " (stress fracture)", site.text, flags=re.IGNORECASE
+        )
+        flags.append(
+            QualityFlag(
+                "fracture_site_not_jos",
+                _(
+                    "fracture at {site}: not among the JOS fragility sites — "
+                    "review (the class follows the BMD)"
+                ).format(site=where),
+            )
+        )
     if fractures.assumed_vertebral:
-        flags.append(QualityFlag("fracture_site_assumed",
-                                 _("fracture recorded without a site: assumed vertebral (the "
-                                   "seed's convention) — record the site"), "info"))
+        flags.append(
+            QualityFlag(
+                "fracture_site_assumed",
+                _(
+                    "fracture recorded without a site: assumed vertebral (the "
+                    "seed's convention) — record the site"
+                ),
+                "info",
+            )
+        )
     # no DXA yet: no scan region for a fracture to lie in
-    region = dxa_region(record.get("dxa_site")) if record.get("yam_percent") is not None \
-        else frozenset()
+    region = (
+        dxa_region(record.get("dxa_site")) if record.get("yam_percent") is not None else frozenset()
+    )
     inside = sorted(fractures.vertebrae & region, key=lambda v: int(v[1:]))
     region_text = f"{min(region, key=_level)}–{max(region, key=_level)}" if region else ""
     if inside:
-        flags.append(QualityFlag(
-            "fracture_in_dxa_region",
-            _("fractured vertebra {vertebrae} inside the DXA region ({region}): fractures "
-              "raise spine BMD, so the YAM may overstate bone mass; exclude the vertebra and "
-              "re-analyse (ISCD)").format(vertebrae=fmt.listing(inside), region=region_text)))
+        flags.append(
+            QualityFlag(
+                "fracture_in_dxa_region",
+                _(
+                    "fractured vertebra {vertebrae} inside the DXA region ({region}): fractures "
+                    "raise spine BMD, so the YAM may overstate bone mass; exclude the vertebra and "
+                    "re-analyse (ISCD)"
+                ).format(vertebrae=fmt.listing(inside), region=region_text),
+            )
+        )
     elif fractures.lumbar_level_unknown and region:
-        flags.append(QualityFlag(
-            "fracture_in_dxa_region",
-            _("lumbar fracture at an unrecorded level may lie inside the DXA region "
-              "({region}): fractures raise spine BMD; record the level (ISCD)").format(
-                region=region_text)))
+        flags.append(
+            QualityFlag(
+                "fracture_in_dxa_region",
+                _(
+                    "lumbar fracture at an unrecorded level may lie inside the DXA region "
+                    "({region}): fractures raise spine BMD; record the level (ISCD)"
+                ).format(region=region_text),
+            )
+        )
     return flags
 
 
@@ -238,21 +327,36 @@ def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
         return []
     days = (_day(dxa) - _day(delivery)).days
     if days < 0:
-        return [QualityFlag("dxa_before_delivery",
-                            _("DXA {days} days before delivery: a scan in pregnancy, not a "
-                              "postpartum scan").format(days=-days))]
-    return [QualityFlag("dxa_days_postpartum",
-                        _("DXA {days} days after delivery").format(days=days), "info")]
+        return [
+            QualityFlag(
+                "dxa_before_delivery",
+                _(
+                    "DXA {days} days before delivery: a scan in pregnancy, not a postpartum scan"
+                ).format(days=-days),
+            )
+        ]
+    return [
+        QualityFlag(
+            "dxa_days_postpartum", _("DXA {days} days after delivery").format(days=days), "info"
+        )
+    ]
 
 
 def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def page1_statements(record: Mapping[str, object], finding: Finding, fractures: Fractures,
-                     iscd: str | None, secondary: list[str], results: list[RuleResult],
-                     quality: list[QualityFlag], rules: RuleSet,
-                     labs: list | None = None) -> list[Statement]:
+def page1_statements(
+    record: Mapping[str, object],
+    finding: Finding,
+    fractures: Fractures,
+    iscd: str | None,
+    secondary: list[str],
+    results: list[RuleResult],
+    quality: list[QualityFlag],
+    rules: RuleSet,
+    labs: list | None = None,
+) -> list[Statement]:
     """What changes how the result reads, in reading order: fractures first, then back pain,
     the ISCD verdict, secondary contributors, discordant readings, abnormal labs and the
     data-quality warnings."""
@@ -261,48 +365,78 @@ def page1_statements(record: Mapping[str, object], finding: Finding, fractures: 
         sites = fractures.describe(("vertebral", "proximal_femur", "other_fragility"))
         text = _("Fragility fracture recorded: {sites}").format(sites=sites)
         if fractures.assumed_vertebral:
-            text = _("Fragility fracture recorded without a site: assumed vertebral (the "
-                     "seed's convention)")
+            text = _(
+                "Fragility fracture recorded without a site: assumed vertebral (the "
+                "seed's convention)"
+            )
         if finding.status is BoneStatus.NOT_MEASURED:
             if fractures.kind in ("vertebral", "proximal_femur"):
-                text += _("; by JOS 2012 such a fracture alone meets the criteria for "
-                          "osteoporosis — refer now, and measure the BMD")
+                text += _(
+                    "; by JOS 2012 such a fracture alone meets the criteria for "
+                    "osteoporosis — refer now, and measure the BMD"
+                )
             else:
                 text += _("; refer to a bone specialist, and measure the BMD")
         elif not finding.by_fracture:
-            text += _("; by {criteria} it does not decide the class ({status} by BMD), but it "
-                      "needs a bone specialist's review").format(
-                criteria=_criteria_name(finding.criteria), status=finding.status.label.lower())
+            text += _(
+                "; by {criteria} it does not decide the class ({status} by BMD), but it "
+                "needs a bone specialist's review"
+            ).format(criteria=_criteria_name(finding.criteria), status=finding.status.label.lower())
         out.append(Statement("fracture", text + fmt.full_stop()))
     if record.get("back_pain") is True and record.get("fracture") is not True:
-        out.append(Statement(
-            "back_pain",
-            _("New back pain recorded and no fracture: image the spine (MRI, or radiographs "
-              "after delivery) before calling it a strained back — after long MgSO4 tocolysis "
-              "this is how PLO presents.")))
+        out.append(
+            Statement(
+                "back_pain",
+                _(
+                    "New back pain recorded and no fracture: image the spine (MRI, or radiographs "
+                    "after delivery) before calling it a strained back — after long MgSO4 "
+                    "tocolysis this is how PLO presents."
+                ),
+            )
+        )
     if iscd == ISCD_BELOW:
         z = fmt.score(record.get("z_score"))
-        out.append(Statement(
-            "iscd_below",
-            _("Z-score {z}: below the expected range for age (ISCD) — work up secondary "
-              "causes and repeat the DXA, whatever the JOS class.").format(z=z)))
+        out.append(
+            Statement(
+                "iscd_below",
+                _(
+                    "Z-score {z}: below the expected range for age (ISCD) — work up secondary "
+                    "causes and repeat the DXA, whatever the JOS class."
+                ).format(z=z),
+            )
+        )
     if secondary:
         words = [_secondary_text(rule_id, results) for rule_id in secondary]
-        out.append(Statement("secondary_causes",
-                             _("Possible secondary contributors recorded: {causes}.").format(
-                                 causes=fmt.listing(words)),
-                             "warning" if finding.status is not BoneStatus.NORMAL else "info"))
+        out.append(
+            Statement(
+                "secondary_causes",
+                _("Possible secondary contributors recorded: {causes}.").format(
+                    causes=fmt.listing(words)
+                ),
+                "warning" if finding.status is not BoneStatus.NORMAL else "info",
+            )
+        )
     if finding.discordance:
-        out.append(Statement("yam_t_discordance", finding.discordance[0].upper()
-                             + finding.discordance[1:] + fmt.full_stop(), "info"))
+        out.append(
+            Statement(
+                "yam_t_discordance",
+                finding.discordance[0].upper() + finding.discordance[1:] + fmt.full_stop(),
+                "info",
+            )
+        )
     abnormal = _abnormal_labs(labs or [])
     if abnormal:
-        out.append(Statement("abnormal_labs",
-                             _("Lab values outside the reference interval: {labs}.").format(
-                                 labs=abnormal)))
-    out += [Statement(q.flag_id, q.message[0].upper() + q.message[1:] + fmt.full_stop(),
-                      q.severity)
-            for q in quality if q.severity == "warning"]
+        out.append(
+            Statement(
+                "abnormal_labs",
+                _("Lab values outside the reference interval: {labs}.").format(labs=abnormal),
+            )
+        )
+    out += [
+        Statement(q.flag_id, q.message[0].upper() + q.message[1:] + fmt.full_stop(), q.severity)
+        for q in quality
+        if q.severity == "warning"
+    ]
     return out
 
 
@@ -316,26 +450,32 @@ def _abnormal_labs(labs: list) -> str:
     parts = []
     for result in latest.values():
         if result.flag == "normal" or result.test == "albumin":  # albumin: read through the
-            continue                                             # corrected calcium
+            continue  # corrected calcium
         test = LAB_TESTS[result.test]
         label = _(test.label)
         label = label if label[1:2].isupper() else label[0].lower() + label[1:]
         name = _("corrected calcium") if result.corrected_value is not None else label
         value = result.corrected_value if result.corrected_value is not None else result.value
         interval = interval_text(result.low, result.high)
-        parts.append(_("{name} {value} {unit} ({flag}; {interval})").format(
-            name=name, value=fmt.number(value), unit=test.unit, flag=_(result.flag),
-            interval=interval))
+        parts.append(
+            _("{name} {value} {unit} ({flag}; {interval})").format(
+                name=name,
+                value=fmt.number(value),
+                unit=test.unit,
+                flag=_(result.flag),
+                interval=interval,
+            )
+        )
     return _("; ").join(parts)
 
 
 def _secondary_text(rule_id: str, results: list[RuleResult]) -> str:
-    word = (_(_SECONDARY_WORDS[rule_id]) if rule_id in _SECONDARY_WORDS
-            else rule_id.replace("_", " "))
+    word = (
+        _(_SECONDARY_WORDS[rule_id]) if rule_id in _SECONDARY_WORDS else rule_id.replace("_", " ")
+    )
     result = next((r for r in results if r.rule_id == rule_id), None)
     if rule_id == "prolonged_bed_rest" and result is not None:
-        return _("{cause} ({days} days)").format(cause=word,
-                                                 days=result.comparison.split(" ")[0])
+        return _("{cause} ({days} days)").format(cause=word, days=result.comparison.split(" ")[0])
     return word
 
 
@@ -343,6 +483,13 @@ def _criteria_name(criteria: str) -> str:
     return {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}.get(criteria, criteria)
 
 
-__all__ = ["evaluate_rule", "evaluate_rules", "evaluate_rules_frame",
-           "page1_statements", "patient_facts", "quality_flags", "recommend",
-           "secondary_causes"]
+__all__ = [
+    "evaluate_rule",
+    "evaluate_rules",
+    "evaluate_rules_frame",
+    "page1_statements",
+    "patient_facts",
+    "quality_flags",
+    "recommend",
+    "secondary_causes",
+]

@@ -26,28 +26,45 @@ from reportgen.sites import (
     site_vertebrae,
 )
 
-SCAN_COLUMNS: dict[str, Column] = {c.name: c for c in [
-    Column("patient_id", "text", required=True),
-    Column("scan_date", "date", required=True),
-    Column("site", "text", required=True),
-    Column("bmd_g_cm2", "number", 0.2, 2.0, required=True),
-    Column("yam_percent", "number", 20, 150),
-    Column("age_matched_percent", "number", 20, 200),
-    Column("t_score", "number", -8, 6),
-    Column("z_score", "number", -8, 6),
-    Column("device", "text"),
-    Column("excluded_vertebrae", "text"),
-]}
+SCAN_COLUMNS: dict[str, Column] = {
+    c.name: c
+    for c in [
+        Column("patient_id", "text", required=True),
+        Column("scan_date", "date", required=True),
+        Column("site", "text", required=True),
+        Column("bmd_g_cm2", "number", 0.2, 2.0, required=True),
+        Column("yam_percent", "number", 20, 150),
+        Column("age_matched_percent", "number", 20, 200),
+        Column("t_score", "number", -8, 6),
+        Column("z_score", "number", -8, 6),
+        Column("device", "text"),
+        Column("excluded_vertebrae", "text"),
+    ]
+}
 _REQUIRED = tuple(c.name for c in SCAN_COLUMNS.values() if c.required)
 # Vendor and Japanese result-sheet headings (domain-notes §5), on top of the main aliases.
 SCAN_ALIASES = {
-    "date": "scan_date", "dxa_date": "scan_date", "region": "site", "dxa_site": "site",
-    "roi": "site", "bmd": "bmd_g_cm2", "bmd_(g/cm2)": "bmd_g_cm2", "bmd_(g/cm²)": "bmd_g_cm2",
-    "%yam": "yam_percent", "若年成人比較%": "yam_percent", "若年成人比較(%)": "yam_percent",
-    "age_matched_%": "age_matched_percent", "age_matched": "age_matched_percent",
-    "am_(%)": "age_matched_percent", "同年齢比較%": "age_matched_percent",
-    "同年齢比較(%)": "age_matched_percent", "t": "t_score", "z": "z_score",
-    "model": "device", "scanner": "device", "excluded": "excluded_vertebrae",
+    "date": "scan_date",
+    "dxa_date": "scan_date",
+    "region": "site",
+    "dxa_site": "site",
+    "roi": "site",
+    "bmd": "bmd_g_cm2",
+    "bmd_(g/cm2)": "bmd_g_cm2",
+    "bmd_(g/cm²)": "bmd_g_cm2",
+    "%yam": "yam_percent",
+    "若年成人比較%": "yam_percent",
+    "若年成人比較(%)": "yam_percent",
+    "age_matched_%": "age_matched_percent",
+    "age_matched": "age_matched_percent",
+    "am_(%)": "age_matched_percent",
+    "同年齢比較%": "age_matched_percent",
+    "同年齢比較(%)": "age_matched_percent",
+    "t": "t_score",
+    "z": "z_score",
+    "model": "device",
+    "scanner": "device",
+    "excluded": "excluded_vertebrae",
 }
 # Dual-energy X-ray absorptiometry came into clinical use with the Hologic QDR-1000 (1987).
 FIRST_DXA_YEAR = 1987
@@ -75,8 +92,9 @@ class Scan:
     @property
     def label(self) -> str:
         """``L1–L4 (L2 excluded)``, ``Total hip``."""
-        excluded = f" ({', '.join(self.excluded_vertebrae)} excluded)" \
-            if self.excluded_vertebrae else ""
+        excluded = (
+            f" ({', '.join(self.excluded_vertebrae)} excluded)" if self.excluded_vertebrae else ""
+        )
         return site_label(self.site) + excluded
 
     @property
@@ -88,11 +106,17 @@ class Scan:
         return ", ".join(v for v in site_vertebrae(self.site) if v not in self.excluded_vertebrae)
 
     def as_dict(self) -> dict[str, object]:
-        return {"scan_date": self.scan_date.isoformat(), "site": self.site,
-                "bmd_g_cm2": self.bmd_g_cm2, "yam_percent": self.yam_percent,
-                "age_matched_percent": self.age_matched_percent, "t_score": self.t_score,
-                "z_score": self.z_score, "device": self.device,
-                "excluded_vertebrae": list(self.excluded_vertebrae)}
+        return {
+            "scan_date": self.scan_date.isoformat(),
+            "site": self.site,
+            "bmd_g_cm2": self.bmd_g_cm2,
+            "yam_percent": self.yam_percent,
+            "age_matched_percent": self.age_matched_percent,
+            "t_score": self.t_score,
+            "z_score": self.z_score,
+            "device": self.device,
+            "excluded_vertebrae": list(self.excluded_vertebrae),
+        }
 
 
 @dataclass(frozen=True)
@@ -119,18 +143,27 @@ class ScanSet:
 
     def merge(self, other: ScanSet) -> ScanSet:
         """Both sets (a patient JSON's own scans and a --scans file); duplicates are errors."""
-        merged = ScanSet(self.source, {k: list(v) for k, v in self.by_patient.items()},
-                         self.problems + other.problems, self.bad_ids | other.bad_ids,
-                         self.all_bad or other.all_bad)
+        merged = ScanSet(
+            self.source,
+            {k: list(v) for k, v in self.by_patient.items()},
+            self.problems + other.problems,
+            self.bad_ids | other.bad_ids,
+            self.all_bad or other.all_bad,
+        )
         for pid, scans in other.by_patient.items():
             seen = {(s.scan_date, s.site): s for s in merged.by_patient.get(pid, [])}
             for scan in scans:
                 first = seen.get((scan.scan_date, scan.site))
                 if first is not None:
-                    merged.problems.append(Problem(
-                        other.source, scan.row, "site",
-                        f"duplicate scan: {scan.label} on {scan.scan_date.isoformat()} is also "
-                        f"in {self.source} (row {first.row})"))
+                    merged.problems.append(
+                        Problem(
+                            other.source,
+                            scan.row,
+                            "site",
+                            f"duplicate scan: {scan.label} on {scan.scan_date.isoformat()} is also "
+                            f"in {self.source} (row {first.row})",
+                        )
+                    )
                     merged.bad_ids.add(pid)
                     continue
                 merged.by_patient.setdefault(pid, []).append(scan)
@@ -151,34 +184,53 @@ def patient_dates(frame: pd.DataFrame) -> dict[str, PatientDates]:
     return out
 
 
-def load_scans(path: Path | str, patients: Mapping[str, PatientDates], *,
-               sheet: str | None = None, today: date | None = None) -> ScanSet:
+def load_scans(
+    path: Path | str,
+    patients: Mapping[str, PatientDates],
+    *,
+    sheet: str | None = None,
+    today: date | None = None,
+) -> ScanSet:
     """Read and check a scans file (CSV, XLSX or JSON) against the main input's patients."""
     raw = load_table(path, sheet=sheet)
     source = raw.source
     frame = raw.frame.rename(columns=_canonical)
     problems = list(raw.problems)
-    problems += [Problem(source, 1, name, "unknown column, ignored", "warning")
-                 for name in frame.columns if name not in SCAN_COLUMNS]
-    missing = [Problem(source, 1, name, "required column missing")
-               for name in _REQUIRED if name not in frame.columns]
+    problems += [
+        Problem(source, 1, name, "unknown column, ignored", "warning")
+        for name in frame.columns
+        if name not in SCAN_COLUMNS
+    ]
+    missing = [
+        Problem(source, 1, name, "required column missing")
+        for name in _REQUIRED
+        if name not in frame.columns
+    ]
     if raw.kind == "json":  # no header row: each object reports its own missing values
         missing = []
         for name in _REQUIRED:
             if name not in frame.columns:
                 frame[name] = ""
-    header_errors = missing or [p for p in problems if p.row == 1 and p.severity == "error"
-                                and raw.kind == "table"]
+    header_errors = missing or [
+        p for p in problems if p.row == 1 and p.severity == "error" and raw.kind == "table"
+    ]
     result = check_scans(frame, raw.rows, source, patients, today=today)
-    result.problems = sorted(problems + missing + result.problems,
-                             key=lambda p: (p.row, p.severity != "error", p.column))
+    result.problems = sorted(
+        problems + missing + result.problems, key=lambda p: (p.row, p.severity != "error", p.column)
+    )
     result.all_bad = bool(header_errors)
     return result
 
 
-def embedded_scans(source: str, lists: Mapping[int, object], positions: Mapping[int, int],
-                   ids: Mapping[int, str], patients: Mapping[str, PatientDates], *,
-                   today: date | None = None) -> ScanSet:
+def embedded_scans(
+    source: str,
+    lists: Mapping[int, object],
+    positions: Mapping[int, int],
+    ids: Mapping[int, str],
+    patients: Mapping[str, PatientDates],
+    *,
+    today: date | None = None,
+) -> ScanSet:
     """The ``scans`` lists of a patient JSON, keyed by frame index (``positions``: the
     patient's list position; ``ids``: her patient_id)."""
     items: list[dict[str, str]] = []
@@ -193,13 +245,25 @@ def embedded_scans(source: str, lists: Mapping[int, object], positions: Mapping[
         for number, item in enumerate(value, start=1):
             prefix = f"scans[{number}]"
             if not isinstance(item, dict):
-                problems.append(Problem(source, position, prefix,
-                                        "expected a scan object (scan_date, site, bmd_g_cm2)"))
+                problems.append(
+                    Problem(
+                        source,
+                        position,
+                        prefix,
+                        "expected a scan object (scan_date, site, bmd_g_cm2)",
+                    )
+                )
                 continue
             cells = {_canonical(k): "" if v is None else str(v) for k, v in item.items()}
             if cells.setdefault("patient_id", pid or "") != (pid or ""):
-                problems.append(Problem(source, position, f"{prefix}.patient_id",
-                                        "differs from the patient's own patient_id"))
+                problems.append(
+                    Problem(
+                        source,
+                        position,
+                        f"{prefix}.patient_id",
+                        "differs from the patient's own patient_id",
+                    )
+                )
                 continue
             items.append(cells)
             where.append((position, prefix))
@@ -208,23 +272,39 @@ def embedded_scans(source: str, lists: Mapping[int, object], positions: Mapping[
         if name not in frame.columns:
             frame[name] = ""
     frame = frame.fillna("").astype(str)
-    result = check_scans(frame, pd.Series(range(len(items)), dtype="int64"), source,
-                         patients, today=today,
-                         row_name=lambda i: f"row {where[i][0]} {where[i][1]}")
+    result = check_scans(
+        frame,
+        pd.Series(range(len(items)), dtype="int64"),
+        source,
+        patients,
+        today=today,
+        row_name=lambda i: f"row {where[i][0]} {where[i][1]}",
+    )
     for scans in result.by_patient.values():
         for i, scan in enumerate(scans):
             scans[i] = _replace_row(scan, where[scan.row][0])
     result.problems = problems + [
         Problem(p.input, where[p.row][0], f"{where[p.row][1]}.{p.column}", p.message, p.severity)
-        for p in result.problems]
-    result.bad_ids |= {ids[i] for i in lists if ids.get(i) and any(
-        p.row == int(positions[i]) and p.severity == "error" for p in result.problems)}
+        for p in result.problems
+    ]
+    result.bad_ids |= {
+        ids[i]
+        for i in lists
+        if ids.get(i)
+        and any(p.row == int(positions[i]) and p.severity == "error" for p in result.problems)
+    }
     return result
 
 
-def check_scans(frame: pd.DataFrame, rows: pd.Series, source: str,
-                patients: Mapping[str, PatientDates], *, today: date | None = None,
-                row_name: Callable[[int], str] = lambda row: f"row {row}") -> ScanSet:
+def check_scans(
+    frame: pd.DataFrame,
+    rows: pd.Series,
+    source: str,
+    patients: Mapping[str, PatientDates],
+    *,
+    today: date | None = None,
+    row_name: Callable[[int], str] = lambda row: f"row {row}",
+) -> ScanSet:
     """Coerce and check every scan row; valid rows become :class:`Scan` objects.
 
     :param row_name: how a message names another row (``row 3``, ``scans[2]``).
@@ -242,8 +322,7 @@ def check_scans(frame: pd.DataFrame, rows: pd.Series, source: str,
         row = int(rows.iloc[i])
         found = by_row.get(row, [])
         values = {name: _cell(typed, typed.index[i], name) for name in SCAN_COLUMNS}
-        scan, problems = _check_row(values, row, source, patients, today, first_seen,
-                                    row_name(row))
+        scan, problems = _check_row(values, row, source, patients, today, first_seen, row_name(row))
         located = {(f.row, f.column) for f in found}  # "not a number" already says it
         problems = [p for p in problems if (p.row, p.column) not in located]
         result.problems += problems
@@ -259,15 +338,21 @@ def check_scans(frame: pd.DataFrame, rows: pd.Series, source: str,
     return result
 
 
-def _check_row(values: dict[str, object], row: int, source: str,
-               patients: Mapping[str, PatientDates], today: date,
-               first_seen: dict[tuple[str, date, str], str], name: str
-               ) -> tuple[Scan | None, list[Problem]]:
+def _check_row(
+    values: dict[str, object],
+    row: int,
+    source: str,
+    patients: Mapping[str, PatientDates],
+    today: date,
+    first_seen: dict[tuple[str, date, str], str],
+    name: str,
+) -> tuple[Scan | None, list[Problem]]:
     def problem(column: str, message: str, severity: str = "error") -> Problem:
         return Problem(source, row, column, message, severity)
 
-    problems = [problem(name, "required value missing")
-                for name in _REQUIRED if values[name] is None]
+    problems = [
+        problem(name, "required value missing") for name in _REQUIRED if values[name] is None
+    ]
     pid = None if values["patient_id"] is None else str(values["patient_id"])
     if pid is not None and pid not in patients:
         problems.append(problem("patient_id", f"not in the main input: {pid!r}"))
@@ -282,13 +367,20 @@ def _check_row(values: dict[str, object], row: int, source: str,
             problems.append(problem(column, f"{exc}: {str(values[column])[:40]!r}"))
     scan_date = _as_date(values["scan_date"])
     if scan_date is not None:
-        problems += [problem("scan_date", m, s) for m, s in
-                     _date_problems(scan_date, patients.get(pid or ""), today)]
+        problems += [
+            problem("scan_date", m, s)
+            for m, s in _date_problems(scan_date, patients.get(pid or ""), today)
+        ]
     if pid is not None and scan_date is not None and site is not None:
         key = (pid, scan_date, site)
         if key in first_seen:
-            problems.append(problem("site", f"duplicate scan: {site} on {scan_date.isoformat()} "
-                                            f"(first in {first_seen[key]})"))
+            problems.append(
+                problem(
+                    "site",
+                    f"duplicate scan: {site} on {scan_date.isoformat()} "
+                    f"(first in {first_seen[key]})",
+                )
+            )
         else:
             first_seen[key] = name
     if any(p.severity == "error" for p in problems):
@@ -296,27 +388,41 @@ def _check_row(values: dict[str, object], row: int, source: str,
     assert scan_date is not None
     assert site is not None
     device = values["device"]
-    return Scan(scan_date, site, float(values["bmd_g_cm2"]),  # type: ignore[arg-type]
-                *(_float(values[k]) for k in ("yam_percent", "age_matched_percent",
-                                              "t_score", "z_score")),
-                device=None if device is None else " ".join(str(device).split()),
-                excluded_vertebrae=excluded, row=row), problems
+    return Scan(
+        scan_date,
+        site,
+        float(values["bmd_g_cm2"]),  # type: ignore[arg-type]
+        *(_float(values[k]) for k in ("yam_percent", "age_matched_percent", "t_score", "z_score")),
+        device=None if device is None else " ".join(str(device).split()),
+        excluded_vertebrae=excluded,
+        row=row,
+    ), problems
 
 
-def _date_problems(scan_date: date, dates: PatientDates | None,
-                   today: date) -> list[tuple[str, str]]:
+def _date_problems(
+    scan_date: date, dates: PatientDates | None, today: date
+) -> list[tuple[str, str]]:
     if scan_date > today:
         return [(f"{scan_date.isoformat()} is after today ({today.isoformat()})", "error")]
     if scan_date.year < FIRST_DXA_YEAR:
-        return [(f"{scan_date.isoformat()} is before DXA was in clinical use "
-                 f"({FIRST_DXA_YEAR})", "error")]
+        return [
+            (
+                f"{scan_date.isoformat()} is before DXA was in clinical use ({FIRST_DXA_YEAR})",
+                "error",
+            )
+        ]
     if dates is None or dates.age_years is None or dates.reference_date is None:
         return []
     # Age is at delivery: she was born in (reference year − age − 1) at the earliest.
     birth_year = dates.reference_date.year - int(dates.age_years) - 1
     if scan_date.year < birth_year:
-        return [(f"{scan_date.isoformat()} is before her birth (born {birth_year} or later, "
-                 f"from age {dates.age_years:g} on {dates.reference_date.isoformat()})", "error")]
+        return [
+            (
+                f"{scan_date.isoformat()} is before her birth (born {birth_year} or later, "
+                f"from age {dates.age_years:g} on {dates.reference_date.isoformat()})",
+                "error",
+            )
+        ]
     return []
 
 
@@ -329,8 +435,14 @@ def _cell(frame: pd.DataFrame, index: object, name: str) -> object:
     if name not in frame.columns:
         return None
     value = frame.at[index, name]
-    return None if value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and value != value) else value
+    return (
+        None
+        if value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+        else value
+    )
 
 
 def _as_date(value: object) -> date | None:
@@ -338,7 +450,7 @@ def _as_date(value: object) -> date | None:
         try:
             return value.date()
         except (ValueError, OverflowError, NotImplementedError):  # outside Python's dates:
-            return None                                            # the row is invalid anyway
+            return None  # the row is invalid anyway
     return value if isinstance(value, date) else None
 
 

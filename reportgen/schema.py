@@ -27,55 +27,61 @@ class Column:
 
 # Plausible ranges: wide enough for any real postpartum patient, narrow enough to catch
 # unit mistakes (kg for g, cm for m) and typos. Documented in the README.
-COLUMNS: dict[str, Column] = {c.name: c for c in [
-    Column("patient_id", "text", required=True),
-    Column("name", "text"),
-    Column("age_years", "number", 12, 60, required=True),
-    Column("bmi_kg_m2", "number", 12, 60),
-    Column("height_cm", "number", 120, 210),
-    Column("weight_kg", "number", 30, 200),
-    Column("gravida", "integer", 1, 20),
-    Column("para", "integer", 0, 20),
-    Column("smoking", "smoking"),
-    Column("family_history", "boolean"),
-    Column("hospital_days", "integer", 0, 365),
-    Column("mgso4_days", "integer", 0, 300, required=True),
-    Column("mgso4_total_g", "number", 0, 20000, required=True),
-    Column("yam_percent", "number", 20, 150, required=True),
-    Column("fracture", "boolean", required=True),
-    Column("fracture_sites", "text"),
-    Column("dxa_site", "text"),
-    Column("bmd_g_cm2", "number", 0.2, 2.0),
-    Column("t_score", "number", -8, 6),
-    Column("z_score", "number", -8, 6),
-    Column("dxa_date", "date"),
-    Column("delivery_date", "date"),
-    Column("admission_date", "date"),
-    Column("discharge_date", "date"),
-    Column("bed_rest_days", "integer", 0, 300),
-    Column("breastfeeding", "boolean"),
-    Column("vitamin_d_ng_ml", "number", 1, 200),
-    Column("glucocorticoid", "boolean"),
-    Column("heparin", "boolean"),
-    Column("antenatal_corticosteroid", "boolean"),
-    Column("pregnancy_planned", "boolean"),
-    # contract §5 (v2): symptoms, labs (main row: the latest value), discharge details
-    Column("back_pain", "boolean"),
-    *(Column(t.column, "number", *t.plausible) for t in LAB_TESTS.values()
-      if t.column != "vitamin_d_ng_ml"),
-    Column("ga_mgso4_start", "gestation"),
-    Column("ga_delivery", "gestation"),
-    Column("delivery_mode", "choice", choices=("vaginal", "caesarean")),
-    Column("feeding_plan", "choice", choices=("breast", "formula", "mixed")),
-    Column("follow_up_date", "appointment"),  # a booked visit: may lie ahead
-    Column("follow_up_department", "text"),
-    Column("physician", "text"),
-    Column("notes", "text"),
-    # Follow-up DXA (issue 12): shown as events on the trend chart.
-    Column("weaning_date", "date"),
-    Column("treatment", "text"),
-    Column("treatment_start", "date"),
-]}
+COLUMNS: dict[str, Column] = {
+    c.name: c
+    for c in [
+        Column("patient_id", "text", required=True),
+        Column("name", "text"),
+        Column("age_years", "number", 12, 60, required=True),
+        Column("bmi_kg_m2", "number", 12, 60),
+        Column("height_cm", "number", 120, 210),
+        Column("weight_kg", "number", 30, 200),
+        Column("gravida", "integer", 1, 20),
+        Column("para", "integer", 0, 20),
+        Column("smoking", "smoking"),
+        Column("family_history", "boolean"),
+        Column("hospital_days", "integer", 0, 365),
+        Column("mgso4_days", "integer", 0, 300, required=True),
+        Column("mgso4_total_g", "number", 0, 20000, required=True),
+        Column("yam_percent", "number", 20, 150, required=True),
+        Column("fracture", "boolean", required=True),
+        Column("fracture_sites", "text"),
+        Column("dxa_site", "text"),
+        Column("bmd_g_cm2", "number", 0.2, 2.0),
+        Column("t_score", "number", -8, 6),
+        Column("z_score", "number", -8, 6),
+        Column("dxa_date", "date"),
+        Column("delivery_date", "date"),
+        Column("admission_date", "date"),
+        Column("discharge_date", "date"),
+        Column("bed_rest_days", "integer", 0, 300),
+        Column("breastfeeding", "boolean"),
+        Column("vitamin_d_ng_ml", "number", 1, 200),
+        Column("glucocorticoid", "boolean"),
+        Column("heparin", "boolean"),
+        Column("antenatal_corticosteroid", "boolean"),
+        Column("pregnancy_planned", "boolean"),
+        # contract §5 (v2): symptoms, labs (main row: the latest value), discharge details
+        Column("back_pain", "boolean"),
+        *(
+            Column(t.column, "number", *t.plausible)
+            for t in LAB_TESTS.values()
+            if t.column != "vitamin_d_ng_ml"
+        ),
+        Column("ga_mgso4_start", "gestation"),
+        Column("ga_delivery", "gestation"),
+        Column("delivery_mode", "choice", choices=("vaginal", "caesarean")),
+        Column("feeding_plan", "choice", choices=("breast", "formula", "mixed")),
+        Column("follow_up_date", "appointment"),  # a booked visit: may lie ahead
+        Column("follow_up_department", "text"),
+        Column("physician", "text"),
+        Column("notes", "text"),
+        # Follow-up DXA (issue 12): shown as events on the trend chart.
+        Column("weaning_date", "date"),
+        Column("treatment", "text"),
+        Column("treatment_start", "date"),
+    ]
+}
 
 NUMERIC_COLUMNS = [c.name for c in COLUMNS.values() if c.kind in ("number", "integer")]
 BOOLEAN_COLUMNS = [c.name for c in COLUMNS.values() if c.kind == "boolean"]
@@ -84,27 +90,48 @@ IDENTIFYING_COLUMNS = ("patient_id", "name", "notes")
 
 # Headers as printed in the seed paper's Table 1 and common spellings.
 ALIASES = {
-    "no": "patient_id", "no.": "patient_id", "id": "patient_id", "patient": "patient_id",
-    "age": "age_years", "age_(years)": "age_years",
-    "bmi": "bmi_kg_m2", "bmi_(kg/m2)": "bmi_kg_m2",
-    "height": "height_cm", "weight": "weight_kg",
-    "gravida_(times)": "gravida", "para_(times)": "para",
+    "no": "patient_id",
+    "no.": "patient_id",
+    "id": "patient_id",
+    "patient": "patient_id",
+    "age": "age_years",
+    "age_(years)": "age_years",
+    "bmi": "bmi_kg_m2",
+    "bmi_(kg/m2)": "bmi_kg_m2",
+    "height": "height_cm",
+    "weight": "weight_kg",
+    "gravida_(times)": "gravida",
+    "para_(times)": "para",
     "prenatal_smoking": "smoking",
-    "hospitalization_(days)": "hospital_days", "hospitalisation_(days)": "hospital_days",
-    "use_days_of_mgso4_(days)": "mgso4_days", "mgso4_days_(days)": "mgso4_days",
-    "accumulated_dose_of_mgso4_(g)": "mgso4_total_g", "cumulative_dose_(g)": "mgso4_total_g",
-    "yam": "yam_percent", "yam_(%)": "yam_percent", "yam_%": "yam_percent",
+    "hospitalization_(days)": "hospital_days",
+    "hospitalisation_(days)": "hospital_days",
+    "use_days_of_mgso4_(days)": "mgso4_days",
+    "mgso4_days_(days)": "mgso4_days",
+    "accumulated_dose_of_mgso4_(g)": "mgso4_total_g",
+    "cumulative_dose_(g)": "mgso4_total_g",
+    "yam": "yam_percent",
+    "yam_(%)": "yam_percent",
+    "yam_%": "yam_percent",
     "bone_fracture": "fracture",
 }
 
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "+", "present", "はい", "有", "あり"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "-", "absent", "none", "いいえ", "無", "なし"}
 SMOKING_WORDS = {
-    "never": "never", "no": "never", "-": "never", "none": "never", "non-smoker": "never",
-    "before_pregnancy": "before_pregnancy", "before pregnancy": "before_pregnancy",
-    "former": "before_pregnancy", "past": "before_pregnancy",
-    "during_pregnancy": "during_pregnancy", "during pregnancy": "during_pregnancy",
-    "current": "during_pregnancy", "yes": "during_pregnancy", "+": "during_pregnancy",
+    "never": "never",
+    "no": "never",
+    "-": "never",
+    "none": "never",
+    "non-smoker": "never",
+    "before_pregnancy": "before_pregnancy",
+    "before pregnancy": "before_pregnancy",
+    "former": "before_pregnancy",
+    "past": "before_pregnancy",
+    "during_pregnancy": "during_pregnancy",
+    "during pregnancy": "during_pregnancy",
+    "current": "during_pregnancy",
+    "yes": "during_pregnancy",
+    "+": "during_pregnancy",
 }
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-"})
@@ -133,8 +160,9 @@ class Coerced:
     bad_rows: set[int]
 
 
-def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
-                 columns: dict[str, Column] | None = None) -> Coerced:
+def coerce_frame(
+    raw: pd.DataFrame, rows: pd.Series, source: str, columns: dict[str, Column] | None = None
+) -> Coerced:
     """Turn a frame of strings (canonical headers) into typed columns, collecting problems.
 
     :param rows: the spreadsheet row (or JSON position) of each record, aligned with ``raw``.
@@ -151,8 +179,7 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
         # Columns repeat few distinct strings: coerce each once, then gather back by code
         # (validate of 10^5 rows: coercion 2 s -> 0.2 s, benchmarks/experiments.py).
         codes, uniques = pd.factorize(raw[name].to_numpy(dtype=object))
-        unique_text = _clean_text(pd.Series(uniques, dtype=object),
-                                  exact=column.kind == "text")
+        unique_text = _clean_text(pd.Series(uniques, dtype=object), exact=column.kind == "text")
         if column.kind == "choice":
             unique_values, unique_bad = _to_choice(unique_text, column.choices)
         else:
@@ -166,8 +193,14 @@ def coerce_frame(raw: pd.DataFrame, rows: pd.Series, source: str,
             numeric = pd.to_numeric(unique_values, errors="coerce")
             wrong = ((numeric < column.low) | (numeric > column.high)).fillna(False)
             out_of_range = pd.Series(np.asarray(wrong, dtype=bool)[codes], index=raw.index)
-            problems += _located(out_of_range, text, rows, source, name,
-                                 f"outside the plausible range {column.low:g}–{column.high:g}")
+            problems += _located(
+                out_of_range,
+                text,
+                rows,
+                source,
+                name,
+                f"outside the plausible range {column.low:g}–{column.high:g}",
+            )
     return Coerced(out, problems, {p.row for p in problems})
 
 
@@ -177,8 +210,9 @@ def _clean_text(series: pd.Series, exact: bool = True) -> pd.Series:
     if exact or series.isna().any() or _longest(series) > _NUMPY_STRIP_MAX_CHARS:
         text = series.astype("string").str.strip()
     else:  # loaders give plain strings: numpy's C strip is far faster than pandas' per cell
-        text = pd.Series(np.char.strip(series.to_numpy(dtype=str)), index=series.index,
-                         dtype="string")
+        text = pd.Series(
+            np.char.strip(series.to_numpy(dtype=str)), index=series.index, dtype="string"
+        )
     return text.mask(text == "", pd.NA)
 
 
@@ -188,16 +222,24 @@ def _longest(series: pd.Series) -> int:
     return max(map(len, series.to_numpy(dtype=object)), default=0)
 
 
-def _located(mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str,
-             message: str) -> list[Problem]:
+def _located(
+    mask: pd.Series, text: pd.Series, rows: pd.Series, source: str, column: str, message: str
+) -> list[Problem]:
     hits = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
     if len(hits) > MAX_PROBLEMS:  # refused before a million Problems are built
         hits = hits[:1]
-        check_problem_count([Problem(source, int(rows.iloc[i]), column,
-                                     f"{message}: {_shown(text.iloc[i])}") for i in hits],
-                            source, MAX_PROBLEMS)
-    return [Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
-            for i in hits]
+        check_problem_count(
+            [
+                Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
+                for i in hits
+            ],
+            source,
+            MAX_PROBLEMS,
+        )
+    return [
+        Problem(source, int(rows.iloc[i]), column, f"{message}: {_shown(text.iloc[i])}")
+        for i in hits
+    ]
 
 
 def _shown(value: object) -> str:
@@ -282,6 +324,7 @@ _GESTATION = re.compile(r"^(\d{1,2})\s*\+\s*([0-6])$")
 
 def _to_gestation(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """``23+4`` (weeks+days, 12+0 to 44+6), normalised to ``23+4``."""
+
     def one(value: object) -> object:
         match = _GESTATION.match(unicodedata.normalize("NFKC", str(value)))
         return f"{int(match[1])}+{match[2]}" if match and 12 <= int(match[1]) <= 44 else None
@@ -301,7 +344,12 @@ def _to_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 _COERCERS = {
-    "number": _to_number, "integer": _to_integer, "boolean": _to_boolean,
-    "smoking": _to_smoking, "date": _to_date, "text": _to_text, "gestation": _to_gestation,
+    "number": _to_number,
+    "integer": _to_integer,
+    "boolean": _to_boolean,
+    "smoking": _to_smoking,
+    "date": _to_date,
+    "text": _to_text,
+    "gestation": _to_gestation,
     "appointment": _to_appointment,
 }

@@ -85,9 +85,11 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False) -> str:
     if parts.username or parts.password:
         raise SendError("--fhir-base must not contain credentials; use --token-file")
     if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS and not allow_insecure:
-        raise SendError(f"refusing plain http:// to {parts.hostname}: the report and the token "
-                        "would cross the network unencrypted (use https://, or "
-                        "--allow-insecure on a network you trust)")
+        raise SendError(
+            f"refusing plain http:// to {parts.hostname}: the report and the token "
+            "would cross the network unencrypted (use https://, or "
+            "--allow-insecure on a network you trust)"
+        )
     return base_url.rstrip("/")
 
 
@@ -113,15 +115,22 @@ def bundle_files(outdir: Path) -> list[dict]:
         raise SendError(f"{outdir}: no readable {MANIFEST} (run reportgen patient first)") from None
     bundles = [e for e in entries if e.get("format") == "fhir-bundle"]
     if not bundles:
-        raise SendError(f"{outdir / MANIFEST}: no fhir-bundle files (make them with "
-                        "reportgen patient ... --format pdf,fhir-bundle)")
+        raise SendError(
+            f"{outdir / MANIFEST}: no fhir-bundle files (make them with "
+            "reportgen patient ... --format pdf,fhir-bundle)"
+        )
     return bundles
 
 
-def send_outdir(outdir: Path | str, options: SendOptions, *, dry_run: bool = False,
-                on_result: Callable[[SendResult], None] | None = None,
-                client: httpx.Client | None = None,
-                lock_wait_s: float = 0.0) -> list[SendResult]:
+def send_outdir(
+    outdir: Path | str,
+    options: SendOptions,
+    *,
+    dry_run: bool = False,
+    on_result: Callable[[SendResult], None] | None = None,
+    client: httpx.Client | None = None,
+    lock_wait_s: float = 0.0,
+) -> list[SendResult]:
     """Send every bundle of OUTDIR's manifest; record the responses in the manifest (not on a
     dry run, which makes no request at all). Holds OUTDIR's lock (issue 17), so no report
     run replaces a bundle or rewrites the manifest meanwhile."""
@@ -129,8 +138,7 @@ def send_outdir(outdir: Path | str, options: SendOptions, *, dry_run: bool = Fal
     base = check_base_url(options.base_url, allow_insecure=options.allow_insecure)
     results = []
     owned = client is None and not dry_run
-    lock = (contextlib.nullcontext() if dry_run
-            else locked_output_dir(outdir, wait_s=lock_wait_s))
+    lock = contextlib.nullcontext() if dry_run else locked_output_dir(outdir, wait_s=lock_wait_s)
     with lock:
         if owned:
             client = _client(options)
@@ -155,23 +163,39 @@ def _client(options: SendOptions) -> httpx.Client:
     return httpx.Client(headers=headers, timeout=options.timeout_s, follow_redirects=False)
 
 
-def _send_file(outdir: Path, entry: dict, base: str, options: SendOptions,
-               client: httpx.Client | None, dry_run: bool) -> SendResult:
+def _send_file(
+    outdir: Path,
+    entry: dict,
+    base: str,
+    options: SendOptions,
+    client: httpx.Client | None,
+    dry_run: bool,
+) -> SendResult:
     name = str(entry.get("path"))
     try:
         bundle = _load_bundle(outdir, entry)
         if dry_run:
-            return SendResult(name, "would-send", error=None,
-                              entries=[{"method": e["request"]["method"],
-                                        "url": e["request"]["url"]} for e in bundle["entry"]])
+            return SendResult(
+                name,
+                "would-send",
+                error=None,
+                entries=[
+                    {"method": e["request"]["method"], "url": e["request"]["url"]}
+                    for e in bundle["entry"]
+                ],
+            )
         assert client is not None
         conn = _Connection(client, base, options)
         bundle = _resolve_references(bundle, conn)
         existing = _existing_document(bundle, conn)
         if existing:
             return SendResult(name, "already-present", document_reference=existing)
-        response = conn.request("POST", "", content=json.dumps(bundle, ensure_ascii=False)
-                                .encode("utf-8"), headers={"Content-Type": FHIR_JSON})
+        response = conn.request(
+            "POST",
+            "",
+            content=json.dumps(bundle, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": FHIR_JSON},
+        )
         return _created(name, response)
     except SendError as exc:
         return SendResult(name, "failed", error=f"{name}: {exc}")
@@ -186,14 +210,19 @@ def _load_bundle(outdir: Path, entry: dict) -> dict:
     except OSError as exc:
         raise SendError(f"cannot read ({exc.strerror})") from None
     if sha256_bytes(data) != entry.get("sha256"):
-        raise SendError("changed since reportgen wrote it (sha256 differs from the manifest); "
-                        "nothing sent")
+        raise SendError(
+            "changed since reportgen wrote it (sha256 differs from the manifest); nothing sent"
+        )
     try:
         bundle = json.loads(data)
     except ValueError:
         raise SendError("not JSON") from None
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" \
-            or bundle.get("type") != "transaction" or not isinstance(bundle.get("entry"), list):
+    if (
+        not isinstance(bundle, dict)
+        or bundle.get("resourceType") != "Bundle"
+        or bundle.get("type") != "transaction"
+        or not isinstance(bundle.get("entry"), list)
+    ):
         raise SendError("not a FHIR transaction Bundle")
     return bundle
 
@@ -219,20 +248,26 @@ class _Connection:
                     return response
                 failure = f"HTTP {response.status_code}{_diagnostics(response, prefix=': ')}"
             if attempt + 1 < attempts:
-                time.sleep(min(self.options.backoff_s * 2 ** attempt, _MAX_BACKOFF_S))
+                time.sleep(min(self.options.backoff_s * 2**attempt, _MAX_BACKOFF_S))
         raise SendError(f"{method} {url} failed {attempts} time(s), last: {failure}")
 
     def search(self, query: str) -> list[dict]:
         response = self.request("GET", query)
         if response.status_code != 200:
-            raise SendError(f"search {query} refused (HTTP {response.status_code})"
-                            + _diagnostics(response, prefix=": "))
+            raise SendError(
+                f"search {query} refused (HTTP {response.status_code})"
+                + _diagnostics(response, prefix=": ")
+            )
         bundle = _json(response)
         kind = query.split("?", 1)[0]
-        return [e["resource"] for e in bundle.get("entry") or []
-                if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") == kind
-                and (e.get("search") or {}).get("mode", "match") == "match"]
+        return [
+            e["resource"]
+            for e in bundle.get("entry") or []
+            if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("resourceType") == kind
+            and (e.get("search") or {}).get("mode", "match") == "match"
+        ]
 
 
 def _resolve_references(bundle: dict, conn: _Connection) -> dict:
@@ -242,8 +277,10 @@ def _resolve_references(bundle: dict, conn: _Connection) -> dict:
         matches = conn.search(reference)
         if len(matches) != 1:
             found = "no" if not matches else f"{len(matches)}"
-            raise SendError(f"{found} {reference.split('?')[0]} on the server matches "
-                            f"{reference}; nothing sent (the record must exist, exactly once)")
+            raise SendError(
+                f"{found} {reference.split('?')[0]} on the server matches "
+                f"{reference}; nothing sent (the record must exist, exactly once)"
+            )
         resolved[reference] = f"{matches[0]['resourceType']}/{matches[0]['id']}"
     return _rewrite(bundle, resolved)
 
@@ -264,8 +301,14 @@ def _conditional_references(node: object) -> set[str]:
 
 def _rewrite(node: object, resolved: dict[str, str]) -> object:
     if isinstance(node, dict):
-        return {k: (resolved.get(v, v) if k == "reference" and isinstance(v, str)
-                    else _rewrite(v, resolved)) for k, v in node.items()}
+        return {
+            k: (
+                resolved.get(v, v)
+                if k == "reference" and isinstance(v, str)
+                else _rewrite(v, resolved)
+            )
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_rewrite(v, resolved) for v in node]
     return node
@@ -276,8 +319,9 @@ def _existing_document(bundle: dict, conn: _Connection) -> str | None:
         resource = entry.get("resource") or {}
         master = resource.get("masterIdentifier")
         if resource.get("resourceType") == "DocumentReference" and master:
-            matches = conn.search(f"DocumentReference?identifier={master['system']}|"
-                                  f"{master['value']}")
+            matches = conn.search(
+                f"DocumentReference?identifier={master['system']}|{master['value']}"
+            )
             if matches:
                 return f"DocumentReference/{matches[0]['id']}"
     return None
@@ -285,25 +329,35 @@ def _existing_document(bundle: dict, conn: _Connection) -> str | None:
 
 def _created(name: str, response: httpx.Response) -> SendResult:
     if response.status_code >= 400:
-        raise SendError(f"refused by the server (HTTP {response.status_code})"
-                        + _diagnostics(response, prefix=": "))
+        raise SendError(
+            f"refused by the server (HTTP {response.status_code})"
+            + _diagnostics(response, prefix=": ")
+        )
     body = _json(response)
     if body.get("resourceType") != "Bundle":
-        raise SendError(f"unexpected answer (HTTP {response.status_code}, "
-                        f"{body.get('resourceType') or 'no resource'}), not a transaction-response")
+        raise SendError(
+            f"unexpected answer (HTTP {response.status_code}, "
+            f"{body.get('resourceType') or 'no resource'}), not a transaction-response"
+        )
     entries, document = [], None
     for item in body.get("entry") or []:
         answer = (item or {}).get("response") or {}
-        entries.append({"status": str(answer.get("status", "")),
-                        "location": answer.get("location")})
+        entries.append(
+            {"status": str(answer.get("status", "")), "location": answer.get("location")}
+        )
         location = str(answer.get("location") or "")
         if location.startswith("DocumentReference/") and document is None:
             document = "/".join(location.split("/")[:2])
     failed = [e for e in entries if not e["status"].lstrip().startswith("2")]
     if failed:
         raise SendError(f"the server answered {failed[0]['status']} for an entry")
-    return SendResult(name, "created", document_reference=document,
-                      http_status=response.status_code, entries=entries)
+    return SendResult(
+        name,
+        "created",
+        document_reference=document,
+        http_status=response.status_code,
+        entries=entries,
+    )
 
 
 def _json(response: httpx.Response) -> dict:
@@ -328,11 +382,16 @@ def _diagnostics(response: httpx.Response, *, prefix: str = "") -> str:
     for issue in body.get("issue") or []:
         if not isinstance(issue, dict):
             continue
-        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") \
-            or issue.get("code") or ""
+        text = (
+            issue.get("diagnostics")
+            or (issue.get("details") or {}).get("text")
+            or issue.get("code")
+            or ""
+        )
         where = ", ".join(issue.get("expression") or issue.get("location") or [])
-        parts.append(f"{issue.get('severity', 'error')}: {text}" + (f" at {where}" if where
-                                                                      else ""))
+        parts.append(
+            f"{issue.get('severity', 'error')}: {text}" + (f" at {where}" if where else "")
+        )
     line = " ".join("; ".join(parts).split())  # one line, whatever the server put in
     return prefix + line[:2000] if line else ""
 

@@ -59,8 +59,10 @@ class Organisation:
         """What FHIR output would fill with placeholders (empty when fully configured)."""
         gaps = []
         if self.identifier_system == Organisation.identifier_system:
-            gaps.append("identifier_system (patients would be identified by "
-                        f"{Organisation.identifier_system!r}, not your MRN system)")
+            gaps.append(
+                "identifier_system (patients would be identified by "
+                f"{Organisation.identifier_system!r}, not your MRN system)"
+            )
         if not self.configured:
             gaps.append("name (the organisation is 'not configured')")
         if not self.organisation_identifier:
@@ -88,22 +90,27 @@ def load_settings(path: Path | str | None) -> Organisation:
         raise ReportError(f"{path}: cannot read settings (nested too deeply)") from None
     unknown = set(document) - {SECTION, DXA_SECTION, *OTHER_TABLES}
     if unknown:
-        raise ReportError(f"{path}: unknown settings table(s) or key(s): "
-                          f"{', '.join(sorted(unknown))} (expected [{SECTION}], [{DXA_SECTION}]"
-                          f"{''.join(f', [{t}]' for t in OTHER_TABLES)})")
+        raise ReportError(
+            f"{path}: unknown settings table(s) or key(s): "
+            f"{', '.join(sorted(unknown))} (expected [{SECTION}], [{DXA_SECTION}]"
+            f"{''.join(f', [{t}]' for t in OTHER_TABLES)})"
+        )
     other = DXA_SECTION in document or bool(set(document) & set(OTHER_TABLES))
     section = document.get(SECTION, {} if other else None)
     if not isinstance(section, dict):
         raise ReportError(f"{path}: no [{SECTION}] table")
     unknown = set(section) - _KEYS
     if unknown:
-        raise ReportError(f"{path}: unknown settings key(s): {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(_KEYS))})")
+        raise ReportError(
+            f"{path}: unknown settings key(s): {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(_KEYS))})"
+        )
     values = {}
     for key, value in section.items():
         if not isinstance(value, str):
-            raise ReportError(f"{path}: {SECTION}.{key} must be a string, "
-                              f"not {type(value).__name__}")
+            raise ReportError(
+                f"{path}: {SECTION}.{key} must be a string, not {type(value).__name__}"
+            )
         values[key] = value.strip()
     _check_values(values, path)
     if values.get("logo"):
@@ -123,23 +130,32 @@ def _check_values(values: dict[str, str], path: Path) -> None:
         raise ReportError(f"{path}: {SECTION}.name must not be empty")
     system = values.get("identifier_system")
     if system is not None and not _URI.fullmatch(system):
-        raise ReportError(f"{path}: {SECTION}.identifier_system must be an absolute URI "
-                          f"(e.g. https://hospital.example.org/fhir/sid/mrn), not {system!r}")
+        raise ReportError(
+            f"{path}: {SECTION}.identifier_system must be an absolute URI "
+            f"(e.g. https://hospital.example.org/fhir/sid/mrn), not {system!r}"
+        )
     org_id = values.get("organisation_identifier")
     if org_id:
         system, _, value = org_id.partition("|")
         if not _URI.fullmatch(system) or not value.strip():
-            raise ReportError(f"{path}: {SECTION}.organisation_identifier must be "
-                              f"'<system URI>|<value>', not {org_id!r}")
+            raise ReportError(
+                f"{path}: {SECTION}.organisation_identifier must be "
+                f"'<system URI>|<value>', not {org_id!r}"
+            )
     language = values.get("language")
-    if language is not None and not (_LANGUAGE.fullmatch(language)
-                                     and language.split("-", 1)[0].lower() in LANGUAGES):
-        raise ReportError(f"{path}: {SECTION}.language must be one of {', '.join(LANGUAGES)} "
-                          f"(or a tag of them such as 'en-GB', 'ja-JP'), not {language!r}")
+    if language is not None and not (
+        _LANGUAGE.fullmatch(language) and language.split("-", 1)[0].lower() in LANGUAGES
+    ):
+        raise ReportError(
+            f"{path}: {SECTION}.language must be one of {', '.join(LANGUAGES)} "
+            f"(or a tag of them such as 'en-GB', 'ja-JP'), not {language!r}"
+        )
     calendar = values.get("calendar")
     if calendar is not None and calendar not in CALENDARS:
-        raise ReportError(f"{path}: {SECTION}.calendar must be one of {', '.join(CALENDARS)} "
-                          f"(japanese: 令和7年4月1日 in Japanese reports), not {calendar!r}")
+        raise ReportError(
+            f"{path}: {SECTION}.calendar must be one of {', '.join(CALENDARS)} "
+            f"(japanese: 令和7年4月1日 in Japanese reports), not {calendar!r}"
+        )
 
 
 def _logo_data_uri(logo: Path, settings_path: Path) -> str:
@@ -150,8 +166,9 @@ def _logo_data_uri(logo: Path, settings_path: Path) -> str:
         data = read_limited(logo, _MAX_LOGO_BYTES)
     except FileRefused as exc:
         if "the limit is" in str(exc) or "more than" in str(exc):
-            raise ReportError(f"{settings_path}: logo larger than "
-                              f"{_MAX_LOGO_BYTES // 1024} KiB") from None
+            raise ReportError(
+                f"{settings_path}: logo larger than {_MAX_LOGO_BYTES // 1024} KiB"
+            ) from None
         raise ReportError(f"{settings_path}: cannot read logo {logo} ({exc})") from None
     if not data.startswith(_LOGO_MAGIC[kind]):
         raise ReportError(f"{settings_path}: logo {logo} is not a {kind} file")
@@ -186,22 +203,28 @@ def load_dxa_settings(path: Path | str | None) -> DxaSettings:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReportError(f"{path}: cannot read settings ({exc})") from None
     if not isinstance(section, dict) or set(section) - _DXA_KEYS:
-        raise ReportError(f"{path}: [{DXA_SECTION}] takes only "
-                          f"{', '.join(sorted(_DXA_KEYS))}")
+        raise ReportError(f"{path}: [{DXA_SECTION}] takes only {', '.join(sorted(_DXA_KEYS))}")
     reference = section.get("reference", "")
     precision = section.get("precision_percent", {})
     if not isinstance(reference, str) or not isinstance(precision, dict):
-        raise ReportError(f"{path}: {DXA_SECTION}.reference must be text and "
-                          f"{DXA_SECTION}.precision_percent a table of site = percent")
+        raise ReportError(
+            f"{path}: {DXA_SECTION}.reference must be text and "
+            f"{DXA_SECTION}.precision_percent a table of site = percent"
+        )
     values: dict[str, float] = {}
     for key, value in precision.items():
         try:
             site = parse_site(key)
         except SiteError as exc:
             raise ReportError(f"{path}: {DXA_SECTION}.precision_percent {key!r}: {exc}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                0 < value <= MAX_PRECISION_PCT):
-            raise ReportError(f"{path}: {DXA_SECTION}.precision_percent {key!r} must be a "
-                              f"percentage above 0 and at most {MAX_PRECISION_PCT:g}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (0 < value <= MAX_PRECISION_PCT)
+        ):
+            raise ReportError(
+                f"{path}: {DXA_SECTION}.precision_percent {key!r} must be a "
+                f"percentage above 0 and at most {MAX_PRECISION_PCT:g}"
+            )
         values[site] = float(value)
     return DxaSettings(tuple(sorted(values.items())), reference.strip())

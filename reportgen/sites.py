@@ -18,20 +18,37 @@ LUMBAR, PROXIMAL_FEMUR, RADIUS = "lumbar", "proximal_femur", "radius"
 STATUS_REGIONS = (LUMBAR, PROXIMAL_FEMUR)
 
 _NAMED = {
-    "femoral_neck": FEMORAL_NECK, "neck": FEMORAL_NECK, "femur_neck": FEMORAL_NECK,
+    "femoral_neck": FEMORAL_NECK,
+    "neck": FEMORAL_NECK,
+    "femur_neck": FEMORAL_NECK,
     "大腿骨頸部": FEMORAL_NECK,
-    "total_hip": TOTAL_HIP, "hip": TOTAL_HIP, "total_femur": TOTAL_HIP, "大腿骨近位部": TOTAL_HIP,
-    "radius_1_3": RADIUS_1_3, "radius_1/3": RADIUS_1_3, "1/3_radius": RADIUS_1_3,
-    "radius_33": RADIUS_1_3, "radius_33%": RADIUS_1_3, "33%_radius": RADIUS_1_3,
-    "radius": RADIUS_1_3, "forearm": RADIUS_1_3, "橈骨": RADIUS_1_3,  # forearm DXA: 1/3 site
-    "lumbar": LUMBAR_L1_L4, "lumbar_spine": LUMBAR_L1_L4, "spine": LUMBAR_L1_L4,
+    "total_hip": TOTAL_HIP,
+    "hip": TOTAL_HIP,
+    "total_femur": TOTAL_HIP,
+    "大腿骨近位部": TOTAL_HIP,
+    "radius_1_3": RADIUS_1_3,
+    "radius_1/3": RADIUS_1_3,
+    "1/3_radius": RADIUS_1_3,
+    "radius_33": RADIUS_1_3,
+    "radius_33%": RADIUS_1_3,
+    "33%_radius": RADIUS_1_3,
+    "radius": RADIUS_1_3,
+    "forearm": RADIUS_1_3,
+    "橈骨": RADIUS_1_3,  # forearm DXA: 1/3 site
+    "lumbar": LUMBAR_L1_L4,
+    "lumbar_spine": LUMBAR_L1_L4,
+    "spine": LUMBAR_L1_L4,
     "腰椎": LUMBAR_L1_L4,
 }
-_LABELS = {FEMORAL_NECK: N_("Femoral neck"), TOTAL_HIP: N_("Total hip"),
-           RADIUS_1_3: N_("Radius 1/3")}
+_LABELS = {
+    FEMORAL_NECK: N_("Femoral neck"),
+    TOTAL_HIP: N_("Total hip"),
+    RADIUS_1_3: N_("Radius 1/3"),
+}
 _ORDER = {FEMORAL_NECK: 10, TOTAL_HIP: 11, RADIUS_1_3: 20}
-_DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-", "~": "-",
-                         "\u301c": "-"})
+_DASHES = str.maketrans(
+    {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-", "~": "-", "\u301c": "-"}
+)
 _LUMBAR_RANGE = re.compile(r"l([1-5])(?:-l?([1-5]))?")
 _VERTEBRA = re.compile(r"l([1-5])(?:-l?([1-5]))?")
 
@@ -55,12 +72,16 @@ def parse_site(text: str) -> str:
         return _NAMED[cleaned]
     match = _LUMBAR_RANGE.fullmatch(cleaned.replace("_", ""))
     if match is None:
-        raise SiteError("unknown site (use L1-L4 or a sub-range such as L2-L4, femoral_neck, "
-                        "total_hip or radius_1_3)")
+        raise SiteError(
+            "unknown site (use L1-L4 or a sub-range such as L2-L4, femoral_neck, "
+            "total_hip or radius_1_3)"
+        )
     first, last = int(match[1]), int(match[2] or match[1])
     if last - first < 1:
-        raise SiteError("a lumbar site needs at least two vertebrae (ISCD: spine BMD is never "
-                        "reported from a single vertebra)")
+        raise SiteError(
+            "a lumbar site needs at least two vertebrae (ISCD: spine BMD is never "
+            "reported from a single vertebra)"
+        )
     return f"L{first}-L{last}"
 
 
@@ -110,6 +131,8 @@ def parse_vertebrae(text: str, site: str) -> tuple[str, ...]:
     if outside:
         raise SiteError(f"{', '.join(outside)} is outside the site {site}")
     if len(inside) - len(found) < 2:
-        raise SiteError(f"excluding {', '.join(sorted(found))} leaves fewer than two vertebrae "
-                        "(ISCD: spine BMD is never reported from a single vertebra)")
+        raise SiteError(
+            f"excluding {', '.join(sorted(found))} leaves fewer than two vertebrae "
+            "(ISCD: spine BMD is never reported from a single vertebra)"
+        )
     return tuple(v for v in inside if v in found)

@@ -44,9 +44,16 @@ class _Scan:
     longest_run: int = 0
 
 
-def read_xlsx(data: bytes, sheet: str | None, *, max_rows: int, max_columns: int,
-              max_cell_chars: int, max_cells: int,
-              is_id_header: Callable[[str], bool] = lambda header: False) -> SheetRows:
+def read_xlsx(
+    data: bytes,
+    sheet: str | None,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_chars: int,
+    max_cells: int,
+    is_id_header: Callable[[str], bool] = lambda header: False,
+) -> SheetRows:
     """The rows of ``sheet`` (default: the first) as text; raises :class:`XlsxRefused`.
 
     :param is_id_header: True for a header whose column holds ids: a number there that is
@@ -58,14 +65,14 @@ def read_xlsx(data: bytes, sheet: str | None, *, max_rows: int, max_columns: int
     if scan.rows > max_rows + 1:
         raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
     try:
-        return _read_sheet(data, sheet, scan.formulas, (max_rows, max_columns, max_cells),
-                           is_id_header)
+        return _read_sheet(
+            data, sheet, scan.formulas, (max_rows, max_columns, max_cells), is_id_header
+        )
     except XlsxRefused:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl/lxml raise many types on malformed
         # workbooks (fuzzing found OverflowError, XMLSyntaxError, KeyError ...)
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else \
-            type(exc).__name__
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise XlsxRefused(f"not a readable XLSX workbook ({text})") from None
 
 
@@ -83,13 +90,20 @@ def _scan_archive(data: bytes, max_text_bytes: int) -> _Scan:
             continue  # media and binaries: read-only mode never opens them
         if info.filename.startswith("xl/worksheets/"):
             sheets += info.file_size
-        elif info.file_size > (MAX_SHARED_STRINGS_BYTES if info.filename ==
-                               "xl/sharedStrings.xml" else MAX_OTHER_PART_BYTES):
-            raise XlsxRefused(f"part {info.filename[:80]} unpacks to {info.file_size:,} bytes; "
-                              "too large for a patient table")
+        elif info.file_size > (
+            MAX_SHARED_STRINGS_BYTES
+            if info.filename == "xl/sharedStrings.xml"
+            else MAX_OTHER_PART_BYTES
+        ):
+            raise XlsxRefused(
+                f"part {info.filename[:80]} unpacks to {info.file_size:,} bytes; "
+                "too large for a patient table"
+            )
     if sheets > MAX_SHEETS_BYTES:
-        raise XlsxRefused(f"worksheets unpack to {sheets / 2**20:,.0f} MiB; the limit is "
-                          f"{MAX_SHEETS_BYTES / 2**20:,.0f} MiB (split the cohort)")
+        raise XlsxRefused(
+            f"worksheets unpack to {sheets / 2**20:,.0f} MiB; the limit is "
+            f"{MAX_SHEETS_BYTES / 2**20:,.0f} MiB (split the cohort)"
+        )
     scan = _Scan()
     for info in members:
         if info.filename.endswith(".xml"):
@@ -99,8 +113,9 @@ def _scan_archive(data: bytes, max_text_bytes: int) -> _Scan:
     return scan
 
 
-def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan,
-               is_sheet: bool) -> None:
+def _scan_part(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan, is_sheet: bool
+) -> None:
     run = 0
     rows = 0
     try:
@@ -110,8 +125,11 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan,
                 if len(pieces) == 1:
                     run += len(chunk)
                 else:
-                    scan.longest_run = max(scan.longest_run, run + len(pieces[0]),
-                                           max(map(len, pieces[1:-1]), default=0))
+                    scan.longest_run = max(
+                        scan.longest_run,
+                        run + len(pieces[0]),
+                        max(map(len, pieces[1:-1]), default=0),
+                    )
                     run = len(pieces[-1])
                 if is_sheet:  # "<row " and "<row>" (a row tag split by a chunk edge is missed)
                     rows += chunk.count(b"<row ") + chunk.count(b"<row>")
@@ -122,8 +140,13 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan,
     scan.rows = max(scan.rows, rows)
 
 
-def _read_sheet(data: bytes, sheet: str | None, formulas: bool, limits: tuple[int, int, int],
-                is_id_header: Callable[[str], bool]) -> SheetRows:
+def _read_sheet(
+    data: bytes,
+    sheet: str | None,
+    formulas: bool,
+    limits: tuple[int, int, int],
+    is_id_header: Callable[[str], bool],
+) -> SheetRows:
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -153,15 +176,18 @@ def _worksheet(book, sheet: str | None):
     return worksheet
 
 
-def _values(worksheet, max_rows: int, max_columns: int, max_cells: int,
-            is_id_header: Callable[[str], bool]) -> tuple[list[list[str]], set[tuple[int, int]]]:
+def _values(
+    worksheet, max_rows: int, max_columns: int, max_cells: int, is_id_header: Callable[[str], bool]
+) -> tuple[list[list[str]], set[tuple[int, int]]]:
     declared_rows, declared_columns = worksheet.max_row, worksheet.max_column
     if declared_columns is not None and declared_columns > max_columns:
-        raise XlsxRefused(f"the sheet is {declared_columns:,} columns wide; the limit is "
-                          f"{max_columns:,}")
+        raise XlsxRefused(
+            f"the sheet is {declared_columns:,} columns wide; the limit is {max_columns:,}"
+        )
     if declared_rows is not None and declared_rows > max_rows + 1:
-        raise XlsxRefused(f"{declared_rows - 1:,} rows; the limit is {max_rows:,} "
-                          "(split the cohort)")
+        raise XlsxRefused(
+            f"{declared_rows - 1:,} rows; the limit is {max_rows:,} (split the cohort)"
+        )
     worksheet.reset_dimensions()  # a dimension record can lie: each row is as wide as it is
     rows: list[list[str]] = []
     inexact: set[tuple[int, int]] = set()
@@ -171,12 +197,12 @@ def _values(worksheet, max_rows: int, max_columns: int, max_cells: int,
         if index > max_rows:
             raise XlsxRefused(f"more than {max_rows:,} rows (split the cohort)")
         if len(values) > max_columns:
-            raise XlsxRefused(f"row {index + 1} is {len(values):,} columns wide; the limit "
-                              f"is {max_columns:,}")
+            raise XlsxRefused(
+                f"row {index + 1} is {len(values):,} columns wide; the limit is {max_columns:,}"
+            )
         cells += len(values)
         if cells > max_cells:
-            raise XlsxRefused(f"more than {max_cells:,} cells (split the cohort or drop "
-                              "columns)")
+            raise XlsxRefused(f"more than {max_cells:,} cells (split the cohort or drop columns)")
         row = []
         for column, value in enumerate(values):
             text, exact = cell_text(value)
@@ -195,7 +221,8 @@ def _unsaved_formulas(worksheet, rows: list[list[str]], max_rows: int) -> set[tu
     for index, cells in enumerate(worksheet.iter_rows(max_row=max_rows + 2)):
         for column, cell in enumerate(cells):
             if getattr(cell, "data_type", None) == "f" and not (
-                    index < len(rows) and column < len(rows[index]) and rows[index][column]):
+                index < len(rows) and column < len(rows[index]) and rows[index][column]
+            ):
                 found.add((index, column))
     return found
 
@@ -214,8 +241,9 @@ def cell_text(value: object) -> tuple[str, bool]:
             return str(int(value)), True
         return repr(value), False
     if isinstance(value, datetime):
-        return (value.date().isoformat() if value.time() == time() else
-                value.isoformat(sep=" ")), True
+        return (
+            value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+        ), True
     if isinstance(value, date | time):
         return value.isoformat(), True
     return str(value), True

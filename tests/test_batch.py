@@ -49,16 +49,18 @@ def _command(*args: str | os.PathLike) -> list[str]:
 def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
     """Run the installed ``reportgen`` with pipes (stderr is not a TTY)."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run(_command(*args), capture_output=True, text=True, env=env,
-                          timeout=900, check=False)
+    return subprocess.run(
+        _command(*args), capture_output=True, text=True, env=env, timeout=900, check=False
+    )
 
 
 def reportgen_on_a_terminal(*args: str | os.PathLike, timeout: float = 300) -> tuple[int, str]:
     """Run ``reportgen`` with stderr on a pseudo-terminal; return (exit status, terminal text)."""
     master, slave = os.openpty()
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "TERM": "xterm", "COLUMNS": "100"}
-    process = subprocess.Popen(_command(*args), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    process = subprocess.Popen(
+        _command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, env=env
+    )
     os.close(slave)
     seen = bytearray()
     deadline = time.monotonic() + timeout
@@ -100,14 +102,20 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int, int]]:
         if path.is_file():
             info = path.stat()
             state[str(path.relative_to(directory))] = (
-                hashlib.sha256(path.read_bytes()).hexdigest(), info.st_size, info.st_mtime_ns)
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                info.st_size,
+                info.st_mtime_ns,
+            )
     return state
 
 
 def reports(directory: Path) -> dict[str, bytes]:
     """The run's outputs: every non-hidden file with its bytes."""
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
-            if p.is_file() and not p.name.startswith(".")}
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(directory.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def manifest(directory: Path) -> dict:
@@ -124,10 +132,12 @@ def assert_quiet_when_piped(result: subprocess.CompletedProcess) -> None:
     lines = result.stderr.splitlines()
     assert lines, "no result line on stderr"
     for line in lines:
-        assert PROBLEM_LINE.match(line) or RESULT_LINE.match(line) or \
-            PROGRESS_LINE.match(line), f"unexpected: {line!r}"
-    assert [line for line in result.stdout.splitlines() if line] == \
-        [line for line in result.stdout.splitlines() if line.endswith("manifest.json")]
+        assert PROBLEM_LINE.match(line) or RESULT_LINE.match(line) or PROGRESS_LINE.match(line), (
+            f"unexpected: {line!r}"
+        )
+    assert [line for line in result.stdout.splitlines() if line] == [
+        line for line in result.stdout.splitlines() if line.endswith("manifest.json")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,12 +150,36 @@ def cohort_csv(tmp_path_factory) -> Path:
     for i in range(COHORT_SIZE):
         age, bmi, smoking, hospital, days, dose, yam, fracture, sites = SEED[i % len(SEED)]
         shift = i // len(SEED)
-        rows.append([f"G{i + 1:02d}", age + shift, bmi, smoking, hospital + shift, days + shift,
-                     dose + 10 * i, yam - shift, fracture, sites, ("yes", "no", "")[i % 3],
-                     f"Generated patient {i + 1}; <i>not markup</i>"])
-    header = ["patient_id", "age_years", "bmi_kg_m2", "smoking", "hospital_days", "mgso4_days",
-              "mgso4_total_g", "yam_percent", "fracture", "fracture_sites", "breastfeeding",
-              "notes"]
+        rows.append(
+            [
+                f"G{i + 1:02d}",
+                age + shift,
+                bmi,
+                smoking,
+                hospital + shift,
+                days + shift,
+                dose + 10 * i,
+                yam - shift,
+                fracture,
+                sites,
+                ("yes", "no", "")[i % 3],
+                f"Generated patient {i + 1}; <i>not markup</i>",
+            ]
+        )
+    header = [
+        "patient_id",
+        "age_years",
+        "bmi_kg_m2",
+        "smoking",
+        "hospital_days",
+        "mgso4_days",
+        "mgso4_total_g",
+        "yam_percent",
+        "fracture",
+        "fracture_sites",
+        "breastfeeding",
+        "notes",
+    ]
     return write_csv(tmp_path_factory.mktemp("cohort") / "cohort.csv", header, rows)
 
 
@@ -180,8 +214,9 @@ def test_piped_runs_print_no_progress_bar(runs):
 
 
 def test_terminal_gets_a_progress_bar(tmp_path):
-    status, shown = reportgen_on_a_terminal("patient", SEED_CSV, "-o", tmp_path / "out",
-                                            "--format", "json", "--workers", "1")
+    status, shown = reportgen_on_a_terminal(
+        "patient", SEED_CSV, "-o", tmp_path / "out", "--format", "json", "--workers", "1"
+    )
     assert "Traceback" not in shown, shown[-2000:]
     assert status == 0, shown[-2000:]
     assert re.search(r"\d{1,3} ?%", shown), shown[-2000:]  # a progress bar was drawn
@@ -229,7 +264,8 @@ def test_ids_render_only_those_patients(two_ids):
     assert result.returncode == 0, result.stderr
     assert sorted(reports(outdir)) == sorted(
         [f"patient-{i}.{fmt}" for i in (2, 8) for fmt in ("html", "json", "pdf")]
-        + ["manifest.json"])
+        + ["manifest.json"]
+    )
     assert {entry["patient_id"] for entry in manifest(outdir)["files"]} == {"2", "8"}
     assert_quiet_when_piped(result)
 
@@ -242,16 +278,25 @@ def test_overwrite_replaces_existing_reports(two_ids, tmp_path):
     refused = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8")
     assert refused.returncode == 1
     assert (outdir / "patient-8.pdf").read_bytes() == b"damaged"
-    result = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8",
-                       "--overwrite")
+    result = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8", "--overwrite")
     assert result.returncode == 0, result.stderr
     assert reports(outdir) == original  # same input, same SOURCE_DATE_EPOCH: same bytes
     assert not list(outdir.glob(".tmp-*"))
 
 
 def test_unknown_id_is_an_error_naming_it(tmp_path):
-    result = reportgen("patient", SEED_CSV, "-o", tmp_path / "out", "--id", "2",
-                       "--id", "no-such-patient", "--format", "json")
+    result = reportgen(
+        "patient",
+        SEED_CSV,
+        "-o",
+        tmp_path / "out",
+        "--id",
+        "2",
+        "--id",
+        "no-such-patient",
+        "--format",
+        "json",
+    )
     assert result.returncode == 1
     assert "no-such-patient" in result.stderr
     assert "Traceback" not in result.stderr
@@ -265,21 +310,33 @@ def test_unknown_id_is_an_error_naming_it(tmp_path):
 
 
 def test_invalid_rows_are_skipped_and_reported(tmp_path):
-    header = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-              "yam_percent", "fracture"]
-    source = write_csv(tmp_path / "mixed.csv", header, [
-        ["ok1", "30", "21.0", "20", "900", "78", "no"],
-        ["bad-age", "thirty", "21.0", "20", "900", "78", "no"],    # row 3
-        ["ok2", "31", "20.0", "40", "1500", "69", "no"],
-        ["bad-yam", "30", "21.0", "20", "900", "n/a", "no"],        # row 5 (blank = not measured)
-        ["bad-fracture", "30", "21.0", "20", "900", "85", "maybe"],  # row 6
-    ])
+    header = [
+        "patient_id",
+        "age_years",
+        "bmi_kg_m2",
+        "mgso4_days",
+        "mgso4_total_g",
+        "yam_percent",
+        "fracture",
+    ]
+    source = write_csv(
+        tmp_path / "mixed.csv",
+        header,
+        [
+            ["ok1", "30", "21.0", "20", "900", "78", "no"],
+            ["bad-age", "thirty", "21.0", "20", "900", "78", "no"],  # row 3
+            ["ok2", "31", "20.0", "40", "1500", "69", "no"],
+            ["bad-yam", "30", "21.0", "20", "900", "n/a", "no"],  # row 5 (blank = not measured)
+            ["bad-fracture", "30", "21.0", "20", "900", "85", "maybe"],  # row 6
+        ],
+    )
     outdir = tmp_path / "out"
     result = reportgen("patient", source, "-o", outdir)
     assert result.returncode == 1
     assert sorted(reports(outdir)) == sorted(
         [f"patient-{pid}.{fmt}" for pid in ("ok1", "ok2") for fmt in ("html", "json", "pdf")]
-        + ["manifest.json"])
+        + ["manifest.json"]
+    )
     expected = {(3, "age_years"), (5, "yam_percent"), (6, "fracture")}
     for row, column in expected:
         assert f"{source}:{row}:{column}: " in result.stderr

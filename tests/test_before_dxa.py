@@ -30,6 +30,7 @@ def _run(*args: str):
 
 # --- exposure so far ---------------------------------------------------------------------
 
+
 def test_running_infusion_counts_up_to_as_of():
     infusions = [(T0, T0 + timedelta(hours=24), 1.0), (T0 + timedelta(hours=24), None, 2.0)]
     as_of = T0 + timedelta(hours=48)
@@ -38,14 +39,15 @@ def test_running_infusion_counts_up_to_as_of():
     assert exposure["days"] == 3  # 1, 2 and 3 March
     assert exposure["current_rate_g_per_h"] == 2.0
     hours_left = (1000 - 72) / 2.0
-    assert exposure["projected_threshold_date"] == (as_of + timedelta(hours=hours_left)
-                                                    ).date().isoformat()
+    assert (
+        exposure["projected_threshold_date"]
+        == (as_of + timedelta(hours=hours_left)).date().isoformat()
+    )
 
 
 def test_no_projection_when_not_infusing_or_already_past():
     done = [(T0, T0 + timedelta(hours=10), 2.0)]
-    assert exposure_so_far(done, T0 + timedelta(days=3), 1000.0)[
-        "projected_threshold_date"] is None
+    assert exposure_so_far(done, T0 + timedelta(days=3), 1000.0)["projected_threshold_date"] is None
     past = [(T0, None, 20.0)]
     exposure = exposure_so_far(past, T0 + timedelta(hours=60), 1000.0)
     assert exposure["cumulative_g"] == 1200.0
@@ -58,8 +60,11 @@ def test_infusions_after_as_of_are_not_counted():
 
 
 @settings(max_examples=200, deadline=None)
-@given(hours=st.integers(1, 2000), more=st.integers(0, 500),
-       rate=st.floats(min_value=0.1, max_value=4.0))
+@given(
+    hours=st.integers(1, 2000),
+    more=st.integers(0, 500),
+    rate=st.floats(min_value=0.1, max_value=4.0),
+)
 def test_cumulative_dose_never_falls_as_time_goes_on(hours, more, rate):
     infusions = [(T0, None, rate)]
     a = totals(infusions, T0 + timedelta(hours=hours))[1]
@@ -70,16 +75,26 @@ def test_cumulative_dose_never_falls_as_time_goes_on(hours, more, rate):
 
 # --- labs -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("ca", "albumin", "expected"),
-                         [(8.4, 3.0, 9.2), (8.0, 3.99, 8.01), (8.0, 4.0, None), (8.0, 4.5, None),
-                          (8.0, None, None), (9.0, 2.0, 10.6)])
+
+@pytest.mark.parametrize(
+    ("ca", "albumin", "expected"),
+    [
+        (8.4, 3.0, 9.2),
+        (8.0, 3.99, 8.01),
+        (8.0, 4.0, None),
+        (8.0, 4.5, None),
+        (8.0, None, None),
+        (9.0, 2.0, 10.6),
+    ],
+)
 def test_payne_correction_only_below_four(ca, albumin, expected):
     value = corrected_calcium(ca, albumin)
     assert value == (None if expected is None else pytest.approx(expected, abs=0.005))
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [(8.7, "low"), (8.8, "normal"), (10.1, "normal"), (10.2, "high")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(8.7, "low"), (8.8, "normal"), (10.1, "normal"), (10.2, "high")]
+)
 def test_interval_limits_are_normal(value, expected):
     assert flag(value, 8.8, 10.1) == expected
 
@@ -94,8 +109,9 @@ def test_calcium_is_flagged_on_the_corrected_value():
 
 def test_settings_override_an_interval(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('[organisation]\nname = "X"\n\n[labs.serum_ca]\nlow = 8.5\nhigh = 10.4\n',
-                    encoding="utf-8")
+    path.write_text(
+        '[organisation]\nname = "X"\n\n[labs.serum_ca]\nlow = 8.5\nhigh = 10.4\n', encoding="utf-8"
+    )
     intervals = load_intervals(path)
     assert (intervals["serum_ca"].low, intervals["serum_ca"].high) == (8.5, 10.4)
     bad = tmp_path / "bad.toml"
@@ -106,17 +122,21 @@ def test_settings_override_an_interval(tmp_path):
 
 def test_lab_file_errors_are_located_and_no_unit_is_converted(tmp_path):
     labs = tmp_path / "labs.csv"
-    labs.write_text("patient_id,date,test,value,unit\n"
-                    "1,2025-01-02,serum_ca,2.2,mmol/L\n"
-                    "nobody,2025-01-02,serum_ca,9.0,mg/dL\n"
-                    "1,2025-01-02,calcitonin,9.0,pg/mL\n"
-                    "1,2025-13-02,albumin,4.0,g/dL\n"
-                    "2,2025-01-02,serum_ca,9.1,MG/DL\n", encoding="utf-8")
+    labs.write_text(
+        "patient_id,date,test,value,unit\n"
+        "1,2025-01-02,serum_ca,2.2,mmol/L\n"
+        "nobody,2025-01-02,serum_ca,9.0,mg/dL\n"
+        "1,2025-01-02,calcitonin,9.0,pg/mL\n"
+        "1,2025-13-02,albumin,4.0,g/dL\n"
+        "2,2025-01-02,serum_ca,9.1,MG/DL\n",
+        encoding="utf-8",
+    )
     result = _run("validate", ROOT / "input" / "case_series_2020.csv", "--labs", labs)
     assert result.exit_code == 1
     out = result.stdout
-    assert f"{labs}:2:unit: serum_ca is recorded in mg/dL, not 'mmol/L' (no conversion is " \
-           "made)" in out
+    assert (
+        f"{labs}:2:unit: serum_ca is recorded in mg/dL, not 'mmol/L' (no conversion is made)" in out
+    )
     assert f"{labs}:3:patient_id: no patient with this id in the main input" in out
     assert f"{labs}:4:test: unknown test 'calcitonin'" in out
     assert f"{labs}:5:date: not a date" in out
@@ -125,10 +145,13 @@ def test_lab_file_errors_are_located_and_no_unit_is_converted(tmp_path):
 
 # --- the not-measured path and the inpatient, through the CLI --------------------------------
 
+
 def test_missing_yam_column_is_still_refused(tmp_path):
     path = tmp_path / "no_yam.csv"
-    path.write_text("patient_id,age_years,bmi_kg_m2,mgso4_days,mgso4_total_g,fracture\n"
-                    "a,30,21,10,500,no\n", encoding="utf-8")
+    path.write_text(
+        "patient_id,age_years,bmi_kg_m2,mgso4_days,mgso4_total_g,fracture\na,30,21,10,500,no\n",
+        encoding="utf-8",
+    )
     result = _run("validate", path)
     assert result.exit_code == 1
     assert f"{path}:1:yam_percent: required column missing" in result.stdout
@@ -147,8 +170,18 @@ def test_running_infusion_needs_as_of():
 @pytest.fixture(scope="module")
 def inpatient(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("inpatient")
-    result = _run("patient", INPATIENT, "-o", out, "--as-of", "2025-03-01", "--labs", LABS,
-                  "--format", "json,pdf")
+    result = _run(
+        "patient",
+        INPATIENT,
+        "-o",
+        out,
+        "--as-of",
+        "2025-03-01",
+        "--labs",
+        LABS,
+        "--format",
+        "json,pdf",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "patient-W-301.json").read_text("utf-8"))
     reader = PdfReader(out / "patient-W-301.pdf")
@@ -159,11 +192,19 @@ def test_inpatient_exposure_and_plan(inpatient):
     document = inpatient["json"]
     assert document["classification"] == "not_measured"
     assert document["exposure"] == {
-        "as_of": "2025-03-01T00:00", "cumulative_g": 694.5, "days": 25,
-        "current_rate_g_per_h": 1.5, "projected_threshold_date": "2025-03-09",
-        "threshold_g": 1000.0}
-    assert {"vertebral_fracture_imaging", "plan_postpartum_dxa", "correct_abnormal_labs",
-            "monitor_calcium_during_tocolysis"} <= set(document["recommendations"])
+        "as_of": "2025-03-01T00:00",
+        "cumulative_g": 694.5,
+        "days": 25,
+        "current_rate_g_per_h": 1.5,
+        "projected_threshold_date": "2025-03-09",
+        "threshold_g": 1000.0,
+    }
+    assert {
+        "vertebral_fracture_imaging",
+        "plan_postpartum_dxa",
+        "correct_abnormal_labs",
+        "monitor_calcium_during_tocolysis",
+    } <= set(document["recommendations"])
     assert "dxa_follow_up" not in document["recommendations"]
     calcium = [lab for lab in document["labs"] if lab["test"] == "serum_ca"]
     assert [c["date"] for c in calcium] == ["2025-02-10", "2025-02-24", None]
@@ -185,9 +226,15 @@ def test_discharge_without_dxa_shows_the_discharge_details(tmp_path):
     result = _run("patient", DISCHARGE, "-o", tmp_path, "--format", "json,pdf")
     assert result.exit_code == 0, result.output
     page1 = " ".join(PdfReader(tmp_path / "patient-D-101.pdf").pages[0].extract_text().split())
-    for text in ("GA at MgSO4 start 26+1 weeks", "GA at delivery 32+0 weeks", "caesarean",
-                 "Feeding plan breast", "Follow-up 2025-07-15", "Bone health clinic",
-                 "Physician Dr Sato"):
+    for text in (
+        "GA at MgSO4 start 26+1 weeks",
+        "GA at delivery 32+0 weeks",
+        "caesarean",
+        "Feeding plan breast",
+        "Follow-up 2025-07-15",
+        "Bone health clinic",
+        "Physician Dr Sato",
+    ):
         assert text in page1, text
     document = json.loads((tmp_path / "patient-D-101.json").read_text("utf-8"))
     assert document["classification"] == "not_measured"
@@ -204,8 +251,7 @@ def test_cohort_counts_not_measured_apart(tmp_path):
     summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
     assert summary["n"] == 10
     assert summary["not_measured"] == 1
-    assert summary["classification_counts"] == {"normal": 5, "low_bone_mass": 2,
-                                                "osteoporosis": 2}
+    assert summary["classification_counts"] == {"normal": 5, "low_bone_mass": 2, "osteoporosis": 2}
     assert summary["low_bone_mass_or_worse"]["percent"] == pytest.approx(400 / 9)
     assert summary["yam_below_threshold"]["denominator"] == 9
     assert summary["means"]["yam_percent"] == pytest.approx(727 / 9)
@@ -217,8 +263,11 @@ def test_magnesium_during_infusion_is_high_only_above_the_therapeutic_range(inpa
     magnesium = [lab for lab in inpatient["json"]["labs"] if lab["test"] == "serum_mg"]
     assert magnesium
     assert all(lab["flag"] == "normal" and lab["high"] == 8.4 for lab in magnesium)
-    record = {"serum_mg_mg_dl": 9.1, "_as_of": "2025-03-01T00:00",
-              "_infusions": [["2025-02-20T09:00:00", None, 1.5]]}
+    record = {
+        "serum_mg_mg_dl": 9.1,
+        "_as_of": "2025-03-01T00:00",
+        "_infusions": [["2025-02-20T09:00:00", None, 1.5]],
+    }
     assert next(r for r in lab_results(record) if r.test == "serum_mg").flag == "high"
     after = {"serum_mg_mg_dl": 5.2}  # no infusion: the usual interval
     assert next(r for r in lab_results(after) if r.test == "serum_mg").flag == "high"

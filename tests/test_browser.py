@@ -29,13 +29,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_S = 20.0
 
 if not CHROMIUM.exists() and os.environ.get("CI"):
-    pytest.fail("CI must install Debian's chromium (scripts/setup-system --test)",
-                pytrace=False)
+    pytest.fail("CI must install Debian's chromium (scripts/setup-system --test)", pytrace=False)
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium "
-                              "(scripts/setup-system --test installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed at /usr/bin/chromium "
+        "(scripts/setup-system --test installs it)",
+    ),
 ]
 
 
@@ -47,18 +48,33 @@ class DevTools:
         to_read, self._to_write = (_high_fd(fd) for fd in os.pipe())
         self._from_read, from_write = (_high_fd(fd) for fd in os.pipe())
         args = [
-            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-default-apps", "--disable-extensions",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars",
-            "--window-size=1000,1400", f"--user-data-dir={user_data_dir}",
-            "--remote-debugging-pipe", "about:blank",
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--hide-scrollbars",
+            "--window-size=1000,1400",
+            f"--user-data-dir={user_data_dir}",
+            "--remote-debugging-pipe",
+            "about:blank",
         ]
         shell = f'exec "$@" 3<&{to_read} 4>&{from_write} {to_read}<&- {from_write}>&-'
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            ["/bin/bash", "-c", shell, "bash", *args], pass_fds=(to_read, from_write),
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            ["/bin/bash", "-c", shell, "bash", *args],
+            pass_fds=(to_read, from_write),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
         os.close(to_read)
         os.close(from_write)
         self._buffer = b""
@@ -152,8 +168,12 @@ def html_report(tmp_path_factory) -> Path:
     command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
     result = subprocess.run(
         [*command, "patient", str(INDEX_CASE), "-o", str(outdir), "--format", "html"],
-        capture_output=True, text=True, check=False, timeout=300,
-        env={**os.environ, "SOURCE_DATE_EPOCH": "1704067200"})
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1704067200"},
+    )
     assert result.returncode == 0, result.stderr
     return outdir / "patient-2.html"
 
@@ -166,15 +186,16 @@ def loaded(html_report, tmp_path_factory) -> dict:
     try:
         browser.call("Browser.getVersion")
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.call("Target.attachToTarget",
-                               {"targetId": target, "flatten": True})["sessionId"]
+        session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable", session=session)
-        navigation = browser.call("Page.navigate", {"url": html_report.as_uri()},
-                                  session=session)
+        navigation = browser.call("Page.navigate", {"url": html_report.as_uri()}, session=session)
         browser.wait_for("Page.loadEventFired")
-        probe = browser.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True},
-                             session=session)
+        probe = browser.call(
+            "Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session
+        )
         page = json.loads(probe["result"]["value"])
         screenshot = browser.call("Page.captureScreenshot", {"format": "png"}, session=session)
         badge_shot = None
@@ -182,14 +203,22 @@ def loaded(html_report, tmp_path_factory) -> dict:
             x, y, width, height = page["badge"]["box"]
             badge_shot = browser.call(
                 "Page.captureScreenshot",
-                {"format": "png", "clip": {"x": x, "y": y, "width": width, "height": height,
-                                           "scale": 1}}, session=session)
+                {
+                    "format": "png",
+                    "clip": {"x": x, "y": y, "width": width, "height": height, "scale": 1},
+                },
+                session=session,
+            )
         events = list(browser.events)
     finally:
         browser.close()
-    return {"navigation": navigation, "page": page, "events": events,
-            "screenshot": base64.b64decode(screenshot["data"]),
-            "badge_shot": base64.b64decode(badge_shot["data"]) if badge_shot else None}
+    return {
+        "navigation": navigation,
+        "page": page,
+        "events": events,
+        "screenshot": base64.b64decode(screenshot["data"]),
+        "badge_shot": base64.b64decode(badge_shot["data"]) if badge_shot else None,
+    }
 
 
 def test_loads_from_file_without_console_errors(loaded, html_report):
@@ -211,8 +240,11 @@ def test_loads_from_file_without_console_errors(loaded, html_report):
 
 
 def test_requests_nothing_but_the_file_and_data_uris(loaded):
-    urls = [event["params"]["request"]["url"] for event in loaded["events"]
-            if event.get("method") == "Network.requestWillBeSent"]
+    urls = [
+        event["params"]["request"]["url"]
+        for event in loaded["events"]
+        if event.get("method") == "Network.requestWillBeSent"
+    ]
     assert urls, "no request seen (Network domain not reporting?)"
     outside = [url[:80] for url in urls if not url.startswith(("file:", "data:"))]
     assert outside == []

@@ -70,8 +70,10 @@ CALLS = {
     "dose": (lambda: _dose(highlight=(3756, 67)), (17.0, 9.0)),
     "dose_title": (lambda: _dose(title="Reference cohort"), (17.0, 9.5)),
     "days": (lambda: charts.plot_days_vs_yam(DAYS, YAMS, FRACTURES), (17.0, 9.0)),
-    "status": (lambda: charts.plot_status_counts(
-        {"normal": 5, "low_bone_mass": 2, "osteoporosis": 2}), (12.0, 6.5)),
+    "status": (
+        lambda: charts.plot_status_counts({"normal": 5, "low_bone_mass": 2, "osteoporosis": 2}),
+        (12.0, 6.5),
+    ),
     "timeline": (lambda: charts.plot_timeline(EVENTS), (17.0, 1.2 + 0.6 * len(EVENTS))),
 }
 
@@ -101,8 +103,8 @@ def test_same_call_twice_gives_same_bytes(name: str) -> None:
 def _chunk_types(png: bytes) -> list[bytes]:
     types, pos = [], 8
     while pos < len(png):
-        length = int.from_bytes(png[pos:pos + 4], "big")
-        types.append(png[pos + 4:pos + 8])
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        types.append(png[pos + 4 : pos + 8])
         pos += 12 + length
     return types
 
@@ -120,29 +122,33 @@ def test_zone_colours_are_exact_in_the_band() -> None:
     y = round(image.height * (1 - (0.62 + 0.95 * 0.15) / 3))  # inside the band, below labels
     for yam, zone in ((45, "osteoporosis"), (71, "low_bone_mass"), (115, "normal")):
         x = round(_px(0.6) + (yam - 40) / 80 * _px(15.8))
-        expected = tuple(int(charts.ZONE_COLORS[zone][i:i + 2], 16) for i in (1, 3, 5))
+        expected = tuple(int(charts.ZONE_COLORS[zone][i : i + 2], 16) for i in (1, 3, 5))
         assert image.getpixel((x, y)) == expected, zone
 
 
 def test_cached_result_equals_cold_result() -> None:
-    shifted = [(label, start - timedelta(days=400), end and end - timedelta(days=390))
-               for label, start, end in EVENTS]  # same rows, other dates: the plate is reused
+    shifted = [
+        (label, start - timedelta(days=400), end and end - timedelta(days=390))
+        for label, start, end in EVENTS
+    ]  # same rows, other dates: the plate is reused
     charts.clear_cache()
     first = _dose(highlight=(1260, 62))
     charts.plot_timeline(EVENTS)
-    warm = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73),
-            charts.plot_timeline(shifted)]
+    warm = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73), charts.plot_timeline(shifted)]
     charts.clear_cache()
-    cold = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73),
-            charts.plot_timeline(shifted)]
+    cold = [_dose(highlight=(2484, 73)), charts.plot_yam_zones(73), charts.plot_timeline(shifted)]
     assert warm == cold
     assert _dose(highlight=(1260, 62)) == first
 
 
-@settings(max_examples=3, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(dose=st.floats(-100, 6000), yam=st.floats(20, 140),
-       label=st.text(alphabet="ABP-019 $_^\\{}", max_size=20))
+@settings(
+    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    dose=st.floats(-100, 6000),
+    yam=st.floats(20, 140),
+    label=st.text(alphabet="ABP-019 $_^\\{}", max_size=20),
+)
 def test_highlight_warm_equals_cold(dose: float, yam: float, label: str) -> None:
     _dose(highlight=(500, 80))  # make the plate warm with another highlight
     warm = _dose(highlight=(dose, yam), highlight_label=label)
@@ -153,21 +159,33 @@ def test_highlight_warm_equals_cold(dose: float, yam: float, label: str) -> None
 def test_fresh_process_gives_the_same_bytes(tmp_path: Path) -> None:
     """Cold calls in a new process (with a hostile matplotlibrc) equal warm calls here."""
     rc = tmp_path / "matplotlibrc"
-    rc.write_text("font.size: 20\nlines.linewidth: 5\naxes.facecolor: yellow\n"
-                  "text.hinting: none\nsavefig.dpi: 42\nfont.family: serif\n")
+    rc.write_text(
+        "font.size: 20\nlines.linewidth: 5\naxes.facecolor: yellow\n"
+        "text.hinting: none\nsavefig.dpi: 42\nfont.family: serif\n"
+    )
     script = """
 import hashlib, json
 from reportgen import charts
 from tests.test_charts import _fresh_calls
 print(json.dumps([hashlib.sha256(png).hexdigest() for png in _fresh_calls()]))
 """
-    env = {**os.environ, "MATPLOTLIBRC": str(rc), "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "MATPLOTLIBRC": str(rc),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     # in this process the plates are warm (other tests ran first, or these calls did)
     _fresh_calls()
     here = [hashlib.sha256(png).hexdigest() for png in _fresh_calls()]
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert json.loads(out.stdout) == here
 
 
@@ -192,7 +210,7 @@ def test_highlight_changes_the_image_where_the_patient_is() -> None:
     ax_bottom, ax_height = _px(9 - 1.2), _px(9 - 1.2 - 0.8)
     x = ax_left + 1260 / 4000 * ax_width
     y = ax_bottom - (62 - 40) / 80 * ax_height
-    near = np.asarray(marked)[int(y) - 25:int(y) + 25, int(x) - 25:int(x) + 25].reshape(-1, 3)
+    near = np.asarray(marked)[int(y) - 25 : int(y) + 25, int(x) - 25 : int(x) + 25].reshape(-1, 3)
     assert any(tuple(p) == (0xFF, 0xD2, 0x1F) for p in near)
     # moving the highlight or renaming it changes the image too
     assert _dose(highlight=(1260, 62)) != _dose(highlight=(2484, 73))
@@ -230,14 +248,16 @@ def test_yam_zones_nan_and_custom_thresholds() -> None:
 
 
 def test_scatter_clamps_values_outside_the_axes() -> None:
-    wild = charts.plot_dose_vs_yam([-50, 100, 2000, 1e6], [10, 300, 75, 80],
-                                   [False, True, False, True], highlight=(-5, 500))
+    wild = charts.plot_dose_vs_yam(
+        [-50, 100, 2000, 1e6], [10, 300, 75, 80], [False, True, False, True], highlight=(-5, 500)
+    )
     assert _size_is(_image(wild), 17, 9)
 
 
 def test_scatter_drops_nan_points_and_says_so() -> None:
-    with_nan = charts.plot_dose_vs_yam([*DOSES, float("nan"), 100], [*YAMS, 80, float("nan")],
-                                       [*FRACTURES, False, True])
+    with_nan = charts.plot_dose_vs_yam(
+        [*DOSES, float("nan"), 100], [*YAMS, 80, float("nan")], [*FRACTURES, False, True]
+    )
     _image(with_nan)
     assert with_nan != _dose()  # carries the "2 case(s) with missing values" note
 
@@ -265,15 +285,15 @@ def test_large_cohort_uses_density_and_stays_valid() -> None:
     fractures = rng.random(n) < 0.05
     png = charts.plot_dose_vs_yam(doses, yams, fractures, title="Cohort")
     assert _size_is(_image(png), 17, 9.5)
-    assert png == charts.plot_dose_vs_yam(list(doses), list(yams), list(fractures),
-                                          title="Cohort")
+    assert png == charts.plot_dose_vs_yam(list(doses), list(yams), list(fractures), title="Cohort")
 
 
 def test_status_counts_zero_missing_and_bad_keys() -> None:
     zero = _image(charts.plot_status_counts({"normal": 0, "low_bone_mass": 0, "osteoporosis": 0}))
     assert _size_is(zero, 12, 6.5)
     assert charts.plot_status_counts({}) == charts.plot_status_counts(
-        {"normal": 0, "low_bone_mass": 0, "osteoporosis": 0})
+        {"normal": 0, "low_bone_mass": 0, "osteoporosis": 0}
+    )
     one = charts.plot_status_counts({"osteoporosis": 1})
     assert one != charts.plot_status_counts({})
     with pytest.raises(ValueError, match="unknown status"):
@@ -283,30 +303,33 @@ def test_status_counts_zero_missing_and_bad_keys() -> None:
 
 
 def test_status_counts_uses_zone_colours() -> None:
-    image = _image(charts.plot_status_counts({"normal": 4, "low_bone_mass": 4,
-                                              "osteoporosis": 4}))
+    image = _image(charts.plot_status_counts({"normal": 4, "low_bone_mass": 4, "osteoporosis": 4}))
     present = {c for _, c in image.getcolors(1 << 16)}
     for colour in charts.ZONE_COLORS.values():
-        assert tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) in present
+        assert tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5)) in present
 
 
 def test_timeline_needs_two_dated_events() -> None:
     assert charts.plot_timeline([]) is None
     assert charts.plot_timeline([("Delivery", date(2024, 3, 30), None)]) is None
-    assert charts.plot_timeline([("Delivery", date(2024, 3, 30), None),
-                                 ("DXA", None, None)]) is None  # type: ignore[list-item]
-    png = charts.plot_timeline([("Delivery", date(2024, 3, 30), None),
-                                ("DXA", date(2024, 3, 31), None)])
+    assert (
+        charts.plot_timeline([("Delivery", date(2024, 3, 30), None), ("DXA", None, None)]) is None
+    )  # type: ignore[list-item]
+    png = charts.plot_timeline(
+        [("Delivery", date(2024, 3, 30), None), ("DXA", date(2024, 3, 31), None)]
+    )
     assert png is not None
     assert _size_is(_image(png), 17, 1.2 + 0.6 * 2)
 
 
 def test_timeline_rejects_end_before_start_and_handles_long_spans() -> None:
     with pytest.raises(ValueError, match="ends before"):
-        charts.plot_timeline([("Stay", date(2024, 3, 2), date(2024, 3, 1)),
-                              ("DXA", date(2024, 5, 1), None)])
-    years = charts.plot_timeline([("Stay $x$ ^_", date(2019, 1, 1), date(2024, 12, 31)),
-                                  ("DXA", date(2025, 1, 2), None)])
+        charts.plot_timeline(
+            [("Stay", date(2024, 3, 2), date(2024, 3, 1)), ("DXA", date(2024, 5, 1), None)]
+        )
+    years = charts.plot_timeline(
+        [("Stay $x$ ^_", date(2019, 1, 1), date(2024, 12, 31)), ("DXA", date(2025, 1, 2), None)]
+    )
     assert years is not None
     _image(years)
 
@@ -319,19 +342,21 @@ def test_date_ticks_are_bounded_and_on_boundaries() -> None:
         assert all(float(t).is_integer() for t in ticks)
 
 
-@pytest.mark.parametrize(("value", "text"), [(67, "67"), (67.25, "67.2"), (1260, "1,260"),
-                                             (99.96, "100"), (math.pi, "3.1")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(67, "67"), (67.25, "67.2"), (1260, "1,260"), (99.96, "100"), (math.pi, "3.1")],
+)
 def test_number_format(value: float, text: str) -> None:
     assert charts._fmt_num(value) == text
 
 
 def test_user_text_is_not_parsed_as_mathtext() -> None:
     odd = "P$1$ {x}^_\\"
-    png = charts.plot_dose_vs_yam(DOSES, YAMS, FRACTURES, highlight=(1000, 70),
-                                  highlight_label=odd, title=f"Cohort {odd}")
+    png = charts.plot_dose_vs_yam(
+        DOSES, YAMS, FRACTURES, highlight=(1000, 70), highlight_label=odd, title=f"Cohort {odd}"
+    )
     assert _size_is(_image(png), 17, 9.5)
-    timeline = charts.plot_timeline([(odd, date(2024, 1, 1), None),
-                                     ("$", date(2024, 2, 1), None)])
+    timeline = charts.plot_timeline([(odd, date(2024, 1, 1), None), ("$", date(2024, 2, 1), None)])
     assert timeline is not None
     _image(timeline)
 
@@ -356,22 +381,26 @@ def test_full_colour_mode_matches_the_palette_image(monkeypatch: pytest.MonkeyPa
 
 # --- the patient's own point on the dose chart (clinical-rules §6, v2) -----------------------
 
+
 def _highlight_pixels(png: bytes) -> int:
     """Pixels of the highlight halo's colour (the ring around this patient's point)."""
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    colour = np.array([int(charts._HIGHLIGHT[i:i + 2], 16) for i in (1, 3, 5)])
+    colour = np.array([int(charts._HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5)])
     return int(np.count_nonzero(np.abs(rgb - colour).sum(axis=2) < 40))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(dose=st.floats(min_value=0, max_value=20000, allow_nan=False),
-       yam=st.floats(min_value=20, max_value=150, allow_nan=False))
+@given(
+    dose=st.floats(min_value=0, max_value=20000, allow_nan=False),
+    yam=st.floats(min_value=20, max_value=150, allow_nan=False),
+)
 def test_the_patients_point_is_always_drawn_beside_the_case_series(dose, yam):
     from reportgen.context import PATIENT_SCATTER_CM, reference_cohort
 
     doses, yams, fractures = zip(*reference_cohort(), strict=True)
-    png = charts.plot_dose_vs_yam(doses, yams, fractures, highlight=(dose, yam),
-                                  size_cm=PATIENT_SCATTER_CM)
+    png = charts.plot_dose_vs_yam(
+        doses, yams, fractures, highlight=(dose, yam), size_cm=PATIENT_SCATTER_CM
+    )
     assert _highlight_pixels(png) > 50
     plain = charts.plot_dose_vs_yam(doses, yams, fractures, size_cm=PATIENT_SCATTER_CM)
     assert _highlight_pixels(plain) == 0

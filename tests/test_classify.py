@@ -30,11 +30,11 @@ RULES = {"jos2012": load_rules(), "jos2000": load_rules(criteria="jos2000")}
     ("yam", "jos2012", "jos2000"),
     [
         (100.0, N, N),
-        (80.0, N, N),          # boundary: low bone mass is YAM < 80 %, not <= 80 %
+        (80.0, N, N),  # boundary: low bone mass is YAM < 80 %, not <= 80 %
         (79.9, LOW, LOW),
         (75.0, LOW, LOW),
         (70.1, LOW, LOW),
-        (70.0, OSTEO, LOW),    # jos2012: YAM <= 70 %; jos2000: YAM < 70 %
+        (70.0, OSTEO, LOW),  # jos2012: YAM <= 70 %; jos2000: YAM < 70 %
         (69.9, OSTEO, OSTEO),
         (62.0, OSTEO, OSTEO),
     ],
@@ -44,8 +44,9 @@ def test_classify_yam_boundaries(yam, jos2012, jos2000):
     assert classify_bone_status(yam, False, RULES["jos2000"]).status is jos2000
 
 
-@pytest.mark.parametrize("sites", [None, "", "T7;T12", "L2", "Th12", "lumbar spine",
-                                   "proximal femur", "hip", "第12胸椎"])
+@pytest.mark.parametrize(
+    "sites", [None, "", "T7;T12", "L2", "Th12", "lumbar spine", "proximal femur", "hip", "第12胸椎"]
+)
 def test_classify_vertebral_or_hip_fracture_is_osteoporosis_at_any_yam(rules, sites):
     finding = classify_bone_status(85.0, True, rules, sites)
     assert finding.status is OSTEO
@@ -53,8 +54,9 @@ def test_classify_vertebral_or_hip_fracture_is_osteoporosis_at_any_yam(rules, si
     assert "whatever the BMD" in finding.reason
 
 
-@pytest.mark.parametrize("sites", ["rib", "pelvis", "proximal humerus", "distal radius",
-                                   "lower leg", "wrist", "肋骨"])
+@pytest.mark.parametrize(
+    "sites", ["rib", "pelvis", "proximal humerus", "distal radius", "lower leg", "wrist", "肋骨"]
+)
 def test_classify_other_fragility_fracture_needs_yam_below_80(rules, sites):
     assert classify_bone_status(85.0, True, rules, sites).status is N
     assert classify_bone_status(80.0, True, rules, sites).status is N
@@ -64,8 +66,18 @@ def test_classify_other_fragility_fracture_needs_yam_below_80(rules, sites):
     assert classify_bone_status(79.0, False, rules, sites).status is LOW
 
 
-@pytest.mark.parametrize("sites", ["calcaneus", "metatarsal", "somewhere odd", "femur",
-                                   "tibial stress fracture", "踵骨", "中足骨疲労骨折"])
+@pytest.mark.parametrize(
+    "sites",
+    [
+        "calcaneus",
+        "metatarsal",
+        "somewhere odd",
+        "femur",
+        "tibial stress fracture",
+        "踵骨",
+        "中足骨疲労骨折",
+    ],
+)
 def test_classify_site_outside_jos_follows_the_bmd(rules, sites):
     """v2: an unrecognised or non-JOS site is never vertebral; the class follows the BMD."""
     assert read_fractures(True, sites).kind == NOT_JOS
@@ -93,16 +105,38 @@ def test_classify_fracture_flag_false_ignores_sites(rules):
 
 @pytest.mark.parametrize(
     ("sites", "kind"),
-    [(None, VERTEBRAL), ("T7;T12", VERTEBRAL), ("rib; T7", VERTEBRAL), ("L1-L2", VERTEBRAL),
-     ("T12–L1", VERTEBRAL), ("第2腰椎", VERTEBRAL), ("胸椎", VERTEBRAL), ("腰椎", VERTEBRAL),
-     ("椎体", VERTEBRAL), ("vertebra", VERTEBRAL), ("Th12", VERTEBRAL), ("T7 and T12", VERTEBRAL),
-     ("hip", PROXIMAL_FEMUR), ("femoral neck", PROXIMAL_FEMUR), ("大腿骨近位", PROXIMAL_FEMUR),
-     ("大腿骨頸部", PROXIMAL_FEMUR), ("calcaneus; hip", PROXIMAL_FEMUR),
-     ("rib", OTHER_FRAGILITY), ("Rib, pelvis", OTHER_FRAGILITY), ("tibia", OTHER_FRAGILITY),
-     ("fibula", OTHER_FRAGILITY), ("下腿", OTHER_FRAGILITY), ("骨盤", OTHER_FRAGILITY),
-     ("上腕骨近位", OTHER_FRAGILITY), ("橈骨遠位", OTHER_FRAGILITY), ("sacrum", OTHER_FRAGILITY),
-     ("finger", NOT_JOS), ("calcaneus", NOT_JOS), ("metatarsal", NOT_JOS),
-     ("stress fracture", NOT_JOS)],
+    [
+        (None, VERTEBRAL),
+        ("T7;T12", VERTEBRAL),
+        ("rib; T7", VERTEBRAL),
+        ("L1-L2", VERTEBRAL),
+        ("T12–L1", VERTEBRAL),
+        ("第2腰椎", VERTEBRAL),
+        ("胸椎", VERTEBRAL),
+        ("腰椎", VERTEBRAL),
+        ("椎体", VERTEBRAL),
+        ("vertebra", VERTEBRAL),
+        ("Th12", VERTEBRAL),
+        ("T7 and T12", VERTEBRAL),
+        ("hip", PROXIMAL_FEMUR),
+        ("femoral neck", PROXIMAL_FEMUR),
+        ("大腿骨近位", PROXIMAL_FEMUR),
+        ("大腿骨頸部", PROXIMAL_FEMUR),
+        ("calcaneus; hip", PROXIMAL_FEMUR),
+        ("rib", OTHER_FRAGILITY),
+        ("Rib, pelvis", OTHER_FRAGILITY),
+        ("tibia", OTHER_FRAGILITY),
+        ("fibula", OTHER_FRAGILITY),
+        ("下腿", OTHER_FRAGILITY),
+        ("骨盤", OTHER_FRAGILITY),
+        ("上腕骨近位", OTHER_FRAGILITY),
+        ("橈骨遠位", OTHER_FRAGILITY),
+        ("sacrum", OTHER_FRAGILITY),
+        ("finger", NOT_JOS),
+        ("calcaneus", NOT_JOS),
+        ("metatarsal", NOT_JOS),
+        ("stress fracture", NOT_JOS),
+    ],
 )
 def test_fracture_site_kind(sites, kind):
     assert read_fractures(True, sites).kind == kind
@@ -110,9 +144,17 @@ def test_fracture_site_kind(sites, kind):
 
 @pytest.mark.parametrize(
     ("sites", "vertebrae"),
-    [("L1-L2", {"L1", "L2"}), ("T12–L1", {"T12", "L1"}), ("L1-4", {"L1", "L2", "L3", "L4"}),
-     ("第2腰椎", {"L2"}), ("第十二胸椎", {"T12"}), ("T7;T12", {"T7", "T12"}),
-     ("Ｌ３", {"L3"}), ("L2 vertebra", {"L2"}), ("rib", set())],
+    [
+        ("L1-L2", {"L1", "L2"}),
+        ("T12–L1", {"T12", "L1"}),
+        ("L1-4", {"L1", "L2", "L3", "L4"}),
+        ("第2腰椎", {"L2"}),
+        ("第十二胸椎", {"T12"}),
+        ("T7;T12", {"T7", "T12"}),
+        ("Ｌ３", {"L3"}),
+        ("L2 vertebra", {"L2"}),
+        ("rib", set()),
+    ],
 )
 def test_fracture_levels_are_read_in_every_notation(sites, vertebrae):
     assert set(read_fractures(True, sites).vertebrae) == vertebrae
@@ -120,8 +162,14 @@ def test_fracture_levels_are_read_in_every_notation(sites, vertebrae):
 
 @pytest.mark.parametrize(
     ("site", "region"),
-    [(None, {"L1", "L2", "L3", "L4"}), ("L2-L4", {"L2", "L3", "L4"}), ("L2–L4", {"L2", "L3", "L4"}),
-     ("lumbar spine", {"L1", "L2", "L3", "L4"}), ("total hip", set()), ("femoral neck", set())],
+    [
+        (None, {"L1", "L2", "L3", "L4"}),
+        ("L2-L4", {"L2", "L3", "L4"}),
+        ("L2–L4", {"L2", "L3", "L4"}),
+        ("lumbar spine", {"L1", "L2", "L3", "L4"}),
+        ("total hip", set()),
+        ("femoral neck", set()),
+    ],
 )
 def test_dxa_region(site, region):
     assert set(dxa_region(site)) == region
@@ -136,9 +184,15 @@ def test_classify_reason_carries_the_value(rules):
 
 @pytest.mark.parametrize(
     ("yam", "t", "expected", "decided_by"),
-    [(74.0, -2.6, OSTEO, "t_score"), (75.0, -2.5, OSTEO, "t_score"), (75.0, -2.4, LOW, "yam"),
-     (90.0, -2.5, OSTEO, "t_score"), (68.0, -2.7, OSTEO, "yam_and_t_score"),
-     (68.0, -1.0, OSTEO, "yam"), (90.0, None, N, "yam")],
+    [
+        (74.0, -2.6, OSTEO, "t_score"),
+        (75.0, -2.5, OSTEO, "t_score"),
+        (75.0, -2.4, LOW, "yam"),
+        (90.0, -2.5, OSTEO, "t_score"),
+        (68.0, -2.7, OSTEO, "yam_and_t_score"),
+        (68.0, -1.0, OSTEO, "yam"),
+        (90.0, None, N, "yam"),
+    ],
 )
 def test_jos2012_t_score_arm(rules, yam, t, expected, decided_by):
     """JOS 2012 II: YAM ≤ 70 % or T-score ≤ −2.5; either suffices, the reason says which."""
@@ -149,11 +203,13 @@ def test_jos2012_t_score_arm(rules, yam, t, expected, decided_by):
 
 def test_discordant_yam_and_t_score_are_both_shown(rules):
     finding = classify_bone_status(74.0, False, rules, t_score=-2.6)
-    assert finding.discordance == ("YAM 74 % alone reads low bone mass; T-score −2.6 meets the "
-                                   "osteoporosis criterion (≤ −2.5)")
+    assert finding.discordance == (
+        "YAM 74 % alone reads low bone mass; T-score −2.6 meets the osteoporosis criterion (≤ −2.5)"
+    )
     assert classify_bone_status(68.0, False, rules, t_score=-2.7).discordance == ""
     assert classify_bone_status(68.0, False, rules, t_score=-2.0).discordance == (
-        "YAM 68 % meets the osteoporosis criterion; T-score −2.0 does not (> −2.5)")
+        "YAM 68 % meets the osteoporosis criterion; T-score −2.0 does not (> −2.5)"
+    )
     # never a WHO-style T-score label: a T-score of −1.4 reads nothing on its own
     assert classify_bone_status(82.0, False, rules, t_score=-1.4).discordance == ""
 
@@ -164,8 +220,7 @@ def test_jos2000_has_no_t_score_arm(rules_jos2000):
 
 @pytest.mark.parametrize(
     ("z", "expected"),
-    [(-2.0, ISCD_BELOW), (-2.5, ISCD_BELOW), (-1.9, ISCD_WITHIN), (0.0, ISCD_WITHIN),
-     (None, None)],
+    [(-2.0, ISCD_BELOW), (-2.5, ISCD_BELOW), (-1.9, ISCD_WITHIN), (0.0, ISCD_WITHIN), (None, None)],
 )
 def test_iscd_statement(rules, z, expected):
     assert iscd_statement(z, rules) == expected
@@ -174,14 +229,20 @@ def test_iscd_statement(rules, z, expected):
 # --- properties (hypothesis) ----------------------------------------------------------------
 
 yams = st.floats(min_value=20, max_value=150, allow_nan=False).map(lambda v: round(v, 1))
-sites = st.sampled_from([None, "T7;T12", "L1", "rib", "pelvis", "distal radius", "hip",
-                         "unknown site"])
+sites = st.sampled_from(
+    [None, "T7;T12", "L1", "rib", "pelvis", "distal radius", "hip", "unknown site"]
+)
 criteria = st.sampled_from(sorted(RULES))
 
 
 @settings(max_examples=300, deadline=None)
-@given(yam=yams, drop=st.floats(min_value=0, max_value=100), fracture=st.booleans(),
-       where=sites, version=criteria)
+@given(
+    yam=yams,
+    drop=st.floats(min_value=0, max_value=100),
+    fracture=st.booleans(),
+    where=sites,
+    version=criteria,
+)
 def test_lowering_yam_never_improves_status(yam, drop, fracture, where, version):
     rules = RULES[version]
     before = classify_bone_status(yam, fracture, rules, where).status
@@ -210,16 +271,28 @@ def test_t_score_arm_boundary(t):
 
 
 @settings(max_examples=300, deadline=None)
-@given(word=st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Lo", "Zs")),
-                    min_size=1, max_size=20))
+@given(
+    word=st.text(
+        alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Lo", "Zs")),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_a_word_without_a_vertebra_is_never_vertebral(word):
     """No unknown site is ever called vertebral: only a vertebra level or a spine word is."""
     fractures = read_fractures(True, word)
     if fractures.kind == VERTEBRAL:
         import re
+
         norm = word.lower()
-        assert re.search(r"[ctl]h?\s*\d|vertebra|spin|lumbar|thoracic|cervical|compression|"
-                         r"椎|圧迫", norm) or fractures.assumed_vertebral, word
+        assert (
+            re.search(
+                r"[ctl]h?\s*\d|vertebra|spin|lumbar|thoracic|cervical|compression|"
+                r"椎|圧迫",
+                norm,
+            )
+            or fractures.assumed_vertebral
+        ), word
 
 
 @settings(max_examples=300, deadline=None)
@@ -233,8 +306,7 @@ def test_adding_a_fracture_never_improves_status(yam, where, version):
 
 # --- the seed's Table 1 (clinical-rules.md §5) ------------------------------------------------
 
-SEED_STATUS = {"1": OSTEO, "2": OSTEO, "3": LOW, "4": LOW, "5": N, "6": N, "7": N, "8": N,
-               "9": N}
+SEED_STATUS = {"1": OSTEO, "2": OSTEO, "3": LOW, "4": LOW, "5": N, "6": N, "7": N, "8": N, "9": N}
 
 
 def test_seed_table1_classification_from_paper_values(rules):
@@ -246,11 +318,13 @@ def test_seed_table1_classification_from_paper_values(rules):
 
 def test_seed_table1_classification_from_sample_file(rules):
     frame = load_input(SAMPLE_CSV).valid_frame
-    scalar = {r["patient_id"]: assess_record(r, rules).finding.status
-              for r in records_from_frame(frame)}
+    scalar = {
+        r["patient_id"]: assess_record(r, rules).finding.status for r in records_from_frame(frame)
+    }
     assert scalar == SEED_STATUS
-    vector = dict(zip(frame["patient_id"], assess_frame(frame, rules)["classification"],
-                      strict=True))
+    vector = dict(
+        zip(frame["patient_id"], assess_frame(frame, rules)["classification"], strict=True)
+    )
     assert vector == {k: v.value for k, v in SEED_STATUS.items()}
 
 

@@ -25,9 +25,16 @@ def _validate(runner, path):
 
 @pytest.mark.parametrize(
     "path",
-    [SAMPLE_CSV, DATA / "case_series_2020.xlsx", DATA / "japanese_cp932.csv",
-     DATA / "case_series_bom.csv", DATA / "paper_table1.csv", DATA / "mixed_headers.csv",
-     DATA / "height_weight.csv", INDEX_JSON],
+    [
+        SAMPLE_CSV,
+        DATA / "case_series_2020.xlsx",
+        DATA / "japanese_cp932.csv",
+        DATA / "case_series_bom.csv",
+        DATA / "paper_table1.csv",
+        DATA / "mixed_headers.csv",
+        DATA / "height_weight.csv",
+        INDEX_JSON,
+    ],
     ids=lambda p: p.name,
 )
 def test_validate_accepts(runner, path):
@@ -43,8 +50,10 @@ def test_validate_accepts(runner, path):
         ("bad_yam.csv", "4:yam_percent: not a number: 'low'"),
         ("negative_dose.csv", "4:mgso4_total_g: outside the plausible range 0–20000: '-1,260'"),
         ("duplicate_id.csv", "4:patient_id: duplicate patient_id (first in row 2)"),
-        ("unknown_boolean.csv",
-         "4:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'maybe'"),
+        (
+            "unknown_boolean.csv",
+            "4:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'maybe'",
+        ),
         ("implausible_age.csv", "4:age_years: outside the plausible range 12–60: '3'"),
         ("missing_yam_column.csv", "1:yam_percent: required column missing"),
     ],
@@ -65,8 +74,10 @@ def test_validate_rejects_rows_with_exact_lines(runner, name, line):
         ("random_bytes.bin", "not a text table (binary data); expected CSV, XLSX or JSON"),
         ("scalar.json", "JSON must be a patient object or a list of them, not str"),
         ("wrong_shape.json", "'patients' must be a list of patient objects, not str"),
-        ("wrong_shape_list.json",
-         "JSON must be a patient object or a list of them, not a list of list"),
+        (
+            "wrong_shape_list.json",
+            "JSON must be a patient object or a list of them, not a list of list",
+        ),
     ],
 )
 def test_validate_rejects_files_with_exact_lines(runner, name, message):
@@ -105,22 +116,25 @@ def test_validate_unknown_column_is_a_warning(runner):
     result = _validate(runner, path)
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        f"{path}:1:favourite_colour: warning: unknown column, ignored"]
+        f"{path}:1:favourite_colour: warning: unknown column, ignored"
+    ]
     assert result.stderr == f"{path}: OK\n"
 
 
 def test_validate_json_positions(runner, tmp_path):
     path = tmp_path / "two.json"
-    path.write_text('[{"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 9,'
-                    ' "mgso4_total_g": 900, "yam_percent": 85, "fracture": "no"},'
-                    ' {"patient_id": "b", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 9,'
-                    ' "mgso4_total_g": 900, "yam_percent": 85, "fracture": "sometimes"}]',
-                    encoding="utf-8")
+    path.write_text(
+        '[{"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 9,'
+        ' "mgso4_total_g": 900, "yam_percent": 85, "fracture": "no"},'
+        ' {"patient_id": "b", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 9,'
+        ' "mgso4_total_g": 900, "yam_percent": 85, "fracture": "sometimes"}]',
+        encoding="utf-8",
+    )
     result = _validate(runner, path)
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        f"{path}:2:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): "
-        "'sometimes'"]
+        f"{path}:2:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'sometimes'"
+    ]
 
 
 def test_validate_a_missing_file_is_a_usage_error_on_stderr(runner, tmp_path):
@@ -145,10 +159,18 @@ def test_installed_script_never_prints_a_traceback(tmp_path):
     junk = tmp_path / "junk.xlsx"
     shutil.copy(DATA / "random_bytes.bin", junk)
     for path in (junk, DATA / "many_problems.csv"):
-        done = subprocess.run([str(REPORTGEN), "validate", str(path)], capture_output=True,
-                              text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [str(REPORTGEN), "validate", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 1, path
         assert "Traceback" not in done.stdout + done.stderr, path
-        located = [line for line in (done.stdout + done.stderr).splitlines()
-                   if line.removeprefix("Error: ").startswith(f"{path}:")]
+        located = [
+            line
+            for line in (done.stdout + done.stderr).splitlines()
+            if line.removeprefix("Error: ").startswith(f"{path}:")
+        ]
         assert located, f"no INPUT:ROW:COLUMN line for {path}"

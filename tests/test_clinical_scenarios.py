@@ -73,8 +73,13 @@ def _assessed(records: dict, index: int):
 @pytest.mark.parametrize("index", range(1, len(SCENARIOS) + 1), ids=IDS)
 def test_scenario(records, index):
     scenario, rules, assessment = _assessed(records, index)
-    data = assessment_json(assessment, rules, tool_version="t", generated_at="2026-01-01T00:00:00Z",
-                           source_name="scenarios.csv")
+    data = assessment_json(
+        assessment,
+        rules,
+        tool_version="t",
+        generated_at="2026-01-01T00:00:00Z",
+        source_name="scenarios.csv",
+    )
     assert data["classification"] == scenario["class"]
     assert set(data["risk_flags"]) == set(scenario["flags"])
     assert set(data["recommendations"]) == set(scenario["recs"])
@@ -99,9 +104,15 @@ def _text(html: str) -> str:
 
 
 def _context(assessment, rules, renderer):
-    return patient_context(assessment, rules, renderer.settings,
-                           generated_at="2026-01-01T00:00:00Z", tool_version=__version__,
-                           source="scenarios.csv", json_name="patient.json")
+    return patient_context(
+        assessment,
+        rules,
+        renderer.settings,
+        generated_at="2026-01-01T00:00:00Z",
+        tool_version=__version__,
+        source="scenarios.csv",
+        json_name="patient.json",
+    )
 
 
 @cache
@@ -122,9 +133,13 @@ def test_page_one_of_the_pdf(records, index):
     """What changes how the result reads stands on page 1 of the printed report."""
     scenario, rules, assessment = _assessed(records, index)
     renderer = _renderer()
-    _, pdf = renderer.document("patient.html", _context(assessment, rules, renderer),
-                               json_bytes=b"{}", generated_at="2026-01-01T00:00:00Z",
-                               identifier=f"scenario-{index}")
+    _, pdf = renderer.document(
+        "patient.html",
+        _context(assessment, rules, renderer),
+        json_bytes=b"{}",
+        generated_at="2026-01-01T00:00:00Z",
+        identifier=f"scenario-{index}",
+    )
     page1 = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split()).lower()
     for text in scenario.get("page1", []):
         assert " ".join(text.split()).lower() in page1, text

@@ -26,8 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "input" / "case_series_2020.csv"
 EPOCH = "1704067200"
 # Distinctive identifiers (a '-' never occurs in base64, so a hit is never chance).
-IDS = ["MRN-8842-XYZ", "MRN-1177-QWE", "MRN-3301-RTY", "MRN-4410-UIO", "MRN-5522-PAS",
-       "MRN-6633-DFG", "MRN-7744-HJK", "MRN-8855-LZX", "MRN-9966-CVB"]
+IDS = [
+    "MRN-8842-XYZ",
+    "MRN-1177-QWE",
+    "MRN-3301-RTY",
+    "MRN-4410-UIO",
+    "MRN-5522-PAS",
+    "MRN-6633-DFG",
+    "MRN-7744-HJK",
+    "MRN-8855-LZX",
+    "MRN-9966-CVB",
+]
 BAD_IDS = ["MRN-BAD1-AAA", "MRN-BAD2-BBB"]
 NAMES = [f"Hanako NAME-MARK-{i}" for i in range(11)]
 NOTES = [f"NOTE-MARK-{i}: back pain <b>since</b> week 2" for i in range(11)]
@@ -48,8 +57,13 @@ def start(*args: str, hash_seed: str = "0") -> subprocess.Popen:
     """The CLI in a fresh interpreter, SOURCE_DATE_EPOCH set; ``finish`` waits for it.
     Independent runs go side by side to keep the suite short."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "PYTHONHASHSEED": hash_seed}
-    return subprocess.Popen([sys.executable, "-m", "reportgen", "cohort", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "cohort", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
@@ -59,8 +73,9 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
 
 def pdf_text(path: Path) -> str:
     if shutil.which("pdftotext"):
-        return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                              text=True, check=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
     pages = pypdf.PdfReader(path).pages  # pragma: no cover - poppler-utils is installed
     return "\n".join(page.extract_text() for page in pages)
 
@@ -77,8 +92,7 @@ def every_readable_text(outdir: Path) -> dict[str, bytes]:
             continue
         found[f"{path.name}:text"] = pdf_text(path).encode("utf-8")
         with pikepdf.open(path) as pdf:
-            streams = [obj.read_bytes() for obj in pdf.objects
-                       if isinstance(obj, pikepdf.Stream)]
+            streams = [obj.read_bytes() for obj in pdf.objects if isinstance(obj, pikepdf.Stream)]
             found[f"{path.name}:streams"] = b"\n".join(streams)
             found[f"{path.name}:info"] = repr(dict(pdf.docinfo)).encode("utf-8")
             for name, spec in pdf.attachments.items():
@@ -119,8 +133,10 @@ def marked_runs(marked_csv, tmp_path_factory) -> dict:
     """--skip-invalid, with and without --deidentify, rendered side by side."""
     plain = tmp_path_factory.mktemp("skipped") / "out"
     deid = tmp_path_factory.mktemp("deid") / "out"
-    processes = [start(str(marked_csv), "-o", str(plain), "--skip-invalid"),
-                 start(str(marked_csv), "-o", str(deid), "--skip-invalid", "--deidentify")]
+    processes = [
+        start(str(marked_csv), "-o", str(plain), "--skip-invalid"),
+        start(str(marked_csv), "-o", str(deid), "--skip-invalid", "--deidentify"),
+    ]
     (code, stderr), (deid_code, deid_stderr) = (finish(p) for p in processes)
     return {"plain": (code, stderr, plain), "deid": (deid_code, deid_stderr, deid)}
 
@@ -129,9 +145,13 @@ def marked_runs(marked_csv, tmp_path_factory) -> dict:
 def skipped_run(marked_runs) -> dict:
     code, stderr, outdir = marked_runs["plain"]
     assert code == 0, stderr
-    return {"code": code, "stderr": stderr, "dir": outdir,
-            "json": json.loads((outdir / "cohort-summary.json").read_text("utf-8")),
-            "text": pdf_text(outdir / "cohort-summary.pdf")}
+    return {
+        "code": code,
+        "stderr": stderr,
+        "dir": outdir,
+        "json": json.loads((outdir / "cohort-summary.json").read_text("utf-8")),
+        "text": pdf_text(outdir / "cohort-summary.pdf"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +190,11 @@ def test_skip_invalid_excludes_rows_with_reasons(skipped_run):
     assert "2 row(s) were left out of every figure above" in text
     for row, entry in excluded.items():
         reason = entry["reasons"][0]
-        assert re.search(rf"\n\s*{row}\s+{entry['patient_id']}\s+{reason['column']}: "
-                         rf"{re.escape(reason['message'])}", text), row
+        assert re.search(
+            rf"\n\s*{row}\s+{entry['patient_id']}\s+{reason['column']}: "
+            rf"{re.escape(reason['message'])}",
+            text,
+        ), row
     # positive control for the de-identification test: ids are found where they are shown
     assert IDS[0] in text
     assert IDS[0] in (skipped_run["dir"] / "cohort-cases.csv").read_text("utf-8")
@@ -179,8 +202,13 @@ def test_skip_invalid_excludes_rows_with_reasons(skipped_run):
 
 def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
     names = sorted(p.name for p in deidentified_run.iterdir() if p.name != LOCK)
-    assert names == ["cohort-cases.csv", "cohort-summary.html", "cohort-summary.json",
-                     "cohort-summary.pdf", "manifest.json"]
+    assert names == [
+        "cohort-cases.csv",
+        "cohort-summary.html",
+        "cohort-summary.json",
+        "cohort-summary.pdf",
+        "manifest.json",
+    ]
     assert leaks(deidentified_run) == []
     summary = json.loads((deidentified_run / "cohort-summary.json").read_text("utf-8"))
     assert summary["deidentified"] is True
@@ -191,8 +219,9 @@ def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
     assert summary["n"] == 9
     assert all("patient_id" not in e for e in summary["excluded"])
     assert [e["row"] for e in summary["excluded"]] == [4, 9]  # still says which rows
-    cases = list(csv.DictReader(io.StringIO(
-        (deidentified_run / "cohort-cases.csv").read_text("utf-8"))))
+    cases = list(
+        csv.DictReader(io.StringIO((deidentified_run / "cohort-cases.csv").read_text("utf-8")))
+    )
     assert [c["patient_id"] for c in cases] == [str(i) for i in range(1, 10)]
 
 
@@ -202,8 +231,15 @@ def test_deidentify_redacts_values_quoted_in_problems(marked_csv, tmp_path):
     text = marked_csv.read_text("utf-8").replace(",abc,", f",{NAMES[0]},")
     source = tmp_path / f"export-{IDS[0]}.csv"
     source.write_text(text, "utf-8")
-    code, _ = invoke(str(source), "-o", str(tmp_path / "out"), "--skip-invalid",
-                     "--deidentify", "--format", "json")
+    code, _ = invoke(
+        str(source),
+        "-o",
+        str(tmp_path / "out"),
+        "--skip-invalid",
+        "--deidentify",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert leaks(tmp_path / "out") == []
 
@@ -212,8 +248,10 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
     """Two runs in fresh interpreters (different hash seeds) give byte-identical files;
     a third run into the full directory without --overwrite refuses and changes nothing."""
     first, second = tmp_path / "a", tmp_path / "b"
-    processes = [start(str(SEED), "-o", str(first), hash_seed="1"),
-                 start(str(SEED), "-o", str(second), hash_seed="2")]
+    processes = [
+        start(str(SEED), "-o", str(first), hash_seed="1"),
+        start(str(SEED), "-o", str(second), hash_seed="2"),
+    ]
     assert [finish(p)[0] for p in processes] == [0, 0]
     files = sorted(p.name for p in first.iterdir() if p.name != LOCK)
     assert files == sorted(p.name for p in second.iterdir() if p.name != LOCK)
@@ -239,13 +277,14 @@ def test_format_json_alone(tmp_path):
 
 
 def test_max_listing_caps_the_html_not_the_csv(tmp_path):
-    code, stderr = invoke(str(SEED), "-o", str(tmp_path / "out"), "--format", "html",
-                          "--max-listing", "3")
+    code, stderr = invoke(
+        str(SEED), "-o", str(tmp_path / "out"), "--format", "html", "--max-listing", "3"
+    )
     assert code == 0, stderr
     html = (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
     assert "Showing the first 3 of 9 patients" in html
-    listing = html[html.index('<table class="data listing">'):]
-    listing = listing[:listing.index("</table>")]
+    listing = html[html.index('<table class="data listing">') :]
+    listing = listing[: listing.index("</table>")]
     assert listing.count("<tr") == 1 + 3  # header + 3 patients
     cases = (tmp_path / "out" / "cohort-cases.csv").read_text("utf-8").splitlines()
     assert len(cases) == 1 + 9

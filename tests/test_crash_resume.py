@@ -23,8 +23,16 @@ from reportgen.output import JOURNAL, LOCK, MANIFEST, Journal, atomic_write
 
 EPOCH = "1704067200"
 COUNT = 60
-COLUMNS = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-           "yam_percent", "fracture", "notes"]
+COLUMNS = [
+    "patient_id",
+    "age_years",
+    "bmi_kg_m2",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+    "notes",
+]
 FINAL_NAME = re.compile(r"^patient-P\d{3}\.(pdf|json)$")
 
 
@@ -33,9 +41,18 @@ def _cohort(path: Path, count: int = COUNT) -> Path:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(COLUMNS)
         for i in range(count):
-            writer.writerow([f"P{i:03d}", 20 + i % 20, f"{18 + i % 7}.5", 5 + i % 50,
-                             100 + 37 * i, 60 + i % 40, "yes" if i % 9 == 0 else "no",
-                             f"note {i}"])
+            writer.writerow(
+                [
+                    f"P{i:03d}",
+                    20 + i % 20,
+                    f"{18 + i % 7}.5",
+                    5 + i % 50,
+                    100 + 37 * i,
+                    60 + i % 40,
+                    "yes" if i % 9 == 0 else "no",
+                    f"note {i}",
+                ]
+            )
     return path
 
 
@@ -55,8 +72,11 @@ def _sha(path: Path) -> str:
 
 def _snapshot(outdir: Path) -> dict[str, tuple[int, int, str]]:
     """name -> (inode, mtime_ns, sha256) of every file, hidden ones included."""
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, _sha(p))
-            for p in sorted(outdir.iterdir()) if p.is_file()}
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns, _sha(p))
+        for p in sorted(outdir.iterdir())
+        if p.is_file()
+    }
 
 
 def _assert_complete(path: Path) -> None:
@@ -89,9 +109,14 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
     journal = outdir / JOURNAL
     args = ("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2")
     with (tmp_path / "killed.stderr").open("wb") as stderr:
-        process = subprocess.Popen(_command(*args), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=stderr, env=_env(),
-                                   start_new_session=True)  # its own group: parent + workers
+        process = subprocess.Popen(
+            _command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_env(),
+            start_new_session=True,
+        )  # its own group: parent + workers
         try:
             deadline = time.monotonic() + 600
             # Kill once the first reports are journaled (complete), mid-batch.
@@ -118,8 +143,11 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
     # 1. What the kill left: complete files under final names, temporaries under .tmp-*.
     left = sorted(p.name for p in outdir.iterdir())
     finals = [name for name in left if FINAL_NAME.match(name)]
-    others = [name for name in left if not FINAL_NAME.match(name)
-              and name not in (JOURNAL, MANIFEST, LOCK)]
+    others = [
+        name
+        for name in left
+        if not FINAL_NAME.match(name) and name not in (JOURNAL, MANIFEST, LOCK)
+    ]
     assert all(name.startswith(".tmp-") for name in others), others
     assert len(finals) < 2 * COUNT, "the batch was not killed mid-way"
     for name in finals:
@@ -135,12 +163,21 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
             assert _sha(outdir / file["path"]) == file["sha256"]
             keys.add(file.get("input_sha256"))
     keys.discard(None)
-    complete = {file["path"]: (outdir / file["path"]).stat()
-                for entry in done.values() for file in entry["files"]}
+    complete = {
+        file["path"]: (outdir / file["path"]).stat()
+        for entry in done.values()
+        for file in entry["files"]
+    }
 
     # 2. --resume: skips the journaled reports (same inode and mtime), makes the rest.
-    resumed = subprocess.run(_command(*args, "--resume"), capture_output=True, text=True,
-                             env=_env(), timeout=900, check=False)
+    resumed = subprocess.run(
+        _command(*args, "--resume"),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=900,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
     assert f"({len(keys)} report(s) already complete)" in resumed.stderr
@@ -155,13 +192,15 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
         assert _sha(outdir / file["path"]) == file["sha256"], file["path"]
         _assert_complete(outdir / file["path"])
     assert sorted(f["path"] for f in manifest["files"]) == sorted(
-        p.name for p in outdir.iterdir() if FINAL_NAME.match(p.name))
+        p.name for p in outdir.iterdir() if FINAL_NAME.match(p.name)
+    )
 
     # 3. A plain re-run into the full OUTDIR refuses and changes no byte.
     before = _snapshot(outdir)
     time.sleep(0.05)  # a rewrite would show in mtime_ns
-    again = subprocess.run(_command(*args), capture_output=True, text=True, env=_env(),
-                           timeout=300, check=False)
+    again = subprocess.run(
+        _command(*args), capture_output=True, text=True, env=_env(), timeout=300, check=False
+    )
     assert again.returncode == 1
     assert "already exist" in again.stderr
     assert "Traceback" not in again.stderr
@@ -237,8 +276,15 @@ def test_resume_redoes_exactly_what_is_not_complete(tmp_path, monkeypatch):
     (outdir / JOURNAL).write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2], "utf-8")
     (outdir / "patient-P002.json").write_bytes(b'{"patient_id": "P0')  # damaged
     (outdir / ".tmp-abc123.json").write_bytes(b"partial")
-    kept = {name: (outdir / name).stat().st_ino for name in
-            ("patient-P000.json", "patient-P001.json", "patient-P003.json", "patient-P004.json")}
+    kept = {
+        name: (outdir / name).stat().st_ino
+        for name in (
+            "patient-P000.json",
+            "patient-P001.json",
+            "patient-P003.json",
+            "patient-P004.json",
+        )
+    }
 
     result = _build(source, outdir, resume=True)
     assert result.ok
@@ -264,8 +310,7 @@ def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
     assert json.loads((outdir / "patient-P003.json").read_text("utf-8"))["patient_id"] == "P003"
 
 
-def test_interrupted_overwrite_never_leaves_a_manifest_with_wrong_hashes(tmp_path,
-                                                                         monkeypatch):
+def test_interrupted_overwrite_never_leaves_a_manifest_with_wrong_hashes(tmp_path, monkeypatch):
     source = _cohort(tmp_path / "cohort.csv", count=10)
     outdir = tmp_path / "out"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)

@@ -44,8 +44,7 @@ def default_run(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("default")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", "1704067200")
-        build_patient_reports(SEED_CSV, outdir, ids=IDS, workers=1,
-                              formats=("html", "pdf", "json"))
+        build_patient_reports(SEED_CSV, outdir, ids=IDS, workers=1, formats=("html", "pdf", "json"))
     return outdir
 
 
@@ -56,8 +55,9 @@ def _epoch(monkeypatch):
 
 def test_executor_in_process_writes_the_same_files(default_run, tmp_path):
     executor = InProcessExecutor()
-    result = build_patient_reports(SEED_CSV, tmp_path, ids=IDS, workers=2, executor=executor,
-                                   formats=("html", "pdf", "json"))
+    result = build_patient_reports(
+        SEED_CSV, tmp_path, ids=IDS, workers=2, executor=executor, formats=("html", "pdf", "json")
+    )
     assert result.ok
     assert executor.tasks == 2  # 5 reports in chunks of 4
     assert _files(tmp_path) == _files(default_run)
@@ -67,16 +67,29 @@ def test_executor_in_process_writes_the_same_files(default_run, tmp_path):
 
 def test_executor_thread_pool_one_maker_per_thread(default_run, tmp_path):
     with ThreadPoolExecutor(1) as executor:
-        result = build_patient_reports(SEED_CSV, tmp_path, ids=IDS, workers=1,
-                                       executor=executor, formats=("html", "pdf", "json"))
+        result = build_patient_reports(
+            SEED_CSV,
+            tmp_path,
+            ids=IDS,
+            workers=1,
+            executor=executor,
+            formats=("html", "pdf", "json"),
+        )
     assert result.ok
     assert _files(tmp_path) == _files(default_run)
 
 
 def test_executor_worker_reuses_its_maker_for_the_same_settings(default_run):
-    settings = batch.RunSettings(outdir=default_run, formats=("json",), rules_path=None,
-                                 criteria=None, template_dir=None, settings_path=None,
-                                 generated_at="2024-01-01T00:00:00Z", source_name="x.csv")
+    settings = batch.RunSettings(
+        outdir=default_run,
+        formats=("json",),
+        rules_path=None,
+        criteria=None,
+        template_dir=None,
+        settings_path=None,
+        generated_at="2024-01-01T00:00:00Z",
+        source_name="x.csv",
+    )
     batch.make_chunk_with(settings, [])
     first = batch._LOCAL.maker
     batch.make_chunk_with(settings, [])

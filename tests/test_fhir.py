@@ -33,22 +33,28 @@ EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 INSTANT = re.compile(
     r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|"
     r"3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
-    r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))")
+    r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+)
 
 # WeasyPrint 70 opens its sRGB2014.icc output-intent profile for every PDF/A and never closes it
 # (weasyprint/pdf/__init__.py, ``files(...).open('rb')`` passed to ColorProfile): the unclosed
 # file's ResourceWarning is the only warning tolerated here.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 
 def render(tmp_path_factory, name: str, *args: str | Path) -> Path:
     """``reportgen patient SEED ARGS`` in this process (so warnings fail the test)."""
     outdir = tmp_path_factory.mktemp(name)
-    result = CliRunner().invoke(cli, ["patient", str(SEED), *map(str, args), "-o", str(outdir)],
-                                env={"SOURCE_DATE_EPOCH": str(EPOCH)})
+    result = CliRunner().invoke(
+        cli,
+        ["patient", str(SEED), *map(str, args), "-o", str(outdir)],
+        env={"SOURCE_DATE_EPOCH": str(EPOCH)},
+    )
     assert result.exit_code == 0, result.stderr + "".join(
-        traceback.format_exception(result.exception) if result.exception else ())
+        traceback.format_exception(result.exception) if result.exception else ()
+    )
     return outdir
 
 
@@ -67,8 +73,9 @@ def batch_again(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def custom(tmp_path_factory) -> Path:
     """Patient 2, ``--format fhir`` only, with tests/data/settings/settings.toml."""
-    return render(tmp_path_factory, "custom", "--id", "2", "--format", "fhir",
-                  "--settings", SETTINGS)
+    return render(
+        tmp_path_factory, "custom", "--id", "2", "--format", "fhir", "--settings", SETTINGS
+    )
 
 
 def load(path: Path) -> dict:
@@ -100,7 +107,8 @@ def test_fhir_status_type_and_subject(batch, pid):
     assert resource["status"] == "current"
     assert resource["docStatus"] == "preliminary"
     assert resource["type"]["coding"] == [
-        {"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}]
+        {"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}
+    ]
     subject = resource["subject"]
     assert subject["type"] == "Patient"
     assert subject["identifier"] == {"system": Organisation().identifier_system, "value": pid}
@@ -147,7 +155,9 @@ def test_fhir_custom_identifier_system_from_settings(custom):
 
 def test_fhir_only_format_embeds_a_pdfa_without_writing_it(custom):
     assert {p.name for p in custom.iterdir() if not p.name.startswith(".")} == {
-        "patient-2.fhir.json", "manifest.json"}
+        "patient-2.fhir.json",
+        "manifest.json",
+    }
     attachment = load(custom / "patient-2.fhir.json")["content"][0]["attachment"]
     data = base64.b64decode(attachment["data"])
     assert attachment["size"] == len(data)
@@ -160,8 +170,12 @@ def test_fhir_only_format_embeds_a_pdfa_without_writing_it(custom):
 
 # --- reportgen.fhir without the CLI ---------------------------------------------------------
 
-DOCUMENT = {"patient_id": "P-7", "classification_label": "Normal",
-            "rules_name": "reportgen-plo-default", "rules_version": "test"}
+DOCUMENT = {
+    "patient_id": "P-7",
+    "classification_label": "Normal",
+    "rules_name": "reportgen-plo-default",
+    "rules_version": "test",
+}
 
 
 def test_document_reference_date_without_source_date_epoch_is_an_instant(monkeypatch):
@@ -180,9 +194,12 @@ def test_document_reference_rejects_a_date_without_time_zone():
 def test_document_reference_rejects_codes_outside_the_required_bindings():
     good = fhir.document_reference(DOCUMENT, b"%PDF", Organisation(), "2024-01-01T00:00:00Z")
     fhir._check_codes(good)
-    for path, value in ((("status",), "final"), (("docStatus",), "draft"),
-                        (("type", "coding", 0, "code"), "11488-4"),
-                        (("subject", "type"), "Group")):
+    for path, value in (
+        (("status",), "final"),
+        (("docStatus",), "draft"),
+        (("type", "coding", 0, "code"), "11488-4"),
+        (("subject", "type"), "Group"),
+    ):
         broken = json.loads(json.dumps(good))
         target = broken
         for key in path[:-1]:

@@ -30,7 +30,8 @@ ORG = "https://northfield.example.org/fhir/sid/org"
 EPOCH = "1704067200"
 
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -41,8 +42,17 @@ def run(*args: str | Path) -> tuple[int, str, str]:
 
 
 def render(outdir: Path, *args: str | Path, source: Path = PATIENT) -> Path:
-    code, _, stderr = run("patient", source, "-o", outdir, "--format", "pdf,fhir-bundle",
-                          "--settings", SETTINGS, *args)
+    code, _, stderr = run(
+        "patient",
+        source,
+        "-o",
+        outdir,
+        "--format",
+        "pdf,fhir-bundle",
+        "--settings",
+        SETTINGS,
+        *args,
+    )
     assert code == 0, stderr
     return outdir
 
@@ -101,8 +111,11 @@ def test_binary_is_exactly_the_pdf_and_the_document_points_at_it(made, bundle):
 def test_document_reference_is_a_conditional_create_on_its_master_identifier(bundle):
     entry = entry_of(bundle, "DocumentReference")
     master = entry["resource"]["masterIdentifier"]
-    assert entry["request"] == {"method": "POST", "url": "DocumentReference",
-                                "ifNoneExist": f"identifier={master['system']}|{master['value']}"}
+    assert entry["request"] == {
+        "method": "POST",
+        "url": "DocumentReference",
+        "ifNoneExist": f"identifier={master['system']}|{master['value']}",
+    }
     assert master["system"] == "urn:ietf:rfc:3986"
     assert master["value"].startswith("urn:uuid:")
 
@@ -111,9 +124,12 @@ def test_document_reference_subject_author_custodian_period_status(bundle):
     resource = entry_of(bundle, "DocumentReference")["resource"]
     assert resource["subject"]["reference"] == f"Patient?identifier={MRN}|F-7"
     assert resource["subject"]["identifier"] == {"system": MRN, "value": "F-7"}
-    organisation = {"reference": f"Organization?identifier={ORG}|NUH-1", "type": "Organization",
-                    "identifier": {"system": ORG, "value": "NUH-1"},
-                    "display": "Northfield University Hospital"}
+    organisation = {
+        "reference": f"Organization?identifier={ORG}|NUH-1",
+        "type": "Organization",
+        "identifier": {"system": ORG, "value": "NUH-1"},
+        "display": "Northfield University Hospital",
+    }
     assert resource["author"] == [organisation]
     assert resource["custodian"] == organisation
     assert resource["context"] == {"period": {"start": "2024-03-01", "end": "2024-04-10"}}
@@ -130,7 +146,11 @@ def test_observations_carry_loinc_codes_and_values(bundle):
         assert obs["subject"]["reference"] == f"Patient?identifier={MRN}|F-7"
     loinc = "http://loinc.org"
     assert by_code[(loinc, "24966-4")]["valueQuantity"] == {
-        "value": 0.812, "unit": "g/cm²", "system": "http://unitsofmeasure.org", "code": "g/cm2"}
+        "value": 0.812,
+        "unit": "g/cm²",
+        "system": "http://unitsofmeasure.org",
+        "code": "g/cm2",
+    }
     assert by_code[(loinc, "38267-1")]["valueQuantity"]["value"] == -2.6
     assert by_code[(loinc, "85394-5")]["valueQuantity"]["value"] == -2.3
     yam = by_code[("urn:reportgen:codesystem:observation", "yam-percent-lumbar_spine")]
@@ -142,12 +162,18 @@ def test_observations_carry_loinc_codes_and_values(bundle):
 
 
 def test_bone_status_is_a_coded_value_with_risk_factor_components(bundle):
-    (obs,) = [o for o in resources(bundle, "Observation")
-              if o["code"]["coding"][0]["code"] == "jos-bone-status"]
+    (obs,) = [
+        o
+        for o in resources(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == "jos-bone-status"
+    ]
     value = obs["valueCodeableConcept"]["coding"][0]
     # the settings of these tests say language = "ja": the display is in the report's language
-    assert value == {"system": "urn:reportgen:codesystem:jos-bone-status",
-                     "code": "osteoporosis", "display": "骨粗鬆症"}
+    assert value == {
+        "system": "urn:reportgen:codesystem:jos-bone-status",
+        "code": "osteoporosis",
+        "display": "骨粗鬆症",
+    }
     assert obs["status"] == "preliminary"
     components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
     assert components["mgso4_long_term"]["valueBoolean"] is True  # present
@@ -157,15 +183,18 @@ def test_bone_status_is_a_coded_value_with_risk_factor_components(bundle):
 def test_diagnostic_report_groups_the_observations_and_presents_the_pdf(bundle):
     entry = entry_of(bundle, "DiagnosticReport")
     report = entry["resource"]
-    observations = [e["fullUrl"] for e in bundle["entry"]
-                    if e["resource"]["resourceType"] == "Observation"]
+    observations = [
+        e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+    ]
     assert [r["reference"] for r in report["result"]] == observations
     assert report["presentedForm"][0]["url"] == entry_of(bundle, "Binary")["fullUrl"]
     assert report["code"]["coding"][0]["code"] == "38269-7"
     assert entry["request"]["method"] == "PUT"
-    assert entry["request"]["url"] == (f"DiagnosticReport?identifier="
-                                       f"{report['identifier'][0]['system']}|"
-                                       f"{report['identifier'][0]['value']}")
+    assert entry["request"]["url"] == (
+        f"DiagnosticReport?identifier="
+        f"{report['identifier'][0]['system']}|"
+        f"{report['identifier'][0]['value']}"
+    )
 
 
 def test_full_urls_never_equal_an_identifier(bundle):
@@ -189,24 +218,30 @@ def test_jpcore_final_codes_status_and_replacement(tmp_path, bundle):
     final = json.loads((outdir / "patient-F-7.bundle.json").read_text("utf-8"))
     resource = entry_of(final, "DocumentReference")["resource"]
     jp = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes"
-    assert resource["type"]["coding"][0] == {"system": jp, "code": "18842-5",
-                                             "display": "退院時サマリー"}
+    assert resource["type"]["coding"][0] == {
+        "system": jp,
+        "code": "18842-5",
+        "display": "退院時サマリー",
+    }
     assert resource["type"]["coding"][1]["system"] == "http://loinc.org"
     assert resource["category"][0]["coding"][0]["system"] == jp
     assert resource["docStatus"] == "final"
     preliminary = entry_of(bundle, "DocumentReference")["resource"]["masterIdentifier"]
     assert resource["masterIdentifier"] != preliminary
-    assert resource["relatesTo"] == [{"code": "replaces", "target": {
-        "type": "DocumentReference", "identifier": preliminary}}]
+    assert resource["relatesTo"] == [
+        {"code": "replaces", "target": {"type": "DocumentReference", "identifier": preliminary}}
+    ]
     assert entry_of(final, "DiagnosticReport")["resource"]["status"] == "final"
     # The assessment keeps its identifier: the final one updates the preliminary one.
-    assert [o["identifier"] for o in resources(final, "Observation")] == \
-        [o["identifier"] for o in resources(bundle, "Observation")]
+    assert [o["identifier"] for o in resources(final, "Observation")] == [
+        o["identifier"] for o in resources(bundle, "Observation")
+    ]
 
 
 def test_seed_bundles_validate_and_warn_without_settings(tmp_path):
-    code, _, stderr = run("patient", SEED, "-o", tmp_path, "--format", "fhir-bundle",
-                          "--id", "2", "--id", "5")
+    code, _, stderr = run(
+        "patient", SEED, "-o", tmp_path, "--format", "fhir-bundle", "--id", "2", "--id", "5"
+    )
     assert code == 0
     assert "warning: FHIR placeholder: set identifier_system" in stderr
     assert "organisation_identifier" in stderr
@@ -219,8 +254,9 @@ def test_seed_bundles_validate_and_warn_without_settings(tmp_path):
 
 
 def test_strict_refuses_placeholders_and_writes_nothing(tmp_path):
-    code, _, stderr = run("patient", SEED, "-o", tmp_path / "out", "--format", "fhir-bundle",
-                          "--strict")
+    code, _, stderr = run(
+        "patient", SEED, "-o", tmp_path / "out", "--format", "fhir-bundle", "--strict"
+    )
     assert code == 1
     assert "needs [organisation] identifier_system" in stderr
     assert "(--strict)" in stderr
@@ -232,27 +268,47 @@ def test_strict_accepts_complete_settings(tmp_path):
     assert (tmp_path / "patient-F-7.bundle.json").is_file()
 
 
-@pytest.mark.parametrize(("site", "key", "bmd_code"), [
-    ("L1-L4", "lumbar_spine", "24966-4"), ("L2-L4", "lumbar_spine", "24966-4"),
-    (None, "lumbar_spine", "24966-4"), ("femoral_neck", "femoral_neck", "24701-5"),
-    ("total_hip", "total_hip", "38261-4"), ("radius_1_3", "radius_1_3", "24890-6")])
+@pytest.mark.parametrize(
+    ("site", "key", "bmd_code"),
+    [
+        ("L1-L4", "lumbar_spine", "24966-4"),
+        ("L2-L4", "lumbar_spine", "24966-4"),
+        (None, "lumbar_spine", "24966-4"),
+        ("femoral_neck", "femoral_neck", "24701-5"),
+        ("total_hip", "total_hip", "38261-4"),
+        ("radius_1_3", "radius_1_3", "24890-6"),
+    ],
+)
 def test_sites_map_to_loinc(site, key, bmd_code):
     assert site_key(site) == key
-    document = {"patient_id": "9", "classification": "normal", "classification_label": "Normal",
-                "rules_name": "r", "rules_version": "1", "yam_percent": 90,
-                "input": {"dxa_site": site, "bmd_g_cm2": 0.9}}
-    bundle = fhir_bundle.transaction_bundle(document, b"%PDF-1.7", Organisation(),
-                                            "2024-01-01T00:00:00Z")
+    document = {
+        "patient_id": "9",
+        "classification": "normal",
+        "classification_label": "Normal",
+        "rules_name": "r",
+        "rules_version": "1",
+        "yam_percent": 90,
+        "input": {"dxa_site": site, "bmd_g_cm2": 0.9},
+    }
+    bundle = fhir_bundle.transaction_bundle(
+        document, b"%PDF-1.7", Organisation(), "2024-01-01T00:00:00Z"
+    )
     codes = {o["code"]["coding"][0]["code"] for o in resources(bundle, "Observation")}
     assert bmd_code in codes
     assert f"yam-percent-{key}" in codes
 
 
 def test_patient_ids_are_escaped_in_conditional_references():
-    document = {"patient_id": "A|1,2 &x", "classification": "normal",
-                "classification_label": "Normal", "rules_name": "r", "rules_version": "1"}
-    bundle = fhir_bundle.transaction_bundle(document, b"%PDF-1.7", Organisation(),
-                                            "2024-01-01T00:00:00Z")
+    document = {
+        "patient_id": "A|1,2 &x",
+        "classification": "normal",
+        "classification_label": "Normal",
+        "rules_name": "r",
+        "rules_version": "1",
+    }
+    bundle = fhir_bundle.transaction_bundle(
+        document, b"%PDF-1.7", Organisation(), "2024-01-01T00:00:00Z"
+    )
     reference = entry_of(bundle, "DocumentReference")["resource"]["subject"]["reference"]
     assert reference == "Patient?identifier=urn:reportgen:patient-id|A%5C%7C1%5C%2C2%20%26x"
 
@@ -273,22 +329,28 @@ def test_library_refuses_unknown_fhir_options(tmp_path):
     from reportgen.errors import ReportError
 
     with pytest.raises(ReportError, match="fhir_profile must be one of uscore, jpcore"):
-        api.build_patient_reports(PATIENT, tmp_path, formats=("fhir-bundle",),
-                                  fhir_profile="eu", settings_path=SETTINGS)
+        api.build_patient_reports(
+            PATIENT, tmp_path, formats=("fhir-bundle",), fhir_profile="eu", settings_path=SETTINGS
+        )
     with pytest.raises(ReportError, match="doc_status must be one of preliminary, final"):
-        api.build_patient_reports(PATIENT, tmp_path, formats=("fhir-bundle",),
-                                  doc_status="draft", settings_path=SETTINGS)
+        api.build_patient_reports(
+            PATIENT, tmp_path, formats=("fhir-bundle",), doc_status="draft", settings_path=SETTINGS
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_risk_components_follow_the_patient_json(tmp_path):
-    code, _, stderr = run("patient", INDEX, "-o", tmp_path, "--format", "json,fhir-bundle",
-                          "--settings", SETTINGS)
+    code, _, stderr = run(
+        "patient", INDEX, "-o", tmp_path, "--format", "json,fhir-bundle", "--settings", SETTINGS
+    )
     assert code == 0, stderr
     document = json.loads((tmp_path / "patient-2.json").read_text("utf-8"))
     bundle = json.loads((tmp_path / "patient-2.bundle.json").read_text("utf-8"))
-    (obs,) = [o for o in resources(bundle, "Observation")
-              if o["code"]["coding"][0]["code"] == "jos-bone-status"]
+    (obs,) = [
+        o
+        for o in resources(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == "jos-bone-status"
+    ]
     components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
     assert set(components) == {r["id"] for r in document["rule_results"]}
     for rule in document["rule_results"]:
@@ -303,9 +365,20 @@ def test_risk_components_follow_the_patient_json(tmp_path):
 
 
 def test_document_reference_format_follows_profile_and_status(tmp_path):
-    code, _, stderr = run("patient", PATIENT, "-o", tmp_path, "--format", "fhir",
-                          "--settings", SETTINGS, "--fhir-profile", "jpcore",
-                          "--doc-status", "final")
+    code, _, stderr = run(
+        "patient",
+        PATIENT,
+        "-o",
+        tmp_path,
+        "--format",
+        "fhir",
+        "--settings",
+        SETTINGS,
+        "--fhir-profile",
+        "jpcore",
+        "--doc-status",
+        "final",
+    )
     assert code == 0, stderr
     resource = json.loads((tmp_path / "patient-F-7.fhir.json").read_text("utf-8"))
     get_fhir_model_class("DocumentReference").model_validate(resource)

@@ -41,8 +41,7 @@ def test_sample_json_follow_up(follow_up_dir):
     assert (spine["lsc_percent"], spine["verdict"]) == (5.3, "increase")
     assert entries[("L1-L4", "previous", "2021-06-14")]["verdict"] == "no_significant_change"
     assert entries[("femoral_neck", "baseline", "2021-06-14")]["lsc_percent"] == 6.9
-    assert entries[("total_hip", "baseline", "2021-06-14")]["verdict"] == \
-        "no_significant_change"
+    assert entries[("total_hip", "baseline", "2021-06-14")]["verdict"] == "no_significant_change"
     assert {x["precision_source"] for x in document["lsc"]} == {"iscd_default"}
 
 
@@ -59,16 +58,27 @@ def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
 
 
 def test_follow_up_report_is_deterministic(follow_up_dir, tmp_path):
-    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format",
-                 "html,json")
+    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format", "html,json")
     assert result.exit_code == 0, result.output
     for name in ("patient-2.html", "patient-2.json"):
         assert (tmp_path / name).read_bytes() == (follow_up_dir / name).read_bytes()
 
 
 def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
-    result = run("patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path, "--format",
-                 "html,json", "--id", "2", "--id", "5")
+    result = run(
+        "patient",
+        SAMPLE_CSV,
+        "--scans",
+        SCANS,
+        "-o",
+        tmp_path,
+        "--format",
+        "html,json",
+        "--id",
+        "2",
+        "--id",
+        "5",
+    )
     assert result.exit_code == 0, result.output
     five = (tmp_path / "patient-5.html").read_text("utf-8")
     assert "DXA results" not in five
@@ -79,16 +89,31 @@ def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
 
 def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
     scans = tmp_path / "scans.csv"
-    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,device,excluded_vertebrae\n"
-                     "5,2020-06-10,L1-L4,0.900,84,Hologic Horizon A,L3\n"
-                     "5,2021-06-10,L1-L4,0.990,92,GE Lunar Prodigy,L3\n", "utf-8")
-    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--id", "5",
-                 "--format", "html,json")
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent,device,excluded_vertebrae\n"
+        "5,2020-06-10,L1-L4,0.900,84,Hologic Horizon A,L3\n"
+        "5,2021-06-10,L1-L4,0.990,92,GE Lunar Prodigy,L3\n",
+        "utf-8",
+    )
+    result = run(
+        "patient",
+        SAMPLE_CSV,
+        "--scans",
+        scans,
+        "-o",
+        tmp_path / "out",
+        "--id",
+        "5",
+        "--format",
+        "html,json",
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
     assert "not compared: device changed" in html  # in the table; the details on page 1:
-    assert ("Scans not compared, no verdict: different device (Hologic Horizon A → GE Lunar "
-            "Prodigy) at L1–L4 (L3 excluded)") in html
+    assert (
+        "Scans not compared, no verdict: different device (Hologic Horizon A → GE Lunar "
+        "Prodigy) at L1–L4 (L3 excluded)"
+    ) in html
     assert "L1–L4 (L3 excluded)" in html
     document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
     assert all(e["verdict"] is None for e in document["follow_up"])
@@ -97,12 +122,16 @@ def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
 
 def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
     scans = tmp_path / "scans.csv"
-    scans.write_text("patient_id,scan_date,site,bmd_g_cm2\n"
-                     "2,2020-06-10,L1-L4,0.712\n"
-                     "2,2020-06-10,L1-L4,0.713\n"
-                     "42,2020-06-10,L1-L4,0.8\n", "utf-8")
-    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
-                 "json")
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2\n"
+        "2,2020-06-10,L1-L4,0.712\n"
+        "2,2020-06-10,L1-L4,0.713\n"
+        "42,2020-06-10,L1-L4,0.8\n",
+        "utf-8",
+    )
+    result = run(
+        "patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format", "json"
+    )
     assert result.exit_code == 1
     assert f"{scans}:3:site: duplicate scan: L1-L4 on 2020-06-10 (first in row 2)" in result.output
     assert f"{scans}:4:patient_id: not in the main input: '42'" in result.output
@@ -124,10 +153,23 @@ def test_validate_with_scans(tmp_path):
 
 def test_facility_precision_is_named(tmp_path):
     settings = tmp_path / "settings.toml"
-    settings.write_text('[dxa]\nreference = "JSBMR/JOS Japanese female reference (Hologic)"\n'
-                        '[dxa.precision_percent]\n"L1-L4" = 1.0\n', "utf-8")
-    result = run("patient", INDEX_JSON, "--scans", SCANS, "--settings", settings, "-o",
-                 tmp_path / "out", "--format", "html,json")
+    settings.write_text(
+        '[dxa]\nreference = "JSBMR/JOS Japanese female reference (Hologic)"\n'
+        '[dxa.precision_percent]\n"L1-L4" = 1.0\n',
+        "utf-8",
+    )
+    result = run(
+        "patient",
+        INDEX_JSON,
+        "--scans",
+        SCANS,
+        "--settings",
+        settings,
+        "-o",
+        tmp_path / "out",
+        "--format",
+        "html,json",
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "out" / "patient-2.html").read_text("utf-8")
     assert "L1–L4 2.8 % (2.77 × 1 %, facility precision)" in html
@@ -141,21 +183,29 @@ def test_facility_precision_is_named(tmp_path):
 
 def test_cohort_follow_up_section(tmp_path):
     scans = tmp_path / "scans.csv"
-    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,device\n"
-                     "1,2020-06-10,L1-L4,0.700,62,A\n1,2021-06-10,L1-L4,0.770,68,A\n"
-                     "2,2020-06-10,L1-L4,0.712,67,A\n2,2021-06-10,L1-L4,0.690,65,A\n"
-                     "3,2020-06-10,L1-L4,0.800,73,A\n3,2021-06-10,L1-L4,0.820,75,A\n"
-                     "4,2020-06-10,L1-L4,0.800,75,A\n4,2020-12-10,L1-L4,0.900,84,B\n", "utf-8")
-    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
-                 "json,html")
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent,device\n"
+        "1,2020-06-10,L1-L4,0.700,62,A\n1,2021-06-10,L1-L4,0.770,68,A\n"
+        "2,2020-06-10,L1-L4,0.712,67,A\n2,2021-06-10,L1-L4,0.690,65,A\n"
+        "3,2020-06-10,L1-L4,0.800,73,A\n3,2021-06-10,L1-L4,0.820,75,A\n"
+        "4,2020-06-10,L1-L4,0.800,75,A\n4,2020-12-10,L1-L4,0.900,84,B\n",
+        "utf-8",
+    )
+    result = run(
+        "cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format", "json,html"
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
     follow_up = summary["follow_up"]
     assert (follow_up["patients_with_scans"], follow_up["patients_with_follow_up"]) == (4, 4)
     assert follow_up["median_interval_days"] == 365
     (spine,) = follow_up["sites"]
-    assert (spine["gained"], spine["lost"], spine["no_significant_change"],
-            spine["not_comparable"]) == (1, 0, 2, 1)  # +10 %, −3.1 %, +2.5 %, device change
+    assert (
+        spine["gained"],
+        spine["lost"],
+        spine["no_significant_change"],
+        spine["not_comparable"],
+    ) == (1, 0, 2, 1)  # +10 %, −3.1 %, +2.5 %, device change
     assert spine["median_change_percent"] == pytest.approx(2.5)
     assert "Follow-up DXA" in (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
 
@@ -179,11 +229,23 @@ def test_patient_json_with_its_own_scans(tmp_path):
 
 def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
     scans = tmp_path / "scans.csv"
-    scans.write_text("patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
-                     "5,2020-06-10,L1-L4,0.900,84,88\n5,2020-06-10,total_hip,0.700,78,81\n",
-                     "utf-8")
-    result = run("patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--id", "5",
-                 "--format", "html,json")
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
+        "5,2020-06-10,L1-L4,0.900,84,88\n5,2020-06-10,total_hip,0.700,78,81\n",
+        "utf-8",
+    )
+    result = run(
+        "patient",
+        SAMPLE_CSV,
+        "--scans",
+        scans,
+        "-o",
+        tmp_path / "out",
+        "--id",
+        "5",
+        "--format",
+        "html,json",
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "out" / "patient-5.html").read_text("utf-8")
     assert "Postpartum bone-health report" in html
@@ -191,8 +253,10 @@ def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
     assert "同年齢比較 %" in html
     document = json.loads((tmp_path / "out" / "patient-5.json").read_text("utf-8"))
     # the total hip (78 %) decides: low bone mass although the main input said YAM 84
-    assert (document["classification"], document["report_kind"]) == ("low_bone_mass",
-                                                                     "single_visit")
+    assert (document["classification"], document["report_kind"]) == (
+        "low_bone_mass",
+        "single_visit",
+    )
     assert document["scan_status"]["latest"]["site"] == "total_hip"
     assert document["follow_up"] == []
 
@@ -200,8 +264,9 @@ def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
 def test_patient_without_scans_renders_the_same_bytes(tmp_path):
     """--scans changes nothing for a patient who has none (HTML, PDF and JSON)."""
     plain = run("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
-    with_scans = run("patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path / "scans",
-                     "--id", "5", "--id", "2")
+    with_scans = run(
+        "patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path / "scans", "--id", "5", "--id", "2"
+    )
     assert plain.exit_code == with_scans.exit_code == 0
     for suffix in ("html", "pdf", "json"):
         name = f"patient-5.{suffix}"
@@ -210,11 +275,24 @@ def test_patient_without_scans_renders_the_same_bytes(tmp_path):
 
 def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
     scans = tmp_path / "scans.csv"
-    scans.write_text("patient_id,scan_date,site,bmd_g_cm2\n"
-                     "MRN-4242,2020-06-10,L1-L4,0.712\n2,2020-06-10,L1-L4,0.712\n"
-                     "2,2021-06-10,L1-L4,0.800\n", "utf-8")
-    result = run("cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format",
-                 "json", "--deidentify", "--skip-invalid")
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2\n"
+        "MRN-4242,2020-06-10,L1-L4,0.712\n2,2020-06-10,L1-L4,0.712\n"
+        "2,2021-06-10,L1-L4,0.800\n",
+        "utf-8",
+    )
+    result = run(
+        "cohort",
+        SAMPLE_CSV,
+        "--scans",
+        scans,
+        "-o",
+        tmp_path / "out",
+        "--format",
+        "json",
+        "--deidentify",
+        "--skip-invalid",
+    )
     assert result.exit_code == 0, result.output
     assert "MRN-4242" not in result.output
     assert "MRN-4242" not in (tmp_path / "out" / "cohort-summary.json").read_text("utf-8")
@@ -224,18 +302,27 @@ def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
 def test_a_long_follow_up_stays_on_three_pages(tmp_path):
     """Five visits × four sites with a device change and an excluded vertebra: the report
     shows each site's latest change (every interval stays in the JSON) on at most 3 pages."""
-    header = ("patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent,t_score,"
-              "z_score,device,excluded_vertebrae")
+    header = (
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent,t_score,"
+        "z_score,device,excluded_vertebrae"
+    )
     rows = [header]
-    sites = (("L1-L4", 0.712, 67), ("femoral_neck", 0.650, 82), ("total_hip", 0.742, 84),
-             ("radius_1_3", 0.640, 88))
-    for visit, day in enumerate(("2020-06-10", "2020-12-14", "2021-06-14", "2021-12-13",
-                                 "2022-06-13")):
+    sites = (
+        ("L1-L4", 0.712, 67),
+        ("femoral_neck", 0.650, 82),
+        ("total_hip", 0.742, 84),
+        ("radius_1_3", 0.640, 88),
+    )
+    for visit, day in enumerate(
+        ("2020-06-10", "2020-12-14", "2021-06-14", "2021-12-13", "2022-06-13")
+    ):
         device = "Hologic Horizon A" if visit < 3 else "GE Lunar iDXA"
         for site, bmd, yam in sites:
             excluded = "L2" if site == "L1-L4" and visit == 4 else ""
-            rows.append(f"2,{day},{site},{bmd * (1 + 0.03 * visit):.3f},{yam + 2 * visit},,"
-                        f"{-2.9 + 0.3 * visit:.1f},{-2.7 + 0.3 * visit:.1f},{device},{excluded}")
+            rows.append(
+                f"2,{day},{site},{bmd * (1 + 0.03 * visit):.3f},{yam + 2 * visit},,"
+                f"{-2.9 + 0.3 * visit:.1f},{-2.7 + 0.3 * visit:.1f},{device},{excluded}"
+            )
     scans = tmp_path / "scans.csv"
     scans.write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = run("patient", INDEX_JSON, "--scans", scans, "-o", tmp_path / "out")

@@ -26,44 +26,153 @@ from reportgen.api import validate_input
 from reportgen.cli import cli
 from reportgen.errors import ReportError
 
-COLUMNS = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-           "yam_percent", "fracture", "fracture_sites", "notes", "name", "smoking", "gravida",
-           "para", "height_cm", "weight_kg", "dxa_date", "delivery_date", "dxa_site",
-           "family_history", "vitamin_d_ng_ml", "ID", "Age", " YAM (%) ", "infusions"]
-TRICKY_CELLS = ["", " ", "1", "-1", "0", "-0", "1e309", "1e-400", "nan", "NaN", "inf", "-inf",
-                "1,260", "1,2,3", "２０", "２０．５", "9" * 40, "yes", "no", "+", "-", "はい",
-                "2020-01-01", "2020-02-30", "0000-00-00", "never", "Before pregnancy", "\"",
-                "\"\"", "'", ",", ";", "\t", "\r", "\n", "\r\n", "\\", "=1+1", "<b>x</b>",
-                "{{ 7*7 }}", "\u202e", "\ufeff", "\u00a0", "\u3000", "\x0b", "\x1b", "é",
-                "T7;T12", "L1–L4"]
+COLUMNS = [
+    "patient_id",
+    "age_years",
+    "bmi_kg_m2",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+    "fracture_sites",
+    "notes",
+    "name",
+    "smoking",
+    "gravida",
+    "para",
+    "height_cm",
+    "weight_kg",
+    "dxa_date",
+    "delivery_date",
+    "dxa_site",
+    "family_history",
+    "vitamin_d_ng_ml",
+    "ID",
+    "Age",
+    " YAM (%) ",
+    "infusions",
+]
+TRICKY_CELLS = [
+    "",
+    " ",
+    "1",
+    "-1",
+    "0",
+    "-0",
+    "1e309",
+    "1e-400",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1,260",
+    "1,2,3",
+    "２０",
+    "２０．５",
+    "9" * 40,
+    "yes",
+    "no",
+    "+",
+    "-",
+    "はい",
+    "2020-01-01",
+    "2020-02-30",
+    "0000-00-00",
+    "never",
+    "Before pregnancy",
+    '"',
+    '""',
+    "'",
+    ",",
+    ";",
+    "\t",
+    "\r",
+    "\n",
+    "\r\n",
+    "\\",
+    "=1+1",
+    "<b>x</b>",
+    "{{ 7*7 }}",
+    "\u202e",
+    "\ufeff",
+    "\u00a0",
+    "\u3000",
+    "\x0b",
+    "\x1b",
+    "é",
+    "T7;T12",
+    "L1–L4",
+]
 SUFFIXES = [".csv", ".json", ".xlsx", ".txt", ""]
 # REPORTGEN_FUZZ_SCALE=20 for a longer hunt by hand; CI runs the modest default.
 SCALE = max(1, int(os.environ.get("REPORTGEN_FUZZ_SCALE", "1")))
 
-FUZZ = settings(max_examples=120 * SCALE, deadline=None, derandomize=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=120 * SCALE,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 cells = st.one_of(st.sampled_from(TRICKY_CELLS), st.text(max_size=12))
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                         st.text(max_size=12), st.sampled_from(TRICKY_CELLS))
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(TRICKY_CELLS),
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.one_of(st.sampled_from(COLUMNS),
-                                                      st.text(max_size=6)), inner, max_size=6)),
-    max_leaves=25)
-infusions = st.lists(st.fixed_dictionaries({}, optional={
-    "start": st.one_of(st.sampled_from(["2020-01-01T00:00:00", "2020-01-01", "x",
-                                        "9999-12-31T23:59:59", "0001-01-01T00:00:00",
-                                        "2020-01-01T00:00:00+09:00"]), json_scalars),
-    "end": st.one_of(st.sampled_from(["2020-01-02T00:00:00", "2019-12-31T00:00:00",
-                                      "2020-01-03T00:00:00Z", "9999-12-31T23:59:59"]),
-                     json_scalars),
-    "rate_g_per_h": st.one_of(st.floats(), st.integers(), json_scalars)}), max_size=4)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(COLUMNS), st.text(max_size=6)), inner, max_size=6
+        ),
+    ),
+    max_leaves=25,
+)
+infusions = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "start": st.one_of(
+                st.sampled_from(
+                    [
+                        "2020-01-01T00:00:00",
+                        "2020-01-01",
+                        "x",
+                        "9999-12-31T23:59:59",
+                        "0001-01-01T00:00:00",
+                        "2020-01-01T00:00:00+09:00",
+                    ]
+                ),
+                json_scalars,
+            ),
+            "end": st.one_of(
+                st.sampled_from(
+                    [
+                        "2020-01-02T00:00:00",
+                        "2019-12-31T00:00:00",
+                        "2020-01-03T00:00:00Z",
+                        "9999-12-31T23:59:59",
+                    ]
+                ),
+                json_scalars,
+            ),
+            "rate_g_per_h": st.one_of(st.floats(), st.integers(), json_scalars),
+        },
+    ),
+    max_size=4,
+)
 patients = st.fixed_dictionaries(
     {"patient_id": st.one_of(st.text(max_size=6), st.integers(), st.floats())},
-    optional={**{c: st.one_of(json_scalars, cells) for c in COLUMNS[1:20]},
-              "infusions": st.one_of(infusions, json_values)})
+    optional={
+        **{c: st.one_of(json_scalars, cells) for c in COLUMNS[1:20]},
+        "infusions": st.one_of(infusions, json_values),
+    },
+)
 
 
 @st.composite
@@ -86,9 +195,14 @@ def csv_texts(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def json_documents(draw: st.DrawFn) -> bytes:
-    document = draw(st.one_of(json_values, patients, st.lists(patients, max_size=4),
-                              st.fixed_dictionaries({"patients": st.lists(patients,
-                                                                          max_size=3)})))
+    document = draw(
+        st.one_of(
+            json_values,
+            patients,
+            st.lists(patients, max_size=4),
+            st.fixed_dictionaries({"patients": st.lists(patients, max_size=3)}),
+        )
+    )
     return json.dumps(document, allow_nan=True).encode("utf-8")  # NaN/Infinity literals too
 
 
@@ -106,9 +220,17 @@ def workbooks(draw: st.DrawFn) -> bytes:
     header = draw(st.lists(st.sampled_from(COLUMNS), max_size=8))
     if header:
         sheet.append(header)
-    for row in draw(st.lists(st.lists(st.one_of(cells, st.integers(-10**6, 10**6),
-                                                _xlsx_floats, st.booleans(),
-                                                st.none()), max_size=9), max_size=5)):
+    for row in draw(
+        st.lists(
+            st.lists(
+                st.one_of(
+                    cells, st.integers(-(10**6), 10**6), _xlsx_floats, st.booleans(), st.none()
+                ),
+                max_size=9,
+            ),
+            max_size=5,
+        )
+    ):
         sheet.append([_xlsx_safe(v) for v in row])
     stream = io.BytesIO()
     book.save(stream)
@@ -176,7 +298,8 @@ def test_validate_xlsx_workbooks(scratch, data):
 def _cli(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {type(result.exception).__name__}: {result.exception}")
+        f"uncaught {type(result.exception).__name__}: {result.exception}"
+    )
     assert result.exit_code in (0, 1, 2), result.output
     assert "Traceback" not in result.output
 
@@ -191,17 +314,52 @@ def test_cli_validate_exits_cleanly(scratch, data, suffix):
 @given(data=st.one_of(csv_texts(), json_documents()), suffix=st.sampled_from([".csv", ".json"]))
 def test_cli_patient_exits_cleanly(scratch, data, suffix):
     outdir = scratch / "out"
-    _cli(["patient", str(_write(scratch, data, suffix)), "-o", str(outdir), "--format", "json",
-          "--workers", "1", "--overwrite"])
+    _cli(
+        [
+            "patient",
+            str(_write(scratch, data, suffix)),
+            "-o",
+            str(outdir),
+            "--format",
+            "json",
+            "--workers",
+            "1",
+            "--overwrite",
+        ]
+    )
     for path in outdir.glob("patient-*.json"):  # whatever was made is complete
         json.loads(path.read_text("utf-8"))
 
 
 @settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(args=st.lists(st.sampled_from(["validate", "patient", "cohort", "rules", "--format",
-                                      "pdf,doc", "--workers", "0", "-o", "--id", "--resume",
-                                      "--overwrite", "--skip-invalid", "--criteria", "x",
-                                      "--bogus", "", "-", "--help"]), max_size=6))
+@given(
+    args=st.lists(
+        st.sampled_from(
+            [
+                "validate",
+                "patient",
+                "cohort",
+                "rules",
+                "--format",
+                "pdf,doc",
+                "--workers",
+                "0",
+                "-o",
+                "--id",
+                "--resume",
+                "--overwrite",
+                "--skip-invalid",
+                "--criteria",
+                "x",
+                "--bogus",
+                "",
+                "-",
+                "--help",
+            ]
+        ),
+        max_size=6,
+    )
+)
 def test_cli_arguments_exit_cleanly(scratch, args):
     with contextlib.chdir(scratch):  # whatever the arguments name, it is under scratch
         _cli(args)

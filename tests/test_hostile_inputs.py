@@ -28,7 +28,8 @@ from reportgen import loaders
 from reportgen.cli import cli
 
 pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 PROBLEM_LINE = re.compile(r"^.+:\d+:[^:\s]+: .+$")
 RSS_LIMIT_KB = 1_500_000  # 1.5 GB
@@ -62,8 +63,11 @@ def files(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> dict[
 def _entries() -> list:
     params = []
     for entry in corpus(1, Path("/nonexistent")):
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[entry.name])] if (
-            entry.name in KNOWN_BUGS) else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[entry.name])]
+            if (entry.name in KNOWN_BUGS)
+            else []
+        )
         params.append(pytest.param(entry, id=entry.name, marks=marks))
     return params
 
@@ -72,16 +76,18 @@ def invoke(*args: object) -> Result:
     """The CLI in this process (warnings are errors); any exception but SystemExit fails."""
     result = CliRunner().invoke(cli, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {type(result.exception).__name__}: "
-                             f"{result.exception}") from result.exception
+        raise AssertionError(
+            f"uncaught {type(result.exception).__name__}: {result.exception}"
+        ) from result.exception
     assert result.exit_code in (0, 1, 2), result.output
     assert "Traceback" not in result.output
     return result
 
 
 def _outside(outdir: Path, root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and outdir not in p.parents
-            and p.parent != root]
+    return [
+        p for p in root.rglob("*") if p.is_file() and outdir not in p.parents and p.parent != root
+    ]
 
 
 # --- the corpus through every command -------------------------------------------------------
@@ -109,8 +115,9 @@ def test_corpus_validate(entry: Entry, files):
 @pytest.mark.parametrize("entry", _entries())
 def test_corpus_patient(entry: Entry, files, tmp_path, listener):
     outdir = tmp_path / "out"
-    result = invoke("patient", files[entry.name], "-o", outdir, "--format", "json,html",
-                    "--workers", "1")
+    result = invoke(
+        "patient", files[entry.name], "-o", outdir, "--format", "json,html", "--workers", "1"
+    )
     assert result.exit_code == (0 if entry.valid else 1), result.output
     if entry.valid:
         reports = json.loads((outdir / "manifest.json").read_text("utf-8"))["files"]
@@ -124,8 +131,9 @@ def test_corpus_patient(entry: Entry, files, tmp_path, listener):
 @pytest.mark.parametrize("entry", _entries())
 def test_corpus_cohort(entry: Entry, files, tmp_path, listener):
     outdir = tmp_path / "out"
-    result = invoke("cohort", files[entry.name], "-o", outdir, "--format", "json,html",
-                    "--skip-invalid")
+    result = invoke(
+        "cohort", files[entry.name], "-o", outdir, "--format", "json,html", "--skip-invalid"
+    )
     if entry.valid:
         assert result.exit_code == 0, result.output
         assert (outdir / "cohort-summary.json").is_file()
@@ -149,20 +157,27 @@ def _json(tmp_path: Path, records: list[dict]) -> Path:
 @pytest.mark.parametrize("patient_id", ["山田花子"])
 def test_ids_without_glyphs_render_without_warnings(tmp_path, patient_id):
     source = _json(tmp_path, [{"patient_id": patient_id, **VALID}])
-    result = CliRunner().invoke(cli, ["patient", str(source), "-o", str(tmp_path / "out"),
-                                      "--format", "html", "--workers", "1"])
+    result = CliRunner().invoke(
+        cli,
+        ["patient", str(source), "-o", str(tmp_path / "out"), "--format", "html", "--workers", "1"],
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception)
+        result.exception
+    )
     assert result.exit_code == 0
 
 
 def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
     source = tmp_path / "surrogate.json"
-    source.write_text('[{"patient_id": "s\\ud800x", "age_years": 30, "bmi_kg_m2": 20, '
-                      '"mgso4_days": 10, "mgso4_total_g": 300, "yam_percent": 85, '
-                      '"fracture": false, "notes": "bad \\udfff"}]', "utf-8")
-    result = invoke("patient", source, "-o", tmp_path / "out", "--format", "html,json",
-                    "--workers", "1")
+    source.write_text(
+        '[{"patient_id": "s\\ud800x", "age_years": 30, "bmi_kg_m2": 20, '
+        '"mgso4_days": 10, "mgso4_total_g": 300, "yam_percent": 85, '
+        '"fracture": false, "notes": "bad \\udfff"}]',
+        "utf-8",
+    )
+    result = invoke(
+        "patient", source, "-o", tmp_path / "out", "--format", "html,json", "--workers", "1"
+    )
     assert result.exit_code == 1
     assert f"{source}:1:patient_id: text is not valid Unicode" in result.stderr
     assert f"{source}:1:notes: text is not valid Unicode" in result.stderr
@@ -171,8 +186,13 @@ def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
 
 @pytest.mark.slow
 def test_control_characters_in_notes_do_not_abort_the_batch(tmp_path):
-    source = _json(tmp_path, [{"patient_id": "c1", **VALID, "notes": "line\x0bbreak\x1b"},
-                              {"patient_id": "c2", **VALID}])
+    source = _json(
+        tmp_path,
+        [
+            {"patient_id": "c1", **VALID, "notes": "line\x0bbreak\x1b"},
+            {"patient_id": "c2", **VALID},
+        ],
+    )
     outdir = tmp_path / "out"
     result = invoke("patient", source, "-o", outdir, "--format", "pdf", "--workers", "1")
     assert (outdir / "patient-c2.pdf").is_file()
@@ -186,12 +206,19 @@ def _measured(*args: object) -> tuple[int, str, int]:
     """Run ``reportgen ARGS`` in a child; (exit status, stdout+stderr, peak RSS in KB)."""
     script = Path(sys.executable).with_name("reportgen")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    wrapper = ("import json, resource, subprocess, sys\n"
-               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-               "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-               "sys.stdout.write(json.dumps([done.returncode, done.stdout + done.stderr, peak]))")
-    done = subprocess.run([sys.executable, "-c", wrapper, *command, *map(str, args)],
-                          capture_output=True, text=True, timeout=600, check=True)
+    wrapper = (
+        "import json, resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "sys.stdout.write(json.dumps([done.returncode, done.stdout + done.stderr, peak]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *command, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     status, output, peak = json.loads(done.stdout)
     return status, output, peak
 
@@ -203,8 +230,11 @@ def test_file_over_the_size_limit_is_refused_in_bounded_memory(tmp_path, size):
     with path.open("wb") as stream:
         stream.truncate(size)  # sparse: no disk used
     limit = f"the limit is {loaders.MAX_INPUT_BYTES / 2**20:,.0f} MiB"
-    for args in (("validate", path), ("patient", path, "-o", tmp_path / "p"),
-                 ("cohort", path, "-o", tmp_path / "c")):
+    for args in (
+        ("validate", path),
+        ("patient", path, "-o", tmp_path / "p"),
+        ("cohort", path, "-o", tmp_path / "c"),
+    ):
         status, output, peak = _measured(*args)
         assert status == 1, output
         assert f"{path}:0:-: file is" in output
@@ -227,8 +257,11 @@ def test_row_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(loaders, "MAX_ROWS", 20)
     assert invoke("validate", _rows(tmp_path, 20)).exit_code == 0
     over = _rows(tmp_path, 21)
-    for args in (("validate", over), ("patient", over, "-o", tmp_path / "p", "--format", "json"),
-                 ("cohort", over, "-o", tmp_path / "c", "--format", "json")):
+    for args in (
+        ("validate", over),
+        ("patient", over, "-o", tmp_path / "p", "--format", "json"),
+        ("cohort", over, "-o", tmp_path / "c", "--format", "json"),
+    ):
         result = invoke(*args)
         assert result.exit_code == 1, result.output
         assert f"{over}:0:-: 21 rows; the limit is 20" in result.output
@@ -236,8 +269,10 @@ def test_row_limit(tmp_path, monkeypatch):
 
 
 def _big_cell(tmp_path: Path, suffix: str) -> Path:
-    records = [{"patient_id": "big", **VALID, "notes": SECRET * (10 * 2**20 // len(SECRET))},
-               {"patient_id": "small", **VALID, "notes": "fine"}]
+    records = [
+        {"patient_id": "big", **VALID, "notes": SECRET * (10 * 2**20 // len(SECRET))},
+        {"patient_id": "small", **VALID, "notes": "fine"},
+    ]
     path = tmp_path / f"big{suffix}"
     if suffix == ".json":
         path.write_text(json.dumps(records), "utf-8")
@@ -253,8 +288,9 @@ def test_ten_megabyte_cell_is_located_not_echoed(tmp_path, suffix, row):
     cells = len(SECRET * (10 * 2**20 // len(SECRET)))
     status, output, peak = _measured("validate", path)
     assert status == 1
-    assert (f"{path}:{row}:notes: cell is {cells:,} characters; the limit is "
-            f"{loaders.MAX_CELL_CHARS:,}") in output
+    assert (
+        f"{path}:{row}:notes: cell is {cells:,} characters; the limit is {loaders.MAX_CELL_CHARS:,}"
+    ) in output
     assert SECRET not in output
     assert "Traceback" not in output
     assert peak < RSS_LIMIT_KB
@@ -269,11 +305,11 @@ def test_ten_megabyte_cell_is_located_not_echoed(tmp_path, suffix, row):
 
 
 def test_cell_at_the_limit_is_accepted(tmp_path):
-    path = _json(tmp_path, [{"patient_id": "edge", **VALID,
-                             "notes": "x" * loaders.MAX_CELL_CHARS}])
+    path = _json(tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * loaders.MAX_CELL_CHARS}])
     assert invoke("validate", path).exit_code == 0
-    path = _json(tmp_path, [{"patient_id": "edge", **VALID,
-                             "notes": "x" * (loaders.MAX_CELL_CHARS + 1)}])
+    path = _json(
+        tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * (loaders.MAX_CELL_CHARS + 1)}]
+    )
     assert invoke("validate", path).exit_code == 1
 
 
@@ -282,12 +318,32 @@ def test_cell_at_the_limit_is_accepted(tmp_path):
 
 def _secret_rows(tmp_path: Path) -> Path:
     records = [
-        {"patient_id": "m1", **VALID, "yam_percent": "abc", "name": f"Hanako {SECRET}",
-         "notes": f"history {SECRET}", "fracture_sites": f"T7 {SECRET}", "dxa_site": "L1-L4"},
-        {"patient_id": "m2", **VALID, "age_years": "200", "name": f"Yoko {SECRET}",
-         "notes": f"{SECRET} " * 3000, "fracture_sites": "", "dxa_site": ""},  # > 10,000
-        {"patient_id": "m3", **VALID, "name": f"Aiko {SECRET}", "notes": f"ok {SECRET}",
-         "fracture_sites": "L1", "dxa_site": "L1-L4"},
+        {
+            "patient_id": "m1",
+            **VALID,
+            "yam_percent": "abc",
+            "name": f"Hanako {SECRET}",
+            "notes": f"history {SECRET}",
+            "fracture_sites": f"T7 {SECRET}",
+            "dxa_site": "L1-L4",
+        },
+        {
+            "patient_id": "m2",
+            **VALID,
+            "age_years": "200",
+            "name": f"Yoko {SECRET}",
+            "notes": f"{SECRET} " * 3000,
+            "fracture_sites": "",
+            "dxa_site": "",
+        },  # > 10,000
+        {
+            "patient_id": "m3",
+            **VALID,
+            "name": f"Aiko {SECRET}",
+            "notes": f"ok {SECRET}",
+            "fracture_sites": "L1",
+            "dxa_site": "L1-L4",
+        },
     ]
     path = tmp_path / "secrets.csv"
     path.write_text(to_csv(records), "utf-8")
@@ -307,8 +363,14 @@ def test_no_patient_data_beyond_the_offending_cell(tmp_path, caplog):
         "cohort-refused": [*command, "cohort", source, "-o", tmp_path / "r"],
     }
     for name, args in runs.items():  # in a child: printed warnings would show on stderr
-        done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env,
-                              timeout=600, check=False)
+        done = subprocess.run(
+            [str(a) for a in args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         assert done.returncode == (0 if name == "cohort" else 1), (name, done.stderr)
         assert SECRET not in done.stdout + done.stderr, name
         assert "Traceback" not in done.stderr

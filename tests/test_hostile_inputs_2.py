@@ -33,18 +33,21 @@ from reportgen.output import JOURNAL, MANIFEST
 from reportgen.rules import load_rules
 
 pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
-ENOUGH = settings(max_examples=150, deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+ENOUGH = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def invoke(*args: object) -> Result:
     """The CLI in this process; any exception but SystemExit fails the test."""
     result = CliRunner().invoke(cli, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {type(result.exception).__name__}: "
-                             f"{result.exception}") from result.exception
+        raise AssertionError(
+            f"uncaught {type(result.exception).__name__}: {result.exception}"
+        ) from result.exception
     assert "Traceback" not in result.output
     return result
 
@@ -71,9 +74,11 @@ _FORMULA = ("=", "+", "-", "@")
 
 def _live_cells(value: str) -> list[str]:
     """Cells a spreadsheet could make of ``value`` in any locale that start a formula."""
-    return [cell for cell in _SEPARATORS.split(value)
-            if cell.lstrip(" \"'\u00a0")[:1] in _FORMULA and not cell.lstrip(" \"")
-            .startswith("'")]
+    return [
+        cell
+        for cell in _SEPARATORS.split(value)
+        if cell.lstrip(" \"'\u00a0")[:1] in _FORMULA and not cell.lstrip(' "').startswith("'")
+    ]
 
 
 @ENOUGH
@@ -85,9 +90,10 @@ def test_defused_text_has_no_live_formula_in_any_locale(value):
 
 
 def test_cohort_csv_has_no_live_formula(tmp_path):
-    records = [_row(patient_id="x;=1+1", fracture_sites="T7;=HYPERLINK(\"http://x\")",
-                    notes="ok"),
-               _row(patient_id="p2", fracture_sites="L1,@SUM(1)", notes="=cmd")]
+    records = [
+        _row(patient_id="x;=1+1", fracture_sites='T7;=HYPERLINK("http://x")', notes="ok"),
+        _row(patient_id="p2", fracture_sites="L1,@SUM(1)", notes="=cmd"),
+    ]
     outdir = tmp_path / "out"
     result = invoke("cohort", _csv(tmp_path, records), "-o", outdir, "--format", "json")
     assert result.exit_code == 0, result.output
@@ -98,9 +104,19 @@ def test_cohort_csv_has_no_live_formula(tmp_path):
                 assert cell.lstrip()[:1] not in _FORMULA, (delimiter, cell)
 
 
-@pytest.mark.parametrize("patient_id", ['a\r=HYPERLINK("http://x","y")', "a\nb", "tab\tid",
-                                        "nul\x00byte", "bell\x07", "\u202eevil", "zero\u200bw",
-                                        "line\u2028sep"])
+@pytest.mark.parametrize(
+    "patient_id",
+    [
+        'a\r=HYPERLINK("http://x","y")',
+        "a\nb",
+        "tab\tid",
+        "nul\x00byte",
+        "bell\x07",
+        "\u202eevil",
+        "zero\u200bw",
+        "line\u2028sep",
+    ],
+)
 def test_hidden_characters_in_ids_are_located_errors(tmp_path, patient_id):
     path = tmp_path / "ids.json"
     path.write_text(json.dumps([_row(patient_id=patient_id)]), "utf-8")
@@ -120,15 +136,17 @@ def _cohort_file(tmp_path: Path, count: int = 3) -> Path:
 def test_planted_links_in_outdir_are_never_followed(tmp_path, planted):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
-    assert invoke("patient", source, "-o", outdir, "--format", "json",
-                  "--workers", "1").exit_code == 0
+    assert (
+        invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1").exit_code == 0
+    )
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n", "utf-8")
     (outdir / planted).unlink(missing_ok=True)
     (outdir / planted).symlink_to(victim)
     (outdir / "patient-r1.json").unlink()  # something left to do
-    result = invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1",
-                    "--resume")
+    result = invoke(
+        "patient", source, "-o", outdir, "--format", "json", "--workers", "1", "--resume"
+    )
     assert victim.read_text("utf-8") == "precious\n"
     assert result.exit_code in (0, 1)
     if planted == JOURNAL:  # refused before anything is written, with a clean message
@@ -142,13 +160,15 @@ def test_planted_links_in_outdir_are_never_followed(tmp_path, planted):
 def test_manifest_entry_pointing_at_a_device_is_not_read(tmp_path):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
-    assert invoke("patient", source, "-o", outdir, "--format", "json",
-                  "--workers", "1").exit_code == 0
+    assert (
+        invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1").exit_code == 0
+    )
     (outdir / "patient-r0.json").unlink()
     (outdir / "patient-r0.json").symlink_to("/dev/zero")
     started = time.monotonic()
-    result = invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1",
-                    "--overwrite")
+    result = invoke(
+        "patient", source, "-o", outdir, "--format", "json", "--workers", "1", "--overwrite"
+    )
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 60
     assert not (outdir / "patient-r0.json").is_symlink()
@@ -159,11 +179,13 @@ def test_manifest_entry_pointing_at_a_device_is_not_read(tmp_path):
 
 def test_duplicate_json_keys_are_located_errors(tmp_path):
     path = tmp_path / "dup.json"
-    path.write_text('[{"patient_id": "d1", "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": 12,'
-                    ' "mgso4_total_g": 400, "yam_percent": 95, "fracture": true, '
-                    '"yam_percent": 60, "infusions": [{"start": "2020-01-01T00:00:00", '
-                    '"end": "2020-01-02T00:00:00", "rate_g_per_h": 1, "rate_g_per_h": 9}]}]',
-                    "utf-8")
+    path.write_text(
+        '[{"patient_id": "d1", "age_years": 31, "bmi_kg_m2": 20.5, "mgso4_days": 12,'
+        ' "mgso4_total_g": 400, "yam_percent": 95, "fracture": true, '
+        '"yam_percent": 60, "infusions": [{"start": "2020-01-01T00:00:00", '
+        '"end": "2020-01-02T00:00:00", "rate_g_per_h": 1, "rate_g_per_h": 9}]}]',
+        "utf-8",
+    )
     problems = _problems(path)
     assert f"{path}:1:yam_percent: duplicate key 'yam_percent'" in problems
     assert f"{path}:1:infusions[1]: duplicate key 'rate_g_per_h'" in problems
@@ -177,8 +199,9 @@ def test_xlsx_formula_without_a_saved_result_is_a_located_error(tmp_path):
     assert not any(":3:" in p for p in problems)
 
 
-@pytest.mark.parametrize(("literal", "shown"), [("NaN", "NaN"), ("1e2", "100.0"),
-                                                  ("1.5", "1.5"), ("true", "true")])
+@pytest.mark.parametrize(
+    ("literal", "shown"), [("NaN", "NaN"), ("1e2", "100.0"), ("1.5", "1.5"), ("true", "true")]
+)
 def test_json_ids_that_are_not_text_are_refused(tmp_path, literal, shown):
     path = tmp_path / "ids.json"
     path.write_text(json.dumps([_row()]).replace('"p1"', literal), "utf-8")
@@ -194,23 +217,46 @@ def test_json_integer_ids_are_exact(tmp_path):
 
 def test_xlsx_ids_rounded_by_the_spreadsheet_are_refused(tmp_path):
     path = tmp_path / "ids.xlsx"
-    path.write_bytes(to_xlsx([_row(patient_id=1.2345678901234567e19),
-                              _row(patient_id=100.0), _row(patient_id="007")]))
+    path.write_bytes(
+        to_xlsx(
+            [_row(patient_id=1.2345678901234567e19), _row(patient_id=100.0), _row(patient_id="007")]
+        )
+    )
     problems = _problems(path)
     assert len(problems) == 1
-    assert re.fullmatch(re.escape(f"{path}:2:patient_id: id stored as a spreadsheet number, "
-                                  "which keeps only 15 digits (") + r"1\.23456789012345\d*e\+19"
-                        + re.escape("); format the id column as text"), problems[0])
+    assert re.fullmatch(
+        re.escape(
+            f"{path}:2:patient_id: id stored as a spreadsheet number, which keeps only 15 digits ("
+        )
+        + r"1\.23456789012345\d*e\+19"
+        + re.escape("); format the id column as text"),
+        problems[0],
+    )
     assert api.load_input(path).frame["patient_id"].tolist()[1:] == ["100", "007"]
 
 
-@pytest.mark.parametrize("value", ["2020-05", "2020", "1600-01-01", "1899-12-31", "2099-01-01",
-                                   "2020-02-30", "2020-01-01T10:00:00+09:00",
-                                   "2020-01-01T10:00Z", "20200101", "01/02/2020", "2020-W01"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2020-05",
+        "2020",
+        "1600-01-01",
+        "1899-12-31",
+        "2099-01-01",
+        "2020-02-30",
+        "2020-01-01T10:00:00+09:00",
+        "2020-01-01T10:00Z",
+        "20200101",
+        "01/02/2020",
+        "2020-W01",
+    ],
+)
 def test_dates_that_are_not_whole_plausible_dates_are_refused(tmp_path, value):
     path = _csv(tmp_path, [_row(dxa_date=value)])
-    assert _problems(path) == [f"{path}:2:dxa_date: not a date from 1900-01-01 to today (use "
-                               f"YYYY-MM-DD, no time zone): {value!r}"]
+    assert _problems(path) == [
+        f"{path}:2:dxa_date: not a date from 1900-01-01 to today (use "
+        f"YYYY-MM-DD, no time zone): {value!r}"
+    ]
 
 
 @ENOUGH
@@ -228,26 +274,32 @@ def test_dates_are_read_exactly_or_refused(tmp_path_factory, day, time_of_day):
 
 
 def test_mixed_time_zones_are_clean_errors_in_every_command(tmp_path):
-    records = [_row(patient_id="a", dxa_date="2020-01-01"),
-               _row(patient_id="b", dxa_date="2020-01-02T10:00:00+09:00")]
+    records = [
+        _row(patient_id="a", dxa_date="2020-01-01"),
+        _row(patient_id="b", dxa_date="2020-01-02T10:00:00+09:00"),
+    ]
     source = _csv(tmp_path, records)
     expected = f"{source}:3:dxa_date: not a date from 1900-01-01"
-    for args in (("validate", source),
-                 ("patient", source, "-o", tmp_path / "p", "--format", "json", "--workers", "1"),
-                 ("cohort", source, "-o", tmp_path / "c", "--format", "json")):
+    for args in (
+        ("validate", source),
+        ("patient", source, "-o", tmp_path / "p", "--format", "json", "--workers", "1"),
+        ("cohort", source, "-o", tmp_path / "c", "--format", "json"),
+    ):
         result = invoke(*args)
         assert result.exit_code == 1, result.output
         assert expected in result.output
 
 
-@pytest.mark.parametrize(("first", "second", "severity"), [
-    ("Ren\u00e9e", "Rene\u0301e", "error"),  # NFC and NFD
-    ("A12", "Ａ１２", "error"),  # full-width
-    ("ﾊﾅｺ1", "ハナコ1", "error"),  # half-width katakana
-    ("ab12", "AB12", "warning"),  # letter case only
-])
-def test_one_id_written_two_ways_is_not_two_patients_silently(tmp_path, first, second,
-                                                             severity):
+@pytest.mark.parametrize(
+    ("first", "second", "severity"),
+    [
+        ("Ren\u00e9e", "Rene\u0301e", "error"),  # NFC and NFD
+        ("A12", "Ａ１２", "error"),  # full-width
+        ("ﾊﾅｺ1", "ハナコ1", "error"),  # half-width katakana
+        ("ab12", "AB12", "warning"),  # letter case only
+    ],
+)
+def test_one_id_written_two_ways_is_not_two_patients_silently(tmp_path, first, second, severity):
     path = tmp_path / "ids.json"
     path.write_text(json.dumps([_row(patient_id=first), _row(patient_id=second)]), "utf-8")
     problems = api.load_input(path).problems
@@ -270,12 +322,15 @@ def test_ids_are_kept_exactly_or_refused(tmp_path_factory, patient_id):
 # --- class 5: no tracebacks -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("deep.json", "[" * 100_000 + "]" * 100_000),
-    ("deep.json", '{"risk": ' * 50_000 + "1" + "}" * 50_000),
-    ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
-    ("deep.toml", "a = " + "{b = " * 50_000 + "1" + "}" * 50_000),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000),
+        ("deep.json", '{"risk": ' * 50_000 + "1" + "}" * 50_000),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
+        ("deep.toml", "a = " + "{b = " * 50_000 + "1" + "}" * 50_000),
+    ],
+)
 def test_deeply_nested_rules_are_clean_errors(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, "utf-8")
@@ -293,8 +348,9 @@ def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(tmp_path):
     (outdir / ".tmp-notes.txt").write_text("mine", "utf-8")
     (outdir / ".tmp-abcd1234.json").symlink_to(tmp_path / "cohort.csv")
     for extra in ((), ("--overwrite",)):
-        result = invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1",
-                        *extra)
+        result = invoke(
+            "patient", source, "-o", outdir, "--format", "json", "--workers", "1", *extra
+        )
         assert result.exit_code == 0, result.output
         assert (outdir / ".tmp-folder" / "x").is_file()
         assert (outdir / ".tmp-notes.txt").read_text("utf-8") == "mine"
@@ -306,8 +362,9 @@ def test_a_folder_where_a_file_goes_is_a_clean_error(tmp_path, folder):
     outdir = tmp_path / "out"
     (outdir / folder / "inner").mkdir(parents=True)
     command = "cohort" if folder == "cohort-cases.csv" else "patient"
-    result = invoke(command, _cohort_file(tmp_path), "-o", outdir, "--format", "json",
-                    "--overwrite")
+    result = invoke(
+        command, _cohort_file(tmp_path), "-o", outdir, "--format", "json", "--overwrite"
+    )
     assert result.exit_code == 1
     assert f"{folder} is a folder where a report goes; nothing was written" in result.output
     assert sorted(p.name for p in outdir.iterdir()) == [folder]
@@ -316,17 +373,24 @@ def test_a_folder_where_a_file_goes_is_a_clean_error(tmp_path, folder):
 # --- class 6: rules overrides -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[risk.smoking]\nthreshold = "Never"\n', "'risk.smoking.threshold' 'Never' is not a "
-                                              "smoking status"),
-    ("[bone_status]\nyam_osteoporosis_max_pct = 1e-300\n", "need 20 <= bone_status."),
-    ("[bone_status]\nyam_normal_min_pct = 1e300\n", "need 20 <= bone_status."),
-    ("[iscd]\nz_below_expected_max = -1e300\n", "'iscd.z_below_expected_max' -1e+300 is "
-                                                "outside -8–0"),
-    ("[data_quality]\nmgso4_loading_allowance_g = 1e9\n", "outside 0–100"),
-    ("[risk.low_bmi]\nthreshold = 1e-300\n", "outside the plausible range of bmi_kg_m2"),
-    ("[risk.mgso4_long_term]\nthreshold = 1e-300\n", "must be a whole number for mgso4_days"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[risk.smoking]\nthreshold = "Never"\n',
+            "'risk.smoking.threshold' 'Never' is not a smoking status",
+        ),
+        ("[bone_status]\nyam_osteoporosis_max_pct = 1e-300\n", "need 20 <= bone_status."),
+        ("[bone_status]\nyam_normal_min_pct = 1e300\n", "need 20 <= bone_status."),
+        (
+            "[iscd]\nz_below_expected_max = -1e300\n",
+            "'iscd.z_below_expected_max' -1e+300 is outside -8–0",
+        ),
+        ("[data_quality]\nmgso4_loading_allowance_g = 1e9\n", "outside 0–100"),
+        ("[risk.low_bmi]\nthreshold = 1e-300\n", "outside the plausible range of bmi_kg_m2"),
+        ("[risk.mgso4_long_term]\nthreshold = 1e-300\n", "must be a whole number for mgso4_days"),
+    ],
+)
 def test_absurd_rule_values_are_refused(tmp_path, text, message):
     path = tmp_path / "rules.toml"
     path.write_text(text, "utf-8")
@@ -334,26 +398,34 @@ def test_absurd_rule_values_are_refused(tmp_path, text, message):
         load_rules(path)
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("dup.json", '{"risk": {"low_bmi": {"threshold": 18.5, "threshold": 30}}}'),
-    ("dup.json", '{"version": "1", "version": "2"}'),
-    ("dup.toml", "[risk.low_bmi]\nthreshold = 18.5\nthreshold = 30\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("dup.json", '{"risk": {"low_bmi": {"threshold": 18.5, "threshold": 30}}}'),
+        ("dup.json", '{"version": "1", "version": "2"}'),
+        ("dup.toml", "[risk.low_bmi]\nthreshold = 18.5\nthreshold = 30\n"),
+    ],
+)
 def test_duplicate_rule_keys_are_refused(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, "utf-8")
-    with pytest.raises(RulesError, match=r"duplicate key 'threshold'|duplicate key 'version'|"
-                                         r"not valid TOML"):
+    with pytest.raises(
+        RulesError,
+        match=r"duplicate key 'threshold'|duplicate key 'version'|"
+        r"not valid TOML",
+    ):
         load_rules(path)
 
 
-@pytest.mark.parametrize("extra", ["", 'name = "reportgen-plo-default"\n',
-                                   'name = "REPORTGEN-PLO-DEFAULT "\n'])
+@pytest.mark.parametrize(
+    "extra", ["", 'name = "reportgen-plo-default"\n', 'name = "REPORTGEN-PLO-DEFAULT "\n']
+)
 def test_an_override_cannot_pass_as_the_shipped_rules(tmp_path, extra):
     shipped = load_rules()
     path = tmp_path / "rules.toml"
-    path.write_text(f'version = "{shipped.version}"\n{extra}[bone_status]\n'
-                    "yam_normal_min_pct = 90\n", "utf-8")
+    path.write_text(
+        f'version = "{shipped.version}"\n{extra}[bone_status]\nyam_normal_min_pct = 90\n', "utf-8"
+    )
     custom = load_rules(path)
     assert custom.version != shipped.version
     assert re.fullmatch(re.escape(shipped.version) + r"\+local\.[0-9a-f]{8}", custom.version)
@@ -363,8 +435,9 @@ def test_an_override_cannot_pass_as_the_shipped_rules(tmp_path, extra):
 def test_an_override_that_changes_nothing_is_the_shipped_rules(tmp_path):
     shipped = load_rules()
     path = tmp_path / "rules.toml"
-    path.write_text(f'version = "{shipped.version}"\n[bone_status]\nyam_normal_min_pct = 80.0\n',
-                    "utf-8")
+    path.write_text(
+        f'version = "{shipped.version}"\n[bone_status]\nyam_normal_min_pct = 80.0\n', "utf-8"
+    )
     assert load_rules(path).version == shipped.version
 
 
@@ -379,8 +452,14 @@ def _settings(tmp_path: Path, logo: str) -> Path:
 
 def test_logo_linked_to_dev_zero_is_refused_without_reading_it(tmp_path):
     (tmp_path / "logo.png").symlink_to("/dev/zero")
-    result = invoke("patient", _cohort_file(tmp_path), "-o", tmp_path / "out", "--settings",
-                    _settings(tmp_path, "logo.png"))
+    result = invoke(
+        "patient",
+        _cohort_file(tmp_path),
+        "-o",
+        tmp_path / "out",
+        "--settings",
+        _settings(tmp_path, "logo.png"),
+    )
     assert result.exit_code == 1
     assert "cannot read logo" in result.output
     assert "not a regular file" in result.output
@@ -391,8 +470,9 @@ def test_logo_linked_to_dev_zero_is_refused_without_reading_it(tmp_path):
 def test_fifos_are_refused_not_waited_on(tmp_path, what):
     fifo = tmp_path / ("logo.png" if what == "logo" else f"{what}-fifo.toml")
     os.mkfifo(fifo)
-    args = ("--settings", _settings(tmp_path, "logo.png")) if what == "logo" else (
-        f"--{what}", fifo)
+    args = (
+        ("--settings", _settings(tmp_path, "logo.png")) if what == "logo" else (f"--{what}", fifo)
+    )
     started = time.monotonic()
     result = invoke("cohort", _cohort_file(tmp_path), "-o", tmp_path / "out", *args)
     assert time.monotonic() - started < 30
@@ -406,8 +486,9 @@ def test_a_huge_template_dir_is_refused_quickly(tmp_path):
     for i in range(api.MAX_TEMPLATE_FILES + 1):
         (folder / f"t{i}.html").write_text("x", "utf-8")
     started = time.monotonic()
-    result = invoke("patient", _cohort_file(tmp_path), "-o", tmp_path / "out",
-                    "--template-dir", folder)
+    result = invoke(
+        "patient", _cohort_file(tmp_path), "-o", tmp_path / "out", "--template-dir", folder
+    )
     assert time.monotonic() - started < 30
     assert result.exit_code == 1
     assert "--template-dir must be a folder of templates only" in result.output
@@ -422,8 +503,9 @@ def test_cp1252_is_refused_with_a_hint_and_read_with_encoding(tmp_path):
     path.write_bytes(to_csv([_row(name="Renée Françoise")]).encode("cp1252"))
     result = invoke("validate", path)
     assert result.exit_code == 1
-    assert result.stdout.startswith(f"{path}:0:-: text is not UTF-8, and reading it as CP932 "
-                                    "would garble it")
+    assert result.stdout.startswith(
+        f"{path}:0:-: text is not UTF-8, and reading it as CP932 would garble it"
+    )
     assert "--encoding" in result.stdout
     assert invoke("validate", path, "--encoding", "cp1252").exit_code == 0
     table = load_table(path, encoding="cp1252")
@@ -431,9 +513,16 @@ def test_cp1252_is_refused_with_a_hint_and_read_with_encoding(tmp_path):
 
 
 @ENOUGH
-@given(st.lists(st.tuples(st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6),
-                          st.sampled_from("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßÀÉÖÜÑ")),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(
+            st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6),
+            st.sampled_from("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßÀÉÖÜÑ"),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_western_names_are_never_garbled(tmp_path_factory, parts):
     name = "R" + "".join(a + b for a, b in parts)
     data = to_csv([_row(name=name)]).encode("cp1252")
@@ -444,8 +533,9 @@ def test_western_names_are_never_garbled(tmp_path_factory, parts):
     assert name in text
 
 
-@pytest.mark.parametrize("name", ["山田 花子", "ヤマダ ハナコ", "ﾔﾏﾀﾞ ﾊﾅｺ", "髙橋 美咲",
-                                  "山田Hanako"])
+@pytest.mark.parametrize(
+    "name", ["山田 花子", "ヤマダ ハナコ", "ﾔﾏﾀﾞ ﾊﾅｺ", "髙橋 美咲", "山田Hanako"]
+)
 def test_japanese_cp932_is_still_detected(name):
     text, encoding = decode_text(to_csv([_row(name=name)]).encode("cp932"))
     assert (encoding, name in text) == ("cp932", True)
@@ -460,8 +550,9 @@ def test_unknown_encoding_is_a_clean_error(tmp_path):
 
 def _semicolon_file(tmp_path: Path, **values: str) -> Path:
     stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=list(_row(**values)), delimiter=";",
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        stream, fieldnames=list(_row(**values)), delimiter=";", lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerow(_row(**values))
     path = tmp_path / "semi.csv"
@@ -474,8 +565,9 @@ def test_ambiguous_numbers_in_semicolon_files_are_located_errors(tmp_path, value
     path = _semicolon_file(tmp_path, mgso4_total_g=value)
     problems = _problems(path)
     assert len(problems) == 1
-    assert problems[0].startswith(f"{path}:2:mgso4_total_g: ambiguous number in a "
-                                  f"';'-separated file")
+    assert problems[0].startswith(
+        f"{path}:2:mgso4_total_g: ambiguous number in a ';'-separated file"
+    )
 
 
 @ENOUGH
@@ -506,9 +598,11 @@ def test_pdf_renders_with_the_fonttools_fallback(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
     outdir = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        result = invoke("patient", _cohort_file(tmp_path, 1), "-o", outdir, "--format", "pdf",
-                        "--workers", "1")
+        result = invoke(
+            "patient", _cohort_file(tmp_path, 1), "-o", outdir, "--format", "pdf", "--workers", "1"
+        )
     assert result.exit_code == 0, result.output
     assert (outdir / "patient-r0.pdf").read_bytes().startswith(b"%PDF-")
-    assert any("Using fontTools instead of HarfBuzz-Subset" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "Using fontTools instead of HarfBuzz-Subset" in r.getMessage() for r in caplog.records
+    )

@@ -31,24 +31,73 @@ RULES = ROOT / "reportgen" / "rules" / "default.toml"
 # journals are cited as published).
 ACCEPTED = {"YAM", "DXA", "BMI", "MgSO4", "PLO", "T", "Z", "ISCD", "JOS"}
 UNITS = {"g", "kg", "m", "cm", "mg", "dL", "mL", "ng", "h", "UTC", "n", "N", "p", "t"}
-ABBREVIATIONS = {"ID", "PDF", "WHO", "FDA", "MRI", "ALP", "PTH", "Ca", "Cr", "P", "D", "OH",
-                 "II", "I-1", "L", "H", "X", "JSCC", "Payne", "Fisher", "Mann", "Whitney", "U",
-                 "Spearman", "scipy", "scipy.stats", "sha256", "reportgen",
-                 "reportgen-plo-default", "jos2012", "cohort-"}
-CITATIONS = {"Iio", "J", "Med", "Cases", "Carsote", "Diagnostics", "Kaneko", "BMC",
-             "Pregnancy", "Childbirth", "Kovacs", "Levav", "Miyamoto", "Sci", "Rep",
-             "PMC10152747"}
+ABBREVIATIONS = {
+    "ID",
+    "PDF",
+    "WHO",
+    "FDA",
+    "MRI",
+    "ALP",
+    "PTH",
+    "Ca",
+    "Cr",
+    "P",
+    "D",
+    "OH",
+    "II",
+    "I-1",
+    "L",
+    "H",
+    "X",
+    "JSCC",
+    "Payne",
+    "Fisher",
+    "Mann",
+    "Whitney",
+    "U",
+    "Spearman",
+    "scipy",
+    "scipy.stats",
+    "sha256",
+    "reportgen",
+    "reportgen-plo-default",
+    "jos2012",
+    "cohort-",
+}
+CITATIONS = {
+    "Iio",
+    "J",
+    "Med",
+    "Cases",
+    "Carsote",
+    "Diagnostics",
+    "Kaneko",
+    "BMC",
+    "Pregnancy",
+    "Childbirth",
+    "Kovacs",
+    "Levav",
+    "Miyamoto",
+    "Sci",
+    "Rep",
+    "PMC10152747",
+}
 ALLOWED = ACCEPTED | UNITS | ABBREVIATIONS | CITATIONS
-_ID = re.compile(r"^(?:[a-z0-9]+(?:_[a-z0-9]+)+|[a-z0-9_-]+\.(?:json|csv)|[A-Z]?\d+(?:-L?\d+)?|"
-                 r"L\d-L\d|[TL]\d+|breastfeeding|fracture|glucocorticoid|gravida|heparin|"
-                 r"lactation|para|smoking)$")
+_ID = re.compile(
+    r"^(?:[a-z0-9]+(?:_[a-z0-9]+)+|[a-z0-9_-]+\.(?:json|csv)|[A-Z]?\d+(?:-L?\d+)?|"
+    r"L\d-L\d|[TL]\d+|breastfeeding|fracture|glucocorticoid|gravida|heparin|"
+    r"lactation|para|smoking)$"
+)
 _PLACEHOLDER = re.compile(r"\{\w*\}|%\(\w+\)s")
 
 
 def _english_words(text: str) -> set[str]:
     words = set(re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text))
-    return {w.rstrip(".") for w in words
-            if w.rstrip(".") not in ALLOWED and not _ID.match(w.rstrip("."))}
+    return {
+        w.rstrip(".")
+        for w in words
+        if w.rstrip(".") not in ALLOWED and not _ID.match(w.rstrip("."))
+    }
 
 
 def _pages(path: Path) -> list[str]:
@@ -57,13 +106,17 @@ def _pages(path: Path) -> list[str]:
 
 # --- the catalogue and the rule file --------------------------------------------------------
 
+
 def _messages() -> set[str]:
     method_map = [("reportgen/**.py", "python"), ("templates/**.html", "jinja2")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT, method_map, options, keywords={"_": None, "N_": None, "gettext": None,
-                                                 "ngettext": (1, 2)}):
+        ROOT,
+        method_map,
+        options,
+        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
+    ):
         for text in message if isinstance(message, tuple) else (message,):
             if text:
                 found.add(text)
@@ -76,14 +129,17 @@ def test_every_message_has_a_japanese_translation():
         catalog = read_po(handle, locale="ja")
     messages = _messages()
     assert len(messages) > 300
-    missing = sorted(m for m in messages
-                     if catalog.get(m) is None or not catalog.get(m).string
-                     or catalog.get(m).fuzzy)
+    missing = sorted(
+        m
+        for m in messages
+        if catalog.get(m) is None or not catalog.get(m).string or catalog.get(m).fuzzy
+    )
     assert not missing, f"no Japanese for: {missing[:10]}"
     for message in messages:
         translated = catalog.get(message).string
-        assert sorted(_PLACEHOLDER.findall(message)) == sorted(_PLACEHOLDER.findall(translated)), \
+        assert sorted(_PLACEHOLDER.findall(message)) == sorted(_PLACEHOLDER.findall(translated)), (
             message
+        )
 
 
 def test_every_rule_text_has_a_japanese_text():
@@ -106,8 +162,11 @@ def test_every_rule_text_has_a_japanese_text():
 
 def test_override_of_an_english_text_drops_the_stale_translation(tmp_path):
     override = tmp_path / "rules.toml"
-    override.write_text('[risk.low_bmi]\nlabel = "Underweight"\n'
-                        '[risk.heparin]\nlabel = "Heparin"\nlabel_ja = "ヘパリン使用"\n', "utf-8")
+    override.write_text(
+        '[risk.low_bmi]\nlabel = "Underweight"\n'
+        '[risk.heparin]\nlabel = "Heparin"\nlabel_ja = "ヘパリン使用"\n',
+        "utf-8",
+    )
     rules = load_rules(override)
     with i18n.using("ja"):
         assert rules.risk_rule("low_bmi").text("label") == "Underweight"  # not the old 低BMI
@@ -126,8 +185,10 @@ def test_translations_leave_the_rules_digest_alone():
 
 # --- formatting ------------------------------------------------------------------------------
 
+
 def test_dates_ages_and_days_in_japanese():
     from datetime import date, datetime
+
     assert fmt.date_text(date(2025, 4, 1), "ja") == "2025年4月1日"
     assert fmt.date_text(datetime(2025, 3, 1, 14, 30), "ja") == "2025年3月1日 14:30"
     assert fmt.date_text("2025-04-01", "ja") == "2025年4月1日"
@@ -159,11 +220,13 @@ def test_missing_japanese_font_is_a_clear_error(monkeypatch, tmp_path):
 
 # --- the seed's nine and the cohort in Japanese ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def japanese(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ja")
-    result = api.build_patient_reports(SAMPLE_CSV, out, formats=("html", "pdf", "json", "fhir"),
-                                       workers=1, lang="ja")
+    result = api.build_patient_reports(
+        SAMPLE_CSV, out, formats=("html", "pdf", "json", "fhir"), workers=1, lang="ja"
+    )
     assert result.ok
     result = api.build_cohort_report(SAMPLE_CSV, out / "cohort", lang="ja")
     assert result.ok
@@ -227,6 +290,7 @@ def test_japanese_language_tags(japanese):
 
 # --- the language: --lang and the settings ---------------------------------------------------
 
+
 def test_lang_option_refuses_other_languages(runner, tmp_path):
     result = runner.invoke(cli, ["patient", str(SAMPLE_CSV), "-o", str(tmp_path), "--lang", "fr"])
     assert result.exit_code == 2
@@ -236,28 +300,52 @@ def test_lang_option_refuses_other_languages(runner, tmp_path):
 def test_settings_language_is_checked(runner, tmp_path):
     settings = tmp_path / "settings.toml"
     settings.write_text('[organisation]\nname = "A"\nlanguage = "fr"\n', "utf-8")
-    result = runner.invoke(cli, ["patient", str(SAMPLE_CSV), "-o", str(tmp_path / "o"),
-                                 "--settings", str(settings)])
+    result = runner.invoke(
+        cli, ["patient", str(SAMPLE_CSV), "-o", str(tmp_path / "o"), "--settings", str(settings)]
+    )
     assert result.exit_code == 1
     assert "language must be one of en, ja" in result.stderr
 
 
 def test_settings_language_and_era_make_a_japanese_report(runner, tmp_path):
     settings = tmp_path / "settings.toml"
-    settings.write_text('[organisation]\nname = "周産期センター"\nlanguage = "ja-JP"\n'
-                        'calendar = "japanese"\n', "utf-8")
-    result = runner.invoke(cli, ["patient", str(ROOT / "input" / "discharge_no_dxa.csv"),
-                                 "-o", str(tmp_path / "o"), "--settings", str(settings),
-                                 "--format", "html"])
+    settings.write_text(
+        '[organisation]\nname = "周産期センター"\nlanguage = "ja-JP"\ncalendar = "japanese"\n',
+        "utf-8",
+    )
+    result = runner.invoke(
+        cli,
+        [
+            "patient",
+            str(ROOT / "input" / "discharge_no_dxa.csv"),
+            "-o",
+            str(tmp_path / "o"),
+            "--settings",
+            str(settings),
+            "--format",
+            "html",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     html = (tmp_path / "o" / "patient-D-101.html").read_text("utf-8")
     assert '<html lang="ja-JP">' in html
     assert "令和7年" in html
     assert "硫酸マグネシウム" in html
-    result = runner.invoke(cli, ["patient", str(ROOT / "input" / "discharge_no_dxa.csv"),
-                                 "-o", str(tmp_path / "en"), "--settings", str(settings),
-                                 "--format", "html", "--lang", "en"])
+    result = runner.invoke(
+        cli,
+        [
+            "patient",
+            str(ROOT / "input" / "discharge_no_dxa.csv"),
+            "-o",
+            str(tmp_path / "en"),
+            "--settings",
+            str(settings),
+            "--format",
+            "html",
+            "--lang",
+            "en",
+        ],
+    )
     html = (tmp_path / "en" / "patient-D-101.html").read_text("utf-8")
     assert '<html lang="en">' in html
     assert "MgSO4 exposure" in html
-

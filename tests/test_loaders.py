@@ -41,10 +41,13 @@ def test_load_table_xlsx_copy_matches_csv():
     # Same patients; the numbers were stored as numbers and fracture as a boolean cell.
     assert xlsx.frame["patient_id"].tolist() == csv_table.frame["patient_id"].tolist()
     assert xlsx.frame["fracture"].str.lower().tolist() == [
-        "true" if v == "yes" else "false" for v in csv_table.frame["fracture"]]
+        "true" if v == "yes" else "false" for v in csv_table.frame["fracture"]
+    ]
     for column in ("age_years", "bmi_kg_m2", "mgso4_total_g", "yam_percent"):
-        assert pd.to_numeric(xlsx.frame[column]).tolist() == pd.to_numeric(
-            csv_table.frame[column]).tolist()
+        assert (
+            pd.to_numeric(xlsx.frame[column]).tolist()
+            == pd.to_numeric(csv_table.frame[column]).tolist()
+        )
 
 
 def test_load_table_xlsx_unknown_sheet_is_input_error():
@@ -106,8 +109,7 @@ def test_load_table_json_non_object_item_is_located(tmp_path):
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps([{"patient_id": "a"}, 7]), encoding="utf-8")
     table = load_table(path)
-    assert [str(p) for p in table.problems] == [
-        f"{path}:2:-: expected a patient object, got int"]
+    assert [str(p) for p in table.problems] == [f"{path}:2:-: expected a patient object, got int"]
     assert table.rows.tolist() == [1]
 
 
@@ -139,7 +141,8 @@ def test_load_table_exact_duplicate_header_is_not_renamed(tmp_path):
     path.write_text("patient_id,yam_percent,yam_percent\n1,85,65\n", encoding="utf-8")
     table = load_table(path)
     assert [str(p) for p in table.problems] == [
-        f"{path}:1:yam_percent: duplicate column 'yam_percent'"]
+        f"{path}:1:yam_percent: duplicate column 'yam_percent'"
+    ]
     assert table.frame.columns.tolist() == ["patient_id", "yam_percent"]
 
 
@@ -190,6 +193,7 @@ def test_normalise_header(header, expected):
 
 # --- whole-file failures: InputError, located at row 0 ("the file"), column "-" -------------
 
+
 def _file_error(path, message: str) -> str:
     return f"^{re.escape(f'{path}:0:-: {message}')}$"
 
@@ -202,8 +206,10 @@ def _file_error(path, message: str) -> str:
         ("random_bytes.bin", "not a text table (binary data); expected CSV, XLSX or JSON"),
         ("scalar.json", "JSON must be a patient object or a list of them, not str"),
         ("wrong_shape.json", "'patients' must be a list of patient objects, not str"),
-        ("wrong_shape_list.json",
-         "JSON must be a patient object or a list of them, not a list of list"),
+        (
+            "wrong_shape_list.json",
+            "JSON must be a patient object or a list of them, not a list of list",
+        ),
         ("does_not_exist.csv", "no such file"),
     ],
 )
@@ -219,12 +225,21 @@ def test_load_table_whole_file_errors(name, message):
         (b"   \n\n \r\n", "blank.csv", "the file is empty"),
         (b"[]", "empty.json", "the JSON list has no patients"),
         (b'{"patient_id": 1,', "broken.json", "not valid JSON (line 1: Expecting "),
-        (bytes(range(128, 256)) * 4, "latin.csv",
-         "text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8"),
-        (b"PK\x03\x04 not really a zip", "fake.xlsx",
-         "not a readable XLSX workbook (File is not a zip file)"),
-        (b"patient_id,yam_percent\n1,70\n2,71,extra,cells\n", "ragged.csv",
-         "not a readable CSV table ("),
+        (
+            bytes(range(128, 256)) * 4,
+            "latin.csv",
+            "text is neither UTF-8 nor CP932/Shift_JIS; save it as UTF-8",
+        ),
+        (
+            b"PK\x03\x04 not really a zip",
+            "fake.xlsx",
+            "not a readable XLSX workbook (File is not a zip file)",
+        ),
+        (
+            b"patient_id,yam_percent\n1,70\n2,71,extra,cells\n",
+            "ragged.csv",
+            "not a readable CSV table (",
+        ),
     ],
 )
 def test_load_table_unreadable_content(tmp_path, content, name, message):

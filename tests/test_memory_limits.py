@@ -42,8 +42,13 @@ print(json.dumps([done.returncode, done.stdout, done.stderr, peak, seconds]))
 def run_limited(*args: object) -> tuple[int, str, str, int, float]:
     """``reportgen ARGS`` under RLIMIT_AS: (status, stdout, stderr, peak RSS KB, seconds)."""
     command = [sys.executable, "-m", "reportgen", *map(str, args)]
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(LIMIT_BYTES), *command],
-                          capture_output=True, text=True, timeout=400, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(LIMIT_BYTES), *command],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=True,
+    )
     status, out, err, peak, seconds = json.loads(done.stdout)
     return status, out, err, peak, seconds
 
@@ -61,8 +66,14 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, E
 
 
 def _entries() -> list:
-    names = ["long_note_100k.csv", "long_junk_number.csv", "cell_at_xfd20000.xlsx",
-             "rows_1100000.xlsx", "shared_string_200mb.xlsx", "shared_string_40mb.xlsx"]
+    names = [
+        "long_note_100k.csv",
+        "long_junk_number.csv",
+        "cell_at_xfd20000.xlsx",
+        "rows_1100000.xlsx",
+        "shared_string_200mb.xlsx",
+        "shared_string_40mb.xlsx",
+    ]
     return [pytest.param(name, id=name) for name in names]
 
 
@@ -139,7 +150,13 @@ def test_xlsx_cell_limit_is_checked_while_streaming():
     from reportgen.xlsx import XlsxRefused, read_xlsx
 
     data = to_xlsx([{"patient_id": f"p{i}", **VALID} for i in range(3)])
-    assert len(read_xlsx(data, None, max_rows=10, max_columns=10, max_cell_chars=100,
-                         max_cells=100).rows) == 4
+    assert (
+        len(
+            read_xlsx(
+                data, None, max_rows=10, max_columns=10, max_cell_chars=100, max_cells=100
+            ).rows
+        )
+        == 4
+    )
     with pytest.raises(XlsxRefused, match=r"more than 20 cells"):
         read_xlsx(data, None, max_rows=10, max_columns=10, max_cell_chars=100, max_cells=20)

@@ -30,8 +30,16 @@ from reportgen.output import JOURNAL, LOCK, MANIFEST
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
 EPOCH = "1704067200"
-COLUMNS = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-           "yam_percent", "fracture", "notes"]
+COLUMNS = [
+    "patient_id",
+    "age_years",
+    "bmi_kg_m2",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+    "notes",
+]
 BOOKKEEPING = {MANIFEST, JOURNAL, LOCK}
 STOP_WITHIN_S = 5.0  # "exit within a few seconds"
 
@@ -41,9 +49,18 @@ def _cohort(path: Path, count: int) -> Path:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(COLUMNS)
         for i in range(count):
-            writer.writerow([f"P{i:03d}", 20 + i % 20, f"{18 + i % 7}.5", 5 + i % 50,
-                             100 + 37 * i, 60 + i % 40, "yes" if i % 9 == 0 else "no",
-                             f"note {i}"])
+            writer.writerow(
+                [
+                    f"P{i:03d}",
+                    20 + i % 20,
+                    f"{18 + i % 7}.5",
+                    5 + i % 50,
+                    100 + 37 * i,
+                    60 + i % 40,
+                    "yes" if i % 9 == 0 else "no",
+                    f"note {i}",
+                ]
+            )
     return path
 
 
@@ -58,8 +75,15 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _run(*args: object, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(*args), capture_output=True, text=True, env=_env(**env),
-                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        _command(*args),
+        capture_output=True,
+        text=True,
+        env=_env(**env),
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _manifest(outdir: Path) -> dict:
@@ -104,9 +128,15 @@ def _started(*args: object, stderr: Path) -> Iterator[subprocess.Popen]:
     """A run in its own process group (parent + workers); whatever happens, the group is
     killed and reaped before the test ends."""
     with stderr.open("wb") as stream:
-        process = subprocess.Popen(_command(*args), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=stream, env=_env(),
-                                   start_new_session=True, preexec_fn=_default_sigint)
+        process = subprocess.Popen(
+            _command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stream,
+            env=_env(),
+            start_new_session=True,
+            preexec_fn=_default_sigint,
+        )
         try:
             yield process
         finally:
@@ -134,11 +164,16 @@ def _wait_for_first_report(process: subprocess.Popen, outdir: Path) -> None:
 def small_filesystem(path: Path, size_kib: int) -> Iterator[Path]:
     """A real tmpfs of ``size_kib`` at ``path`` (root only); skips the test elsewhere."""
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755",
-                              "tmpfs", str(path)], capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
     if mounted.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root); the in-process fault "
-                    "tests cover the same code")
+        pytest.skip(
+            "cannot mount a small tmpfs here (needs root); the in-process fault "
+            "tests cover the same code"
+        )
     try:
         yield path
     finally:
@@ -165,8 +200,10 @@ def test_full_disk_lists_every_patient_and_keeps_a_true_manifest(tmp_path):
         # every patient is either complete (both files) or listed as not made
         assert len(made) + len(listed) == 16
         for pid in made:
-            assert {e["format"] for e in manifest["files"] if e["patient_id"] == pid} == \
-                {"pdf", "json"}
+            assert {e["format"] for e in manifest["files"] if e["patient_id"] == pid} == {
+                "pdf",
+                "json",
+            }
         assert manifest["last_run"]["status"] == "stopped"
         assert all("report not" in e["message"] for e in manifest["errors"])
 
@@ -180,8 +217,9 @@ def test_cohort_overwrite_on_a_full_disk_leaves_the_old_files_whole(tmp_path):
         before = {p.name: p.read_bytes() for p in outdir.iterdir()}
         free = os.statvfs(fs).f_bavail * os.statvfs(fs).f_frsize
         (fs / "filler").write_bytes(b"\0" * (free - 60_000))  # room for CSV/JSON, not HTML/PDF
-        again = _run("cohort", SEED_CSV, "-o", outdir, "--overwrite",
-                     SOURCE_DATE_EPOCH="1804067200")  # different bytes if it were written
+        again = _run(
+            "cohort", SEED_CSV, "-o", outdir, "--overwrite", SOURCE_DATE_EPOCH="1804067200"
+        )  # different bytes if it were written
         assert again.returncode == 1
         assert "Traceback" not in again.stderr
         assert "No space left on device" in again.stderr
@@ -210,8 +248,10 @@ def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
     result = api.build_patient_reports(source, outdir, formats=("json", "html"), workers=1)
     assert not result.ok
     messages = [str(p) for p in result.errors]
-    assert f"cohort.csv:4:-: report not written: cannot write patient-P002.json " \
-           f"({os.strerror(code)})" in messages
+    assert (
+        f"cohort.csv:4:-: report not written: cannot write patient-P002.json "
+        f"({os.strerror(code)})" in messages
+    )
     assert sum("the run stopped early" in m for m in messages) == 3
     manifest = assert_manifest_is_the_truth(outdir)
     assert {e["patient_id"] for e in manifest["files"]} == {"P000", "P001"}
@@ -232,8 +272,9 @@ def test_a_failing_rename_keeps_the_patient_whole(tmp_path, monkeypatch):
         real(moves)
 
     monkeypatch.setattr(ledger, "commit_temps", failing)
-    result = api.build_patient_reports(source, tmp_path / "out", formats=("json", "html"),
-                                       workers=1)
+    result = api.build_patient_reports(
+        source, tmp_path / "out", formats=("json", "html"), workers=1
+    )
     assert [p.message for p in result.errors][0].startswith("report not written: cannot write")
     manifest = assert_manifest_is_the_truth(tmp_path / "out")
     assert {e["patient_id"] for e in manifest["files"]} == {"P000"}
@@ -251,8 +292,7 @@ def test_manifest_that_cannot_be_written_is_removed_not_left_wrong(tmp_path, mon
 
     monkeypatch.setattr(ledger, "write_manifest", full)
     with pytest.raises(api.ReportError, match="manifest.json could not be written"):
-        api.build_patient_reports(source, outdir, formats=("json",), workers=1,
-                                  overwrite=True)
+        api.build_patient_reports(source, outdir, formats=("json",), workers=1, overwrite=True)
     assert not (outdir / MANIFEST).exists()
 
 
@@ -261,16 +301,25 @@ def test_manifest_that_cannot_be_written_is_removed_not_left_wrong(tmp_path, mon
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "to_group", "status"),
-                         [(signal.SIGTERM, False, 143), (signal.SIGTERM, True, 143),
-                          (signal.SIGINT, True, 130)],
-                         ids=["SIGTERM-to-parent", "SIGTERM-to-group(systemd)",
-                              "SIGINT-to-group(Ctrl-C)"])
+@pytest.mark.parametrize(
+    ("signum", "to_group", "status"),
+    [(signal.SIGTERM, False, 143), (signal.SIGTERM, True, 143), (signal.SIGINT, True, 130)],
+    ids=["SIGTERM-to-parent", "SIGTERM-to-group(systemd)", "SIGINT-to-group(Ctrl-C)"],
+)
 def test_signal_stops_workers_flushes_manifest_and_exits(tmp_path, signum, to_group, status):
     source = _cohort(tmp_path / "cohort.csv", 40)
     outdir = tmp_path / "out"
-    with _started("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2",
-                  stderr=tmp_path / "stderr") as process:
+    with _started(
+        "patient",
+        source,
+        "-o",
+        outdir,
+        "--format",
+        "pdf,json",
+        "--workers",
+        "2",
+        stderr=tmp_path / "stderr",
+    ) as process:
         _wait_for_first_report(process, outdir)
         sent = time.monotonic()
         if to_group:
@@ -297,8 +346,17 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     """SIGKILL to the parent alone (OOM killer, kill -9): no worker goes on writing."""
     source = _cohort(tmp_path / "cohort.csv", 40)
     outdir = tmp_path / "out"
-    with _started("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2",
-                  stderr=tmp_path / "stderr") as process:
+    with _started(
+        "patient",
+        source,
+        "-o",
+        outdir,
+        "--format",
+        "pdf,json",
+        "--workers",
+        "2",
+        stderr=tmp_path / "stderr",
+    ) as process:
         _wait_for_first_report(process, outdir)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
@@ -314,8 +372,17 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
 def test_a_second_run_refuses_or_waits_and_both_are_in_the_manifest(tmp_path):
     source = _cohort(tmp_path / "cohort.csv", 24)
     outdir = tmp_path / "out"
-    with _started("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "1",
-                  stderr=tmp_path / "first.stderr") as first:
+    with _started(
+        "patient",
+        source,
+        "-o",
+        outdir,
+        "--format",
+        "pdf,json",
+        "--workers",
+        "1",
+        stderr=tmp_path / "first.stderr",
+    ) as first:
         _wait_for_first_report(first, outdir)
         refused = _run("cohort", SEED_CSV, "-o", outdir, "--format", "json")
         assert refused.returncode == 1
@@ -340,8 +407,7 @@ def test_temp_files_of_a_live_run_are_not_removed(tmp_path, monkeypatch):
     dead = outdir / ".tmp-999999999-abcdef01-y.pdf"
     live.write_bytes(b"in flight")
     dead.write_bytes(b"left by a killed run")
-    api.build_patient_reports(_cohort(tmp_path / "c.csv", 2), outdir, formats=("json",),
-                              workers=1)
+    api.build_patient_reports(_cohort(tmp_path / "c.csv", 2), outdir, formats=("json",), workers=1)
     assert live.exists()
     assert not dead.exists()
     live.unlink()
@@ -358,14 +424,19 @@ def test_mixed_rules_manifest_names_each_files_rule_set(tmp_path, monkeypatch):
     outdir = tmp_path / "out"
     custom, default = api.load_rules(override), api.load_rules()
     assert custom.version != default.version
-    api.build_patient_reports(SEED_CSV, outdir, formats=("json", "html"), workers=1,
-                              rules_path=override)
+    api.build_patient_reports(
+        SEED_CSV, outdir, formats=("json", "html"), workers=1, rules_path=override
+    )
     api.build_cohort_report(SEED_CSV, outdir, formats=("json",))
     manifest = assert_manifest_is_the_truth(outdir)
     for entry in manifest["files"]:
         rules = custom if entry["kind"] == "patient" else default
-        assert (entry["rules_name"], entry["rules_version"], entry["rules_digest"],
-                entry["criteria"]) == (rules.name, rules.version, rules.digest, rules.criteria)
+        assert (
+            entry["rules_name"],
+            entry["rules_version"],
+            entry["rules_digest"],
+            entry["criteria"],
+        ) == (rules.name, rules.version, rules.digest, rules.criteria)
         if entry["format"] == "json" and entry["kind"] == "patient":
             document = json.loads((outdir / entry["path"]).read_text("utf-8"))
             assert document["rules_version"] == entry["rules_version"]
@@ -381,8 +452,9 @@ def test_mixed_rules_manifest_names_each_files_rule_set(tmp_path, monkeypatch):
 
 def test_unknown_id_creates_nothing(tmp_path):
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["patient", str(SEED_CSV), "-o", str(outdir),
-                                      "--id", "nobody"])
+    result = CliRunner().invoke(
+        cli, ["patient", str(SEED_CSV), "-o", str(outdir), "--id", "nobody"]
+    )
     assert result.exit_code == 1
     assert "no patient with id 'nobody'" in result.stderr
     assert not outdir.exists()
@@ -391,11 +463,26 @@ def test_unknown_id_creates_nothing(tmp_path):
 
 def test_quiet_verbose_and_log_file(tmp_path):
     source = tmp_path / "input.csv"
-    source.write_text(SEED_CSV.read_text("utf-8").replace("\n1,", "\nSECRET-ID,", 1)
-                      .replace(",62,", ",SECRETVALUE,", 1), "utf-8")
+    source.write_text(
+        SEED_CSV.read_text("utf-8")
+        .replace("\n1,", "\nSECRET-ID,", 1)
+        .replace(",62,", ",SECRETVALUE,", 1),
+        "utf-8",
+    )
     log = tmp_path / "run.log"
-    loud = CliRunner().invoke(cli, ["--log-file", str(log), "patient", str(source), "-o",
-                                    str(tmp_path / "a"), "--format", "json"])
+    loud = CliRunner().invoke(
+        cli,
+        [
+            "--log-file",
+            str(log),
+            "patient",
+            str(source),
+            "-o",
+            str(tmp_path / "a"),
+            "--format",
+            "json",
+        ],
+    )
     assert loud.exit_code == 1
     assert "not a number: 'SECRETVALUE'" in loud.stderr  # the user's own terminal
     assert "file(s) in" in loud.stderr
@@ -404,8 +491,9 @@ def test_quiet_verbose_and_log_file(tmp_path):
     assert "SECRETVALUE" not in logged
     assert "file(s) in" in logged
     assert logged.splitlines()[0][:4].isdigit()  # time-stamped
-    quiet = CliRunner().invoke(cli, ["-q", "patient", str(source), "-o", str(tmp_path / "b"),
-                                     "--format", "json"])
+    quiet = CliRunner().invoke(
+        cli, ["-q", "patient", str(source), "-o", str(tmp_path / "b"), "--format", "json"]
+    )
     assert quiet.exit_code == 1
     assert "file(s) in" not in quiet.stderr  # no summary, no progress
     assert "not a number" in quiet.stderr  # errors still shown
@@ -428,15 +516,28 @@ def test_an_internal_error_is_one_line_unless_verbose(monkeypatch):
 
 
 def test_near_miss_headers_and_sheet_names(tmp_path, write_csv):
-    path = write_csv([["1", "30", "22", "3", "100", "90", "no"]],
-                     header=["patient_id", "age_years", "bmi_kg_m2", "mgso4_days",
-                             "mgso4_total_g", "yam_pct", "fracture"])
+    path = write_csv(
+        [["1", "30", "22", "3", "100", "90", "no"]],
+        header=[
+            "patient_id",
+            "age_years",
+            "bmi_kg_m2",
+            "mgso4_days",
+            "mgso4_total_g",
+            "yam_pct",
+            "fracture",
+        ],
+    )
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1
-    assert f"{path}:1:yam_percent: required column missing (is 'yam_pct' meant to be " \
-           "yam_percent?)" in result.stdout
-    assert f"{path}:1:yam_pct: warning: unknown column, ignored; did you mean " \
-           "'yam_percent'?" in result.stdout
+    assert (
+        f"{path}:1:yam_percent: required column missing (is 'yam_pct' meant to be "
+        "yam_percent?)" in result.stdout
+    )
+    assert (
+        f"{path}:1:yam_pct: warning: unknown column, ignored; did you mean "
+        "'yam_percent'?" in result.stdout
+    )
     workbook = ROOT / "tests" / "data" / "case_series_2020.xlsx"
     result = CliRunner().invoke(cli, ["validate", str(workbook), "--sheet", "Nope"])
     assert result.exit_code == 1
@@ -450,11 +551,17 @@ def test_template_prints_a_blank_commented_template(tmp_path, kind):
     assert result.stdout.startswith("#")
     if kind == "input":
         header = result.stdout.splitlines()[-1].split(",")
-        values = {"patient_id": "A1", "age_years": "31", "bmi_kg_m2": "22", "mgso4_days": "3",
-                  "mgso4_total_g": "100", "yam_percent": "88", "fracture": "no"}
+        values = {
+            "patient_id": "A1",
+            "age_years": "31",
+            "bmi_kg_m2": "22",
+            "mgso4_days": "3",
+            "mgso4_total_g": "100",
+            "yam_percent": "88",
+            "fracture": "no",
+        }
         path = tmp_path / "new.csv"
-        path.write_text(result.stdout + ",".join(values.get(h, "") for h in header) + "\n",
-                        "utf-8")
+        path.write_text(result.stdout + ",".join(values.get(h, "") for h in header) + "\n", "utf-8")
         checked = CliRunner().invoke(cli, ["validate", str(path)])
         assert checked.exit_code == 0, checked.stdout
         lines = result.stdout.splitlines()
@@ -494,6 +601,5 @@ def test_send_does_not_rewrite_the_manifest_under_a_running_run(tmp_path):
     from reportgen.output import locked_output_dir
     from reportgen.send import SendOptions, send_outdir
 
-    with locked_output_dir(tmp_path), pytest.raises(api.ReportError,
-                                                     match="another reportgen run"):
+    with locked_output_dir(tmp_path), pytest.raises(api.ReportError, match="another reportgen run"):
         send_outdir(tmp_path, SendOptions(base_url="https://ehr.example.org/fhir"))

@@ -21,13 +21,26 @@ from reportgen.cli import cli
 from reportgen.output import MANIFEST, assign_stems, sanitise_id
 
 pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
-VALID = {"age_years": 30, "bmi_kg_m2": 21.0, "mgso4_days": 4, "mgso4_total_g": 120,
-         "yam_percent": 93, "fracture": False}
+VALID = {
+    "age_years": 30,
+    "bmi_kg_m2": 21.0,
+    "mgso4_days": 4,
+    "mgso4_total_g": 120,
+    "yam_percent": 93,
+    "fracture": False,
+}
 SAFE_NAME = re.compile(r"^patient-[\w.-]+\.(html|pdf|json|fhir\.json)$")
-RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
-            *(f"lpt{i}" for i in range(10))}
+RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 
 
 def _digest(text: str) -> str:
@@ -39,15 +52,60 @@ def _digest(text: str) -> str:
 # another after NFKC ("e\u0301" and "é", "Ａ" and "A") are refused since issue 16
 # (tests/test_hostile_inputs_2.py); their file names are still tested through assign_stems.
 HOSTILE_IDS = [
-    "../../x", "../../../../../../tmp/escaped", "/etc/passwd", "a/b", "a_b", "a\\b", "a:b",
+    "../../x",
+    "../../../../../../tmp/escaped",
+    "/etc/passwd",
+    "a/b",
+    "a_b",
+    "a\\b",
+    "a:b",
     f"a_b-{_digest('a/b')}",  # the literal name "a/b" would get
-    "..", ".", "...", "./.", "NUL", "nul", "con", "CON.txt", "COM1", "lpt9.log", "x" * 300,
-    "患" * 300, "患者①", "é", "A", "a", "ß", "ss", "*", "?", "~", ".hidden", "-rf", "$HOME",
-    "%2e%2e%2f", "C:\\Windows\\x", "\\\\server\\share", "a" * 80, "a" * 81,
+    "..",
+    ".",
+    "...",
+    "./.",
+    "NUL",
+    "nul",
+    "con",
+    "CON.txt",
+    "COM1",
+    "lpt9.log",
+    "x" * 300,
+    "患" * 300,
+    "患者①",
+    "é",
+    "A",
+    "a",
+    "ß",
+    "ss",
+    "*",
+    "?",
+    "~",
+    ".hidden",
+    "-rf",
+    "$HOME",
+    "%2e%2e%2f",
+    "C:\\Windows\\x",
+    "\\\\server\\share",
+    "a" * 80,
+    "a" * 81,
 ]
 # The ids the charts can draw with the bundled font (the rest: see test_hostile_inputs).
-RENDERABLE_IDS = ["../../x", "/etc/passwd", "a/b", "a_b", "..", ".", "NUL", "con", "COM1",
-                  "x" * 300, "é", "A", "a"]
+RENDERABLE_IDS = [
+    "../../x",
+    "/etc/passwd",
+    "a/b",
+    "a_b",
+    "..",
+    ".",
+    "NUL",
+    "con",
+    "COM1",
+    "x" * 300,
+    "é",
+    "A",
+    "a",
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -66,20 +124,25 @@ def _input(tmp_path: Path, ids: list[str]) -> Path:
 
 def _tree(root: Path) -> set[Path]:
     return {Path(d, f) for d, _, files in os.walk(root) for f in files} | {
-        Path(d, s) for d, subdirs, _ in os.walk(root) for s in subdirs}
+        Path(d, s) for d, subdirs, _ in os.walk(root) for s in subdirs
+    }
 
 
 def _run(tmp_path: Path, ids: list[str], formats: str) -> tuple[Path, dict]:
     source = _input(tmp_path, ids)
     outdir = tmp_path / "deep" / "er" / "out"  # "../../x" would land in tmp_path/deep
     before = _tree(tmp_path)
-    result = CliRunner().invoke(cli, ["patient", str(source), "-o", str(outdir),
-                                      "--format", formats, "--workers", "1"])
+    result = CliRunner().invoke(
+        cli, ["patient", str(source), "-o", str(outdir), "--format", formats, "--workers", "1"]
+    )
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
     created = _tree(tmp_path) - before
-    outside = sorted(str(p) for p in created if p.parent != outdir
-                     and p not in (outdir, outdir.parent, outdir.parent.parent))
+    outside = sorted(
+        str(p)
+        for p in created
+        if p.parent != outdir and p not in (outdir, outdir.parent, outdir.parent.parent)
+    )
     assert outside == [], "written outside OUTDIR (or into a sub-directory of it)"
     assert not (tmp_path / "x").exists()
     assert not (tmp_path / "deep" / "x").exists()
@@ -128,16 +191,32 @@ def test_hostile_ids_stay_inside_outdir_every_format(tmp_path):
 
 
 def test_colliding_ids_get_distinct_names():
-    stems = assign_stems(["a/b", "a_b", "A", "a", "ß", "ss", "NUL", "nul", "é", "e\u0301",
-                          "new\nline", "nul\x00byte",
-                          f"a_b-{_digest('a/b')}"])
+    stems = assign_stems(
+        [
+            "a/b",
+            "a_b",
+            "A",
+            "a",
+            "ß",
+            "ss",
+            "NUL",
+            "nul",
+            "é",
+            "e\u0301",
+            "new\nline",
+            "nul\x00byte",
+            f"a_b-{_digest('a/b')}",
+        ]
+    )
     assert stems["a_b"] == "a_b"  # a safe id keeps its own name
     assert stems["a/b"] == f"a_b-{_digest('a/b')}"
     assert len({s.casefold() for s in stems.values()}) == len(stems)
 
 
-@pytest.mark.parametrize("patient_id", [".", "..", "", "/", "NUL", "con", "Com1", "LPT1.txt",
-                                        "aux.tar.gz", "\x00", "\u202e", "._."])
+@pytest.mark.parametrize(
+    "patient_id",
+    [".", "..", "", "/", "NUL", "con", "Com1", "LPT1.txt", "aux.tar.gz", "\x00", "\u202e", "._."],
+)
 def test_sanitise_never_gives_a_dot_name_or_a_reserved_name(patient_id):
     stem = sanitise_id(patient_id)
     assert stem not in ("", ".", "..")
@@ -167,14 +246,16 @@ def test_planted_symlinks_are_replaced_not_followed(tmp_path):
     dangling = tmp_path / "nowhere" / "created.json"
     (outdir / "patient-s2.json").symlink_to(dangling)
 
-    refused = CliRunner().invoke(cli, ["patient", str(source), "-o", str(outdir),
-                                       "--format", "json"])
+    refused = CliRunner().invoke(
+        cli, ["patient", str(source), "-o", str(outdir), "--format", "json"]
+    )
     assert refused.exit_code == 1  # patient-s1.json "exists"
     assert "already exist" in refused.stderr
     assert victim.read_text("utf-8") == "precious"
 
-    result = CliRunner().invoke(cli, ["patient", str(source), "-o", str(outdir),
-                                      "--format", "json", "--overwrite"])
+    result = CliRunner().invoke(
+        cli, ["patient", str(source), "-o", str(outdir), "--format", "json", "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
     assert victim.read_text("utf-8") == "precious"
     assert not dangling.exists()
@@ -184,8 +265,12 @@ def test_planted_symlinks_are_replaced_not_followed(tmp_path):
         assert json.loads((outdir / name).read_text("utf-8"))["patient_id"] == name[8:10]
 
 
-_ids = st.lists(st.text(min_size=1, max_size=120).filter(lambda t: t == t.strip()),
-                min_size=1, max_size=12, unique=True)
+_ids = st.lists(
+    st.text(min_size=1, max_size=120).filter(lambda t: t == t.strip()),
+    min_size=1,
+    max_size=12,
+    unique=True,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

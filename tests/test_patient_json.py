@@ -13,15 +13,37 @@ from conftest import DATA, INDEX_JSON, SAMPLE_CSV
 from reportgen.cli import cli
 from reportgen.rules import load_rules
 
-CONTRACT_KEYS = {"patient_id", "classification", "risk_flags", "not_assessed", "recommendations",
-                 "iscd_statement", "rules_version", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-                 "yam_percent"}
+CONTRACT_KEYS = {
+    "patient_id",
+    "classification",
+    "risk_flags",
+    "not_assessed",
+    "recommendations",
+    "iscd_statement",
+    "rules_version",
+    "bmi_kg_m2",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+}
 
 
 def _run(runner, tmp_path: Path, input_path: Path, *extra: str, name: str = "out"):
     outdir = tmp_path / name
-    result = runner.invoke(cli, ["patient", str(input_path), "-o", str(outdir), "--format",
-                                 "json", "--workers", "1", *extra])
+    result = runner.invoke(
+        cli,
+        [
+            "patient",
+            str(input_path),
+            "-o",
+            str(outdir),
+            "--format",
+            "json",
+            "--workers",
+            "1",
+            *extra,
+        ],
+    )
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     return result, outdir
@@ -59,8 +81,9 @@ def test_seed_json_files_and_manifest(seed_run):
         data = (seed_run / entry["path"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
     visible = [p.name for p in seed_run.iterdir() if not p.name.startswith(".")]
-    assert sorted(visible) == sorted([f"patient-{i}.json" for i in range(1, 10)]
-                                     + ["manifest.json"])
+    assert sorted(visible) == sorted(
+        [f"patient-{i}.json" for i in range(1, 10)] + ["manifest.json"]
+    )
     assert not list(seed_run.glob(".tmp-*"))  # no half-written file left behind
 
 
@@ -75,8 +98,16 @@ def test_seed_json_contract_keys(seed_run):
 def test_seed_classification_and_mgso4_flags_through_cli(seed_run):
     patients = _patients(seed_run)
     assert {k: v["classification"] for k, v in patients.items()} == {
-        "1": "osteoporosis", "2": "osteoporosis", "3": "low_bone_mass", "4": "low_bone_mass",
-        "5": "normal", "6": "normal", "7": "normal", "8": "normal", "9": "normal"}
+        "1": "osteoporosis",
+        "2": "osteoporosis",
+        "3": "low_bone_mass",
+        "4": "low_bone_mass",
+        "5": "normal",
+        "6": "normal",
+        "7": "normal",
+        "8": "normal",
+        "9": "normal",
+    }
     assert all("mgso4_long_term" in p["risk_flags"] for p in patients.values())
     high = {k for k, v in patients.items() if "mgso4_high_cumulative_dose" in v["risk_flags"]}
     assert high == {"1", "2", "3", "4", "5", "9"}
@@ -85,11 +116,17 @@ def test_seed_classification_and_mgso4_flags_through_cli(seed_run):
 def test_seed_not_assessed_is_listed_not_dropped(seed_run):
     """The sample has no vitamin D, bed rest, breastfeeding, glucocorticoid or heparin."""
     for document in _patients(seed_run).values():
-        assert set(document["not_assessed"]) == {"vitamin_d_deficiency", "prolonged_bed_rest",
-                                                 "lactation", "glucocorticoid", "heparin"}
+        assert set(document["not_assessed"]) == {
+            "vitamin_d_deficiency",
+            "prolonged_bed_rest",
+            "lactation",
+            "glucocorticoid",
+            "heparin",
+        }
         states = {r["id"]: r["state"] for r in document["rule_results"]}
         assert {k for k, v in states.items() if v == "not_assessed"} == set(
-            document["not_assessed"])
+            document["not_assessed"]
+        )
         assert {k for k, v in states.items() if v == "present"} == set(document["risk_flags"])
 
 
@@ -106,12 +143,18 @@ def test_seed_patient_2_explanation(seed_run):
 def test_seed_recommendations_for_osteoporosis_with_lactation_unknown(seed_run):
     document = _patients(seed_run)["1"]
     # v2: feeding status not recorded -> ask, never "discuss weaning" on an assumption
-    assert {"specialist_referral", "ask_about_breastfeeding", "bisphosphonate_caution",
-            "monitor_calcium_in_future_tocolysis"} <= set(document["recommendations"])
+    assert {
+        "specialist_referral",
+        "ask_about_breastfeeding",
+        "bisphosphonate_caution",
+        "monitor_calcium_in_future_tocolysis",
+    } <= set(document["recommendations"])
     assert "consider_weaning" not in document["recommendations"]
     normal = _patients(seed_run)["8"]
-    assert normal["recommendations"] == ["monitor_calcium_during_tocolysis",
-                                         "monitor_calcium_in_future_tocolysis"]
+    assert normal["recommendations"] == [
+        "monitor_calcium_during_tocolysis",
+        "monitor_calcium_in_future_tocolysis",
+    ]
 
 
 def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_run):
@@ -120,11 +163,14 @@ def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_
     result, outdir = _run(runner, tmp_path, SAMPLE_CSV, "--rules", str(rules_file))
     assert result.exit_code == 0, result.output
     before, after = _patients(seed_run), _patients(outdir)
-    changed = {pid: set(before[pid]["risk_flags"]) ^ set(after[pid]["risk_flags"])
-               for pid in before}
+    changed = {
+        pid: set(before[pid]["risk_flags"]) ^ set(after[pid]["risk_flags"]) for pid in before
+    }
     assert {pid: c for pid, c in changed.items() if c} == {
-        "1": {"mgso4_high_cumulative_dose"}, "4": {"mgso4_high_cumulative_dose"},
-        "9": {"mgso4_high_cumulative_dose"}}
+        "1": {"mgso4_high_cumulative_dose"},
+        "4": {"mgso4_high_cumulative_dose"},
+        "9": {"mgso4_high_cumulative_dose"},
+    }
     for pid in before:
         assert after[pid]["classification"] == before[pid]["classification"]
     # Every output names the rule set and the version it used.
@@ -154,12 +200,14 @@ def test_index_case_json_with_derived_mgso4(runner, tmp_path):
     document = _patients(outdir)["2"]
     assert document["mgso4_days"] == 85
     assert round(document["mgso4_total_g"]) == 3756
-    assert round(document["mgso4_total_g"]) == round(sum(
-        i["rate_g_per_h"] * (_hours(i["start"], i["end"])) for i in infusions))
+    assert round(document["mgso4_total_g"]) == round(
+        sum(i["rate_g_per_h"] * (_hours(i["start"], i["end"])) for i in infusions)
+    )
     assert set(document["derived"]) == {"mgso4_days", "mgso4_total_g"}
     assert document["classification"] == "osteoporosis"
-    assert {"lactation", "mgso4_long_term", "mgso4_high_cumulative_dose",
-            "smoking"} <= set(document["risk_flags"])
+    assert {"lactation", "mgso4_long_term", "mgso4_high_cumulative_dose", "smoking"} <= set(
+        document["risk_flags"]
+    )
     # the index case's betamethasone was the antenatal course, not systemic therapy (v2)
     assert document["input"]["antenatal_corticosteroid"] is True
     assert "glucocorticoid" in document["not_assessed"]
@@ -183,10 +231,24 @@ def test_derived_bmi_is_marked(runner, tmp_path):
 
 
 def test_z_score_gives_iscd_statement_and_no_who_label(runner, tmp_path, write_csv):
-    header = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-              "yam_percent", "fracture", "z_score", "t_score"]
-    path = write_csv([["z1", "30", "21", "3", "90", "72", "no", "-2.0", "-2.6"],
-                      ["z2", "30", "21", "3", "90", "72", "no", "-1.9", "-2.6"]], header)
+    header = [
+        "patient_id",
+        "age_years",
+        "bmi_kg_m2",
+        "mgso4_days",
+        "mgso4_total_g",
+        "yam_percent",
+        "fracture",
+        "z_score",
+        "t_score",
+    ]
+    path = write_csv(
+        [
+            ["z1", "30", "21", "3", "90", "72", "no", "-2.0", "-2.6"],
+            ["z2", "30", "21", "3", "90", "72", "no", "-1.9", "-2.6"],
+        ],
+        header,
+    )
     result, outdir = _run(runner, tmp_path, path)
     assert result.exit_code == 0, result.output
     patients = _patients(outdir)
@@ -204,15 +266,29 @@ def test_invalid_rows_get_no_report_valid_rows_do(runner, tmp_path):
     assert sorted(_patients(outdir)) == ["p2", "p3"]  # rows 3 and 4 are the valid ones
     errors = _manifest(outdir)["errors"]
     assert [(e["row"], e["column"]) for e in errors] == [
-        (2, "fracture"), (2, "yam_percent"), (5, "age_years"), (6, "patient_id")]
+        (2, "fracture"),
+        (2, "yam_percent"),
+        (5, "age_years"),
+        (6, "patient_id"),
+    ]
     assert all(e["input"] == str(path) for e in errors)
-    assert f"{path}:5:age_years: outside the plausible range 12–60: '130'" in \
-        result.stderr.splitlines()
+    assert (
+        f"{path}:5:age_years: outside the plausible range 12–60: '130'"
+        in result.stderr.splitlines()
+    )
 
 
 def test_duplicate_column_gives_no_report(runner, tmp_path, write_csv):
-    header = ["patient_id", "age_years", "bmi_kg_m2", "mgso4_days", "mgso4_total_g",
-              "YAM (%)", "fracture", "yam_percent"]
+    header = [
+        "patient_id",
+        "age_years",
+        "bmi_kg_m2",
+        "mgso4_days",
+        "mgso4_total_g",
+        "YAM (%)",
+        "fracture",
+        "yam_percent",
+    ]
     path = write_csv([["d1", "30", "21", "9", "900", "85", "no", "65"]], header)
     result, outdir = _run(runner, tmp_path, path)
     assert result.exit_code == 1

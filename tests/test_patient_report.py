@@ -37,8 +37,14 @@ def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("reportgen")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
+    return subprocess.run(
+        [*command, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
 
 
 def text_of(raw: str) -> str:
@@ -185,8 +191,19 @@ def generated_dir(tmp_path_factory) -> Path:
     source = outdir.parent / "generated-input.csv"
     with source.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["patient_id", "age_years", "height_cm", "weight_kg", "mgso4_days",
-                         "mgso4_total_g", "yam_percent", "fracture", "notes"])
+        writer.writerow(
+            [
+                "patient_id",
+                "age_years",
+                "height_cm",
+                "weight_kg",
+                "mgso4_days",
+                "mgso4_total_g",
+                "yam_percent",
+                "fracture",
+                "notes",
+            ]
+        )
         writer.writerow(["hw1", "31", "165", "60", "20", "900", "78", "no", NOTE])
     result = reportgen("patient", source, "-o", outdir)
     assert result.returncode == 0, result.stderr
@@ -221,7 +238,8 @@ def test_seed_manifest_hashes_and_entries_are_right(seed_dir):
         assert entry["kind"] == "patient"
         assert entry["path"] == f"patient-{entry['patient_id']}.{entry['format']}"
     assert {(e["patient_id"], e["format"]) for e in files} == {
-        (str(i), fmt) for i in range(1, 10) for fmt in ("html", "pdf", "json")}
+        (str(i), fmt) for i in range(1, 10) for fmt in ("html", "pdf", "json")
+    }
 
 
 def test_patient_json_agrees_with_the_rules(seed_dir):
@@ -308,8 +326,11 @@ def test_not_recorded_differs_from_absent_in_html(index_dir):
     assert "not recorded" in vitamin_d[2].lower()
     assert low_bmi[1] == "Absent"
     assert "BMI 22.5 kg/m² ≥ 18.5 kg/m²" in low_bmi[2]
-    states = {a.get("class") for t, a in tree.tags if t == "span"
-              and "state" in (a.get("class") or "").split()}
+    states = {
+        a.get("class")
+        for t, a in tree.tags
+        if t == "span" and "state" in (a.get("class") or "").split()
+    }
     assert {"state not_assessed", "state absent", "state present"} <= states
 
 
@@ -339,7 +360,8 @@ def test_bmi_from_height_and_weight_is_marked_derived(generated_dir):
     assert tree.row_with("BMI")[1] == "22.0 kg/m² derived from height and weight"  # 60/1.65²
     assert "derived" not in tree.row_with("Cumulative MgSO4")[1]
     assert "BMI 22.0 kg/m² derived from height and weight" in pdf_text(
-        generated_dir / "patient-hw1.pdf")
+        generated_dir / "patient-hw1.pdf"
+    )
     document = json.loads((generated_dir / "patient-hw1.json").read_text("utf-8"))
     assert document["derived"] == ["bmi_kg_m2"]
     assert document["bmi_kg_m2"] == pytest.approx(60 / 1.65**2, abs=0.05)
@@ -361,8 +383,22 @@ def test_notes_are_escaped_in_html_and_literal_in_pdf(generated_dir):
 # The HTML is self-contained
 
 
-_URL_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "formaction", "background",
-                   "xlink:href", "manifest", "longdesc", "ping", "cite", "codebase"}
+_URL_ATTRIBUTES = {
+    "src",
+    "href",
+    "srcset",
+    "poster",
+    "data",
+    "action",
+    "formaction",
+    "background",
+    "xlink:href",
+    "manifest",
+    "longdesc",
+    "ping",
+    "cite",
+    "codebase",
+}
 
 
 def _all_html(*dirs: Path) -> list[Path]:
@@ -401,7 +437,7 @@ def test_html_charts_are_inline_pngs(seed_dir, index_dir):
         for chart in charts:
             prefix = "data:image/png;base64,"
             assert chart["src"].startswith(prefix)
-            png = base64.b64decode(chart["src"][len(prefix):], validate=True)
+            png = base64.b64decode(chart["src"][len(prefix) :], validate=True)
             assert png.startswith(b"\x89PNG\r\n\x1a\n")
             assert len(png) > 1000
             assert chart.get("alt"), "chart without alt text"

@@ -31,7 +31,7 @@ def _png(mode: str, **save) -> bytes:
     for x in range(40):
         for y in range(20):
             value = (x * 6, y * 12, (x * y) % 256, 128) if mode in ("RGB", "RGBA") else x * 6
-            image.putpixel((x, y), value[:len(mode)] if isinstance(value, tuple) else value)
+            image.putpixel((x, y), value[: len(mode)] if isinstance(value, tuple) else value)
     out = io.BytesIO()
     image.save(out, format="PNG", **save)
     return out.getvalue()
@@ -39,11 +39,14 @@ def _png(mode: str, **save) -> bytes:
 
 def _pdf(renderer: HtmlPdfRenderer, png: bytes, css: str = "") -> bytes:
     uri = "data:image/png;base64," + base64.b64encode(png).decode()
-    html = (f'<html lang="en"><head><title>t</title><style>img {{ width: 80mm; '
-            f'image-rendering: crisp-edges }} {css}</style></head><body><p>Chart</p>'
-            f'<img src="{uri}" alt="chart"></body></html>')
-    return renderer.pdf(html, attachment=b"{}", attachment_name="report.json", created=CREATED,
-                        identifier="test")
+    html = (
+        f'<html lang="en"><head><title>t</title><style>img {{ width: 80mm; '
+        f"image-rendering: crisp-edges }} {css}</style></head><body><p>Chart</p>"
+        f'<img src="{uri}" alt="chart"></body></html>'
+    )
+    return renderer.pdf(
+        html, attachment=b"{}", attachment_name="report.json", created=CREATED, identifier="test"
+    )
 
 
 def _embedded_pixels(pdf: bytes) -> Image.Image:
@@ -75,9 +78,13 @@ def test_pdf_tuning_png_idat_only_for_8bit_rgb_non_interlaced():
 def test_pdf_tuning_embedded_pixels_identical(renderer, kind):
     """Passed through (the charts, any 8-bit RGB PNG) or re-encoded (everything else):
     the PDF image decodes to exactly the PNG's pixels."""
-    png = {"chart": lambda: charts.plot_yam_zones(67.0), "rgb": lambda: _png("RGB"),
-           "rgba": lambda: _png("RGBA"), "palette": lambda: _png("P"),
-           "grey": lambda: _png("L")}[kind]()
+    png = {
+        "chart": lambda: charts.plot_yam_zones(67.0),
+        "rgb": lambda: _png("RGB"),
+        "rgba": lambda: _png("RGBA"),
+        "palette": lambda: _png("P"),
+        "grey": lambda: _png("L"),
+    }[kind]()
     expected = Image.open(io.BytesIO(png)).convert("RGB")  # (an alpha becomes a soft mask)
     got = _embedded_pixels(_pdf(renderer, png))
     assert got.size == expected.size

@@ -38,23 +38,33 @@ BUNDLED_FONT = re.compile(r"/[A-Z]{6}\+Liberation-Sans(-Bold)?(-Italic)?")
 # (weasyprint/pdf/__init__.py, ``files(...).open('rb')`` passed to ColorProfile): the unclosed
 # file's ResourceWarning is the only warning tolerated here.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 
 def render(outdir: Path, *args: str | Path) -> Path:
     """``reportgen ARGS -o OUTDIR`` in this process (so warnings fail the test)."""
-    result = CliRunner().invoke(cli, [*map(str, args), "-o", str(outdir)],
-                                env={"SOURCE_DATE_EPOCH": str(EPOCH)})
+    result = CliRunner().invoke(
+        cli, [*map(str, args), "-o", str(outdir)], env={"SOURCE_DATE_EPOCH": str(EPOCH)}
+    )
     assert result.exit_code == 0, result.stderr + "".join(
-        traceback.format_exception(result.exception) if result.exception else ())
+        traceback.format_exception(result.exception) if result.exception else ()
+    )
     return outdir
 
 
 @pytest.fixture(scope="module")
 def patient_dir(tmp_path_factory) -> Path:
     """Patient 2 of the seed (html, pdf, json), rendered once."""
-    return render(tmp_path_factory.mktemp("patient"), "patient", SEED, "--id", "2",
-                  "--format", "html,pdf,json")
+    return render(
+        tmp_path_factory.mktemp("patient"),
+        "patient",
+        SEED,
+        "--id",
+        "2",
+        "--format",
+        "html,pdf,json",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +76,10 @@ def cohort_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def outdirs(request) -> dict[str, Callable[[], Path]]:
     """Only the output directories a test asks for are rendered."""
-    return {"patient-2": lambda: request.getfixturevalue("patient_dir"),
-            "cohort-summary": lambda: request.getfixturevalue("cohort_dir")}
+    return {
+        "patient-2": lambda: request.getfixturevalue("patient_dir"),
+        "cohort-summary": lambda: request.getfixturevalue("cohort_dir"),
+    }
 
 
 @pytest.fixture(params=DOCUMENTS)
@@ -154,7 +166,8 @@ def test_every_font_is_embedded(doc):
             for part in described:
                 keys = set(part.FontDescriptor.keys())
                 assert keys & {"/FontFile", "/FontFile2", "/FontFile3"}, (
-                    f"{name} ({part.get('/BaseFont')}) is not embedded")
+                    f"{name} ({part.get('/BaseFont')}) is not embedded"
+                )
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)
@@ -203,8 +216,12 @@ def test_info_and_xmp_metadata_agree(doc):
     with pikepdf.open(doc["pdf"]) as pdf:
         info = {key: str(value) for key, value in pdf.docinfo.items()}
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
-            xmp = {"title": meta["dc:title"], "creator": meta["dc:creator"],
-                   "description": meta["dc:description"], "keywords": meta["pdf:Keywords"]}
+            xmp = {
+                "title": meta["dc:title"],
+                "creator": meta["dc:creator"],
+                "description": meta["dc:description"],
+                "keywords": meta["pdf:Keywords"],
+            }
     assert info["/Title"] == xmp["title"] == title
     assert info["/Author"] == DEFAULT_ORG.name
     assert xmp["creator"] == [DEFAULT_ORG.name]
@@ -261,7 +278,12 @@ def test_cohort_pdf_is_byte_deterministic(cohort_dir, tmp_path):
 
 @pytest.mark.skipif(shutil.which("verapdf") is None, reason="veraPDF is not installed")
 def test_verapdf_validates_pdfa_3u(doc):
-    result = subprocess.run(["verapdf", "--flavour", "3u", "--format", "text", str(doc["pdf"])],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        ["verapdf", "--flavour", "3u", "--format", "text", str(doc["pdf"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.lstrip().startswith("PASS"), result.stdout

@@ -25,18 +25,41 @@ from reportgen.loaders import MAX_CELL_CHARS
 
 EPOCH = "1704067200"
 NAME = "Hanako Yamada-Longname"
-WORDS = ("Back pain since week 30; MgSO4 continued for threatened preterm labour; calcium "
-         "checked weekly; physiotherapy advised; breastfeeding planned. ")
+WORDS = (
+    "Back pain since week 30; MgSO4 continued for threatened preterm labour; calcium "
+    "checked weekly; physiotherapy advised; breastfeeding planned. "
+)
 NOTE_LENGTHS = tuple(range(0, MAX_CELL_CHARS + 1, 100))  # 101 reports
-FULL = {"name": NAME, "age_years": "34", "bmi_kg_m2": "17.9", "height_cm": "158",
-        "weight_kg": "44.7", "gravida": "3", "para": "2", "smoking": "during_pregnancy",
-        "family_history": "yes", "hospital_days": "95", "mgso4_days": "85",
-        "mgso4_total_g": "3756", "yam_percent": "67", "fracture": "yes",
-        "fracture_sites": "T7;T12", "dxa_site": "L1-L4", "bmd_g_cm2": "0.702",
-        "t_score": "-2.9", "z_score": "-2.6", "dxa_date": "2020-03-20",
-        "delivery_date": "2020-02-01", "admission_date": "2019-11-01",
-        "discharge_date": "2020-02-04", "bed_rest_days": "60", "breastfeeding": "yes",
-        "vitamin_d_ng_ml": "12", "glucocorticoid": "yes", "heparin": "yes"}
+FULL = {
+    "name": NAME,
+    "age_years": "34",
+    "bmi_kg_m2": "17.9",
+    "height_cm": "158",
+    "weight_kg": "44.7",
+    "gravida": "3",
+    "para": "2",
+    "smoking": "during_pregnancy",
+    "family_history": "yes",
+    "hospital_days": "95",
+    "mgso4_days": "85",
+    "mgso4_total_g": "3756",
+    "yam_percent": "67",
+    "fracture": "yes",
+    "fracture_sites": "T7;T12",
+    "dxa_site": "L1-L4",
+    "bmd_g_cm2": "0.702",
+    "t_score": "-2.9",
+    "z_score": "-2.6",
+    "dxa_date": "2020-03-20",
+    "delivery_date": "2020-02-01",
+    "admission_date": "2019-11-01",
+    "discharge_date": "2020-02-04",
+    "bed_rest_days": "60",
+    "breastfeeding": "yes",
+    "vitamin_d_ng_ml": "12",
+    "glucocorticoid": "yes",
+    "heparin": "yes",
+}
 SIGN_OFF = {"Reviewed by (name)", "Signature", "Date"}
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -58,8 +81,7 @@ def reports(tmp_path_factory) -> Path:
             writer.writerow({"patient_id": _pid(length), **FULL, "notes": notes})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        result = api.build_patient_reports(source, work / "out", formats=("html", "pdf"),
-                                           workers=2)
+        result = api.build_patient_reports(source, work / "out", formats=("html", "pdf"), workers=2)
     assert result.ok, [str(p) for p in result.problems]
     assert len(result.files) == 2 * len(NOTE_LENGTHS)
     return work / "out"
@@ -92,8 +114,9 @@ def _assert_print_safe(pages: list[str], pid: str, images_on_last: int) -> None:
         assert f"Patient {pid} · {NAME}" in text, f"page {number} has no patient line"
     last = pages[-1]
     assert all(label in last for label in SIGN_OFF), "the sign-off is not on the last page"
-    assert images_on_last or len(_content_words(last, pid)) >= 3, \
+    assert images_on_last or len(_content_words(last, pid)) >= 3, (
         f"the sign-off stands alone:\n{last}"
+    )
 
 
 @pytest.mark.slow
@@ -126,12 +149,25 @@ def test_browser_print_has_the_patient_on_every_page(reports, tmp_path, length):
     html = reports / f"patient-{_pid(length)}.html"
     pdf = tmp_path / "printed.pdf"
     process = subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update",
-         "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
-         "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri()],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         process.wait(timeout=120)
     finally:
@@ -141,7 +177,13 @@ def test_browser_print_has_the_patient_on_every_page(reports, tmp_path, length):
     assert pdf.exists(), "Chromium printed nothing"
     pages = _pages(pdf)
     if shutil.which("pdftotext"):  # poppler keeps Chromium's lines in reading order
-        pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"],
-                                capture_output=True, text=True, check=True).stdout
-                 for n in range(1, len(pages) + 1)]
+        pages = [
+            subprocess.run(
+                ["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            for n in range(1, len(pages) + 1)
+        ]
     _assert_print_safe(pages, _pid(length), _images_on_last_page(pdf))

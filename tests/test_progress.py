@@ -54,8 +54,9 @@ def test_on_a_terminal_the_line_is_redrawn_and_ended():
     assert shown.endswith("\n")
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0s"), (45, "45s"), (185, "3m05s"),
-                                                (7440, "2h04m")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.4, "0s"), (45, "45s"), (185, "3m05s"), (7440, "2h04m")]
+)
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text
 

@@ -28,8 +28,12 @@ def _blocks(language: str) -> list[str]:
 def _env(tmp_path: Path) -> dict[str, str]:
     """No PYTHONPATH and another working directory: only the installed package is found."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return {**env, "SOURCE_DATE_EPOCH": "1704067200", "HOME": str(tmp_path),
-            "PATH": f"{SCRIPT.parent}{os.pathsep}{env.get('PATH', '')}"}
+    return {
+        **env,
+        "SOURCE_DATE_EPOCH": "1704067200",
+        "HOME": str(tmp_path),
+        "PATH": f"{SCRIPT.parent}{os.pathsep}{env.get('PATH', '')}",
+    }
 
 
 @pytest.mark.slow
@@ -37,8 +41,15 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_python_snippet_runs_from_an_empty_directory(tmp_path, number):
     snippet = tmp_path / "snippet.py"
     snippet.write_text(_blocks("python")[number], "utf-8")
-    done = subprocess.run([sys.executable, str(snippet)], cwd=tmp_path, env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, str(snippet)],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", done.stderr)
     if missing and not missing.group(1).startswith("reportgen"):  # e.g. the Dask example
         pytest.skip(f"the snippet needs {missing.group(1)}, not installed here")
@@ -63,9 +74,15 @@ def test_completion_snippets_produce_a_script(tmp_path):
     shells = re.findall(r"_REPORTGEN_COMPLETE=(\w+_source) reportgen", "".join(_blocks("bash")))
     assert sorted(shells) == ["bash_source", "fish_source", "zsh_source"]
     for shell in shells:
-        done = subprocess.run([str(SCRIPT)], env={**_env(tmp_path), "_REPORTGEN_COMPLETE": shell},
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            [str(SCRIPT)],
+            env={**_env(tmp_path), "_REPORTGEN_COMPLETE": shell},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         assert "reportgen" in done.stdout
         assert "complete" in done.stdout.lower()
@@ -74,8 +91,15 @@ def test_completion_snippets_produce_a_script(tmp_path):
 @pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
 def test_template_snippet_writes_a_commented_csv(tmp_path):
     command = re.search(r"`(reportgen template input > [\w.-]+)`", README).group(1)
-    done = subprocess.run(["/bin/sh", "-c", command], cwd=tmp_path, env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["/bin/sh", "-c", command],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     written = (tmp_path / command.rsplit(" ", 1)[1]).read_text("utf-8")
     assert written.startswith("# ")

@@ -11,17 +11,36 @@ import pytest
 from reportgen.errors import RulesError
 from reportgen.rules import load_rules
 
-CONTRACT_RULE_IDS = {"mgso4_long_term", "mgso4_high_cumulative_dose", "low_bmi", "smoking",
-                     "family_history", "vitamin_d_deficiency", "prolonged_bed_rest", "lactation",
-                     "glucocorticoid", "heparin"}
+CONTRACT_RULE_IDS = {
+    "mgso4_long_term",
+    "mgso4_high_cumulative_dose",
+    "low_bmi",
+    "smoking",
+    "family_history",
+    "vitamin_d_deficiency",
+    "prolonged_bed_rest",
+    "lactation",
+    "glucocorticoid",
+    "heparin",
+}
 # contract.md §3 (v2)
-RECOMMENDATION_IDS = {"specialist_referral", "consider_weaning", "ask_about_breastfeeding",
-                      "calcium_vitamin_d", "nutrition_guidance", "rehabilitation",
-                      "dxa_follow_up", "secondary_cause_workup", "bisphosphonate_caution",
-                      "monitor_calcium_in_future_tocolysis",
-                      # contract §5 (v2): before the DXA, back pain, labs
-                      "plan_postpartum_dxa", "monitor_calcium_during_tocolysis",
-                      "vertebral_fracture_imaging", "correct_abnormal_labs"}
+RECOMMENDATION_IDS = {
+    "specialist_referral",
+    "consider_weaning",
+    "ask_about_breastfeeding",
+    "calcium_vitamin_d",
+    "nutrition_guidance",
+    "rehabilitation",
+    "dxa_follow_up",
+    "secondary_cause_workup",
+    "bisphosphonate_caution",
+    "monitor_calcium_in_future_tocolysis",
+    # contract §5 (v2): before the DXA, back pain, labs
+    "plan_postpartum_dxa",
+    "monitor_calcium_during_tocolysis",
+    "vertebral_fracture_imaging",
+    "correct_abnormal_labs",
+}
 
 
 def _write(tmp_path, text: str, name: str = "rules.toml"):
@@ -87,8 +106,10 @@ def test_override_changes_only_what_it_names(tmp_path, rules):
     path = _write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n")
     custom = load_rules(path)
     assert custom.risk_rule("mgso4_high_cumulative_dose").threshold == 1500
-    assert custom.risk_rule("mgso4_high_cumulative_dose").evidence == \
-        rules.risk_rule("mgso4_high_cumulative_dose").evidence
+    assert (
+        custom.risk_rule("mgso4_high_cumulative_dose").evidence
+        == rules.risk_rule("mgso4_high_cumulative_dose").evidence
+    )
     for rule in rules.risk_rules:
         if rule.rule_id != "mgso4_high_cumulative_dose":
             assert custom.risk_rule(rule.rule_id) == rule
@@ -100,16 +121,21 @@ def test_override_changes_only_what_it_names(tmp_path, rules):
 
 def test_override_version_is_stable_and_distinct(tmp_path):
     a = load_rules(_write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n"))
-    b = load_rules(_write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n",
-                          "again.toml"))
-    c = load_rules(_write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 2000\n",
-                          "other.toml"))
+    b = load_rules(
+        _write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n", "again.toml")
+    )
+    c = load_rules(
+        _write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 2000\n", "other.toml")
+    )
     assert a.version == b.version != c.version
 
 
 def test_override_name_and_version_given(tmp_path):
-    path = _write(tmp_path, 'name = "hospital-x"\nversion = "3"\ncriteria = "jos2000"\n'
-                            "[bone_status]\nyam_normal_min_pct = 78\n")
+    path = _write(
+        tmp_path,
+        'name = "hospital-x"\nversion = "3"\ncriteria = "jos2000"\n'
+        "[bone_status]\nyam_normal_min_pct = 78\n",
+    )
     custom = load_rules(path)
     assert (custom.name, custom.version, custom.criteria) == ("hospital-x", "3", "jos2000")
     assert custom.yam_normal_min_pct == 78
@@ -122,12 +148,16 @@ def test_override_json_file(tmp_path):
 
 def test_override_may_add_optional_keys_to_any_entry(tmp_path):
     """caveat/flags exist only on some shipped entries but are valid on every one."""
-    path = _write(tmp_path, '[risk.low_bmi]\ncaveat = "local audit"\n'
-                            '[recommendations.dxa_follow_up]\nflags = ["low_bmi"]\n')
+    path = _write(
+        tmp_path,
+        '[risk.low_bmi]\ncaveat = "local audit"\n'
+        '[recommendations.dxa_follow_up]\nflags = ["low_bmi"]\n',
+    )
     custom = load_rules(path)
     assert custom.risk_rule("low_bmi").caveat == "local audit"
     assert next(r for r in custom.recommendations if r.rec_id == "dxa_follow_up").flags == (
-        "low_bmi",)
+        "low_bmi",
+    )
 
 
 def test_criteria_argument_overrides_file(tmp_path):
@@ -138,14 +168,18 @@ def test_criteria_argument_overrides_file(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[risk.mgso4_high_cumulative_dose]\nthreshhold = 1500\n",
-         "unknown key 'risk.mgso4_high_cumulative_dose.threshhold'"),
+        (
+            "[risk.mgso4_high_cumulative_dose]\nthreshhold = 1500\n",
+            "unknown key 'risk.mgso4_high_cumulative_dose.threshhold'",
+        ),
         ("colour = 'red'\n", "unknown key 'colour'"),
         ("[risk.coffee]\nthreshold = 3\n", "unknown key 'risk.coffee'"),
         ("[bone_status]\nyam_low_pct = 75\n", "unknown key 'bone_status.yam_low_pct'"),
         ("[recommendations.yoga]\ntext = 'yoga'\n", "unknown key 'recommendations.yoga'"),
-        ("[risk.lactation]\nthreshold = 1\n",
-         "'risk.lactation.threshold' has no meaning for a yes/no rule"),
+        (
+            "[risk.lactation]\nthreshold = 1\n",
+            "'risk.lactation.threshold' has no meaning for a yes/no rule",
+        ),
     ],
 )
 def test_unknown_keys_are_errors(tmp_path, text, message):
@@ -157,44 +191,73 @@ def test_unknown_keys_are_errors(tmp_path, text, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[risk.mgso4_high_cumulative_dose]\nthreshold = -1000\n",
-         "'risk.mgso4_high_cumulative_dose.threshold' must not be negative (-1000)"),
-        ("[risk.mgso4_long_term]\nthreshold = -1\n",
-         "'risk.mgso4_long_term.threshold' must not be negative (-1)"),
-        ("[risk.mgso4_high_cumulative_dose]\nthreshold = \"1,500 g\"\n",
-         "'risk.mgso4_high_cumulative_dose.threshold' must be a number, not '1,500 g'"),
-        ("[risk.low_bmi]\nthreshold = true\n",
-         "'risk.low_bmi.threshold' must be a number, not True"),
-        ("[risk.low_bmi]\nthreshold = nan\n",
-         "'risk.low_bmi.threshold' must be a finite number, not nan"),
-        ("[risk.low_bmi]\nthreshold = 185\n",
-         "'risk.low_bmi.threshold' 185 is outside the plausible range of bmi_kg_m2 (12–60)"),
+        (
+            "[risk.mgso4_high_cumulative_dose]\nthreshold = -1000\n",
+            "'risk.mgso4_high_cumulative_dose.threshold' must not be negative (-1000)",
+        ),
+        (
+            "[risk.mgso4_long_term]\nthreshold = -1\n",
+            "'risk.mgso4_long_term.threshold' must not be negative (-1)",
+        ),
+        (
+            '[risk.mgso4_high_cumulative_dose]\nthreshold = "1,500 g"\n',
+            "'risk.mgso4_high_cumulative_dose.threshold' must be a number, not '1,500 g'",
+        ),
+        (
+            "[risk.low_bmi]\nthreshold = true\n",
+            "'risk.low_bmi.threshold' must be a number, not True",
+        ),
+        (
+            "[risk.low_bmi]\nthreshold = nan\n",
+            "'risk.low_bmi.threshold' must be a finite number, not nan",
+        ),
+        (
+            "[risk.low_bmi]\nthreshold = 185\n",
+            "'risk.low_bmi.threshold' 185 is outside the plausible range of bmi_kg_m2 (12–60)",
+        ),
         ("[risk.smoking]\nthreshold = 0\n", "'risk.smoking.threshold' must be text, not 0"),
-        ("[bone_status]\nyam_osteoporosis_max_pct = 80\n",
-         "need 20 <= bone_status.yam_osteoporosis_max_pct (80) < bone_status.yam_normal_min_pct "
-         "(80) <= 150 (the plausible YAM range)"),
-        ("[bone_status]\nyam_normal_min_pct = 65\n",
-         "need 20 <= bone_status.yam_osteoporosis_max_pct (70) < bone_status.yam_normal_min_pct "
-         "(65) <= 150 (the plausible YAM range)"),
-        ("[bone_status]\nyam_normal_min_pct = \"80\"\n",
-         "'bone_status.yam_normal_min_pct' must be a number, not '80'"),
-        ("[data_quality]\nmgso4_max_g_per_day = 0\n",
-         "'data_quality.mgso4_max_g_per_day' 0 is outside 1–500"),
+        (
+            "[bone_status]\nyam_osteoporosis_max_pct = 80\n",
+            "need 20 <= bone_status.yam_osteoporosis_max_pct (80) < bone_status.yam_normal_min_pct "
+            "(80) <= 150 (the plausible YAM range)",
+        ),
+        (
+            "[bone_status]\nyam_normal_min_pct = 65\n",
+            "need 20 <= bone_status.yam_osteoporosis_max_pct (70) < bone_status.yam_normal_min_pct "
+            "(65) <= 150 (the plausible YAM range)",
+        ),
+        (
+            '[bone_status]\nyam_normal_min_pct = "80"\n',
+            "'bone_status.yam_normal_min_pct' must be a number, not '80'",
+        ),
+        (
+            "[data_quality]\nmgso4_max_g_per_day = 0\n",
+            "'data_quality.mgso4_max_g_per_day' 0 is outside 1–500",
+        ),
         ("version = 2\n", "'version' must be text, not 2"),
-        ("criteria = \"who\"\n", "criteria must be one of jos2012, jos2000, not 'who'"),
-        ("[risk.low_bmi]\noperator = \"=<\"\n",
-         "'risk.low_bmi.operator' must be one of > >= < <= != is_true"),
-        ("[risk.low_bmi]\ninput = \"bmi\"\n",
-         "'risk.low_bmi.input' 'bmi' is not an input column"),
-        ("[risk.heparin]\noperator = \">\"\nthreshold = 1\n",
-         "'risk.heparin.operator' '>' does not fit heparin (boolean)"),
-        ("[recommendations.dxa_follow_up]\nstatuses = \"osteoporosis\"\n",
-         "'recommendations.dxa_follow_up.statuses' must be a list of text, not 'osteoporosis'"),
-        ("[recommendations.dxa_follow_up]\nstatuses = [\"osteopenia\"]\n",
-         "'recommendations.dxa_follow_up.statuses' has 'osteopenia'; use normal, low_bone_mass, "
-         "osteoporosis, not_measured"),
-        ("[recommendations.consider_weaning]\nrequires_flag = \"breastfeeding\"\n",
-         "'recommendations.consider_weaning' names 'breastfeeding', which is not a risk rule id"),
+        ('criteria = "who"\n', "criteria must be one of jos2012, jos2000, not 'who'"),
+        (
+            '[risk.low_bmi]\noperator = "=<"\n',
+            "'risk.low_bmi.operator' must be one of > >= < <= != is_true",
+        ),
+        ('[risk.low_bmi]\ninput = "bmi"\n', "'risk.low_bmi.input' 'bmi' is not an input column"),
+        (
+            '[risk.heparin]\noperator = ">"\nthreshold = 1\n',
+            "'risk.heparin.operator' '>' does not fit heparin (boolean)",
+        ),
+        (
+            '[recommendations.dxa_follow_up]\nstatuses = "osteoporosis"\n',
+            "'recommendations.dxa_follow_up.statuses' must be a list of text, not 'osteoporosis'",
+        ),
+        (
+            '[recommendations.dxa_follow_up]\nstatuses = ["osteopenia"]\n',
+            "'recommendations.dxa_follow_up.statuses' has 'osteopenia'; use normal, low_bone_mass, "
+            "osteoporosis, not_measured",
+        ),
+        (
+            '[recommendations.consider_weaning]\nrequires_flag = "breastfeeding"\n',
+            "'recommendations.consider_weaning' names 'breastfeeding', which is not a risk rule id",
+        ),
         ("risk = 3\n", "'risk' must be a table"),
     ],
 )
@@ -232,12 +295,21 @@ def test_default_rules_are_specification_v2(rules):
 
 @pytest.mark.parametrize(
     ("content", "start"),
-    [('[recommendations.dxa_follow_up]\nfacts = ["weather"]\n', "'recommendations.dxa_follow_up' "
-      "names 'weather', which is not a fact"),
-     ('[recommendations.dxa_follow_up]\nvariants = [{ when = "breastfeeding" }]\n',
-      "'recommendations.dxa_follow_up.variants' entries must be tables"),
-     ('[secondary_causes]\nrules = ["smoking_x"]\n', "'secondary_causes.rules' names 'smoking_x'"),
-     ('[bone_status]\nt_score_osteoporosis_max = -0.5\n', "need -8 <= bone_status.t_score")],
+    [
+        (
+            '[recommendations.dxa_follow_up]\nfacts = ["weather"]\n',
+            "'recommendations.dxa_follow_up' names 'weather', which is not a fact",
+        ),
+        (
+            '[recommendations.dxa_follow_up]\nvariants = [{ when = "breastfeeding" }]\n',
+            "'recommendations.dxa_follow_up.variants' entries must be tables",
+        ),
+        (
+            '[secondary_causes]\nrules = ["smoking_x"]\n',
+            "'secondary_causes.rules' names 'smoking_x'",
+        ),
+        ("[bone_status]\nt_score_osteoporosis_max = -0.5\n", "need -8 <= bone_status.t_score"),
+    ],
 )
 def test_v2_override_errors(tmp_path, content, start):
     path = _write(tmp_path, content)

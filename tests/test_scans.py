@@ -30,9 +30,18 @@ def write(tmp_path: Path, body: str, name: str = "scans.csv") -> Path:
 
 @pytest.mark.parametrize(
     ("text", "site"),
-    [("L1-L4", "L1-L4"), ("l1–l4", "L1-L4"), ("L2-L4", "L2-L4"), ("L1-4", "L1-L4"),
-     ("Total hip", "total_hip"), ("femoral neck", "femoral_neck"), ("Radius 1/3", "radius_1_3"),
-     ("腰椎", "L1-L4"), ("大腿骨頸部", "femoral_neck"), ("L1ーL4", None)],
+    [
+        ("L1-L4", "L1-L4"),
+        ("l1–l4", "L1-L4"),
+        ("L2-L4", "L2-L4"),
+        ("L1-4", "L1-L4"),
+        ("Total hip", "total_hip"),
+        ("femoral neck", "femoral_neck"),
+        ("Radius 1/3", "radius_1_3"),
+        ("腰椎", "L1-L4"),
+        ("大腿骨頸部", "femoral_neck"),
+        ("L1ーL4", None),
+    ],
 )
 def test_parse_site(text, site):
     if site is None:
@@ -50,29 +59,40 @@ def test_parse_site_refuses(text):
 
 @pytest.mark.parametrize(
     ("text", "site", "expected"),
-    [("L2", "L1-L4", ("L2",)), ("L2;L3", "L1-L4", ("L2", "L3")), ("L3, L2", "L1-L4", ("L2", "L3")),
-     ("L2-L3", "L1-L4", ("L2", "L3"))],
+    [
+        ("L2", "L1-L4", ("L2",)),
+        ("L2;L3", "L1-L4", ("L2", "L3")),
+        ("L3, L2", "L1-L4", ("L2", "L3")),
+        ("L2-L3", "L1-L4", ("L2", "L3")),
+    ],
 )
 def test_parse_vertebrae(text, site, expected):
     assert parse_vertebrae(text, site) == expected
 
 
-@pytest.mark.parametrize(("text", "site"), [("L1", "L2-L4"), ("L2;L3", "L2-L4"),
-                                            ("L2", "total_hip"), ("T12", "L1-L4")])
+@pytest.mark.parametrize(
+    ("text", "site"), [("L1", "L2-L4"), ("L2;L3", "L2-L4"), ("L2", "total_hip"), ("T12", "L1-L4")]
+)
 def test_parse_vertebrae_refuses(text, site):
     with pytest.raises(SiteError):
         parse_vertebrae(text, site)
 
 
 def test_valid_scans_are_grouped_and_sorted(tmp_path):
-    path = write(tmp_path, "2,2021-06-14,L1-L4,0.806,76,Hologic,\n"
-                           "2,2020-06-10,total hip,0.742,84,Hologic,\n"
-                           "2,2020-06-10,L1-L4,0.712,67,Hologic,L2\n")
+    path = write(
+        tmp_path,
+        "2,2021-06-14,L1-L4,0.806,76,Hologic,\n"
+        "2,2020-06-10,total hip,0.742,84,Hologic,\n"
+        "2,2020-06-10,L1-L4,0.712,67,Hologic,L2\n",
+    )
     found = load_scans(path, PATIENTS, today=TODAY)
     assert found.problems == []
     scans = found.by_patient["2"]
     assert [(s.scan_date.isoformat(), s.site) for s in scans] == [
-        ("2020-06-10", "L1-L4"), ("2020-06-10", "total_hip"), ("2021-06-14", "L1-L4")]
+        ("2020-06-10", "L1-L4"),
+        ("2020-06-10", "total_hip"),
+        ("2021-06-14", "L1-L4"),
+    ]
     assert scans[0].excluded_vertebrae == ("L2",)
     assert scans[0].label == "L1–L4 (L2 excluded)"
 
@@ -81,19 +101,22 @@ def test_valid_scans_are_grouped_and_sorted(tmp_path):
     ("row", "expected"),
     [
         ("99,2020-06-10,L1-L4,0.7,,,", "scans.csv:2:patient_id: not in the main input: '99'"),
-        ("2,2020-06-10,L3,0.7,,,", "scans.csv:2:site: a lumbar site needs at least two "
-                                   "vertebrae"),
+        ("2,2020-06-10,L3,0.7,,,", "scans.csv:2:site: a lumbar site needs at least two vertebrae"),
         ("2,2020-06-10,shin,0.7,,,", "scans.csv:2:site: unknown site"),
         ("2,2030-01-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: not a date from 1900-01-01 to today"),
-        ("2,1982-01-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: 1982-01-01 is before DXA was in "
-                                      "clinical use"),
+        (
+            "2,1982-01-01,L1-L4,0.7,,,",
+            "scans.csv:2:scan_date: 1982-01-01 is before DXA was in clinical use",
+        ),
         # born 1983 at the earliest (36 at delivery in 2020)
         ("2,1990-01-01,L1-L4,0.7,,,", ""),
         ("2,2020-13-01,L1-L4,0.7,,,", "scans.csv:2:scan_date: not a date"),
         ("2,2020-06-10,L1-L4,,,,", "scans.csv:2:bmd_g_cm2: required value missing"),
         ("2,2020-06-10,L1-L4,7.1,,,", "scans.csv:2:bmd_g_cm2: outside the plausible range"),
-        ("2,2020-06-10,L1-L4,0.7,67,,L1;L2;L3", "scans.csv:2:excluded_vertebrae: excluding L1, "
-                                                "L2, L3 leaves fewer than two vertebrae"),
+        (
+            "2,2020-06-10,L1-L4,0.7,67,,L1;L2;L3",
+            "scans.csv:2:excluded_vertebrae: excluding L1, L2, L3 leaves fewer than two vertebrae",
+        ),
     ],
 )
 def test_located_scan_errors(tmp_path, row, expected):
@@ -108,16 +131,23 @@ def test_located_scan_errors(tmp_path, row, expected):
 
 
 def test_scan_before_birth_is_an_error(tmp_path):
-    found = load_scans(write(tmp_path, "2,1987-06-01,L1-L4,0.7,,,\n"),
-                       {"2": PatientDates(20, date(2020, 5, 26))}, today=TODAY)
+    found = load_scans(
+        write(tmp_path, "2,1987-06-01,L1-L4,0.7,,,\n"),
+        {"2": PatientDates(20, date(2020, 5, 26))},
+        today=TODAY,
+    )
     assert "before her birth (born 1999 or later" in str(found.errors[0])
 
 
 def test_duplicate_scan_site_rows(tmp_path):
-    found = load_scans(write(tmp_path, "2,2020-06-10,L1-L4,0.712,67,,\n"
-                                       "2,2020-06-10,L1–L4,0.713,67,,\n"), PATIENTS, today=TODAY)
+    found = load_scans(
+        write(tmp_path, "2,2020-06-10,L1-L4,0.712,67,,\n2,2020-06-10,L1–L4,0.713,67,,\n"),
+        PATIENTS,
+        today=TODAY,
+    )
     assert [str(p).split("/")[-1] for p in found.errors] == [
-        "scans.csv:3:site: duplicate scan: L1-L4 on 2020-06-10 (first in row 2)"]
+        "scans.csv:3:site: duplicate scan: L1-L4 on 2020-06-10 (first in row 2)"
+    ]
 
 
 def test_missing_required_column_makes_every_patient_invalid(tmp_path):
@@ -145,25 +175,34 @@ def test_patient_json_scans_are_located(tmp_path):
 
 
 def test_sample_scans_validate():
-    problems = validate_input(ROOT / "input" / "index_case_2.json",
-                              scans_path=ROOT / "input" / "follow_up_scans.csv")
+    problems = validate_input(
+        ROOT / "input" / "index_case_2.json", scans_path=ROOT / "input" / "follow_up_scans.csv"
+    )
     assert [p for p in problems if p.severity == "error"] == []
 
 
 def test_dxa_settings(tmp_path):
     path = tmp_path / "settings.toml"
-    path.write_text('[dxa]\nreference = "JOS (Hologic)"\n'
-                    '[dxa.precision_percent]\n"L1-L4" = 1.1\n"Total hip" = 0.9\n', "utf-8")
+    path.write_text(
+        '[dxa]\nreference = "JOS (Hologic)"\n'
+        '[dxa.precision_percent]\n"L1-L4" = 1.1\n"Total hip" = 0.9\n',
+        "utf-8",
+    )
     dxa = load_dxa_settings(path)
     assert dxa.precision("L1-L4") == 1.1
     assert dxa.precision("total_hip") == 0.9
     assert dxa.reference == "JOS (Hologic)"
 
 
-@pytest.mark.parametrize("body", ['[dxa.precision_percent]\n"L1-L4" = 0\n',
-                                  '[dxa.precision_percent]\nshin = 1.0\n',
-                                  '[dxa]\nprecision = 1.0\n',
-                                  '[dxa.precision_percent]\n"L1-L4" = "1.0"\n'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[dxa.precision_percent]\n"L1-L4" = 0\n',
+        "[dxa.precision_percent]\nshin = 1.0\n",
+        "[dxa]\nprecision = 1.0\n",
+        '[dxa.precision_percent]\n"L1-L4" = "1.0"\n',
+    ],
+)
 def test_dxa_settings_refused(tmp_path, body):
     path = tmp_path / "settings.toml"
     path.write_text(body, "utf-8")
@@ -172,8 +211,10 @@ def test_dxa_settings_refused(tmp_path, body):
 
 
 def test_scans_file_as_json_xlsx_and_cp932(tmp_path):
-    rows = [{"patient_id": "2", "scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712},
-            {"patient_id": "2", "scan_date": "2021-06-14", "site": "L1-L4", "bmd_g_cm2": 0.806}]
+    rows = [
+        {"patient_id": "2", "scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712},
+        {"patient_id": "2", "scan_date": "2021-06-14", "site": "L1-L4", "bmd_g_cm2": 0.806},
+    ]
     as_json = tmp_path / "scans.json"
     as_json.write_text(json.dumps(rows), "utf-8")
     import pandas as pd
@@ -181,9 +222,14 @@ def test_scans_file_as_json_xlsx_and_cp932(tmp_path):
     as_xlsx = tmp_path / "scans.xlsx"
     pd.DataFrame(rows).to_excel(as_xlsx, index=False)
     as_cp932 = tmp_path / "scans_sjis.csv"
-    as_cp932.write_bytes("ID,検査日,部位,BMD,若年成人比較%,同年齢比較%\n"
-                         "2,2020-06-10,腰椎,0.712,67,70\n2,2021-06-14,大腿骨頸部,0.684,87,90\n"
-                         .replace("検査日", "date").replace("部位", "site").encode("cp932"))
+    as_cp932.write_bytes(
+        "ID,検査日,部位,BMD,若年成人比較%,同年齢比較%\n"
+        "2,2020-06-10,腰椎,0.712,67,70\n2,2021-06-14,大腿骨頸部,0.684,87,90\n".replace(
+            "検査日", "date"
+        )
+        .replace("部位", "site")
+        .encode("cp932")
+    )
     for path in (as_json, as_xlsx):
         found = load_scans(path, PATIENTS, today=TODAY)
         assert found.problems == [], path
@@ -205,9 +251,20 @@ def test_parse_site_never_crashes(text):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                                          blacklist_characters="\x00"),
-                                 max_size=12), min_size=7, max_size=7), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.lists(
+            st.text(
+                alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                max_size=12,
+            ),
+            min_size=7,
+            max_size=7,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_any_cells_give_problems_not_exceptions(cells):
     """Whatever the cells hold, the loader answers with located problems, never a traceback."""
     import csv

@@ -41,7 +41,8 @@ CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 # WeasyPrint 70 never closes its sRGB2014.icc output-intent profile (see tests/test_pdfa.py):
 # that ResourceWarning is the only warning tolerated; ``_collect`` makes it surface here.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -93,8 +94,11 @@ def _pdf_text(path: Path) -> str:
 def _embedded_files(path: Path) -> dict[str, bytes]:
     with pikepdf.open(path) as pdf:
         names = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
-        streams = sum(1 for obj in pdf.objects if isinstance(obj, pikepdf.Stream)
-                      and obj.get("/Type") == pikepdf.Name.EmbeddedFile)
+        streams = sum(
+            1
+            for obj in pdf.objects
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Type") == pikepdf.Name.EmbeddedFile
+        )
     assert streams == len(names)
     return names
 
@@ -112,13 +116,16 @@ def _all_stream_bytes(path: Path) -> bytes:
 
 
 def _render(html: str) -> bytes:
-    return HtmlPdfRenderer().pdf(html, attachment=b"{}", attachment_name="report.json",
-                                 created=CREATED, identifier="test")
+    return HtmlPdfRenderer().pdf(
+        html, attachment=b"{}", attachment_name="report.json", created=CREATED, identifier="test"
+    )
 
 
 def _page(body: str, head: str = "") -> str:
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
-            f"{head}</head><body><p>text</p>{body}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
+        f"{head}</head><body><p>text</p>{body}</body></html>"
+    )
 
 
 # --- the controls: the attacks are real, and the listener would see them --------------------
@@ -128,8 +135,9 @@ def test_default_weasyprint_fetcher_would_connect_and_embed(tmp_path, listener, 
     """Why the custom fetcher exists: WeasyPrint's default fetcher connects to the listener and
     embeds any readable file named by ``<link rel=attachment>``."""
     path, content = secret
-    html = _page(f'<img src="{listener.base}/img">',
-                 head=f'<link rel="attachment" href="{path.as_uri()}">')
+    html = _page(
+        f'<img src="{listener.base}/img">', head=f'<link rel="attachment" href="{path.as_uri()}">'
+    )
     out = tmp_path / "default-fetcher.pdf"
     out.write_bytes(weasyprint.HTML(string=html).write_pdf())
     assert listener.settle(), "the default fetcher should have connected"
@@ -192,11 +200,14 @@ def test_fetcher_allows_package_fonts(name):
         response.close()
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("data:text/plain,hello%20world", b"hello world"),
-    ("data:text/plain;base64,aGVsbG8=", b"hello"),
-    ("data:image/svg+xml;base64,PHN2Zy8+", b"<svg/>"),
-])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("data:text/plain,hello%20world", b"hello world"),
+        ("data:text/plain;base64,aGVsbG8=", b"hello"),
+        ("data:image/svg+xml;base64,PHN2Zy8+", b"<svg/>"),
+    ],
+)
 def test_fetcher_allows_data_uris(uri, expected):
     response = AssetsOnlyFetcher().fetch(uri)
     try:
@@ -224,8 +235,10 @@ def test_refused_request_is_not_replayed_by_the_next_fetch(listener):
 
 def _references(base: str, secret: Path) -> dict[str, tuple[str, str]]:
     """name -> (head, body) of a page with one external reference."""
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-           f'<image href="{base}/svg" width="10" height="10"/></svg>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        f'<image href="{base}/svg" width="10" height="10"/></svg>'
+    )
     return {
         "img": ("", f'<img src="{base}/img" alt="x">'),
         "stylesheet": (f'<link rel="stylesheet" href="{base}/s.css">', ""),
@@ -235,15 +248,22 @@ def _references(base: str, secret: Path) -> dict[str, tuple[str, str]]:
         "anchor_attachment": ("", f'<a rel="attachment" href="{secret.as_uri()}">x</a>'),
         "style_attribute": ("", f'<p style="background: url({base}/bg)">x</p>'),
         "style_import": (f'<style>@import url("{base}/import.css");</style>', ""),
-        "font_face": (f"<style>@font-face {{ font-family: X; src: url({base}/f.ttf) }}"
-                      "p { font-family: X }</style>", ""),
+        "font_face": (
+            f"<style>@font-face {{ font-family: X; src: url({base}/f.ttf) }}"
+            "p { font-family: X }</style>",
+            "",
+        ),
         "list_style": ("", f'<ul style="list-style-image: url({base}/li)"><li>x</li></ul>'),
         "object": ("", f'<object data="{base}/object"></object>'),
         "embed": ("", f'<embed src="{base}/embed">'),
         "base_href": (f'<base href="{base}/">', '<img src="relative.png" alt="x">'),
         "inline_svg_image": ("", svg),
-        "svg_in_data_uri": ("", '<img alt="x" src="data:image/svg+xml,' + svg.replace('"', "'")
-                            .replace("<", "%3C").replace(">", "%3E") + '">'),
+        "svg_in_data_uri": (
+            "",
+            '<img alt="x" src="data:image/svg+xml,'
+            + svg.replace('"', "'").replace("<", "%3C").replace(">", "%3E")
+            + '">',
+        ),
         "relative_escape": ("", '<img src="fonts/../../../../../../etc/hostname" alt="x">'),
         "file_img": ("", f'<img src="{secret.as_uri()}" alt="x">'),
         "file_with_host": ("", f'<img src="file://attacker.invalid{FONT.as_posix()}" alt="x">'),
@@ -257,8 +277,11 @@ _REFERENCE_NAMES = sorted(_references("http://127.0.0.1:1", Path("/x")))
 def test_every_external_reference_fails_the_render(name, listener, no_dns, secret):
     head, body = _references(listener.base, secret[0])[name]
     # WeasyPrint renders SVG in a try/except that logs: the log handler fails those renders.
-    expected = ("render problem: Failed to render SVG" if "svg" in name
-                else "render refused a resource: blocked")
+    expected = (
+        "render problem: Failed to render SVG"
+        if "svg" in name
+        else "render refused a resource: blocked"
+    )
     with pytest.raises(RenderError, match=expected):
         _render(_page(body, head))
     assert listener.settle() == []
@@ -267,11 +290,18 @@ def test_every_external_reference_fails_the_render(name, listener, no_dns, secre
 
 def test_assets_and_data_uris_render(listener):
     """The control: the same page with only allowed references renders, warning-free."""
-    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
-           "2mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    png = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+        "2mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
     css = f'<style>@font-face {{ font-family: T; src: url("{FONT.as_uri()}") }}</style>'
-    pdf = _render(_page(f'<img src="{png}" alt="dot" style="image-rendering: crisp-edges">'
-                        '<p style="font-family: T">font</p>', css))
+    pdf = _render(
+        _page(
+            f'<img src="{png}" alt="dot" style="image-rendering: crisp-edges">'
+            '<p style="font-family: T">font</p>',
+            css,
+        )
+    )
     assert pdf.startswith(b"%PDF")
     assert listener.settle() == []
 
@@ -287,11 +317,23 @@ def hostile_csv(tmp_path, listener, secret) -> Path:
 
 
 @pytest.mark.slow
-def test_hostile_text_is_shown_escaped_and_fetches_nothing(tmp_path, listener, no_dns, secret,
-                                                            hostile_csv):
+def test_hostile_text_is_shown_escaped_and_fetches_nothing(
+    tmp_path, listener, no_dns, secret, hostile_csv
+):
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["patient", str(hostile_csv), "-o", str(outdir),
-                                      "--format", "html,pdf,json", "--workers", "1"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(hostile_csv),
+            "-o",
+            str(outdir),
+            "--format",
+            "html,pdf,json",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
     assert listener.settle() == [], "the renderer connected to the loopback listener"
@@ -313,8 +355,17 @@ def test_hostile_text_is_shown_escaped_and_fetches_nothing(tmp_path, listener, n
         assert html.count(str(escape(text))) >= len(TEXT_FIELDS) - 1, text
         assert str(escape(record["patient_id"])) in html
         assert text not in html
-        for tag in ("<script", "<iframe", "<object", "<embed", "<meta http-equiv", "<svg",
-                    "<link rel=\"attachment\"", "<a rel=\"attachment\"", "<style>@import"):
+        for tag in (
+            "<script",
+            "<iframe",
+            "<object",
+            "<embed",
+            "<meta http-equiv",
+            "<svg",
+            '<link rel="attachment"',
+            '<a rel="attachment"',
+            "<style>@import",
+        ):
             assert tag not in html, tag
         # template syntax is text: {{ 7*7 }} is not 49, {% raw %} is shown as typed
         assert "T149T2" not in html
@@ -340,8 +391,7 @@ def test_hostile_text_is_shown_escaped_and_fetches_nothing(tmp_path, listener, n
 
 
 @pytest.mark.slow
-def test_hostile_text_in_a_cohort_fetches_nothing(tmp_path, listener, no_dns, secret,
-                                                  hostile_csv):
+def test_hostile_text_in_a_cohort_fetches_nothing(tmp_path, listener, no_dns, secret, hostile_csv):
     outdir = tmp_path / "cohort"
     result = CliRunner().invoke(cli, ["cohort", str(hostile_csv), "-o", str(outdir)])
     assert result.exception is None, result.output
@@ -383,9 +433,23 @@ def _template_dir(tmp_path: Path, extra: str) -> Path:
 
 def _one_patient(tmp_path: Path, notes: str) -> Path:
     path = tmp_path / "one.csv"
-    path.write_text(records_to_csv([{"patient_id": "t1", "age_years": 30, "bmi_kg_m2": 21,
-                                     "mgso4_days": 3, "mgso4_total_g": 90, "yam_percent": 95,
-                                     "fracture": "no", "notes": notes}]), "utf-8")
+    path.write_text(
+        records_to_csv(
+            [
+                {
+                    "patient_id": "t1",
+                    "age_years": 30,
+                    "bmi_kg_m2": 21,
+                    "mgso4_days": 3,
+                    "mgso4_total_g": 90,
+                    "yam_percent": 95,
+                    "fracture": "no",
+                    "notes": notes,
+                }
+            ]
+        ),
+        "utf-8",
+    )
     return path
 
 
@@ -394,9 +458,21 @@ def test_user_template_is_autoescaped_whatever_its_name(tmp_path, listener):
     templates: the same user template without the external image renders, notes escaped."""
     notes = f'<img src="{listener.base}/notes"> T1{{{{ 7*7 }}}}T2'
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(cli, [
-        "patient", str(_one_patient(tmp_path, notes)), "-o", str(outdir), "--workers", "1",
-        "--template-dir", str(_template_dir(tmp_path, "")), "--format", "html,pdf"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(_one_patient(tmp_path, notes)),
+            "-o",
+            str(outdir),
+            "--workers",
+            "1",
+            "--template-dir",
+            str(_template_dir(tmp_path, "")),
+            "--format",
+            "html,pdf",
+        ],
+    )
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
     html = (outdir / "patient-t1.html").read_text("utf-8")
@@ -418,9 +494,21 @@ def test_environment_escapes_every_template_name(tmp_path, name):
 def test_user_template_with_external_image_fails_the_render(tmp_path, listener):
     directory = _template_dir(tmp_path, f'<img src="{listener.base}/template">')
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(cli, [
-        "patient", str(_one_patient(tmp_path, "plain")), "-o", str(outdir), "--workers", "1",
-        "--template-dir", str(directory), "--format", "html,pdf,json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(_one_patient(tmp_path, "plain")),
+            "-o",
+            str(outdir),
+            "--workers",
+            "1",
+            "--template-dir",
+            str(directory),
+            "--format",
+            "html,pdf,json",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
@@ -433,9 +521,21 @@ def test_user_template_with_file_attachment_fails_the_render(tmp_path, listener,
     path, content = secret
     directory = _template_dir(tmp_path, f'<a rel="attachment" href="{path.as_uri()}">x</a>')
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(cli, [
-        "patient", str(_one_patient(tmp_path, "plain")), "-o", str(outdir), "--workers", "1",
-        "--template-dir", str(directory), "--format", "pdf"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(_one_patient(tmp_path, "plain")),
+            "-o",
+            str(outdir),
+            "--workers",
+            "1",
+            "--template-dir",
+            str(directory),
+            "--format",
+            "pdf",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "blocked resource outside the report assets" in result.stderr
     assert not list(outdir.glob("patient-*.pdf"))
@@ -453,15 +553,27 @@ def test_normal_render_logs_no_weasyprint_warnings(tmp_path, caplog, listener):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib / WeasyPrint warnings fail the test
         for source, ids in ((INDEX_JSON, ["2"]), (SAMPLE_CSV, ["1", "5"])):
-            args = ["patient", str(source), "-o", str(outdir), "--workers", "1", "--overwrite",
-                    "--format", "html,pdf,json,fhir"]
+            args = [
+                "patient",
+                str(source),
+                "-o",
+                str(outdir),
+                "--workers",
+                "1",
+                "--overwrite",
+                "--format",
+                "html,pdf,json,fhir",
+            ]
             for patient_id in ids:
                 args += ["--id", patient_id]
             result = CliRunner().invoke(cli, args)
             assert result.exception is None, result.output
             assert result.exit_code == 0, result.output
-    noisy = [r for r in caplog.records
-             if r.name.startswith("weasyprint") and r.levelno >= logging.WARNING]
+    noisy = [
+        r
+        for r in caplog.records
+        if r.name.startswith("weasyprint") and r.levelno >= logging.WARNING
+    ]
     assert noisy == [], [r.getMessage()[:200] for r in noisy]
     assert len(list(outdir.glob("patient-*.pdf"))) == 3
     assert listener.settle() == []
@@ -470,9 +582,21 @@ def test_normal_render_logs_no_weasyprint_warnings(tmp_path, caplog, listener):
 def test_weasyprint_warning_fails_the_render(tmp_path):
     """The control: a template WeasyPrint warns about (an unknown CSS property) fails."""
     directory = _template_dir(tmp_path, '<p style="colr: red">typo</p>')
-    result = CliRunner().invoke(cli, [
-        "patient", str(_one_patient(tmp_path, "plain")), "-o", str(tmp_path / "out"),
-        "--workers", "1", "--template-dir", str(directory), "--format", "pdf"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(_one_patient(tmp_path, "plain")),
+            "-o",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+            "--template-dir",
+            str(directory),
+            "--format",
+            "pdf",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "render problem" in result.stderr
     assert "colr" in result.stderr

@@ -25,7 +25,8 @@ BUNDLE = "patient-F-7.bundle.json"
 TOKEN = "s3cret-token-Zq9"
 
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 Reply = tuple[int, dict | None]
 
@@ -52,8 +53,9 @@ class StandIn:
 
     def reply(self, method: str, path: str) -> Reply:
         if method == "GET" and "/Patient?" in path:
-            return 200, searchset([{"resourceType": "Patient", "id": f"p{i}"}
-                                   for i in range(self.patients)])
+            return 200, searchset(
+                [{"resourceType": "Patient", "id": f"p{i}"} for i in range(self.patients)]
+            )
         if method == "GET" and "/Organization?" in path:
             return 200, searchset([{"resourceType": "Organization", "id": "o1"}])
         if method == "GET" and "/DocumentReference?" in path:
@@ -98,8 +100,12 @@ class StandIn:
 
 
 def searchset(resources: list[dict]) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
 
 
 def outcome(text: str, expression: str | None = None) -> dict:
@@ -110,10 +116,15 @@ def outcome(text: str, expression: str | None = None) -> dict:
 
 
 def transaction_response() -> dict:
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
-        {"response": {"status": "201 Created", "location": "Binary/b1/_history/1"}},
-        {"response": {"status": "201 Created", "location": "DocumentReference/d1/_history/1"}},
-        {"response": {"status": "200 OK", "location": "Observation/o1/_history/2"}}]}
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {"response": {"status": "201 Created", "location": "Binary/b1/_history/1"}},
+            {"response": {"status": "201 Created", "location": "DocumentReference/d1/_history/1"}},
+            {"response": {"status": "200 OK", "location": "Observation/o1/_history/2"}},
+        ],
+    }
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -126,9 +137,20 @@ def run(*args: str | Path) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("made")
-    result = CliRunner().invoke(cli, ["patient", str(PATIENT), "-o", str(outdir), "--format",
-                                      "fhir-bundle", "--settings", str(SETTINGS)],
-                                env={"SOURCE_DATE_EPOCH": "1704067200"})
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(PATIENT),
+            "-o",
+            str(outdir),
+            "--format",
+            "fhir-bundle",
+            "--settings",
+            str(SETTINGS),
+        ],
+        env={"SOURCE_DATE_EPOCH": "1704067200"},
+    )
     assert result.exit_code == 0, result.stderr
     return outdir
 
@@ -158,8 +180,9 @@ def sent(outdir: Path) -> dict:
 
 
 def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, token_file):
-    code, stdout, stderr = run("send", outdir, "--fhir-base", server.url,
-                               "--token-file", token_file)
+    code, stdout, stderr = run(
+        "send", outdir, "--fhir-base", server.url, "--token-file", token_file
+    )
     assert code == 0, stderr
     (post,) = server.posts()
     method, path, headers, body = post
@@ -175,8 +198,10 @@ def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, t
     assert record["status"] == "created"
     assert record["document_reference"] == "DocumentReference/d1"
     assert record["http_status"] == 200
-    assert record["entries"][1] == {"status": "201 Created",
-                                    "location": "DocumentReference/d1/_history/1"}
+    assert record["entries"][1] == {
+        "status": "201 Created",
+        "location": "DocumentReference/d1/_history/1",
+    }
     assert "1 of 1 bundle(s) delivered" in stderr
     assert stdout == f"{outdir / 'manifest.json'}\n"
     assert TOKEN not in stdout + stderr
@@ -184,14 +209,24 @@ def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, t
 
 
 def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(server, outdir, token_file):
-    server.post = [(422, outcome("Observation.code: minimum required = 1,\nbut only found 0",
-                                 "Bundle.entry[3].resource.code"))]
-    code, stdout, stderr = run("send", outdir, "--fhir-base", server.url,
-                               "--token-file", token_file)
+    server.post = [
+        (
+            422,
+            outcome(
+                "Observation.code: minimum required = 1,\nbut only found 0",
+                "Bundle.entry[3].resource.code",
+            ),
+        )
+    ]
+    code, stdout, stderr = run(
+        "send", outdir, "--fhir-base", server.url, "--token-file", token_file
+    )
     assert code == 1
     (line,) = [x for x in stderr.splitlines() if x.startswith("Error:")]
-    assert line == (f"Error: {BUNDLE}: refused by the server (HTTP 422): error: Observation.code:"
-                    " minimum required = 1, but only found 0 at Bundle.entry[3].resource.code")
+    assert line == (
+        f"Error: {BUNDLE}: refused by the server (HTTP 422): error: Observation.code:"
+        " minimum required = 1, but only found 0 at Bundle.entry[3].resource.code"
+    )
     assert len(server.posts()) == 1  # a refusal is not retried
     assert sent(outdir)["status"] == "failed"
     assert TOKEN not in stdout + stderr
@@ -219,9 +254,11 @@ def test_timeouts_are_retried_then_reported(server, outdir):
     def slow() -> Reply:
         time.sleep(1.5)
         return 200, transaction_response()
+
     server.post = [slow]
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--timeout", "0.3",
-                          "--retries", "1")
+    code, _, stderr = run(
+        "send", outdir, "--fhir-base", server.url, "--timeout", "0.3", "--retries", "1"
+    )
     assert code == 1
     assert len(server.posts()) == 2
     assert "timed out after 0.3 s" in stderr
@@ -281,8 +318,7 @@ def test_credentials_in_the_url_are_refused(outdir):
 
 def test_no_bundles_in_the_manifest(tmp_path):
     (tmp_path / "manifest.json").write_text('{"files": []}', "utf-8")
-    code, _, stderr = run("send", tmp_path, "--fhir-base", "https://ehr.example/fhir",
-                          "--dry-run")
+    code, _, stderr = run("send", tmp_path, "--fhir-base", "https://ehr.example/fhir", "--dry-run")
     assert code == 1
     assert "no fhir-bundle files" in stderr
 
@@ -294,6 +330,7 @@ def test_already_present_document_is_not_sent_again(server, outdir):
         if method == "GET" and "/DocumentReference?identifier=urn:ietf:rfc:3986" in path:
             return 200, searchset([{"resourceType": "DocumentReference", "id": "d9"}])
         return original(method, path)
+
     server.reply = reply
     code, _, stderr = run("send", outdir, "--fhir-base", server.url)
     assert code == 0, stderr

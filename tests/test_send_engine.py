@@ -33,10 +33,13 @@ ORG = "https://northfield.example.org/fhir/sid/org"
 STARTUP_S = 60
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("node") is None,
-                       reason="Node.js is not installed (scripts/setup-system --test installs it)"),
+    pytest.mark.skipif(
+        shutil.which("node") is None,
+        reason="Node.js is not installed (scripts/setup-system --test installs it)",
+    ),
     pytest.mark.filterwarnings(
-        r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"),
+        r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+    ),
 ]
 
 
@@ -44,13 +47,22 @@ pytestmark = [
 def engine() -> Iterator[str]:
     """Start tests/fhir_server/server.mjs on a free port; its base URL."""
     if not (SERVER / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        pytest.fail("tests/fhir_server/node_modules is missing: run `npm ci` in "
-                    "tests/fhir_server (scripts/test does)")
-    process = subprocess.Popen(["node", "server.mjs", "0"], cwd=SERVER, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pytest.fail(
+            "tests/fhir_server/node_modules is missing: run `npm ci` in "
+            "tests/fhir_server (scripts/test does)"
+        )
+    process = subprocess.Popen(
+        ["node", "server.mjs", "0"],
+        cwd=SERVER,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True
+    )
     reader.start()
     deadline = time.monotonic() + STARTUP_S
     while not any(x.startswith("listening ") for x in lines):
@@ -74,8 +86,9 @@ def engine() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def fhir(engine) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=engine, headers={"Accept": "application/fhir+json"},
-                      timeout=30) as client:
+    with httpx.Client(
+        base_url=engine, headers={"Accept": "application/fhir+json"}, timeout=30
+    ) as client:
         yield client
 
 
@@ -84,20 +97,31 @@ def chart(fhir) -> dict[str, str]:
     """The EHR's own records: two patients and the organisation, by identifier."""
     ids = {}
     for pid in ("F-7", "2"):
-        created = fhir.post("/Patient", json={"resourceType": "Patient", "identifier": [
-            {"system": MRN, "value": pid}], "name": [{"family": f"Patient {pid}"}]})
+        created = fhir.post(
+            "/Patient",
+            json={
+                "resourceType": "Patient",
+                "identifier": [{"system": MRN, "value": pid}],
+                "name": [{"family": f"Patient {pid}"}],
+            },
+        )
         assert created.status_code == 201, created.text
         ids[pid] = created.json()["id"]
-    created = fhir.post("/Organization", json={"resourceType": "Organization", "identifier": [
-        {"system": ORG, "value": "NUH-1"}], "name": "Northfield University Hospital"})
+    created = fhir.post(
+        "/Organization",
+        json={
+            "resourceType": "Organization",
+            "identifier": [{"system": ORG, "value": "NUH-1"}],
+            "name": "Northfield University Hospital",
+        },
+    )
     assert created.status_code == 201, created.text
     ids["organisation"] = created.json()["id"]
     return ids
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(map(str, args)),
-                                env={"SOURCE_DATE_EPOCH": "1704067200"})
+    result = CliRunner().invoke(cli, list(map(str, args)), env={"SOURCE_DATE_EPOCH": "1704067200"})
     if result.exception and not isinstance(result.exception, SystemExit):
         raise AssertionError("".join(traceback.format_exception(result.exception)))
     return result.exit_code, result.stdout, result.stderr
@@ -107,8 +131,18 @@ def run(*args: str | Path) -> tuple[int, str, str]:
 def outdir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("engine")
     for source in (PATIENT, INDEX_CASE):
-        code, _, stderr = run("patient", source, "-o", out, "--format", "pdf,fhir-bundle",
-                              "--settings", SETTINGS, "--fhir-profile", "jpcore")
+        code, _, stderr = run(
+            "patient",
+            source,
+            "-o",
+            out,
+            "--format",
+            "pdf,fhir-bundle",
+            "--settings",
+            SETTINGS,
+            "--fhir-profile",
+            "jpcore",
+        )
         assert code == 0, stderr
     return out
 
@@ -120,8 +154,10 @@ def search(fhir: httpx.Client, query: str) -> list[dict]:
 
 
 def counts(fhir: httpx.Client) -> dict[str, int]:
-    return {kind: len(search(fhir, f"/{kind}?_count=1000"))
-            for kind in ("Binary", "DocumentReference", "DiagnosticReport", "Observation")}
+    return {
+        kind: len(search(fhir, f"/{kind}?_count=1000"))
+        for kind in ("Binary", "DocumentReference", "DiagnosticReport", "Observation")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -158,15 +194,17 @@ def test_search_back_by_patient_identifier(first_send, fhir, chart, outdir):
     binary = fhir.get(f"/{binary_ref}").json()
     pdf = (outdir / "patient-F-7.pdf").read_bytes()
     assert base64.b64decode(binary["data"]) == pdf
-    assert docref["content"][0]["attachment"]["hash"] == \
-        base64.b64encode(hashlib.sha1(pdf).digest()).decode()
+    assert (
+        docref["content"][0]["attachment"]["hash"]
+        == base64.b64encode(hashlib.sha1(pdf).digest()).decode()
+    )
     observations = search(fhir, f"/Observation?patient=Patient/{patient['id']}")
     codes = {o["code"]["coding"][0]["code"] for o in observations}
-    assert codes == {"24966-4", "38267-1", "85394-5", "yam-percent-lumbar_spine",
-                     "jos-bone-status"}
+    assert codes == {"24966-4", "38267-1", "85394-5", "yam-percent-lumbar_spine", "jos-bone-status"}
     (report,) = search(fhir, f"/DiagnosticReport?patient=Patient/{patient['id']}")
-    assert {r["reference"] for r in report["result"]} == \
-        {f"Observation/{o['id']}" for o in observations}
+    assert {r["reference"] for r in report["result"]} == {
+        f"Observation/{o['id']}" for o in observations
+    }
     assert report["presentedForm"][0]["url"] == binary_ref
     # The other patient's documents went to the other patient.
     (other,) = search(fhir, f"/DocumentReference?patient=Patient/{chart['2']}")
@@ -181,17 +219,16 @@ def test_resend_creates_no_duplicate(first_send, engine, fhir, outdir):
     assert counts(fhir) == before
 
 
-def test_the_engine_itself_keeps_a_reposted_bundle_idempotent(first_send, engine, fhir,
-                                                                outdir):
+def test_the_engine_itself_keeps_a_reposted_bundle_idempotent(first_send, engine, fhir, outdir):
     """Even without send's check, the conditional entries add no second DocumentReference,
     DiagnosticReport or Observation (only the unconditional Binary is stored again)."""
     before = counts(fhir)
     bundle = json.loads((outdir / "patient-F-7.bundle.json").read_text("utf-8"))
     with httpx.Client() as client:
-        bundle = _resolve_references(bundle, _Connection(client, engine,
-                                                         SendOptions(base_url=engine)))
-        answer = client.post(engine, json=bundle,
-                             headers={"Content-Type": "application/fhir+json"})
+        bundle = _resolve_references(
+            bundle, _Connection(client, engine, SendOptions(base_url=engine))
+        )
+        answer = client.post(engine, json=bundle, headers={"Content-Type": "application/fhir+json"})
     assert answer.status_code == 200, answer.text
     statuses = [e["response"]["status"] for e in answer.json()["entry"]]
     assert statuses[0].startswith("201")  # the Binary
@@ -200,15 +237,17 @@ def test_the_engine_itself_keeps_a_reposted_bundle_idempotent(first_send, engine
     assert after == {**before, "Binary": before["Binary"] + 1}
 
 
-def test_invalid_bundle_is_refused_with_the_engine_diagnostics(first_send, engine, fhir, outdir,
-                                                               tmp_path):
+def test_invalid_bundle_is_refused_with_the_engine_diagnostics(
+    first_send, engine, fhir, outdir, tmp_path
+):
     broken = Path(shutil.copytree(outdir, tmp_path / "broken"))
     path = broken / "patient-F-7.bundle.json"
     bundle = json.loads(path.read_text("utf-8"))
     del bundle["entry"][3]["resource"]["code"]  # Observation.code is 1..1
     # A new masterIdentifier, so the document is not found "already present".
-    bundle["entry"][1]["resource"]["masterIdentifier"]["value"] = \
+    bundle["entry"][1]["resource"]["masterIdentifier"]["value"] = (
         "urn:uuid:00000000-0000-5000-8000-000000000001"
+    )
     data = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
     path.write_bytes(data)
     manifest = json.loads((broken / "manifest.json").read_text("utf-8"))

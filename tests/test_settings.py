@@ -34,24 +34,44 @@ SYSTEM = "https://northfield.example.org/fhir/sid/mrn"
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
     """``python -m reportgen ARGS`` in a fresh process, as a user runs it."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1704067200"}
-    return subprocess.run([sys.executable, "-m", "reportgen", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 # WeasyPrint 70 opens its sRGB2014.icc output-intent profile for every PDF/A and never closes it
 # (weasyprint/pdf/__init__.py, ``files(...).open('rb')`` passed to ColorProfile): the unclosed
 # file's ResourceWarning is the only warning tolerated here.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning")
+    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
+)
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     """Patient 2 rendered once (in this process) with tests/data/settings/settings.toml."""
     outdir = tmp_path_factory.mktemp("settings")
-    result = CliRunner().invoke(cli, ["patient", str(SEED), "--id", "2", "--format", "html,pdf",
-                                      "--settings", str(SETTINGS), "-o", str(outdir)],
-                                env={"SOURCE_DATE_EPOCH": "1704067200"})
+    result = CliRunner().invoke(
+        cli,
+        [
+            "patient",
+            str(SEED),
+            "--id",
+            "2",
+            "--format",
+            "html,pdf",
+            "--settings",
+            str(SETTINGS),
+            "-o",
+            str(outdir),
+        ],
+        env={"SOURCE_DATE_EPOCH": "1704067200"},
+    )
     assert result.exit_code == 0, result.stderr + repr(result.exception)
     return outdir
 
@@ -103,15 +123,21 @@ def test_settings_logo_is_data_uri_in_html(rendered):
 def test_settings_logo_is_image_xobject_in_pdf(rendered):
     with pikepdf.open(rendered / "patient-2.pdf") as pdf:
         xobjects = pdf.pages[0].Resources.XObject
-        logos = [x for x in xobjects.values()
-                 if x.Subtype == "/Image" and (int(x.Width), int(x.Height)) == (96, 48)]
+        logos = [
+            x
+            for x in xobjects.values()
+            if x.Subtype == "/Image" and (int(x.Width), int(x.Height)) == (96, 48)
+        ]
     assert len(logos) == 1
 
 
 def test_settings_logo_is_not_interpolated(rendered):
     with pikepdf.open(rendered / "patient-2.pdf") as pdf:
-        flags = [bool(x.get("/Interpolate", False))
-                 for x in pdf.pages[0].Resources.XObject.values() if x.Subtype == "/Image"]
+        flags = [
+            bool(x.get("/Interpolate", False))
+            for x in pdf.pages[0].Resources.XObject.values()
+            if x.Subtype == "/Image"
+        ]
     assert flags
     assert not any(flags)
 
@@ -156,21 +182,24 @@ def test_load_settings_logo_path_is_relative_to_the_settings_file(tmp_path, monk
     assert load_settings(SETTINGS).logo.startswith("data:image/png;base64,")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[organisation]\nname = "X"\ncolour = "red"\n', "unknown settings key(s): colour"),
-    ('[organization]\nname = "X"\n', "unknown settings table(s) or key(s): organization"),
-    ('name = "X"\n', "unknown settings table(s) or key(s): name"),
-    ("# empty\n", "no [organisation] table"),
-    ('[organisation]\nname = 5\n', "organisation.name must be a string, not int"),
-    ('[organisation]\nname = ""\n', "organisation.name must not be empty"),
-    ('[organisation]\nidentifier_system = "hospital mrn"\n', "must be an absolute URI"),
-    ('[organisation]\nlanguage = "English"\n', "language must be one of en, ja"),
-    ('[organisation]\nlanguage = "fr"\n', "language must be one of en, ja"),
-    ('[organisation]\ncalendar = "showa"\n', "calendar must be one of gregorian, japanese"),
-    ('[organisation]\nname = "X\n', "cannot read settings"),
-    ('[organisation]\nlogo = "missing.png"\n', "cannot read logo"),
-    ('[organisation]\nlogo = "logo.gif"\n', "logo must be PNG or JPEG"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[organisation]\nname = "X"\ncolour = "red"\n', "unknown settings key(s): colour"),
+        ('[organization]\nname = "X"\n', "unknown settings table(s) or key(s): organization"),
+        ('name = "X"\n', "unknown settings table(s) or key(s): name"),
+        ("# empty\n", "no [organisation] table"),
+        ("[organisation]\nname = 5\n", "organisation.name must be a string, not int"),
+        ('[organisation]\nname = ""\n', "organisation.name must not be empty"),
+        ('[organisation]\nidentifier_system = "hospital mrn"\n', "must be an absolute URI"),
+        ('[organisation]\nlanguage = "English"\n', "language must be one of en, ja"),
+        ('[organisation]\nlanguage = "fr"\n', "language must be one of en, ja"),
+        ('[organisation]\ncalendar = "showa"\n', "calendar must be one of gregorian, japanese"),
+        ('[organisation]\nname = "X\n', "cannot read settings"),
+        ('[organisation]\nlogo = "missing.png"\n', "cannot read logo"),
+        ('[organisation]\nlogo = "logo.gif"\n', "logo must be PNG or JPEG"),
+    ],
+)
 def test_load_settings_rejects_mistakes(write_settings, text, message):
     path = write_settings(text)
     with pytest.raises(ReportError, match=re.escape(message)) as caught:
@@ -185,8 +214,10 @@ def test_load_settings_rejects_a_logo_that_is_not_a_png(write_settings):
 
 
 def test_load_settings_rejects_a_huge_logo(write_settings):
-    path = write_settings('[organisation]\nlogo = "big.png"\n',
-                          logo=("big.png", LOGO.read_bytes() + bytes(600 * 1024)))
+    path = write_settings(
+        '[organisation]\nlogo = "big.png"\n',
+        logo=("big.png", LOGO.read_bytes() + bytes(600 * 1024)),
+    )
     with pytest.raises(ReportError, match="logo larger than 512 KiB"):
         load_settings(path)
 
@@ -195,16 +226,20 @@ def test_load_settings_rejects_a_huge_logo(write_settings):
 
 
 @pytest.mark.parametrize("command", ["patient", "cohort"])
-@pytest.mark.parametrize(("text", "message"), [
-    ('[organisation]\nname = "X"\ncolour = "red"\n', "unknown settings key(s): colour"),
-    ('[organisation]\nname = "X"\nlogo = "nope.png"\n', "cannot read logo"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[organisation]\nname = "X"\ncolour = "red"\n', "unknown settings key(s): colour"),
+        ('[organisation]\nname = "X"\nlogo = "nope.png"\n', "cannot read logo"),
+    ],
+)
 def test_cli_settings_mistake_is_a_clear_error(write_settings, tmp_path, command, text, message):
     settings = write_settings(text)
     outdir = tmp_path / "out"
     selection = ["--id", "2"] if command == "patient" else []
-    result = CliRunner().invoke(cli, [command, str(SEED), *selection, "--settings",
-                                      str(settings), "-o", str(outdir)])
+    result = CliRunner().invoke(
+        cli, [command, str(SEED), *selection, "--settings", str(settings), "-o", str(outdir)]
+    )
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a ClickException, not a crash
     assert result.stderr.startswith(f"Error: {settings}: ")
@@ -220,5 +255,5 @@ def test_cli_settings_mistake_prints_no_traceback_in_a_real_process(write_settin
     result = run_cli("patient", SEED, "--id", "2", "--settings", settings, "-o", tmp_path / "o")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: {settings}: cannot read logo {tmp_path / 'nope.png'} (No such file or directory)"]
-
+        f"Error: {settings}: cannot read logo {tmp_path / 'nope.png'} (No such file or directory)"
+    ]

@@ -30,8 +30,19 @@ SEED_ROWS = [
     (8, 27, 25.4, 1, 0, "never", 11, 11, 456, 91, False),
     (9, 27, 19.9, 1, 0, "before_pregnancy", 71, 31, 1488, 99, False),
 ]
-SEED_COLUMNS = ["patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoking",
-                "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent", "fracture"]
+SEED_COLUMNS = [
+    "patient_id",
+    "age_years",
+    "bmi_kg_m2",
+    "gravida",
+    "para",
+    "smoking",
+    "hospital_days",
+    "mgso4_days",
+    "mgso4_total_g",
+    "yam_percent",
+    "fracture",
+]
 
 
 def _seed() -> pd.DataFrame:
@@ -46,7 +57,8 @@ def _seed() -> pd.DataFrame:
     df["flag_mgso4_long_term"] = "present"
     high = {1, 2, 3, 4, 5, 9}
     df["flag_mgso4_high_cumulative_dose"] = [
-        "present" if i in high else "absent" for i in range(1, 10)]
+        "present" if i in high else "absent" for i in range(1, 10)
+    ]
     df["flag_smoking"] = ["present" if s != "never" else "absent" for s in df["smoking"]]
     df["flag_family_history"] = "absent"
     return df
@@ -78,6 +90,7 @@ def _walk(value, key=None):
 
 
 # --- the seed's figures (clinical-rules.md §5) --------------------------------------------
+
 
 def test_seed_counts(seed):
     assert seed["n"] == 9
@@ -151,10 +164,8 @@ def test_seed_dose_bands(seed):
     bands = seed["dose_bands"]["bands"]
     assert [b["label"] for b in bands] == ["< 500 g", "500–1,000 g", "> 1,000 g"]
     assert [b["n"] for b in bands] == [3, 0, 6]
-    assert bands[0]["classification_counts"] == {"normal": 3, "low_bone_mass": 0,
-                                                 "osteoporosis": 0}
-    assert bands[2]["classification_counts"] == {"normal": 2, "low_bone_mass": 2,
-                                                 "osteoporosis": 2}
+    assert bands[0]["classification_counts"] == {"normal": 3, "low_bone_mass": 0, "osteoporosis": 0}
+    assert bands[2]["classification_counts"] == {"normal": 2, "low_bone_mass": 2, "osteoporosis": 2}
     # The high band is the risk rule: same patients as flag_mgso4_high_cumulative_dose.
     assert bands[2]["n"] == seed["risk_flag_counts"]["mgso4_high_cumulative_dose"]["present"]
     assert bands[2]["above_threshold"]
@@ -164,12 +175,14 @@ def test_seed_dose_bands(seed):
 def test_seed_table1(seed):
     table = seed["table1"]
     assert [(c["key"], c["n"]) for c in table["columns"]] == [
-        ("overall", 9), ("normal", 5), ("low_bone_mass_or_worse", 4)]
+        ("overall", 9),
+        ("normal", 5),
+        ("low_bone_mass_or_worse", 4),
+    ]
     age = _row(seed, "age_years")
     assert age["kind"] == "continuous"
     assert age["stats"]["low_bone_mass_or_worse"]["mean"] == pytest.approx(29.25)
-    expected = stats.mannwhitneyu([41, 30, 28, 27, 27], [20, 36, 34, 27],
-                                  alternative="two-sided")
+    expected = stats.mannwhitneyu([41, 30, 28, 27, 27], [20, 36, 34, 27], alternative="two-sided")
     assert age["test"]["name"] == "Mann–Whitney U test"
     assert age["test"]["p_value"] == pytest.approx(expected.pvalue)
     smoking = _row(seed, "smoking")
@@ -178,8 +191,7 @@ def test_seed_table1(seed):
     assert levels["before_pregnancy"]["low_bone_mass_or_worse"]["count"] == 2
     assert smoking["denominator"] == {"overall": 9, "normal": 5, "low_bone_mass_or_worse": 4}
     assert smoking["test"]["name"] == "Fisher's exact test"  # empty level dropped: 2 x 2
-    assert smoking["test"]["p_value"] == pytest.approx(
-        stats.fisher_exact([[4, 2], [1, 2]]).pvalue)
+    assert smoking["test"]["p_value"] == pytest.approx(stats.fisher_exact([[4, 2], [1, 2]]).pvalue)
     parity = _row(seed, "parity")
     assert [lv["counts"]["overall"]["count"] for lv in parity["levels"]] == [6, 3]
     for variable in ("yam_percent", "fracture"):
@@ -189,6 +201,7 @@ def test_seed_table1(seed):
 
 
 # --- edge cases ---------------------------------------------------------------------------
+
 
 def test_missing_values_counted_and_excluded():
     df = _seed()
@@ -298,24 +311,27 @@ def test_deterministic(seed):
 def _synthetic(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     yam = rng.normal(88, 10, n)
-    df = pd.DataFrame({
-        "patient_id": np.arange(n).astype(str),
-        "age_years": rng.uniform(18, 45, n),
-        "bmi_kg_m2": rng.normal(21, 2.5, n),
-        "gravida": pd.array(rng.integers(1, 5, n), dtype="Int64"),
-        "para": pd.array(rng.integers(0, 3, n), dtype="Int64"),
-        "smoking": rng.choice(["never", "before_pregnancy", "during_pregnancy"], n),
-        "family_history": rng.random(n) < 0.1,
-        "hospital_days": pd.array(rng.integers(9, 120, n), dtype="Int64"),
-        "mgso4_days": rng.integers(9, 90, n).astype(float),
-        "mgso4_total_g": rng.uniform(100, 4000, n),
-        "yam_percent": yam,
-        "fracture": rng.random(n) < 0.02,
-        "breastfeeding": rng.random(n) < 0.7,
-    })
+    df = pd.DataFrame(
+        {
+            "patient_id": np.arange(n).astype(str),
+            "age_years": rng.uniform(18, 45, n),
+            "bmi_kg_m2": rng.normal(21, 2.5, n),
+            "gravida": pd.array(rng.integers(1, 5, n), dtype="Int64"),
+            "para": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+            "smoking": rng.choice(["never", "before_pregnancy", "during_pregnancy"], n),
+            "family_history": rng.random(n) < 0.1,
+            "hospital_days": pd.array(rng.integers(9, 120, n), dtype="Int64"),
+            "mgso4_days": rng.integers(9, 90, n).astype(float),
+            "mgso4_total_g": rng.uniform(100, 4000, n),
+            "yam_percent": yam,
+            "fracture": rng.random(n) < 0.02,
+            "breastfeeding": rng.random(n) < 0.7,
+        }
+    )
     df.loc[rng.random(n) < 0.05, "bmi_kg_m2"] = np.nan
-    df["classification"] = np.where(yam <= 70, "osteoporosis",
-                                    np.where(yam < 80, "low_bone_mass", "normal"))
+    df["classification"] = np.where(
+        yam <= 70, "osteoporosis", np.where(yam < 80, "low_bone_mass", "normal")
+    )
     for rule in RULE_IDS:
         df[f"flag_{rule}"] = rng.choice(["present", "absent", "not_assessed"], n)
     return df
@@ -334,6 +350,7 @@ def test_100k_rows_fast():
 
 
 # --- properties ---------------------------------------------------------------------------
+
 
 def _maybe(strategy):
     return st.one_of(st.none(), strategy)
@@ -356,9 +373,14 @@ _FIELDS = {
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records=st.lists(st.fixed_dictionaries(_FIELDS), max_size=25),
-       dropped=st.sets(st.sampled_from(["bmi_kg_m2", "para", "smoking", "mgso4_days",
-                                        "breastfeeding", "classification"])))
+@given(
+    records=st.lists(st.fixed_dictionaries(_FIELDS), max_size=25),
+    dropped=st.sets(
+        st.sampled_from(
+            ["bmi_kg_m2", "para", "smoking", "mgso4_days", "breastfeeding", "classification"]
+        )
+    ),
+)
 def test_properties(records, dropped):
     df = pd.DataFrame(records, columns=list(_FIELDS))
     df["para"] = df["para"].astype("Int64")

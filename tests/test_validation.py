@@ -38,11 +38,19 @@ def _value(table, column: str, row: int = 0):
 
 # --- the accepted inputs ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "path",
-    [SAMPLE_CSV, DATA / "case_series_2020.xlsx", DATA / "case_series_bom.csv",
-     DATA / "paper_table1.csv", DATA / "japanese_cp932.csv", DATA / "mixed_headers.csv",
-     DATA / "height_weight.csv", INDEX_JSON],
+    [
+        SAMPLE_CSV,
+        DATA / "case_series_2020.xlsx",
+        DATA / "case_series_bom.csv",
+        DATA / "paper_table1.csv",
+        DATA / "japanese_cp932.csv",
+        DATA / "mixed_headers.csv",
+        DATA / "height_weight.csv",
+        INDEX_JSON,
+    ],
     ids=lambda p: p.name,
 )
 def test_accepted_inputs_have_no_problems(path):
@@ -57,22 +65,38 @@ def test_paper_style_table_equals_sample():
     paper = load_input(DATA / "paper_table1.csv").frame
     sample = load_input(SAMPLE_CSV).frame
     shared = [c for c in paper.columns if not c.startswith("_")]
-    assert set(shared) == {"patient_id", "age_years", "bmi_kg_m2", "gravida", "para", "smoking",
-                           "hospital_days", "mgso4_days", "mgso4_total_g", "yam_percent",
-                           "fracture"}
+    assert set(shared) == {
+        "patient_id",
+        "age_years",
+        "bmi_kg_m2",
+        "gravida",
+        "para",
+        "smoking",
+        "hospital_days",
+        "mgso4_days",
+        "mgso4_total_g",
+        "yam_percent",
+        "fracture",
+    }
     pd.testing.assert_frame_equal(paper[shared], sample[shared])
     assert paper["mgso4_total_g"].tolist() == [1260, 3756, 2484, 1464, 2556, 336, 168, 456, 1488]
     assert paper["fracture"].tolist() == [False, True] + [False] * 7
-    assert paper["smoking"].tolist()[:4] == ["never", "before_pregnancy", "never",
-                                             "before_pregnancy"]
+    assert paper["smoking"].tolist()[:4] == [
+        "never",
+        "before_pregnancy",
+        "never",
+        "before_pregnancy",
+    ]
 
 
-@pytest.mark.parametrize("path", [DATA / "case_series_2020.xlsx", DATA / "case_series_bom.csv"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [DATA / "case_series_2020.xlsx", DATA / "case_series_bom.csv"], ids=lambda p: p.name
+)
 def test_copies_of_sample_equal_sample(path):
     columns = [c for c in load_input(SAMPLE_CSV).frame.columns if c != "_derived"]
-    pd.testing.assert_frame_equal(load_input(path).frame[columns],
-                                  load_input(SAMPLE_CSV).frame[columns])
+    pd.testing.assert_frame_equal(
+        load_input(path).frame[columns], load_input(SAMPLE_CSV).frame[columns]
+    )
 
 
 def test_cp932_names_notes_and_japanese_booleans():
@@ -87,8 +111,8 @@ def test_mixed_case_headers_and_value_spellings():
     frame = load_input(DATA / "mixed_headers.csv").frame
     assert frame["patient_id"].tolist() == ["a", "b", "c", "d"]
     assert frame["mgso4_total_g"].tolist() == [1000.5, 1000, 2000, 999]
-    assert frame["fracture"].tolist() == [True, False, True, False]          # Yes n + -
-    assert frame["family_history"].tolist() == [True, False, True, False]    # TRUE False 1 0
+    assert frame["fracture"].tolist() == [True, False, True, False]  # Yes n + -
+    assert frame["family_history"].tolist() == [True, False, True, False]  # TRUE False 1 0
     # "-" is never; a blank cell is not recorded (v2), never a default
     assert frame["smoking"].tolist()[:3] == ["before_pregnancy", "never", "during_pregnancy"]
     assert frame["smoking"].isna().tolist() == [False, False, False, True]
@@ -96,9 +120,23 @@ def test_mixed_case_headers_and_value_spellings():
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("yes", True), ("YES", True), ("y", True), ("true", True), ("True", True), ("1", True),
-     ("+", True), ("no", False), ("No", False), ("n", False), ("false", False), ("0", False),
-     ("-", False), ("−", False), ("＋", True)],
+    [
+        ("yes", True),
+        ("YES", True),
+        ("y", True),
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("+", True),
+        ("no", False),
+        ("No", False),
+        ("n", False),
+        ("false", False),
+        ("0", False),
+        ("-", False),
+        ("−", False),
+        ("＋", True),
+    ],
 )
 def test_boolean_forms(cell, expected):
     table = _prepare([["p1", "30", "21", "20", "900", "85", cell]])
@@ -108,8 +146,14 @@ def test_boolean_forms(cell, expected):
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("3,756", 3756), ("1,000.5", 1000.5), ("12,345,678", 12345678), (" 900 ", 900),
-     ("１２６０", 1260), ("0", 0)],
+    [
+        ("3,756", 3756),
+        ("1,000.5", 1000.5),
+        ("12,345,678", 12345678),
+        (" 900 ", 900),
+        ("１２６０", 1260),
+        ("0", 0),
+    ],
 )
 def test_number_forms(cell, expected):
     table = _prepare([["p1", "30", "21", "20", cell, "85", "no"]])
@@ -117,8 +161,9 @@ def test_number_forms(cell, expected):
     assert [p.column for p in table.errors] == (["mgso4_total_g"] if expected > 20000 else [])
 
 
-@pytest.mark.parametrize("cell", ["1,2600", "1.260,5", "12,34", "1 260", "abc", "nan", "inf",
-                                  "1e400", "--5", "0x10"])
+@pytest.mark.parametrize(
+    "cell", ["1,2600", "1.260,5", "12,34", "1 260", "abc", "nan", "inf", "1e400", "--5", "0x10"]
+)
 def test_number_forms_rejected(cell):
     table = _prepare([["p1", "30", "21", "20", cell, "85", "no"]])
     assert _lines(table) == [f"t.csv:2:mgso4_total_g: not a number: {cell!r}"]
@@ -127,9 +172,16 @@ def test_number_forms_rejected(cell):
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("never", "never"), ("-", "never"), ("no", "never"), ("", None),
-     ("Before pregnancy", "before_pregnancy"), ("BEFORE  PREGNANCY", "before_pregnancy"),
-     ("before_pregnancy", "before_pregnancy"), ("During pregnancy", "during_pregnancy")],
+    [
+        ("never", "never"),
+        ("-", "never"),
+        ("no", "never"),
+        ("", None),
+        ("Before pregnancy", "before_pregnancy"),
+        ("BEFORE  PREGNANCY", "before_pregnancy"),
+        ("before_pregnancy", "before_pregnancy"),
+        ("During pregnancy", "during_pregnancy"),
+    ],
 )
 def test_smoking_forms(cell, expected):
     table = _prepare([GOOD_ROW + [cell]], MINIMAL_COLUMNS + ["smoking"])
@@ -149,14 +201,17 @@ def test_huge_numbers_are_out_of_range_not_crashes():
 
 # --- located problems ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("bad_yam.csv", "4:yam_percent: not a number: 'low'"),
         ("negative_dose.csv", "4:mgso4_total_g: outside the plausible range 0–20000: '-1,260'"),
         ("duplicate_id.csv", "4:patient_id: duplicate patient_id (first in row 2)"),
-        ("unknown_boolean.csv",
-         "4:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'maybe'"),
+        (
+            "unknown_boolean.csv",
+            "4:fracture: not a yes/no value (use yes/no, true/false, 1/0, +/-): 'maybe'",
+        ),
         ("implausible_age.csv", "4:age_years: outside the plausible range 12–60: '3'"),
         ("missing_yam_column.csv", "1:yam_percent: required column missing"),
     ],
@@ -213,15 +268,15 @@ def test_missing_required_column_is_named(missing):
 def test_missing_bmi_column_names_the_alternative():
     header = [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"] + ["height_cm"]
     table = _prepare([["p1", "30", "20", "900", "85", "no", "160"]], header)
-    assert _lines(table) == ["t.csv:1:bmi_kg_m2: required column missing (give bmi_kg_m2, or "
-                             "height_cm and weight_kg)"]
+    assert _lines(table) == [
+        "t.csv:1:bmi_kg_m2: required column missing (give bmi_kg_m2, or height_cm and weight_kg)"
+    ]
 
 
 @pytest.mark.parametrize("second", ["yam_percent", "YAM (%)"])
 def test_duplicate_column_invalidates_every_row(write_csv, second):
     """Two YAM columns (85 and 65): which is right? No row may be reported on."""
-    path = write_csv([GOOD_ROW + ["65"], ["p2", *GOOD_ROW[1:], "65"]],
-                     MINIMAL_COLUMNS + [second])
+    path = write_csv([GOOD_ROW + ["65"], ["p2", *GOOD_ROW[1:], "65"]], MINIMAL_COLUMNS + [second])
     table = load_input(path)
     assert _lines(table) == [f"{path}:1:yam_percent: duplicate column {second!r}"]
     assert not table.valid.any()
@@ -262,12 +317,18 @@ def test_offending_value_is_truncated_in_messages():
 
 # --- JSON: positions from 1, no header row ---------------------------------------------------
 
+
 def test_json_list_problems_use_positions(tmp_path):
     base = json.loads(INDEX_JSON.read_text("utf-8"))
     good = {k: v for k, v in base.items() if k != "infusions"} | {
-        "mgso4_days": 85, "mgso4_total_g": "3,756"}
-    patients = [good | {"patient_id": "a"}, good | {"patient_id": "b", "yam_percent": "low"},
-                good | {"patient_id": "c"}]
+        "mgso4_days": 85,
+        "mgso4_total_g": "3,756",
+    }
+    patients = [
+        good | {"patient_id": "a"},
+        good | {"patient_id": "b", "yam_percent": "low"},
+        good | {"patient_id": "c"},
+    ]
     path = tmp_path / "cohort.json"
     path.write_text(json.dumps(patients), encoding="utf-8")
     table = load_input(path)
@@ -277,22 +338,35 @@ def test_json_list_problems_use_positions(tmp_path):
 
 def test_json_missing_field_is_reported_per_object(tmp_path):
     path = tmp_path / "p.json"
-    record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
-              "mgso4_total_g": 500, "yam_percent": 85}
-    path.write_text(json.dumps([record | {"fracture": False}, record | {"patient_id": "b"}]),
-                    encoding="utf-8")
+    record = {
+        "patient_id": "a",
+        "age_years": 30,
+        "bmi_kg_m2": 21,
+        "mgso4_days": 10,
+        "mgso4_total_g": 500,
+        "yam_percent": 85,
+    }
+    path.write_text(
+        json.dumps([record | {"fracture": False}, record | {"patient_id": "b"}]), encoding="utf-8"
+    )
     assert _lines(load_input(path)) == [f"{path}:2:fracture: required value missing"]
 
 
-def test_json_yam_percent_null_is_not_measured_and_no_key_anywhere_is_the_missing_column(
-        tmp_path):
+def test_json_yam_percent_null_is_not_measured_and_no_key_anywhere_is_the_missing_column(tmp_path):
     """contract §5 (v2): the column stays required; a null (or an object without the key
     beside others that have it) is "not measured yet"."""
     path = tmp_path / "p.json"
-    record = {"patient_id": "a", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 10,
-              "mgso4_total_g": 500, "fracture": False}
-    path.write_text(json.dumps([record | {"yam_percent": None}, record | {"patient_id": "b"}]),
-                    encoding="utf-8")
+    record = {
+        "patient_id": "a",
+        "age_years": 30,
+        "bmi_kg_m2": 21,
+        "mgso4_days": 10,
+        "mgso4_total_g": 500,
+        "fracture": False,
+    }
+    path.write_text(
+        json.dumps([record | {"yam_percent": None}, record | {"patient_id": "b"}]), encoding="utf-8"
+    )
     assert _lines(load_input(path)) == []
     path.write_text(json.dumps([record, record | {"patient_id": "b"}]), encoding="utf-8")
     assert _lines(load_input(path)) == [f"{path}:1:yam_percent: required column missing"]
@@ -300,19 +374,30 @@ def test_json_yam_percent_null_is_not_measured_and_no_key_anywhere_is_the_missin
 
 def test_json_nested_value_is_located(tmp_path):
     path = tmp_path / "p.json"
-    record = {"patient_id": "a", "age_years": [30], "bmi_kg_m2": 21, "mgso4_days": 10,
-              "mgso4_total_g": 500, "yam_percent": 85, "fracture": False}
+    record = {
+        "patient_id": "a",
+        "age_years": [30],
+        "bmi_kg_m2": 21,
+        "mgso4_days": 10,
+        "mgso4_total_g": 500,
+        "yam_percent": 85,
+        "fracture": False,
+    }
     path.write_text(json.dumps(record), encoding="utf-8")
     assert _lines(load_input(path)) == [
-        f"{path}:1:age_years: expected a single value, not a list or object"]
+        f"{path}:1:age_years: expected a single value, not a list or object"
+    ]
 
 
 # --- derived values --------------------------------------------------------------------------
 
+
 def test_bmi_derived_from_height_and_weight():
     table = load_input(DATA / "height_weight.csv")
-    assert table.frame["bmi_kg_m2"].tolist() == [pytest.approx(47 / 1.6**2, abs=0.005),
-                                                 pytest.approx(45 / 1.5**2, abs=0.005)]
+    assert table.frame["bmi_kg_m2"].tolist() == [
+        pytest.approx(47 / 1.6**2, abs=0.005),
+        pytest.approx(45 / 1.5**2, abs=0.005),
+    ]
     assert table.frame["_derived"].tolist() == ["bmi_kg_m2", "bmi_kg_m2"]
 
 
@@ -353,8 +438,10 @@ def test_mgso4_totals_derived_from_index_case_infusions():
 
 
 def test_infusions_over_midnight_count_each_calendar_day():
-    infusions = [{"start": "2020-03-01T22:00:00", "end": "2020-03-02T02:00:00", "rate_g_per_h": 2},
-                 {"start": "2020-03-04T00:00:00", "end": "2020-03-05T00:00:00", "rate_g_per_h": 1}]
+    infusions = [
+        {"start": "2020-03-01T22:00:00", "end": "2020-03-02T02:00:00", "rate_g_per_h": 2},
+        {"start": "2020-03-04T00:00:00", "end": "2020-03-05T00:00:00", "rate_g_per_h": 1},
+    ]
     assert summarise_infusions(infusions, "x.json", 1) == (_independent_totals(infusions), [])
     assert _independent_totals(infusions) == (3, 32.0)  # 1, 2 and 4 March; 8 g + 24 g
 
@@ -362,14 +449,26 @@ def test_infusions_over_midnight_count_each_calendar_day():
 @pytest.mark.parametrize(
     ("infusion", "column", "message"),
     [
-        ({"start": "yesterday", "end": "2020-03-02T00:00:00", "rate_g_per_h": 1},
-         "infusions[1].start", "not an ISO date-time"),
-        ({"start": "2020-03-02T00:00:00", "end": "2020-03-01T00:00:00", "rate_g_per_h": 1},
-         "infusions[1].end", "ends before it starts"),
-        ({"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": 200},
-         "infusions[1].rate_g_per_h", "must be a number from 0 to 20"),
-        ({"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": "2"},
-         "infusions[1].rate_g_per_h", "must be a number from 0 to 20"),
+        (
+            {"start": "yesterday", "end": "2020-03-02T00:00:00", "rate_g_per_h": 1},
+            "infusions[1].start",
+            "not an ISO date-time",
+        ),
+        (
+            {"start": "2020-03-02T00:00:00", "end": "2020-03-01T00:00:00", "rate_g_per_h": 1},
+            "infusions[1].end",
+            "ends before it starts",
+        ),
+        (
+            {"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": 200},
+            "infusions[1].rate_g_per_h",
+            "must be a number from 0 to 20",
+        ),
+        (
+            {"start": "2020-03-01T00:00:00", "end": "2020-03-02T00:00:00", "rate_g_per_h": "2"},
+            "infusions[1].rate_g_per_h",
+            "must be a number from 0 to 20",
+        ),
     ],
 )
 def test_bad_infusion_is_located(infusion, column, message):
@@ -380,7 +479,9 @@ def test_bad_infusion_is_located(infusion, column, message):
 
 def test_infusions_must_be_a_list():
     assert summarise_infusions({"start": "x"}, "x.json", 1) == (
-        None, [Problem("x.json", 1, "infusions", "must be a non-empty list of infusions")])
+        None,
+        [Problem("x.json", 1, "infusions", "must be a non-empty list of infusions")],
+    )
 
 
 def test_given_totals_win_over_infusions(tmp_path):
@@ -395,9 +496,13 @@ def test_given_totals_win_over_infusions(tmp_path):
 
 def test_infusion_days_span_is_independent_of_timezone_suffix():
     start = datetime(2020, 3, 1, 23, 0)
-    infusions = [{"start": start.isoformat() + "+09:00",
-                  "end": (start + timedelta(hours=2)).isoformat() + "+09:00",
-                  "rate_g_per_h": 1.5}]
+    infusions = [
+        {
+            "start": start.isoformat() + "+09:00",
+            "end": (start + timedelta(hours=2)).isoformat() + "+09:00",
+            "rate_g_per_h": 1.5,
+        }
+    ]
     assert summarise_infusions(infusions, "x.json", 1) == ((2, 3.0), [])
 
 
@@ -407,26 +512,70 @@ def test_json_object_with_only_infusions_is_located(tmp_path):
     path.write_text(json.dumps({"infusions": infusions}), encoding="utf-8")
     table = load_input(path)
     assert [(p.row, p.column) for p in table.problems] == [
-        (1, "age_years"), (1, "bmi_kg_m2"), (1, "fracture"), (1, "patient_id"),
-        (1, "yam_percent")]  # the MgSO4 totals came from the infusions
+        (1, "age_years"),
+        (1, "bmi_kg_m2"),
+        (1, "fracture"),
+        (1, "patient_id"),
+        (1, "yam_percent"),
+    ]  # the MgSO4 totals came from the infusions
     assert _value(table, "mgso4_days") == 85
 
 
 # --- robustness: whatever the content, a located problem or an InputError, never a crash -----
 
 _CELLS = st.one_of(
-    st.sampled_from(["", " ", "-", "+", "yes", "no", "3,756", "1,2", "1e999", "nan", "−5",
-                     "Before pregnancy", "T7;T12", "2020-06-10", "２０", "0x1", "\x00", "'",
-                     '"', "=1+1", "髙橋"]),
-    st.text(max_size=8))
-_KEYS = st.sampled_from(MINIMAL_COLUMNS + ["height_cm", "weight_kg", "smoking", "z_score",
-                                           "dxa_date", "gravida", "para", "infusions", "x"])
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "-",
+            "+",
+            "yes",
+            "no",
+            "3,756",
+            "1,2",
+            "1e999",
+            "nan",
+            "−5",
+            "Before pregnancy",
+            "T7;T12",
+            "2020-06-10",
+            "２０",
+            "0x1",
+            "\x00",
+            "'",
+            '"',
+            "=1+1",
+            "髙橋",
+        ]
+    ),
+    st.text(max_size=8),
+)
+_KEYS = st.sampled_from(
+    MINIMAL_COLUMNS
+    + [
+        "height_cm",
+        "weight_kg",
+        "smoking",
+        "z_score",
+        "dxa_date",
+        "gravida",
+        "para",
+        "infusions",
+        "x",
+    ]
+)
 _JSON = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
-              st.floats(allow_nan=False, allow_infinity=False), _CELLS),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(_KEYS, inner, max_size=6)),
-    max_leaves=15)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**20), 10**20),
+        st.floats(allow_nan=False, allow_infinity=False),
+        _CELLS,
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=6)),
+    max_leaves=15,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -438,8 +587,10 @@ def test_any_json_gives_problems_or_input_error(tmp_path_factory, document):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(header=st.lists(_KEYS, min_size=1, max_size=8),
-       cells=st.lists(st.lists(_CELLS, max_size=9), max_size=4))
+@given(
+    header=st.lists(_KEYS, min_size=1, max_size=8),
+    cells=st.lists(st.lists(_CELLS, max_size=9), max_size=4),
+)
 def test_any_csv_gives_problems_or_input_error(tmp_path_factory, header, cells):
     path = tmp_path_factory.getbasetemp() / "fuzz.csv"
     with path.open("w", encoding="utf-8", newline="") as stream:
@@ -466,6 +617,6 @@ def _load_or_input_error(path) -> None:
     error_rows = {p.row for p in table.errors}
     header_error = path.suffix == ".csv" and 1 in error_rows
     assert header_error or invalid_rows <= error_rows  # every rejected row says why
-    assert not valid_rows & error_rows                  # a valid row is never reported
+    assert not valid_rows & error_rows  # a valid row is never reported
     if header_error:
         assert not valid_rows

@@ -65,8 +65,14 @@ class RiskRule:
         english = getattr(self, field)
         if english is None:
             return None
-        return i18n.pick({key.rsplit("_", 1)[1]: value for key, value in self.translations
-                          if key.startswith(field + "_")}, english)
+        return i18n.pick(
+            {
+                key.rsplit("_", 1)[1]: value
+                for key, value in self.translations
+                if key.startswith(field + "_")
+            },
+            english,
+        )
 
     @property
     def condition(self) -> str:
@@ -105,8 +111,10 @@ class RecommendationRule:
     def variants_i18n(self) -> tuple[tuple[str, str, dict[str, str]], ...]:
         """(fact, English text, {language: text}) per variant."""
         texts = self.variant_texts or ((),) * len(self.variants)
-        return tuple((when, text, dict(other))
-                     for (when, text), other in zip(self.variants, texts, strict=True))
+        return tuple(
+            (when, text, dict(other))
+            for (when, text), other in zip(self.variants, texts, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -173,8 +181,10 @@ def _name_override(shipped: dict, merged: dict, override: dict) -> dict:
     ``<version>+local.<digest>``, even if it gives the shipped version itself: its outputs
     can never pass as the shipped rules (issue 16). A renamed rule set keeps its version."""
     content = {k: v for k, v in merged.items() if k not in ("name", "version")}
-    if content == {k: v for k, v in shipped.items() if k not in ("name", "version")} or \
-            str(merged["name"]).strip().casefold() != str(shipped["name"]).casefold():
+    if (
+        content == {k: v for k, v in shipped.items() if k not in ("name", "version")}
+        or str(merged["name"]).strip().casefold() != str(shipped["name"]).casefold()
+    ):
         return merged
     basis = override if "version" not in override else content
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:8]
@@ -192,6 +202,7 @@ def _unique_pairs(source: Path):
                 raise RulesError(f"{source}: duplicate key {key!r}")
             found[key] = value
         return found
+
     return pairs
 
 
@@ -202,8 +213,11 @@ def _read_override(path: Path) -> dict[str, Any]:
         raise RulesError(f"{path}: cannot read rules file ({exc})") from None
     kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     try:
-        data = json.loads(text, object_pairs_hook=_unique_pairs(path)) if kind == "JSON" \
+        data = (
+            json.loads(text, object_pairs_hook=_unique_pairs(path))
+            if kind == "JSON"
             else tomllib.loads(text)
+        )
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise RulesError(f"{path}: not valid {kind}: {exc}") from None
     except RecursionError:
@@ -216,13 +230,26 @@ def _read_override(path: Path) -> dict[str, Any]:
 # Keys any risk rule or recommendation may set (not only those the shipped entry happens to
 # use: adding a caveat to low_bmi, or a flag to dxa_follow_up, is a valid override).
 _ENTRY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "risk": {"label": str, "input": str, "operator": str, "threshold": (int, float, str),
-             "unit": str, "evidence": str, "caveat": str,
-             **{f"{k}_{lang}": str for k in ("label", "evidence", "caveat")
-                for lang in TRANSLATED}},
-    "recommendations": {"text": str, "statuses": list, "flags": list, "requires_flag": str,
-                        "facts": list, "requires": list, "variants": list,
-                        **{f"text_{lang}": str for lang in TRANSLATED}},
+    "risk": {
+        "label": str,
+        "input": str,
+        "operator": str,
+        "threshold": (int, float, str),
+        "unit": str,
+        "evidence": str,
+        "caveat": str,
+        **{f"{k}_{lang}": str for k in ("label", "evidence", "caveat") for lang in TRANSLATED},
+    },
+    "recommendations": {
+        "text": str,
+        "statuses": list,
+        "flags": list,
+        "requires_flag": str,
+        "facts": list,
+        "requires": list,
+        "variants": list,
+        **{f"text_{lang}": str for lang in TRANSLATED},
+    },
 }
 _TYPE_NAMES = {str: "text", list: "a list of text", bool: "true or false"}
 
@@ -254,8 +281,9 @@ def _check_entry(override: dict, allowed: dict, base: dict, source: str, prefix:
         _check_type(value, expected, source, prefix + key, base.get(key))
 
 
-def _check_type(value: object, expected: type | tuple[type, ...], source: str, dotted: str,
-                default: object) -> None:
+def _check_type(
+    value: object, expected: type | tuple[type, ...], source: str, dotted: str, default: object
+) -> None:
     kinds = expected if isinstance(expected, tuple) else (expected,)
     if float in kinds or int in kinds:
         kinds = (*kinds, int, float)
@@ -263,8 +291,13 @@ def _check_type(value: object, expected: type | tuple[type, ...], source: str, d
     if ok and isinstance(value, list):
         ok = all(isinstance(item, str) for item in value) or dotted.endswith(".variants")
     if not ok:
-        wanted = "a number" if int in kinds and str not in kinds else \
-            "a number or text" if int in kinds else _TYPE_NAMES.get(kinds[0], kinds[0].__name__)
+        wanted = (
+            "a number"
+            if int in kinds and str not in kinds
+            else "a number or text"
+            if int in kinds
+            else _TYPE_NAMES.get(kinds[0], kinds[0].__name__)
+        )
         raise RulesError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
 
 
@@ -286,8 +319,11 @@ def _merge(base: dict, override: dict) -> dict:
 def _translation_keys(doc: object) -> object:
     """``doc`` without the per-language texts (``label_ja``, ``text_ja`` ...)."""
     if isinstance(doc, dict):
-        return {k: _translation_keys(v) for k, v in doc.items()
-                if not any(k.endswith(f"_{lang}") for lang in TRANSLATED)}
+        return {
+            k: _translation_keys(v)
+            for k, v in doc.items()
+            if not any(k.endswith(f"_{lang}") for lang in TRANSLATED)
+        }
     if isinstance(doc, list):
         return [_translation_keys(v) for v in doc]
     return doc
@@ -300,101 +336,137 @@ def _number(doc: dict, key: str, source: str, where: str) -> float:
     return float(value)
 
 
-def _bounded(doc: dict, key: str, bounds: tuple[float, float], source: str,
-             where: str) -> float:
+def _bounded(doc: dict, key: str, bounds: tuple[float, float], source: str, where: str) -> float:
     value = _number(doc, key, source, where)
     if not bounds[0] <= value <= bounds[1]:
-        raise RulesError(f"{source}: '{where}{key}' {value:g} is outside {bounds[0]:g}–"
-                         f"{bounds[1]:g}")
+        raise RulesError(
+            f"{source}: '{where}{key}' {value:g} is outside {bounds[0]:g}–{bounds[1]:g}"
+        )
     return value
 
 
 def _build(doc: dict[str, Any], source: str) -> RuleSet:
     if doc.get("criteria") not in CRITERIA:
-        raise RulesError(f"{source}: criteria must be one of {', '.join(CRITERIA)}, "
-                         f"not {doc.get('criteria')!r}")
+        raise RulesError(
+            f"{source}: criteria must be one of {', '.join(CRITERIA)}, not {doc.get('criteria')!r}"
+        )
     bone = doc["bone_status"]
     osteo = _number(bone, "yam_osteoporosis_max_pct", source, "bone_status.")
     normal = _number(bone, "yam_normal_min_pct", source, "bone_status.")
     yam = COLUMNS["yam_percent"]
     if not yam.low <= osteo < normal <= yam.high:
-        raise RulesError(f"{source}: need {yam.low:g} <= bone_status.yam_osteoporosis_max_pct "
-                         f"({osteo:g}) < bone_status.yam_normal_min_pct ({normal:g}) <= "
-                         f"{yam.high:g} (the plausible YAM range)")
+        raise RulesError(
+            f"{source}: need {yam.low:g} <= bone_status.yam_osteoporosis_max_pct "
+            f"({osteo:g}) < bone_status.yam_normal_min_pct ({normal:g}) <= "
+            f"{yam.high:g} (the plausible YAM range)"
+        )
     t_osteo = _number(bone, "t_score_osteoporosis_max", source, "bone_status.")
     if not -8 <= t_osteo <= -1:
-        raise RulesError(f"{source}: need -8 <= bone_status.t_score_osteoporosis_max "
-                         f"({t_osteo:g}) <= -1")
+        raise RulesError(
+            f"{source}: need -8 <= bone_status.t_score_osteoporosis_max ({t_osteo:g}) <= -1"
+        )
     z_max = _bounded(doc["iscd"], "z_below_expected_max", _Z_RANGE, source, "iscd.")
     dq = doc["data_quality"]
-    max_per_day = _bounded(dq, "mgso4_max_g_per_day", _MAX_PER_DAY_RANGE_G, source,
-                           "data_quality.")
-    allowance = _bounded(dq, "mgso4_loading_allowance_g", _ALLOWANCE_RANGE_G, source,
-                         "data_quality.")
+    max_per_day = _bounded(dq, "mgso4_max_g_per_day", _MAX_PER_DAY_RANGE_G, source, "data_quality.")
+    allowance = _bounded(
+        dq, "mgso4_loading_allowance_g", _ALLOWANCE_RANGE_G, source, "data_quality."
+    )
     risk_rules = tuple(_risk_rule(rid, spec, source) for rid, spec in doc["risk"].items())
-    recs = tuple(_recommendation(rid, spec, {r.rule_id for r in risk_rules}, source)
-                 for rid, spec in doc["recommendations"].items())
+    recs = tuple(
+        _recommendation(rid, spec, {r.rule_id for r in risk_rules}, source)
+        for rid, spec in doc["recommendations"].items()
+    )
     secondary = tuple(doc.get("secondary_causes", {}).get("rules", ()))
     unknown = [r for r in secondary if r not in {rule.rule_id for rule in risk_rules}]
     if unknown:
-        raise RulesError(f"{source}: 'secondary_causes.rules' names {unknown[0]!r}, which is not "
-                         "a risk rule id")
+        raise RulesError(
+            f"{source}: 'secondary_causes.rules' names {unknown[0]!r}, which is not a risk rule id"
+        )
     # The digest covers the rules and their English words; the translations have their own
     # (a report's resume key adds it for a language other than English).
     canonical = json.dumps(_translation_keys(doc), sort_keys=True, ensure_ascii=False).encode()
     everything = json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()
     return RuleSet(
-        name=str(doc["name"]), version=str(doc["version"]), criteria=doc["criteria"],
-        yam_osteoporosis_max_pct=osteo, yam_normal_min_pct=normal, t_osteoporosis_max=t_osteo,
+        name=str(doc["name"]),
+        version=str(doc["version"]),
+        criteria=doc["criteria"],
+        yam_osteoporosis_max_pct=osteo,
+        yam_normal_min_pct=normal,
+        t_osteoporosis_max=t_osteo,
         z_below_expected_max=z_max,
-        bone_evidence=bone["evidence"] if doc["criteria"] == "jos2012"
-        else str(bone["evidence_jos2000"]), iscd_evidence=doc["iscd"]["evidence"],
-        mgso4_max_g_per_day=max_per_day, mgso4_loading_allowance_g=allowance,
-        risk_rules=risk_rules, recommendations=recs, secondary_cause_rules=secondary, data=doc,
+        bone_evidence=bone["evidence"]
+        if doc["criteria"] == "jos2012"
+        else str(bone["evidence_jos2000"]),
+        iscd_evidence=doc["iscd"]["evidence"],
+        mgso4_max_g_per_day=max_per_day,
+        mgso4_loading_allowance_g=allowance,
+        risk_rules=risk_rules,
+        recommendations=recs,
+        secondary_cause_rules=secondary,
+        data=doc,
         digest=hashlib.sha256(canonical).hexdigest(),
         translations_digest=hashlib.sha256(everything).hexdigest(),
-        bone_evidence_texts=_texts(bone, "evidence" if doc["criteria"] == "jos2012"
-                                   else "evidence_jos2000"),
+        bone_evidence_texts=_texts(
+            bone, "evidence" if doc["criteria"] == "jos2012" else "evidence_jos2000"
+        ),
         iscd_evidence_texts=_texts(doc["iscd"], "evidence"),
     )
 
 
 def _texts(spec: dict, key: str) -> tuple[tuple[str, str], ...]:
     """(("ja", spec["<key>_ja"]),) for each translated language present."""
-    return tuple((lang, str(spec[f"{key}_{lang}"])) for lang in TRANSLATED
-                 if f"{key}_{lang}" in spec)
+    return tuple(
+        (lang, str(spec[f"{key}_{lang}"])) for lang in TRANSLATED if f"{key}_{lang}" in spec
+    )
 
 
-def _recommendation(rec_id: str, spec: dict, rule_ids: set[str],
-                    source: str) -> RecommendationRule:
+def _recommendation(rec_id: str, spec: dict, rule_ids: set[str], source: str) -> RecommendationRule:
     where = f"recommendations.{rec_id}."
     statuses, flags = tuple(spec.get("statuses", ())), tuple(spec.get("flags", ()))
     requires = spec.get("requires_flag")
     for status in statuses:
         if status not in _STATUSES:
-            raise RulesError(f"{source}: '{where}statuses' has {status!r}; use "
-                             f"{', '.join(_STATUSES)}")
+            raise RulesError(
+                f"{source}: '{where}statuses' has {status!r}; use {', '.join(_STATUSES)}"
+            )
     for flag in (*flags, *([requires] if requires else [])):
         if flag not in rule_ids:
-            raise RulesError(f"{source}: '{where.rstrip('.')}' names {flag!r}, which is not a "
-                             "risk rule id")
+            raise RulesError(
+                f"{source}: '{where.rstrip('.')}' names {flag!r}, which is not a risk rule id"
+            )
     facts, needs = tuple(spec.get("facts", ())), tuple(spec.get("requires", ()))
     variants, variant_texts = [], []
     allowed = {"when", "text", *(f"text_{lang}" for lang in TRANSLATED)}
     for variant in spec.get("variants", ()):
-        if not (isinstance(variant, dict) and {"when", "text"} <= set(variant) <= allowed
-                and all(isinstance(v, str) for v in variant.values())):
-            raise RulesError(f"{source}: '{where}variants' entries must be tables of "
-                             "'when' (a fact) and 'text' (and 'text_ja')")
+        if not (
+            isinstance(variant, dict)
+            and {"when", "text"} <= set(variant) <= allowed
+            and all(isinstance(v, str) for v in variant.values())
+        ):
+            raise RulesError(
+                f"{source}: '{where}variants' entries must be tables of "
+                "'when' (a fact) and 'text' (and 'text_ja')"
+            )
         variants.append((variant["when"], variant["text"]))
         variant_texts.append(_texts(variant, "text"))
     for fact in (*facts, *needs, *(w for w, _ in variants)):
         if fact not in FACTS:
-            raise RulesError(f"{source}: '{where.rstrip('.')}' names {fact!r}, which is not a "
-                             f"fact; use {', '.join(FACTS)}")
-    return RecommendationRule(rec_id, str(spec["text"]), statuses, flags, requires, facts,
-                              needs, tuple(variants), _texts(spec, "text"),
-                              tuple(variant_texts))
+            raise RulesError(
+                f"{source}: '{where.rstrip('.')}' names {fact!r}, which is not a "
+                f"fact; use {', '.join(FACTS)}"
+            )
+    return RecommendationRule(
+        rec_id,
+        str(spec["text"]),
+        statuses,
+        flags,
+        requires,
+        facts,
+        needs,
+        tuple(variants),
+        _texts(spec, "text"),
+        tuple(variant_texts),
+    )
 
 
 def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
@@ -405,11 +477,13 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
     column = COLUMNS.get(str(spec.get("input")))
     if column is None:
         raise RulesError(f"{source}: '{where}input' {spec.get('input')!r} is not an input column")
-    kinds = {"is_true": ("boolean",), "!=": ("smoking", "text")}.get(operator,
-                                                                       ("number", "integer"))
+    kinds = {"is_true": ("boolean",), "!=": ("smoking", "text")}.get(
+        operator, ("number", "integer")
+    )
     if column.kind not in kinds:
-        raise RulesError(f"{source}: '{where}operator' {operator!r} does not fit "
-                         f"{column.name} ({column.kind})")
+        raise RulesError(
+            f"{source}: '{where}operator' {operator!r} does not fit {column.name} ({column.kind})"
+        )
     threshold = spec.get("threshold")
     if operator == "is_true":
         if threshold is not None:
@@ -419,22 +493,39 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
             raise RulesError(f"{source}: '{where}threshold' must be text for '!='")
         allowed = sorted(set(SMOKING_WORDS.values()))
         if column.kind == "smoking" and threshold not in allowed:  # "Never" flagged everyone
-            raise RulesError(f"{source}: '{where}threshold' {threshold!r} is not a smoking "
-                             f"status; use one of {', '.join(allowed)}")
+            raise RulesError(
+                f"{source}: '{where}threshold' {threshold!r} is not a smoking "
+                f"status; use one of {', '.join(allowed)}"
+            )
     else:
         threshold = _number(spec, "threshold", source, where)
         if threshold < 0 <= (column.low or 0):
             raise RulesError(f"{source}: '{where}threshold' must not be negative ({threshold:g})")
         if column.kind == "integer" and not threshold.is_integer():  # 1e-300 days
-            raise RulesError(f"{source}: '{where}threshold' must be a whole number for "
-                             f"{column.name}, not {threshold:g}")
+            raise RulesError(
+                f"{source}: '{where}threshold' must be a whole number for "
+                f"{column.name}, not {threshold:g}"
+            )
         if column.low is not None and not column.low <= threshold <= column.high:
-            raise RulesError(f"{source}: '{where}threshold' {threshold:g} is outside the "
-                             f"plausible range of {column.name} ({column.low:g}–"
-                             f"{column.high:g})")
-    translations = tuple((f"{key}_{lang}", str(spec[f"{key}_{lang}"]))
-                         for key in ("label", "evidence", "caveat") for lang in TRANSLATED
-                         if f"{key}_{lang}" in spec)
-    return RiskRule(rule_id, str(spec["label"]), str(spec["input"]), operator, threshold,
-                    str(spec.get("unit", "")), str(spec["evidence"]), spec.get("caveat"),
-                    translations)
+            raise RulesError(
+                f"{source}: '{where}threshold' {threshold:g} is outside the "
+                f"plausible range of {column.name} ({column.low:g}–"
+                f"{column.high:g})"
+            )
+    translations = tuple(
+        (f"{key}_{lang}", str(spec[f"{key}_{lang}"]))
+        for key in ("label", "evidence", "caveat")
+        for lang in TRANSLATED
+        if f"{key}_{lang}" in spec
+    )
+    return RiskRule(
+        rule_id,
+        str(spec["label"]),
+        str(spec["input"]),
+        operator,
+        threshold,
+        str(spec.get("unit", "")),
+        str(spec["evidence"]),
+        spec.get("caveat"),
+        translations,
+    )
