@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
 from reportgen.i18n import N_, _
 from reportgen.labs import Interval, lab_results
-from reportgen.models import Assessment, BoneStatus, RuleResult
+from reportgen.models import Assessment, BoneStatus, RuleResult, optional_float
 from reportgen.risk import (
     evaluate_rules,
     page1_statements,
@@ -27,6 +28,7 @@ from reportgen.risk import (
     secondary_causes,
 )
 from reportgen.rules import RuleSet
+from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
 
 JSON_SCHEMA_VERSION = "2"
@@ -78,13 +80,13 @@ def assess_record(
     fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     yam = record.get("yam_percent")
     finding = classify_bone_status(
-        None if yam is None else float(yam),
+        optional_float(yam),
         bool(record["fracture"]),
         rules,
-        t_score=record.get("t_score"),
+        t_score=optional_float(record.get("t_score")),
         fractures=fractures,
     )
-    iscd = iscd_statement(record.get("z_score"), rules)
+    iscd = iscd_statement(optional_float(record.get("z_score")), rules)
     results = evaluate_rules(record, rules)
     quality = quality_flags(record, rules, fractures) + list(follow_up.quality if follow_up else ())
     secondary = secondary_causes(results, rules)
@@ -132,17 +134,17 @@ def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
     infusions, as_of = record.get("_infusions"), record.get("_as_of")
     if not infusions or not as_of:
         return None
-    threshold = float(rules.risk_rule("mgso4_high_cumulative_dose").threshold)
+    threshold = float(cast(float, rules.risk_rule("mgso4_high_cumulative_dose").threshold))
     return exposure_so_far(stored_infusions(record), datetime.fromisoformat(str(as_of)), threshold)
 
 
 def _follow_up(
     record: dict[str, object], rules: RuleSet, dxa: DxaSettings | None
 ) -> FollowUp | None:
-    scans = record.get("_scans")
+    scans = cast("list[Scan] | None", record.get("_scans"))
     if not scans:
         return None
-    return assess_scans(record, list(scans), rules, dxa or DxaSettings())  # type: ignore[arg-type]
+    return assess_scans(record, list(scans), rules, dxa or DxaSettings())
 
 
 def assessment_json(
@@ -219,7 +221,8 @@ def assessment_json(
         ],
         "input": {k: _json_value(v) for k, v in given.items() if not k.startswith("_")},
         "infusions": [
-            {"start": a, "end": b, "rate_g_per_h": r} for a, b, r in record.get("_infusions") or ()
+            {"start": a, "end": b, "rate_g_per_h": r}
+            for a, b, r in cast("Iterable[tuple]", record.get("_infusions") or ())
         ]
         or None,
         "source": {"file": source_name, "row": record.get("_row")},

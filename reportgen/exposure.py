@@ -8,8 +8,9 @@ high-dose threshold (None when not infusing or already past it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 Infusion = tuple[datetime, datetime | None, float]  # start, end (None = running), g/h
 
@@ -23,9 +24,10 @@ def parse_as_of(text: str) -> datetime:
 def stored_infusions(record: Mapping[str, object]) -> list[Infusion]:
     """The infusion record as ``prepare_table`` stores it on a row (``_infusions``: ISO start,
     ISO end or None while running, g/h), parsed."""
+    stored = cast("Iterable[tuple[str, str | None, float]]", record.get("_infusions") or ())
     return [
         (datetime.fromisoformat(a), datetime.fromisoformat(b) if b else None, float(r))
-        for a, b, r in record.get("_infusions") or ()
+        for a, b, r in stored
     ]
 
 
@@ -36,7 +38,7 @@ def clipped(
     out = []
     for start, end, rate in infusions:
         stop = end if end is not None else as_of
-        if as_of is not None:
+        if as_of is not None and stop is not None:
             stop = min(stop, as_of)
         if stop is not None and stop > start:
             out.append((start, stop, rate))

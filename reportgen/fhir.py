@@ -98,8 +98,8 @@ def document_reference(
     codes = DOCUMENT_CODES[profile]
     in_bundle = binary_url is not None
     patient_id = str(document["patient_id"])
-    attachment = {"contentType": "application/pdf", "language": org.language}
-    if in_bundle:
+    attachment: dict[str, object] = {"contentType": "application/pdf", "language": org.language}
+    if binary_url is not None:
         attachment["url"] = binary_url
     else:
         attachment["data"] = base64.b64encode(pdf).decode("ascii")

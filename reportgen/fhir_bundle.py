@@ -287,7 +287,7 @@ def _observations(
 
 
 def _risk_component(rule: dict) -> dict:
-    component = {
+    component: dict[str, object] = {
         "code": {
             "coding": [
                 coding((LOCAL_RISK_RULE, str(rule["id"]), str(rule.get("label") or rule["id"])))

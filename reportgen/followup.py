@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
+from typing import cast
 
 from reportgen.classify import classify_bone_status
 from reportgen.fractures import read_fractures
@@ -231,22 +232,15 @@ def status_at(
     if not candidates:
         return None
     fractures = read_fractures(fracture, fracture_sites)
-    findings = [
-        (
-            classify_bone_status(
-                float(s.yam_percent),
-                bool(fracture),
-                rules,  # type: ignore[arg-type]
-                t_score=s.t_score,
-                fractures=fractures,
-            ),
-            s,
+    findings = []
+    for scan in candidates:
+        yam = cast(float, scan.yam_percent)  # candidates have a %YAM
+        finding = classify_bone_status(
+            yam, bool(fracture), rules, t_score=scan.t_score, fractures=fractures
         )
-        for s in candidates
-    ]
-    finding, scan = max(
-        findings,
-        key=lambda fs: (fs[0].status.severity, -fs[1].yam_percent, -site_order(fs[1].site)[0]),
+        findings.append((finding, yam, scan))
+    finding, _, scan = max(
+        findings, key=lambda f: (f[0].status.severity, -f[1], -site_order(f[2].site)[0])
     )
     return ScanStatus(scan.scan_date, finding, scan)
 

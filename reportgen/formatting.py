@@ -31,7 +31,7 @@ def _missing(value: object) -> bool:
 
 def half_up(value: float | None, decimals: int = 1, *, minus: str = MINUS) -> str:
     """Round half up with thousands separators (``1,552.0``); never "−0.0"; None/NaN -> "—"."""
-    if _missing(value):
+    if value is None or _missing(value):
         return DASH
     quantum = Decimal(1).scaleb(-decimals)
     # round() first drops binary noise: a mean of 19.949999999999996 is 19.95.
@@ -48,7 +48,7 @@ def number(value: float | None, decimals: int | None = None) -> str:
     Without ``decimals``: whole numbers without a decimal point, others to at most two
     decimals (trailing zeros dropped).
     """
-    if _missing(value):
+    if value is None or _missing(value):
         return DASH
     if decimals is not None:
         return half_up(value, decimals)
@@ -95,7 +95,7 @@ def count(value: int | None) -> str:
 
 def p_value(p: float | None) -> str:
     """``0.26``, ``0.02``, ``0.004``, ``< 0.001`` (the same in a sentence and a table cell)."""
-    if _missing(p):
+    if p is None or _missing(p):
         return DASH
     if p < 0.001:
         return f"<{NBSP}0.001"
@@ -132,14 +132,15 @@ def date_text(value: object, lang: str | None = None) -> str:
     a date-time ``2020年5月26日 14:30``; an ISO text date is read and written the same way."""
     if _lang(lang) == "ja":
         if isinstance(value, str):
+            text = value
             try:
                 value = (
-                    datetime.fromisoformat(value)
-                    if "T" in value or " " in value
-                    else date.fromisoformat(value)
+                    datetime.fromisoformat(text)
+                    if "T" in text or " " in text
+                    else date.fromisoformat(text)
                 )
             except ValueError:
-                return value
+                return text
         if isinstance(value, datetime):
             return f"{_japanese_date(value.date(), i18n.calendar())} {value:%H:%M}"
         if isinstance(value, date):

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import tomllib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from reportgen import formatting as fmt
 from reportgen.errors import ReportError
@@ -275,12 +276,18 @@ def lab_results(
     MgSO4 was infusing read against the therapeutic range."""
     intervals = intervals or default_intervals()
     infusing_on = _infusion_days(record)
-    draws = [dict(d) for d in record.get("_lab_draws") or ()]
+    stored = cast("Iterable[Mapping[str, object]]", record.get("_lab_draws") or ())
+    draws: list[dict[str, Any]] = [dict(d) for d in stored]
     for test in LAB_TESTS.values():
         value = record.get(test.column)
         if value is not None:
             draws.append(
-                {"test": test.test, "date": None, "value": float(value), "unit": test.unit}
+                {
+                    "test": test.test,
+                    "date": None,
+                    "value": float(cast("float", value)),
+                    "unit": test.unit,
+                }
             )
     albumin = {d["date"]: d["value"] for d in draws if d["test"] == "albumin"}
     out = []
@@ -436,6 +443,7 @@ def load_lab_draws(
         if len(problems) > where:
             bad_ids.add(pid)
             continue
+        assert test is not None  # an unknown test is a problem above
         iso = day.date().isoformat()
         if (pid, test.test, iso) in seen:
             problems.append(

@@ -134,3 +134,8 @@ class Assessment:
     @property
     def not_assessed(self) -> list[str]:
         return [r.rule_id for r in self.rule_results if r.state is FlagState.NOT_ASSESSED]
+
+
+def optional_float(value: object) -> float | None:
+    """A validated record's number cell as a float; None stays None ("not recorded")."""
+    return None if value is None else float(value)  # type: ignore[arg-type]

@@ -180,7 +180,7 @@ def patient_dates(frame: pd.DataFrame) -> dict[str, PatientDates]:
             continue
         age = _cell(frame, index, "age_years")
         reference = _cell(frame, index, "delivery_date") or _cell(frame, index, "dxa_date")
-        out[str(pid)] = PatientDates(None if age is None else float(age), _as_date(reference))
+        out[str(pid)] = PatientDates(_float(age), _as_date(reference))
     return out
 
 
@@ -356,7 +356,8 @@ def _check_row(
     pid = None if values["patient_id"] is None else str(values["patient_id"])
     if pid is not None and pid not in patients:
         problems.append(problem("patient_id", f"not in the main input: {pid!r}"))
-    site, excluded = None, ()
+    site: str | None = None
+    excluded: tuple[str, ...] = ()
     if values["site"] is not None:
         try:
             site = parse_site(str(values["site"]))
@@ -391,8 +392,11 @@ def _check_row(
     return Scan(
         scan_date,
         site,
-        float(values["bmd_g_cm2"]),  # type: ignore[arg-type]
-        *(_float(values[k]) for k in ("yam_percent", "age_matched_percent", "t_score", "z_score")),
+        float(values["bmd_g_cm2"]),  # type: ignore[arg-type]  # validated above
+        yam_percent=_float(values["yam_percent"]),
+        age_matched_percent=_float(values["age_matched_percent"]),
+        t_score=_float(values["t_score"]),
+        z_score=_float(values["z_score"]),
         device=None if device is None else " ".join(str(device).split()),
         excluded_vertebrae=excluded,
         row=row,

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -65,7 +66,7 @@ class SendResult:
     error: str | None = None
 
     def as_record(self, base_url: str, at: str) -> dict:
-        record = {"server": base_url, "status": self.status, "at": at}
+        record: dict[str, object] = {"server": base_url, "status": self.status, "at": at}
         if self.http_status is not None:
             record["http_status"] = self.http_status
         if self.document_reference:
@@ -149,7 +150,7 @@ def send_outdir(
                 if on_result:
                     on_result(result)
         finally:
-            if owned:
+            if owned and client is not None:
                 client.close()
         if not dry_run:
             _record(outdir, results, base)
@@ -282,7 +283,7 @@ def _resolve_references(bundle: dict, conn: _Connection) -> dict:
                 f"{reference}; nothing sent (the record must exist, exactly once)"
             )
         resolved[reference] = f"{matches[0]['resourceType']}/{matches[0]['id']}"
-    return _rewrite(bundle, resolved)
+    return cast(dict, _rewrite(bundle, resolved))
 
 
 def _conditional_references(node: object) -> set[str]:
@@ -339,7 +340,8 @@ def _created(name: str, response: httpx.Response) -> SendResult:
             f"unexpected answer (HTTP {response.status_code}, "
             f"{body.get('resourceType') or 'no resource'}), not a transaction-response"
         )
-    entries, document = [], None
+    entries: list[dict[str, str | None]] = []
+    document = None
     for item in body.get("entry") or []:
         answer = (item or {}).get("response") or {}
         entries.append(
@@ -348,7 +350,7 @@ def _created(name: str, response: httpx.Response) -> SendResult:
         location = str(answer.get("location") or "")
         if location.startswith("DocumentReference/") and document is None:
             document = "/".join(location.split("/")[:2])
-    failed = [e for e in entries if not e["status"].lstrip().startswith("2")]
+    failed = [e for e in entries if not str(e["status"]).lstrip().startswith("2")]
     if failed:
         raise SendError(f"the server answered {failed[0]['status']} for an entry")
     return SendResult(
