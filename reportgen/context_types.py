@@ -1,0 +1,441 @@
+"""The typed template contexts: what each template receives as ``report`` (docs/templates.md).
+
+Every value is a display string decided in Python; templates only loop, test and show.
+The top level of each context is a frozen dataclass; the rows inside are ``TypedDict``s (plain
+dicts at run time, so ``row.label`` and ``row["label"]`` both work in a template, and the
+macros' ``is mapping`` tests keep working). ``render.HtmlPdfRenderer.html`` passes a context's
+fields (not copies) plus ``css`` and ``lang_css`` to the template as the mapping ``report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+from reportgen.models import BoneStatus
+from reportgen.settings import Organisation
+
+# --- shared -------------------------------------------------------------------------------
+
+
+class ChartImage(TypedDict):
+    """A chart as the ``chart`` macro shows it: at its physical print width."""
+
+    uri: str  # ``data:image/png;base64,…``
+    width_mm: float  # print width, so the chart text keeps its point size
+
+
+class LabelValue(TypedDict):
+    label: str
+    value: str
+
+
+class ValueRow(TypedDict):
+    """One line of a key–value table (the ``value_row`` macro)."""
+
+    label: str
+    value: str
+    derived: bool  # the value was computed, not entered
+    derived_from: str  # what it was computed from ("" = just "derived")
+
+
+@dataclass(frozen=True)
+class DocumentContext:
+    """Fields every document has (``base.html`` shows them)."""
+
+    lang: str  # the report language: ``en`` or ``ja`` (``<html lang>``)
+    title: str  # ``<title>`` and the PDF title
+    heading: str  # the ``<h1>``
+    subject: str  # PDF subject (``<meta name=description>``)
+    keywords: str  # PDF keywords
+    organisation: Organisation  # name, department, address, logo, configured (--settings)
+    tool_version: str  # reportgen's version
+    generated_at: str  # ISO 8601 UTC time of the run (SOURCE_DATE_EPOCH when set)
+    generated_display: str  # the same time as shown in the report's language
+    footer: str  # the running footer text of every page
+
+
+# --- patient report (patient.html, followup.html) ----------------------------------------
+
+
+class PatientInfo(TypedDict):
+    id: str
+    name: str  # "—" when the record has none
+    age: str
+    dates: list[LabelValue]  # admitted, delivered, discharged, DXA (those recorded)
+    discharge: list[LabelValue]  # gestational ages, delivery, feeding plan, follow-up …
+
+
+class Iscd(TypedDict):
+    """The ISCD statement for a premenopausal woman (Z-score against her age)."""
+
+    z: str
+    text: str
+    below: bool  # Z ≤ −2.0: "below the expected range for age"
+
+
+class StatementItem(TypedDict):
+    id: str
+    text: str
+    severity: str  # "warning" (read first) or "info"
+
+
+class Dxa(TypedDict):
+    yam: str  # the YAM %, formatted
+    rows: list[ValueRow]  # site, YAM, BMD, T, Z, fracture, then feeding
+
+
+class LabColumn(TypedDict):
+    label: str
+    unit: str
+    interval: str  # the reference interval, "low – high"
+    note: str
+
+
+class LabCell(TypedDict):
+    text: str  # value, corrected value, L/H mark and † for an infusion draw
+    flag: str  # "normal", "low" or "high"
+
+
+class LabRow(TypedDict):
+    date: str
+    cells: list[LabCell]  # one per column
+
+
+class LabTable(TypedDict):
+    """Laboratory values: rows by date (the record's own values last), tests as columns."""
+
+    columns: list[LabColumn]
+    rows: list[LabRow]
+    notes: list[str]
+    calcium: bool  # a calcium value is shown (the albumin-correction note applies)
+
+
+class FlagItem(TypedDict):
+    """One risk rule applied to the patient."""
+
+    id: str  # the rule id (as in the JSON and the rule file)
+    label: str
+    state: str  # "present", "absent", "not_assessed" or "neutral" (physiology, not an alarm)
+    state_label: str
+    explanation: str
+    subject: str  # what was measured
+    comparison: str  # value against threshold, with no-break spaces
+    evidence: str
+    caveat: str | None  # only where the factor is present
+
+
+class RecommendationItem(TypedDict):
+    id: str
+    text: str
+
+
+class QualityNote(TypedDict):
+    message: str
+    severity: str  # never "warning" here: warnings stand on page 1 (``statements``)
+
+
+class PatientChartImages(TypedDict):
+    """The patient's charts (None where the report has no such chart)."""
+
+    yam_zones: ChartImage | None
+    dose_vs_yam: ChartImage | None
+    so_far: ChartImage | None
+    timeline: ChartImage | None
+
+
+class FollowUpTexts(TypedDict):
+    """Sentences holding a "%": built in Python (Jinja's gettext %-formats its strings)."""
+
+    latest: str
+    no_latest: str
+    first: str
+    method: str
+    reference: str
+
+
+class ScanStatusItem(TypedDict):
+    date: str
+    status: BoneStatus
+    site: str  # the deciding site
+    yam: str
+    reason: str
+
+
+class ScanRow(TypedDict):
+    """One scanned site (latest scan first)."""
+
+    date: str  # "" when the same as the row above
+    site: str
+    bmd: str
+    yam: str
+    age_matched: str
+    t: str
+    z: str
+    excluded: str  # excluded vertebrae, or "—"
+    device: str
+    new_date: bool  # first row of a scan date
+
+
+class ChangeCells(TypedDict, total=False):
+    """A change against an earlier scan; only ``same`` when it repeats the other column."""
+
+    same: bool  # the previous scan is the baseline: said once
+    since: str
+    change: str  # "+0.012 g/cm² (+1.4 %)"
+    verdict: str
+    verdict_class: str  # "increase", "decrease", "no_significant_change", "not_compared"
+
+
+class ChangeRow(TypedDict):
+    site: str
+    date: str
+    lsc: str  # the site's LSC in %
+    previous: ChangeCells | None
+    baseline: ChangeCells | None
+
+
+@dataclass(frozen=True)
+class FollowUpContext:
+    """``followup.html``: every scanned site, statuses and changes against the LSC (issue 12)."""
+
+    texts: FollowUpTexts
+    is_follow_up: bool  # more than one scan date: the report is a follow-up report
+    results: list[ScanRow]
+    show_age_matched: bool  # some scan has an age-matched % (a column)
+    show_device: bool  # scans on more than one device (a column)
+    device: str | None  # the device of the scans (said once when there is one)
+    latest: ScanStatusItem | None
+    first: ScanStatusItem | None  # None when the first scan is the latest
+    changes: list[ChangeRow]
+    changes_trimmed: bool  # long follow-ups: each site's latest scan only
+    single_sites: list[str]  # "site: scanned once (date), nothing to compare"
+    lsc: str  # every site's LSC and its precision source
+    precision_is_default: bool  # some site uses a default precision
+    reference: str  # the %YAM reference
+    treatment: str
+    chart: ChartImage | None  # BMD over time per site
+
+
+@dataclass(frozen=True)
+class PatientContext(DocumentContext):
+    """``patient.html``: one patient's report."""
+
+    patient: PatientInfo
+    measured: bool  # a DXA exists (else the page is an exposure and bone-health plan)
+    status: BoneStatus  # ``.value`` is the CSS class, ``.label`` the translated label
+    plo: bool  # osteoporosis: reported as pregnancy- and lactation-associated osteoporosis
+    status_reason: str  # why this status
+    criteria_label: str  # the diagnostic criteria in full
+    criteria_short: str  # "JOS 2012"
+    plo_note: str  # "" unless ``plo``
+    iscd: Iscd | None  # with a Z-score only
+    statements: list[StatementItem]  # page 1, in order
+    exposure: list[ValueRow]  # MgSO4 days and dose, stay, BMI, parity, corticosteroid
+    dxa: Dxa
+    labs: LabTable | None  # with laboratory values only
+    so_far: list[ValueRow]  # MgSO4 exposure so far (--as-of with an infusion record)
+    flags: list[FlagItem]  # every risk rule, in rule-file order
+    recommendations: list[RecommendationItem]
+    data_quality: list[QualityNote]  # the data notes beside the chart
+    caveats: list[str]
+    notes: str  # the clinical notes as entered
+    charts: PatientChartImages
+    reference_label: str  # the reference cohort of the dose scatter
+    reference_caption: str
+    rules_label: str  # the rule set's name and version
+    source: str  # input file and row
+    json_name: str  # the JSON file written beside the report
+    pdf_embeds_json: bool
+    follow_up: FollowUpContext | None  # with --scans only
+
+
+# --- cohort summary (cohort.html, cohort_followup.html) -----------------------------------
+
+
+class StatusRow(TypedDict):
+    label: str
+    value: str  # the status value (CSS class of the badge)
+    count: str
+    percent: str  # of the measured patients
+
+
+class Table1Line(TypedDict):
+    what: str  # "mean (SD)", "median [IQR]", "range", a level …
+    cells: list[str]  # one per group column
+
+
+class Table1Row(TypedDict):
+    label: str  # the variable
+    kind: str  # "continuous" or "categorical"
+    p: str
+    test: str  # short test name, or why there is no test
+    missing: str
+    lines: list[Table1Line]
+
+
+class Table1Column(TypedDict):
+    label: str
+    n: str
+
+
+class Table1(TypedDict):
+    columns: list[Table1Column]
+    rows: list[Table1Row]
+    tests: list[str]  # the tests used, for the note
+
+
+class FlagRow(TypedDict):
+    id: str
+    label: str
+    condition: str  # "present when"
+    caveat: str
+    present: str  # "n/recorded (%)"
+    absent: str
+    not_assessed: str
+
+
+class DoseBandRow(TypedDict):
+    label: str
+    n: str
+    normal: str
+    low: str
+    osteo: str
+    low_or_worse: str
+
+
+class DoseBands(TypedDict):
+    rows: list[DoseBandRow]
+    boundary_rule: str
+    missing: str  # patients without a dose ("" when none)
+
+
+class AssociationRow(TypedDict):
+    label: str
+    test: str
+    statistic: str
+    p: str
+    n: str
+    sentence: str  # the result in words
+    note: str
+
+
+class FisherRow(TypedDict):
+    label: str
+    cells: list[str]
+    total: str
+
+
+class FisherTable(TypedDict):
+    columns: list[str]
+    rows: list[FisherRow]
+    totals: list[str]
+    n: str
+
+
+class ListingColumn(TypedDict):
+    label: str
+    numeric: bool  # right-aligned (``class="num"``)
+
+
+class ExcludedRow(TypedDict):
+    row: str
+    id: str  # "" when de-identified
+    reasons: str
+
+
+class ExcludedReason(TypedDict):
+    column: str
+    message: str
+    rows: str
+
+
+class Excluded(TypedDict):
+    rows: list[ExcludedRow]  # the first ``max_shown``
+    total: str
+    problems: str
+    count: int
+    capped: bool
+    max_shown: str
+    by_reason: list[ExcludedReason]
+    show_id: bool
+
+
+class WarningRow(TypedDict):
+    row: str
+    column: str
+    message: str
+
+
+class Warnings(TypedDict):
+    rows: list[WarningRow]
+    total: str
+    capped: bool
+
+
+class MissingCell(TypedDict):
+    column: str
+    missing: str
+    percent: str
+    any: bool
+
+
+class Missing(TypedDict):
+    rows: list[list[MissingCell | None]]  # three cells to a row, the last padded with None
+    complete: bool
+
+
+class QualityRow(TypedDict):
+    label: str
+    id: str
+    count: str
+    severity: str
+    example: str
+    ids: str
+
+
+class CohortChartUris(TypedDict):
+    status: str  # ``data:`` URIs ("" when there is no chart)
+    dose_vs_yam: str
+    days_vs_yam: str
+
+
+@dataclass(frozen=True)
+class CohortContext(DocumentContext):
+    """``cohort.html``: the case-series summary. Strings naming MgSO4 are markup with a
+    subscript 4 (except the title, subject, keywords and footer)."""
+
+    source: str  # input file name
+    rows_read: str
+    rows_excluded: int
+    rules_label: str
+    criteria: str  # "JOS 2012"
+    deidentified: bool
+    n: str  # patients analysed
+    key_figures: list[LabelValue]
+    key_caveat: str  # the small-sample caveat ("" for a large cohort)
+    status_rows: list[StatusRow]
+    low_or_worse: str  # "4/9 = 44.4 %"
+    measured: str
+    not_measured: str
+    yam_below: str
+    yam_normal_min: str
+    table1: Table1
+    cautions: list[str]
+    flag_rows: list[FlagRow]
+    lab_rows: list[LabelValue]
+    dose_bands: DoseBands
+    associations: list[AssociationRow]
+    fisher_table: FisherTable | None
+    listing: list[list[str]]  # the case listing, one list of cells per patient
+    listing_columns: list[ListingColumn]
+    listing_shown: str
+    listing_total: str
+    listing_capped: bool
+    max_listing: str
+    excluded: Excluded
+    warnings: Warnings
+    missing: Missing
+    quality: list[QualityRow]
+    charts: CohortChartUris
+    follow_up: dict[str, object] | None = None  # with --scans: followup_summary.follow_up_rows
