@@ -34,7 +34,17 @@ from reportgen.cohort_tables import (  # noqa: F401  (half_up, p_value: re-expor
 from reportgen.context import data_uri, time_text
 from reportgen.context_types import (
     CohortContext,
+    Excluded,
+    ExcludedReason,
+    ExcludedRow,
+    LabelValue,
     ListingColumn,
+    Missing,
+    MissingCell,
+    QualityRow,
+    StatusRow,
+    WarningRow,
+    Warnings,
 )
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
@@ -221,11 +231,11 @@ def _key_caveat(summary: dict) -> str:
     ).format(n=f"{n:,}", points=half_up(100 / n))
 
 
-def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
+def _key_figures(summary: dict, rules: RuleSet) -> list[LabelValue]:
     """The cohort's headline figures, each computed from the data (a paper's abstract)."""
     n = summary["n"]
     counts = summary["classification_counts"]
-    out = [
+    out: list[LabelValue] = [
         {
             "label": _("Patients analysed"),
             "value": f"{n:,}"
@@ -318,7 +328,7 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     return out
 
 
-def _status_rows(summary: dict) -> list[dict]:
+def _status_rows(summary: dict) -> list[StatusRow]:
     n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
     return [
         {
@@ -360,8 +370,8 @@ def _reason_kind(message: str) -> str:
     return _QUOTED.sub("", message)
 
 
-def _excluded(excluded: list[dict], deidentified: bool) -> dict:
-    shown = []
+def _excluded(excluded: list[dict], deidentified: bool) -> Excluded:
+    shown: list[ExcludedRow] = []
     for entry in excluded[:_MAX_EXCLUDED_SHOWN]:
         reasons = "; ".join(f"{r['column']}: {r['message']}" for r in entry["reasons"])
         shown.append(
@@ -376,7 +386,7 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
         for kind in {(r["column"], _reason_kind(r["message"])) for r in entry["reasons"]}:
             by_reason[kind] = by_reason.get(kind, 0) + 1
     summary = [
-        {"column": c, "message": m, "rows": count(k)}
+        ExcludedReason(column=c, message=m, rows=count(k))
         for (c, m), k in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))
     ]
     problems = sum(len(e["reasons"]) for e in excluded)
@@ -392,8 +402,8 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
     }
 
 
-def _warnings(warnings: list[dict]) -> dict:
-    shown = [
+def _warnings(warnings: list[dict]) -> Warnings:
+    shown: list[WarningRow] = [
         {
             "row": _("header") if w["row"] <= 1 else count(w["row"]),
             "column": w["column"],
@@ -408,9 +418,9 @@ def _warnings(warnings: list[dict]) -> dict:
     }
 
 
-def _missing(missing: dict[str, int], n: int) -> dict:
+def _missing(missing: dict[str, int], n: int) -> Missing:
     """Missing values per column, laid out three columns to a row."""
-    cells = [
+    cells: list[MissingCell] = [
         {
             "column": c,
             "missing": count(m),
@@ -419,14 +429,14 @@ def _missing(missing: dict[str, int], n: int) -> dict:
         }
         for c, m in missing.items()
     ]
-    rows = [cells[i : i + 3] for i in range(0, len(cells), 3)]
+    rows: list[list[MissingCell | None]] = [list(cells[i : i + 3]) for i in range(0, len(cells), 3)]
     if rows:
         rows[-1] = rows[-1] + [None] * (3 - len(rows[-1]))
     return {"rows": rows, "complete": not any(c["any"] for c in cells)}
 
 
-def _quality(quality: list[dict]) -> list[dict]:
-    out = []
+def _quality(quality: list[dict]) -> list[QualityRow]:
+    out: list[QualityRow] = []
     for q in quality:
         ids = ", ".join(q["patient_ids"])
         more = q["count"] - len(q["patient_ids"])

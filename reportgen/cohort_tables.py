@@ -9,6 +9,18 @@ sign (``−0.42``) and p-values to two decimals (three below 0.01).
 from __future__ import annotations
 
 from reportgen import formatting as fmt
+from reportgen.context_types import (
+    AssociationRow,
+    DoseBandRow,
+    DoseBands,
+    FisherRow,
+    FisherTable,
+    FlagRow,
+    Table1,
+    Table1Column,
+    Table1Line,
+    Table1Row,
+)
 from reportgen.i18n import N_, _
 from reportgen.rules import RuleSet
 
@@ -94,9 +106,9 @@ def _test_cells(test: dict) -> tuple[str, str]:
     return "—", (_("not tested: {reason}").format(reason=reason) if reason else _("not tested"))
 
 
-def table1(table: dict, integer_columns: set[str]) -> dict:
+def table1(table: dict, integer_columns: set[str]) -> Table1:
     keys = [c["key"] for c in table["columns"]]
-    rows = []
+    rows: list[Table1Row] = []
     for row in table["rows"]:
         p, test = _test_cells(row["test"] or {})
         if row["kind"] == "continuous":
@@ -108,26 +120,27 @@ def table1(table: dict, integer_columns: set[str]) -> dict:
             }
             whats = [_("mean (SD)"), _("median [IQR]"), _("range")]
             lines = [
-                {"what": what, "cells": [cells[k][i] for k in keys]} for i, what in enumerate(whats)
+                Table1Line(what=what, cells=[cells[k][i] for k in keys])
+                for i, what in enumerate(whats)
             ]
             missing = row["stats"][keys[0]]["missing"]
             if missing:
                 lines.append(
-                    {
-                        "what": _("n with a value"),
-                        "cells": [count(row["stats"][k]["n"]) for k in keys],
-                    }
+                    Table1Line(
+                        what=_("n with a value"),
+                        cells=[count(row["stats"][k]["n"]) for k in keys],
+                    )
                 )
         else:
             lines = []
             for level in row["levels"]:
                 lines.append(
-                    {
-                        "what": level["label"],
-                        "cells": [
+                    Table1Line(
+                        what=level["label"],
+                        cells=[
                             share(level["counts"][k]["count"], row["denominator"][k]) for k in keys
                         ],
-                    }
+                    )
                 )
             missing = row["missing"][keys[0]]
         rows.append(
@@ -141,7 +154,7 @@ def table1(table: dict, integer_columns: set[str]) -> dict:
             }
         )
     columns = [
-        {"label": _("Normal") if c["key"] == "normal" else c["label"], "n": count(c["n"])}
+        Table1Column(label=_("Normal") if c["key"] == "normal" else c["label"], n=count(c["n"]))
         for c in table["columns"]
     ]
     tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
@@ -149,15 +162,15 @@ def table1(table: dict, integer_columns: set[str]) -> dict:
     return {"columns": columns, "rows": rows, "tests": tests}
 
 
-def flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
-    rows = []
+def flag_rows(counts: dict, rules: RuleSet, n: int) -> list[FlagRow]:
+    rows: list[FlagRow] = []
     for rule in rules.risk_rules:
         c = counts.get(rule.rule_id, {"present": 0, "absent": 0, "not_assessed": n})
         assessed = c["present"] + c["absent"]
         rows.append(
             {
                 "id": rule.rule_id,
-                "label": rule.text("label"),
+                "label": str(rule.text("label")),
                 "condition": rule.condition,
                 "caveat": rule.text("caveat") or "",
                 "present": share(c["present"], assessed) if assessed else count(c["present"]),
@@ -168,8 +181,8 @@ def flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
     return rows
 
 
-def dose_bands(bands: dict) -> dict:
-    rows = [
+def dose_bands(bands: dict) -> DoseBands:
+    rows: list[DoseBandRow] = [
         {
             "label": b["label"],
             "n": count(b["n"]),
@@ -187,7 +200,7 @@ def dose_bands(bands: dict) -> dict:
     }
 
 
-def association(a: dict) -> dict:
+def association(a: dict) -> AssociationRow:
     if a["statistic_name"] == "rho":
         statistic = "—" if a["statistic"] is None else f"ρ = {num(a['statistic'], 2)}"
     elif a["statistic"] is not None:
@@ -207,14 +220,14 @@ def association(a: dict) -> dict:
     }
 
 
-def fisher_table(associations: list[dict]) -> dict | None:
+def fisher_table(associations: list[dict]) -> FisherTable | None:
     fisher = next((a for a in associations if a.get("table")), None)
     if fisher is None:
         return None
     table = fisher["table"]
     counts = table["counts"]
     rows = [
-        {"label": label, "cells": [count(v) for v in values], "total": count(sum(values))}
+        FisherRow(label=label, cells=[count(v) for v in values], total=count(sum(values)))
         for label, values in zip(table["rows"], counts, strict=True)
     ]
     totals = [count(sum(col)) for col in zip(*counts, strict=True)]

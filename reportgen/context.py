@@ -18,7 +18,10 @@ from reportgen.context_types import (
     Dxa,
     FlagItem,
     Iscd,
+    LabCell,
+    LabColumn,
     LabelValue,
+    LabRow,
     LabTable,
     PatientChartImages,
     PatientContext,
@@ -312,7 +315,7 @@ def _dxa_rows(assessment: Assessment) -> list[ValueRow]:
         _row(_("Site"), site),
         _row(
             _("YAM"),
-            f"{fmt.percent(record['yam_percent'])} %"
+            f"{fmt.percent(_num(record, 'yam_percent'))} %"
             if record.get("yam_percent") is not None
             else _("not measured yet"),
         ),
@@ -323,7 +326,7 @@ def _dxa_rows(assessment: Assessment) -> list[ValueRow]:
         ("z_score", _("Z-score"), "", fmt.score),
     ):
         if record.get(key) is not None:
-            rows.append(_row(label, f"{formatter(record[key])}{unit}"))
+            rows.append(_row(label, f"{formatter(_num(record, key))}{unit}"))
     fractures = assessment.fractures
     fracture = _("No")
     if fractures.assumed_vertebral:
@@ -391,7 +394,7 @@ def _lab_table(labs: list) -> LabTable | None:
     if not labs:
         return None
     tests = [t for t in LAB_TESTS if any(lab.test == t for lab in labs)]
-    columns = []
+    columns: list[LabColumn] = []
     for test in tests:
         spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
         columns.append(
@@ -402,9 +405,9 @@ def _lab_table(labs: list) -> LabTable | None:
                 "note": _(spec.note) if spec.note else "",
             }
         )
-    rows = []
+    rows: list[LabRow] = []
     for day in dict.fromkeys(lab.date for lab in labs):
-        cells = []
+        cells: list[LabCell] = []
         for test in tests:
             lab = next((x for x in labs if x.test == test and x.date == day), None)
             if lab is None:
@@ -450,7 +453,7 @@ _DISCHARGE = (
 
 
 def _discharge(record: dict) -> list[LabelValue]:
-    out = []
+    out: list[LabelValue] = []
     for key, label in _DISCHARGE:
         value = record.get(key)
         if value is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from reportgen import charts
 from reportgen.exposure import cumulative_series, stored_infusions
@@ -91,7 +91,7 @@ def draw_patient_charts(assessment: Assessment, rules: RuleSet) -> PatientCharts
         fractures,
         highlight=(_float(record["mgso4_total_g"]), _float(postpartum["yam_percent"])),
         highlight_label=_("This patient"),  # ids may hold characters no chart font has
-        dose_threshold_g=float(rules.risk_rule("mgso4_high_cumulative_dose").threshold),
+        dose_threshold_g=_threshold(rules, "mgso4_high_cumulative_dose"),
         osteoporosis_max_pct=osteo,
         normal_min_pct=normal,
         size_cm=PATIENT_SCATTER_CM,
@@ -102,13 +102,11 @@ def draw_patient_charts(assessment: Assessment, rules: RuleSet) -> PatientCharts
 def draw_cohort_charts(data: Mapping[str, Any], rules: RuleSet) -> CohortCharts:
     """Figures 1–3 of the cohort summary from its chart data (``cohort._chart_data``)."""
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
-    dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
-    days_rule = rules.risk_rule("mgso4_long_term")
     dose_vs_yam = charts.plot_dose_vs_yam(
         data["dose"],
         data["yam"],
         data["fracture"],
-        dose_threshold_g=float(dose_rule.threshold),
+        dose_threshold_g=_threshold(rules, "mgso4_high_cumulative_dose"),
         osteoporosis_max_pct=osteo,
         normal_min_pct=normal,
     )
@@ -116,7 +114,7 @@ def draw_cohort_charts(data: Mapping[str, Any], rules: RuleSet) -> CohortCharts:
         data["days"],
         data["yam"],
         data["fracture"],
-        long_term_days=float(days_rule.threshold),
+        long_term_days=_threshold(rules, "mgso4_long_term"),
         osteoporosis_max_pct=osteo,
         normal_min_pct=normal,
     )
@@ -124,8 +122,13 @@ def draw_cohort_charts(data: Mapping[str, Any], rules: RuleSet) -> CohortCharts:
     return CohortCharts(status=status, dose_vs_yam=dose_vs_yam, days_vs_yam=days_vs_yam)
 
 
+def _threshold(rules: RuleSet, rule_id: str) -> float:
+    """The numeric threshold of a dose or duration rule, as a chart line."""
+    return float(cast("float", rules.risk_rule(rule_id).threshold))
+
+
 def _float(value: object) -> float:
-    return float(value)  # type: ignore[arg-type]  # a validated numeric column
+    return float(cast("float", value))  # a validated numeric column
 
 
 def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
@@ -141,7 +144,7 @@ def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | Non
         series,
         as_of=as_of,
         threshold_g=exposure["threshold_g"],
-        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold),
+        long_term_days=_threshold(rules, "mgso4_long_term"),
         projected=projected,
     )
 
