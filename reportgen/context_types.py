@@ -59,9 +59,9 @@ class DocumentContext:
 
 
 class PatientInfo(TypedDict):
-    id: str
+    id: str  # the patient id as entered
     name: str  # "—" when the record has none
-    age: str
+    age: str  # "31 years"
     dates: list[LabelValue]  # admitted, delivered, discharged, DXA (those recorded)
     discharge: list[LabelValue]  # gestational ages, delivery, feeding plan, follow-up …
 
@@ -107,7 +107,7 @@ class LabTable(TypedDict):
 
     columns: list[LabColumn]
     rows: list[LabRow]
-    notes: list[str]
+    notes: list[str]  # footnotes: the infusion mark, test notes
     calcium: bool  # a calcium value is shown (the albumin-correction note applies)
 
 
@@ -117,11 +117,11 @@ class FlagItem(TypedDict):
     id: str  # the rule id (as in the JSON and the rule file)
     label: str
     state: str  # "present", "absent", "not_assessed" or "neutral" (physiology, not an alarm)
-    state_label: str
-    explanation: str
+    state_label: str  # "Present", "Absent", "Not recorded"
+    explanation: str  # why, in words
     subject: str  # what was measured
     comparison: str  # value against threshold, with no-break spaces
-    evidence: str
+    evidence: str  # the citation behind the rule
     caveat: str | None  # only where the factor is present
 
 
@@ -156,7 +156,7 @@ class FollowUpTexts(TypedDict):
 
 class ScanStatusItem(TypedDict):
     date: str
-    status: BoneStatus
+    status: BoneStatus  # the bone status at that scan (as ``PatientContext.status``)
     site: str  # the deciding site
     yam: str
     reason: str
@@ -199,21 +199,21 @@ class ChangeRow(TypedDict):
 class FollowUpContext:
     """``followup.html``: every scanned site, statuses and changes against the LSC (issue 12)."""
 
-    texts: FollowUpTexts
+    texts: FollowUpTexts  # the status sentences, the method and the reference
     is_follow_up: bool  # more than one scan date: the report is a follow-up report
-    results: list[ScanRow]
+    results: list[ScanRow]  # every scan per site, latest first
     show_age_matched: bool  # some scan has an age-matched % (a column)
     show_device: bool  # scans on more than one device (a column)
     device: str | None  # the device of the scans (said once when there is one)
-    latest: ScanStatusItem | None
+    latest: ScanStatusItem | None  # the status at the latest scan (None: no %YAM at a JOS site)
     first: ScanStatusItem | None  # None when the first scan is the latest
-    changes: list[ChangeRow]
+    changes: list[ChangeRow]  # per later scan of a site: against the previous and the first scan
     changes_trimmed: bool  # long follow-ups: each site's latest scan only
     single_sites: list[str]  # "site: scanned once (date), nothing to compare"
     lsc: str  # every site's LSC and its precision source
     precision_is_default: bool  # some site uses a default precision
     reference: str  # the %YAM reference
-    treatment: str
+    treatment: str  # the treatment, as entered ("" for none)
     chart: ChartImage | None  # BMD over time per site
 
 
@@ -221,7 +221,7 @@ class FollowUpContext:
 class PatientContext(DocumentContext):
     """``patient.html``: one patient's report."""
 
-    patient: PatientInfo
+    patient: PatientInfo  # identity: id, name, age, dates, discharge details
     measured: bool  # a DXA exists (else the page is an exposure and bone-health plan)
     status: BoneStatus  # ``.value`` is the CSS class, ``.label`` the translated label
     plo: bool  # osteoporosis: reported as pregnancy- and lactation-associated osteoporosis
@@ -232,21 +232,21 @@ class PatientContext(DocumentContext):
     iscd: Iscd | None  # with a Z-score only
     statements: list[StatementItem]  # page 1, in order
     exposure: list[ValueRow]  # MgSO4 days and dose, stay, BMI, parity, corticosteroid
-    dxa: Dxa
+    dxa: Dxa  # the DXA, fractures and feeding table
     labs: LabTable | None  # with laboratory values only
     so_far: list[ValueRow]  # MgSO4 exposure so far (--as-of with an infusion record)
     flags: list[FlagItem]  # every risk rule, in rule-file order
-    recommendations: list[RecommendationItem]
+    recommendations: list[RecommendationItem]  # from the rule set, in order
     data_quality: list[QualityNote]  # the data notes beside the chart
-    caveats: list[str]
+    caveats: list[str]  # how to read the classification (fitted to this patient)
     notes: str  # the clinical notes as entered
-    charts: PatientChartImages
+    charts: PatientChartImages  # the charts at print size (None where absent)
     reference_label: str  # the reference cohort of the dose scatter
-    reference_caption: str
+    reference_caption: str  # the caption under the dose scatter
     rules_label: str  # the rule set's name and version
     source: str  # input file and row
     json_name: str  # the JSON file written beside the report
-    pdf_embeds_json: bool
+    pdf_embeds_json: bool  # the PDF carries the JSON as an attachment
     follow_up: FollowUpContext | None  # with --scans only
 
 
@@ -256,7 +256,7 @@ class PatientContext(DocumentContext):
 class StatusRow(TypedDict):
     label: str
     value: str  # the status value (CSS class of the badge)
-    count: str
+    count: str  # patients with this status
     percent: str  # of the measured patients
 
 
@@ -268,10 +268,10 @@ class Table1Line(TypedDict):
 class Table1Row(TypedDict):
     label: str  # the variable
     kind: str  # "continuous" or "categorical"
-    p: str
+    p: str  # the p-value, or "—"
     test: str  # short test name, or why there is no test
-    missing: str
-    lines: list[Table1Line]
+    missing: str  # patients without a value
+    lines: list[Table1Line]  # one line per statistic or level
 
 
 class Table1Column(TypedDict):
@@ -289,7 +289,7 @@ class FlagRow(TypedDict):
     id: str
     label: str
     condition: str  # "present when"
-    caveat: str
+    caveat: str  # marked † with its note ("" for none)
     present: str  # "n/recorded (%)"
     absent: str
     not_assessed: str
@@ -306,7 +306,7 @@ class DoseBandRow(TypedDict):
 
 class DoseBands(TypedDict):
     rows: list[DoseBandRow]
-    boundary_rule: str
+    boundary_rule: str  # which band a boundary value falls in
     missing: str  # patients without a dose ("" when none)
 
 
@@ -317,7 +317,7 @@ class AssociationRow(TypedDict):
     p: str
     n: str
     sentence: str  # the result in words
-    note: str
+    note: str  # a note on the test ("" for none)
 
 
 class FisherRow(TypedDict):
@@ -352,13 +352,13 @@ class ExcludedReason(TypedDict):
 
 class Excluded(TypedDict):
     rows: list[ExcludedRow]  # the first ``max_shown``
-    total: str
-    problems: str
-    count: int
-    capped: bool
-    max_shown: str
-    by_reason: list[ExcludedReason]
-    show_id: bool
+    total: str  # excluded rows
+    problems: str  # problems found in them
+    count: int  # excluded rows, as a number (0 = none)
+    capped: bool  # more rows than shown
+    max_shown: str  # the most rows shown
+    by_reason: list[ExcludedReason]  # rows per (column, reason)
+    show_id: bool  # not de-identified: the id column is shown
 
 
 class WarningRow(TypedDict):
@@ -370,19 +370,19 @@ class WarningRow(TypedDict):
 class Warnings(TypedDict):
     rows: list[WarningRow]
     total: str
-    capped: bool
+    capped: bool  # more warnings than shown
 
 
 class MissingCell(TypedDict):
     column: str
     missing: str
     percent: str
-    any: bool
+    any: bool  # some value is missing (shown bold)
 
 
 class Missing(TypedDict):
     rows: list[list[MissingCell | None]]  # three cells to a row, the last padded with None
-    complete: bool
+    complete: bool  # no value missing anywhere
 
 
 class QualityRow(TypedDict):
@@ -390,8 +390,8 @@ class QualityRow(TypedDict):
     id: str
     count: str
     severity: str
-    example: str
-    ids: str
+    example: str  # the first patient, or a cohort-level detail
+    ids: str  # the patients flagged (capped), or an information note
 
 
 class CohortChartUris(TypedDict):
@@ -406,36 +406,36 @@ class CohortContext(DocumentContext):
     subscript 4 (except the title, subject, keywords and footer)."""
 
     source: str  # input file name
-    rows_read: str
-    rows_excluded: int
-    rules_label: str
+    rows_read: str  # rows in the input file
+    rows_excluded: int  # rows left out (invalid; --skip-invalid): a number, 0 = none
+    rules_label: str  # the rule set's name and version
     criteria: str  # "JOS 2012"
-    deidentified: bool
+    deidentified: bool  # ids are sequence numbers; no names or notes (--deidentify)
     n: str  # patients analysed
-    key_figures: list[LabelValue]
+    key_figures: list[LabelValue]  # the headline figures box, computed from the data
     key_caveat: str  # the small-sample caveat ("" for a large cohort)
-    status_rows: list[StatusRow]
+    status_rows: list[StatusRow]  # section 1: patients per bone status
     low_or_worse: str  # "4/9 = 44.4 %"
-    measured: str
-    not_measured: str
-    yam_below: str
-    yam_normal_min: str
-    table1: Table1
-    cautions: list[str]
-    flag_rows: list[FlagRow]
-    lab_rows: list[LabelValue]
-    dose_bands: DoseBands
-    associations: list[AssociationRow]
-    fisher_table: FisherTable | None
+    measured: str  # patients with a DXA (the denominator of the statuses)
+    not_measured: str  # patients without a DXA yet ("0" = none)
+    yam_below: str  # patients with YAM below the normal threshold, "n/N = %"
+    yam_normal_min: str  # the normal threshold's YAM %
+    table1: Table1  # section 2: Table 1 by bone status
+    cautions: list[str]  # "read with care" notes on Table 1 (small groups …)
+    flag_rows: list[FlagRow]  # section 3: each risk rule, in rule-file order
+    lab_rows: list[LabelValue]  # laboratory tests: latest value outside the interval, "n/N (%)"
+    dose_bands: DoseBands  # section 4: bone status per cumulative-dose band
+    associations: list[AssociationRow]  # section 4: dose–bone-mass tests, each with a sentence
+    fisher_table: FisherTable | None  # the Fisher test's 2×2 counts (None without one)
     listing: list[list[str]]  # the case listing, one list of cells per patient
-    listing_columns: list[ListingColumn]
-    listing_shown: str
-    listing_total: str
-    listing_capped: bool
-    max_listing: str
-    excluded: Excluded
-    warnings: Warnings
-    missing: Missing
-    quality: list[QualityRow]
-    charts: CohortChartUris
+    listing_columns: list[ListingColumn]  # section 6: the listing headings, with their alignment
+    listing_shown: str  # patients listed
+    listing_total: str  # patients analysed
+    listing_capped: bool  # the listing stops at --max-listing
+    max_listing: str  # the --max-listing value
+    excluded: Excluded  # section 7: excluded rows and why
+    warnings: Warnings  # section 7: input warnings on rows that were kept
+    missing: Missing  # section 7: missing values per column
+    quality: list[QualityRow]  # section 7: data-quality flags across the cohort
+    charts: CohortChartUris  # figures 1–3
     follow_up: dict[str, object] | None = None  # with --scans: followup_summary.follow_up_rows
