@@ -157,12 +157,7 @@ def _make_cohort_outputs(
         from reportgen.reports import ReportRenderer
 
         renderer = ReportRenderer(template_dir, settings_path, lang)
-        charts = draw_cohort_charts(_chart_data(assessed, stats), rules)
-        rows = None
-        if follow_up is not None:
-            from reportgen.followup_summary import follow_up_rows
-
-            rows = follow_up_rows(follow_up)
+        charts = draw_cohort_charts(_chart_data(assessed, stats), rules, follow_up)
         report = cohort_context(
             summary,
             records_from_frame(assessed.head(max(0, max_listing))),
@@ -175,7 +170,6 @@ def _make_cohort_outputs(
             listing_total=len(assessed),
             integer_columns=_integer_columns(assessed),
             charts=charts,
-            follow_up=rows,
         )
         if "pdf" in formats:
             html, pdf = renderer.document(

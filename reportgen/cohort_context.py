@@ -31,7 +31,7 @@ from reportgen.cohort_tables import (  # noqa: F401  (half_up, p_value: re-expor
     span,
     table1,
 )
-from reportgen.context import data_uri, time_text
+from reportgen.context import chart_image, data_uri, time_text
 from reportgen.context_types import (
     CohortContext,
     Excluded,
@@ -46,6 +46,7 @@ from reportgen.context_types import (
     WarningRow,
     Warnings,
 )
+from reportgen.followup_context import cohort_follow_up_context
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
 from reportgen.report_charts import CohortCharts
@@ -118,10 +119,9 @@ def cohort_context(
     listing_total: int,
     integer_columns: set[str],
     charts: CohortCharts,
-    follow_up: dict[str, object] | None = None,
 ) -> CohortContext:
-    """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON);
-    ``charts`` are already drawn, ``follow_up`` is ``followup_summary.follow_up_rows``."""
+    """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON,
+    with its ``follow_up`` under --scans); ``charts`` are already drawn."""
     n = summary["n"]
     criteria = _CRITERIA.get(rules.criteria, rules.criteria)
     deidentified = bool(summary["deidentified"])
@@ -203,8 +203,11 @@ def cohort_context(
         for f in fields(report)
         if f.name not in _PLAIN_KEYS
     }
-    # added after typesetting, as before: the follow-up rows are plain strings
-    return replace(report, **typeset, follow_up=follow_up)
+    follow_up = summary.get("follow_up")
+    if follow_up is not None:  # plain strings: not typeset
+        rows = cohort_follow_up_context(follow_up, chart_image(charts.follow_up))
+        return replace(report, **typeset, follow_up=rows)
+    return replace(report, **typeset)
 
 
 def _typeset(value: object) -> object:

@@ -400,6 +400,31 @@ class CohortChartUris(TypedDict):
     days_vs_yam: str
 
 
+class CohortFollowUpRow(TypedDict):
+    """One site (``group`` "all") or one breastfeeding group of a site."""
+
+    site: str  # "" on a group row
+    group: str  # "all", "yes", "no" or "not recorded" (breastfeeding)
+    lsc: str  # the site's LSC in %
+    patients: str
+    median: str  # median change in % ("" on a group row)
+    gained: str
+    lost: str
+    none: str  # no change beyond the LSC
+    not_comparable: str
+
+
+@dataclass(frozen=True)
+class CohortFollowUpContext:
+    """``cohort_followup.html``: re-scanned patients across the cohort (issue 12)."""
+
+    chart: ChartImage | None  # patients per site who gained, lost or did not change
+    with_scans: str  # patients with scans
+    with_follow_up: str  # patients scanned more than once
+    interval: str  # median interval from the first to the latest scan, "412 days"
+    rows: list[CohortFollowUpRow]
+
+
 @dataclass(frozen=True)
 class CohortContext(DocumentContext):
     """``cohort.html``: the case-series summary. Strings naming MgSO4 are markup with a
@@ -438,4 +463,4 @@ class CohortContext(DocumentContext):
     missing: Missing  # section 7: missing values per column
     quality: list[QualityRow]  # section 7: data-quality flags across the cohort
     charts: CohortChartUris  # figures 1–3
-    follow_up: dict[str, object] | None = None  # with --scans: followup_summary.follow_up_rows
+    follow_up: CohortFollowUpContext | None = None  # with --scans only

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reportgen import formatting as fmt
 from reportgen.context_types import (
     ChangeCells,
     ChangeRow,
     ChartImage,
+    CohortFollowUpContext,
+    CohortFollowUpRow,
     FollowUpContext,
     FollowUpTexts,
     ScanRow,
@@ -194,3 +198,41 @@ def _signed(value: float) -> str:
 def _one_decimal(value: float) -> str:
     """A change or an LSC in %: always one decimal (5.0 %, +12.9 %)."""
     return fmt.half_up(value, 1)
+
+
+def cohort_follow_up_context(
+    summary: dict[str, Any], chart: ChartImage | None
+) -> CohortFollowUpContext:
+    """The cohort report's follow-up section (``followup_summary.summarise_follow_up``) as
+    display strings, with its outcomes ``chart`` (drawn by ``report_charts``)."""
+    interval = summary["median_interval_days"]
+    rows: list[CohortFollowUpRow] = []
+    for site in summary["sites"]:
+        for label, counts in [("all", site), *site["by_breastfeeding"].items()]:
+            rows.append(
+                {
+                    "site": site_label(site["site"]) if label == "all" else "",
+                    "group": label,
+                    "lsc": fmt.half_up(site["lsc_percent"], 1),
+                    "patients": fmt.count(
+                        sum(
+                            counts[k]
+                            for k in ("gained", "lost", "no_significant_change", "not_comparable")
+                        )
+                    ),
+                    "median": (
+                        fmt.half_up(site["median_change_percent"], 1) if label == "all" else ""
+                    ),
+                    "gained": fmt.count(counts["gained"]),
+                    "lost": fmt.count(counts["lost"]),
+                    "none": fmt.count(counts["no_significant_change"]),
+                    "not_comparable": fmt.count(counts["not_comparable"]),
+                }
+            )
+    return CohortFollowUpContext(
+        chart=chart,
+        with_scans=fmt.count(summary["patients_with_scans"]),
+        with_follow_up=fmt.count(summary["patients_with_follow_up"]),
+        interval="—" if interval is None else f"{fmt.number(interval)} days",
+        rows=rows,
+    )

@@ -17,7 +17,7 @@ from typing import Any, cast
 from reportgen import charts
 from reportgen.exposure import cumulative_series, stored_infusions
 from reportgen.followup import FollowUp
-from reportgen.followup_charts import SiteSeries, plot_bmd_trend
+from reportgen.followup_charts import SiteSeries, plot_bmd_trend, plot_follow_up_outcomes
 from reportgen.i18n import N_, _
 from reportgen.models import Assessment
 from reportgen.rules import RuleSet
@@ -50,6 +50,7 @@ class CohortCharts:
     status: bytes | None  # patients per bone status
     dose_vs_yam: bytes | None  # YAM against cumulative MgSO4 dose
     days_vs_yam: bytes | None  # YAM against days on MgSO4
+    follow_up: bytes | None = None  # outcomes of the follow-up scans per site (--scans)
 
 
 @cache
@@ -99,8 +100,11 @@ def draw_patient_charts(assessment: Assessment, rules: RuleSet) -> PatientCharts
     return PatientCharts(trend, so_far, timeline, yam_zones, dose_vs_yam)
 
 
-def draw_cohort_charts(data: Mapping[str, Any], rules: RuleSet) -> CohortCharts:
-    """Figures 1–3 of the cohort summary from its chart data (``cohort._chart_data``)."""
+def draw_cohort_charts(
+    data: Mapping[str, Any], rules: RuleSet, follow_up: Mapping[str, Any] | None = None
+) -> CohortCharts:
+    """Figures 1–3 of the cohort summary from its chart data (``cohort._chart_data``), and
+    with ``follow_up`` (``followup_summary.summarise_follow_up``) the follow-up outcomes."""
     osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
     dose_vs_yam = charts.plot_dose_vs_yam(
         data["dose"],
@@ -119,7 +123,11 @@ def draw_cohort_charts(data: Mapping[str, Any], rules: RuleSet) -> CohortCharts:
         normal_min_pct=normal,
     )
     status = charts.plot_status_counts(data["counts"])
-    return CohortCharts(status=status, dose_vs_yam=dose_vs_yam, days_vs_yam=days_vs_yam)
+    outcomes = None
+    if follow_up is not None:
+        sites = follow_up["sites"]
+        outcomes = plot_follow_up_outcomes([(site_label(s["site"]), s) for s in sites])
+    return CohortCharts(status, dose_vs_yam, days_vs_yam, outcomes)
 
 
 def _threshold(rules: RuleSet, rule_id: str) -> float:

@@ -506,6 +506,7 @@ def test_every_context_field_is_documented_for_template_authors():
         context_types.PatientContext,
         context_types.FollowUpContext,
         context_types.CohortContext,
+        context_types.CohortFollowUpContext,
     ):
         assert f"### `{cls.__name__}`" in text
         for field in dataclasses.fields(cls):
