@@ -143,8 +143,8 @@ class HtmlPdfRenderer:
 
     def __init__(self, template_dir: Path | str | None = None):
         self.env = make_environment(template_dir)
-        loader = cast(BaseLoader, self.env.loader)  # make_environment always sets one
-        self.css = Markup(loader.get_source(self.env, "report.css")[0])
+        self.loader = cast(BaseLoader, self.env.loader)  # make_environment always sets one
+        self.css = Markup(self.loader.get_source(self.env, "report.css")[0])
         self.fetcher = AssetsOnlyFetcher()
         self.font_config = FontConfiguration()
         self.font_css = weasyprint.CSS(
@@ -157,7 +157,7 @@ class HtmlPdfRenderer:
     def html(self, template: str, report: DocumentContext | Mapping[str, object]) -> str:
         """``template`` rendered with ``report`` (a context of ``context_types``; a mapping
         still works) as the mapping ``report``, plus ``report.css`` and ``report.lang_css``."""
-        lang_css = _lang_css()
+        lang_css = _lang_css(self.loader, self.env)
         values = _fields(report) if isinstance(report, DocumentContext) else dict(report)
         try:
             return self.env.get_template(template).render(
@@ -249,26 +249,13 @@ def _fields(report: DocumentContext) -> dict[str, object]:
 
 
 # Japanese: IPAex Gothic (fontconfig, Debian's fonts-ipaexfont-gothic) for the Japanese glyphs
-# after Liberation Sans (Latin letters and digits as in English); Japanese page numbers.
-# English adds nothing (its HTML stays as it was).
+# after Liberation Sans (Latin letters and digits as in English): templates/ja.css, and each
+# document's own additions (cohort.ja.css). English adds nothing (its HTML stays as it was).
 JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
-_LANG_CSS = {
-    "ja": (
-        'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
-        '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
-        "h1, h2, h3, .verdict-label { letter-spacing: 0; }\n"
-        # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
-        # [IQR]" to stay on one line; the test column gives the room.
-        "table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n"
-        "table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n"
-        # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
-        "table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n"
-        "table.listing col.l-status { width: 11%; }\n"
-    )
-}
 
 
-def _lang_css() -> Markup | str:
+def _lang_css(loader: BaseLoader, env: Environment) -> Markup | str:
+    """The report language's style sheet (``{lang}.css``); "" in English."""
     lang = i18n.current()
     if lang == "en":
         return ""
@@ -278,7 +265,7 @@ def _lang_css() -> Markup | str:
             "install the Debian package fonts-ipaexfont-gothic "
             "(scripts/setup-system)"
         )
-    return Markup(_LANG_CSS[lang])
+    return Markup(loader.get_source(env, f"{lang}.css")[0])
 
 
 def _font_face_css() -> str:
