@@ -199,6 +199,13 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 def test_old_files_are_pruned(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.mkdir(parents=True)
+    old, new = cache / ".killed-writer.tmp", cache / ".writing-now.tmp"
+    for path in (old, new):
+        path.write_bytes(b"partial")
+    os.utime(old, (0, 0))
     monkeypatch.setattr(plate_store, "_MAX_FILES", 2)
     _patient_charts()
     assert len(_files(cache)) == 2
+    assert not old.exists()
+    assert new.exists()

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Hashable
 from importlib import resources
 from pathlib import Path
@@ -138,6 +139,12 @@ def _checksum(pixels: bytes | memoryview) -> bytes:
 
 
 def _prune(folder: Path) -> None:
+    """Keep the `_MAX_FILES` most recently used plates; drop temporaries older than an hour
+    (left by a process killed while writing)."""
+    stale = time.time() - 3600
+    for path in folder.glob(".*.tmp"):
+        if path.stat().st_mtime < stale:
+            path.unlink(missing_ok=True)
     files = list(folder.glob("*.plate"))
     if len(files) <= _MAX_FILES:
         return
