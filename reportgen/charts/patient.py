@@ -43,7 +43,7 @@ from reportgen.i18n import _
 
 _ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
 
-# --- 1. YAM zone band ---
+# --- YAM zone band ---
 
 
 def _build_yam_zones(low: float, high: float, caption_right: bool) -> Plate:
@@ -166,6 +166,9 @@ def plot_yam_zones(
 
     with LOCK:  # YAM values repeat across patients: recent results are kept
         return memo_png(("yam_zones", low, high, "nan" if math.isnan(yam) else yam), draw)
+
+
+# --- timeline of the stay ---
 
 
 def _timeline_window(rows: Sequence[tuple[float, float | None]]) -> tuple[float, float]:
@@ -310,7 +313,7 @@ def _offset(fig: Figure, points: float) -> ScaledTranslation:
     return ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)
 
 
-# --- 6. MgSO4 exposure so far (inpatients, --as-of) ---
+# --- MgSO4 exposure so far (inpatients, --as-of) ---
 
 
 def plot_cumulative_dose(
