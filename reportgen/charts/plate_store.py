@@ -62,6 +62,8 @@ def _environment(lang: str) -> bytes:
         for source in _SOURCES
         for path in (source.glob("*.py") if source.is_dir() else [source])
     )
+    if len(sources) < 2:  # installed without sources: code changes could not be seen
+        raise OSError("no sources of reportgen.charts to hash")
     fonts = [Path(path) for path in font_files()]
     for path in [*sources, *fonts]:
         h.update(f"\0{path.name}\0".encode())
@@ -73,7 +75,8 @@ def _environment(lang: str) -> bytes:
 
 
 def name(kind: str, key: tuple[Hashable, ...]) -> str | None:
-    """The file name of a plate (`key` ends with the language), or None if it cannot be named."""
+    """The file name of a plate (`key` ends with the language), or None if it cannot be named
+    (a font or the sources unreadable: then nothing is cached)."""
     try:
         environment = _environment(i18n.current())
     except OSError:
