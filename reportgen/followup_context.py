@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from reportgen import formatting as fmt
-from reportgen.followup import Change, FollowUp, PrecisionSource, ScanStatus
 from reportgen.charts.followup import SiteSeries, plot_bmd_trend
+from reportgen.followup import Change, FollowUp, PrecisionSource, ScanStatus
 from reportgen.i18n import N_, _
 from reportgen.scans import Scan
 from reportgen.sites import site_label

@@ -72,8 +72,8 @@ def _counts(changes: list[Change]) -> dict[str, int]:
 
 def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
     """The cohort report's follow-up section as display strings, and its chart."""
-    from reportgen.context import chart_image  # matplotlib: only when a report is drawn
     from reportgen.charts.followup import plot_follow_up_outcomes
+    from reportgen.context import chart_image  # matplotlib: only when a report is drawn
 
     interval = summary["median_interval_days"]
     rows = []
