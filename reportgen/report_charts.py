@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any, cast
 
 from reportgen import charts
+from reportgen.charts.followup import SiteSeries, plot_bmd_trend, plot_follow_up_outcomes
 from reportgen.exposure import cumulative_series, stored_infusions
 from reportgen.followup import FollowUp
-from reportgen.followup_charts import SiteSeries, plot_bmd_trend, plot_follow_up_outcomes
 from reportgen.i18n import N_, _
 from reportgen.models import Assessment
 from reportgen.rules import RuleSet
