@@ -47,6 +47,21 @@ _WINDOWS_RESERVED = {
 }
 
 
+# Output file suffix of each patient --format value (the manifest's "format" is the key).
+SUFFIXES = {
+    "html": "html",
+    "pdf": "pdf",
+    "json": "json",
+    "fhir": "fhir.json",
+    "fhir-bundle": "bundle.json",
+}
+
+
+def patient_file_name(stem: str, fmt: str) -> str:
+    """``patient-<stem>.<suffix>``: the one place a patient file is named."""
+    return f"patient-{stem}.{SUFFIXES[fmt]}"
+
+
 def sanitise_id(patient_id: str) -> str:
     """A file-name-safe stem for ``patient_id``; unsafe ids get a hash suffix, so two
     different ids never map to the same name."""
