@@ -52,7 +52,8 @@ def progress_for(ctx: click.Context):
     """A redrawn line on a terminal, a line every few seconds otherwise, none with -q."""
     from reportgen.progress import Progress
 
-    if ctx.find_object(Options).quiet:
+    options = ctx.find_object(Options)
+    if options is not None and options.quiet:
         return None
     stream = sys.stderr
     return Progress(stream, terminal=stream.isatty())

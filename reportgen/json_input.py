@@ -8,7 +8,7 @@ import pandas as pd
 
 from reportgen import loaders
 from reportgen.errors import Problem, check_problem_count
-from reportgen.loaders import RawTable, decode_input, file_error, first_line
+from reportgen.loaders import RawTable, decode_input, error_line, file_error
 from reportgen.schema import normalise_header
 
 
@@ -26,7 +26,12 @@ def _pairs(pairs: list[tuple[str, object]]) -> _Object:
     found = _Object(pairs)
     if len(found) != len(pairs):
         seen: set[str] = set()
-        found.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+        repeated = []
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        found.duplicates = tuple(repeated)
     return found
 
 
@@ -46,10 +51,11 @@ def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
     except RecursionError:
         raise file_error(source, "JSON nested too deeply to be a patient table") from None
     except ValueError as exc:  # int() refuses numbers of more than 4,300 digits
-        raise file_error(source, f"not valid JSON ({first_line(exc)})") from None
+        raise file_error(source, f"not valid JSON ({error_line(exc)})") from None
     if isinstance(document, dict) and "patients" in document:
-        if document.duplicates:
-            raise file_error(source, f"duplicate key {document.duplicates[0]!r}")
+        duplicates = getattr(document, "duplicates", ())
+        if duplicates:
+            raise file_error(source, f"duplicate key {duplicates[0]!r}")
         if not isinstance(document["patients"], list):
             raise file_error(
                 source,
@@ -64,7 +70,10 @@ def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
             source,
             f"JSON must be a patient object or a list of them, not {type(document).__name__}",
         )
-    problems, records, infusions, rows = [], [], {}, []
+    problems: list[Problem] = []
+    records: list[dict[str, str]] = []
+    infusions: dict[int, object] = {}
+    rows: list[int] = []
     scans: dict[int, object] = {}
     for position, item in enumerate(document, start=1):
         check_problem_count(problems, source)
@@ -77,7 +86,7 @@ def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
             continue
         problems += [
             Problem(source, position, normalise_header(key), f"duplicate key {key!r}")
-            for key in item.duplicates
+            for key in getattr(item, "duplicates", ())
         ]
         record: dict[str, str] = {}
         for key, value in item.items():

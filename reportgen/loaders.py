@@ -166,7 +166,7 @@ def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | N
     except pd.errors.EmptyDataError:
         raise file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise file_error(source, f"not a readable CSV table ({first_line(exc)})") from None
+        raise file_error(source, f"not a readable CSV table ({error_line(exc)})") from None
     table = _from_frame(frame, source, first_row=2 + comments)
     table.encoding = encoding
     if delimiter == ";":
@@ -366,5 +366,5 @@ def _check_text(table: RawTable, column: str) -> None:
     table.frame[column] = cells
 
 
-def first_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -159,7 +159,9 @@ def _render(
 ) -> dict[str, bytes]:
     from reportgen.assess import assess_record, assessment_json
 
-    assessment = assess_record(record, rules, settings.dxa, lab_intervals=settings.lab_intervals)
+    assessment = assess_record(
+        dict(record), rules, settings.dxa, lab_intervals=settings.lab_intervals
+    )
     document = assessment_json(
         assessment,
         rules,
