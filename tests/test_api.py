@@ -7,6 +7,8 @@ import csv
 import inspect
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,23 @@ def test_render_patient_with_scans_makes_the_follow_up_report(record, empty_cwd)
     assert document != plain
     assert "follow_up" in json.dumps(document)
     assert list(empty_cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["--help"], ("pandas", "matplotlib", "weasyprint")),
+        (["rules"], ("matplotlib", "weasyprint", "reportgen.api")),  # pandas: via schema
+    ],
+)
+def test_cli_imports_only_what_the_command_needs(args, absent):
+    """Lazy imports (issue 19): the CLI imports the api and its libraries inside commands."""
+    code = (
+        "import sys\nfrom reportgen.cli import cli\n"
+        f"try:\n    cli({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {absent!r} if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
