@@ -73,7 +73,8 @@ def render_patient(
     :param record: one patient as a mapping of column (or alias) to value, as one object of a
         JSON input (``infusions`` and ``scans`` lists included); dates as ISO text or
         ``date``/``datetime``.
-    :param rules: the rule set (default: the shipped one, with ``criteria``).
+    :param rules: the rule set (default: the shipped one, with ``criteria``; ``criteria`` is
+        not used when ``rules`` is given).
     :param settings: from :func:`reportgen.settings.load_report_settings` (default: none).
     :param lang: ``en`` or ``ja`` (default: the settings' language).
     :param generated_at: the time stamp in the report (default: ``SOURCE_DATE_EPOCH`` or now).
@@ -107,7 +108,7 @@ def check_record(
     record: Mapping[str, object], *, source: str = "record", as_of: datetime | None = None
 ) -> dict:
     """``record`` validated and typed as a JSON input's row (with its ``_scans``), or
-    :class:`InvalidRecord` with every error. Warnings are kept in ``_warnings``."""
+    :class:`InvalidRecord` with every error; warnings (an unknown key, say) do not refuse it."""
     from reportgen.assess import records_from_frame
     from reportgen.inputs import attach_scans, load_scan_set
     from reportgen.loaders import load_json_record
