@@ -319,29 +319,6 @@ def _recycle_after() -> int | None:
         return None
 
 
-class Progress:
-    """A progress sink for ``build_patient_reports(progress=...)`` that speaks both protocols
-    the API has used: iterated with next() once per report, or ``with bar: bar.update(1)``."""
-
-    def __init__(self, total: int, tick):
-        self.total, self.tick = total, tick
-
-    def __iter__(self):
-        for index in range(self.total):
-            self.tick()
-            yield index
-
-    def update(self, count: int = 1) -> None:
-        for _ in range(count):
-            self.tick()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
-
-
 def child_allin(opts: argparse.Namespace) -> dict:
     """One build_patient_reports run (fresh process); RSS of workers sampled meanwhile."""
     t0 = time.perf_counter()
@@ -360,8 +337,12 @@ def child_allin(opts: argparse.Namespace) -> dict:
         if poller.done % max(1, opts.tick) == 0:
             ticks.append((time.perf_counter(), poller.done, _status("self").get("VmRSS", 0)))
 
-    def progress(items) -> Progress:
-        return Progress(len(items), tick)
+    seen = [0]
+
+    def progress(done: int, total: int) -> None:  # the API calls it with (done, total)
+        while seen[0] < done:
+            seen[0] += 1
+            tick()
 
     in_make = [0.0, 0]
     make_times: list[float] = []
