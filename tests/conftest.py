@@ -1,21 +1,37 @@
-"""Shared fixtures: paths to the sample and test inputs, the rule set, a CLI runner."""
+"""Shared fixtures: paths to the sample and test inputs, the rule set, the ``reportgen``
+command (``run_reportgen``), synthetic cohorts and the hypothesis profiles."""
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from subprocess import Popen
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from hypothesis import settings
 
+from reportgen.cli import cli
 from reportgen.rules import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_CSV = ROOT / "input" / "case_series_2020.csv"
 INDEX_JSON = ROOT / "input" / "index_case_2.json"
+EPOCH = "1704067200"  # SOURCE_DATE_EPOCH of every CLI run: 2024-01-01T00:00:00Z
+
+# Hypothesis: a few examples in the fast run (``pytest``), the full search in the slow run
+# (``scripts/test`` sets REPORTGEN_HYPOTHESIS=full). Tests that set max_examples themselves
+# keep it in the full profile and are capped at the fast profile's in the fast one.
+settings.register_profile("fast", max_examples=10, deadline=None)
+settings.register_profile("full", deadline=None)
+settings.load_profile(os.environ.get("REPORTGEN_HYPOTHESIS", "fast"))
 
 # The seed's Table 1 (Iio et al., J Med Cases 2022;13:47), typed in from the paper, not from
 # the sample file: case -> (MgSO4 days, cumulative g, YAM %, fracture).
@@ -55,10 +71,81 @@ def _plate_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["REPORTGEN_CACHE_DIR"] = saved
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    """A Click runner; ``result.stdout`` and ``result.stderr`` are kept apart (click 8.2+)."""
-    return CliRunner()
+class Reportgen:
+    """The ``reportgen`` command as tests run it, with SOURCE_DATE_EPOCH set (``EPOCH``).
+
+    Calling it runs the CLI in this process (Click's runner: fast; ``stdout``, ``stderr`` and
+    ``output`` kept apart). ``subprocess`` runs the installed command in a fresh interpreter,
+    for what only a real process shows (exit on a signal, pipes, start-up); ``command`` and
+    ``environ`` build the same run for a ``subprocess.Popen`` of a test's own.
+    """
+
+    def __call__(
+        self,
+        *args: object,
+        env: Mapping[str, str | None] | None = None,
+        input: str | bytes | None = None,  # noqa: A002 (CliRunner's name)
+        traceback_expected: bool = False,
+    ) -> Result:
+        """Run ``reportgen ARGS`` in this process. An uncaught exception, an exit status other
+        than 0, 1 or 2, or a traceback in the output fails the test (unless
+        ``traceback_expected``, for ``-v``): a traceback is a bug, never a message."""
+        result = CliRunner().invoke(
+            cli,
+            [str(a) for a in args],
+            env={"SOURCE_DATE_EPOCH": EPOCH, **(env or {})},
+            input=input,
+        )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(
+                "uncaught " + "".join(traceback.format_exception(result.exception))
+            ) from result.exception
+        assert result.exit_code in (0, 1, 2), result.output
+        if not traceback_expected:
+            assert "Traceback" not in result.output, result.output
+        return result
+
+    def command(self, *args: object) -> list[str]:
+        """The argv of ``reportgen ARGS``: the installed script, else ``python -m reportgen``."""
+        script = Path(sys.executable).with_name("reportgen")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
+        return [*command, *map(str, args)]
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """This process's environment with SOURCE_DATE_EPOCH set, and ``extra``."""
+        return {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **extra}
+
+    def popen(self, *args: object, env: Mapping[str, str] | None = None, **options: Any) -> Popen:
+        """Start ``reportgen ARGS`` (stdin closed); ``options`` go to ``subprocess.Popen``
+        (stdout, stderr, start_new_session ...). The caller waits for it, or kills it."""
+        return subprocess.Popen(
+            self.command(*args),
+            env=self.environ(**(env or {})),
+            stdin=subprocess.DEVNULL,
+            **options,
+        )
+
+    def subprocess(
+        self, *args: object, timeout: float = 600, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``reportgen ARGS`` in a fresh process (stdin closed, stdout/stderr captured as
+        text, not a terminal); ``env`` adds to the environment."""
+        return subprocess.run(
+            self.command(*args),
+            capture_output=True,
+            text=True,
+            env=self.environ(**env),
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture(scope="session")
+def run_reportgen() -> Reportgen:
+    """The ``reportgen`` command: ``run_reportgen("validate", path)`` in this process,
+    ``run_reportgen.subprocess(...)`` in a fresh one (see ``Reportgen``)."""
+    return Reportgen()
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +192,41 @@ def base_record(**values: object) -> dict[str, object]:
     }
     record.update(values)
     return record
+
+
+SYNTHETIC_COLUMNS = [*MINIMAL_COLUMNS, "notes"]
+
+
+def write_cohort(path: Path, count: int) -> Path:
+    """A valid synthetic cohort of ``count`` patients P000, P001, ... (varied values, a note
+    each) as CSV at ``path``; for batch, crash and operability drills."""
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(SYNTHETIC_COLUMNS)
+        for i in range(count):
+            writer.writerow(
+                [
+                    f"P{i:03d}",
+                    20 + i % 20,
+                    f"{18 + i % 7}.5",
+                    5 + i % 50,
+                    100 + 37 * i,
+                    60 + i % 40,
+                    "yes" if i % 9 == 0 else "no",
+                    f"note {i}",
+                ]
+            )
+    return path
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Pids of live (non-zombie) processes in process group ``pgid`` (a run and its workers)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive

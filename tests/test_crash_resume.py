@@ -4,66 +4,24 @@ full OUTDIR without --overwrite changes no byte."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import EPOCH, group_alive, write_cohort
 from pypdf import PdfReader
 
 from reportgen import api, batch, patient_run
 from reportgen.output import JOURNAL, LOCK, MANIFEST, Journal, atomic_write
 
-EPOCH = "1704067200"
 COUNT = 60
-COLUMNS = [
-    "patient_id",
-    "age_years",
-    "bmi_kg_m2",
-    "mgso4_days",
-    "mgso4_total_g",
-    "yam_percent",
-    "fracture",
-    "notes",
-]
 FINAL_NAME = re.compile(r"^patient-P\d{3}\.(pdf|json)$")
-
-
-def _cohort(path: Path, count: int = COUNT) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for i in range(count):
-            writer.writerow(
-                [
-                    f"P{i:03d}",
-                    20 + i % 20,
-                    f"{18 + i % 7}.5",
-                    5 + i % 50,
-                    100 + 37 * i,
-                    60 + i % 40,
-                    "yes" if i % 9 == 0 else "no",
-                    f"note {i}",
-                ]
-            )
-    return path
-
-
-def _command(*args: object) -> list[str]:
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    return [*command, *map(str, args)]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
 
 
 def _sha(path: Path) -> str:
@@ -89,33 +47,15 @@ def _assert_complete(path: Path) -> None:
         assert json.loads(data)["patient_id"] == path.stem.removeprefix("patient-")
 
 
-def _group_alive(pgid: int) -> list[int]:
-    """Pids of live (non-zombie) processes in process group ``pgid``."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 @pytest.mark.slow
-def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
-    source = _cohort(tmp_path / "cohort.csv")
+def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(run_reportgen, tmp_path):
+    source = write_cohort(tmp_path / "cohort.csv", COUNT)
     outdir = tmp_path / "out"
     journal = outdir / JOURNAL
     args = ("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2")
     with (tmp_path / "killed.stderr").open("wb") as stderr:
-        process = subprocess.Popen(
-            _command(*args),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=_env(),
-            start_new_session=True,
+        process = run_reportgen.popen(
+            *args, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
         )  # its own group: parent + workers
         try:
             deadline = time.monotonic() + 600
@@ -136,9 +76,9 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
             process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 30
-    while _group_alive(process.pid) and time.monotonic() < deadline:
+    while group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _group_alive(process.pid) == [], "a worker survived the kill"
+    assert group_alive(process.pid) == [], "a worker survived the kill"
 
     # 1. What the kill left: complete files under final names, temporaries under .tmp-*.
     left = sorted(p.name for p in outdir.iterdir())
@@ -170,14 +110,7 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
     }
 
     # 2. --resume: skips the journaled reports (same inode and mtime), makes the rest.
-    resumed = subprocess.run(
-        _command(*args, "--resume"),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=900,
-        check=False,
-    )
+    resumed = run_reportgen.subprocess(*args, "--resume", timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
     assert f"({len(keys)} report(s) already complete)" in resumed.stderr
@@ -198,9 +131,7 @@ def test_kill_9_mid_batch_leaves_complete_files_and_resume_finishes(tmp_path):
     # 3. A plain re-run into the full OUTDIR refuses and changes no byte.
     before = _snapshot(outdir)
     time.sleep(0.05)  # a rewrite would show in mtime_ns
-    again = subprocess.run(
-        _command(*args), capture_output=True, text=True, env=_env(), timeout=300, check=False
-    )
+    again = run_reportgen.subprocess(*args, timeout=300)
     assert again.returncode == 1
     assert "already exist" in again.stderr
     assert "Traceback" not in again.stderr
@@ -259,7 +190,7 @@ def test_resume_redoes_exactly_what_is_not_complete(tmp_path, monkeypatch):
     was journaled, and leftover temporaries. --resume redoes those, keeps the rest, and
     removes the temporaries."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    source = _cohort(tmp_path / "cohort.csv", count=12)
+    source = write_cohort(tmp_path / "cohort.csv", 12)
     outdir = tmp_path / "out"
     with monkeypatch.context() as patch:
         _interrupt_after(patch, 6)
@@ -300,7 +231,7 @@ def test_resume_redoes_exactly_what_is_not_complete(tmp_path, monkeypatch):
 
 def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    source = _cohort(tmp_path / "cohort.csv", count=10)
+    source = write_cohort(tmp_path / "cohort.csv", 10)
     outdir = tmp_path / "out"
     assert _build(source, outdir).ok
     text = source.read_text("utf-8").replace("note 3\n", "note 3 amended\n")
@@ -311,7 +242,7 @@ def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
 
 
 def test_interrupted_overwrite_never_leaves_a_manifest_with_wrong_hashes(tmp_path, monkeypatch):
-    source = _cohort(tmp_path / "cohort.csv", count=10)
+    source = write_cohort(tmp_path / "cohort.csv", 10)
     outdir = tmp_path / "out"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     assert _build(source, outdir).ok

@@ -8,19 +8,17 @@ import hashlib
 import io
 import json
 import re
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pikepdf
 import pydantic
 import pytest
-from click.testing import CliRunner
+from conftest import EPOCH, Reportgen
 from fhir.resources.R4B.documentreference import DocumentReference
 
 from reportgen import fhir
 from reportgen.api import generation_time
-from reportgen.cli import cli
 from reportgen.settings import Organisation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +26,6 @@ SEED = ROOT / "input" / "case_series_2020.csv"
 SETTINGS = Path(__file__).resolve().parent / "data" / "settings" / "settings.toml"
 CUSTOM_SYSTEM = "https://northfield.example.org/fhir/sid/mrn"
 IDS = [str(i) for i in range(1, 10)]
-EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 # FHIR R4 ``instant``: seconds and a time zone are required.
 INSTANT = re.compile(
     r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|"
@@ -36,45 +33,44 @@ INSTANT = re.compile(
     r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 )
 
-# WeasyPrint 70 opens its sRGB2014.icc output-intent profile for every PDF/A and never closes it
-# (weasyprint/pdf/__init__.py, ``files(...).open('rb')`` passed to ColorProfile): the unclosed
-# file's ResourceWarning is the only warning tolerated here.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
-
-def render(tmp_path_factory, name: str, *args: str | Path) -> Path:
+def render(run_reportgen: Reportgen, tmp_path_factory, name: str, *args: str | Path) -> Path:
     """``reportgen patient SEED ARGS`` in this process (so warnings fail the test)."""
     outdir = tmp_path_factory.mktemp(name)
-    result = CliRunner().invoke(
-        cli,
-        ["patient", str(SEED), *map(str, args), "-o", str(outdir)],
-        env={"SOURCE_DATE_EPOCH": str(EPOCH)},
-    )
-    assert result.exit_code == 0, result.stderr + "".join(
-        traceback.format_exception(result.exception) if result.exception else ()
-    )
+    result = run_reportgen("patient", SEED, *args, "-o", outdir)
+    assert result.exit_code == 0, result.stderr
     return outdir
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> Path:
+def batch(run_reportgen, tmp_path_factory) -> Path:
     """The 9-patient seed as pdf,fhir in a pool of 2 workers (9 jobs > one chunk of 8)."""
-    return render(tmp_path_factory, "batch-w2", "--format", "pdf,fhir", "--workers", "2")
+    return render(
+        run_reportgen, tmp_path_factory, "batch-w2", "--format", "pdf,fhir", "--workers", "2"
+    )
 
 
 @pytest.fixture(scope="module")
-def batch_again(tmp_path_factory) -> Path:
+def batch_again(run_reportgen, tmp_path_factory) -> Path:
     """The same batch again, into another directory, without a pool (--workers 1)."""
-    return render(tmp_path_factory, "batch-w1", "--format", "pdf,fhir", "--workers", "1")
+    return render(
+        run_reportgen, tmp_path_factory, "batch-w1", "--format", "pdf,fhir", "--workers", "1"
+    )
 
 
 @pytest.fixture(scope="module")
-def custom(tmp_path_factory) -> Path:
+def custom(run_reportgen, tmp_path_factory) -> Path:
     """Patient 2, ``--format fhir`` only, with tests/data/settings/settings.toml."""
     return render(
-        tmp_path_factory, "custom", "--id", "2", "--format", "fhir", "--settings", SETTINGS
+        run_reportgen,
+        tmp_path_factory,
+        "custom",
+        "--id",
+        "2",
+        "--format",
+        "fhir",
+        "--settings",
+        SETTINGS,
     )
 
 
@@ -121,7 +117,7 @@ def test_fhir_date_is_an_instant_with_time_zone(batch, pid):
     assert INSTANT.fullmatch(resource["date"])
     moment = datetime.fromisoformat(resource["date"])
     assert moment.tzinfo is not None
-    assert moment == datetime.fromtimestamp(EPOCH, UTC)
+    assert moment == datetime.fromtimestamp(int(EPOCH), UTC)
 
 
 @pytest.mark.parametrize("pid", IDS)

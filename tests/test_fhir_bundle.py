@@ -7,15 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import traceback
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import Reportgen
 from fhir.resources.R4B import get_fhir_model_class
 
 from reportgen import fhir_bundle
-from reportgen.cli import cli
 from reportgen.fhir_codes import site_key
 from reportgen.settings import Organisation
 
@@ -27,22 +25,12 @@ INDEX = ROOT / "input" / "index_case_2.json"
 SETTINGS = DATA / "settings" / "fhir.toml"
 MRN = "https://northfield.example.org/fhir/sid/mrn"
 ORG = "https://northfield.example.org/fhir/sid/org"
-EPOCH = "1704067200"
-
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
 
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(map(str, args)), env={"SOURCE_DATE_EPOCH": EPOCH})
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise AssertionError("".join(traceback.format_exception(result.exception)))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def render(outdir: Path, *args: str | Path, source: Path = PATIENT) -> Path:
-    code, _, stderr = run(
+def render(
+    run_reportgen: Reportgen, outdir: Path, *args: str | Path, source: Path = PATIENT
+) -> Path:
+    result = run_reportgen(
         "patient",
         source,
         "-o",
@@ -53,13 +41,13 @@ def render(outdir: Path, *args: str | Path, source: Path = PATIENT) -> Path:
         SETTINGS,
         *args,
     )
-    assert code == 0, stderr
+    assert result.exit_code == 0, result.stderr
     return outdir
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Path:
-    return render(tmp_path_factory.mktemp("bundle"))
+def made(run_reportgen, tmp_path_factory) -> Path:
+    return render(run_reportgen, tmp_path_factory.mktemp("bundle"))
 
 
 @pytest.fixture(scope="module")
@@ -207,14 +195,14 @@ def test_full_urls_never_equal_an_identifier(bundle):
         assert references == text.count(f'"{entry["fullUrl"]}"')
 
 
-def test_bundle_bytes_are_deterministic(made, tmp_path):
-    again = render(tmp_path / "again")
+def test_bundle_bytes_are_deterministic(run_reportgen, made, tmp_path):
+    again = render(run_reportgen, tmp_path / "again")
     for name in ("patient-F-7.pdf", "patient-F-7.bundle.json"):
         assert (again / name).read_bytes() == (made / name).read_bytes(), name
 
 
-def test_jpcore_final_codes_status_and_replacement(tmp_path, bundle):
-    outdir = render(tmp_path, "--fhir-profile", "jpcore", "--doc-status", "final")
+def test_jpcore_final_codes_status_and_replacement(run_reportgen, tmp_path, bundle):
+    outdir = render(run_reportgen, tmp_path, "--fhir-profile", "jpcore", "--doc-status", "final")
     final = json.loads((outdir / "patient-F-7.bundle.json").read_text("utf-8"))
     resource = entry_of(final, "DocumentReference")["resource"]
     jp = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes"
@@ -238,13 +226,13 @@ def test_jpcore_final_codes_status_and_replacement(tmp_path, bundle):
     ]
 
 
-def test_seed_bundles_validate_and_warn_without_settings(tmp_path):
-    code, _, stderr = run(
+def test_seed_bundles_validate_and_warn_without_settings(run_reportgen, tmp_path):
+    result = run_reportgen(
         "patient", SEED, "-o", tmp_path, "--format", "fhir-bundle", "--id", "2", "--id", "5"
     )
-    assert code == 0
-    assert "warning: FHIR placeholder: set identifier_system" in stderr
-    assert "organisation_identifier" in stderr
+    assert result.exit_code == 0
+    assert "warning: FHIR placeholder: set identifier_system" in result.stderr
+    assert "organisation_identifier" in result.stderr
     for pid in ("2", "5"):
         bundle = json.loads((tmp_path / f"patient-{pid}.bundle.json").read_text("utf-8"))
         fhir_bundle.validate_bundle(bundle)
@@ -253,18 +241,18 @@ def test_seed_bundles_validate_and_warn_without_settings(tmp_path):
         assert "context" not in docref  # no admission or discharge date in the seed
 
 
-def test_strict_refuses_placeholders_and_writes_nothing(tmp_path):
-    code, _, stderr = run(
+def test_strict_refuses_placeholders_and_writes_nothing(run_reportgen, tmp_path):
+    result = run_reportgen(
         "patient", SEED, "-o", tmp_path / "out", "--format", "fhir-bundle", "--strict"
     )
-    assert code == 1
-    assert "needs [organisation] identifier_system" in stderr
-    assert "(--strict)" in stderr
+    assert result.exit_code == 1
+    assert "needs [organisation] identifier_system" in result.stderr
+    assert "(--strict)" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_strict_accepts_complete_settings(tmp_path):
-    render(tmp_path, "--strict")
+def test_strict_accepts_complete_settings(run_reportgen, tmp_path):
+    render(run_reportgen, tmp_path, "--strict")
     assert (tmp_path / "patient-F-7.bundle.json").is_file()
 
 
@@ -339,11 +327,11 @@ def test_library_refuses_unknown_fhir_options(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_risk_components_follow_the_patient_json(tmp_path):
-    code, _, stderr = run(
+def test_risk_components_follow_the_patient_json(run_reportgen, tmp_path):
+    result = run_reportgen(
         "patient", INDEX, "-o", tmp_path, "--format", "json,fhir-bundle", "--settings", SETTINGS
     )
-    assert code == 0, stderr
+    assert result.exit_code == 0, result.stderr
     document = json.loads((tmp_path / "patient-2.json").read_text("utf-8"))
     bundle = json.loads((tmp_path / "patient-2.bundle.json").read_text("utf-8"))
     (obs,) = [
@@ -364,8 +352,8 @@ def test_risk_components_follow_the_patient_json(tmp_path):
     assert docref["context"]["period"] == {"start": "2020-02-24", "end": "2020-05-31"}
 
 
-def test_document_reference_format_follows_profile_and_status(tmp_path):
-    code, _, stderr = run(
+def test_document_reference_format_follows_profile_and_status(run_reportgen, tmp_path):
+    result = run_reportgen(
         "patient",
         PATIENT,
         "-o",
@@ -379,7 +367,7 @@ def test_document_reference_format_follows_profile_and_status(tmp_path):
         "--doc-status",
         "final",
     )
-    assert code == 0, stderr
+    assert result.exit_code == 0, result.stderr
     resource = json.loads((tmp_path / "patient-F-7.fhir.json").read_text("utf-8"))
     get_fhir_model_class("DocumentReference").model_validate(resource)
     assert resource["docStatus"] == "final"
@@ -391,8 +379,8 @@ def test_document_reference_format_follows_profile_and_status(tmp_path):
     assert resource["author"][0]["identifier"] == {"system": ORG, "value": "NUH-1"}
 
 
-def test_before_the_dxa_the_bundle_has_no_dxa_values(tmp_path):
-    render(tmp_path, source=ROOT / "input" / "discharge_no_dxa.csv")
+def test_before_the_dxa_the_bundle_has_no_dxa_values(run_reportgen, tmp_path):
+    render(run_reportgen, tmp_path, source=ROOT / "input" / "discharge_no_dxa.csv")
     (path,) = tmp_path.glob("*.bundle.json")
     bundle = fhir_bundle.validate_bundle(json.loads(path.read_text("utf-8")))
     (obs,) = resources(bundle, "Observation")

@@ -20,16 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from hostile.corpus import KNOWN_BUGS, VALID, Entry, corpus, to_csv
 from hostile.loopback import Listener, listening
 
 from reportgen import loaders
-from reportgen.cli import cli
-
-pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
 PROBLEM_LINE = re.compile(r"^.+:\d+:[^:\s]+: .+$")
 RSS_LIMIT_KB = 1_500_000  # 1.5 GB
@@ -72,18 +66,6 @@ def _entries() -> list:
     return params
 
 
-def invoke(*args: object) -> Result:
-    """The CLI in this process (warnings are errors); any exception but SystemExit fails."""
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(
-            f"uncaught {type(result.exception).__name__}: {result.exception}"
-        ) from result.exception
-    assert result.exit_code in (0, 1, 2), result.output
-    assert "Traceback" not in result.output
-    return result
-
-
 def _outside(outdir: Path, root: Path) -> list[Path]:
     return [
         p for p in root.rglob("*") if p.is_file() and outdir not in p.parents and p.parent != root
@@ -94,9 +76,9 @@ def _outside(outdir: Path, root: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("entry", _entries())
-def test_corpus_validate(entry: Entry, files):
+def test_corpus_validate(run_reportgen, entry: Entry, files):
     path = files[entry.name]
-    result = invoke("validate", path)
+    result = run_reportgen("validate", path)
     if entry.valid:
         assert result.exit_code == 0, result.output
         assert result.stderr.strip() == f"{path}: OK"
@@ -113,9 +95,9 @@ def test_corpus_validate(entry: Entry, files):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", _entries())
-def test_corpus_patient(entry: Entry, files, tmp_path, listener):
+def test_corpus_patient(run_reportgen, entry: Entry, files, tmp_path, listener):
     outdir = tmp_path / "out"
-    result = invoke(
+    result = run_reportgen(
         "patient", files[entry.name], "-o", outdir, "--format", "json,html", "--workers", "1"
     )
     assert result.exit_code == (0 if entry.valid else 1), result.output
@@ -129,9 +111,9 @@ def test_corpus_patient(entry: Entry, files, tmp_path, listener):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", _entries())
-def test_corpus_cohort(entry: Entry, files, tmp_path, listener):
+def test_corpus_cohort(run_reportgen, entry: Entry, files, tmp_path, listener):
     outdir = tmp_path / "out"
-    result = invoke(
+    result = run_reportgen(
         "cohort", files[entry.name], "-o", outdir, "--format", "json,html", "--skip-invalid"
     )
     if entry.valid:
@@ -155,11 +137,10 @@ def _json(tmp_path: Path, records: list[dict]) -> Path:
 
 
 @pytest.mark.parametrize("patient_id", ["山田花子"])
-def test_ids_without_glyphs_render_without_warnings(tmp_path, patient_id):
+def test_ids_without_glyphs_render_without_warnings(run_reportgen, tmp_path, patient_id):
     source = _json(tmp_path, [{"patient_id": patient_id, **VALID}])
-    result = CliRunner().invoke(
-        cli,
-        ["patient", str(source), "-o", str(tmp_path / "out"), "--format", "html", "--workers", "1"],
+    result = run_reportgen(
+        "patient", source, "-o", tmp_path / "out", "--format", "html", "--workers", "1"
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
@@ -167,7 +148,7 @@ def test_ids_without_glyphs_render_without_warnings(tmp_path, patient_id):
     assert result.exit_code == 0
 
 
-def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
+def test_lone_surrogates_are_refused_with_a_located_message(run_reportgen, tmp_path):
     source = tmp_path / "surrogate.json"
     source.write_text(
         '[{"patient_id": "s\\ud800x", "age_years": 30, "bmi_kg_m2": 20, '
@@ -175,7 +156,7 @@ def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
         '"fracture": false, "notes": "bad \\udfff"}]',
         "utf-8",
     )
-    result = invoke(
+    result = run_reportgen(
         "patient", source, "-o", tmp_path / "out", "--format", "html,json", "--workers", "1"
     )
     assert result.exit_code == 1
@@ -185,7 +166,7 @@ def test_lone_surrogates_are_refused_with_a_located_message(tmp_path):
 
 
 @pytest.mark.slow
-def test_control_characters_in_notes_do_not_abort_the_batch(tmp_path):
+def test_control_characters_in_notes_do_not_abort_the_batch(run_reportgen, tmp_path):
     source = _json(
         tmp_path,
         [
@@ -194,7 +175,7 @@ def test_control_characters_in_notes_do_not_abort_the_batch(tmp_path):
         ],
     )
     outdir = tmp_path / "out"
-    result = invoke("patient", source, "-o", outdir, "--format", "pdf", "--workers", "1")
+    result = run_reportgen("patient", source, "-o", outdir, "--format", "pdf", "--workers", "1")
     assert (outdir / "patient-c2.pdf").is_file()
     assert result.exit_code == 0, result.output
 
@@ -252,17 +233,17 @@ def _rows(tmp_path: Path, count: int) -> Path:
     return path
 
 
-def test_row_limit(tmp_path, monkeypatch):
+def test_row_limit(run_reportgen, tmp_path, monkeypatch):
     """MAX_ROWS (1,000,000) lowered to 20 here: 21 rows are refused with a clear message."""
     monkeypatch.setattr(loaders, "MAX_ROWS", 20)
-    assert invoke("validate", _rows(tmp_path, 20)).exit_code == 0
+    assert run_reportgen("validate", _rows(tmp_path, 20)).exit_code == 0
     over = _rows(tmp_path, 21)
     for args in (
         ("validate", over),
         ("patient", over, "-o", tmp_path / "p", "--format", "json"),
         ("cohort", over, "-o", tmp_path / "c", "--format", "json"),
     ):
-        result = invoke(*args)
+        result = run_reportgen(*args)
         assert result.exit_code == 1, result.output
         assert f"{over}:0:-: 21 rows; the limit is 20" in result.output
     assert list(tmp_path.glob("p/patient-*")) == []
@@ -283,7 +264,7 @@ def _big_cell(tmp_path: Path, suffix: str) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("suffix", "row"), [(".csv", 2), (".json", 1)])
-def test_ten_megabyte_cell_is_located_not_echoed(tmp_path, suffix, row):
+def test_ten_megabyte_cell_is_located_not_echoed(run_reportgen, tmp_path, suffix, row):
     path = _big_cell(tmp_path, suffix)
     cells = len(SECRET * (10 * 2**20 // len(SECRET)))
     status, output, peak = _measured("validate", path)
@@ -296,7 +277,7 @@ def test_ten_megabyte_cell_is_located_not_echoed(tmp_path, suffix, row):
     assert peak < RSS_LIMIT_KB
     # patient: that row gets no report, the other one does (exit 1)
     outdir = tmp_path / "out"
-    result = invoke("patient", path, "-o", outdir, "--format", "json", "--workers", "1")
+    result = run_reportgen("patient", path, "-o", outdir, "--format", "json", "--workers", "1")
     assert result.exit_code == 1
     assert SECRET not in result.output
     assert sorted(p.name for p in outdir.glob("patient-*")) == ["patient-small.json"]
@@ -304,13 +285,13 @@ def test_ten_megabyte_cell_is_located_not_echoed(tmp_path, suffix, row):
     assert SECRET not in manifest
 
 
-def test_cell_at_the_limit_is_accepted(tmp_path):
+def test_cell_at_the_limit_is_accepted(run_reportgen, tmp_path):
     path = _json(tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * loaders.MAX_CELL_CHARS}])
-    assert invoke("validate", path).exit_code == 0
+    assert run_reportgen("validate", path).exit_code == 0
     path = _json(
         tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * (loaders.MAX_CELL_CHARS + 1)}]
     )
-    assert invoke("validate", path).exit_code == 1
+    assert run_reportgen("validate", path).exit_code == 1
 
 
 # --- no patient data in messages ---------------------------------------------------------------
@@ -351,7 +332,7 @@ def _secret_rows(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_no_patient_data_beyond_the_offending_cell(tmp_path, caplog):
+def test_no_patient_data_beyond_the_offending_cell(run_reportgen, tmp_path, caplog):
     source = _secret_rows(tmp_path)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1704067200"}
     script = Path(sys.executable).with_name("reportgen")
@@ -382,16 +363,18 @@ def test_no_patient_data_beyond_the_offending_cell(tmp_path, caplog):
     assert [f["patient_id"] for f in manifest["files"] if f["format"] == "json"] == ["m3"]
     # and in this process, through logging
     with caplog.at_level("DEBUG"):
-        invoke("validate", source)
-        invoke("patient", source, "-o", tmp_path / "again", "--format", "json")
+        run_reportgen("validate", source)
+        run_reportgen("patient", source, "-o", tmp_path / "again", "--format", "json")
     assert not [r for r in caplog.records if SECRET in r.getMessage()]
 
 
-def test_cohort_csv_neutralises_spreadsheet_formulas(files, tmp_path):
+def test_cohort_csv_neutralises_spreadsheet_formulas(run_reportgen, files, tmp_path):
     """Ids and sites starting with = + - @ would run as formulas when cohort-cases.csv is
     opened in a spreadsheet: they are written with a leading apostrophe."""
     outdir = tmp_path / "out"
-    result = invoke("cohort", files["formula_injection.csv"], "-o", outdir, "--format", "json")
+    result = run_reportgen(
+        "cohort", files["formula_injection.csv"], "-o", outdir, "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     with (outdir / "cohort-cases.csv").open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))

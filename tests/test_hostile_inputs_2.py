@@ -18,13 +18,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from hostile.corpus import VALID, to_csv, to_xlsx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reportgen import api
-from reportgen.cli import cli
 from reportgen.cohort import _defuse_formula
 from reportgen.decoding import DecodeRefused, decode_text
 from reportgen.errors import RulesError
@@ -32,24 +30,9 @@ from reportgen.loaders import load_table
 from reportgen.output import JOURNAL, MANIFEST
 from reportgen.rules import load_rules
 
-pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
-
 ENOUGH = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-def invoke(*args: object) -> Result:
-    """The CLI in this process; any exception but SystemExit fails the test."""
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(
-            f"uncaught {type(result.exception).__name__}: {result.exception}"
-        ) from result.exception
-    assert "Traceback" not in result.output
-    return result
 
 
 def _row(**values: object) -> dict[str, object]:
@@ -89,13 +72,13 @@ def test_defused_text_has_no_live_formula_in_any_locale(value):
     assert not re.search(r"[\x00-\x1f]", defused)
 
 
-def test_cohort_csv_has_no_live_formula(tmp_path):
+def test_cohort_csv_has_no_live_formula(run_reportgen, tmp_path):
     records = [
         _row(patient_id="x;=1+1", fracture_sites='T7;=HYPERLINK("http://x")', notes="ok"),
         _row(patient_id="p2", fracture_sites="L1,@SUM(1)", notes="=cmd"),
     ]
     outdir = tmp_path / "out"
-    result = invoke("cohort", _csv(tmp_path, records), "-o", outdir, "--format", "json")
+    result = run_reportgen("cohort", _csv(tmp_path, records), "-o", outdir, "--format", "json")
     assert result.exit_code == 0, result.output
     text = (outdir / "cohort-cases.csv").read_text("utf-8")
     for delimiter in (",", ";"):  # the file as a comma or a semicolon locale reads it
@@ -133,18 +116,21 @@ def _cohort_file(tmp_path: Path, count: int = 3) -> Path:
 
 
 @pytest.mark.parametrize("planted", [JOURNAL, MANIFEST, "patient-r0.json"])
-def test_planted_links_in_outdir_are_never_followed(tmp_path, planted):
+def test_planted_links_in_outdir_are_never_followed(run_reportgen, tmp_path, planted):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
     assert (
-        invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1").exit_code == 0
+        run_reportgen(
+            "patient", source, "-o", outdir, "--format", "json", "--workers", "1"
+        ).exit_code
+        == 0
     )
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n", "utf-8")
     (outdir / planted).unlink(missing_ok=True)
     (outdir / planted).symlink_to(victim)
     (outdir / "patient-r1.json").unlink()  # something left to do
-    result = invoke(
+    result = run_reportgen(
         "patient", source, "-o", outdir, "--format", "json", "--workers", "1", "--resume"
     )
     assert victim.read_text("utf-8") == "precious\n"
@@ -157,16 +143,19 @@ def test_planted_links_in_outdir_are_never_followed(tmp_path, planted):
         assert not (outdir / planted).is_symlink()
 
 
-def test_manifest_entry_pointing_at_a_device_is_not_read(tmp_path):
+def test_manifest_entry_pointing_at_a_device_is_not_read(run_reportgen, tmp_path):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
     assert (
-        invoke("patient", source, "-o", outdir, "--format", "json", "--workers", "1").exit_code == 0
+        run_reportgen(
+            "patient", source, "-o", outdir, "--format", "json", "--workers", "1"
+        ).exit_code
+        == 0
     )
     (outdir / "patient-r0.json").unlink()
     (outdir / "patient-r0.json").symlink_to("/dev/zero")
     started = time.monotonic()
-    result = invoke(
+    result = run_reportgen(
         "patient", source, "-o", outdir, "--format", "json", "--workers", "1", "--overwrite"
     )
     assert result.exit_code == 0, result.output
@@ -273,7 +262,7 @@ def test_dates_are_read_exactly_or_refused(tmp_path_factory, day, time_of_day):
         assert len(problems) == 1
 
 
-def test_mixed_time_zones_are_clean_errors_in_every_command(tmp_path):
+def test_mixed_time_zones_are_clean_errors_in_every_command(run_reportgen, tmp_path):
     records = [
         _row(patient_id="a", dxa_date="2020-01-01"),
         _row(patient_id="b", dxa_date="2020-01-02T10:00:00+09:00"),
@@ -285,7 +274,7 @@ def test_mixed_time_zones_are_clean_errors_in_every_command(tmp_path):
         ("patient", source, "-o", tmp_path / "p", "--format", "json", "--workers", "1"),
         ("cohort", source, "-o", tmp_path / "c", "--format", "json"),
     ):
-        result = invoke(*args)
+        result = run_reportgen(*args)
         assert result.exit_code == 1, result.output
         assert expected in result.output
 
@@ -331,15 +320,15 @@ def test_ids_are_kept_exactly_or_refused(tmp_path_factory, patient_id):
         ("deep.toml", "a = " + "{b = " * 50_000 + "1" + "}" * 50_000),
     ],
 )
-def test_deeply_nested_rules_are_clean_errors(tmp_path, name, text):
+def test_deeply_nested_rules_are_clean_errors(run_reportgen, tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, "utf-8")
-    result = invoke("rules", "--rules", path)
+    result = run_reportgen("rules", "--rules", path)
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}: ")
 
 
-def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(tmp_path):
+def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(run_reportgen, tmp_path):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
     outdir.mkdir()
@@ -348,7 +337,7 @@ def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(tmp_path):
     (outdir / ".tmp-notes.txt").write_text("mine", "utf-8")
     (outdir / ".tmp-abcd1234.json").symlink_to(tmp_path / "cohort.csv")
     for extra in ((), ("--overwrite",)):
-        result = invoke(
+        result = run_reportgen(
             "patient", source, "-o", outdir, "--format", "json", "--workers", "1", *extra
         )
         assert result.exit_code == 0, result.output
@@ -358,11 +347,11 @@ def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(tmp_path):
 
 
 @pytest.mark.parametrize("folder", ["patient-r0.json", MANIFEST, "cohort-cases.csv"])
-def test_a_folder_where_a_file_goes_is_a_clean_error(tmp_path, folder):
+def test_a_folder_where_a_file_goes_is_a_clean_error(run_reportgen, tmp_path, folder):
     outdir = tmp_path / "out"
     (outdir / folder / "inner").mkdir(parents=True)
     command = "cohort" if folder == "cohort-cases.csv" else "patient"
-    result = invoke(
+    result = run_reportgen(
         command, _cohort_file(tmp_path), "-o", outdir, "--format", "json", "--overwrite"
     )
     assert result.exit_code == 1
@@ -450,9 +439,9 @@ def _settings(tmp_path: Path, logo: str) -> Path:
     return path
 
 
-def test_logo_linked_to_dev_zero_is_refused_without_reading_it(tmp_path):
+def test_logo_linked_to_dev_zero_is_refused_without_reading_it(run_reportgen, tmp_path):
     (tmp_path / "logo.png").symlink_to("/dev/zero")
-    result = invoke(
+    result = run_reportgen(
         "patient",
         _cohort_file(tmp_path),
         "-o",
@@ -467,26 +456,26 @@ def test_logo_linked_to_dev_zero_is_refused_without_reading_it(tmp_path):
 
 
 @pytest.mark.parametrize("what", ["logo", "settings", "rules"])
-def test_fifos_are_refused_not_waited_on(tmp_path, what):
+def test_fifos_are_refused_not_waited_on(run_reportgen, tmp_path, what):
     fifo = tmp_path / ("logo.png" if what == "logo" else f"{what}-fifo.toml")
     os.mkfifo(fifo)
     args = (
         ("--settings", _settings(tmp_path, "logo.png")) if what == "logo" else (f"--{what}", fifo)
     )
     started = time.monotonic()
-    result = invoke("cohort", _cohort_file(tmp_path), "-o", tmp_path / "out", *args)
+    result = run_reportgen("cohort", _cohort_file(tmp_path), "-o", tmp_path / "out", *args)
     assert time.monotonic() - started < 30
     assert result.exit_code == 1
     assert "not a regular file" in result.output
 
 
-def test_a_huge_template_dir_is_refused_quickly(tmp_path):
+def test_a_huge_template_dir_is_refused_quickly(run_reportgen, tmp_path):
     folder = tmp_path / "templates"
     folder.mkdir()
     for i in range(api.MAX_TEMPLATE_FILES + 1):
         (folder / f"t{i}.html").write_text("x", "utf-8")
     started = time.monotonic()
-    result = invoke(
+    result = run_reportgen(
         "patient", _cohort_file(tmp_path), "-o", tmp_path / "out", "--template-dir", folder
     )
     assert time.monotonic() - started < 30
@@ -498,16 +487,16 @@ def test_a_huge_template_dir_is_refused_quickly(tmp_path):
 # --- class 8: encodings and delimiters --------------------------------------------------------
 
 
-def test_cp1252_is_refused_with_a_hint_and_read_with_encoding(tmp_path):
+def test_cp1252_is_refused_with_a_hint_and_read_with_encoding(run_reportgen, tmp_path):
     path = tmp_path / "western.csv"
     path.write_bytes(to_csv([_row(name="Renée Françoise")]).encode("cp1252"))
-    result = invoke("validate", path)
+    result = run_reportgen("validate", path)
     assert result.exit_code == 1
     assert result.stdout.startswith(
         f"{path}:0:-: text is not UTF-8, and reading it as CP932 would garble it"
     )
     assert "--encoding" in result.stdout
-    assert invoke("validate", path, "--encoding", "cp1252").exit_code == 0
+    assert run_reportgen("validate", path, "--encoding", "cp1252").exit_code == 0
     table = load_table(path, encoding="cp1252")
     assert table.frame["name"].tolist() == ["Renée Françoise"]
 
@@ -541,9 +530,9 @@ def test_japanese_cp932_is_still_detected(name):
     assert (encoding, name in text) == ("cp932", True)
 
 
-def test_unknown_encoding_is_a_clean_error(tmp_path):
+def test_unknown_encoding_is_a_clean_error(run_reportgen, tmp_path):
     path = _csv(tmp_path, [_row()])
-    result = invoke("validate", path, "--encoding", "klingon")
+    result = run_reportgen("validate", path, "--encoding", "klingon")
     assert result.exit_code == 1
     assert "unknown encoding 'klingon'" in result.stdout
 
@@ -580,17 +569,17 @@ def test_semicolon_numbers_mean_one_thing_or_are_refused(tmp_path_factory, whole
     assert float(table.frame["mgso4_total_g"][0]) == pytest.approx(whole + fraction / 100)
 
 
-def test_delimiter_option(tmp_path):
+def test_delimiter_option(run_reportgen, tmp_path):
     path = tmp_path / "tabs.txt"
     path.write_text(to_csv([_row(notes="a;b;c;d")]).replace(",", "\t"), "utf-8")
-    assert invoke("validate", path, "--delimiter", "tab").exit_code == 0
+    assert run_reportgen("validate", path, "--delimiter", "tab").exit_code == 0
 
 
 # --- class 9: PDFs on a machine without HarfBuzz-subset ---------------------------------------
 
 
 @pytest.mark.slow
-def test_pdf_renders_with_the_fonttools_fallback(tmp_path, monkeypatch, caplog):
+def test_pdf_renders_with_the_fonttools_fallback(run_reportgen, tmp_path, monkeypatch, caplog):
     """Force WeasyPrint's path for a machine without libharfbuzz-subset0: its advisory is
     logged and the PDF is still made; a real problem (a refused resource) still fails."""
     import weasyprint.pdf.fonts
@@ -598,7 +587,7 @@ def test_pdf_renders_with_the_fonttools_fallback(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
     outdir = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        result = invoke(
+        result = run_reportgen(
             "patient", _cohort_file(tmp_path, 1), "-o", outdir, "--format", "pdf", "--workers", "1"
         )
     assert result.exit_code == 0, result.output

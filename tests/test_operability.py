@@ -8,82 +8,26 @@ with its sha256 and the rule set that made it, and no temporary file or process 
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import hashlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import EPOCH, Reportgen, group_alive, write_cohort
 
 from reportgen import api, ledger
-from reportgen.cli import cli
 from reportgen.output import JOURNAL, LOCK, MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
-EPOCH = "1704067200"
-COLUMNS = [
-    "patient_id",
-    "age_years",
-    "bmi_kg_m2",
-    "mgso4_days",
-    "mgso4_total_g",
-    "yam_percent",
-    "fracture",
-    "notes",
-]
 BOOKKEEPING = {MANIFEST, JOURNAL, LOCK}
 STOP_WITHIN_S = 5.0  # "exit within a few seconds"
-
-
-def _cohort(path: Path, count: int) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for i in range(count):
-            writer.writerow(
-                [
-                    f"P{i:03d}",
-                    20 + i % 20,
-                    f"{18 + i % 7}.5",
-                    5 + i % 50,
-                    100 + 37 * i,
-                    60 + i % 40,
-                    "yes" if i % 9 == 0 else "no",
-                    f"note {i}",
-                ]
-            )
-    return path
-
-
-def _command(*args: object) -> list[str]:
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    return [*command, *map(str, args)]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **extra}
-
-
-def _run(*args: object, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        _command(*args),
-        capture_output=True,
-        text=True,
-        env=_env(**env),
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _manifest(outdir: Path) -> dict:
@@ -103,38 +47,23 @@ def assert_manifest_is_the_truth(outdir: Path) -> dict:
     return manifest
 
 
-def _group_alive(pgid: int) -> list[int]:
-    """Pids of live (non-zombie) processes in process group ``pgid``."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 def _wait_group_gone(pgid: int, within_s: float) -> list[int]:
     deadline = time.monotonic() + within_s
-    while _group_alive(pgid) and time.monotonic() < deadline:
+    while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return _group_alive(pgid)
+    return group_alive(pgid)
 
 
 @contextlib.contextmanager
-def _started(*args: object, stderr: Path) -> Iterator[subprocess.Popen]:
+def _started(run_reportgen: Reportgen, *args: object, stderr: Path) -> Iterator[subprocess.Popen]:
     """A run in its own process group (parent + workers); whatever happens, the group is
     killed and reaped before the test ends."""
     with stderr.open("wb") as stream:
-        process = subprocess.Popen(
-            _command(*args),
-            stdin=subprocess.DEVNULL,
+        process = run_reportgen.popen(
+            *args,
             stdout=subprocess.DEVNULL,
             stderr=stream,
-            env=_env(),
-            start_new_session=True,
+            start_new_session=True,  # its own group: parent + workers
             preexec_fn=_default_sigint,
         )
         try:
@@ -185,11 +114,13 @@ def small_filesystem(path: Path, size_kib: int) -> Iterator[Path]:
 
 
 @pytest.mark.slow
-def test_full_disk_lists_every_patient_and_keeps_a_true_manifest(tmp_path):
-    source = _cohort(tmp_path / "cohort.csv", 16)
+def test_full_disk_lists_every_patient_and_keeps_a_true_manifest(run_reportgen, tmp_path):
+    source = write_cohort(tmp_path / "cohort.csv", 16)
     with small_filesystem(tmp_path / "fs", 512) as fs:
         outdir = fs / "out"
-        done = _run("patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2")
+        done = run_reportgen.subprocess(
+            "patient", source, "-o", outdir, "--format", "pdf,json", "--workers", "2"
+        )
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
         assert "No space left on device" in done.stderr
@@ -209,15 +140,15 @@ def test_full_disk_lists_every_patient_and_keeps_a_true_manifest(tmp_path):
 
 
 @pytest.mark.slow
-def test_cohort_overwrite_on_a_full_disk_leaves_the_old_files_whole(tmp_path):
+def test_cohort_overwrite_on_a_full_disk_leaves_the_old_files_whole(run_reportgen, tmp_path):
     with small_filesystem(tmp_path / "fs", 1024) as fs:
         outdir = fs / "out"
-        first = _run("cohort", SEED_CSV, "-o", outdir)
+        first = run_reportgen.subprocess("cohort", SEED_CSV, "-o", outdir)
         assert first.returncode == 0, first.stderr
         before = {p.name: p.read_bytes() for p in outdir.iterdir()}
         free = os.statvfs(fs).f_bavail * os.statvfs(fs).f_frsize
         (fs / "filler").write_bytes(b"\0" * (free - 60_000))  # room for CSV/JSON, not HTML/PDF
-        again = _run(
+        again = run_reportgen.subprocess(
             "cohort", SEED_CSV, "-o", outdir, "--overwrite", SOURCE_DATE_EPOCH="1804067200"
         )  # different bytes if it were written
         assert again.returncode == 1
@@ -231,7 +162,7 @@ def test_cohort_overwrite_on_a_full_disk_leaves_the_old_files_whole(tmp_path):
 def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
     """In-process (no root needed): the third report's file cannot be written."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    source = _cohort(tmp_path / "cohort.csv", 6)
+    source = write_cohort(tmp_path / "cohort.csv", 6)
     from reportgen import patient_run
 
     real = patient_run.write_temp
@@ -261,7 +192,7 @@ def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
 def test_a_failing_rename_keeps_the_patient_whole(tmp_path, monkeypatch):
     """EROFS at commit time: no half-committed patient, the temps are removed."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    source = _cohort(tmp_path / "cohort.csv", 3)
+    source = write_cohort(tmp_path / "cohort.csv", 3)
     real = ledger.commit_temps
     calls = []
 
@@ -282,7 +213,7 @@ def test_a_failing_rename_keeps_the_patient_whole(tmp_path, monkeypatch):
 
 def test_manifest_that_cannot_be_written_is_removed_not_left_wrong(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    source = _cohort(tmp_path / "cohort.csv", 2)
+    source = write_cohort(tmp_path / "cohort.csv", 2)
     outdir = tmp_path / "out"
     api.build_patient_reports(source, outdir, formats=("json",), workers=1)
     assert (outdir / MANIFEST).exists()
@@ -306,10 +237,13 @@ def test_manifest_that_cannot_be_written_is_removed_not_left_wrong(tmp_path, mon
     [(signal.SIGTERM, False, 143), (signal.SIGTERM, True, 143), (signal.SIGINT, True, 130)],
     ids=["SIGTERM-to-parent", "SIGTERM-to-group(systemd)", "SIGINT-to-group(Ctrl-C)"],
 )
-def test_signal_stops_workers_flushes_manifest_and_exits(tmp_path, signum, to_group, status):
-    source = _cohort(tmp_path / "cohort.csv", 40)
+def test_signal_stops_workers_flushes_manifest_and_exits(
+    run_reportgen, tmp_path, signum, to_group, status
+):
+    source = write_cohort(tmp_path / "cohort.csv", 40)
     outdir = tmp_path / "out"
     with _started(
+        run_reportgen,
         "patient",
         source,
         "-o",
@@ -342,11 +276,12 @@ def test_signal_stops_workers_flushes_manifest_and_exits(tmp_path, signum, to_gr
 
 
 @pytest.mark.slow
-def test_workers_exit_when_the_parent_is_killed(tmp_path):
+def test_workers_exit_when_the_parent_is_killed(run_reportgen, tmp_path):
     """SIGKILL to the parent alone (OOM killer, kill -9): no worker goes on writing."""
-    source = _cohort(tmp_path / "cohort.csv", 40)
+    source = write_cohort(tmp_path / "cohort.csv", 40)
     outdir = tmp_path / "out"
     with _started(
+        run_reportgen,
         "patient",
         source,
         "-o",
@@ -369,10 +304,11 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_second_run_refuses_or_waits_and_both_are_in_the_manifest(tmp_path):
-    source = _cohort(tmp_path / "cohort.csv", 24)
+def test_a_second_run_refuses_or_waits_and_both_are_in_the_manifest(run_reportgen, tmp_path):
+    source = write_cohort(tmp_path / "cohort.csv", 24)
     outdir = tmp_path / "out"
     with _started(
+        run_reportgen,
         "patient",
         source,
         "-o",
@@ -384,11 +320,13 @@ def test_a_second_run_refuses_or_waits_and_both_are_in_the_manifest(tmp_path):
         stderr=tmp_path / "first.stderr",
     ) as first:
         _wait_for_first_report(first, outdir)
-        refused = _run("cohort", SEED_CSV, "-o", outdir, "--format", "json")
+        refused = run_reportgen.subprocess("cohort", SEED_CSV, "-o", outdir, "--format", "json")
         assert refused.returncode == 1
         assert "another reportgen run is writing to this directory" in refused.stderr
         assert "Traceback" not in refused.stderr
-        waited = _run("--wait", "600", "cohort", SEED_CSV, "-o", outdir, "--format", "json")
+        waited = run_reportgen.subprocess(
+            "--wait", "600", "cohort", SEED_CSV, "-o", outdir, "--format", "json"
+        )
         assert first.wait(timeout=600) == 0, (tmp_path / "first.stderr").read_text()
     assert waited.returncode == 0, waited.stderr
     manifest = assert_manifest_is_the_truth(outdir)
@@ -407,7 +345,9 @@ def test_temp_files_of_a_live_run_are_not_removed(tmp_path, monkeypatch):
     dead = outdir / ".tmp-999999999-abcdef01-y.pdf"
     live.write_bytes(b"in flight")
     dead.write_bytes(b"left by a killed run")
-    api.build_patient_reports(_cohort(tmp_path / "c.csv", 2), outdir, formats=("json",), workers=1)
+    api.build_patient_reports(
+        write_cohort(tmp_path / "c.csv", 2), outdir, formats=("json",), workers=1
+    )
     assert live.exists()
     assert not dead.exists()
     live.unlink()
@@ -450,18 +390,16 @@ def test_mixed_rules_manifest_names_each_files_rule_set(tmp_path, monkeypatch):
 # The CLI around it
 
 
-def test_unknown_id_creates_nothing(tmp_path):
+def test_unknown_id_creates_nothing(run_reportgen, tmp_path):
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli, ["patient", str(SEED_CSV), "-o", str(outdir), "--id", "nobody"]
-    )
+    result = run_reportgen("patient", SEED_CSV, "-o", outdir, "--id", "nobody")
     assert result.exit_code == 1
     assert "no patient with id 'nobody'" in result.stderr
     assert not outdir.exists()
     assert result.stdout == ""
 
 
-def test_quiet_verbose_and_log_file(tmp_path):
+def test_quiet_verbose_and_log_file(run_reportgen, tmp_path):
     source = tmp_path / "input.csv"
     source.write_text(
         SEED_CSV.read_text("utf-8")
@@ -470,18 +408,8 @@ def test_quiet_verbose_and_log_file(tmp_path):
         "utf-8",
     )
     log = tmp_path / "run.log"
-    loud = CliRunner().invoke(
-        cli,
-        [
-            "--log-file",
-            str(log),
-            "patient",
-            str(source),
-            "-o",
-            str(tmp_path / "a"),
-            "--format",
-            "json",
-        ],
+    loud = run_reportgen(
+        "--log-file", log, "patient", source, "-o", tmp_path / "a", "--format", "json"
     )
     assert loud.exit_code == 1
     assert "not a number: 'SECRETVALUE'" in loud.stderr  # the user's own terminal
@@ -491,31 +419,29 @@ def test_quiet_verbose_and_log_file(tmp_path):
     assert "SECRETVALUE" not in logged
     assert "file(s) in" in logged
     assert logged.splitlines()[0][:4].isdigit()  # time-stamped
-    quiet = CliRunner().invoke(
-        cli, ["-q", "patient", str(source), "-o", str(tmp_path / "b"), "--format", "json"]
-    )
+    quiet = run_reportgen("-q", "patient", source, "-o", tmp_path / "b", "--format", "json")
     assert quiet.exit_code == 1
     assert "file(s) in" not in quiet.stderr  # no summary, no progress
     assert "not a number" in quiet.stderr  # errors still shown
-    assert CliRunner().invoke(cli, ["-q", "-v", "rules"]).exit_code == 2
+    assert run_reportgen("-q", "-v", "rules").exit_code == 2
 
 
-def test_an_internal_error_is_one_line_unless_verbose(monkeypatch):
+def test_an_internal_error_is_one_line_unless_verbose(run_reportgen, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("patient SECRET-ID broke it")
 
     monkeypatch.setattr(api, "validate_input", broken)
-    plain = CliRunner().invoke(cli, ["validate", str(SEED_CSV)])
+    plain = run_reportgen("validate", SEED_CSV)
     assert plain.exit_code == 1
     assert "internal error (ValueError at test_operability.py:" in plain.stderr
     assert "SECRET-ID" not in plain.stderr
     assert "Traceback" not in plain.stderr
-    verbose = CliRunner().invoke(cli, ["-v", "validate", str(SEED_CSV)])
+    verbose = run_reportgen("-v", "validate", SEED_CSV, traceback_expected=True)
     assert verbose.exit_code == 1
     assert "Traceback" in verbose.stderr
 
 
-def test_near_miss_headers_and_sheet_names(tmp_path, write_csv):
+def test_near_miss_headers_and_sheet_names(run_reportgen, tmp_path, write_csv):
     path = write_csv(
         [["1", "30", "22", "3", "100", "90", "no"]],
         header=[
@@ -528,7 +454,7 @@ def test_near_miss_headers_and_sheet_names(tmp_path, write_csv):
             "fracture",
         ],
     )
-    result = CliRunner().invoke(cli, ["validate", str(path)])
+    result = run_reportgen("validate", path)
     assert result.exit_code == 1
     assert (
         f"{path}:1:yam_percent: required column missing (is 'yam_pct' meant to be "
@@ -539,14 +465,14 @@ def test_near_miss_headers_and_sheet_names(tmp_path, write_csv):
         "'yam_percent'?" in result.stdout
     )
     workbook = ROOT / "tests" / "data" / "case_series_2020.xlsx"
-    result = CliRunner().invoke(cli, ["validate", str(workbook), "--sheet", "Nope"])
+    result = run_reportgen("validate", workbook, "--sheet", "Nope")
     assert result.exit_code == 1
     assert "no sheet named 'Nope' (sheets: '" in result.stdout
 
 
 @pytest.mark.parametrize("kind", ["input", "settings", "scans"])
-def test_template_prints_a_blank_commented_template(tmp_path, kind):
-    result = CliRunner().invoke(cli, ["template", kind])
+def test_template_prints_a_blank_commented_template(run_reportgen, tmp_path, kind):
+    result = run_reportgen("template", kind)
     assert result.exit_code == 0
     assert result.stdout.startswith("#")
     if kind == "input":
@@ -562,7 +488,7 @@ def test_template_prints_a_blank_commented_template(tmp_path, kind):
         }
         path = tmp_path / "new.csv"
         path.write_text(result.stdout + ",".join(values.get(h, "") for h in header) + "\n", "utf-8")
-        checked = CliRunner().invoke(cli, ["validate", str(path)])
+        checked = run_reportgen("validate", path)
         assert checked.exit_code == 0, checked.stdout
         lines = result.stdout.splitlines()
         assert all(line.startswith("#") for line in lines[:-1])

@@ -13,16 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import Reportgen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reportgen.cli import cli
 from reportgen.output import MANIFEST, assign_stems, sanitise_id
-
-pytestmark = pytest.mark.filterwarnings(  # WeasyPrint 70's unclosed sRGB2014.icc, see test_pdfa
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
 VALID = {
     "age_years": 30,
@@ -128,13 +123,13 @@ def _tree(root: Path) -> set[Path]:
     }
 
 
-def _run(tmp_path: Path, ids: list[str], formats: str) -> tuple[Path, dict]:
+def _run(
+    run_reportgen: Reportgen, tmp_path: Path, ids: list[str], formats: str
+) -> tuple[Path, dict]:
     source = _input(tmp_path, ids)
     outdir = tmp_path / "deep" / "er" / "out"  # "../../x" would land in tmp_path/deep
     before = _tree(tmp_path)
-    result = CliRunner().invoke(
-        cli, ["patient", str(source), "-o", str(outdir), "--format", formats, "--workers", "1"]
-    )
+    result = run_reportgen("patient", source, "-o", outdir, "--format", formats, "--workers", "1")
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
     created = _tree(tmp_path) - before
@@ -179,14 +174,14 @@ def _check(outdir: Path, manifest: dict, ids: list[str], formats: list[str]) -> 
                 assert json.loads(path.read_text("utf-8"))["patient_id"] == patient_id
 
 
-def test_hostile_ids_stay_inside_outdir_json(tmp_path):
-    outdir, manifest = _run(tmp_path, HOSTILE_IDS, "json")
+def test_hostile_ids_stay_inside_outdir_json(run_reportgen, tmp_path):
+    outdir, manifest = _run(run_reportgen, tmp_path, HOSTILE_IDS, "json")
     _check(outdir, manifest, HOSTILE_IDS, ["json"])
 
 
 @pytest.mark.slow
-def test_hostile_ids_stay_inside_outdir_every_format(tmp_path):
-    outdir, manifest = _run(tmp_path, RENDERABLE_IDS, "html,pdf,json,fhir")
+def test_hostile_ids_stay_inside_outdir_every_format(run_reportgen, tmp_path):
+    outdir, manifest = _run(run_reportgen, tmp_path, RENDERABLE_IDS, "html,pdf,json,fhir")
     _check(outdir, manifest, RENDERABLE_IDS, ["html", "pdf", "json", "fhir"])
 
 
@@ -235,7 +230,7 @@ def test_long_multibyte_ids_fit_a_file_name(tmp_path):
         (tmp_path / name).write_bytes(b"{}")
 
 
-def test_planted_symlinks_are_replaced_not_followed(tmp_path):
+def test_planted_symlinks_are_replaced_not_followed(run_reportgen, tmp_path):
     """A symlink in OUTDIR with a planned name never makes a write land outside OUTDIR."""
     source = _input(tmp_path, ["s1", "s2"])
     outdir = tmp_path / "out"
@@ -246,16 +241,12 @@ def test_planted_symlinks_are_replaced_not_followed(tmp_path):
     dangling = tmp_path / "nowhere" / "created.json"
     (outdir / "patient-s2.json").symlink_to(dangling)
 
-    refused = CliRunner().invoke(
-        cli, ["patient", str(source), "-o", str(outdir), "--format", "json"]
-    )
+    refused = run_reportgen("patient", source, "-o", outdir, "--format", "json")
     assert refused.exit_code == 1  # patient-s1.json "exists"
     assert "already exist" in refused.stderr
     assert victim.read_text("utf-8") == "precious"
 
-    result = CliRunner().invoke(
-        cli, ["patient", str(source), "-o", str(outdir), "--format", "json", "--overwrite"]
-    )
+    result = run_reportgen("patient", source, "-o", outdir, "--format", "json", "--overwrite")
     assert result.exit_code == 0, result.output
     assert victim.read_text("utf-8") == "precious"
     assert not dangling.exists()

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from conftest import DATA, INDEX_JSON, SAMPLE_CSV
 
-from reportgen.cli import cli
 from reportgen.rules import load_rules
 
 CONTRACT_KEYS = {
@@ -28,24 +27,11 @@ CONTRACT_KEYS = {
 }
 
 
-def _run(runner, tmp_path: Path, input_path: Path, *extra: str, name: str = "out"):
+def _run(run_reportgen, tmp_path: Path, input_path: Path, *extra: str, name: str = "out"):
     outdir = tmp_path / name
-    result = runner.invoke(
-        cli,
-        [
-            "patient",
-            str(input_path),
-            "-o",
-            str(outdir),
-            "--format",
-            "json",
-            "--workers",
-            "1",
-            *extra,
-        ],
+    result = run_reportgen(
+        "patient", input_path, "-o", outdir, "--format", "json", "--workers", "1", *extra
     )
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
     return result, outdir
 
 
@@ -59,11 +45,9 @@ def _manifest(outdir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def seed_run(tmp_path_factory):
+def seed_run(run_reportgen, tmp_path_factory):
     """The sample rendered once as JSON with the shipped rules."""
-    from click.testing import CliRunner
-
-    result, outdir = _run(CliRunner(), tmp_path_factory.mktemp("seed"), SAMPLE_CSV)
+    result, outdir = _run(run_reportgen, tmp_path_factory.mktemp("seed"), SAMPLE_CSV)
     assert result.exit_code == 0, result.output
     return outdir
 
@@ -157,10 +141,10 @@ def test_seed_recommendations_for_osteoporosis_with_lactation_unknown(seed_run):
     ]
 
 
-def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_run):
+def test_dose_threshold_1500_changes_exactly_cases_1_4_9(run_reportgen, tmp_path, seed_run):
     rules_file = tmp_path / "dose-1500.toml"
     rules_file.write_text("[risk.mgso4_high_cumulative_dose]\nthreshold = 1500\n", "utf-8")
-    result, outdir = _run(runner, tmp_path, SAMPLE_CSV, "--rules", str(rules_file))
+    result, outdir = _run(run_reportgen, tmp_path, SAMPLE_CSV, "--rules", str(rules_file))
     assert result.exit_code == 0, result.output
     before, after = _patients(seed_run), _patients(outdir)
     changed = {
@@ -184,18 +168,18 @@ def test_dose_threshold_1500_changes_exactly_cases_1_4_9(runner, tmp_path, seed_
     assert dose["explanation"] == "cumulative MgSO4 1,488 g ≤ 1,500 g"
 
 
-def test_criteria_option_reaches_the_json(runner, tmp_path, write_csv):
+def test_criteria_option_reaches_the_json(run_reportgen, tmp_path, write_csv):
     path = write_csv([["p1", "30", "21", "20", "900", "70.0", "no"]])
-    _, default = _run(runner, tmp_path, path, name="a")
-    _, older = _run(runner, tmp_path, path, "--criteria", "jos2000", name="b")
+    _, default = _run(run_reportgen, tmp_path, path, name="a")
+    _, older = _run(run_reportgen, tmp_path, path, "--criteria", "jos2000", name="b")
     assert _patients(default)["p1"]["classification"] == "osteoporosis"
     assert _patients(older)["p1"]["classification"] == "low_bone_mass"
     assert _patients(older)["p1"]["criteria"] == "jos2000"
 
 
-def test_index_case_json_with_derived_mgso4(runner, tmp_path):
+def test_index_case_json_with_derived_mgso4(run_reportgen, tmp_path):
     infusions = json.loads(INDEX_JSON.read_text("utf-8"))["infusions"]
-    result, outdir = _run(runner, tmp_path, INDEX_JSON)
+    result, outdir = _run(run_reportgen, tmp_path, INDEX_JSON)
     assert result.exit_code == 0, result.output
     document = _patients(outdir)["2"]
     assert document["mgso4_days"] == 85
@@ -221,8 +205,8 @@ def _hours(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 3600
 
 
-def test_derived_bmi_is_marked(runner, tmp_path):
-    result, outdir = _run(runner, tmp_path, DATA / "height_weight.csv")
+def test_derived_bmi_is_marked(run_reportgen, tmp_path):
+    result, outdir = _run(run_reportgen, tmp_path, DATA / "height_weight.csv")
     assert result.exit_code == 0, result.output
     document = _patients(outdir)["hw1"]
     assert document["bmi_kg_m2"] == pytest.approx(47 / 1.6**2, abs=0.005)  # 18.36
@@ -230,7 +214,7 @@ def test_derived_bmi_is_marked(runner, tmp_path):
     assert "low_bmi" in document["risk_flags"]
 
 
-def test_z_score_gives_iscd_statement_and_no_who_label(runner, tmp_path, write_csv):
+def test_z_score_gives_iscd_statement_and_no_who_label(run_reportgen, tmp_path, write_csv):
     header = [
         "patient_id",
         "age_years",
@@ -249,7 +233,7 @@ def test_z_score_gives_iscd_statement_and_no_who_label(runner, tmp_path, write_c
         ],
         header,
     )
-    result, outdir = _run(runner, tmp_path, path)
+    result, outdir = _run(run_reportgen, tmp_path, path)
     assert result.exit_code == 0, result.output
     patients = _patients(outdir)
     assert patients["z1"]["iscd_statement"] == "below_expected_range_for_age"
@@ -259,9 +243,9 @@ def test_z_score_gives_iscd_statement_and_no_who_label(runner, tmp_path, write_c
         assert "osteopenia" not in text  # never a WHO T-score label for these patients
 
 
-def test_invalid_rows_get_no_report_valid_rows_do(runner, tmp_path):
+def test_invalid_rows_get_no_report_valid_rows_do(run_reportgen, tmp_path):
     path = DATA / "many_problems.csv"
-    result, outdir = _run(runner, tmp_path, path)
+    result, outdir = _run(run_reportgen, tmp_path, path)
     assert result.exit_code == 1
     assert sorted(_patients(outdir)) == ["p2", "p3"]  # rows 3 and 4 are the valid ones
     errors = _manifest(outdir)["errors"]
@@ -272,13 +256,12 @@ def test_invalid_rows_get_no_report_valid_rows_do(runner, tmp_path):
         (6, "patient_id"),
     ]
     assert all(e["input"] == str(path) for e in errors)
-    assert (
-        f"{path}:5:age_years: outside the plausible range 12–60: '130'"
-        in result.stderr.splitlines()
+    assert any(  # located on stderr; the wording is pinned in test_validation.py
+        line.startswith(f"{path}:5:age_years: ") for line in result.stderr.splitlines()
     )
 
 
-def test_duplicate_column_gives_no_report(runner, tmp_path, write_csv):
+def test_duplicate_column_gives_no_report(run_reportgen, tmp_path, write_csv):
     header = [
         "patient_id",
         "age_years",
@@ -290,39 +273,39 @@ def test_duplicate_column_gives_no_report(runner, tmp_path, write_csv):
         "yam_percent",
     ]
     path = write_csv([["d1", "30", "21", "9", "900", "85", "no", "65"]], header)
-    result, outdir = _run(runner, tmp_path, path)
+    result, outdir = _run(run_reportgen, tmp_path, path)
     assert result.exit_code == 1
     assert _patients(outdir) == {}
     assert [(e["row"], e["column"]) for e in _manifest(outdir)["errors"]] == [(1, "yam_percent")]
 
 
-def test_unknown_columns_never_reach_the_json(runner, tmp_path):
-    result, outdir = _run(runner, tmp_path, DATA / "unknown_column.csv")
+def test_unknown_columns_never_reach_the_json(run_reportgen, tmp_path):
+    result, outdir = _run(run_reportgen, tmp_path, DATA / "unknown_column.csv")
     assert result.exit_code == 0, result.output
     for document in _patients(outdir).values():
         assert "blue" not in json.dumps(document)
         assert "favourite_colour" not in document["input"]
 
 
-def test_selected_ids_only(runner, tmp_path):
-    result, outdir = _run(runner, tmp_path, SAMPLE_CSV, "--id", "2", "--id", "9")
+def test_selected_ids_only(run_reportgen, tmp_path):
+    result, outdir = _run(run_reportgen, tmp_path, SAMPLE_CSV, "--id", "2", "--id", "9")
     assert result.exit_code == 0, result.output
     assert sorted(_patients(outdir)) == ["2", "9"]
 
 
-def test_existing_files_are_not_replaced(runner, tmp_path):
-    result, outdir = _run(runner, tmp_path, SAMPLE_CSV, "--id", "2")
+def test_existing_files_are_not_replaced(run_reportgen, tmp_path):
+    result, outdir = _run(run_reportgen, tmp_path, SAMPLE_CSV, "--id", "2")
     assert result.exit_code == 0
     before = (outdir / "patient-2.json").read_bytes()
-    again, _ = _run(runner, tmp_path, SAMPLE_CSV, "--id", "2", "--criteria", "jos2000")
+    again, _ = _run(run_reportgen, tmp_path, SAMPLE_CSV, "--id", "2", "--criteria", "jos2000")
     assert again.exit_code == 1
     assert "already exist" in again.stderr
     assert (outdir / "patient-2.json").read_bytes() == before
 
 
-def test_reproducible_with_source_date_epoch(runner, tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1600000000")
-    _, first = _run(runner, tmp_path, SAMPLE_CSV, name="one")
-    _, second = _run(runner, tmp_path, SAMPLE_CSV, name="two")
+def test_reproducible_with_source_date_epoch(run_reportgen, tmp_path):
+    """Two runs with the same SOURCE_DATE_EPOCH (set by ``run_reportgen``): the same bytes."""
+    _, first = _run(run_reportgen, tmp_path, SAMPLE_CSV, name="one")
+    _, second = _run(run_reportgen, tmp_path, SAMPLE_CSV, name="two")
     for path in first.iterdir():
         assert path.read_bytes() == (second / path.name).read_bytes(), path.name

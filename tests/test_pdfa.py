@@ -12,7 +12,6 @@ import html
 import re
 import shutil
 import subprocess
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,43 +19,30 @@ from pathlib import Path
 import pikepdf
 import pypdf
 import pytest
-from click.testing import CliRunner
+from conftest import EPOCH, Reportgen
 
-from reportgen.cli import cli
 from reportgen.settings import Organisation
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "input" / "case_series_2020.csv"
-EPOCH = 1704067200  # 2024-01-01T00:00:00Z
-EPOCH_TIME = datetime.fromtimestamp(EPOCH, UTC)
+EPOCH_TIME = datetime.fromtimestamp(int(EPOCH), UTC)
 DEFAULT_ORG = Organisation()
 DOCUMENTS = ("patient-2", "cohort-summary")
 BUNDLED_FONT = re.compile(r"/[A-Z]{6}\+Liberation-Sans(-Bold)?(-Italic)?")
 
 
-# WeasyPrint 70 opens its sRGB2014.icc output-intent profile for every PDF/A and never closes it
-# (weasyprint/pdf/__init__.py, ``files(...).open('rb')`` passed to ColorProfile): the unclosed
-# file's ResourceWarning is the only warning tolerated here.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
-
-
-def render(outdir: Path, *args: str | Path) -> Path:
+def render(run_reportgen: Reportgen, outdir: Path, *args: str | Path) -> Path:
     """``reportgen ARGS -o OUTDIR`` in this process (so warnings fail the test)."""
-    result = CliRunner().invoke(
-        cli, [*map(str, args), "-o", str(outdir)], env={"SOURCE_DATE_EPOCH": str(EPOCH)}
-    )
-    assert result.exit_code == 0, result.stderr + "".join(
-        traceback.format_exception(result.exception) if result.exception else ()
-    )
+    result = run_reportgen(*args, "-o", outdir)
+    assert result.exit_code == 0, result.stderr
     return outdir
 
 
 @pytest.fixture(scope="module")
-def patient_dir(tmp_path_factory) -> Path:
+def patient_dir(run_reportgen, tmp_path_factory) -> Path:
     """Patient 2 of the seed (html, pdf, json), rendered once."""
     return render(
+        run_reportgen,
         tmp_path_factory.mktemp("patient"),
         "patient",
         SEED,
@@ -68,9 +54,16 @@ def patient_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cohort_dir(tmp_path_factory) -> Path:
+def cohort_dir(run_reportgen, tmp_path_factory) -> Path:
     """The seed cohort summary (html, pdf, json), rendered once."""
-    return render(tmp_path_factory.mktemp("cohort"), "cohort", SEED, "--format", "html,pdf,json")
+    return render(
+        run_reportgen,
+        tmp_path_factory.mktemp("cohort"),
+        "cohort",
+        SEED,
+        "--format",
+        "html,pdf,json",
+    )
 
 
 @pytest.fixture
@@ -269,9 +262,9 @@ def test_patient_pdf_fits_on_two_pages(patient_dir):
     assert 1 <= pages <= 2
 
 
-def test_cohort_pdf_is_byte_deterministic(cohort_dir, tmp_path):
+def test_cohort_pdf_is_byte_deterministic(run_reportgen, cohort_dir, tmp_path):
     """A second run into another directory gives the same bytes (SOURCE_DATE_EPOCH set)."""
-    render(tmp_path, "cohort", SEED, "--format", "pdf,json")
+    render(run_reportgen, tmp_path, "cohort", SEED, "--format", "pdf,json")
     for name in ("cohort-summary.pdf", "cohort-summary.json"):
         assert (tmp_path / name).read_bytes() == (cohort_dir / name).read_bytes()
 

@@ -18,12 +18,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import EPOCH
 from pypdf import PdfReader
 
 from reportgen import api
 from reportgen.loaders import MAX_CELL_CHARS
 
-EPOCH = "1704067200"
 NAME = "Hanako Yamada-Longname"
 WORDS = (
     "Back pain since week 30; MgSO4 continued for threatened preterm labour; calcium "

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from reportgen.cli import cli
 from reportgen.rules import load_rules
@@ -106,10 +105,10 @@ def test_template_snippet_writes_a_commented_csv(tmp_path):
     assert written.splitlines()[-1].startswith("patient_id,")
 
 
-def test_every_command_and_global_option_is_documented():
+def test_every_command_and_global_option_is_documented(run_reportgen):
     commands = sorted(cli.commands)
     for name in commands:
         assert f"reportgen {name}" in README, name
     for option in ("-q", "-v", "--log-file", "--wait"):
         assert f"`{option}" in README or f"[{option}" in README, option
-    assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
+    assert run_reportgen("--help").exit_code == 0

@@ -20,7 +20,6 @@ from urllib.request import Request
 import pikepdf
 import pytest
 import weasyprint
-from click.testing import CliRunner
 from hostile.corpus import JINJA_STATEMENT, TEXT_FIELDS, markup_payloads, markup_records
 from hostile.corpus import to_csv as records_to_csv
 from hostile.loopback import Listener, listening
@@ -28,7 +27,6 @@ from markupsafe import escape
 from pypdf import PdfReader
 from weasyprint.urls import FatalURLFetchingError
 
-from reportgen.cli import cli
 from reportgen.errors import RenderError
 from reportgen.render import ASSETS, AssetsOnlyFetcher, HtmlPdfRenderer, make_environment
 
@@ -37,12 +35,6 @@ INDEX_JSON = ROOT / "input" / "index_case_2.json"
 SAMPLE_CSV = ROOT / "input" / "case_series_2020.csv"
 FONT = ASSETS / "fonts" / "LiberationSans-Regular.ttf"
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
-
-# WeasyPrint 70 never closes its sRGB2014.icc output-intent profile (see tests/test_pdfa.py):
-# that ResourceWarning is the only warning tolerated; ``_collect`` makes it surface here.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -318,21 +310,11 @@ def hostile_csv(tmp_path, listener, secret) -> Path:
 
 @pytest.mark.slow
 def test_hostile_text_is_shown_escaped_and_fetches_nothing(
-    tmp_path, listener, no_dns, secret, hostile_csv
+    run_reportgen, tmp_path, listener, no_dns, secret, hostile_csv
 ):
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(hostile_csv),
-            "-o",
-            str(outdir),
-            "--format",
-            "html,pdf,json",
-            "--workers",
-            "1",
-        ],
+    result = run_reportgen(
+        "patient", hostile_csv, "-o", outdir, "--format", "html,pdf,json", "--workers", "1"
     )
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
@@ -391,9 +373,11 @@ def test_hostile_text_is_shown_escaped_and_fetches_nothing(
 
 
 @pytest.mark.slow
-def test_hostile_text_in_a_cohort_fetches_nothing(tmp_path, listener, no_dns, secret, hostile_csv):
+def test_hostile_text_in_a_cohort_fetches_nothing(
+    run_reportgen, tmp_path, listener, no_dns, secret, hostile_csv
+):
     outdir = tmp_path / "cohort"
-    result = CliRunner().invoke(cli, ["cohort", str(hostile_csv), "-o", str(outdir)])
+    result = run_reportgen("cohort", hostile_csv, "-o", outdir)
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
     assert listener.settle() == []
@@ -453,25 +437,22 @@ def _one_patient(tmp_path: Path, notes: str) -> Path:
     return path
 
 
-def test_user_template_is_autoescaped_whatever_its_name(tmp_path, listener):
+def test_user_template_is_autoescaped_whatever_its_name(run_reportgen, tmp_path, listener):
     """The control for the next test, and autoescape for ``.j2``, ``.txt`` and extension-less
     templates: the same user template without the external image renders, notes escaped."""
     notes = f'<img src="{listener.base}/notes"> T1{{{{ 7*7 }}}}T2'
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(_one_patient(tmp_path, notes)),
-            "-o",
-            str(outdir),
-            "--workers",
-            "1",
-            "--template-dir",
-            str(_template_dir(tmp_path, "")),
-            "--format",
-            "html,pdf",
-        ],
+    result = run_reportgen(
+        "patient",
+        _one_patient(tmp_path, notes),
+        "-o",
+        outdir,
+        "--workers",
+        "1",
+        "--template-dir",
+        _template_dir(tmp_path, ""),
+        "--format",
+        "html,pdf",
     )
     assert result.exception is None, result.output
     assert result.exit_code == 0, result.output
@@ -491,23 +472,20 @@ def test_environment_escapes_every_template_name(tmp_path, name):
     assert rendered == "&lt;b&gt;&amp;&lt;/b&gt;|&lt;b&gt;&amp;&lt;/b&gt;"
 
 
-def test_user_template_with_external_image_fails_the_render(tmp_path, listener):
+def test_user_template_with_external_image_fails_the_render(run_reportgen, tmp_path, listener):
     directory = _template_dir(tmp_path, f'<img src="{listener.base}/template">')
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(_one_patient(tmp_path, "plain")),
-            "-o",
-            str(outdir),
-            "--workers",
-            "1",
-            "--template-dir",
-            str(directory),
-            "--format",
-            "html,pdf,json",
-        ],
+    result = run_reportgen(
+        "patient",
+        _one_patient(tmp_path, "plain"),
+        "-o",
+        outdir,
+        "--workers",
+        "1",
+        "--template-dir",
+        directory,
+        "--format",
+        "html,pdf,json",
     )
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
@@ -517,24 +495,23 @@ def test_user_template_with_external_image_fails_the_render(tmp_path, listener):
     assert not list(outdir.glob("patient-*.pdf"))
 
 
-def test_user_template_with_file_attachment_fails_the_render(tmp_path, listener, secret):
+def test_user_template_with_file_attachment_fails_the_render(
+    run_reportgen, tmp_path, listener, secret
+):
     path, content = secret
     directory = _template_dir(tmp_path, f'<a rel="attachment" href="{path.as_uri()}">x</a>')
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(_one_patient(tmp_path, "plain")),
-            "-o",
-            str(outdir),
-            "--workers",
-            "1",
-            "--template-dir",
-            str(directory),
-            "--format",
-            "pdf",
-        ],
+    result = run_reportgen(
+        "patient",
+        _one_patient(tmp_path, "plain"),
+        "-o",
+        outdir,
+        "--workers",
+        "1",
+        "--template-dir",
+        directory,
+        "--format",
+        "pdf",
     )
     assert result.exit_code == 1, result.output
     assert "blocked resource outside the report assets" in result.stderr
@@ -547,7 +524,7 @@ def test_user_template_with_file_attachment_fails_the_render(tmp_path, listener,
 
 
 @pytest.mark.slow
-def test_normal_render_logs_no_weasyprint_warnings(tmp_path, caplog, listener):
+def test_normal_render_logs_no_weasyprint_warnings(run_reportgen, tmp_path, caplog, listener):
     caplog.set_level(logging.DEBUG, logger="weasyprint")
     outdir = tmp_path / "out"
     with warnings.catch_warnings():
@@ -566,7 +543,7 @@ def test_normal_render_logs_no_weasyprint_warnings(tmp_path, caplog, listener):
             ]
             for patient_id in ids:
                 args += ["--id", patient_id]
-            result = CliRunner().invoke(cli, args)
+            result = run_reportgen(*args)
             assert result.exception is None, result.output
             assert result.exit_code == 0, result.output
     noisy = [
@@ -579,23 +556,20 @@ def test_normal_render_logs_no_weasyprint_warnings(tmp_path, caplog, listener):
     assert listener.settle() == []
 
 
-def test_weasyprint_warning_fails_the_render(tmp_path):
+def test_weasyprint_warning_fails_the_render(run_reportgen, tmp_path):
     """The control: a template WeasyPrint warns about (an unknown CSS property) fails."""
     directory = _template_dir(tmp_path, '<p style="colr: red">typo</p>')
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(_one_patient(tmp_path, "plain")),
-            "-o",
-            str(tmp_path / "out"),
-            "--workers",
-            "1",
-            "--template-dir",
-            str(directory),
-            "--format",
-            "pdf",
-        ],
+    result = run_reportgen(
+        "patient",
+        _one_patient(tmp_path, "plain"),
+        "-o",
+        tmp_path / "out",
+        "--workers",
+        "1",
+        "--template-dir",
+        directory,
+        "--format",
+        "pdf",
     )
     assert result.exit_code == 1, result.output
     assert "render problem" in result.stderr

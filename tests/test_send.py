@@ -8,25 +8,20 @@ import json
 import shutil
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
-from reportgen.cli import cli
+from reportgen import send
 
 DATA = Path(__file__).resolve().parent / "data"
 PATIENT = DATA / "fhir_patient.json"
 SETTINGS = DATA / "settings" / "fhir.toml"
 BUNDLE = "patient-F-7.bundle.json"
 TOKEN = "s3cret-token-Zq9"
-
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in.*sRGB2014\.icc:pytest.PytestUnraisableExceptionWarning"
-)
 
 Reply = tuple[int, dict | None]
 
@@ -127,28 +122,18 @@ def transaction_response() -> dict:
     }
 
 
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(map(str, args)))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise AssertionError("".join(traceback.format_exception(result.exception)))
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Path:
+def made(run_reportgen, tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("made")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "patient",
-            str(PATIENT),
-            "-o",
-            str(outdir),
-            "--format",
-            "fhir-bundle",
-            "--settings",
-            str(SETTINGS),
-        ],
+    result = run_reportgen(
+        "patient",
+        PATIENT,
+        "-o",
+        outdir,
+        "--format",
+        "fhir-bundle",
+        "--settings",
+        SETTINGS,
         env={"SOURCE_DATE_EPOCH": "1704067200"},
     )
     assert result.exit_code == 0, result.stderr
@@ -179,11 +164,11 @@ def sent(outdir: Path) -> dict:
     return entry.get("send", {})
 
 
-def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, token_file):
-    code, stdout, stderr = run(
-        "send", outdir, "--fhir-base", server.url, "--token-file", token_file
-    )
-    assert code == 0, stderr
+def test_send_posts_the_resolved_bundle_and_records_the_answer(
+    run_reportgen, server, outdir, token_file
+):
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--token-file", token_file)
+    assert result.exit_code == 0, result.stderr
     (post,) = server.posts()
     method, path, headers, body = post
     assert path == "/fhir"
@@ -202,13 +187,15 @@ def test_send_posts_the_resolved_bundle_and_records_the_answer(server, outdir, t
         "status": "201 Created",
         "location": "DocumentReference/d1/_history/1",
     }
-    assert "1 of 1 bundle(s) delivered" in stderr
-    assert stdout == f"{outdir / 'manifest.json'}\n"
-    assert TOKEN not in stdout + stderr
+    assert "1 of 1 bundle(s) delivered" in result.stderr
+    assert result.stdout == f"{outdir / 'manifest.json'}\n"
+    assert TOKEN not in result.stdout + result.stderr
     assert TOKEN not in (outdir / "manifest.json").read_text("utf-8")
 
 
-def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(server, outdir, token_file):
+def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(
+    run_reportgen, server, outdir, token_file
+):
     server.post = [
         (
             422,
@@ -218,112 +205,112 @@ def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(server, out
             ),
         )
     ]
-    code, stdout, stderr = run(
-        "send", outdir, "--fhir-base", server.url, "--token-file", token_file
-    )
-    assert code == 1
-    (line,) = [x for x in stderr.splitlines() if x.startswith("Error:")]
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--token-file", token_file)
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
     assert line == (
         f"Error: {BUNDLE}: refused by the server (HTTP 422): error: Observation.code:"
         " minimum required = 1, but only found 0 at Bundle.entry[3].resource.code"
     )
     assert len(server.posts()) == 1  # a refusal is not retried
     assert sent(outdir)["status"] == "failed"
-    assert TOKEN not in stdout + stderr
+    assert TOKEN not in result.stdout + result.stderr
 
 
-def test_5xx_is_retried_a_bounded_number_of_times(server, outdir):
+def test_5xx_is_retried_a_bounded_number_of_times(run_reportgen, server, outdir, monkeypatch):
+    """Exponential backoff between the tries (recorded, not slept: no timing in a test)."""
+    waits: list[float] = []
+    monkeypatch.setattr(send, "time", SimpleNamespace(sleep=waits.append))
     server.post = [(503, outcome("database busy"))]
-    start = time.monotonic()
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--retries", "2")
-    assert code == 1
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "2")
+    assert result.exit_code == 1
     assert len(server.posts()) == 3
-    assert "failed 3 time(s), last: HTTP 503: error: database busy" in stderr
-    assert time.monotonic() - start < 10
+    assert "failed 3 time(s), last: HTTP 503: error: database busy" in result.stderr
+    assert waits == [0.5, 1.0]  # SendOptions.backoff_s doubled, bounded by --retries
 
 
-def test_a_transient_failure_then_success_delivers(server, outdir):
+def test_a_transient_failure_then_success_delivers(run_reportgen, server, outdir):
     server.post = [(502, None), (200, transaction_response())]
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
-    assert code == 0, stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 0, result.stderr
     assert len(server.posts()) == 2
     assert sent(outdir)["status"] == "created"
 
 
-def test_timeouts_are_retried_then_reported(server, outdir):
+def test_timeouts_are_retried_then_reported(run_reportgen, server, outdir):
     def slow() -> Reply:
         time.sleep(1.5)
         return 200, transaction_response()
 
     server.post = [slow]
-    code, _, stderr = run(
+    result = run_reportgen(
         "send", outdir, "--fhir-base", server.url, "--timeout", "0.3", "--retries", "1"
     )
-    assert code == 1
+    assert result.exit_code == 1
     assert len(server.posts()) == 2
-    assert "timed out after 0.3 s" in stderr
+    assert "timed out after 0.3 s" in result.stderr
 
 
-def test_missing_patient_sends_nothing(server, outdir):
+def test_missing_patient_sends_nothing(run_reportgen, server, outdir):
     server.patients = 0
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
-    assert code == 1
-    assert "no Patient on the server matches Patient?identifier=" in stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 1
+    assert "no Patient on the server matches Patient?identifier=" in result.stderr
     assert server.posts() == []
 
 
-def test_two_matching_patients_send_nothing(server, outdir):
+def test_two_matching_patients_send_nothing(run_reportgen, server, outdir):
     server.patients = 2
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
-    assert code == 1
-    assert "2 Patient on the server matches" in stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 1
+    assert "2 Patient on the server matches" in result.stderr
     assert server.posts() == []
 
 
-def test_a_changed_bundle_is_not_sent(server, outdir):
+def test_a_changed_bundle_is_not_sent(run_reportgen, server, outdir):
     path = outdir / BUNDLE
     text = path.read_text("utf-8")
     assert '"osteoporosis"' in text
     path.write_text(text.replace('"osteoporosis"', '"normal"'), "utf-8")
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
-    assert code == 1
-    assert "changed since reportgen wrote it" in stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 1
+    assert "changed since reportgen wrote it" in result.stderr
     assert server.requests == []
 
 
-def test_dry_run_makes_no_request_and_leaves_the_manifest(server, outdir):
+def test_dry_run_makes_no_request_and_leaves_the_manifest(run_reportgen, server, outdir):
     before = (outdir / "manifest.json").read_bytes()
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url, "--dry-run")
-    assert code == 0, stderr
-    assert f"{BUNDLE}: would POST 8 entries" in stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert f"{BUNDLE}: would POST 8 entries" in result.stderr
     assert server.requests == []
     assert (outdir / "manifest.json").read_bytes() == before
 
 
 @pytest.mark.parametrize("url", ["http://fhir.example.org/fhir", "http://10.0.0.5:8080/fhir"])
-def test_plain_http_off_localhost_is_refused(outdir, url):
-    code, _, stderr = run("send", outdir, "--fhir-base", url)
-    assert code == 2
-    assert "refusing plain http://" in stderr
-    code, _, stderr = run("send", outdir, "--fhir-base", url, "--allow-insecure", "--dry-run")
-    assert code == 0, stderr
+def test_plain_http_off_localhost_is_refused(run_reportgen, outdir, url):
+    result = run_reportgen("send", outdir, "--fhir-base", url)
+    assert result.exit_code == 2
+    assert "refusing plain http://" in result.stderr
+    result = run_reportgen("send", outdir, "--fhir-base", url, "--allow-insecure", "--dry-run")
+    assert result.exit_code == 0, result.stderr
 
 
-def test_credentials_in_the_url_are_refused(outdir):
-    code, stdout, stderr = run("send", outdir, "--fhir-base", f"https://u:{TOKEN}@ehr.example/f")
-    assert code == 2
-    assert "use --token-file" in stderr
-    assert TOKEN not in stdout + stderr
+def test_credentials_in_the_url_are_refused(run_reportgen, outdir):
+    result = run_reportgen("send", outdir, "--fhir-base", f"https://u:{TOKEN}@ehr.example/f")
+    assert result.exit_code == 2
+    assert "use --token-file" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
 
 
-def test_no_bundles_in_the_manifest(tmp_path):
+def test_no_bundles_in_the_manifest(run_reportgen, tmp_path):
     (tmp_path / "manifest.json").write_text('{"files": []}', "utf-8")
-    code, _, stderr = run("send", tmp_path, "--fhir-base", "https://ehr.example/fhir", "--dry-run")
-    assert code == 1
-    assert "no fhir-bundle files" in stderr
+    result = run_reportgen("send", tmp_path, "--fhir-base", "https://ehr.example/fhir", "--dry-run")
+    assert result.exit_code == 1
+    assert "no fhir-bundle files" in result.stderr
 
 
-def test_already_present_document_is_not_sent_again(server, outdir):
+def test_already_present_document_is_not_sent_again(run_reportgen, server, outdir):
     original = server.reply
 
     def reply(method: str, path: str) -> Reply:
@@ -332,8 +319,8 @@ def test_already_present_document_is_not_sent_again(server, outdir):
         return original(method, path)
 
     server.reply = reply
-    code, _, stderr = run("send", outdir, "--fhir-base", server.url)
-    assert code == 0, stderr
-    assert "already on the server as DocumentReference/d9" in stderr
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 0, result.stderr
+    assert "already on the server as DocumentReference/d9" in result.stderr
     assert server.posts() == []
     assert sent(outdir)["status"] == "already-present"

@@ -12,15 +12,12 @@ import shutil
 import subprocess
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from reportgen.cli import cli
 from reportgen.send import SendOptions, _Connection, _resolve_references
 
 HERE = Path(__file__).resolve().parent
@@ -120,18 +117,11 @@ def chart(fhir) -> dict[str, str]:
     return ids
 
 
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(map(str, args)), env={"SOURCE_DATE_EPOCH": "1704067200"})
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise AssertionError("".join(traceback.format_exception(result.exception)))
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.fixture(scope="module")
-def outdir(tmp_path_factory) -> Path:
+def outdir(run_reportgen, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("engine")
     for source in (PATIENT, INDEX_CASE):
-        code, _, stderr = run(
+        result = run_reportgen(
             "patient",
             source,
             "-o",
@@ -143,7 +133,7 @@ def outdir(tmp_path_factory) -> Path:
             "--fhir-profile",
             "jpcore",
         )
-        assert code == 0, stderr
+        assert result.exit_code == 0, result.stderr
     return out
 
 
@@ -161,9 +151,9 @@ def counts(fhir: httpx.Client) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def first_send(engine, chart, outdir) -> tuple[int, str]:
-    code, _, stderr = run("send", outdir, "--fhir-base", engine)
-    return code, stderr
+def first_send(run_reportgen, engine, chart, outdir) -> tuple[int, str]:
+    result = run_reportgen("send", outdir, "--fhir-base", engine)
+    return result.exit_code, result.stderr
 
 
 def test_send_files_each_bundle_against_its_patient(first_send, fhir, chart, outdir):
@@ -211,11 +201,11 @@ def test_search_back_by_patient_identifier(first_send, fhir, chart, outdir):
     assert other["id"] != docref["id"]
 
 
-def test_resend_creates_no_duplicate(first_send, engine, fhir, outdir):
+def test_resend_creates_no_duplicate(run_reportgen, first_send, engine, fhir, outdir):
     before = counts(fhir)
-    code, _, stderr = run("send", outdir, "--fhir-base", engine)
-    assert code == 0, stderr
-    assert stderr.count("already on the server as DocumentReference/") == 2
+    result = run_reportgen("send", outdir, "--fhir-base", engine)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("already on the server as DocumentReference/") == 2
     assert counts(fhir) == before
 
 
@@ -238,7 +228,7 @@ def test_the_engine_itself_keeps_a_reposted_bundle_idempotent(first_send, engine
 
 
 def test_invalid_bundle_is_refused_with_the_engine_diagnostics(
-    first_send, engine, fhir, outdir, tmp_path
+    run_reportgen, first_send, engine, fhir, outdir, tmp_path
 ):
     broken = Path(shutil.copytree(outdir, tmp_path / "broken"))
     path = broken / "patient-F-7.bundle.json"
@@ -256,9 +246,9 @@ def test_invalid_bundle_is_refused_with_the_engine_diagnostics(
     manifest["files"][0].pop("send", None)
     (broken / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     before = counts(fhir)
-    code, _, stderr = run("send", broken, "--fhir-base", engine, "--retries", "0")
-    assert code == 1
-    (line,) = [x for x in stderr.splitlines() if x.startswith("Error:")]
+    result = run_reportgen("send", broken, "--fhir-base", engine, "--retries", "0")
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
     assert line.startswith("Error: patient-F-7.bundle.json: refused by the server (HTTP 400): ")
     assert "Missing required property at Bundle.entry[3].resource.code" in line
     assert counts(fhir) == before  # nothing of the refused transaction was stored
