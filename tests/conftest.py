@@ -26,12 +26,13 @@ SAMPLE_CSV = ROOT / "input" / "case_series_2020.csv"
 INDEX_JSON = ROOT / "input" / "index_case_2.json"
 EPOCH = "1704067200"  # SOURCE_DATE_EPOCH of every CLI run: 2024-01-01T00:00:00Z
 
-# Hypothesis: a few examples in the fast run (``pytest``), the full search in the slow run
-# (``scripts/test`` sets REPORTGEN_HYPOTHESIS=full). Tests that set max_examples themselves
-# keep it in the full profile and are capped at the fast profile's in the fast one.
-settings.register_profile("fast", max_examples=10, deadline=None)
+# Hypothesis profiles: "fast" (at most FAST_EXAMPLES examples a test) in the fast run,
+# ``pytest`` with the default ``-m "not slow"``; "full" in any other run, as ``scripts/test``'s
+# ``-m "slow or not slow"``. REPORTGEN_HYPOTHESIS=fast|full chooses by hand. No deadline in
+# either: timing is not a test's business here (benchmarks/ checks it).
+FAST_EXAMPLES = 10
+settings.register_profile("fast", max_examples=FAST_EXAMPLES, deadline=None)
 settings.register_profile("full", deadline=None)
-settings.load_profile(os.environ.get("REPORTGEN_HYPOTHESIS", "fast"))
 
 # The seed's Table 1 (Iio et al., J Med Cases 2022;13:47), typed in from the paper, not from
 # the sample file: case -> (MgSO4 days, cumulative g, YAM %, fracture).
@@ -148,6 +149,22 @@ def run_reportgen() -> Reportgen:
     return Reportgen()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the hypothesis profile before the test modules (and their decorators) are read."""
+    fast_run = config.getoption("markexpr") == "not slow"
+    _PROFILE[0] = os.environ.get("REPORTGEN_HYPOTHESIS", "fast" if fast_run else "full")
+    settings.load_profile(_PROFILE[0])
+
+
+_PROFILE = ["full"]
+
+
+def examples(full: int) -> int:
+    """``max_examples`` for a property test that wants ``full`` examples: all of them in the
+    full run, at most FAST_EXAMPLES in the fast run."""
+    return min(full, FAST_EXAMPLES) if _PROFILE[0] == "fast" else full
+
+
 @pytest.fixture(scope="session")
 def rules() -> RuleSet:
     """The shipped rule set (jos2012)."""
@@ -230,3 +247,16 @@ def group_alive(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             alive.append(int(stat.parent.name))
     return alive
+
+
+def words_in_order(text: str, *phrases: str) -> bool:
+    """Whether the words of ``phrases`` occur in ``text`` in this order, whatever the line
+    breaks and spacing between them: a content check on extracted PDF text that does not pin
+    how a line wraps (the layout is pinned by the golden HTML, tests/test_golden.py)."""
+    position = 0
+    for word in " ".join(phrases).split():
+        position = text.find(word, position)
+        if position < 0:
+            return False
+        position += len(word)
+    return True

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
@@ -53,7 +54,7 @@ def test_infusions_after_as_of_are_not_counted():
     assert totals(later, T0) == (0, 0.0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     hours=st.integers(1, 2000),
     more=st.integers(0, 500),

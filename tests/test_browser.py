@@ -31,6 +31,7 @@ TIMEOUT_S = 20.0
 if not CHROMIUM.exists() and os.environ.get("CI"):
     pytest.fail("CI must install Debian's chromium (scripts/setup-system --test)", pytrace=False)
 pytestmark = [
+    pytest.mark.slow,  # starts Chromium
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),

@@ -153,6 +153,7 @@ def test_validate_a_directory_is_a_usage_error(run_reportgen, tmp_path):
     assert run_reportgen("validate", tmp_path).exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REPORTGEN.exists(), reason="console script not installed")
 def test_installed_script_never_prints_a_traceback(run_reportgen, tmp_path):
     """The real entry point as a separate process (each start costs about a second, so a few

@@ -130,6 +130,7 @@ def _html(assessment, rules) -> str:
 PDF_SCENARIOS = [i for i, s in enumerate(SCENARIOS, 1) if s.get("pdf")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", PDF_SCENARIOS, ids=[IDS[i - 1] for i in PDF_SCENARIOS])
 def test_page_one_of_the_pdf(records, index):
     """What changes how the result reads stands on page 1 of the printed report."""

@@ -78,6 +78,7 @@ def load(path: Path) -> dict:
     return json.loads(path.read_text("utf-8"))
 
 
+@pytest.mark.slow
 def test_fhir_batch_writes_a_document_reference_per_patient(batch):
     names = {p.name for p in batch.iterdir() if not p.name.startswith(".")}
     expected = {f"patient-{i}.{ext}" for i in IDS for ext in ("pdf", "fhir.json")}
@@ -88,6 +89,7 @@ def test_fhir_batch_writes_a_document_reference_per_patient(batch):
     assert manifest["errors"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pid", IDS)
 def test_fhir_document_reference_validates_against_r4b(batch, pid):
     resource = load(batch / f"patient-{pid}.fhir.json")
@@ -96,6 +98,7 @@ def test_fhir_document_reference_validates_against_r4b(batch, pid):
     assert model.masterIdentifier.value.startswith("urn:uuid:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pid", IDS)
 def test_fhir_status_type_and_subject(batch, pid):
     resource = load(batch / f"patient-{pid}.fhir.json")
@@ -111,6 +114,7 @@ def test_fhir_status_type_and_subject(batch, pid):
     assert subject["identifier"]["system"] == "urn:reportgen:patient-id"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pid", IDS)
 def test_fhir_date_is_an_instant_with_time_zone(batch, pid):
     resource = load(batch / f"patient-{pid}.fhir.json")
@@ -120,6 +124,7 @@ def test_fhir_date_is_an_instant_with_time_zone(batch, pid):
     assert moment == datetime.fromtimestamp(int(EPOCH), UTC)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pid", IDS)
 def test_fhir_attachment_is_exactly_the_pdf_beside_it(batch, pid):
     pdf = (batch / f"patient-{pid}.pdf").read_bytes()
@@ -133,6 +138,7 @@ def test_fhir_attachment_is_exactly_the_pdf_beside_it(batch, pid):
     assert attachment["language"] == "en"
 
 
+@pytest.mark.slow
 def test_fhir_output_is_byte_deterministic_across_runs_and_workers(batch, batch_again):
     """Two runs (2 spawned workers vs this process) into two directories: identical bytes."""
     for pid in IDS:

@@ -5,6 +5,7 @@ value that differs from it."""
 from __future__ import annotations
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,7 +79,7 @@ def test_p_value_reads_the_same_in_a_sentence_and_a_cell():
         assert fmt.p_clause(p).endswith(cell)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     value=st.floats(min_value=10, max_value=40, allow_nan=False),
     threshold=st.sampled_from([18.5, 20.0, 25.0]),

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,7 +107,7 @@ SUFFIXES = [".csv", ".json", ".xlsx", ".txt", ""]
 SCALE = max(1, int(os.environ.get("REPORTGEN_FUZZ_SCALE", "1")))
 
 FUZZ = settings(
-    max_examples=120 * SCALE,
+    max_examples=examples(120 * SCALE),
     deadline=None,
     derandomize=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -287,19 +288,25 @@ def test_validate_json_values(scratch, data):
     _only_report_errors(_write(scratch, data, ".json"))
 
 
-@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(40 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=workbooks())
 def test_validate_xlsx_workbooks(scratch, data):
     _only_report_errors(_write(scratch, data, ".xlsx"))
 
 
-@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(60 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=any_input, suffix=st.sampled_from([".csv", ".json", ".xlsx"]))
 def test_cli_validate_exits_cleanly(run_reportgen, scratch, data, suffix):
     run_reportgen("validate", _write(scratch, data, suffix))
 
 
-@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(40 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.one_of(csv_texts(), json_documents()), suffix=st.sampled_from([".csv", ".json"]))
 def test_cli_patient_exits_cleanly(run_reportgen, scratch, data, suffix):
     outdir = scratch / "out"
@@ -318,7 +325,9 @@ def test_cli_patient_exits_cleanly(run_reportgen, scratch, data, suffix):
         json.loads(path.read_text("utf-8"))
 
 
-@settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(25 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     args=st.lists(
         st.sampled_from(

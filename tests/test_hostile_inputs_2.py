@@ -18,6 +18,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import examples
 from hostile.corpus import VALID, to_csv, to_xlsx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,9 @@ from reportgen.output import JOURNAL, MANIFEST
 from reportgen.rules import load_rules
 
 ENOUGH = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

@@ -1,6 +1,7 @@
 """Bounded memory and time (issue 16, class 1): every attack input runs in a child process
 under ``RLIMIT_AS`` = 1 GiB, so a regression fails with MemoryError instead of exhausting the
-machine, and must finish in seconds with a clean result or a located refusal.
+machine, and must end with a clean result or a located refusal (in seconds: checked by
+benchmarks/check_timing.py, not here).
 
 Before issue 16 (same inputs, ``reportgen validate``, capped at 3 GiB): the 100,000-row CSV
 with one 9,999-character note asked for 3.7 GiB; 60,000 distinct numbers plus one 9,999-digit
@@ -23,24 +24,22 @@ from reportgen import loaders
 
 LIMIT_BYTES = 2**30  # RLIMIT_AS for the child: the issue's 1 GB promise
 PEAK_LIMIT_KB = 1_000_000  # and its peak RSS stays under 1 GB
-SECONDS = 60  # "refused in seconds": generous for a shared 2-core CI machine
 
 _CHILD = """
-import json, resource, subprocess, sys, time
+import json, resource, subprocess, sys
 limit = int(sys.argv[1])
 def cap():
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-start = time.monotonic()
 done = subprocess.run(sys.argv[2:], capture_output=True, text=True, preexec_fn=cap,
                       timeout=300)
-seconds = time.monotonic() - start
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps([done.returncode, done.stdout, done.stderr, peak, seconds]))
+print(json.dumps([done.returncode, done.stdout, done.stderr, peak]))
 """
 
 
-def run_limited(*args: object) -> tuple[int, str, str, int, float]:
-    """``reportgen ARGS`` under RLIMIT_AS: (status, stdout, stderr, peak RSS KB, seconds)."""
+def run_limited(*args: object) -> tuple[int, str, str, int]:
+    """``reportgen ARGS`` under RLIMIT_AS: (status, stdout, stderr, peak RSS KB). How long it
+    takes is checked by benchmarks/check_timing.py (a refusal "in seconds")."""
     command = [sys.executable, "-m", "reportgen", *map(str, args)]
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, str(LIMIT_BYTES), *command],
@@ -49,8 +48,8 @@ def run_limited(*args: object) -> tuple[int, str, str, int, float]:
         timeout=400,
         check=True,
     )
-    status, out, err, peak, seconds = json.loads(done.stdout)
-    return status, out, err, peak, seconds
+    status, out, err, peak = json.loads(done.stdout)
+    return status, out, err, peak
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +80,9 @@ def _entries() -> list:
 @pytest.mark.parametrize("name", _entries())
 def test_attack_stays_under_one_gigabyte(attacks, name):
     path, entry = attacks[name]
-    status, out, err, peak, seconds = run_limited("validate", path)
+    status, out, err, peak = run_limited("validate", path)
     assert "Traceback" not in err, err[-2000:]
     assert peak < PEAK_LIMIT_KB, f"peak RSS {peak} KB"
-    assert seconds < SECONDS
     if entry.valid:
         assert status == 0, out + err
         assert err.strip() == f"{path}: OK"
@@ -107,34 +105,31 @@ def _csv(path: Path, header: list[str], rows: int, cell: str) -> Path:
 def test_a_million_rows_of_junk_are_refused_quickly(tmp_path):
     """Every cell wrong: refused once past MAX_PROBLEMS, not listed a million times."""
     path = _csv(tmp_path / "junk.csv", list(VALID), 1_000_000, "abc")
-    status, out, err, peak, seconds = run_limited("validate", path)
+    status, out, err, peak = run_limited("validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: more than 100,000 problems, the first: row 2, ")
     assert peak < PEAK_LIMIT_KB
-    assert seconds < SECONDS
 
 
 @pytest.mark.slow
 def test_too_many_cells_are_refused_before_parsing(tmp_path):
     columns = [f"c{i}" for i in range(100)]
     path = _csv(tmp_path / "wide.csv", columns, loaders.MAX_CELLS // 100 + 1, "1")
-    status, out, err, peak, seconds = run_limited("validate", path)
+    status, out, err, peak = run_limited("validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: 100 columns × ")
     assert f"the limit is {loaders.MAX_CELLS:,} cells" in out
     assert peak < PEAK_LIMIT_KB
-    assert seconds < SECONDS
 
 
 @pytest.mark.slow
 def test_json_with_millions_of_values_is_refused_before_parsing(tmp_path):
     path = tmp_path / "ones.json"
     path.write_bytes(b"[" + b",".join([b"{}"] * (loaders.MAX_JSON_VALUES + 1)) + b"]")
-    status, out, err, peak, seconds = run_limited("validate", path)
+    status, out, err, peak = run_limited("validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: about ")
     assert peak < PEAK_LIMIT_KB
-    assert seconds < SECONDS
 
 
 def test_a_wide_header_is_refused(tmp_path):

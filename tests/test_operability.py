@@ -399,6 +399,7 @@ def test_unknown_id_creates_nothing(run_reportgen, tmp_path):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_quiet_verbose_and_log_file(run_reportgen, tmp_path):
     source = tmp_path / "input.csv"
     source.write_text(

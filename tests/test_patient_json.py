@@ -303,6 +303,7 @@ def test_existing_files_are_not_replaced(run_reportgen, tmp_path):
     assert (outdir / "patient-2.json").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_reproducible_with_source_date_epoch(run_reportgen, tmp_path):
     """Two runs with the same SOURCE_DATE_EPOCH (set by ``run_reportgen``): the same bytes."""
     _, first = _run(run_reportgen, tmp_path, SAMPLE_CSV, name="one")

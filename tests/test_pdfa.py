@@ -28,6 +28,8 @@ SEED = ROOT / "input" / "case_series_2020.csv"
 EPOCH_TIME = datetime.fromtimestamp(int(EPOCH), UTC)
 DEFAULT_ORG = Organisation()
 DOCUMENTS = ("patient-2", "cohort-summary")
+# The cohort PDF costs seconds: its checks run in the full run only (``pytest -m slow``).
+DOCUMENT_PARAMS = [DOCUMENTS[0], pytest.param(DOCUMENTS[1], marks=pytest.mark.slow)]
 BUNDLED_FONT = re.compile(r"/[A-Z]{6}\+Liberation-Sans(-Bold)?(-Italic)?")
 
 
@@ -75,7 +77,7 @@ def outdirs(request) -> dict[str, Callable[[], Path]]:
     }
 
 
-@pytest.fixture(params=DOCUMENTS)
+@pytest.fixture(params=DOCUMENT_PARAMS)
 def doc(request, outdirs) -> dict[str, Path]:
     """Paths of one rendered document: its PDF, the JSON beside it and its HTML."""
     outdir = outdirs[request.param]()
@@ -163,7 +165,7 @@ def test_every_font_is_embedded(doc):
                 )
 
 
-@pytest.mark.parametrize("name", DOCUMENTS)
+@pytest.mark.parametrize("name", DOCUMENT_PARAMS)
 def test_only_bundled_fonts_are_used(outdirs, name):
     """Bundled fonts only (engineering notes §8.5): system fallbacks make bytes machine-bound."""
     with pikepdf.open(outdirs[name]() / f"{name}.pdf") as pdf:
@@ -262,6 +264,7 @@ def test_patient_pdf_fits_on_two_pages(patient_dir):
     assert 1 <= pages <= 2
 
 
+@pytest.mark.slow
 def test_cohort_pdf_is_byte_deterministic(run_reportgen, cohort_dir, tmp_path):
     """A second run into another directory gives the same bytes (SOURCE_DATE_EPOCH set)."""
     render(run_reportgen, tmp_path, "cohort", SEED, "--format", "pdf,json")

@@ -68,6 +68,7 @@ def test_rule_override_snippets_load(tmp_path):
         assert "+local." in load_rules(path).version
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
 def test_completion_snippets_produce_a_script(tmp_path):
     shells = re.findall(r"_REPORTGEN_COMPLETE=(\w+_source) reportgen", "".join(_blocks("bash")))
@@ -87,6 +88,7 @@ def test_completion_snippets_produce_a_script(tmp_path):
         assert "complete" in done.stdout.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
 def test_template_snippet_writes_a_commented_csv(tmp_path):
     command = re.search(r"`(reportgen template input > [\w.-]+)`", README).group(1)

@@ -265,6 +265,7 @@ def _references(base: str, secret: Path) -> dict[str, tuple[str, str]]:
 _REFERENCE_NAMES = sorted(_references("http://127.0.0.1:1", Path("/x")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _REFERENCE_NAMES)
 def test_every_external_reference_fails_the_render(name, listener, no_dns, secret):
     head, body = _references(listener.base, secret[0])[name]

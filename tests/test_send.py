@@ -237,6 +237,7 @@ def test_a_transient_failure_then_success_delivers(run_reportgen, server, outdir
     assert sent(outdir)["status"] == "created"
 
 
+@pytest.mark.slow
 def test_timeouts_are_retried_then_reported(run_reportgen, server, outdir):
     def slow() -> Reply:
         time.sleep(1.5)

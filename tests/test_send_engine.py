@@ -30,6 +30,7 @@ ORG = "https://northfield.example.org/fhir/sid/org"
 STARTUP_S = 60
 
 pytestmark = [
+    pytest.mark.slow,  # starts the Node.js FHIR engine
     pytest.mark.skipif(
         shutil.which("node") is None,
         reason="Node.js is not installed (scripts/setup-system --test installs it)",

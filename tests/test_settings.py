@@ -234,6 +234,7 @@ def test_cli_settings_mistake_is_a_clear_error(
     assert not list(outdir.glob("*.html"))
 
 
+@pytest.mark.slow
 def test_cli_settings_mistake_prints_no_traceback_in_a_real_process(
     run_reportgen, write_settings, tmp_path
 ):

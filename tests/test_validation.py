@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
-from conftest import DATA, INDEX_JSON, MINIMAL_COLUMNS, SAMPLE_CSV
+from conftest import DATA, INDEX_JSON, MINIMAL_COLUMNS, SAMPLE_CSV, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -578,7 +578,7 @@ _JSON = st.recursive(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=_JSON)
 def test_any_json_gives_problems_or_input_error(tmp_path_factory, document):
     path = tmp_path_factory.getbasetemp() / "fuzz.json"
@@ -586,7 +586,7 @@ def test_any_json_gives_problems_or_input_error(tmp_path_factory, document):
     _load_or_input_error(path)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.lists(_KEYS, min_size=1, max_size=8),
     cells=st.lists(st.lists(_CELLS, max_size=9), max_size=4),
