@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the installed command in fresh processes, pools and terminals
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
 EPOCH = "1704067200"

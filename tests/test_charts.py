@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -146,7 +147,10 @@ def test_cached_result_equals_cold_result() -> None:
 
 
 @settings(
-    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(3),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
     dose=st.floats(-100, 6000),
@@ -160,6 +164,7 @@ def test_highlight_warm_equals_cold(dose: float, yam: float, label: str) -> None
     assert _dose(highlight=(dose, yam), highlight_label=label) == warm
 
 
+@pytest.mark.slow
 def test_fresh_process_gives_the_same_bytes(tmp_path: Path) -> None:
     """Cold calls in a new process (with a hostile matplotlibrc) equal warm calls here."""
     rc = tmp_path / "matplotlibrc"
@@ -405,7 +410,7 @@ def _highlight_pixels(png: bytes) -> int:
     return int(np.count_nonzero(np.abs(rgb - colour).sum(axis=2) < 40))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     dose=st.floats(min_value=0, max_value=20000, allow_nan=False),
     yam=st.floats(min_value=20, max_value=150, allow_nan=False),

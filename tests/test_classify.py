@@ -4,7 +4,7 @@ boundaries pinned, fracture arms, criteria versions, monotonicity, the seed's Ta
 from __future__ import annotations
 
 import pytest
-from conftest import SAMPLE_CSV, SEED_TABLE1
+from conftest import SAMPLE_CSV, SEED_TABLE1, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -235,7 +235,7 @@ sites = st.sampled_from(
 criteria = st.sampled_from(sorted(RULES))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     yam=yams,
     drop=st.floats(min_value=0, max_value=100),
@@ -253,7 +253,7 @@ def test_lowering_yam_never_improves_status(yam, drop, fracture, where, version)
 t_scores = st.one_of(st.none(), st.floats(min_value=-8, max_value=6).map(lambda v: round(v, 1)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(yam=yams, t=t_scores, drop=st.floats(min_value=0, max_value=5), version=criteria)
 def test_lowering_the_t_score_never_improves_status(yam, t, drop, version):
     rules = RULES[version]
@@ -262,7 +262,7 @@ def test_lowering_the_t_score_never_improves_status(yam, t, drop, version):
     assert after.severity >= before.severity
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(t=st.floats(min_value=-8, max_value=6, allow_nan=False))
 def test_t_score_arm_boundary(t):
     """≤ −2.5 is osteoporosis, > −2.5 is not (with a normal YAM)."""
@@ -270,7 +270,7 @@ def test_t_score_arm_boundary(t):
     assert (status is OSTEO) == (t <= -2.5)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     word=st.text(
         alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Lo", "Zs")),
@@ -295,7 +295,7 @@ def test_a_word_without_a_vertebra_is_never_vertebral(word):
         ), word
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(yam=yams, where=sites, version=criteria)
 def test_adding_a_fracture_never_improves_status(yam, where, version):
     rules = RULES[version]

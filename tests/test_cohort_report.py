@@ -139,6 +139,7 @@ def seed_run(launched) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_seed_bone_status_counts(seed_rows, seed_run):
     counts = {
         k: sum(r["status"] == k for r in seed_rows)
@@ -171,6 +172,7 @@ def test_seed_bone_status_counts(seed_rows, seed_run):
     assert "5 normal · 2 low bone mass · 2" in text
 
 
+@pytest.mark.slow
 def test_seed_means_and_ranges(seed_rows, seed_run):
     means = {
         k: statistics.fmean(r[k] for r in seed_rows)
@@ -206,6 +208,7 @@ def test_seed_means_and_ranges(seed_rows, seed_run):
     assert re.search(r"range\s+11–85\s", text)
 
 
+@pytest.mark.slow
 def test_seed_low_yam_group(seed_rows, seed_run):
     group = [r for r in seed_rows if r["status"] != "normal"]
     age = statistics.fmean(r["age_years"] for r in group)
@@ -225,6 +228,7 @@ def test_seed_low_yam_group(seed_rows, seed_run):
     assert re.search(r"Low bone mass or\s.*\n.*n = 4", text)
 
 
+@pytest.mark.slow
 def test_seed_spearman(seed_rows, seed_run):
     yam = [r["yam_percent"] for r in seed_rows]
     expected = {
@@ -258,6 +262,7 @@ def test_seed_spearman(seed_rows, seed_run):
     assert "does not show cause" in flat(text)
 
 
+@pytest.mark.slow
 def test_seed_fisher(seed_rows, seed_run):
     high = [r["mgso4_total_g"] > 1000 for r in seed_rows]
     low = [r["yam_percent"] < 80 for r in seed_rows]
@@ -293,6 +298,7 @@ def test_seed_fisher(seed_rows, seed_run):
     assert re.search(r"Dose ≤ 1,000 g\s+0\s+3\s+3", text)
 
 
+@pytest.mark.slow
 def test_table1_layout(seed_run):
     """tableone/gtsummary layout: n per column, mean (SD) / median [IQR] / range, n/N (%),
     missing counts, the test named per row with its p, a small-n caution."""
@@ -319,6 +325,7 @@ def test_table1_layout(seed_run):
     assert not re.search(r"fracture_sites\s+8\s+88\.9 %", text)
 
 
+@pytest.mark.slow
 def test_risk_flags_and_dose_bands(seed_rows, seed_run):
     long_term = sum(r["mgso4_days"] > 8 for r in seed_rows)
     high_dose = sum(r["mgso4_total_g"] > 1000 for r in seed_rows)
@@ -356,6 +363,7 @@ def test_risk_flags_and_dose_bands(seed_rows, seed_run):
     assert re.search(r"> 1,000 g\s+6\s+2\s+2\s+2\s+4/6 \(66\.7 %\)", text)
 
 
+@pytest.mark.slow
 def test_charts_and_listing(seed_rows, seed_run):
     html = seed_run["html"]
     for number in (1, 2, 3):
@@ -382,6 +390,7 @@ def test_charts_and_listing(seed_rows, seed_run):
     assert [c["classification"] for c in cases] == [r["status"] for r in seed_rows]
 
 
+@pytest.mark.slow
 def test_pdf_embeds_the_json(seed_run):
     with pikepdf.open(seed_run["dir"] / "cohort-summary.pdf") as pdf:
         attached = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
@@ -503,9 +512,8 @@ def big_run(launched) -> dict:
 
 
 @pytest.mark.slow
-def test_big_cohort_renders_quickly_into_few_pages(big_run):
-    # a guard, not a benchmark: the whole command, interpreter start-up included
-    assert big_run["elapsed"] < 60
+def test_big_cohort_renders_into_few_pages(big_run):
+    # the command's time: benchmarks/check_timing.py
     assert len(pypdf.PdfReader(big_run["dir"] / "cohort-summary.pdf").pages) <= 40
 
 
@@ -559,6 +567,7 @@ def test_big_cohort_data_quality(big_run):
     assert f"n with a value {BIG_N - expected['gravida_missing']:,}" in text
 
 
+@pytest.mark.slow
 def test_v2_cohort_caveats(seed_run):
     """clinical-rules §6 (v2): the small-sample caveat stands in the key-figures box, and the
     report says that testing the 1,000 g threshold on Iio's own nine patients is circular."""
@@ -571,6 +580,7 @@ def test_v2_cohort_caveats(seed_run):
     assert sum("circular" in c for c in seed_run["json"]["cautions"]) == 1
 
 
+@pytest.mark.slow
 def test_p_values_read_the_same_in_sentences_and_cells(seed_run):
     """clinical-rules §6: one formatter, so a p-value reads the same in its sentence, its
     table cell and the PDF (the review found 0.04 in a sentence and 0.05 in the cell)."""

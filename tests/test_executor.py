@@ -54,6 +54,7 @@ def _epoch(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1704067200")
 
 
+@pytest.mark.slow
 def test_executor_in_process_writes_the_same_files(default_run, tmp_path):
     executor = InProcessExecutor()
     result = build_patient_reports(
@@ -66,6 +67,7 @@ def test_executor_in_process_writes_the_same_files(default_run, tmp_path):
     assert len(manifest["files"]) == 3 * len(IDS)
 
 
+@pytest.mark.slow
 def test_executor_thread_pool_one_maker_per_thread(default_run, tmp_path):
     with ThreadPoolExecutor(1) as executor:
         result = build_patient_reports(

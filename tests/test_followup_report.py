@@ -29,6 +29,7 @@ def follow_up_dir(tmp_path_factory) -> Path:
     return outdir
 
 
+@pytest.mark.slow
 def test_sample_json_follow_up(follow_up_dir):
     document = json.loads((follow_up_dir / "patient-2.json").read_text("utf-8"))
     assert document["report_kind"] == "follow_up"
@@ -45,6 +46,7 @@ def test_sample_json_follow_up(follow_up_dir):
     assert {x["precision_source"] for x in document["lsc"]} == {"iscd_default"}
 
 
+@pytest.mark.slow
 def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
     reader = pypdf.PdfReader(follow_up_dir / "patient-2.pdf")
     assert len(reader.pages) <= 3
@@ -57,6 +59,7 @@ def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
     assert "Reviewed by" in reader.pages[-1].extract_text()
 
 
+@pytest.mark.slow
 def test_follow_up_report_is_deterministic(follow_up_dir, tmp_path):
     result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format", "html,json")
     assert result.exit_code == 0, result.output
@@ -64,6 +67,7 @@ def test_follow_up_report_is_deterministic(follow_up_dir, tmp_path):
         assert (tmp_path / name).read_bytes() == (follow_up_dir / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
     result = run(
         "patient",
@@ -120,6 +124,7 @@ def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
     assert "dxa_not_comparable" in [q["id"] for q in document["data_quality"]]
 
 
+@pytest.mark.slow
 def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
@@ -151,6 +156,7 @@ def test_validate_with_scans(tmp_path):
     assert f"{bad}:2:site: a lumbar site needs at least two vertebrae" in result.output
 
 
+@pytest.mark.slow
 def test_facility_precision_is_named(tmp_path):
     settings = tmp_path / "settings.toml"
     settings.write_text(
@@ -181,6 +187,7 @@ def test_facility_precision_is_named(tmp_path):
     assert [e["verdict"] for e in spine if e["basis"] == "previous"] == ["increase", "increase"]
 
 
+@pytest.mark.slow
 def test_cohort_follow_up_section(tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
@@ -261,6 +268,7 @@ def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
     assert document["follow_up"] == []
 
 
+@pytest.mark.slow
 def test_patient_without_scans_renders_the_same_bytes(tmp_path):
     """--scans changes nothing for a patient who has none (HTML, PDF and JSON)."""
     plain = run("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
@@ -299,6 +307,7 @@ def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
     assert "MRN-4242" not in (tmp_path / "out" / "manifest.json").read_text("utf-8")
 
 
+@pytest.mark.slow
 def test_a_long_follow_up_stays_on_three_pages(tmp_path):
     """Five visits × four sites with a device change and an excluded vertebra: the report
     shows each site's latest change (every interval stays in the JSON) on at most 3 pages."""

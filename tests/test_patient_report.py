@@ -23,6 +23,7 @@ import pytest
 from reportgen import __version__
 from reportgen.rules import load_rules
 
+pytestmark = pytest.mark.slow  # PDFs of the sample (27 reports); test_golden.py pins the HTML
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
 INDEX_CASE = ROOT / "input" / "index_case_2.json"

@@ -5,13 +5,12 @@ seed's flags, and the vectorised cohort path agreeing with the per-patient one."
 from __future__ import annotations
 
 import re
-import time
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_CSV, SEED_TABLE1, base_record
+from conftest import SAMPLE_CSV, SEED_TABLE1, base_record, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -324,7 +323,7 @@ def test_recommendations_table(values, expected):
 optional_bool = st.one_of(st.none(), st.booleans())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     yam=st.sampled_from([62.0, 70.0, 75.0, 80.0, 95.0]),
     fracture=st.booleans(),
@@ -361,7 +360,7 @@ def test_recommendations_follow_section_4(
 doses = st.floats(min_value=0, max_value=20000, allow_nan=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     dose=doses,
     more=st.floats(min_value=0, max_value=5000, allow_nan=False),
@@ -435,7 +434,7 @@ rows = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     data=st.lists(rows, min_size=1, max_size=12),
     dropped=st.sets(st.sampled_from(sorted(set(_DTYPES) - set(_REQUIRED)))),
@@ -454,7 +453,8 @@ def test_scalar_and_vectorised_paths_agree(data, dropped, version):
             assert vector[f"flag_{result.rule_id}"].iloc[i] == result.state.value
 
 
-def test_vectorised_path_is_fast_on_100000_rows():
+def test_vectorised_path_on_100000_rows():
+    """Every row classified (its time: benchmarks/check_timing.py)."""
     rng = np.random.default_rng(7)
     n = 100_000
     frame = pd.DataFrame(
@@ -472,12 +472,9 @@ def test_vectorised_path_is_fast_on_100000_rows():
             "breastfeeding": pd.array(rng.random(n) < 0.5, dtype="boolean"),
         }
     )
-    start = time.perf_counter()
     result = assess_frame(frame, RULES)
-    elapsed = time.perf_counter() - start
     assert len(result) == n
     assert set(result["classification"]) == {"normal", "low_bone_mass", "osteoporosis"}
-    assert elapsed < 5.0, f"assess_frame took {elapsed:.2f} s for {n:,} rows"
 
 
 # --- data-quality flags (shown, never risk) ---------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -338,13 +338,9 @@ def _synthetic(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_100k_rows_fast():
-    df = _synthetic(100_000)
-    summarise_cohort(df.iloc[:50])  # warm scipy's lazy imports outside the timing
-    start = time.perf_counter()
-    out = summarise_cohort(df)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0
+def test_100k_rows():
+    """100,000 rows summarised into plain JSON (the time: benchmarks/check_timing.py)."""
+    out = summarise_cohort(_synthetic(100_000))
     assert out["n"] == 100_000
     json.dumps(out, allow_nan=False)
 
@@ -372,7 +368,7 @@ _FIELDS = {
 }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     records=st.lists(st.fixed_dictionaries(_FIELDS), max_size=25),
     dropped=st.sets(
