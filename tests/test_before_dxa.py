@@ -217,6 +217,7 @@ def test_inpatient_pdf_never_prints_a_bone_status(inpatient):
     assert len(inpatient["pages"]) <= 2
 
 
+@pytest.mark.slow
 def test_discharge_without_dxa_shows_the_discharge_details(run_reportgen, tmp_path):
     result = run_reportgen("patient", DISCHARGE, "-o", tmp_path, "--format", "json,pdf")
     assert result.exit_code == 0, result.output

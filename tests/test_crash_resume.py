@@ -229,6 +229,7 @@ def test_resume_redoes_exactly_what_is_not_complete(tmp_path, monkeypatch):
         _assert_complete(outdir / file["path"])
 
 
+@pytest.mark.slow
 def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     source = write_cohort(tmp_path / "cohort.csv", 10)
@@ -241,6 +242,7 @@ def test_resume_redoes_reports_whose_input_changed(tmp_path, monkeypatch):
     assert json.loads((outdir / "patient-P003.json").read_text("utf-8"))["patient_id"] == "P003"
 
 
+@pytest.mark.slow
 def test_interrupted_overwrite_never_leaves_a_manifest_with_wrong_hashes(tmp_path, monkeypatch):
     source = write_cohort(tmp_path / "cohort.csv", 10)
     outdir = tmp_path / "out"

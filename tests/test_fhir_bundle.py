@@ -195,12 +195,14 @@ def test_full_urls_never_equal_an_identifier(bundle):
         assert references == text.count(f'"{entry["fullUrl"]}"')
 
 
+@pytest.mark.slow
 def test_bundle_bytes_are_deterministic(run_reportgen, made, tmp_path):
     again = render(run_reportgen, tmp_path / "again")
     for name in ("patient-F-7.pdf", "patient-F-7.bundle.json"):
         assert (again / name).read_bytes() == (made / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_jpcore_final_codes_status_and_replacement(run_reportgen, tmp_path, bundle):
     outdir = render(run_reportgen, tmp_path, "--fhir-profile", "jpcore", "--doc-status", "final")
     final = json.loads((outdir / "patient-F-7.bundle.json").read_text("utf-8"))
@@ -226,6 +228,7 @@ def test_jpcore_final_codes_status_and_replacement(run_reportgen, tmp_path, bund
     ]
 
 
+@pytest.mark.slow
 def test_seed_bundles_validate_and_warn_without_settings(run_reportgen, tmp_path):
     result = run_reportgen(
         "patient", SEED, "-o", tmp_path, "--format", "fhir-bundle", "--id", "2", "--id", "5"
@@ -251,6 +254,7 @@ def test_strict_refuses_placeholders_and_writes_nothing(run_reportgen, tmp_path)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.slow
 def test_strict_accepts_complete_settings(run_reportgen, tmp_path):
     render(run_reportgen, tmp_path, "--strict")
     assert (tmp_path / "patient-F-7.bundle.json").is_file()
@@ -327,6 +331,7 @@ def test_library_refuses_unknown_fhir_options(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_risk_components_follow_the_patient_json(run_reportgen, tmp_path):
     result = run_reportgen(
         "patient", INDEX, "-o", tmp_path, "--format", "json,fhir-bundle", "--settings", SETTINGS
@@ -352,6 +357,7 @@ def test_risk_components_follow_the_patient_json(run_reportgen, tmp_path):
     assert docref["context"]["period"] == {"start": "2020-02-24", "end": "2020-05-31"}
 
 
+@pytest.mark.slow
 def test_document_reference_format_follows_profile_and_status(run_reportgen, tmp_path):
     result = run_reportgen(
         "patient",
@@ -379,6 +385,7 @@ def test_document_reference_format_follows_profile_and_status(run_reportgen, tmp
     assert resource["author"][0]["identifier"] == {"system": ORG, "value": "NUH-1"}
 
 
+@pytest.mark.slow
 def test_before_the_dxa_the_bundle_has_no_dxa_values(run_reportgen, tmp_path):
     render(run_reportgen, tmp_path, source=ROOT / "input" / "discharge_no_dxa.csv")
     (path,) = tmp_path.glob("*.bundle.json")

@@ -118,6 +118,7 @@ def _cohort_file(tmp_path: Path, count: int = 3) -> Path:
     return _csv(tmp_path, [_row(patient_id=f"r{i}") for i in range(count)], "cohort.csv")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planted", [JOURNAL, MANIFEST, "patient-r0.json"])
 def test_planted_links_in_outdir_are_never_followed(run_reportgen, tmp_path, planted):
     source = _cohort_file(tmp_path)
@@ -146,6 +147,7 @@ def test_planted_links_in_outdir_are_never_followed(run_reportgen, tmp_path, pla
         assert not (outdir / planted).is_symlink()
 
 
+@pytest.mark.slow
 def test_manifest_entry_pointing_at_a_device_is_not_read(run_reportgen, tmp_path):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"
@@ -331,6 +333,7 @@ def test_deeply_nested_rules_are_clean_errors(run_reportgen, tmp_path, name, tex
     assert result.output.startswith(f"Error: {path}: ")
 
 
+@pytest.mark.slow
 def test_tmp_folders_and_the_users_own_tmp_files_survive_a_run(run_reportgen, tmp_path):
     source = _cohort_file(tmp_path)
     outdir = tmp_path / "out"

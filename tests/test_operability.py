@@ -158,6 +158,7 @@ def test_cohort_overwrite_on_a_full_disk_leaves_the_old_files_whole(run_reportge
         assert_manifest_is_the_truth(outdir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EIO])
 def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
     """In-process (no root needed): the third report's file cannot be written."""
@@ -189,6 +190,7 @@ def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
     assert len(manifest["errors"]) == 4
 
 
+@pytest.mark.slow
 def test_a_failing_rename_keeps_the_patient_whole(tmp_path, monkeypatch):
     """EROFS at commit time: no half-committed patient, the temps are removed."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
@@ -336,6 +338,7 @@ def test_a_second_run_refuses_or_waits_and_both_are_in_the_manifest(run_reportge
     assert manifest["last_run"]["command"] == "cohort"
 
 
+@pytest.mark.slow
 def test_temp_files_of_a_live_run_are_not_removed(tmp_path, monkeypatch):
     """Each run cleans only its own temporaries (and those of runs whose process is gone)."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
@@ -357,6 +360,7 @@ def test_temp_files_of_a_live_run_are_not_removed(tmp_path, monkeypatch):
 # Manifest truth
 
 
+@pytest.mark.slow
 def test_mixed_rules_manifest_names_each_files_rule_set(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     override = tmp_path / "thresholds.toml"
