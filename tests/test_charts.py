@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -147,10 +146,7 @@ def test_cached_result_equals_cold_result() -> None:
 
 
 @settings(
-    max_examples=examples(3),
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(
     dose=st.floats(-100, 6000),
@@ -410,7 +406,7 @@ def _highlight_pixels(png: bytes) -> int:
     return int(np.count_nonzero(np.abs(rgb - colour).sum(axis=2) < 40))
 
 
-@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     dose=st.floats(min_value=0, max_value=20000, allow_nan=False),
     yam=st.floats(min_value=20, max_value=150, allow_nan=False),
