@@ -88,6 +88,7 @@ def test_cold_warm_and_off_give_the_same_bytes(cache: Path, monkeypatch) -> None
     assert japanese != cold
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_a_fresh_process_with_a_warm_cache_gives_the_same_bytes(cache: Path) -> None:
     script = (
         "import hashlib, json\n"
