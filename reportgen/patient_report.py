@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ DEFAULT_FORMATS = ("html", "pdf", "json")
 FHIR_FORMATS = ("fhir", "fhir-bundle")
 _NEED_PDF = {"pdf", *FHIR_FORMATS}
 _LOCAL = threading.local()  # one renderer per thread (and template folder, organisation)
+_RENDERERS_KEPT = 4  # per thread: a long-lived process that varies --template-dir stays bounded
 
 
 class InvalidRecord(ReportError):
@@ -221,6 +223,17 @@ def _renderer(template_dir: str | None, org: Organisation) -> ReportRenderer:
 
     cache: dict = _LOCAL.__dict__.setdefault("renderers", {})
     key = (template_dir, org)
-    if key not in cache:
-        cache[key] = ReportRenderer(template_dir, None, organisation=org)
-    return cache[key]
+    renderer = cache.pop(key, None) or ReportRenderer(template_dir, None, organisation=org)
+    cache[key] = renderer  # most recently used last
+    while len(cache) > _RENDERERS_KEPT:
+        del cache[next(iter(cache))]
+    return renderer
+
+
+def _forget_renderers() -> None:
+    """Drop this thread's renderers while the interpreter is whole: WeasyPrint's
+    ``FontConfiguration.__del__`` needs ``shutil`` to remove its font folder."""
+    _LOCAL.__dict__.pop("renderers", None)
+
+
+atexit.register(_forget_renderers)

@@ -136,3 +136,22 @@ def test_cli_imports_only_what_the_command_needs(args, absent):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_renderers_kept_per_thread_are_bounded(tmp_path):
+    """A long-lived process that renders with many template folders keeps at most a few
+    renderers (each holds WeasyPrint fonts and a temporary font folder)."""
+    from reportgen import patient_report
+    from reportgen.settings import Organisation
+
+    org = Organisation()
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    made = []
+    for i in range(patient_report._RENDERERS_KEPT + 3):
+        folder = tmp_path / f"t{i}"
+        folder.symlink_to(templates, target_is_directory=True)
+        made.append(patient_report._renderer(str(folder), org))
+    kept = patient_report._LOCAL.renderers
+    assert len(kept) == patient_report._RENDERERS_KEPT
+    assert patient_report._renderer(str(tmp_path / "t0"), org) is not made[0]  # rebuilt
+    assert patient_report._renderer(str(folder), org) is made[-1]  # reused
