@@ -56,7 +56,6 @@ from reportgen.scans import ScanSet
 from reportgen.settings import load_dxa_settings, load_settings
 
 logger = logging.getLogger(__name__)
-PATIENT_FORMATS = ("html", "pdf", "json", "fhir", "fhir-bundle")
 FHIR_FORMATS = ("fhir", "fhir-bundle")
 DEFAULT_FORMATS = ("html", "pdf", "json")
 

@@ -32,7 +32,8 @@ from PIL import Image
 
 from reportgen import i18n
 from reportgen.errors import ReportError
-from reportgen.i18n import N_, _
+from reportgen.i18n import _
+from reportgen.models import STATUS_LABELS
 
 __all__ = [
     "DPI",
@@ -63,11 +64,7 @@ ZONE_COLORS: dict[str, str] = {
 }
 """Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
 
-_ZONE_LABELS = {
-    "normal": N_("Normal"),
-    "low_bone_mass": N_("Low bone mass"),
-    "osteoporosis": N_("Osteoporosis"),
-}
+_ZONE_LABELS = STATUS_LABELS  # the one table, reportgen.models
 _ZONE_TEXT = {"osteoporosis": "white", "low_bone_mass": "#1f1f1f", "normal": "white"}
 _YAM_RANGE = (40.0, 120.0)
 _CM = 1 / 2.54

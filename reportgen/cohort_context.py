@@ -16,6 +16,7 @@ from reportgen import formatting as fmt
 from reportgen.context import data_uri, time_text
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
+from reportgen.models import STATUS_LABELS
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 from reportgen.summary import SMALL_N
@@ -34,11 +35,7 @@ LISTING_COLUMNS = (  # headings translated at use
     ("fracture", N_("Fracture")),
     ("classification", N_("Status")),
 )
-_STATUS = {
-    "normal": N_("Normal"),
-    "low_bone_mass": N_("Low bone mass"),
-    "osteoporosis": N_("Osteoporosis"),
-}
+_STATUS = STATUS_LABELS  # the one table, reportgen.models
 _CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
 # Decimals of the mean, SD, median and quartiles per column (one unless listed).
 _DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}

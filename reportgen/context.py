@@ -18,6 +18,7 @@ from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH, interval_text
 from reportgen.models import Assessment, BoneStatus, FlagState
 from reportgen.rules import RuleSet
+from reportgen.rules.seed import seed_threshold_caveat
 from reportgen.settings import Organisation
 
 PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
@@ -33,11 +34,7 @@ _CRITERIA = {
     "jos2012": N_("JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)"),
     "jos2000": N_("JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"),
 }
-CAVEATS = (  # translated at use
-    N_(
-        "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
-        "(Iio et al. 2022), not a validated cut-off."
-    ),
+CAVEATS = (  # translated at use; the dose threshold's caveat comes from the rules (seed.py)
     N_(
         "The classification applies the Japanese criteria to a postpartum woman; a diagnosis "
         "needs the clinician's judgement and the exclusion of secondary osteoporosis."
@@ -195,7 +192,7 @@ def patient_context(
             for q in assessment.quality_flags
             if q.severity != "warning"
         ],
-        "caveats": [_(c) for c in _caveats(measured, in_pregnancy)],
+        "caveats": _caveats(measured, in_pregnancy, rules),
         "notes": record.get("notes") or "",
         # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
         # with scans they keep the main input's values (the latest scan is in the trend).
@@ -389,9 +386,11 @@ def _charts(
     }
 
 
-def _caveats(measured: bool, in_pregnancy: bool) -> tuple[str, ...]:
+def _caveats(measured: bool, in_pregnancy: bool, rules: RuleSet) -> list[str]:
     key = "not_measured" if not measured else "in_pregnancy" if in_pregnancy else None
-    return CAVEATS if key is None else (CAVEATS[0], _CLASSIFICATION_CAVEAT[key], CAVEATS[2])
+    general = CAVEATS if key is None else (_CLASSIFICATION_CAVEAT[key], CAVEATS[1])
+    dose = seed_threshold_caveat(rules)
+    return [*([dose] if dose else []), *(_(c) for c in general)]
 
 
 def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:

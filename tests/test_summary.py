@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from reportgen.summary import RULE_IDS, summarise_cohort
+from reportgen.rules import load_rules
+from reportgen.summary import summarise_cohort
+
+RULE_IDS = load_rules().rule_ids
 
 pytestmark = pytest.mark.filterwarnings("error")
 
