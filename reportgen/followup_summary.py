@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reportgen import formatting as fmt
 from reportgen.followup import Change, Verdict, assess_scans
@@ -70,14 +71,14 @@ def _counts(changes: list[Change]) -> dict[str, int]:
     }
 
 
-def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
+def follow_up_rows(summary: dict[str, Any]) -> dict[str, object]:
     """The cohort report's follow-up section as display strings, and its chart."""
     from reportgen.context import chart_image  # matplotlib: only when a report is drawn
     from reportgen.followup_charts import plot_follow_up_outcomes
 
     interval = summary["median_interval_days"]
     rows = []
-    for site in summary["sites"]:  # type: ignore[union-attr]
+    for site in summary["sites"]:
         for label, counts in [("all", site), *site["by_breastfeeding"].items()]:
             rows.append(
                 {
@@ -99,11 +100,11 @@ def follow_up_rows(summary: dict[str, object]) -> dict[str, object]:
                     "not_comparable": fmt.count(counts["not_comparable"]),
                 }
             )
-    chart = plot_follow_up_outcomes([(site_label(site["site"]), site) for site in summary["sites"]])  # type: ignore[union-attr]
+    chart = plot_follow_up_outcomes([(site_label(site["site"]), site) for site in summary["sites"]])
     return {
         "chart": chart_image(chart),
-        "with_scans": fmt.count(summary["patients_with_scans"]),  # type: ignore[arg-type]
-        "with_follow_up": fmt.count(summary["patients_with_follow_up"]),  # type: ignore[arg-type]
+        "with_scans": fmt.count(summary["patients_with_scans"]),
+        "with_follow_up": fmt.count(summary["patients_with_follow_up"]),
         "interval": "—" if interval is None else f"{fmt.number(interval)} days",
         "rows": rows,
     }

@@ -228,12 +228,14 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
     bone = doc["bone_status"]
     osteo = _number(bone, "yam_osteoporosis_max_pct", source, "bone_status.")
     normal = _number(bone, "yam_normal_min_pct", source, "bone_status.")
-    yam = COLUMNS["yam_percent"]
-    if not yam.low <= osteo < normal <= yam.high:
+    low, high = COLUMNS["yam_percent"].low, COLUMNS["yam_percent"].high
+    assert low is not None  # the column table gives YAM a range
+    assert high is not None
+    if not low <= osteo < normal <= high:
         raise RulesError(
-            f"{source}: need {yam.low:g} <= bone_status.yam_osteoporosis_max_pct "
+            f"{source}: need {low:g} <= bone_status.yam_osteoporosis_max_pct "
             f"({osteo:g}) < bone_status.yam_normal_min_pct ({normal:g}) <= "
-            f"{yam.high:g} (the plausible YAM range)"
+            f"{high:g} (the plausible YAM range)"
         )
     t_osteo = _number(bone, "t_score_osteoporosis_max", source, "bone_status.")
     if not -8 <= t_osteo <= -1:
@@ -381,7 +383,11 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
                 f"{source}: '{where}threshold' must be a whole number for "
                 f"{column.name}, not {threshold:g}"
             )
-        if column.low is not None and not column.low <= threshold <= column.high:
+        if (
+            column.low is not None
+            and column.high is not None
+            and not column.low <= threshold <= column.high
+        ):
             raise RulesError(
                 f"{source}: '{where}threshold' {threshold:g} is outside the "
                 f"plausible range of {column.name} ({column.low:g}–"

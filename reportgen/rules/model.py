@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from reportgen import formatting as fmt
 from reportgen import i18n
@@ -43,6 +43,10 @@ class RiskRule:
     # per-language texts of the rule file: (("label_ja", "..."), ("evidence_ja", "..."), ...)
     translations: tuple[tuple[str, str], ...] = ()
 
+    @overload
+    def text(self, field: Literal["label", "evidence"]) -> str: ...
+    @overload
+    def text(self, field: Literal["caveat"]) -> str | None: ...
     def text(self, field: str) -> str | None:
         """``label``, ``evidence`` or ``caveat`` in the report language (English without one)."""
         english = getattr(self, field)
@@ -56,6 +60,13 @@ class RiskRule:
             },
             english,
         )
+
+    @property
+    def number(self) -> float:
+        """The threshold of a numeric rule (``mgso4_high_cumulative_dose``: 1000.0)."""
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float):
+            raise TypeError(f"risk rule {self.rule_id!r} has no numeric threshold")
+        return float(self.threshold)
 
     @property
     def condition(self) -> str:
@@ -139,11 +150,8 @@ class RuleSet:
         return tuple(r.rule_id for r in self.risk_rules)
 
     def threshold(self, rule_id: str) -> float:
-        """The numeric threshold of a risk rule (``mgso4_high_cumulative_dose`` -> 1000.0)."""
-        value = self.risk_rule(rule_id).threshold
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"risk rule {rule_id!r} has no numeric threshold ({value!r})")
-        return float(value)
+        """The numeric threshold of a risk rule (``mgso4_high_cumulative_dose``: 1000.0)."""
+        return self.risk_rule(rule_id).number
 
     @property
     def label(self) -> str:

@@ -37,7 +37,10 @@ def _band_edges(edges: Sequence[float], threshold: float) -> list[float]:
     return sorted(set(values) | {threshold})
 
 
-def _band_bounds(edges: list[float], threshold: float) -> list[tuple]:
+_Band = tuple[float | None, float | None, bool, bool]  # lower, upper, inclusive of each
+
+
+def _band_bounds(edges: list[float], threshold: float) -> list[_Band]:
     """(lower, upper, lower_inclusive, upper_inclusive) per band.
 
     A value on an edge below the threshold goes to the band above it; a value on the
@@ -45,7 +48,7 @@ def _band_bounds(edges: list[float], threshold: float) -> list[tuple]:
     threshold is strictly ``> dose_threshold_g``, exactly as the risk rule.
     """
     up = [e < threshold for e in edges]  # edge belongs to the band above it
-    bounds = [(None, edges[0], False, not up[0])]
+    bounds: list[_Band] = [(None, edges[0], False, not up[0])]
     bounds += [(edges[i - 1], edges[i], up[i - 1], not up[i]) for i in range(1, len(edges))]
     bounds.append((edges[-1], None, up[-1], False))
     return bounds
@@ -53,6 +56,7 @@ def _band_bounds(edges: list[float], threshold: float) -> list[tuple]:
 
 def _band_label(lower: float | None, upper: float | None, lo_inc: bool, hi_inc: bool) -> str:
     if lower is None:
+        assert upper is not None  # only the open bands lack a bound, one each
         return f"{'≤' if hi_inc else '<'} {_fmt_g(upper)} g"
     if upper is None:
         return f"{'≥' if lo_inc else '>'} {_fmt_g(lower)} g"
@@ -261,6 +265,7 @@ def _spearman(
                 n=n, reason=reason
             ),
         )
+    assert res is not None  # no reason: the test ran
     rho, p = float(res.statistic), float(res.pvalue)
     higher = rho > 0
     if rho == 0:
