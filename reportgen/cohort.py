@@ -362,7 +362,8 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
     for column in _integer_columns(out):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
     if "fracture" in out.columns:
-        out["fracture"] = out["fracture"].map({True: "yes", False: "no"}, na_action="ignore")
+        words = {value: fmt.yes_no(value, "en") for value in (True, False)}
+        out["fracture"] = out["fracture"].map(words, na_action="ignore")
     for column in out.columns:  # every text cell, whatever the column (ids, sites, labels)
         if not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(_defuse_formula, na_action="ignore")

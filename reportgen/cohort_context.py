@@ -421,7 +421,10 @@ def _table1(table: dict, integer_columns: set[str]) -> dict:
             }
         )
     columns = [
-        {"label": _("Normal") if c["key"] == "normal" else c["label"], "n": count(c["n"])}
+        {
+            "label": _(STATUS_LABELS["normal"]) if c["key"] == "normal" else c["label"],
+            "n": count(c["n"]),
+        }
         for c in table["columns"]
     ]
     tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})

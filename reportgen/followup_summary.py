@@ -13,7 +13,8 @@ from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
 from reportgen.sites import site_label, site_order
 
-_FEEDING = {True: "yes", False: "no", None: "not recorded"}
+# Breastfeeding groups, keyed by the English yes/no words (ids in the JSON, not display).
+_FEEDING = {value: fmt.yes_no(value, "en") for value in (True, False, None)}
 
 
 def summarise_follow_up(
