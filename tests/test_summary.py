@@ -482,3 +482,10 @@ def test_cohort_report_status_labels_come_from_the_one_table(monkeypatch, tmp_pa
     assert "2 thin bones · 2 osteoporosis" in html  # the overview
     assert "<td>Thin bones</td>" in html  # the case listing
     assert "<td>Low bone mass</td>" not in html
+
+
+def test_smoking_levels_are_the_schemas_statuses():
+    from reportgen.schema import SMOKING_WORDS
+    from reportgen.summary.table1 import SMOKING_LEVELS
+
+    assert tuple(SMOKING_LEVELS) == tuple(dict.fromkeys(SMOKING_WORDS.values()))
