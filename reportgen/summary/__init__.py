@@ -13,12 +13,12 @@ from reportgen.rules import RuleSet
 from reportgen.rules.seed import HIGH_DOSE_RULE, shipped_rules
 from reportgen.summary.dose import (
     DEFAULT_DOSE_BAND_EDGES_G,
-    _associations,
-    _band_edges,
-    _dose_bands,
-    _general_cautions,
+    association_cautions,
+    compute_associations,
+    count_dose_bands,
+    sorted_band_edges,
 )
-from reportgen.summary.table1 import NUMERIC_LABELS, _table1
+from reportgen.summary.table1 import NUMERIC_LABELS, build_table_one
 from reportgen.summary.values import CLASSES, SMALL_N, _describe, _numeric, _pct, _text
 
 __all__ = ["CLASSES", "DEFAULT_DOSE_BAND_EDGES_G", "SMALL_N", "summarise_cohort"]
@@ -46,7 +46,7 @@ def summarise_cohort(
     thr = float(rules.threshold(HIGH_DOSE_RULE) if dose_threshold_g is None else dose_threshold_g)
     if yam_low_pct is None:
         yam_low_pct = rules.yam_normal_min_pct
-    edges = _band_edges(dose_band_edges_g, thr)
+    edges = sorted_band_edges(dose_band_edges_g, thr)
     n = len(df)
     cls = _class_codes(df)
     normal, low = cls == 0, (cls == 1) | (cls == 2)
@@ -61,9 +61,9 @@ def summarise_cohort(
 
     numeric = {c: _numeric(df[c]) for c in NUMERIC_LABELS if c in df.columns}
     overall = {c: _describe(v) for c, v in numeric.items()}
-    table1 = _table1(df, numeric, overall, normal, low, yam_low_pct)
-    associations = _associations(numeric, thr, yam_low_pct)
-    cautions = list(table1["cautions"]) + _general_cautions(n, thr, associations)
+    table1 = build_table_one(df, numeric, overall, normal, low, yam_low_pct)
+    associations = compute_associations(numeric, thr, yam_low_pct)
+    cautions = list(table1["cautions"]) + association_cautions(n, thr, associations)
     if not_measured:
         cautions.insert(
             0,
@@ -88,7 +88,7 @@ def summarise_cohort(
         "missing": {c: d["missing"] for c, d in overall.items()},
         "risk_flag_counts": _flag_counts(df, rules.rule_ids),
         "low_yam_group": _low_yam_group(numeric, low),
-        "dose_bands": _dose_bands(numeric.get("mgso4_total_g"), n, cls, edges, thr),
+        "dose_bands": count_dose_bands(numeric.get("mgso4_total_g"), n, cls, edges, thr),
         "associations": associations,
         "table1": table1,
         "cautions": cautions,

@@ -29,7 +29,7 @@ from reportgen.summary.values import (
 DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
 
 
-def _band_edges(edges: Sequence[float], threshold: float) -> list[float]:
+def sorted_band_edges(edges: Sequence[float], threshold: float) -> list[float]:
     """Sorted unique finite edges, always including the risk-rule threshold."""
     values = [float(e) for e in edges]
     if not math.isfinite(threshold) or not all(math.isfinite(e) for e in values):
@@ -65,9 +65,10 @@ def _band_label(lower: float | None, upper: float | None, lo_inc: bool, hi_inc: 
     return f"{lo}–{hi} g" if lo_inc and hi_inc else _("{low} to {high} g").format(low=lo, high=hi)
 
 
-def _dose_bands(
+def count_dose_bands(
     dose: np.ndarray | None, n: int, cls: np.ndarray, edges: list[float], threshold: float
 ) -> dict[str, Any]:
+    """Patients per cumulative-dose band and bone status; the top band is > the threshold."""
     bounds = _band_bounds(edges, threshold)
     k = len(bounds)
     if dose is None:
@@ -315,9 +316,10 @@ def _spearman(
     return _association(name, label, SPEARMAN, "rho", n, rho, p, sentence, note=note)
 
 
-def _associations(
+def compute_associations(
     numeric: dict[str, np.ndarray], threshold: float, yam_low: float
 ) -> list[dict[str, Any]]:
+    """Dose > threshold vs low YAM (Fisher), and dose and days against YAM (Spearman)."""
     dose, days, yam = (numeric.get(c) for c in ("mgso4_total_g", "mgso4_days", "yam_percent"))
     return [
         _fisher_dose_yam(dose, yam, threshold, yam_low),
@@ -328,7 +330,8 @@ def _associations(
     ]
 
 
-def _general_cautions(n: int, threshold: float, associations: list[dict]) -> list[str]:
+def association_cautions(n: int, threshold: float, associations: list[dict]) -> list[str]:
+    """How to read the associations: no causation; the seed threshold tested on its own cases."""
     out = []
     if n and any(a["p_value"] is not None for a in associations):
         out.append(

@@ -206,7 +206,7 @@ def _categorical_row(
     return row
 
 
-def _table1(
+def build_table_one(
     df: pd.DataFrame,
     numeric: dict[str, np.ndarray],
     overall: dict[str, dict],
@@ -214,6 +214,7 @@ def _table1(
     low: np.ndarray,
     yam_low_pct: float,
 ) -> dict[str, Any]:
+    """Table 1: rows by group (Overall, Normal, Low or worse), with tests and cautions."""
     labels = {
         "overall": _("Overall"),
         "normal": _("Normal (YAM ≥ {yam} %)").format(yam=_fmt_g(yam_low_pct)),
