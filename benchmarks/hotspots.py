@@ -49,10 +49,10 @@ RATE = 250  # py-spy samples per second
 # (label, regex over "path:Class.function" frame keys). A stage's time is the time of the
 # outermost frames matching it (a recursive or nested match is not counted twice).
 PATIENT_STAGES = [
-    ("charts: all reportgen.charts plot_* calls", r"reportgen/charts\.py:plot_"),
-    ("  plot_timeline (a new figure every call)", r"reportgen/charts\.py:plot_timeline$"),
-    ("  plot_dose_vs_yam (cached plate + highlight)", r"reportgen/charts\.py:plot_dose_vs_yam$"),
-    ("  plot_yam_zones (cached plate + marker)", r"reportgen/charts\.py:plot_yam_zones$"),
+    ("charts: all reportgen.charts plot_* calls", r"reportgen/charts/\w+\.py:plot_"),
+    ("  plot_timeline (cached plate + bars)", r"reportgen/charts/patient\.py:plot_timeline$"),
+    ("  plot_dose_vs_yam (plate + highlight)", r"reportgen/charts/scatter\.py:plot_dose_vs_yam$"),
+    ("  plot_yam_zones (cached plate + marker)", r"reportgen/charts/patient\.py:plot_yam_zones$"),
     ("patient_context (charts included)", r"reportgen/context\.py:patient_context$"),
     ("HTML template (Jinja render)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
     (
@@ -117,7 +117,7 @@ COHORT_STAGES = [
     ("  _quality (per-row quality_flags)", r"reportgen/cohort\.py:_quality$"),
     ("  _cases_csv", r"reportgen/cohort\.py:_cases_csv$"),
     ("  cohort_context (incl. charts)", r"reportgen/cohort_context\.py:cohort_context$"),
-    ("    charts (reportgen.charts plot_*)", r"reportgen/charts\.py:plot_"),
+    ("    charts (reportgen.charts plot_*)", r"reportgen/charts/\w+\.py:plot_"),
     ("  HTML template", r"reportgen/render\.py:(HtmlPdfRenderer\.)?html$"),
     ("  PDF (HtmlPdfRenderer.pdf)", r"reportgen/render\.py:(HtmlPdfRenderer\.)?pdf$"),
     ("write outputs + manifest", r"reportgen/output\.py:(atomic_write|write_manifest)$"),

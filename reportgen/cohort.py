@@ -149,9 +149,11 @@ def _make_cohort_outputs(
         outputs["cohort-summary.json"] = json_bytes
     if {"html", "pdf"} & set(formats):
         from reportgen.cohort_context import cohort_context
+        from reportgen.report_charts import draw_cohort_charts
         from reportgen.reports import ReportRenderer
 
         renderer = ReportRenderer(template_dir, settings_path, lang)
+        charts = draw_cohort_charts(_chart_data(assessed, stats), rules, follow_up)
         report = cohort_context(
             summary,
             records_from_frame(assessed.head(max(0, max_listing))),
@@ -163,12 +165,8 @@ def _make_cohort_outputs(
             max_listing=max_listing,
             listing_total=len(assessed),
             integer_columns=_integer_columns(assessed),
-            chart_data=_chart_data(assessed, stats),
+            charts=charts,
         )
-        if follow_up is not None:
-            from reportgen.followup_summary import follow_up_rows
-
-            report["follow_up"] = follow_up_rows(follow_up)
         if "pdf" in formats:
             html, pdf = renderer.document(
                 "cohort.html",

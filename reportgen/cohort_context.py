@@ -8,49 +8,69 @@ a true minus sign (``−0.42``) and p-values to two decimals (three below 0.01).
 from __future__ import annotations
 
 import re
+from dataclasses import fields, replace
+from typing import Any
 
 from markupsafe import Markup, escape
 
-from reportgen import charts, i18n
 from reportgen import formatting as fmt
-from reportgen.context import data_uri, time_text
+from reportgen import i18n
+from reportgen.cohort_tables import (  # noqa: F401  (half_up, p_value: re-exported)
+    DECIMALS,
+    association,
+    count,
+    dose_bands,
+    fisher_table,
+    flag_rows,
+    half_up,
+    num,
+    p_value,
+    plain,
+    ratio,
+    share,
+    span,
+    table1,
+)
+from reportgen.context import chart_image, data_uri, time_text
+from reportgen.context_types import (
+    CohortContext,
+    Excluded,
+    ExcludedReason,
+    ExcludedRow,
+    LabelValue,
+    ListingColumn,
+    Missing,
+    MissingCell,
+    QualityRow,
+    StatusRow,
+    WarningRow,
+    Warnings,
+)
+from reportgen.followup_context import cohort_follow_up_context
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
 from reportgen.models import STATUS_LABELS
+from reportgen.report_charts import CohortCharts
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
 from reportgen.summary import SMALL_N
 
-LISTING_COLUMNS = (  # headings translated at use
-    ("patient_id", "ID"),
-    ("age_years", N_("Age")),
-    ("bmi_kg_m2", "BMI"),
-    ("gravida", N_("listing|G")),
-    ("para", N_("listing|P")),
-    ("smoking", N_("Smoking")),
-    ("hospital_days", N_("Hosp. days")),
-    ("mgso4_days", N_("listing|MgSO4 days")),
-    ("mgso4_total_g", N_("Dose (g)")),
-    ("yam_percent", N_("YAM %")),
-    ("fracture", N_("Fracture")),
-    ("classification", N_("Status")),
+LISTING_COLUMNS = (  # (key, heading translated at use, numeric: right-aligned)
+    ("patient_id", "ID", False),
+    ("age_years", N_("Age"), True),
+    ("bmi_kg_m2", "BMI", True),
+    ("gravida", N_("listing|G"), True),
+    ("para", N_("listing|P"), True),
+    ("smoking", N_("Smoking"), False),
+    ("hospital_days", N_("Hosp. days"), True),
+    ("mgso4_days", N_("listing|MgSO4 days"), True),
+    ("mgso4_total_g", N_("Dose (g)"), True),
+    ("yam_percent", N_("YAM %"), True),
+    ("fracture", N_("Fracture"), False),
+    ("classification", N_("Status"), False),
 )
 _STATUS = STATUS_LABELS  # the one table, reportgen.models
 _CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
-# Decimals of the mean, SD, median and quartiles per column (one unless listed).
-_DECIMALS = {"mgso4_total_g": 0, "bmd_g_cm2": 3}
-_SHORT_TEST = {
-    "Mann–Whitney U test": N_("Mann–Whitney U"),
-    "Fisher's exact test": N_("Fisher's exact"),
-    "Chi-squared test": N_("χ² test"),
-    "Spearman rank correlation": N_("Spearman"),
-}
-_TEST_NAMES = (
-    N_("Mann–Whitney U test"),
-    N_("Fisher's exact test"),
-    N_("Chi-squared test"),
-    N_("Spearman rank correlation"),
-)
 _QUALITY_LABELS = {
     "implausible_dose_rate": N_("Cumulative MgSO4 above the plausible rate"),
     "mgso4_days_exceed_hospital_days": N_("More MgSO4 days than hospital days"),
@@ -63,49 +83,21 @@ _QUALITY_LABELS = {
     "fracture_site_assumed": N_("fracture site assumed"),
     "fracture_sites_without_fracture": N_("fracture sites without fracture"),
 }
-# summary.py's reasons (English in the JSON) -> short words for the table
-_SHORT_REASONS = (
-    ("defined by", N_("defines the groups")),
-    ("only one level", N_("one level only")),
-    ("fewer than 2", N_("under 2 values in a group")),
-    ("no patient with a value", N_("a group has no values")),
-)
 _MAX_EXCLUDED_SHOWN = 100
 _MAX_WARNINGS_SHOWN = 20
 _QUOTED = re.compile(r""":\s*(?:'.*'|".*")\s*$""")
 # The bundled Liberation Sans has no U+2084 (₄): MgSO4 is typeset with <sub>, so the PDF
 # never falls back to a system font. Keys shown outside the page body stay plain text.
 _SUBSCRIPT = Markup("MgSO<sub>4</sub>")
-_PLAIN_KEYS = frozenset({"title", "subject", "keywords", "footer", "charts", "organisation"})
-
-
-# --- number formatting: one formatter per kind of value (reportgen.formatting) ------------
-
-half_up = fmt.half_up
-num = fmt.half_up  # with a typographic minus sign (−0.42)
-count = fmt.count
-p_value = fmt.p_value
-
-
-def share(part: int, whole: int) -> str:
-    """``4/9 (44.4 %)``: the numerator, the explicit denominator and the percentage."""
-    if not whole:
-        return f"{part:,}/0"
-    return f"{part:,}/{whole:,} ({half_up(100 * part / whole)} %)"
+_PLAIN_KEYS = frozenset(
+    {"title", "subject", "keywords", "footer", "charts", "organisation", "follow_up"}
+)
 
 
 def _pgettext(message: str) -> str:
     """``listing|G`` -> the translation, or the text after ``|`` in English."""
     text = _(message)
     return text.split("|", 1)[1] if text == message and "|" in message else text
-
-
-def span(low: str, high: str) -> str:
-    """``168–3,756``; with a negative bound ``−2.9 to −1.1`` (a dash would read as a minus)."""
-    if low == "—" and high == "—":
-        return "—"
-    joiner = _(" to ") if "\u2212" in low + high else "–"
-    return f"{low}{joiner}{high}"
 
 
 # --- the context --------------------------------------------------------------------------
@@ -123,30 +115,31 @@ def cohort_context(
     max_listing: int,
     listing_total: int,
     integer_columns: set[str],
-    chart_data: dict,
-) -> dict[str, object]:
-    """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON)."""
+    charts: CohortCharts,
+) -> CohortContext:
+    """Everything ``cohort.html`` shows, as display strings (``summary`` is the cohort JSON,
+    with its ``follow_up`` under --scans); ``charts`` are already drawn."""
     n = summary["n"]
     criteria = _CRITERIA.get(rules.criteria, rules.criteria)
     deidentified = bool(summary["deidentified"])
     excluded = summary["excluded"]
-    report = {
-        "lang": org.language,
-        "title": _(
+    report = CohortContext(
+        lang=org.language,
+        title=_(
             "Postpartum bone health after MgSO4 tocolysis — case-series summary (n = {n})"
         ).format(n=f"{n:,}"),
-        "heading": _("Case-series summary: bone mass after MgSO4 tocolysis"),
-        "subject": _("Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality"),
-        "keywords": _("audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM"),
-        "organisation": org,
-        "tool_version": tool_version,
-        "generated_at": generated_at,
-        "generated_display": (
+        heading=_("Case-series summary: bone mass after MgSO4 tocolysis"),
+        subject=_("Cohort audit: Table 1, dose–bone-mass analysis, case listing, data quality"),
+        keywords=_("audit, case series, postpartum, osteoporosis, PLO, MgSO4, DXA, YAM"),
+        organisation=org,
+        tool_version=tool_version,
+        generated_at=generated_at,
+        generated_display=(
             generated_at.replace("T", " ").replace("Z", " UTC")
             if i18n.current() == "en"
             else time_text(generated_at)
         ),
-        "footer": _(
+        footer=_(
             "Cohort summary · {source} · n = {n} · generated {date} · reportgen "
             "{version} · rules {rules}"
         ).format(
@@ -156,48 +149,62 @@ def cohort_context(
             version=tool_version,
             rules=rules.version,
         ),
-        "source": source,
-        "rows_read": count(summary["source"]["rows_read"]),
-        "rows_excluded": len(excluded),
-        "rules_label": rules.label,
-        "criteria": criteria,
-        "deidentified": deidentified,
-        "n": count(n),
-        "key_figures": _key_figures(summary, rules),
-        "key_caveat": _key_caveat(summary),
-        "status_rows": _status_rows(summary),
-        "low_or_worse": _ratio(
-            summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)
-        ),
-        "measured": count(summary.get("measured", n)),
-        "not_measured": count(summary.get("not_measured", 0)),
-        "yam_below": _ratio(
+        source=source,
+        rows_read=count(summary["source"]["rows_read"]),
+        rows_excluded=len(excluded),
+        rules_label=rules.label,
+        criteria=criteria,
+        deidentified=deidentified,
+        n=count(n),
+        key_figures=_key_figures(summary, rules),
+        key_caveat=_key_caveat(summary),
+        status_rows=_status_rows(summary),
+        low_or_worse=ratio(summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)),
+        measured=count(summary.get("measured", n)),
+        not_measured=count(summary.get("not_measured", 0)),
+        yam_below=ratio(
             summary["yam_below_threshold"]["count"], summary["yam_below_threshold"]["denominator"]
         ),
-        "yam_normal_min": fmt.number(rules.yam_normal_min_pct),
-        "table1": _table1(summary["table1"], integer_columns),
-        "cautions": summary["cautions"],
-        "flag_rows": _flag_rows(summary["risk_flag_counts"], rules, n),
-        "lab_rows": [
+        yam_normal_min=fmt.number(rules.yam_normal_min_pct),
+        table1=table1(summary["table1"], integer_columns),
+        cautions=summary["cautions"],
+        flag_rows=flag_rows(summary["risk_flag_counts"], rules, n),
+        lab_rows=[
             {"label": _(LAB_TESTS[t].label), "value": share(e["abnormal"], e["with_value"])}
             for t, e in summary.get("abnormal_labs", {}).items()
         ],
-        "dose_bands": _dose_bands(summary["dose_bands"]),
-        "associations": [_association(a) for a in summary["associations"]],
-        "fisher_table": _fisher_table(summary["associations"]),
-        "listing": [_listing_row(r) for r in listing],
-        "listing_columns": [_pgettext(label) for _key, label in LISTING_COLUMNS],
-        "listing_shown": count(len(listing)),
-        "listing_total": count(listing_total),
-        "listing_capped": listing_total > len(listing),
-        "max_listing": count(max_listing),
-        "excluded": _excluded(excluded, deidentified),
-        "warnings": _warnings(summary["input_warnings"]),
-        "missing": _missing(summary["missing_by_column"], n),
-        "quality": _quality(summary["data_quality"]),
-        "charts": _charts(chart_data, rules),
+        dose_bands=dose_bands(summary["dose_bands"]),
+        associations=[association(a) for a in summary["associations"]],
+        fisher_table=fisher_table(summary["associations"]),
+        listing=[_listing_row(r) for r in listing],
+        listing_columns=[
+            ListingColumn(label=_pgettext(label), numeric=numeric)
+            for _key, label, numeric in LISTING_COLUMNS
+        ],
+        listing_shown=count(len(listing)),
+        listing_total=count(listing_total),
+        listing_capped=listing_total > len(listing),
+        max_listing=count(max_listing),
+        excluded=_excluded(excluded, deidentified),
+        warnings=_warnings(summary["input_warnings"]),
+        missing=_missing(summary["missing_by_column"], n),
+        quality=_quality(summary["data_quality"]),
+        charts={
+            "dose_vs_yam": data_uri(charts.dose_vs_yam),
+            "days_vs_yam": data_uri(charts.days_vs_yam),
+            "status": data_uri(charts.status),
+        },
+    )
+    typeset: dict[str, Any] = {
+        f.name: _typeset(getattr(report, f.name))
+        for f in fields(report)
+        if f.name not in _PLAIN_KEYS
     }
-    return {k: v if k in _PLAIN_KEYS else _typeset(v) for k, v in report.items()}
+    follow_up = summary.get("follow_up")
+    if follow_up is not None:  # plain strings: not typeset
+        rows = cohort_follow_up_context(follow_up, chart_image(charts.follow_up))
+        return replace(report, **typeset, follow_up=rows)
+    return replace(report, **typeset)
 
 
 def _typeset(value: object) -> object:
@@ -212,13 +219,6 @@ def _typeset(value: object) -> object:
     return value
 
 
-def _ratio(part: int, whole: int) -> str:
-    """``4/9 = 44.4 %``."""
-    if not whole:
-        return f"{part:,}/0"
-    return f"{part:,}/{whole:,} = {half_up(100 * part / whole)} %"
-
-
 def _key_caveat(summary: dict) -> str:
     """The small-sample caveat, inside the key-figures box (clinical-rules §6)."""
     n = summary["n"]
@@ -231,11 +231,11 @@ def _key_caveat(summary: dict) -> str:
     ).format(n=f"{n:,}", points=half_up(100 / n))
 
 
-def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
+def _key_figures(summary: dict, rules: RuleSet) -> list[LabelValue]:
     """The cohort's headline figures, each computed from the data (a paper's abstract)."""
     n = summary["n"]
     counts = summary["classification_counts"]
-    out = [
+    out: list[LabelValue] = [
         {
             "label": _("Patients analysed"),
             "value": f"{n:,}"
@@ -266,11 +266,11 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
         },
         {
             "label": _("Low bone mass or worse"),
-            "value": _ratio(summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)),
+            "value": ratio(summary["low_bone_mass_or_worse"]["count"], summary.get("measured", n)),
         },
         {
             "label": f"YAM < {fmt.number(rules.yam_normal_min_pct)} %",
-            "value": _ratio(
+            "value": ratio(
                 summary["yam_below_threshold"]["count"],
                 summary["yam_below_threshold"]["denominator"],
             ),
@@ -286,13 +286,13 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
         mean = summary["means"].get(column)
         if mean is None:
             continue
-        decimals = _DECIMALS.get(column, 1)
+        decimals = DECIMALS.get(column, 1)
         low, high = summary["ranges"][column]["min"], summary["ranges"][column]["max"]
         out.append(
             {
                 "label": label,
                 "value": _("mean {mean}{unit} (range {range})").format(
-                    mean=num(mean, decimals), unit=unit, range=span(_plain(low), _plain(high))
+                    mean=num(mean, decimals), unit=unit, range=span(plain(low), plain(high))
                 ),
             }
         )
@@ -328,12 +328,7 @@ def _key_figures(summary: dict, rules: RuleSet) -> list[dict]:
     return out
 
 
-def _plain(value: float | None) -> str:
-    """A raw data value (a minimum or maximum) as entered: 18.1, 3,756, −2.9."""
-    return fmt.number(value)
-
-
-def _status_rows(summary: dict) -> list[dict]:
+def _status_rows(summary: dict) -> list[StatusRow]:
     n = summary.get("measured", summary["n"])  # not-measured patients are counted apart
     return [
         {
@@ -346,172 +341,9 @@ def _status_rows(summary: dict) -> list[dict]:
     ]
 
 
-def _continuous(stat: dict, decimals: int, integer: bool) -> list[str]:
-    if not stat or stat["n"] == 0:
-        return ["—", "—", "—"]
-    sd = f" ({num(stat['sd'], decimals)})" if stat["sd"] is not None else ""
-    if integer:
-        low, high = count(stat["min"]), count(stat["max"])
-    else:
-        low, high = num(stat["min"], decimals), num(stat["max"], decimals)
-    return [
-        f"{num(stat['mean'], decimals)}{sd}",
-        f"{num(stat['median'], decimals)} "
-        f"[{span(num(stat['q1'], decimals), num(stat['q3'], decimals))}]",
-        span(low.replace("-", "\u2212"), high.replace("-", "\u2212")),
-    ]
-
-
-def _test_cells(test: dict) -> tuple[str, str]:
-    """(p-value, test name or why there is none)."""
-    if test.get("name"):
-        return p_value(test.get("p_value")), _(_SHORT_TEST.get(test["name"], test["name"]))
-    reason = test.get("reason") or ""
-    for pattern, short in _SHORT_REASONS:
-        if pattern in reason:
-            reason = _(short)
-            break
-    return "—", (_("not tested: {reason}").format(reason=reason) if reason else _("not tested"))
-
-
-def _table1(table: dict, integer_columns: set[str]) -> dict:
-    keys = [c["key"] for c in table["columns"]]
-    rows = []
-    for row in table["rows"]:
-        p, test = _test_cells(row["test"] or {})
-        if row["kind"] == "continuous":
-            variable = row["variable"]
-            decimals = _DECIMALS.get(variable, 1)
-            cells = {
-                k: _continuous(row["stats"].get(k), decimals, variable in integer_columns)
-                for k in keys
-            }
-            whats = [_("mean (SD)"), _("median [IQR]"), _("range")]
-            lines = [
-                {"what": what, "cells": [cells[k][i] for k in keys]} for i, what in enumerate(whats)
-            ]
-            missing = row["stats"][keys[0]]["missing"]
-            if missing:
-                lines.append(
-                    {
-                        "what": _("n with a value"),
-                        "cells": [count(row["stats"][k]["n"]) for k in keys],
-                    }
-                )
-        else:
-            lines = []
-            for level in row["levels"]:
-                lines.append(
-                    {
-                        "what": level["label"],
-                        "cells": [
-                            share(level["counts"][k]["count"], row["denominator"][k]) for k in keys
-                        ],
-                    }
-                )
-            missing = row["missing"][keys[0]]
-        rows.append(
-            {
-                "label": row["label"],
-                "kind": row["kind"],
-                "p": p,
-                "test": test,
-                "missing": count(missing),
-                "lines": lines,
-            }
-        )
-    columns = [
-        {
-            "label": _(STATUS_LABELS["normal"]) if c["key"] == "normal" else c["label"],
-            "n": count(c["n"]),
-        }
-        for c in table["columns"]
-    ]
-    tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
-    tests = [_(t) for t in tests]
-    return {"columns": columns, "rows": rows, "tests": tests}
-
-
-def _flag_rows(counts: dict, rules: RuleSet, n: int) -> list[dict]:
-    rows = []
-    for rule in rules.risk_rules:
-        c = counts.get(rule.rule_id, {"present": 0, "absent": 0, "not_assessed": n})
-        assessed = c["present"] + c["absent"]
-        rows.append(
-            {
-                "id": rule.rule_id,
-                "label": rule.text("label"),
-                "condition": rule.condition,
-                "caveat": rule.text("caveat") or "",
-                "present": share(c["present"], assessed) if assessed else count(c["present"]),
-                "absent": count(c["absent"]),
-                "not_assessed": count(c["not_assessed"]),
-            }
-        )
-    return rows
-
-
-def _dose_bands(bands: dict) -> dict:
-    rows = [
-        {
-            "label": b["label"],
-            "n": count(b["n"]),
-            "normal": count(b["classification_counts"]["normal"]),
-            "low": count(b["classification_counts"]["low_bone_mass"]),
-            "osteo": count(b["classification_counts"]["osteoporosis"]),
-            "low_or_worse": share(b["low_bone_mass_or_worse"]["count"], b["n"]) if b["n"] else "—",
-        }
-        for b in bands["bands"]
-    ]
-    return {
-        "rows": rows,
-        "boundary_rule": bands["boundary_rule"],
-        "missing": count(bands["missing"]) if bands["missing"] else "",
-    }
-
-
-def _association(a: dict) -> dict:
-    if a["statistic_name"] == "rho":
-        statistic = "—" if a["statistic"] is None else f"ρ = {num(a['statistic'], 2)}"
-    elif a["statistic"] is not None:
-        statistic = f"OR = {num(a['statistic'], 2)}"
-    elif a["p_value"] is not None:
-        statistic = _("OR not estimable (a zero cell)")
-    else:
-        statistic = "—"
-    return {
-        "label": a["label"],
-        "test": _(a["test"]),
-        "statistic": statistic,
-        "p": p_value(a["p_value"]),
-        "n": count(a["n"]),
-        "sentence": a["sentence"],
-        "note": a.get("note") or "",
-    }
-
-
-def _fisher_table(associations: list[dict]) -> dict | None:
-    fisher = next((a for a in associations if a.get("table")), None)
-    if fisher is None:
-        return None
-    table = fisher["table"]
-    counts = table["counts"]
-    rows = [
-        {"label": label, "cells": [count(v) for v in values], "total": count(sum(values))}
-        for label, values in zip(table["rows"], counts, strict=True)
-    ]
-    totals = [count(sum(col)) for col in zip(*counts, strict=True)]
-    return {
-        "columns": table["columns"],
-        "rows": rows,
-        "totals": totals,
-        "n": count(sum(sum(r) for r in counts)),
-    }
-
-
 def _listing_row(row: dict) -> list[str]:
     cells = []
-    for key, _label in LISTING_COLUMNS:
+    for key, _label, _numeric in LISTING_COLUMNS:
         value = row.get(key)
         if key == "classification":
             cells.append(_(_STATUS[str(value)]) if str(value) in _STATUS else "—")
@@ -529,7 +361,7 @@ def _listing_row(row: dict) -> list[str]:
         elif key == "bmi_kg_m2" and value is not None:
             cells.append(fmt.bmi(value))
         else:
-            cells.append(_plain(value))
+            cells.append(plain(value))
     return cells
 
 
@@ -538,8 +370,8 @@ def _reason_kind(message: str) -> str:
     return _QUOTED.sub("", message)
 
 
-def _excluded(excluded: list[dict], deidentified: bool) -> dict:
-    shown = []
+def _excluded(excluded: list[dict], deidentified: bool) -> Excluded:
+    shown: list[ExcludedRow] = []
     for entry in excluded[:_MAX_EXCLUDED_SHOWN]:
         reasons = "; ".join(f"{r['column']}: {r['message']}" for r in entry["reasons"])
         shown.append(
@@ -554,7 +386,7 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
         for kind in {(r["column"], _reason_kind(r["message"])) for r in entry["reasons"]}:
             by_reason[kind] = by_reason.get(kind, 0) + 1
     summary = [
-        {"column": c, "message": m, "rows": count(k)}
+        ExcludedReason(column=c, message=m, rows=count(k))
         for (c, m), k in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))
     ]
     problems = sum(len(e["reasons"]) for e in excluded)
@@ -570,8 +402,8 @@ def _excluded(excluded: list[dict], deidentified: bool) -> dict:
     }
 
 
-def _warnings(warnings: list[dict]) -> dict:
-    shown = [
+def _warnings(warnings: list[dict]) -> Warnings:
+    shown: list[WarningRow] = [
         {
             "row": _("header") if w["row"] <= 1 else count(w["row"]),
             "column": w["column"],
@@ -586,9 +418,9 @@ def _warnings(warnings: list[dict]) -> dict:
     }
 
 
-def _missing(missing: dict[str, int], n: int) -> dict:
+def _missing(missing: dict[str, int], n: int) -> Missing:
     """Missing values per column, laid out three columns to a row."""
-    cells = [
+    cells: list[MissingCell] = [
         {
             "column": c,
             "missing": count(m),
@@ -597,14 +429,14 @@ def _missing(missing: dict[str, int], n: int) -> dict:
         }
         for c, m in missing.items()
     ]
-    rows = [cells[i : i + 3] for i in range(0, len(cells), 3)]
+    rows: list[list[MissingCell | None]] = [list(cells[i : i + 3]) for i in range(0, len(cells), 3)]
     if rows:
         rows[-1] = rows[-1] + [None] * (3 - len(rows[-1]))
     return {"rows": rows, "complete": not any(c["any"] for c in cells)}
 
 
-def _quality(quality: list[dict]) -> list[dict]:
-    out = []
+def _quality(quality: list[dict]) -> list[QualityRow]:
+    out: list[QualityRow] = []
     for q in quality:
         ids = ", ".join(q["patient_ids"])
         more = q["count"] - len(q["patient_ids"])
@@ -633,32 +465,3 @@ def _quality(quality: list[dict]) -> list[dict]:
             }
         )
     return out
-
-
-def _charts(data: dict, rules: RuleSet) -> dict[str, str]:
-    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
-    dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
-    days_rule = rules.risk_rule("mgso4_long_term")
-    return {
-        "dose_vs_yam": data_uri(
-            charts.plot_dose_vs_yam(
-                data["dose"],
-                data["yam"],
-                data["fracture"],
-                dose_threshold_g=float(dose_rule.threshold),
-                osteoporosis_max_pct=osteo,
-                normal_min_pct=normal,
-            )
-        ),
-        "days_vs_yam": data_uri(
-            charts.plot_days_vs_yam(
-                data["days"],
-                data["yam"],
-                data["fracture"],
-                long_term_days=float(days_rule.threshold),
-                osteoporosis_max_pct=osteo,
-                normal_min_pct=normal,
-            )
-        ),
-        "status": data_uri(charts.plot_status_counts(data["counts"])),
-    }

@@ -1,27 +1,47 @@
-"""The template context of a patient report: every value formatted here, templates only show."""
+"""The template context of a patient report: every value formatted here, templates only show.
+
+The charts are drawn first (``report_charts.draw_patient_charts``); this module only turns
+their PNG bytes into images at print size.
+"""
 
 from __future__ import annotations
 
 import base64
-import csv
-from datetime import date, datetime, timedelta
-from functools import cache
-from importlib import resources
+from datetime import datetime
+from typing import cast
 
-from reportgen import charts, i18n
 from reportgen import formatting as fmt
+from reportgen import i18n
 from reportgen.classify import ISCD_BELOW, ISCD_TEXT
-from reportgen.exposure import cumulative_series, stored_infusions
+from reportgen.context_types import (
+    ChartImage,
+    Dxa,
+    FlagItem,
+    Iscd,
+    LabCell,
+    LabColumn,
+    LabelValue,
+    LabRow,
+    LabTable,
+    PatientChartImages,
+    PatientContext,
+    PatientInfo,
+    ValueRow,
+)
 from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH, interval_text
-from reportgen.models import Assessment, BoneStatus, FlagState
+from reportgen.models import Assessment, BoneStatus, FlagState, RuleResult
+from reportgen.report_charts import (  # noqa: F401  (re-exported: older import path)
+    PATIENT_SCATTER_CM,
+    PatientCharts,
+    reference_cohort,
+)
 from reportgen.rules import RuleSet
 from reportgen.rules.seed import seed_threshold_caveat
 from reportgen.settings import Organisation
 
-PATIENT_SCATTER_CM = (11.5, 6.4)  # beside the caveats, at print size (text ≥ 7 pt)
 REFERENCE_LABEL = N_("the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1")
 REFERENCE_CAPTION = N_(
     "Grey points: the nine women of Iio et al. 2022 (J Med Cases 13:47), a "
@@ -54,21 +74,11 @@ _CLASSIFICATION_CAVEAT = {  # the second caveat, as it fits this patient
 }
 
 
-@cache
-def reference_cohort() -> tuple[tuple[float, float, bool], ...]:
-    """The seed's Table 1 (dose g, YAM %, fracture), shipped as reference data."""
-    text = resources.files("reportgen.assets").joinpath("reference/iio2022_table1.csv")
-    rows = csv.DictReader(text.read_text("utf-8").splitlines())
-    return tuple(
-        (float(r["mgso4_total_g"]), float(r["yam_percent"]), r["fracture"] == "yes") for r in rows
-    )
-
-
 def data_uri(png: bytes | None) -> str:
     return "" if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def chart_image(png: bytes | None) -> dict[str, object] | None:
+def chart_image(png: bytes | None) -> ChartImage | None:
     """A PNG as a data URI with its physical print width (so chart text keeps its point size)."""
     if png is None:
         return None
@@ -90,18 +100,17 @@ def patient_context(
     rules: RuleSet,
     org: Organisation,
     *,
+    charts: PatientCharts,
     generated_at: str,
     tool_version: str,
     source: str,
     json_name: str,
-) -> dict[str, object]:
-    """Everything ``patient.html`` shows, as display strings."""
+) -> PatientContext:
+    """Everything ``patient.html`` shows, as display strings; ``charts`` are already drawn."""
     record = assessment.patient
     finding = assessment.finding
     pid = str(record["patient_id"])
     plo = finding.status is BoneStatus.OSTEOPOROSIS
-    yam = record["yam_percent"]
-    reference = reference_cohort()
     in_pregnancy = any(q.flag_id == "dxa_before_delivery" for q in assessment.quality_flags)
     measured = finding.status is not BoneStatus.NOT_MEASURED
     heading = (
@@ -111,106 +120,112 @@ def patient_context(
         if in_pregnancy
         else _("Postpartum bone-health report")
     )
-    follow_up = follow_up_context(assessment.follow_up, record, chart_image)  # issue 12
-    if follow_up and follow_up["is_follow_up"]:
+    follow_up = follow_up_context(assessment.follow_up, record, chart_image(charts.trend))
+    if follow_up and follow_up.is_follow_up:  # issue 12
         heading = _(FOLLOW_UP_HEADING)
-    return {
-        "lang": org.language,
-        "title": _("{heading} — patient {id}").format(heading=heading, id=pid),
-        "heading": heading,
-        "subject": _("Bone status after MgSO4 tocolysis: DXA, fractures, risk factors"),
-        "keywords": _("postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM"),
-        "organisation": org,
-        "tool_version": tool_version,
-        "generated_at": generated_at,
-        "generated_display": time_text(generated_at),
-        "footer": _("Patient {id} · generated {time} · reportgen {version} · rules {rules}").format(
+    return PatientContext(
+        lang=org.language,
+        title=_("{heading} — patient {id}").format(heading=heading, id=pid),
+        heading=heading,
+        subject=_("Bone status after MgSO4 tocolysis: DXA, fractures, risk factors"),
+        keywords=_("postpartum, osteoporosis, PLO, MgSO4, tocolysis, DXA, YAM"),
+        organisation=org,
+        tool_version=tool_version,
+        generated_at=generated_at,
+        generated_display=time_text(generated_at),
+        footer=_("Patient {id} · generated {time} · reportgen {version} · rules {rules}").format(
             id=pid, time=time_text(generated_at), version=tool_version, rules=rules.version
         ),
-        "patient": {
-            "id": pid,
-            "name": record.get("name") or "—",
-            "age": fmt.age(record["age_years"]),
-            "dates": _dates(record),
-            "discharge": _discharge(record),
-        },
-        "measured": measured,
-        "status": finding.status,
-        "plo": plo,
-        "status_reason": finding.reason,
-        "criteria_label": _(_CRITERIA[finding.criteria]),
-        "criteria_short": finding.criteria.replace("jos", "JOS "),
-        "plo_note": _(
+        patient=_patient(record, pid),
+        measured=measured,
+        status=finding.status,
+        plo=plo,
+        status_reason=finding.reason,
+        criteria_label=_(_CRITERIA[finding.criteria]),
+        criteria_short=finding.criteria.replace("jos", "JOS "),
+        plo_note=_(
             "Reported as PLO: secondary causes (heparin, glucocorticoids, "
             "immobilisation, endocrine disease) must be excluded."
         )
         if plo
         else "",
-        "iscd": (
-            {
-                "z": fmt.score(record["z_score"]),
-                "text": _(ISCD_TEXT[assessment.iscd_statement]),
-                "below": assessment.iscd_statement == ISCD_BELOW,
-            }
-            if assessment.iscd_statement
-            else None
-        ),
-        "statements": [
+        iscd=_iscd(assessment),
+        statements=[
             {"id": s.statement_id, "text": s.text, "severity": s.severity}
             for s in assessment.statements
         ],
-        "exposure": _exposure_rows(
-            record, assessment.derived, so_far=assessment.exposure is not None
-        ),
-        "dxa": {"yam": fmt.percent(yam), "rows": _dxa_rows(assessment)},
-        "labs": _lab_table(assessment.labs),
-        "so_far": _exposure_so_far(assessment.exposure),
-        "flags": [
-            {
-                "id": r.rule_id,
-                "label": r.label,
-                "state": (
-                    "neutral"
-                    if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
-                    else r.state.value
-                ),
-                "state_label": r.state.label,
-                "explanation": r.explanation,
-                "subject": r.subject,
-                "comparison": r.comparison.replace(" ", "\u00a0"),
-                "evidence": r.evidence,
-                # a caveat qualifies a finding: said where the factor is present (a "recovers
-                # after weaning" note is not for a woman who is not breastfeeding)
-                "caveat": r.caveat if r.state is FlagState.PRESENT else None,
-            }
-            for r in assessment.rule_results
-        ],
-        "recommendations": [{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
+        exposure=_exposure_rows(record, assessment.derived, so_far=assessment.exposure is not None),
+        dxa=Dxa(yam=fmt.percent(_num(record, "yam_percent")), rows=_dxa_rows(assessment)),
+        labs=_lab_table(assessment.labs),
+        so_far=_exposure_so_far(assessment.exposure),
+        flags=[_flag(r) for r in assessment.rule_results],
+        recommendations=[{"id": r.rec_id, "text": r.text} for r in assessment.recommendations],
         # warnings stand on page 1 (statements); the notes beside the chart are the rest
-        "data_quality": [
+        data_quality=[
             {"message": q.message, "severity": q.severity}
             for q in assessment.quality_flags
             if q.severity != "warning"
         ],
-        "caveats": _caveats(measured, in_pregnancy, rules),
-        "notes": record.get("notes") or "",
-        # The dose scatter's reference cohort and the timeline are about the postpartum DXA:
-        # with scans they keep the main input's values (the latest scan is in the trend).
-        "charts": _charts(
-            record,
-            rules,
-            reference,
-            assessment.exposure,
-            postpartum=(assessment.follow_up.original if assessment.follow_up else record),
-            trend=bool(follow_up and follow_up["is_follow_up"] and follow_up["chart"]),
+        caveats=_caveats(measured, in_pregnancy, rules),
+        notes=str(record.get("notes") or ""),
+        charts=PatientChartImages(
+            yam_zones=chart_image(charts.yam_zones),
+            dose_vs_yam=chart_image(charts.dose_vs_yam),
+            so_far=chart_image(charts.so_far),
+            timeline=chart_image(charts.timeline),
         ),
-        "reference_label": _(REFERENCE_LABEL),
-        "reference_caption": _(REFERENCE_CAPTION),
-        "rules_label": rules.label,
-        "source": _("{source}, row {row}").format(source=source, row=record.get("_row")),
-        "json_name": json_name,
-        "pdf_embeds_json": True,
-        "follow_up": follow_up,
+        reference_label=_(REFERENCE_LABEL),
+        reference_caption=_(REFERENCE_CAPTION),
+        rules_label=rules.label,
+        source=_("{source}, row {row}").format(source=source, row=record.get("_row")),
+        json_name=json_name,
+        pdf_embeds_json=True,
+        follow_up=follow_up,
+    )
+
+
+def _num(record: dict[str, object], key: str) -> float | None:
+    """A numeric column of a validated record (None when blank)."""
+    return cast("float | None", record.get(key))
+
+
+def _patient(record: dict[str, object], pid: str) -> PatientInfo:
+    return {
+        "id": pid,
+        "name": str(record.get("name") or "—"),
+        "age": fmt.age(_num(record, "age_years")),
+        "dates": _dates(record),
+        "discharge": _discharge(record),
+    }
+
+
+def _iscd(assessment: Assessment) -> Iscd | None:
+    if not assessment.iscd_statement:
+        return None
+    return {
+        "z": fmt.score(_num(assessment.patient, "z_score")),
+        "text": _(ISCD_TEXT[assessment.iscd_statement]),
+        "below": assessment.iscd_statement == ISCD_BELOW,
+    }
+
+
+def _flag(r: RuleResult) -> FlagItem:
+    return {
+        "id": r.rule_id,
+        "label": r.label,
+        "state": (
+            "neutral"
+            if r.state is FlagState.PRESENT and r.rule_id in _NEUTRAL_FLAGS
+            else r.state.value
+        ),
+        "state_label": r.state.label,
+        "explanation": r.explanation,
+        "subject": r.subject,
+        "comparison": r.comparison.replace(" ", "\u00a0"),
+        "evidence": r.evidence,
+        # a caveat qualifies a finding: said where the factor is present (a "recovers
+        # after weaning" note is not for a woman who is not breastfeeding)
+        "caveat": r.caveat if r.state is FlagState.PRESENT else None,
     }
 
 
@@ -222,11 +237,11 @@ def time_text(iso: str) -> str:
     return iso[:16].replace("T", " ") + utc
 
 
-def _row(label: str, value: str, derived: bool = False, derived_from: str = "") -> dict:
+def _row(label: str, value: str, derived: bool = False, derived_from: str = "") -> ValueRow:
     return {"label": label, "value": value, "derived": derived, "derived_from": derived_from}
 
 
-def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[dict]:
+def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> list[ValueRow]:
     rows = (
         []
         if so_far
@@ -275,7 +290,7 @@ def _exposure_rows(record: dict, derived: list[str], so_far: bool = False) -> li
     return rows
 
 
-def _feeding_rows(record: dict) -> list[dict]:
+def _feeding_rows(record: dict) -> list[ValueRow]:
     rows = [_row(_("Breastfeeding"), fmt.yes_no(record.get("breastfeeding")))]
     if record.get("back_pain") is not None:
         rows.append(_row(_("New back pain"), fmt.yes_no(record["back_pain"])))
@@ -288,7 +303,7 @@ def _kind_text(kind: str) -> str:
     return _("not a JOS fragility site") if kind == NOT_JOS else _(KIND_LABELS[kind])
 
 
-def _dxa_rows(assessment: Assessment) -> list[dict]:
+def _dxa_rows(assessment: Assessment) -> list[ValueRow]:
     record = assessment.patient
     site = str(record.get("dxa_site") or _("L1–L4 (default)"))
     if record.get("yam_percent") is None:
@@ -297,7 +312,7 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
         _row(_("Site"), site),
         _row(
             _("YAM"),
-            f"{fmt.percent(record['yam_percent'])} %"
+            f"{fmt.percent(_num(record, 'yam_percent'))} %"
             if record.get("yam_percent") is not None
             else _("not measured yet"),
         ),
@@ -308,7 +323,7 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
         ("z_score", _("Z-score"), "", fmt.score),
     ):
         if record.get(key) is not None:
-            rows.append(_row(label, f"{formatter(record[key])}{unit}"))
+            rows.append(_row(label, f"{formatter(_num(record, key))}{unit}"))
     fractures = assessment.fractures
     fracture = _("No")
     if fractures.assumed_vertebral:
@@ -328,7 +343,7 @@ def _dxa_rows(assessment: Assessment) -> list[dict]:
     return rows + _feeding_rows(record)
 
 
-def _dates(record: dict) -> list[dict]:
+def _dates(record: dict) -> list[LabelValue]:
     labels = (
         ("admission_date", N_("Admitted")),
         ("delivery_date", N_("Delivered")),
@@ -342,50 +357,6 @@ def _dates(record: dict) -> list[dict]:
     ]
 
 
-def _charts(
-    record: dict,
-    rules: RuleSet,
-    reference: tuple,
-    exposure: dict | None,
-    postpartum: dict | None = None,
-    trend: bool = False,
-) -> dict[str, dict | None]:
-    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
-    dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
-    doses, yams, fractures = zip(*reference, strict=True)
-    postpartum = postpartum or record
-    so_far = chart_image(_exposure_chart(record, rules, exposure)) if exposure else None
-    # The exposure chart already draws the infusion span, and a follow-up's trend chart marks
-    # delivery, weaning and treatment: no second timeline beside either.
-    timeline = (
-        None if so_far or trend else chart_image(charts.plot_timeline(_timeline_events(postpartum)))
-    )
-    if postpartum.get("yam_percent") is None:  # no DXA yet: nothing to place on a YAM axis
-        return {"yam_zones": None, "dose_vs_yam": None, "so_far": so_far, "timeline": timeline}
-    return {
-        "so_far": so_far,
-        "yam_zones": chart_image(
-            charts.plot_yam_zones(
-                float(record["yam_percent"]), osteoporosis_max_pct=osteo, normal_min_pct=normal
-            )
-        ),
-        "dose_vs_yam": chart_image(
-            charts.plot_dose_vs_yam(
-                doses,
-                yams,
-                fractures,
-                highlight=(float(record["mgso4_total_g"]), float(postpartum["yam_percent"])),
-                highlight_label=_("This patient"),  # ids may hold characters no chart font has
-                dose_threshold_g=float(dose_rule.threshold),
-                osteoporosis_max_pct=osteo,
-                normal_min_pct=normal,
-                size_cm=PATIENT_SCATTER_CM,
-            )
-        ),
-        "timeline": timeline,
-    }
-
-
 def _caveats(measured: bool, in_pregnancy: bool, rules: RuleSet) -> list[str]:
     key = "not_measured" if not measured else "in_pregnancy" if in_pregnancy else None
     general = CAVEATS if key is None else (_CLASSIFICATION_CAVEAT[key], CAVEATS[1])
@@ -393,25 +364,7 @@ def _caveats(measured: bool, in_pregnancy: bool, rules: RuleSet) -> list[str]:
     return [*([dose] if dose else []), *(_(c) for c in general)]
 
 
-def _exposure_chart(record: dict, rules: RuleSet, exposure: dict) -> bytes | None:
-    as_of = datetime.fromisoformat(exposure["as_of"])
-    series = cumulative_series(stored_infusions(record), as_of)
-    projected = None
-    if exposure["projected_threshold_date"]:
-        hours = (exposure["threshold_g"] - exposure["cumulative_g"]) / exposure[
-            "current_rate_g_per_h"
-        ]
-        projected = (as_of + timedelta(hours=hours), exposure["threshold_g"])
-    return charts.plot_cumulative_dose(
-        series,
-        as_of=as_of,
-        threshold_g=exposure["threshold_g"],
-        long_term_days=float(rules.risk_rule("mgso4_long_term").threshold),
-        projected=projected,
-    )
-
-
-def _exposure_so_far(exposure: dict | None) -> list[dict]:
+def _exposure_so_far(exposure: dict | None) -> list[ValueRow]:
     if not exposure:
         return []
     rate = exposure["current_rate_g_per_h"]
@@ -435,12 +388,12 @@ def _exposure_so_far(exposure: dict | None) -> list[dict]:
     return rows
 
 
-def _lab_table(labs: list) -> dict | None:
+def _lab_table(labs: list) -> LabTable | None:
     """Draws as rows (by date, main-row values last as "latest"), tests as columns."""
     if not labs:
         return None
     tests = [t for t in LAB_TESTS if any(lab.test == t for lab in labs)]
-    columns = []
+    columns: list[LabColumn] = []
     for test in tests:
         spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
         columns.append(
@@ -451,9 +404,9 @@ def _lab_table(labs: list) -> dict | None:
                 "note": _(spec.note) if spec.note else "",
             }
         )
-    rows = []
+    rows: list[LabRow] = []
     for day in dict.fromkeys(lab.date for lab in labs):
-        cells = []
+        cells: list[LabCell] = []
         for test in tests:
             lab = next((x for x in labs if x.test == test and x.date == day), None)
             if lab is None:
@@ -498,8 +451,8 @@ _DISCHARGE = (
 )
 
 
-def _discharge(record: dict) -> list[dict]:
-    out = []
+def _discharge(record: dict) -> list[LabelValue]:
+    out: list[LabelValue] = []
     for key, label in _DISCHARGE:
         value = record.get(key)
         if value is None:
@@ -509,20 +462,3 @@ def _discharge(record: dict) -> list[dict]:
             text = fmt.weeks(text)
         out.append({"label": _(label), "value": text})
     return out
-
-
-def _timeline_events(record: dict) -> list[tuple[str, date, date | None]]:
-    def day(key: str) -> date | None:
-        value = record.get(key)
-        return value.date() if isinstance(value, datetime) else value
-
-    events = []
-    if day("admission_date"):
-        events.append((_("Hospital stay"), day("admission_date"), day("discharge_date")))
-    if day("_mgso4_start"):
-        events.append(("MgSO4", day("_mgso4_start"), day("_mgso4_end")))
-    if day("delivery_date"):
-        events.append((_("Delivery"), day("delivery_date"), None))
-    if day("dxa_date"):
-        events.append(("DXA", day("dxa_date"), None))
-    return events

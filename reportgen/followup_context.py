@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from typing import Any
 
 from reportgen import formatting as fmt
+from reportgen.context_types import (
+    ChangeCells,
+    ChangeRow,
+    ChartImage,
+    CohortFollowUpContext,
+    CohortFollowUpRow,
+    FollowUpContext,
+    FollowUpTexts,
+    ScanRow,
+    ScanStatusItem,
+)
 from reportgen.followup import Change, FollowUp, PrecisionSource, ScanStatus
-from reportgen.followup_charts import SiteSeries, plot_bmd_trend
 from reportgen.i18n import N_, _
 from reportgen.scans import Scan
 from reportgen.sites import site_label
 
 FOLLOW_UP_HEADING = N_("Follow-up bone-health report")
-_EVENTS = (
-    ("delivery_date", N_("Delivery")),
-    ("weaning_date", N_("Weaning")),
-    ("treatment_start", N_("Treatment start")),
-)
 
 
 def follow_up_context(
-    follow_up: FollowUp | None, record: dict, chart_image: Callable[[bytes | None], dict | None]
-) -> dict[str, object] | None:
-    """Results table, statuses, changes against the LSC and the trend chart; None without
-    scans. ``chart_image`` turns PNG bytes into the template's image mapping."""
+    follow_up: FollowUp | None, record: dict, chart: ChartImage | None
+) -> FollowUpContext | None:
+    """Results table, statuses, changes against the LSC and the trend ``chart`` (drawn by
+    ``report_charts.draw_patient_charts``); None without scans."""
     if follow_up is None:
         return None
     scans = follow_up.scans
     reference = follow_up.reference or _("not stated (set [dxa] reference in --settings)")
     latest, first = follow_up.latest, follow_up.first
     all_changes = _changes(follow_up.changes)
-    texts = {  # sentences with a "%" are built here: Jinja's gettext %-formats its strings
+    texts: FollowUpTexts = {  # sentences with a "%": Jinja's gettext %-formats its strings
         "latest": _(
             "decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
             "and proximal femur)."
@@ -52,45 +56,42 @@ def follow_up_context(
         ),
         "reference": _("%YAM reference: {reference}.").format(reference=reference),
     }
-    return {
-        "texts": texts,
-        "is_follow_up": follow_up.is_follow_up,
-        "results": _results(scans),
-        "show_age_matched": any(s.age_matched_percent is not None for s in scans),
-        "show_device": len({s.device for s in scans}) > 1,  # one device: said once, below
-        "device": next((s.device for s in scans if s.device), None),
-        "latest": _status(follow_up.latest),
-        "first": (
-            _status(follow_up.first)
-            if follow_up.first is not None
-            and follow_up.first.scan_date != follow_up.latest.scan_date
+    return FollowUpContext(
+        texts=texts,
+        is_follow_up=follow_up.is_follow_up,
+        results=_results(scans),
+        show_age_matched=any(s.age_matched_percent is not None for s in scans),
+        show_device=len({s.device for s in scans}) > 1,  # one device: said once, below
+        device=next((s.device for s in scans if s.device), None),
+        latest=_status(follow_up.latest),
+        first=(
+            _status(first)
+            if first is not None and latest is not None and first.scan_date != latest.scan_date
             else None
         ),
-        "changes": _latest_rows(all_changes),
-        "changes_trimmed": len(all_changes) > MAX_CHANGE_ROWS,
-        "single_sites": [
+        changes=_latest_rows(all_changes),
+        changes_trimmed=len(all_changes) > MAX_CHANGE_ROWS,
+        single_sites=[
             f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), nothing to compare"
             for s in scans
             if s.site in follow_up.single_sites
         ],
-        "lsc": "; ".join(
+        lsc="; ".join(
             f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "
             f"{fmt.number(x.precision_percent)} %, {x.source.label}"
             + (f"; {x.note}" if x.note else "")
             + ")"
             for x in follow_up.lscs
         ),
-        "precision_is_default": any(
-            x.source is not PrecisionSource.FACILITY for x in follow_up.lscs
-        ),
-        "reference": follow_up.reference or "not stated (set [dxa] reference in --settings)",
-        "treatment": str(record.get("treatment") or ""),
-        "chart": chart_image(plot_bmd_trend(_series(follow_up), _events(record))),
-    }
+        precision_is_default=any(x.source is not PrecisionSource.FACILITY for x in follow_up.lscs),
+        reference=follow_up.reference or "not stated (set [dxa] reference in --settings)",
+        treatment=str(record.get("treatment") or ""),
+        chart=chart,
+    )
 
 
-def _results(scans: tuple[Scan, ...]) -> list[dict[str, str]]:
-    rows = []
+def _results(scans: tuple[Scan, ...]) -> list[ScanRow]:
+    rows: list[ScanRow] = []
     previous = None
     for scan in sorted(scans, key=lambda s: s.scan_date, reverse=True):  # latest first
         rows.append(
@@ -112,11 +113,11 @@ def _results(scans: tuple[Scan, ...]) -> list[dict[str, str]]:
 
 
 def _status_values(status: ScanStatus) -> dict[str, str]:
-    shown = _status(status)
-    return {"site": shown["site"], "yam": shown["yam"]}
+    scan = status.deciding
+    return {"site": scan.label, "yam": fmt.percent(scan.yam_percent)}
 
 
-def _status(status: ScanStatus | None) -> dict[str, str] | None:
+def _status(status: ScanStatus | None) -> ScanStatusItem | None:
     if status is None:
         return None
     scan = status.deciding
@@ -132,21 +133,21 @@ def _status(status: ScanStatus | None) -> dict[str, str] | None:
 MAX_CHANGE_ROWS = 8  # beyond: each site's latest scan only (the trend shows the history)
 
 
-def _latest_rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+def _latest_rows(rows: list[ChangeRow]) -> list[ChangeRow]:
     """All rows when few; else each site's latest scan against the previous and the baseline,
     so a long follow-up stays on three pages (every interval stays in the JSON)."""
     if len(rows) <= MAX_CHANGE_ROWS:
         return rows
-    latest: dict[object, dict[str, object]] = {}
+    latest: dict[str, ChangeRow] = {}
     for row in rows:  # rows come in scan order within a site
         latest[row["site"]] = row
     return list(latest.values())
 
 
-def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:
+def _changes(changes: tuple[Change, ...]) -> list[ChangeRow]:
     """One row per later scan of a site: the change against the previous scan and against
     the site's first scan (the same comparison for the second scan: said once)."""
-    rows: dict[tuple[str, object], dict[str, object]] = {}
+    rows: dict[tuple[str, object], ChangeRow] = {}
     for change in changes:
         row = rows.setdefault(
             (change.later.label, change.later.scan_date),
@@ -158,15 +159,18 @@ def _changes(changes: tuple[Change, ...]) -> list[dict[str, object]]:
                 "baseline": None,
             },
         )
-        row[change.basis] = _change_cells(change)
+        if change.basis == "previous":
+            row["previous"] = _change_cells(change)
+        else:
+            row["baseline"] = _change_cells(change)
     for row in rows.values():
         previous, baseline = row["previous"], row["baseline"]
-        if previous and baseline and previous["since"] == baseline["since"]:
+        if previous and baseline and previous.get("since") == baseline.get("since"):
             row["baseline"] = {"same": True}
     return list(rows.values())
 
 
-def _change_cells(change: Change) -> dict[str, object]:
+def _change_cells(change: Change) -> ChangeCells:
     shown, _limit = fmt.distinct(
         abs(change.change_percent), change.lsc.lsc_percent, formatter=_one_decimal
     )
@@ -191,32 +195,44 @@ def _signed(value: float) -> str:
     return text if text.startswith(fmt.MINUS) or text == fmt.bmd(0) else f"+{text}"
 
 
-def _series(follow_up: FollowUp) -> list[SiteSeries]:
-    by_site: dict[str, list[Scan]] = {}
-    for scan in follow_up.scans:
-        by_site.setdefault(scan.site, []).append(scan)
-    lsc = {x.site: x.lsc_percent for x in follow_up.lscs}
-    return [
-        SiteSeries(
-            site_label(site),
-            tuple((s.scan_date, s.bmd_g_cm2, s.device or "") for s in scans),
-            lsc[site],
-        )
-        for site, scans in by_site.items()
-    ]
-
-
-def _events(record: dict) -> list[tuple[str, date]]:
-    events = []
-    for key, label in _EVENTS:
-        value = record.get(key)
-        if isinstance(value, datetime):
-            value = value.date()
-        if isinstance(value, date):
-            events.append((_(label), value))
-    return events
-
-
 def _one_decimal(value: float) -> str:
     """A change or an LSC in %: always one decimal (5.0 %, +12.9 %)."""
     return fmt.half_up(value, 1)
+
+
+def cohort_follow_up_context(
+    summary: dict[str, Any], chart: ChartImage | None
+) -> CohortFollowUpContext:
+    """The cohort report's follow-up section (``followup_summary.summarise_follow_up``) as
+    display strings, with its outcomes ``chart`` (drawn by ``report_charts``)."""
+    interval = summary["median_interval_days"]
+    rows: list[CohortFollowUpRow] = []
+    for site in summary["sites"]:
+        for label, counts in [("all", site), *site["by_breastfeeding"].items()]:
+            rows.append(
+                {
+                    "site": site_label(site["site"]) if label == "all" else "",
+                    "group": label,
+                    "lsc": fmt.half_up(site["lsc_percent"], 1),
+                    "patients": fmt.count(
+                        sum(
+                            counts[k]
+                            for k in ("gained", "lost", "no_significant_change", "not_comparable")
+                        )
+                    ),
+                    "median": (
+                        fmt.half_up(site["median_change_percent"], 1) if label == "all" else ""
+                    ),
+                    "gained": fmt.count(counts["gained"]),
+                    "lost": fmt.count(counts["lost"]),
+                    "none": fmt.count(counts["no_significant_change"]),
+                    "not_comparable": fmt.count(counts["not_comparable"]),
+                }
+            )
+    return CohortFollowUpContext(
+        chart=chart,
+        with_scans=fmt.count(summary["patients_with_scans"]),
+        with_follow_up=fmt.count(summary["patients_with_follow_up"]),
+        interval="—" if interval is None else f"{fmt.number(interval)} days",
+        rows=rows,
+    )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from reportgen import formatting as fmt
 from reportgen.followup import Change, Verdict, assess_scans
 from reportgen.rules import RuleSet
 from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
-from reportgen.sites import site_label, site_order
+from reportgen.sites import site_order
 
 # Breastfeeding groups, keyed by the English yes/no words (ids in the JSON, not display).
 _FEEDING = {value: fmt.yes_no(value, "en") for value in (True, False, None)}
@@ -69,43 +68,4 @@ def _counts(changes: list[Change]) -> dict[str, int]:
         "lost": sum(c.verdict is Verdict.DECREASE for c in changes),
         "no_significant_change": sum(c.verdict is Verdict.NO_SIGNIFICANT_CHANGE for c in changes),
         "not_comparable": sum(c.verdict is None for c in changes),
-    }
-
-
-def follow_up_rows(summary: dict[str, Any]) -> dict[str, object]:
-    """The cohort report's follow-up section as display strings, and its chart."""
-    from reportgen.context import chart_image  # matplotlib: only when a report is drawn
-    from reportgen.followup_charts import plot_follow_up_outcomes
-
-    interval = summary["median_interval_days"]
-    rows = []
-    for site in summary["sites"]:
-        for label, counts in [("all", site), *site["by_breastfeeding"].items()]:
-            rows.append(
-                {
-                    "site": site_label(site["site"]) if label == "all" else "",
-                    "group": label,
-                    "lsc": fmt.half_up(site["lsc_percent"], 1),
-                    "patients": fmt.count(
-                        sum(
-                            counts[k]
-                            for k in ("gained", "lost", "no_significant_change", "not_comparable")
-                        )
-                    ),
-                    "median": (
-                        fmt.half_up(site["median_change_percent"], 1) if label == "all" else ""
-                    ),
-                    "gained": fmt.count(counts["gained"]),
-                    "lost": fmt.count(counts["lost"]),
-                    "none": fmt.count(counts["no_significant_change"]),
-                    "not_comparable": fmt.count(counts["not_comparable"]),
-                }
-            )
-    chart = plot_follow_up_outcomes([(site_label(site["site"]), site) for site in summary["sites"]])
-    return {
-        "chart": chart_image(chart),
-        "with_scans": fmt.count(summary["patients_with_scans"]),
-        "with_follow_up": fmt.count(summary["patients_with_follow_up"]),
-        "interval": "—" if interval is None else f"{fmt.number(interval)} days",
-        "rows": rows,
     }

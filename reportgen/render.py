@@ -5,18 +5,29 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 import weasyprint
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+)
 from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from reportgen import i18n, pdf_tuning
+from reportgen.context_types import DocumentContext
 from reportgen.errors import RenderError
 
 PDF_VARIANT = "pdf/a-3u"  # docs/decisions.md: archival, Unicode text, attachments allowed
@@ -111,7 +122,9 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     )
     # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
     # force (reportgen.i18n.using), so one environment serves every language.
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
     env.filters["css_string"] = css_string
     return env
 
@@ -130,7 +143,8 @@ class HtmlPdfRenderer:
 
     def __init__(self, template_dir: Path | str | None = None):
         self.env = make_environment(template_dir)
-        self.css = Markup(self.env.loader.get_source(self.env, "report.css")[0])
+        self.loader = cast(BaseLoader, self.env.loader)  # make_environment always sets one
+        self.css = Markup(self.loader.get_source(self.env, "report.css")[0])
         self.fetcher = AssetsOnlyFetcher()
         self.font_config = FontConfiguration()
         self.font_css = weasyprint.CSS(
@@ -140,11 +154,14 @@ class HtmlPdfRenderer:
         self._parsed_css: dict[str, weasyprint.CSS] = {}
         self.tuning = pdf_tuning.install()
 
-    def html(self, template: str, report: dict) -> str:
-        lang_css = _lang_css()
+    def html(self, template: str, report: DocumentContext | Mapping[str, object]) -> str:
+        """``template`` rendered with ``report`` (a context of ``context_types``; a mapping
+        still works) as the mapping ``report``, plus ``report.css`` and ``report.lang_css``."""
+        lang_css = _lang_css(self.loader, self.env)
+        values = _fields(report) if isinstance(report, DocumentContext) else dict(report)
         try:
             return self.env.get_template(template).render(
-                report={**report, "css": self.css, "lang_css": lang_css}
+                report={**values, "css": self.css, "lang_css": lang_css}
             )
         except TemplateError as exc:
             raise RenderError(f"template {template}: {exc.__class__.__name__}: {exc}") from None
@@ -226,27 +243,19 @@ class HtmlPdfRenderer:
         return _STYLE.sub("", html), sheets
 
 
+def _fields(report: DocumentContext) -> dict[str, object]:
+    """The context's fields by name: the values themselves (no deep copy, unlike ``asdict``)."""
+    return {f.name: getattr(report, f.name) for f in fields(report)}
+
+
 # Japanese: IPAex Gothic (fontconfig, Debian's fonts-ipaexfont-gothic) for the Japanese glyphs
-# after Liberation Sans (Latin letters and digits as in English); Japanese page numbers.
-# English adds nothing (its HTML stays as it was).
+# after Liberation Sans (Latin letters and digits as in English): templates/ja.css, and each
+# document's own additions (cohort.ja.css). English adds nothing (its HTML stays as it was).
 JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
-_LANG_CSS = {
-    "ja": (
-        'html { font-family: "Liberation Sans", "IPAexGothic", sans-serif; }\n'
-        '@page { @bottom-right { content: "ページ " counter(page) " / " counter(pages); } }\n'
-        "h1, h2, h3, .verdict-label { letter-spacing: 0; }\n"
-        # Table 1: Japanese statistic names (中央値［四分位範囲］) need a wider column than "median
-        # [IQR]" to stay on one line; the test column gives the room.
-        "table.t1 col.c-var { width: 13.5%; } table.t1 col.c-what { width: 16.5%; }\n"
-        "table.t1 col.c-grp { width: 15.5%; } table.t1 col.c-test { width: 10.5%; }\n"
-        # Case listing: four-kanji headings (入院日数) on one line; smoking and status are short.
-        "table.listing col.l-n { width: 7.5%; } table.listing col.l-smk { width: 10%; }\n"
-        "table.listing col.l-status { width: 11%; }\n"
-    )
-}
 
 
-def _lang_css() -> Markup | str:
+def _lang_css(loader: BaseLoader, env: Environment) -> Markup | str:
+    """The report language's style sheet (``{lang}.css``); "" in English."""
     lang = i18n.current()
     if lang == "en":
         return ""
@@ -256,7 +265,7 @@ def _lang_css() -> Markup | str:
             "install the Debian package fonts-ipaexfont-gothic "
             "(scripts/setup-system)"
         )
-    return Markup(_LANG_CSS[lang])
+    return Markup(loader.get_source(env, f"{lang}.css")[0])
 
 
 def _font_face_css() -> str:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from reportgen import __version__
 from reportgen.context import patient_context
+from reportgen.context_types import DocumentContext
 from reportgen.models import Assessment
 from reportgen.render import HtmlPdfRenderer
+from reportgen.report_charts import draw_patient_charts
 from reportgen.rules import RuleSet
 from reportgen.settings import load_settings, with_language
 
@@ -42,6 +44,7 @@ class ReportRenderer:
             assessment,
             rules,
             self.settings,
+            charts=draw_patient_charts(assessment, rules),
             generated_at=run.generated_at,
             tool_version=__version__,
             source=run.source_name,
@@ -62,7 +65,7 @@ class ReportRenderer:
     def document(
         self,
         template: str,
-        report: dict,
+        report: DocumentContext,
         *,
         json_bytes: bytes | None,
         generated_at: str,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,19 @@ MINIMAL_COLUMNS = [
     "yam_percent",
     "fracture",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plate_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Chart plates are cached in a temporary directory, never in the user's (issue 19);
+    subprocesses inherit it."""
+    saved = os.environ.get("REPORTGEN_CACHE_DIR")
+    os.environ["REPORTGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("reportgen-cache"))
+    yield
+    if saved is None:
+        del os.environ["REPORTGEN_CACHE_DIR"]
+    else:
+        os.environ["REPORTGEN_CACHE_DIR"] = saved
 
 
 @pytest.fixture

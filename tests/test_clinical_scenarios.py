@@ -22,6 +22,7 @@ from reportgen import __version__
 from reportgen.api import load_input
 from reportgen.assess import assess_record, assessment_json, records_from_frame
 from reportgen.context import patient_context
+from reportgen.report_charts import draw_patient_charts
 from reportgen.reports import ReportRenderer
 from reportgen.rules import load_rules
 
@@ -108,6 +109,7 @@ def _context(assessment, rules, renderer):
         assessment,
         rules,
         renderer.settings,
+        charts=draw_patient_charts(assessment, rules),
         generated_at="2026-01-01T00:00:00Z",
         tool_version=__version__,
         source="scenarios.csv",

@@ -583,3 +583,23 @@ def test_p_values_read_the_same_in_sentences_and_cells(seed_run):
         shown = fmt.p_value(association["p_value"])
         assert shown in association["sentence"]
         assert f"p = {shown}" in text or f"p {shown}" in text
+
+
+def test_listing_alignment_comes_from_the_column_table():
+    """Numeric columns are right-aligned by the context's column table, not by position in
+    the template (issue 18)."""
+    from reportgen.cohort_context import LISTING_COLUMNS
+
+    numeric = {key for key, _label, is_numeric in LISTING_COLUMNS if is_numeric}
+    assert numeric == {
+        "age_years",
+        "bmi_kg_m2",
+        "gravida",
+        "para",
+        "hospital_days",
+        "mgso4_days",
+        "mgso4_total_g",
+        "yam_percent",
+    }
+    template = (ROOT / "templates" / "cohort.html").read_text("utf-8")
+    assert "loop.index0 <=" not in template

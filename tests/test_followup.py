@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from conftest import base_record
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reportgen.assess import assess_record, assessment_json
@@ -323,13 +323,17 @@ precisions = st.floats(min_value=0.1, max_value=10.0, allow_nan=False)
 
 
 @given(bmds, bmds, precisions)
+@example(1.0, 1.0, 5.0)  # 2.77 x 5 = 13.85: half up, 13.9
 def test_verdict_agrees_with_the_percent_change(before, after, precision):
     dxa = DxaSettings((("L1-L4", precision),))
     change = compare_scans(scan(D0, before), scan(D1, after), "previous", site_lsc("L1-L4", dxa))
     pct = (after - before) / before * 100
     assert change.change_percent == pytest.approx(pct)
     lsc = change.lsc.lsc_percent
-    assert lsc == pytest.approx(round(LSC_FACTOR * precision, 1), abs=0.051)
+    # the LSC to 0.1 %: within half a step of 2.77 x precision (not Python's round(), whose
+    # binary halves go either way: round(13.85, 1) == 13.8)
+    assert abs(lsc - LSC_FACTOR * precision) <= 0.05 + 1e-9
+    assert lsc == round(lsc, 1)
     if abs(pct) >= lsc + 1e-6:
         assert change.verdict is (Verdict.INCREASE if pct > 0 else Verdict.DECREASE)
     elif abs(pct) < lsc - 1e-6:
@@ -367,3 +371,8 @@ def test_fracture_at_an_excluded_vertebra_is_not_in_the_region(rules, excluded, 
     assert ("fracture_in_dxa_region" in ids) is flagged
     if excluded:
         assert assessment.patient["dxa_site"] == "L1, L3, L4"
+
+
+def test_lsc_is_rounded_half_up_at_the_boundary():
+    """2.77 x 5.0 % = 13.85 % exactly in decimal: the LSC is 13.9 %, not round()'s 13.8 %."""
+    assert site_lsc("L1-L4", DxaSettings((("L1-L4", 5.0),))).lsc_percent == 13.9

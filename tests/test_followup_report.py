@@ -333,3 +333,9 @@ def test_a_long_follow_up_stays_on_three_pages(tmp_path):
     assert "Each site's latest scan is shown" in text
     document = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
     assert len(document["follow_up"]) > 8  # every interval is still in the JSON
+
+
+def test_no_scans_no_follow_up_context():
+    from reportgen.followup_context import follow_up_context
+
+    assert follow_up_context(None, {}, None) is None

@@ -441,3 +441,91 @@ def test_html_charts_are_inline_pngs(seed_dir, index_dir):
             assert png.startswith(b"\x89PNG\r\n\x1a\n")
             assert len(png) > 1000
             assert chart.get("alt"), "chart without alt text"
+
+
+# ---------------------------------------------------------------------------------------------
+# The template context (issue 18): typed, documented, built after the charts
+
+
+def _seed_assessment(patient_id: str = "2"):
+    from reportgen.api import load_input
+    from reportgen.assess import assess_record, records_from_frame
+
+    records = records_from_frame(load_input(SEED_CSV).valid_frame)
+    record = next(r for r in records if str(r["patient_id"]) == patient_id)
+    rules = load_rules()
+    return assess_record(record, rules), rules
+
+
+def _context_of(assessment, rules, charts):
+    from reportgen.context import patient_context
+    from reportgen.settings import load_settings
+
+    return patient_context(
+        assessment,
+        rules,
+        load_settings(None),
+        charts=charts,
+        generated_at=GENERATED_AT,
+        tool_version=__version__,
+        source="case_series_2020.csv",
+        json_name="patient-2.json",
+    )
+
+
+def test_patient_context_is_built_from_drawn_charts_without_drawing(monkeypatch):
+    import dataclasses
+
+    from reportgen import charts as charts_module
+    from reportgen.context_types import PatientContext
+    from reportgen.report_charts import draw_patient_charts
+
+    assessment, rules = _seed_assessment()
+    drawn = draw_patient_charts(assessment, rules)
+    assert drawn.yam_zones is not None
+    assert drawn.dose_vs_yam is not None
+    for name in dir(charts_module):
+        if name.startswith("plot_"):
+            monkeypatch.setattr(charts_module, name, lambda *a, **k: pytest.fail("drew a chart"))
+    context = _context_of(assessment, rules, drawn)
+    assert isinstance(context, PatientContext)
+    assert context.charts["yam_zones"]["uri"].startswith("data:image/png;base64,")
+    assert context.charts["so_far"] is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        context.title = "x"  # type: ignore[misc]
+
+
+def test_every_context_field_is_documented_for_template_authors():
+    import dataclasses
+
+    from reportgen import context_types
+
+    text = (ROOT / "docs" / "templates.md").read_text("utf-8")
+    for cls in (
+        context_types.DocumentContext,
+        context_types.PatientContext,
+        context_types.FollowUpContext,
+        context_types.CohortContext,
+        context_types.CohortFollowUpContext,
+    ):
+        assert f"### `{cls.__name__}`" in text
+        for field in dataclasses.fields(cls):
+            assert f"| `{field.name}` |" in text, (cls.__name__, field.name)
+
+
+def test_a_custom_template_reads_the_context_as_attributes_and_keys(tmp_path):
+    from reportgen.render import HtmlPdfRenderer
+    from reportgen.report_charts import PatientCharts
+
+    (tmp_path / "patient.html").write_text(
+        '{% extends "base.html" %}{% block content %}'
+        "<p>{{ report.patient.id }}|{{ report['heading'] }}|{{ report.css|length > 0 }}"
+        "|{{ report.flags[0].id }}</p>{% endblock %}",
+        "utf-8",
+    )
+    assessment, rules = _seed_assessment()
+    html = HtmlPdfRenderer(tmp_path).html(
+        "patient.html", _context_of(assessment, rules, PatientCharts())
+    )
+    assert "<p>2|Postpartum bone-health report|True|" in html
+    assert '<header class="masthead">' in html  # the shipped base.html

@@ -469,7 +469,8 @@ def test_cohort_report_status_labels_come_from_the_one_table(monkeypatch, tmp_pa
     from reportgen.models import STATUS_LABELS
 
     monkeypatch.setitem(STATUS_LABELS, "low_bone_mass", "Thin bones")
-    charts.clear_cache()  # chart plates are cached with their words
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", "")  # no plate with these words on disk
+    charts.clear_cache()  # nor in memory
     try:
         api.build_cohort_report(
             Path(__file__).parent.parent / "input" / "case_series_2020.csv",

@@ -1,7 +1,6 @@
 """Follow-up charts: BMD over time per site with the LSC band; the cohort's changes per site.
 
-Drawn with the style, fonts, date ticks and PNG encoder of :mod:`reportgen.charts` (the
-project's matplotlib module); a follow-up chart is rare, so it is drawn whole, not cached.
+A follow-up chart is rare, so it is drawn whole, not cached.
 """
 
 from __future__ import annotations
@@ -10,19 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from reportgen import formatting as fmt
-from reportgen.charts import (
-    _LOCK,
-    _MUTED,
-    _date_text,
-    _date_ticks,
-    _day,
-    _new_figure,
-    _render_once,
-    _style,
-)
+from reportgen.charts.plates import render_once
+from reportgen.charts.scales import date_text, date_ticks, day, integer_ticks
+from reportgen.charts.style import LOCK, MUTED, new_figure, style
 
 # Colour-blind-safe (Okabe-Ito) site colours, in vendor-report order.
 SITE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -47,11 +40,11 @@ def plot_bmd_trend(
     if not any(len(s.points) > 1 for s in series):
         return None
     width, height = TREND_SIZE_CM
-    days = [_day(d) for s in series for d, _, _ in s.points] + [_day(d) for _, d in events]
+    days = [day(d) for s in series for d, _, _ in s.points] + [day(d) for _, d in events]
     lo, hi = min(days), max(days)
     pad = max(hi - lo, 30.0) * 0.06
-    with _LOCK, _style():
-        fig = _new_figure(width, height)
+    with LOCK, style():
+        fig = new_figure(width, height)
         ax = fig.add_axes((1.6 / width, 1.0 / height, 12.0 / width, (height - 1.7) / height))
         ax.set_xlim(lo - pad, hi + pad)
         bmds = [b for s in series for _, b, _ in s.points]
@@ -62,22 +55,22 @@ def plot_bmd_trend(
         margin = (top - bottom) * 0.12
         ax.set_ylim(bottom - margin, top + margin * (1.5 + 0.9 * len(events)))
         for row, (label, when) in enumerate(sorted(events, key=lambda e: e[1])):
-            x = _day(when)
-            ax.axvline(x, color=_MUTED, linewidth=0.8, linestyle=(0, (3, 2)), zorder=1)
+            x = day(when)
+            ax.axvline(x, color=MUTED, linewidth=0.8, linestyle=(0, (3, 2)), zorder=1)
             ax.text(
                 x,
                 1.0 - 0.075 * row,
-                f" {label} {_date_text(x)}",  # staggered: events
+                f" {label} {date_text(x)}",  # staggered: events
                 transform=ax.get_xaxis_transform(),  # cluster around the delivery
                 ha="left",
                 va="top",
                 fontsize=7,
-                color=_MUTED,
+                color=MUTED,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
             )
-        ticks = _date_ticks(lo - pad, hi + pad)
+        ticks = date_ticks(lo - pad, hi + pad)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _date_text(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: date_text(v)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt.half_up(v, 2)))
         ax.set_ylabel("BMD (g/cm²)")
         ax.grid(axis="y", color="#e3e3e3", linewidth=0.5, zorder=0)
@@ -89,11 +82,11 @@ def plot_bmd_trend(
             fontsize=7.5,
             labelspacing=0.9,
         )
-        return _render_once(fig)
+        return render_once(fig)
 
 
-def _draw_site(ax, site: SiteSeries, colour: str, x1: float) -> None:
-    xs = [_day(d) for d, _, _ in site.points]
+def _draw_site(ax: Axes, site: SiteSeries, colour: str, x1: float) -> None:
+    xs = [day(d) for d, _, _ in site.points]
     ys = [b for _, b, _ in site.points]
     base = ys[0]
     band = base * site.lsc_percent / 100
@@ -143,8 +136,8 @@ def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> byte
     if not sites:
         return None
     width, height = 17.0, 2.3 + 0.7 * len(sites)
-    with _LOCK, _style():
-        fig = _new_figure(width, height)
+    with LOCK, style():
+        fig = new_figure(width, height)
         ax = fig.add_axes((3.0 / width, 1.6 / height, 13.4 / width, (height - 1.9) / height))
         rows = range(len(sites))
         left = [0] * len(sites)
@@ -176,10 +169,10 @@ def plot_follow_up_outcomes(sites: Sequence[tuple[str, dict[str, int]]]) -> byte
         ax.set_yticks(list(rows), [label for label, _ in sites])
         ax.set_ylim(len(sites) - 0.5, -0.5)
         ax.set_xlim(0, max(max(left), 1) * 1.02)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        integer_ticks(ax.xaxis)
         ax.set_xlabel("Patients (latest scan against the first)")
         ax.tick_params(axis="y", length=0)
         fig.legend(
             loc="lower center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=7, handlelength=1.0
         )
-        return _render_once(fig)
+        return render_once(fig)
