@@ -198,6 +198,7 @@ def dose_bands(bands: dict) -> DoseBands:
         for b in bands["bands"]
     ]
     return {
+        "statuses": [_(label) for label in STATUS_LABELS.values()],
         "rows": rows,
         "boundary_rule": bands["boundary_rule"],
         "missing": count(bands["missing"]) if bands["missing"] else "",

@@ -482,7 +482,8 @@ def test_cohort_report_status_labels_come_from_the_one_table(monkeypatch, tmp_pa
     html = (tmp_path / "cohort-summary.html").read_text("utf-8")
     assert "2 thin bones · 2 osteoporosis" in html  # the overview
     assert "<td>Thin bones</td>" in html  # the case listing
-    assert "<td>Low bone mass</td>" not in html
+    assert '<th class="num">Thin bones</th>' in html  # the dose bands' heading
+    assert "Low bone mass<" not in html
 
 
 def test_smoking_levels_are_the_schemas_statuses():
