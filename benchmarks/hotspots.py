@@ -8,7 +8,8 @@ or ``.venv/bin/pip install pyinstrument`` (in-process; inflates call-heavy code)
     .venv/bin/python benchmarks/hotspots.py --reports 40 --cold --out /tmp/prof
     .venv/bin/python benchmarks/hotspots.py --reports 0 --cohort 100000   # only the cohort
 
-* default: ``build_patient_reports(workers=1)`` in a child process - the same ``PatientMaker``
+* default: ``build_patient_reports(workers=1)`` in a child process - the same
+  ``make_patient_files``
   a pool worker runs. Three warm-up reports are rendered first into another directory and
   only the measured call is analysed, so imports, font set-up and chart plates are excluded:
   this is the steady state of a worker. Printed: the pipeline stages (time of the outermost

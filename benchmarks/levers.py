@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/levers.py --docs 0 --cold 12       # cold runs only
 
 Warm part: N synthetic patients; for every patient and pass, the whole report (charts, HTML,
-PDF/A-3u with tags and the JSON attachment, JSON, atomic writes: ``PatientMaker.make``) is
-made once per variant, in a rotating order, and timed with ``time.process_time``:
+PDF/A-3u with tags and the JSON attachment, JSON, atomic writes: ``render_record`` and
+``atomic_write``) is made once per variant, in a rotating order, and timed with
+``time.process_time``:
 
   all-on        this tree as it is (every lever on)
   -gc           default collector thresholds, nothing frozen
@@ -70,8 +71,30 @@ def warm(opts: argparse.Namespace, work: Path) -> None:
     from weasyprint.images import RasterImage
     from weasyprint.text.fonts import FontConfiguration
 
-    from reportgen import batch, gc_policy, pdf_tuning
-    from reportgen.api import _select, load_input
+    from reportgen import batch, gc_policy, patient_report, pdf_tuning
+    from reportgen.inputs import load_input, select_records
+    from reportgen.output import atomic_write, patient_file_name
+    from reportgen.patient_report import RenderOptions, render_record
+    from reportgen.rules import load_rules
+    from reportgen.settings import ReportSettings
+
+    rules, report_settings = load_rules(), ReportSettings()
+
+    class Maker:
+        """One patient's files (render_record, then atomic writes), per template folder."""
+
+        def __init__(self, options: RenderOptions, outdir: Path):
+            self.options, self.outdir = options, outdir
+
+        def make(self, job: batch.Job) -> None:
+            outputs = render_record(job.record, rules, report_settings, self.options, stem=job.stem)
+            for fmt, data in outputs.items():
+                atomic_write(self.outdir / patient_file_name(job.stem, fmt), data)
+
+        @property
+        def renderer(self):
+            org = report_settings.organisation
+            return patient_report._renderer(self.options.template_dir, org)
 
     old = _git_tree(opts.baseline, work / "baseline")
     old_templates = work / "old-templates"
@@ -80,23 +103,19 @@ def warm(opts: argparse.Namespace, work: Path) -> None:
         shutil.copy(old / "reportgen" / "templates" / name, old_templates / name)
 
     csv_path = synth.write_csv(work / "patients.csv", opts.docs, seed=31)
-    records, _ = _select(load_input(csv_path), ())  # validated records, as the API makes them
+    records, _ = select_records(load_input(csv_path), ())  # validated, as the API makes them
     jobs = [batch.Job(r, f"p{i}", f"k{i}") for i, r in enumerate(records)]
     settings = {}
     makers = {}
     for label, templates in (("new", None), ("old", str(old_templates))):
-        settings[label] = batch.RunSettings(
-            outdir=work / label,
+        settings[label] = RenderOptions(
             formats=("html", "pdf", "json"),
-            rules_path=None,
-            criteria=None,
             template_dir=templates,
-            settings_path=None,
             generated_at="2024-01-01T00:00:00Z",
             source_name="patients.csv",
         )
         (work / label).mkdir()
-        makers[label] = batch.PatientMaker(settings[label])
+        makers[label] = Maker(settings[label], work / label)
     for maker in makers.values():
         maker.make(jobs[0])  # imports, fonts, plates
     pdf_tuning.install()

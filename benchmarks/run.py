@@ -296,6 +296,19 @@ class RssPoller(threading.Thread):
             self.stop.wait(self.period)
 
 
+def _wrap_patient_make(wrap) -> None:
+    """Wrap the per-patient call: ``patient_run.make_patient_files`` (issue 18), or
+    ``batch.PatientMaker.make`` in trees before it (``--ref``)."""
+    try:
+        import reportgen.patient_run as patient_run
+    except ImportError:
+        import reportgen.batch as batch
+
+        batch.PatientMaker.make = wrap(batch.PatientMaker.make)
+        return
+    patient_run.make_patient_files = wrap(patient_run.make_patient_files)
+
+
 def _recycle_after() -> int | None:
     """Reports a pool worker makes before it is replaced (max_tasks_per_child x chunk)."""
     try:
@@ -304,29 +317,6 @@ def _recycle_after() -> int | None:
         return int(batch.MAX_TASKS_PER_CHILD) * int(batch.TASKS_PER_CHUNK)
     except (ImportError, AttributeError, TypeError, ValueError):
         return None
-
-
-class Progress:
-    """A progress sink for ``build_patient_reports(progress=...)`` that speaks both protocols
-    the API has used: iterated with next() once per report, or ``with bar: bar.update(1)``."""
-
-    def __init__(self, total: int, tick):
-        self.total, self.tick = total, tick
-
-    def __iter__(self):
-        for index in range(self.total):
-            self.tick()
-            yield index
-
-    def update(self, count: int = 1) -> None:
-        for _ in range(count):
-            self.tick()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
 
 
 def child_allin(opts: argparse.Namespace) -> dict:
@@ -347,26 +337,30 @@ def child_allin(opts: argparse.Namespace) -> dict:
         if poller.done % max(1, opts.tick) == 0:
             ticks.append((time.perf_counter(), poller.done, _status("self").get("VmRSS", 0)))
 
-    def progress(items) -> Progress:
-        return Progress(len(items), tick)
+    seen = [0]
+
+    def progress(done: int, total: int) -> None:  # the API calls it with (done, total)
+        while seen[0] < done:
+            seen[0] += 1
+            tick()
 
     in_make = [0.0, 0]
     make_times: list[float] = []
-    if opts.workers == 1:  # in-process: time spent inside PatientMaker.make (one wrapper call)
-        import reportgen.batch as batch
+    if opts.workers == 1:  # in-process: time spent making each patient (one wrapper call)
 
-        original_make = batch.PatientMaker.make
+        def wrap(original_make):
+            def make(*args):
+                started = time.perf_counter()
+                try:
+                    return original_make(*args)
+                finally:
+                    make_times.append(time.perf_counter() - started)
+                    in_make[0] += make_times[-1]
+                    in_make[1] += 1
 
-        def make(self, job):
-            started = time.perf_counter()
-            try:
-                return original_make(self, job)
-            finally:
-                make_times.append(time.perf_counter() - started)
-                in_make[0] += make_times[-1]
-                in_make[1] += 1
+            return make
 
-        batch.PatientMaker.make = make
+        _wrap_patient_make(wrap)
     start, cpu0 = time.perf_counter(), time.process_time()
     result = build_patient_reports(
         opts.input,
@@ -440,22 +434,34 @@ def child_stages(opts: argparse.Namespace) -> dict:
     render.HtmlPdfRenderer.html = timed("template", render.HtmlPdfRenderer.html)
     render.HtmlPdfRenderer.pdf = timed("pdf", render.HtmlPdfRenderer.pdf)
     reports.patient_context = timed("context", reports.patient_context)
+    try:  # issue 18: the per-patient work is in patient_report, the files in patient_run
+        import reportgen.patient_report as assess_home
+        import reportgen.patient_run as write_home
+    except ImportError:
+        assess_home = write_home = batch  # type: ignore[assignment]
     for name in ("assess_record", "assessment_json", "dump_json"):
-        setattr(batch, name, timed("assess_json", getattr(batch, name)))
-    batch.atomic_write = timed("write", batch.atomic_write)
-    original_make = batch.PatientMaker.make
+        if hasattr(assess_home, name):
+            setattr(assess_home, name, timed("assess_json", getattr(assess_home, name)))
+    import reportgen.assess as assess
 
-    def make(self, job):
-        current.clear()
-        w, c = time.perf_counter(), time.process_time()
-        entries = original_make(self, job)
-        current["report"] = [time.perf_counter() - w, time.process_time() - c]
-        for stage, (wall, cpu) in current.items():
-            clock.setdefault(stage + ":wall", []).append(wall)
-            clock.setdefault(stage + ":cpu", []).append(cpu)
-        return entries
+    for name in ("assess_record", "assessment_json"):  # imported inside the function
+        setattr(assess, name, timed("assess_json", getattr(assess, name)))
+    write_home.write_temp = timed("write", write_home.write_temp)
 
-    batch.PatientMaker.make = make
+    def wrap(original_make):
+        def make(*args):
+            current.clear()
+            w, c = time.perf_counter(), time.process_time()
+            entries = original_make(*args)
+            current["report"] = [time.perf_counter() - w, time.process_time() - c]
+            for stage, (wall, cpu) in current.items():
+                clock.setdefault(stage + ":wall", []).append(wall)
+                clock.setdefault(stage + ":cpu", []).append(cpu)
+            return entries
+
+        return make
+
+    _wrap_patient_make(wrap)
     build_patient_reports(
         opts.input, opts.out, workers=1, overwrite=True, formats=("html", "pdf", "json")
     )
@@ -790,7 +796,7 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
         if inside:
             outside = [r["wall_s"] / n - r["in_make_s"] / n for r in one if r.get("in_make_s")]
             print(
-                f"   1 worker: {spread(inside, 1000)} ms/report inside PatientMaker.make, "
+                f"   1 worker: {spread(inside, 1000)} ms/report inside make_patient_files, "
                 f"{spread(outside, 1000)} ms/report outside it (input, journal, manifest)"
             )
             firsts = [r["first_makes_s"][0] for r in one if r.get("first_makes_s")]
@@ -853,7 +859,7 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
             ("PDF (HtmlPdfRenderer.pdf: WeasyPrint + PDF/A)", s["pdf:wall"], s["pdf:cpu"]),
             ("assess + JSON", s["assess_json:wall"], s["assess_json:cpu"]),
             ("atomic writes (fsync)", s["write:wall"], s["write:cpu"]),
-            ("whole PatientMaker.make", s["report:wall"], s["report:cpu"]),
+            ("whole make_patient_files", s["report:wall"], s["report:cpu"]),
         ]
         for label, wall, cpu in parts:
             share = 100 * median(wall) / total if total else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportgen import __version__
 from reportgen.errors import OutputError
@@ -16,6 +17,9 @@ from reportgen.output import (
     signals_deferred,
     write_manifest,
 )
+
+if TYPE_CHECKING:
+    from reportgen.rules import RuleSet
 
 INTERIM_MANIFEST_EVERY_S = 20.0  # interim manifest (complete files only) at most this often
 
@@ -33,7 +37,7 @@ class Ledger:
         outdir: Path,
         *,
         command: str,
-        rules: object,
+        rules: RuleSet,
         run_id: str,
         generated_at: str,
         carried: list[dict],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.decoding import DecodeRefused, decode_text
-from reportgen.errors import InputError, Problem, check_problem_count
+from reportgen.errors import InputError, Problem
 from reportgen.files import FileRefused, read_limited
 from reportgen.schema import COLUMNS, NUMERIC_COLUMNS, normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
@@ -56,7 +55,7 @@ class RawTable:
     header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
 
 
-def _file_error(source: str, message: str) -> InputError:
+def file_error(source: str, message: str) -> InputError:
     """A whole-file problem, located like any other: ``INPUT:0:-: message`` (row 0 = the file)."""
     return InputError(str(Problem(source, 0, "-", message)))
 
@@ -76,9 +75,9 @@ def load_table(
     path = Path(path)
     source = str(path)
     if not path.exists():
-        raise _file_error(source, "no such file")
+        raise file_error(source, "no such file")
     if not path.is_file():
-        raise _file_error(source, "not a file")
+        raise file_error(source, "not a file")
     try:
         data = read_limited(path, MAX_INPUT_BYTES)
     except FileRefused as exc:
@@ -91,33 +90,44 @@ def load_table(
             )
         else:
             reason = f"cannot read ({reason})"
-        raise _file_error(source, reason) from None
+        raise file_error(source, reason) from None
     if not data.strip():
-        raise _file_error(source, "the file is empty")
+        raise file_error(source, "the file is empty")
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
         table = _load_xlsx(data, source, sheet)
     elif path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
-        table = _load_json(data, source, encoding)
+        from reportgen.json_input import load_json
+
+        table = load_json(data, source, encoding)
     else:
         table = _load_csv(data, source, encoding, delimiter)
     _check_size(table)
     return table
 
 
-def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
+def load_json_record(data: bytes, source: str) -> RawTable:
+    """One JSON document already in memory (``api.render_patient``), checked like a file."""
+    from reportgen.json_input import load_json
+
+    table = load_json(data, source, None)
+    _check_size(table)
+    return table
+
+
+def decode_input(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
     try:
         return decode_text(data, encoding)
     except DecodeRefused as exc:
-        raise _file_error(source, str(exc)) from None
+        raise file_error(source, str(exc)) from None
 
 
 def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | None) -> RawTable:
     lines = data.count(b"\n")
     if lines > 2 * MAX_ROWS + 1:  # clearly too many rows: refuse before pandas parses them
-        raise _file_error(
+        raise file_error(
             source, f"{lines:,} lines; the limit is {MAX_ROWS:,} rows (split the cohort)"
         )  # (quoted cells may span lines, hence 2×)
-    text, encoding = _decode(data, source, encoding)  # strict: refuses what would garble
+    text, encoding = decode_input(data, source, encoding)  # strict: refuses what would garble
     comments = _leading_comments(text)
     if comments:  # the blank template's help lines: cut from the bytes pandas reads
         cut = 0
@@ -130,14 +140,14 @@ def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | N
     if delimiter is None:
         delimiter = max([",", ";", "\t"], key=first_line.count)
     elif delimiter not in DELIMITERS:
-        raise _file_error(source, f"unknown delimiter {delimiter!r} (use , ; or tab)")
+        raise file_error(source, f"unknown delimiter {delimiter!r} (use , ; or tab)")
     delimiter = DELIMITERS[delimiter]
     columns = first_line.count(delimiter) + 1
     if columns > MAX_COLUMNS:
-        raise _file_error(source, f"{columns:,} columns; the limit is {MAX_COLUMNS:,}")
+        raise file_error(source, f"{columns:,} columns; the limit is {MAX_COLUMNS:,}")
     records = lines - (1 if data.endswith(b"\n") else 0)  # lines after the header, at most
     if columns * records > MAX_CELLS:  # (a row longer than row 1 is a parser error)
-        raise _file_error(
+        raise file_error(
             source,
             f"{columns:,} columns × {records:,} rows; the limit is "
             f"{MAX_CELLS:,} cells (split the cohort or drop columns)",
@@ -154,9 +164,9 @@ def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | N
             encoding=encoding,
         )
     except pd.errors.EmptyDataError:
-        raise _file_error(source, "the file is empty") from None
+        raise file_error(source, "the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise _file_error(source, f"not a readable CSV table ({_first_line(exc)})") from None
+        raise file_error(source, f"not a readable CSV table ({error_line(exc)})") from None
     table = _from_frame(frame, source, first_row=2 + comments)
     table.encoding = encoding
     if delimiter == ";":
@@ -211,7 +221,7 @@ def _load_xlsx(data: bytes, source: str, sheet: str | None) -> RawTable:
             is_id_header=lambda h: normalise_header(h) == "patient_id",
         )
     except XlsxRefused as exc:
-        raise _file_error(source, str(exc)) from None
+        raise file_error(source, str(exc)) from None
     headers = [normalise_header(h) if h else "" for h in (found.rows[0] if found.rows else [])]
     notes = []
     for row, column in sorted(found.formulas):
@@ -250,157 +260,12 @@ def _header_at(headers: list[str], column: int) -> str:
     return headers[column] if column < len(headers) and headers[column] else f"column {column + 1}"
 
 
-class _Constant(str):
-    """``NaN``/``Infinity`` as written: a number column reports it, an id refuses it."""
-
-
-class _Object(dict):
-    """A JSON object that remembers the keys it saw twice (``json`` keeps the last)."""
-
-    duplicates: tuple[str, ...] = ()
-
-
-def _pairs(pairs: list[tuple[str, object]]) -> _Object:
-    found = _Object(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        found.duplicates = tuple(k for k, _ in pairs if k in seen or seen.add(k))
-    return found
-
-
-def _load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
-    values = data.count(b",") + 1  # at least the number of values (commas in text count too)
-    if values > MAX_JSON_VALUES:
-        raise _file_error(
-            source,
-            f"about {values:,} JSON values; the limit is "
-            f"{MAX_JSON_VALUES:,} (split the cohort, or use CSV)",
-        )
-    text, encoding = _decode(data, source, encoding)
-    try:
-        document = json.loads(text, object_pairs_hook=_pairs, parse_constant=_Constant)
-    except json.JSONDecodeError as exc:
-        raise _file_error(source, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except RecursionError:
-        raise _file_error(source, "JSON nested too deeply to be a patient table") from None
-    except ValueError as exc:  # int() refuses numbers of more than 4,300 digits
-        raise _file_error(source, f"not valid JSON ({_first_line(exc)})") from None
-    if isinstance(document, dict) and "patients" in document:
-        if document.duplicates:
-            raise _file_error(source, f"duplicate key {document.duplicates[0]!r}")
-        if not isinstance(document["patients"], list):
-            raise _file_error(
-                source,
-                "'patients' must be a list of patient objects, not "
-                f"{type(document['patients']).__name__}",
-            )
-        document = document["patients"]
-    if isinstance(document, dict):
-        document = [document]
-    if not isinstance(document, list):
-        raise _file_error(
-            source,
-            f"JSON must be a patient object or a list of them, not {type(document).__name__}",
-        )
-    problems, records, infusions, rows = [], [], {}, []
-    scans: dict[int, object] = {}
-    for position, item in enumerate(document, start=1):
-        check_problem_count(problems, source)
-        if not isinstance(item, dict):
-            problems.append(
-                Problem(
-                    source, position, "-", f"expected a patient object, got {type(item).__name__}"
-                )
-            )
-            continue
-        problems += [
-            Problem(source, position, normalise_header(key), f"duplicate key {key!r}")
-            for key in item.duplicates
-        ]
-        record: dict[str, str] = {}
-        for key, value in item.items():
-            column = normalise_header(key)
-            if column in record or (column == "infusions" and len(records) in infusions):
-                problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
-            elif column == "infusions":
-                infusions[len(records)] = value
-                problems += _nested_duplicates(value, source, position)
-            elif column == "scans":  # follow-up DXA, validated by reportgen.scans
-                if len(records) in scans:
-                    problems.append(Problem(source, position, column, f"duplicate key {key!r}"))
-                scans[len(records)] = value
-            elif isinstance(value, dict | list):
-                problems.append(
-                    Problem(
-                        source, position, column, "expected a single value, not a list or object"
-                    )
-                )
-            elif column == "patient_id" and not _id_scalar(value):
-                problems.append(
-                    Problem(
-                        source,
-                        position,
-                        column,
-                        f"must be text or a whole number, not {_json_scalar(value)[:40]}",
-                    )
-                )
-            else:
-                record[column] = _json_scalar(value)
-        records.append(record)
-        rows.append(position)
-    if not records:
-        found = ", ".join(sorted({type(item).__name__ for item in document}))
-        raise _file_error(
-            source,
-            "the JSON list has no patients"
-            if not document
-            else f"JSON must be a patient object or a list of them, not a list of {found}",
-        )
-    # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
-    frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
-    return RawTable(
-        source,
-        frame.astype(str),
-        pd.Series(rows, dtype="int64"),
-        problems,
-        infusions,
-        encoding,
-        kind="json",
-        scans=scans,
-    )
-
-
-def _id_scalar(value: object) -> bool:
-    """Ids are text or exact integers: ``1e2`` would become "100.0", ``NaN`` "nan"."""
-    if isinstance(value, str):
-        return not isinstance(value, _Constant)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _nested_duplicates(value: object, source: str, position: int) -> list[Problem]:
-    items = value if isinstance(value, list) else []
-    return [
-        Problem(source, position, f"infusions[{number}]", f"duplicate key {key!r}")
-        for number, item in enumerate(items, start=1)
-        if isinstance(item, _Object)
-        for key in item.duplicates
-    ]
-
-
-def _json_scalar(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     """``frame`` was read without a header (pandas would rename a repeated header to
     ``name.1`` and hide the duplicate): its first row is the header."""
     frame = frame.fillna("").astype(str)
     if frame.empty:
-        raise _file_error(source, "the file is empty")
+        raise file_error(source, "the file is empty")
     originals = [h.strip() for h in frame.iloc[0]]
     frame = frame.iloc[1:].reset_index(drop=True)
     # A column without a header or data (trailing separators from Excel) is dropped.
@@ -413,7 +278,7 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
         h or f"column {i + 1}" for i, (h, k) in enumerate(zip(originals, keep, strict=True)) if k
     ]
     if not originals:
-        raise _file_error(source, "the file is empty")
+        raise file_error(source, "the file is empty")
     headers = [normalise_header(h) for h in originals]
     problems = []
     seen: set[str] = set()
@@ -436,7 +301,7 @@ def _from_frame(frame: pd.DataFrame, source: str, first_row: int) -> RawTable:
     blank = _blank_rows(frame)
     frame, rows = frame[~blank].reset_index(drop=True), rows[~blank].reset_index(drop=True)
     if frame.empty:
-        raise _file_error(source, "has a header but no patient rows")
+        raise file_error(source, "has a header but no patient rows")
     return RawTable(source, frame, rows, problems, header_row=first_row - 1)
 
 
@@ -457,7 +322,7 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _check_size(table: RawTable) -> None:
     if len(table.frame) > MAX_ROWS:
-        raise _file_error(
+        raise file_error(
             table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} (split the cohort)"
         )
     for column in table.frame.columns:
@@ -501,5 +366,5 @@ def _check_text(table: RawTable, column: str) -> None:
     table.frame[column] = cells
 
 
-def _first_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

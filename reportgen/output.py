@@ -18,8 +18,12 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportgen.errors import OutputError
+
+if TYPE_CHECKING:
+    from reportgen.rules import RuleSet
 
 logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -45,6 +49,21 @@ _WINDOWS_RESERVED = {
     *(f"com{i}" for i in range(10)),
     *(f"lpt{i}" for i in range(10)),
 }
+
+
+# Output file suffix of each patient --format value (the manifest's "format" is the key).
+SUFFIXES = {
+    "html": "html",
+    "pdf": "pdf",
+    "json": "json",
+    "fhir": "fhir.json",
+    "fhir-bundle": "bundle.json",
+}
+
+
+def patient_file_name(stem: str, fmt: str) -> str:
+    """``patient-<stem>.<suffix>``: the one place a patient file is named."""
+    return f"patient-{stem}.{SUFFIXES[fmt]}"
 
 
 def sanitise_id(patient_id: str) -> str:
@@ -269,6 +288,8 @@ def check_planned(
 def manifest_entries(outdir: Path) -> list[dict]:
     """The file entries of an existing ``manifest.json``; none when absent or unreadable."""
     data = read_in_outdir(outdir / MANIFEST)
+    if data is None:
+        return []
     try:
         manifest = json.loads(data.decode("utf-8"))
         return [e for e in manifest["files"] if isinstance(e, dict)]
@@ -323,14 +344,14 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def rules_fields(rules: object) -> dict[str, str]:
+def rules_fields(rules: RuleSet) -> dict[str, str]:
     """What a file entry records of the rule set that made it: name, version, digest, criteria."""
     return {
         "rules_name": rules.name,
-        "rules_version": rules.version,  # type: ignore[attr-defined]
+        "rules_version": rules.version,
         "rules_digest": rules.digest,
         "criteria": rules.criteria,
-    }  # type: ignore[attr-defined]
+    }
 
 
 def write_manifest(

@@ -6,6 +6,7 @@ import difflib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -193,7 +194,7 @@ _HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs")
 def _id_text_problems(ids: pd.Series, rows: pd.Series, source: str) -> list[Problem]:
     """Ids with hidden characters are errors; two ids that are one id after NFKC (composed
     and decomposed accents, full-width letters) are an error, after case-folding a warning."""
-    problems = []
+    problems: list[Problem] = []
     seen: dict[str, tuple[str, int]] = {}
     folded: dict[str, tuple[str, int]] = {}
     for pid, row in zip(ids.tolist(), rows.tolist(), strict=True):
@@ -317,7 +318,8 @@ def _derive_from_infusions(
         parsed = _parsed_infusions(infusions)
         # The infusion span, for the report's timeline (valid lists only reach here).
         frame.at[index, "_mgso4_start"] = min(start for start, _, _ in parsed)
-        frame.at[index, "_mgso4_end"] = max((end or as_of) for _, end, _ in parsed)
+        ends = [end or as_of for _, end, _ in parsed]  # as_of is set when one is running
+        frame.at[index, "_mgso4_end"] = max(cast(list[datetime], ends))
         frame.at[index, "_infusions"] = [
             [a.isoformat(), b and b.isoformat(), r] for a, b, r in parsed
         ]
@@ -331,14 +333,15 @@ def _derive_from_infusions(
     return frame, derived, problems
 
 
-def _parsed_infusions(infusions: list) -> list[tuple[datetime, datetime | None, float]]:
+def _parsed_infusions(infusions: object) -> list[tuple[datetime, datetime | None, float]]:
+    """A list that :func:`summarise_infusions` found valid: every start is a date-time."""
     return [
         (
-            _datetime(i["start"]),
+            cast(datetime, _datetime(i["start"])),
             _datetime(i["end"]) if i.get("end") is not None else None,
             float(i["rate_g_per_h"]),
         )
-        for i in infusions
+        for i in cast(list, infusions)
     ]
 
 

@@ -9,10 +9,11 @@ from reportgen import __version__
 from reportgen.context import patient_context
 from reportgen.context_types import DocumentContext
 from reportgen.models import Assessment
+from reportgen.output import patient_file_name
 from reportgen.render import HtmlPdfRenderer
 from reportgen.report_charts import draw_patient_charts
 from reportgen.rules import RuleSet
-from reportgen.settings import load_settings, with_language
+from reportgen.settings import Organisation, load_settings, with_language
 
 
 class ReportRenderer:
@@ -23,8 +24,11 @@ class ReportRenderer:
         template_dir: str | Path | None,
         settings_path: str | Path | None,
         lang: str | None = None,
+        *,
+        organisation: Organisation | None = None,
     ):
-        self.settings = with_language(load_settings(settings_path), lang)
+        org = load_settings(settings_path) if organisation is None else organisation
+        self.settings = with_language(org, lang)
         self.engine = HtmlPdfRenderer(template_dir)
 
     def patient(
@@ -39,7 +43,7 @@ class ReportRenderer:
         want_pdf: bool,
     ) -> tuple[str, bytes | None]:
         """HTML and (when wanted) the PDF of one patient's report."""
-        json_name = f"patient-{stem}.json"
+        json_name = patient_file_name(stem, "json")
         report = patient_context(
             assessment,
             rules,

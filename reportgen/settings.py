@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from reportgen.errors import ReportError
@@ -228,3 +228,27 @@ def load_dxa_settings(path: Path | str | None) -> DxaSettings:
             )
         values[site] = float(value)
     return DxaSettings(tuple(sorted(values.items())), reference.strip())
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Everything a settings file says, read once per run and sent to the workers
+    (picklable): the organisation, the ``[dxa]`` precision and the lab intervals."""
+
+    organisation: Organisation = Organisation()
+    dxa: DxaSettings = DxaSettings()
+    lab_intervals: dict = field(default_factory=dict)  # test -> labs.Interval
+    source: str | None = None  # the file they came from (None: the defaults)
+
+
+def load_report_settings(path: Path | str | None) -> ReportSettings:
+    """Read a settings file once: ``[organisation]``, ``[labs.*]`` and ``[dxa]``, checked in
+    that order (the first mistake is the one reported)."""
+    from reportgen.labs import load_intervals
+
+    return ReportSettings(
+        organisation=load_settings(path),
+        lab_intervals=load_intervals(path),
+        dxa=load_dxa_settings(path),
+        source=None if path is None else str(path),
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from reportgen import api, batch
+from reportgen import api, batch, patient_run
 from reportgen.output import JOURNAL, LOCK, MANIFEST, Journal, atomic_write
 
 EPOCH = "1704067200"
@@ -242,16 +242,16 @@ def _build(source: Path, outdir: Path, **options: object) -> api.RunResult:
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     """Make the run stop (KeyboardInterrupt) after ``count`` complete reports, as a kill."""
-    make = batch.PatientMaker.make
+    make = patient_run.make_patient_files
     calls: list[batch.Job] = []
 
-    def interrupted(self: batch.PatientMaker, job: batch.Job) -> list[dict]:
+    def interrupted(run: patient_run.PatientRun, job: batch.Job) -> list[dict]:
         calls.append(job)
         if len(calls) > count:
             raise KeyboardInterrupt
-        return make(self, job)
+        return make(run, job)
 
-    monkeypatch.setattr(batch.PatientMaker, "make", interrupted)
+    monkeypatch.setattr(patient_run, "make_patient_files", interrupted)
 
 
 def test_resume_redoes_exactly_what_is_not_complete(tmp_path, monkeypatch):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import batch, gc_policy
+from reportgen import gc_policy, patient_report
 from reportgen.api import build_patient_reports
+from reportgen.settings import Organisation
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
@@ -79,24 +80,15 @@ def test_executor_thread_pool_one_maker_per_thread(default_run, tmp_path):
     assert _files(tmp_path) == _files(default_run)
 
 
-def test_executor_worker_reuses_its_maker_for_the_same_settings(default_run):
-    settings = batch.RunSettings(
-        outdir=default_run,
-        formats=("json",),
-        rules_path=None,
-        criteria=None,
-        template_dir=None,
-        settings_path=None,
-        generated_at="2024-01-01T00:00:00Z",
-        source_name="x.csv",
-    )
-    batch.make_chunk_with(settings, [])
-    first = batch._LOCAL.maker
-    batch.make_chunk_with(settings, [])
-    assert batch._LOCAL.maker is first
-    other = batch.RunSettings(**{**settings.__dict__, "formats": ("html",)})
-    batch.make_chunk_with(other, [])
-    assert batch._LOCAL.maker is not first
+def test_executor_worker_reuses_its_renderer_per_thread_and_organisation():
+    """Each thread of a caller's executor builds the heavy renderer once per template folder
+    and organisation (the rule set and settings come with the work, not from paths)."""
+    first = patient_report._renderer(None, Organisation())
+    assert patient_report._renderer(None, Organisation()) is first
+    assert patient_report._renderer(None, Organisation(name="Other")) is not first
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(patient_report._renderer, None, Organisation()).result()
+    assert other is not first
 
 
 def test_gc_policy_report_loop_restores_the_callers_collector():

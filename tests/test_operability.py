@@ -232,9 +232,9 @@ def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
     """In-process (no root needed): the third report's file cannot be written."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     source = _cohort(tmp_path / "cohort.csv", 6)
-    from reportgen import batch
+    from reportgen import patient_run
 
-    real = batch.write_temp
+    real = patient_run.write_temp
     calls = []
 
     def failing(path: Path, data: bytes, run_id: str) -> Path:
@@ -243,7 +243,7 @@ def test_a_write_error_stops_the_run_cleanly(tmp_path, monkeypatch, code):
             raise OSError(code, os.strerror(code), str(path))
         return real(path, data, run_id)
 
-    monkeypatch.setattr(batch, "write_temp", failing)
+    monkeypatch.setattr(patient_run, "write_temp", failing)
     outdir = tmp_path / "out"
     result = api.build_patient_reports(source, outdir, formats=("json", "html"), workers=1)
     assert not result.ok
