@@ -113,7 +113,7 @@ COHORT_STAGES = [
     ("load_input (read + validate, as `validate`)", r"reportgen/api\.py:load_input$"),
     ("make_cohort_outputs", r"reportgen/cohort\.py:make_cohort_outputs$"),
     ("  assess_frame (vectorised classification + flags)", r"reportgen/assess\.py:assess_frame$"),
-    ("  summarise_cohort (Table 1, tests)", r"reportgen/summary\.py:summarise_cohort$"),
+    ("  summarise_cohort (Table 1, tests)", r"reportgen/summary/__init__\.py:summarise_cohort$"),
     ("  records_from_frame (per-row dicts)", r"reportgen/assess\.py:records_from_frame$"),
     ("  _quality (per-row quality_flags)", r"reportgen/cohort\.py:_quality$"),
     ("  _cases_csv", r"reportgen/cohort\.py:_cases_csv$"),

@@ -134,7 +134,7 @@ def _exposure(record: Mapping[str, object], rules: RuleSet) -> dict | None:
     infusions, as_of = record.get("_infusions"), record.get("_as_of")
     if not infusions or not as_of:
         return None
-    threshold = float(cast(float, rules.risk_rule("mgso4_high_cumulative_dose").threshold))
+    threshold = rules.threshold("mgso4_high_cumulative_dose")
     return exposure_so_far(stored_infusions(record), datetime.fromisoformat(str(as_of)), threshold)
 
 

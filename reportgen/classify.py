@@ -60,12 +60,10 @@ def classify_bone_status(
             if fractures.assumed_vertebral
             else fractures.describe(_ARM_I1)
         )
-        also = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
-        if criteria == "jos2012" and t_class is not None:
-            also.append(_t_comparison(t_score, rules))
-        also = (
-            _("; {both} as well (JOS 2012 II)").format(both=_(" and ").join(also)) if also else ""
-        )
+        met = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
+        if criteria == "jos2012" and t_score is not None and t_class is not None:
+            met.append(_t_comparison(t_score, rules))
+        also = _("; {both} as well (JOS 2012 II)").format(both=_(" and ").join(met)) if met else ""
         return Finding(
             BoneStatus.OSTEOPOROSIS,
             _(
@@ -92,7 +90,7 @@ def classify_bone_status(
         by_yam = yam_class is BoneStatus.OSTEOPOROSIS
         by_t = t_class is BoneStatus.OSTEOPOROSIS
         if by_yam or by_t:
-            t_text = _t_comparison(t_score, rules) if by_t else ""
+            t_text = _t_comparison(t_score, rules) if by_t and t_score is not None else ""
             if by_yam and by_t:
                 reason, decided = (
                     _("{yam} and {t} ({arm} II)").format(yam=yam_text, t=t_text, arm=arm),
@@ -150,7 +148,7 @@ def _yam_comparison(yam: float, status: BoneStatus, rules: RuleSet) -> str:
     return f"YAM {shown} % {op} {threshold} %"
 
 
-def _t_comparison(t_score: float | None, rules: RuleSet) -> str:
+def _t_comparison(t_score: float, rules: RuleSet) -> str:
     limit = rules.t_osteoporosis_max
     shown, threshold = fmt.distinct(t_score, limit, fmt.score)
     op = "≤" if t_score <= limit else ">"

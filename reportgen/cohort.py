@@ -11,14 +11,16 @@ import numpy as np
 import pandas as pd
 
 from reportgen import __version__, i18n
+from reportgen import formatting as fmt
 from reportgen.assess import assess_frame, records_from_frame
 from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable
 from reportgen.risk import quality_flags
 from reportgen.rules import RuleSet
+from reportgen.rules.seed import HIGH_DOSE_RULE, is_seed_threshold
 from reportgen.schema import IDENTIFYING_COLUMNS
-from reportgen.summary import summarise_cohort
+from reportgen.summary import DEFAULT_DOSE_BAND_EDGES_G, summarise_cohort
 
 CSV_COLUMNS = (
     "patient_id",
@@ -35,7 +37,6 @@ CSV_COLUMNS = (
     "fracture_sites",
     "classification",
 )
-DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
 # Columns that are the tool's own bookkeeping, never patient data.
 _INTERNAL = ("_row", "_derived")
 # A quoted input value at the end of a problem message ("not a number: 'abc'").
@@ -100,24 +101,19 @@ def _make_cohort_outputs(
     if deidentify:
         frame = _deidentify(frame)
     assessed = assess_frame(frame, rules)
-    dose_rule = rules.risk_rule("mgso4_high_cumulative_dose")
-    stats = summarise_cohort(
-        assessed,
-        dose_threshold_g=float(dose_rule.threshold),
-        dose_band_edges_g=dose_band_edges_g,
-        yam_low_pct=rules.yam_normal_min_pct,
-    )
+    stats = summarise_cohort(assessed, rules, dose_band_edges_g=dose_band_edges_g)
     seed_rows = _seed_patients(assessed)
-    if seed_rows and float(dose_rule.threshold) == 1000.0:  # say it once, with the count
+    threshold_g = rules.threshold(HIGH_DOSE_RULE)
+    if seed_rows and is_seed_threshold(threshold_g):  # say it once, with the count
         stats["cautions"] = [
             c for c in stats["cautions"] if "circular" not in c and "循環" not in c
         ] + [
             i18n._(
-                "The > 1,000 g threshold is the seed case series' hypothesis, not a validated "
-                "cut-off; this cohort includes {n} of Iio's nine patients (matched on "
-                "cumulative dose and YAM), from whom it was proposed: testing it on them is "
-                "circular."
-            ).format(n=seed_rows)
+                "The > {grams} g threshold is the seed case series' hypothesis, not a "
+                "validated cut-off; this cohort includes {n} of Iio's nine patients (matched "
+                "on cumulative dose and YAM), from whom it was proposed: testing it on them "
+                "is circular."
+            ).format(grams=fmt.number(threshold_g), n=seed_rows)
         ]
     quality, row_quality = _quality(
         records_from_frame(assessed[[c for c in _QUALITY_INPUTS if c in assessed.columns]]), rules
@@ -364,7 +360,8 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
     for column in _integer_columns(out):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
     if "fracture" in out.columns:
-        out["fracture"] = out["fracture"].map({True: "yes", False: "no"}, na_action="ignore")
+        words = {value: fmt.yes_no(value, "en") for value in (True, False)}
+        out["fracture"] = out["fracture"].map(words, na_action="ignore")
     for column in out.columns:  # every text cell, whatever the column (ids, sites, labels)
         if not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(_defuse_formula, na_action="ignore")

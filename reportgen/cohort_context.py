@@ -49,6 +49,7 @@ from reportgen.context_types import (
 from reportgen.followup_context import cohort_follow_up_context
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS
+from reportgen.models import STATUS_LABELS
 from reportgen.report_charts import CohortCharts
 from reportgen.rules import RuleSet
 from reportgen.settings import Organisation
@@ -68,11 +69,7 @@ LISTING_COLUMNS = (  # (key, heading translated at use, numeric: right-aligned)
     ("fracture", N_("Fracture"), False),
     ("classification", N_("Status"), False),
 )
-_STATUS = {
-    "normal": N_("Normal"),
-    "low_bone_mass": N_("Low bone mass"),
-    "osteoporosis": N_("Osteoporosis"),
-}
+_STATUS = STATUS_LABELS  # the one table, reportgen.models
 _CRITERIA = {"jos2012": "JOS 2012", "jos2000": "JOS 2000"}
 _QUALITY_LABELS = {
     "implausible_dose_rate": N_("Cumulative MgSO4 above the plausible rate"),

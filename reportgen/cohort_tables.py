@@ -22,6 +22,7 @@ from reportgen.context_types import (
     Table1Row,
 )
 from reportgen.i18n import N_, _
+from reportgen.models import STATUS_LABELS
 from reportgen.rules import RuleSet
 
 # Decimals of the mean, SD, median and quartiles per column (one unless listed).
@@ -154,7 +155,10 @@ def table1(table: dict, integer_columns: set[str]) -> Table1:
             }
         )
     columns = [
-        Table1Column(label=_("Normal") if c["key"] == "normal" else c["label"], n=count(c["n"]))
+        Table1Column(
+            label=_(STATUS_LABELS["normal"]) if c["key"] == "normal" else c["label"],
+            n=count(c["n"]),
+        )
         for c in table["columns"]
     ]
     tests = sorted({r["test"]["name"] for r in table["rows"] if (r["test"] or {}).get("name")})
@@ -194,6 +198,7 @@ def dose_bands(bands: dict) -> DoseBands:
         for b in bands["bands"]
     ]
     return {
+        "statuses": [_(label) for label in STATUS_LABELS.values()],
         "rows": rows,
         "boundary_rule": bands["boundary_rule"],
         "missing": count(bands["missing"]) if bands["missing"] else "",

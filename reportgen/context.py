@@ -39,6 +39,7 @@ from reportgen.report_charts import (  # noqa: F401  (re-exported: older import 
     reference_cohort,
 )
 from reportgen.rules import RuleSet
+from reportgen.rules.seed import seed_threshold_caveat
 from reportgen.settings import Organisation
 
 REFERENCE_LABEL = N_("the 9 cases of Iio et al. 2022 (J Med Cases 13:47), Table 1")
@@ -53,11 +54,7 @@ _CRITERIA = {
     "jos2012": N_("JOS 2012 (Japanese criteria for primary osteoporosis, 2012 revision)"),
     "jos2000": N_("JOS 2000 (Japanese criteria for primary osteoporosis, 2000 revision)"),
 }
-CAVEATS = (  # translated at use
-    N_(
-        "The 1,000 g cumulative-dose threshold is a hypothesis from a nine-patient case series "
-        "(Iio et al. 2022), not a validated cut-off."
-    ),
+CAVEATS = (  # translated at use; the dose threshold's caveat comes from the rules (seed.py)
     N_(
         "The classification applies the Japanese criteria to a postpartum woman; a diagnosis "
         "needs the clinician's judgement and the exclusion of secondary osteoporosis."
@@ -169,7 +166,7 @@ def patient_context(
             for q in assessment.quality_flags
             if q.severity != "warning"
         ],
-        caveats=[_(c) for c in _caveats(measured, in_pregnancy)],
+        caveats=_caveats(measured, in_pregnancy, rules),
         notes=str(record.get("notes") or ""),
         charts=PatientChartImages(
             yam_zones=chart_image(charts.yam_zones),
@@ -360,9 +357,11 @@ def _dates(record: dict) -> list[LabelValue]:
     ]
 
 
-def _caveats(measured: bool, in_pregnancy: bool) -> tuple[str, ...]:
+def _caveats(measured: bool, in_pregnancy: bool, rules: RuleSet) -> list[str]:
     key = "not_measured" if not measured else "in_pregnancy" if in_pregnancy else None
-    return CAVEATS if key is None else (CAVEATS[0], _CLASSIFICATION_CAVEAT[key], CAVEATS[2])
+    general = CAVEATS if key is None else (_CLASSIFICATION_CAVEAT[key], CAVEATS[1])
+    dose = seed_threshold_caveat(rules)
+    return [*([dose] if dose else []), *(_(c) for c in general)]
 
 
 def _exposure_so_far(exposure: dict | None) -> list[ValueRow]:

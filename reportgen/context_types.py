@@ -305,6 +305,7 @@ class DoseBandRow(TypedDict):
 
 
 class DoseBands(TypedDict):
+    statuses: list[str]  # the bone-status column headings, in severity order
     rows: list[DoseBandRow]
     boundary_rule: str  # which band a boundary value falls in
     missing: str  # patients without a dose ("" when none)

@@ -76,14 +76,6 @@ def check_problem_count(problems: list[Problem], source: str, more: int = 0) -> 
         raise TooManyProblems(source, min(problems))
 
 
-class SchemaError(ReportError):
-    """One or more rows or columns are invalid; ``problems`` lists them all."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
 class RulesError(ReportError):
     """A rules file is unreadable, has unknown keys or nonsensical thresholds."""
 

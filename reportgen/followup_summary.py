@@ -5,13 +5,15 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
+from reportgen import formatting as fmt
 from reportgen.followup import Change, Verdict, assess_scans
 from reportgen.rules import RuleSet
 from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
 from reportgen.sites import site_order
 
-_FEEDING = {True: "yes", False: "no", None: "not recorded"}
+# Breastfeeding groups, keyed by the English yes/no words (ids in the JSON, not display).
+_FEEDING = {value: fmt.yes_no(value, "en") for value in (True, False, None)}
 
 
 def summarise_follow_up(

@@ -178,11 +178,11 @@ def vertebrae_in(text: str) -> tuple[tuple[str, ...], str]:
         found += _span((region, start), (end_region, end)) or [f"{region}{start}"]
     for match in _JP_LEVEL.finditer(norm):
         region = _JP_REGIONS[match[3]]
-        start = _kanji_number(match[1])
-        end = _kanji_number(match[2]) if match[2] else start
-        if start is None or end is None:
+        first = _kanji_number(match[1])
+        last = _kanji_number(match[2]) if match[2] else first
+        if first is None or last is None:
             continue
-        found += _span((region, start), (region, end))
+        found += _span((region, first), (region, last))
     region_only = ""
     if not found and re.search(r"lumbar|腰椎", norm):
         region_only = "L"

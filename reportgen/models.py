@@ -24,7 +24,7 @@ class BoneStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return _(_LABELS[self])
+        return _(STATUS_LABELS.get(self.value, _NOT_MEASURED_LABEL))
 
 
 _SEVERITY = {
@@ -33,12 +33,14 @@ _SEVERITY = {
     BoneStatus.LOW_BONE_MASS: 1,
     BoneStatus.OSTEOPOROSIS: 2,
 }
-_LABELS = {
-    BoneStatus.NORMAL: N_("Normal"),
-    BoneStatus.LOW_BONE_MASS: N_("Low bone mass"),
-    BoneStatus.OSTEOPOROSIS: N_("Osteoporosis"),
-    BoneStatus.NOT_MEASURED: N_("Not measured yet (DXA pending)"),
+# The one table of bone-status labels (reports, tables, chart zones), translated at use:
+# _(STATUS_LABELS[value]). Keys in severity order; "not_measured" is no bone status.
+STATUS_LABELS: dict[str, str] = {
+    BoneStatus.NORMAL.value: N_("Normal"),
+    BoneStatus.LOW_BONE_MASS.value: N_("Low bone mass"),
+    BoneStatus.OSTEOPOROSIS.value: N_("Osteoporosis"),
 }
+_NOT_MEASURED_LABEL = N_("Not measured yet (DXA pending)")
 
 
 class FlagState(enum.Enum):

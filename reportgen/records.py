@@ -13,11 +13,11 @@ import pandas as pd
 
 from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
 from reportgen.loaders import RawTable
-from reportgen.schema import COLUMNS, coerce_frame
+from reportgen.schema import COLUMNS, REQUIRED_COLUMNS, coerce_frame
 
 # Infusion rate plausibility: the label maximum is 2 g/h; loading doses reach about 12 g/h.
 MAX_INFUSION_RATE_G_PER_H = 20.0
-_REQUIRED = ("patient_id", "age_years", "yam_percent", "fracture", "mgso4_days", "mgso4_total_g")
+_REQUIRED = REQUIRED_COLUMNS
 _FROM_INFUSIONS = ("mgso4_days", "mgso4_total_g")
 # Required as a column (a missing column is a mapping mistake), but a blank cell is a fact:
 # no DXA yet (contract §5, v2: classification "not_measured").

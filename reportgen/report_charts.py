@@ -132,7 +132,7 @@ def draw_cohort_charts(
 
 def _threshold(rules: RuleSet, rule_id: str) -> float:
     """The numeric threshold of a dose or duration rule, as a chart line."""
-    return float(cast("float", rules.risk_rule(rule_id).threshold))
+    return rules.threshold(rule_id)
 
 
 def _float(value: object) -> float:

@@ -6,6 +6,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from reportgen.models import (
 )
 from reportgen.rules import RiskRule, RuleSet
 
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
     "<": operator.lt,
@@ -88,7 +89,9 @@ def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
             comparison = _(value.replace("_", " "))
             text = _("{what}: {value}").format(what=what, value=comparison)
         else:
-            shown, limit = fmt.distinct(value, rule.threshold, _FORMAT.get(rule.input, fmt.number))
+            shown, limit = fmt.distinct(
+                cast(float, value), rule.number, _FORMAT.get(rule.input, fmt.number)
+            )
             comparison = f"{shown}{unit} {op} {limit}{unit}"
             text = f"{what} {comparison}"
     subject = (
@@ -216,7 +219,10 @@ def quality_flags(
     if fractures is None:
         fractures = read_fractures(record.get("fracture"), record.get("fracture_sites"))
     flags = []
-    days, grams = record.get("mgso4_days"), record.get("mgso4_total_g")
+    days, grams, hospital = (
+        cast("float | None", record.get(k))
+        for k in ("mgso4_days", "mgso4_total_g", "hospital_days")
+    )
     if days is not None and grams is not None:
         limit = rules.mgso4_max_g_per_day * days + rules.mgso4_loading_allowance_g
         if grams > limit:
@@ -235,7 +241,6 @@ def quality_flags(
                     ),
                 )
             )
-    hospital = record.get("hospital_days")
     if days is not None and hospital is not None and days > hospital:
         flags.append(
             QualityFlag(
@@ -395,7 +400,7 @@ def page1_statements(
             )
         )
     if iscd == ISCD_BELOW:
-        z = fmt.score(record.get("z_score"))
+        z = fmt.score(cast("float | None", record.get("z_score")))
         out.append(
             Statement(
                 "iscd_below",

@@ -84,7 +84,7 @@ COLUMNS: dict[str, Column] = {
 }
 
 NUMERIC_COLUMNS = [c.name for c in COLUMNS.values() if c.kind in ("number", "integer")]
-BOOLEAN_COLUMNS = [c.name for c in COLUMNS.values() if c.kind == "boolean"]
+REQUIRED_COLUMNS = tuple(c.name for c in COLUMNS.values() if c.required)
 # Free text shown in reports: escaped, never interpreted; removed by --deidentify.
 IDENTIFYING_COLUMNS = ("patient_id", "name", "notes")
 
@@ -115,6 +115,8 @@ ALIASES = {
     "bone_fracture": "fracture",
 }
 
+# The yes/no words of the input contract (README), the only list: schema coercion and
+# summary's tolerant reading of a frame given directly both use parse_yes_no.
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "+", "present", "はい", "有", "あり"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "-", "absent", "none", "いいえ", "無", "なし"}
 SMOKING_WORDS = {
@@ -291,11 +293,18 @@ def _to_integer(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.round().astype("Int64"), bad | fractional
 
 
-def _to_boolean(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    lowered = text.str.normalize("NFKC").str.translate(_DASHES).str.lower()
+def parse_yes_no(text: pd.Series) -> pd.Series:
+    """Nullable booleans from the yes/no words (``TRUE_WORDS``, ``FALSE_WORDS``) after NFKC,
+    dash folding and lower case; any other text, or none, is missing (``pd.NA``)."""
+    lowered = text.astype("string").str.normalize("NFKC").str.translate(_DASHES).str.lower()
     values = pd.Series(pd.NA, index=text.index, dtype="boolean")
     values[lowered.isin(TRUE_WORDS).fillna(False).astype(bool)] = True
     values[lowered.isin(FALSE_WORDS).fillna(False).astype(bool)] = False
+    return values
+
+
+def _to_boolean(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values = parse_yes_no(text)
     return values, text.notna() & values.isna()
 
 

@@ -331,3 +331,13 @@ def test_seed_table1_classification_from_sample_file(rules):
 def test_seed_case_2_is_osteoporosis_by_fracture_and_by_yam(rules):
     assert classify_bone_status(67, True, rules, "T7;T12").by_fracture
     assert classify_bone_status(67, False, rules).status is OSTEO
+
+
+def test_status_label_comes_from_the_one_table(monkeypatch):
+    """BoneStatus.label, the cohort tables and the chart zones share models.STATUS_LABELS."""
+    from reportgen.models import STATUS_LABELS
+
+    assert [s.label for s in (N, LOW, OSTEO)] == list(STATUS_LABELS.values())
+    monkeypatch.setitem(STATUS_LABELS, "osteoporosis", "Brittle bones")
+    assert OSTEO.label == "Brittle bones"
+    assert BoneStatus.NOT_MEASURED.label == "Not measured yet (DXA pending)"

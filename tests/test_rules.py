@@ -316,3 +316,71 @@ def test_v2_override_errors(tmp_path, content, start):
     with pytest.raises(RulesError) as caught:
         load_rules(path)
     assert str(caught.value).startswith(f"{path}: {start}")
+
+
+# --- one definition of each fact (issue 18) ------------------------------------------------
+
+
+def test_rule_ids_are_the_rule_files_in_its_order(rules):
+    """``RuleSet.rule_ids`` is the rule file's ``[risk.*]`` tables, in the file's order."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("reportgen.rules").joinpath("default.toml").read_text("utf-8")
+    assert rules.rule_ids == tuple(tomllib.loads(text)["risk"])
+    assert set(rules.rule_ids) == CONTRACT_RULE_IDS
+
+
+def test_rules_json_lists_the_rule_sets_ids_in_order(rules):
+    """``reportgen rules --json`` derives its ids from the rule set, in its order."""
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    result = CliRunner().invoke(cli, ["rules", "--json"])
+    assert result.exit_code == 0, result.output
+    assert tuple(r["id"] for r in json.loads(result.stdout)["risk_rules"]) == rules.rule_ids
+
+
+def test_cohort_flag_counts_follow_the_rule_sets_ids(rules):
+    """The cohort summary's risk_flag_counts are keyed by the rule set's ids, in its order."""
+    import pandas as pd
+
+    from reportgen.summary import summarise_cohort
+
+    frame = pd.DataFrame({"classification": ["normal"], "flag_low_bmi": ["present"]})
+    counts = summarise_cohort(frame, rules)["risk_flag_counts"]
+    assert tuple(counts) == rules.rule_ids
+    assert counts["low_bmi"] == {"present": 1, "absent": 0, "not_assessed": 0}
+
+
+def test_threshold_reads_the_numeric_threshold(rules, tmp_path):
+    assert rules.threshold("mgso4_high_cumulative_dose") == 1000.0
+    assert rules.threshold("mgso4_long_term") == 8.0
+    path = _write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1200\n")
+    assert load_rules(path).threshold("mgso4_high_cumulative_dose") == 1200.0
+    with pytest.raises(TypeError, match="smoking"):
+        rules.threshold("smoking")  # text threshold ("never")
+
+
+def test_seed_threshold_is_the_shipped_one(rules, tmp_path):
+    """The seed-hypothesis caveats hold for the shipped threshold only, and print its value."""
+    from reportgen.rules.seed import is_seed_threshold, seed_threshold_caveat
+
+    assert is_seed_threshold(rules.threshold("mgso4_high_cumulative_dose"))
+    assert not is_seed_threshold(1200.0)
+    assert seed_threshold_caveat(rules).startswith("The 1,000 g cumulative-dose threshold")
+    path = _write(tmp_path, "[risk.mgso4_high_cumulative_dose]\nthreshold = 1200\n")
+    assert seed_threshold_caveat(load_rules(path)) is None
+
+
+def test_recommendation_statuses_are_the_bone_statuses(tmp_path):
+    """A recommendation may name any BoneStatus value (including not_measured), nothing else."""
+    from reportgen.models import BoneStatus
+
+    path = _write(tmp_path, '[recommendations.dxa_follow_up]\nstatuses = ["not_measured"]\n')
+    assert load_rules(path).recommendations
+    path = _write(tmp_path, '[recommendations.dxa_follow_up]\nstatuses = ["osteopenia"]\n', "b")
+    with pytest.raises(RulesError) as error:
+        load_rules(path)
+    assert str(error.value).endswith(", ".join(s.value for s in BoneStatus))

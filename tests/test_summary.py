@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from reportgen.summary import RULE_IDS, summarise_cohort
+from reportgen.rules import load_rules
+from reportgen.summary import summarise_cohort
+
+RULE_IDS = load_rules().rule_ids
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -404,3 +408,82 @@ def test_properties(records, dropped):
         if key == "p_value" and value is not None:
             assert 0.0 <= value <= 1.0 + 1e-12
     assert (out["low_bone_mass_or_worse"]["percent"] is None) == (n == 0)
+
+
+# --- one definition of each fact (issue 18) ------------------------------------------------
+
+
+def test_thresholds_come_from_the_rule_set(tmp_path):
+    """The dose threshold and the YAM limit are the rule set's; the seed caution only for
+    the shipped threshold, with its value."""
+    shipped = summarise_cohort(_seed())
+    assert shipped["parameters"] == {
+        "dose_threshold_g": load_rules().threshold("mgso4_high_cumulative_dose"),
+        "dose_band_edges_g": [500.0, 1000.0],
+        "yam_low_pct": load_rules().yam_normal_min_pct,
+    }
+    assert any("The > 1,000 g cumulative-dose threshold" in c for c in shipped["cautions"])
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "[risk.mgso4_high_cumulative_dose]\nthreshold = 1200\n"
+        "[bone_status]\nyam_normal_min_pct = 75.0\n",
+        "utf-8",
+    )
+    other = summarise_cohort(_seed(), load_rules(path))
+    assert other["parameters"]["dose_threshold_g"] == 1200.0
+    assert other["parameters"]["yam_low_pct"] == 75.0
+    assert other["dose_bands"]["bands"][-1]["lower_g"] == 1200.0
+    assert not any("circular" in c for c in other["cautions"])
+
+
+def test_status_classes_are_the_one_label_table():
+    from reportgen.models import STATUS_LABELS, BoneStatus
+    from reportgen.summary import CLASSES
+
+    assert CLASSES == tuple(STATUS_LABELS)
+    assert CLASSES == tuple(s.value for s in BoneStatus if s is not BoneStatus.NOT_MEASURED)
+
+
+def test_yes_no_words_are_the_input_contracts():
+    """A frame given directly is read with the schema's yes/no words (parse_yes_no): every
+    word the input accepts, in any case and width, and nothing else."""
+    from reportgen.schema import FALSE_WORDS, TRUE_WORDS
+
+    words = sorted(TRUE_WORDS) + sorted(FALSE_WORDS) + ["ＹＥＳ", " No ", "\u2212", "maybe"]
+    expected = [True] * len(TRUE_WORDS) + [False] * len(FALSE_WORDS) + [True, False, False, None]
+    df = pd.DataFrame({"heparin": pd.Series(words, dtype=object)})
+    df["classification"] = "normal"
+    row = _row(summarise_cohort(df), "heparin")
+    yes, no = (level["counts"]["overall"]["count"] for level in row["levels"])
+    assert (yes, no) == (expected.count(True), expected.count(False))
+    assert row["missing"]["overall"] == 1  # "maybe"
+
+
+def test_cohort_report_status_labels_come_from_the_one_table(monkeypatch, tmp_path):
+    """The cohort page's status words are models.STATUS_LABELS (translated at use)."""
+    from reportgen import api, charts
+    from reportgen.models import STATUS_LABELS
+
+    monkeypatch.setitem(STATUS_LABELS, "low_bone_mass", "Thin bones")
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", "")  # no plate with these words on disk
+    charts.clear_cache()  # nor in memory
+    try:
+        api.build_cohort_report(
+            Path(__file__).parent.parent / "input" / "case_series_2020.csv",
+            tmp_path,
+            formats=("html",),
+        )
+    finally:
+        charts.clear_cache()
+    html = (tmp_path / "cohort-summary.html").read_text("utf-8")
+    assert "2 thin bones · 2 osteoporosis" in html  # the overview
+    assert "<td>Thin bones</td>" in html  # the case listing
+    assert '<th class="num">Thin bones</th>' in html  # the dose bands' heading
+    assert "Low bone mass<" not in html
+
+
+def test_smoking_levels_are_the_schemas_statuses():
+    from reportgen.schema import SMOKING_WORDS
+    from reportgen.summary.table1 import SMOKING_LEVELS
+
+    assert tuple(SMOKING_LEVELS) == tuple(dict.fromkeys(SMOKING_WORDS.values()))

@@ -28,14 +28,19 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib import ft2font
 
-from reportgen import i18n
+from reportgen import i18n, models
 from reportgen.charts.style import font_files
 
 ENV_VAR = "REPORTGEN_CACHE_DIR"
 _MAGIC = b"RGPLATE1"
 _HEADER = len(_MAGIC) + 8 + 16  # magic, height and width (u32 big-endian), blake2b-128
 _MAX_FILES = 64  # ~2-4 MB each
-_SOURCES = (Path(__file__).resolve().parent, Path(i18n.__file__).resolve())
+# models: the bone-status labels the zones print (models.STATUS_LABELS)
+_SOURCES = (
+    Path(__file__).resolve().parent,
+    Path(i18n.__file__).resolve(),
+    Path(models.__file__).resolve(),
+)
 
 
 def directory() -> Path | None:

@@ -23,7 +23,7 @@ from matplotlib.patheffects import AbstractPathEffect, Normal, Stroke
 
 from reportgen import i18n
 from reportgen.errors import ReportError
-from reportgen.i18n import N_
+from reportgen.models import STATUS_LABELS
 
 DPI = 150
 """Pixels per inch of every PNG (pixel width / DPI = design width in inches). Call
@@ -36,11 +36,7 @@ ZONE_COLORS: dict[str, str] = {
 }
 """Zone colours (red / amber / teal: distinct under common colour-vision deficiencies)."""
 
-ZONE_LABELS = {
-    "normal": N_("Normal"),
-    "low_bone_mass": N_("Low bone mass"),
-    "osteoporosis": N_("Osteoporosis"),
-}
+ZONE_LABELS = STATUS_LABELS  # the one table, reportgen.models
 YAM_RANGE = (40.0, 120.0)  # the YAM axis of every chart, %
 CM = 1 / 2.54  # inches per centimetre
 INK = "#1f1f1f"
