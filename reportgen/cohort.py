@@ -84,7 +84,7 @@ def _make_cohort_outputs(
     generated_at: str,
     source_name: str,
     lang: str = "en",
-    dose_band_edges_g: Sequence[float] = DEFAULT_DOSE_BAND_EDGES_G,
+    dose_band_edges_g: Sequence[float] | None = None,  # None: DEFAULT_DOSE_BAND_EDGES_G
     follow_up: dict | None = None,
 ) -> dict[str, bytes]:
     """``{file name: bytes}`` for the summary in ``formats`` plus ``cohort-cases.csv``.
@@ -101,7 +101,8 @@ def _make_cohort_outputs(
     if deidentify:
         frame = _deidentify(frame)
     assessed = assess_frame(frame, rules)
-    stats = summarise_cohort(assessed, rules, dose_band_edges_g=dose_band_edges_g)
+    edges = DEFAULT_DOSE_BAND_EDGES_G if dose_band_edges_g is None else dose_band_edges_g
+    stats = summarise_cohort(assessed, rules, dose_band_edges_g=edges)
     seed_rows = _seed_patients(assessed)
     threshold_g = rules.threshold(HIGH_DOSE_RULE)
     if seed_rows and is_seed_threshold(threshold_g):  # say it once, with the count

@@ -57,7 +57,7 @@ def build_cohort_report(
     skip_invalid: bool = False,
     deidentify: bool = False,
     max_listing: int = 200,
-    dose_band_edges_g: Sequence[float] = (500.0, 1000.0),
+    dose_band_edges_g: Sequence[float] | None = None,
     overwrite: bool = False,
     rules_path: Path | str | None = None,
     criteria: str | None = None,
