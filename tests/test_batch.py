@@ -11,16 +11,15 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import Reportgen
 
 pytestmark = pytest.mark.slow  # the installed command in fresh processes, pools and terminals
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
-EPOCH = "1704067200"
 COHORT_SIZE = 24  # batch.py pools only above 8 jobs: 24 makes three chunks for two workers
 RESULT_LINE = re.compile(r"^\d+ file\(s\) in .+$")
 PROBLEM_LINE = re.compile(r"^.+:\d+:[^:\s]+: .+$")
@@ -41,26 +40,18 @@ SEED = [
 ]
 
 
-def _command(*args: str | os.PathLike) -> list[str]:
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    return [*command, *map(str, args)]
-
-
-def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
-    """Run the installed ``reportgen`` with pipes (stderr is not a TTY)."""
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run(
-        _command(*args), capture_output=True, text=True, env=env, timeout=900, check=False
-    )
-
-
-def reportgen_on_a_terminal(*args: str | os.PathLike, timeout: float = 300) -> tuple[int, str]:
-    """Run ``reportgen`` with stderr on a pseudo-terminal; return (exit status, terminal text)."""
+def reportgen_on_a_terminal(
+    run_reportgen: Reportgen, *args: object, timeout: float = 300
+) -> tuple[int, str]:
+    """Run ``reportgen`` with stderr on a pseudo-terminal (what ``run_reportgen`` cannot give);
+    return (exit status, terminal text)."""
     master, slave = os.openpty()
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "TERM": "xterm", "COLUMNS": "100"}
     process = subprocess.Popen(
-        _command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, env=env
+        run_reportgen.command(*args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env=run_reportgen.environ(TERM="xterm", COLUMNS="100"),
     )
     os.close(slave)
     seen = bytearray()
@@ -185,11 +176,15 @@ def cohort_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(cohort_csv, tmp_path_factory) -> dict[int, tuple[Path, subprocess.CompletedProcess]]:
+def runs(
+    run_reportgen, cohort_csv, tmp_path_factory
+) -> dict[int, tuple[Path, subprocess.CompletedProcess]]:
     done = {}
     for workers in (1, 2):
         outdir = tmp_path_factory.mktemp(f"workers{workers}") / "out"
-        result = reportgen("patient", cohort_csv, "-o", outdir, "--workers", str(workers))
+        result = run_reportgen.subprocess(
+            "patient", cohort_csv, "-o", outdir, "--workers", workers, timeout=900
+        )
         assert result.returncode == 0, result.stderr
         done[workers] = (outdir, result)
     return done
@@ -214,9 +209,17 @@ def test_piped_runs_print_no_progress_bar(runs):
         assert f"{3 * COHORT_SIZE} file(s) in" in result.stderr
 
 
-def test_terminal_gets_a_progress_bar(tmp_path):
+def test_terminal_gets_a_progress_bar(run_reportgen, tmp_path):
     status, shown = reportgen_on_a_terminal(
-        "patient", SEED_CSV, "-o", tmp_path / "out", "--format", "json", "--workers", "1"
+        run_reportgen,
+        "patient",
+        SEED_CSV,
+        "-o",
+        tmp_path / "out",
+        "--format",
+        "json",
+        "--workers",
+        "1",
     )
     assert "Traceback" not in shown, shown[-2000:]
     assert status == 0, shown[-2000:]
@@ -225,11 +228,13 @@ def test_terminal_gets_a_progress_bar(tmp_path):
     assert len(list((tmp_path / "out").glob("patient-*.json"))) == 9
 
 
-def test_rerun_into_full_outdir_refuses_and_changes_nothing(runs, cohort_csv, tmp_path):
+def test_rerun_into_full_outdir_refuses_and_changes_nothing(
+    run_reportgen, runs, cohort_csv, tmp_path
+):
     outdir = tmp_path / "full"
     shutil.copytree(runs[1][0], outdir)  # copy2: mtimes preserved
     before = snapshot(outdir)
-    result = reportgen("patient", cohort_csv, "-o", outdir, "--workers", "2")
+    result = run_reportgen.subprocess("patient", cohort_csv, "-o", outdir, "--workers", "2")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "already exist" in result.stderr
@@ -238,12 +243,12 @@ def test_rerun_into_full_outdir_refuses_and_changes_nothing(runs, cohort_csv, tm
     assert snapshot(outdir) == before
 
 
-def test_refuses_before_writing_anything_when_one_file_exists(tmp_path):
+def test_refuses_before_writing_anything_when_one_file_exists(run_reportgen, tmp_path):
     outdir = tmp_path / "out"
     outdir.mkdir()
     (outdir / "patient-8.json").write_text("{}\n", "utf-8")
     before = snapshot(outdir)
-    result = reportgen("patient", SEED_CSV, "-o", outdir)
+    result = run_reportgen.subprocess("patient", SEED_CSV, "-o", outdir)
     assert result.returncode == 1
     assert "patient-8.json" in result.stderr
     assert snapshot(outdir) == before  # no manifest, no other report, no temp file
@@ -254,9 +259,9 @@ def test_refuses_before_writing_anything_when_one_file_exists(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def two_ids(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def two_ids(run_reportgen, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     outdir = tmp_path_factory.mktemp("ids") / "out"
-    result = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8")
+    result = run_reportgen.subprocess("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8")
     return outdir, result
 
 
@@ -271,22 +276,24 @@ def test_ids_render_only_those_patients(two_ids):
     assert_quiet_when_piped(result)
 
 
-def test_overwrite_replaces_existing_reports(two_ids, tmp_path):
+def test_overwrite_replaces_existing_reports(run_reportgen, two_ids, tmp_path):
     outdir = tmp_path / "again"
     shutil.copytree(two_ids[0], outdir)
     original = reports(outdir)
     (outdir / "patient-8.pdf").write_bytes(b"damaged")
-    refused = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8")
+    refused = run_reportgen.subprocess("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8")
     assert refused.returncode == 1
     assert (outdir / "patient-8.pdf").read_bytes() == b"damaged"
-    result = reportgen("patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8", "--overwrite")
+    result = run_reportgen.subprocess(
+        "patient", SEED_CSV, "-o", outdir, "--id", "2", "--id", "8", "--overwrite"
+    )
     assert result.returncode == 0, result.stderr
     assert reports(outdir) == original  # same input, same SOURCE_DATE_EPOCH: same bytes
     assert not list(outdir.glob(".tmp-*"))
 
 
-def test_unknown_id_is_an_error_naming_it(tmp_path):
-    result = reportgen(
+def test_unknown_id_is_an_error_naming_it(run_reportgen, tmp_path):
+    result = run_reportgen.subprocess(
         "patient",
         SEED_CSV,
         "-o",
@@ -310,7 +317,7 @@ def test_unknown_id_is_an_error_naming_it(tmp_path):
 # Invalid rows: reported and skipped, every valid row still reported
 
 
-def test_invalid_rows_are_skipped_and_reported(tmp_path):
+def test_invalid_rows_are_skipped_and_reported(run_reportgen, tmp_path):
     header = [
         "patient_id",
         "age_years",
@@ -332,7 +339,7 @@ def test_invalid_rows_are_skipped_and_reported(tmp_path):
         ],
     )
     outdir = tmp_path / "out"
-    result = reportgen("patient", source, "-o", outdir)
+    result = run_reportgen.subprocess("patient", source, "-o", outdir)
     assert result.returncode == 1
     assert sorted(reports(outdir)) == sorted(
         [f"patient-{pid}.{fmt}" for pid in ("ok1", "ok2") for fmt in ("html", "json", "pdf")]

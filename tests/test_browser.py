@@ -16,7 +16,6 @@ import json
 import os
 import select
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -163,19 +162,10 @@ PROBE = """JSON.stringify({
 
 
 @pytest.fixture(scope="module")
-def html_report(tmp_path_factory) -> Path:
+def html_report(run_reportgen, tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("browser")
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    result = subprocess.run(
-        [*command, "patient", str(INDEX_CASE), "-o", str(outdir), "--format", "html"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env={**os.environ, "SOURCE_DATE_EPOCH": "1704067200"},
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_reportgen("patient", INDEX_CASE, "-o", outdir, "--format", "html")
+    assert result.exit_code == 0, result.output
     return outdir / "patient-2.html"
 
 

@@ -7,24 +7,16 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from click.testing import CliRunner
 from conftest import INDEX_JSON, ROOT, SAMPLE_CSV
 
-from reportgen.cli import cli
-
 SCANS = ROOT / "input" / "follow_up_scans.csv"
-EPOCH = {"SOURCE_DATE_EPOCH": "1704067200"}
-
-
-def run(*args: object) -> object:
-    return CliRunner().invoke(cli, [str(a) for a in args], env=EPOCH)
 
 
 @pytest.fixture(scope="module")
-def follow_up_dir(tmp_path_factory) -> Path:
+def follow_up_dir(run_reportgen, tmp_path_factory) -> Path:
     """The sample: index case 2 with three visits (illustrative scans)."""
     outdir = tmp_path_factory.mktemp("follow-up")
-    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", outdir)
+    result = run_reportgen("patient", INDEX_JSON, "--scans", SCANS, "-o", outdir)
     assert result.exit_code == 0, result.output
     return outdir
 
@@ -60,16 +52,18 @@ def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
 
 
 @pytest.mark.slow
-def test_follow_up_report_is_deterministic(follow_up_dir, tmp_path):
-    result = run("patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format", "html,json")
+def test_follow_up_report_is_deterministic(run_reportgen, follow_up_dir, tmp_path):
+    result = run_reportgen(
+        "patient", INDEX_JSON, "--scans", SCANS, "-o", tmp_path, "--format", "html,json"
+    )
     assert result.exit_code == 0, result.output
     for name in ("patient-2.html", "patient-2.json"):
         assert (tmp_path / name).read_bytes() == (follow_up_dir / name).read_bytes()
 
 
 @pytest.mark.slow
-def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
-    result = run(
+def test_patient_without_scans_gets_no_follow_up_section(run_reportgen, tmp_path):
+    result = run_reportgen(
         "patient",
         SAMPLE_CSV,
         "--scans",
@@ -91,7 +85,7 @@ def test_patient_without_scans_gets_no_follow_up_section(tmp_path):
     assert "Follow-up bone-health report" in (tmp_path / "patient-2.html").read_text("utf-8")
 
 
-def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
+def test_device_change_and_excluded_vertebra_in_the_report(run_reportgen, tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
         "patient_id,scan_date,site,bmd_g_cm2,yam_percent,device,excluded_vertebrae\n"
@@ -99,7 +93,7 @@ def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
         "5,2021-06-10,L1-L4,0.990,92,GE Lunar Prodigy,L3\n",
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "patient",
         SAMPLE_CSV,
         "--scans",
@@ -125,7 +119,7 @@ def test_device_change_and_excluded_vertebra_in_the_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
+def test_scan_errors_are_located_and_block_only_that_patient(run_reportgen, tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
         "patient_id,scan_date,site,bmd_g_cm2\n"
@@ -134,7 +128,7 @@ def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
         "42,2020-06-10,L1-L4,0.8\n",
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "patient", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format", "json"
     )
     assert result.exit_code == 1
@@ -146,25 +140,25 @@ def test_scan_errors_are_located_and_block_only_that_patient(tmp_path):
     assert len(written) == 8
 
 
-def test_validate_with_scans(tmp_path):
-    result = run("validate", INDEX_JSON, "--scans", SCANS)
+def test_validate_with_scans(run_reportgen, tmp_path):
+    result = run_reportgen("validate", INDEX_JSON, "--scans", SCANS)
     assert result.exit_code == 0, result.output
     bad = tmp_path / "scans.csv"
     bad.write_text("patient_id,scan_date,site,bmd_g_cm2\n2,2020-06-10,L3,0.7\n", "utf-8")
-    result = run("validate", INDEX_JSON, "--scans", bad)
+    result = run_reportgen("validate", INDEX_JSON, "--scans", bad)
     assert result.exit_code == 1
     assert f"{bad}:2:site: a lumbar site needs at least two vertebrae" in result.output
 
 
 @pytest.mark.slow
-def test_facility_precision_is_named(tmp_path):
+def test_facility_precision_is_named(run_reportgen, tmp_path):
     settings = tmp_path / "settings.toml"
     settings.write_text(
         '[dxa]\nreference = "JSBMR/JOS Japanese female reference (Hologic)"\n'
         '[dxa.precision_percent]\n"L1-L4" = 1.0\n',
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "patient",
         INDEX_JSON,
         "--scans",
@@ -188,7 +182,7 @@ def test_facility_precision_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_cohort_follow_up_section(tmp_path):
+def test_cohort_follow_up_section(run_reportgen, tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
         "patient_id,scan_date,site,bmd_g_cm2,yam_percent,device\n"
@@ -198,7 +192,7 @@ def test_cohort_follow_up_section(tmp_path):
         "4,2020-06-10,L1-L4,0.800,75,A\n4,2020-12-10,L1-L4,0.900,84,B\n",
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "cohort", SAMPLE_CSV, "--scans", scans, "-o", tmp_path / "out", "--format", "json,html"
     )
     assert result.exit_code == 0, result.output
@@ -217,7 +211,7 @@ def test_cohort_follow_up_section(tmp_path):
     assert "Follow-up DXA" in (tmp_path / "out" / "cohort-summary.html").read_text("utf-8")
 
 
-def test_patient_json_with_its_own_scans(tmp_path):
+def test_patient_json_with_its_own_scans(run_reportgen, tmp_path):
     document = json.loads(INDEX_JSON.read_text("utf-8"))
     document["scans"] = [
         {"scan_date": "2020-06-10", "site": "L1-L4", "bmd_g_cm2": 0.712, "yam_percent": 67},
@@ -225,7 +219,7 @@ def test_patient_json_with_its_own_scans(tmp_path):
     ]
     source = tmp_path / "patient.json"
     source.write_text(json.dumps(document), "utf-8")
-    result = run("patient", source, "-o", tmp_path / "out", "--format", "json")
+    result = run_reportgen("patient", source, "-o", tmp_path / "out", "--format", "json")
     assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "out" / "patient-2.json").read_text("utf-8"))
     (previous, baseline) = written["follow_up"]
@@ -234,14 +228,14 @@ def test_patient_json_with_its_own_scans(tmp_path):
     assert "scans" not in written["input"]
 
 
-def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
+def test_single_visit_shows_every_site_without_a_follow_up_title(run_reportgen, tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
         "patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
         "5,2020-06-10,L1-L4,0.900,84,88\n5,2020-06-10,total_hip,0.700,78,81\n",
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "patient",
         SAMPLE_CSV,
         "--scans",
@@ -269,10 +263,10 @@ def test_single_visit_shows_every_site_without_a_follow_up_title(tmp_path):
 
 
 @pytest.mark.slow
-def test_patient_without_scans_renders_the_same_bytes(tmp_path):
+def test_patient_without_scans_renders_the_same_bytes(run_reportgen, tmp_path):
     """--scans changes nothing for a patient who has none (HTML, PDF and JSON)."""
-    plain = run("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
-    with_scans = run(
+    plain = run_reportgen("patient", SAMPLE_CSV, "-o", tmp_path / "plain", "--id", "5")
+    with_scans = run_reportgen(
         "patient", SAMPLE_CSV, "--scans", SCANS, "-o", tmp_path / "scans", "--id", "5", "--id", "2"
     )
     assert plain.exit_code == with_scans.exit_code == 0
@@ -281,7 +275,7 @@ def test_patient_without_scans_renders_the_same_bytes(tmp_path):
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "scans" / name).read_bytes()
 
 
-def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
+def test_deidentified_cohort_withholds_unknown_scan_ids(run_reportgen, tmp_path):
     scans = tmp_path / "scans.csv"
     scans.write_text(
         "patient_id,scan_date,site,bmd_g_cm2\n"
@@ -289,7 +283,7 @@ def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
         "2,2021-06-10,L1-L4,0.800\n",
         "utf-8",
     )
-    result = run(
+    result = run_reportgen(
         "cohort",
         SAMPLE_CSV,
         "--scans",
@@ -308,7 +302,7 @@ def test_deidentified_cohort_withholds_unknown_scan_ids(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_long_follow_up_stays_on_three_pages(tmp_path):
+def test_a_long_follow_up_stays_on_three_pages(run_reportgen, tmp_path):
     """Five visits × four sites with a device change and an excluded vertebra: the report
     shows each site's latest change (every interval stays in the JSON) on at most 3 pages."""
     header = (
@@ -334,7 +328,7 @@ def test_a_long_follow_up_stays_on_three_pages(tmp_path):
             )
     scans = tmp_path / "scans.csv"
     scans.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    result = run("patient", INDEX_JSON, "--scans", scans, "-o", tmp_path / "out")
+    result = run_reportgen("patient", INDEX_JSON, "--scans", scans, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     reader = pypdf.PdfReader(tmp_path / "out" / "patient-2.pdf")
     assert len(reader.pages) <= 3

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gc
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Reportgen
 from hostile.corpus import KNOWN_BUGS, VALID, Entry, corpus, to_csv
 from hostile.loopback import Listener, listening
 
@@ -183,10 +183,10 @@ def test_control_characters_in_notes_do_not_abort_the_batch(run_reportgen, tmp_p
 # --- limits ------------------------------------------------------------------------------------
 
 
-def _measured(*args: object) -> tuple[int, str, int]:
-    """Run ``reportgen ARGS`` in a child; (exit status, stdout+stderr, peak RSS in KB)."""
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
+def _measured(run_reportgen: Reportgen, *args: object) -> tuple[int, str, int]:
+    """Run ``reportgen ARGS`` in a grandchild, through a wrapper that reads its peak RSS
+    (what ``run_reportgen.subprocess`` cannot give); (exit status, stdout+stderr, peak RSS in
+    KB)."""
     wrapper = (
         "import json, resource, subprocess, sys\n"
         "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
@@ -194,9 +194,10 @@ def _measured(*args: object) -> tuple[int, str, int]:
         "sys.stdout.write(json.dumps([done.returncode, done.stdout + done.stderr, peak]))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", wrapper, *command, *map(str, args)],
+        [sys.executable, "-c", wrapper, *run_reportgen.command(*args)],
         capture_output=True,
         text=True,
+        env=run_reportgen.environ(),
         timeout=600,
         check=True,
     )
@@ -206,7 +207,7 @@ def _measured(*args: object) -> tuple[int, str, int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [loaders.MAX_INPUT_BYTES + 1, 1 << 30])
-def test_file_over_the_size_limit_is_refused_in_bounded_memory(tmp_path, size):
+def test_file_over_the_size_limit_is_refused_in_bounded_memory(run_reportgen, tmp_path, size):
     path = tmp_path / "huge.csv"
     with path.open("wb") as stream:
         stream.truncate(size)  # sparse: no disk used
@@ -216,7 +217,7 @@ def test_file_over_the_size_limit_is_refused_in_bounded_memory(tmp_path, size):
         ("patient", path, "-o", tmp_path / "p"),
         ("cohort", path, "-o", tmp_path / "c"),
     ):
-        status, output, peak = _measured(*args)
+        status, output, peak = _measured(run_reportgen, *args)
         assert status == 1, output
         assert f"{path}:0:-: file is" in output
         assert limit in output
@@ -267,7 +268,7 @@ def _big_cell(tmp_path: Path, suffix: str) -> Path:
 def test_ten_megabyte_cell_is_located_not_echoed(run_reportgen, tmp_path, suffix, row):
     path = _big_cell(tmp_path, suffix)
     cells = len(SECRET * (10 * 2**20 // len(SECRET)))
-    status, output, peak = _measured("validate", path)
+    status, output, peak = _measured(run_reportgen, "validate", path)
     assert status == 1
     assert (
         f"{path}:{row}:notes: cell is {cells:,} characters; the limit is {loaders.MAX_CELL_CHARS:,}"
@@ -334,24 +335,14 @@ def _secret_rows(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_no_patient_data_beyond_the_offending_cell(run_reportgen, tmp_path, caplog):
     source = _secret_rows(tmp_path)
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1704067200"}
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
     runs = {
-        "validate": [*command, "validate", source],
-        "patient": [*command, "patient", source, "-o", tmp_path / "p", "--workers", "1"],
-        "cohort": [*command, "cohort", source, "-o", tmp_path / "c", "--skip-invalid"],
-        "cohort-refused": [*command, "cohort", source, "-o", tmp_path / "r"],
+        "validate": ["validate", source],
+        "patient": ["patient", source, "-o", tmp_path / "p", "--workers", "1"],
+        "cohort": ["cohort", source, "-o", tmp_path / "c", "--skip-invalid"],
+        "cohort-refused": ["cohort", source, "-o", tmp_path / "r"],
     }
     for name, args in runs.items():  # in a child: printed warnings would show on stderr
-        done = subprocess.run(
-            [str(a) for a in args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            check=False,
-        )
+        done = run_reportgen.subprocess(*args)
         assert done.returncode == (0 if name == "cohort" else 1), (name, done.stderr)
         assert SECRET not in done.stdout + done.stderr, name
         assert "Traceback" not in done.stderr

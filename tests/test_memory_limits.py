@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Reportgen
 from hostile.corpus import VALID, Entry, memory_attacks
 
 from reportgen import loaders
@@ -37,14 +38,15 @@ print(json.dumps([done.returncode, done.stdout, done.stderr, peak]))
 """
 
 
-def run_limited(*args: object) -> tuple[int, str, str, int]:
-    """``reportgen ARGS`` under RLIMIT_AS: (status, stdout, stderr, peak RSS KB). How long it
-    takes is checked by benchmarks/check_timing.py (a refusal "in seconds")."""
-    command = [sys.executable, "-m", "reportgen", *map(str, args)]
+def run_limited(run_reportgen: Reportgen, *args: object) -> tuple[int, str, str, int]:
+    """``reportgen ARGS`` under RLIMIT_AS, through a wrapper that sets the limit and reads the
+    peak RSS (what ``run_reportgen.subprocess`` cannot give): (status, stdout, stderr, peak RSS
+    KB). How long it takes is checked by benchmarks/check_timing.py (a refusal "in seconds")."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(LIMIT_BYTES), *command],
+        [sys.executable, "-c", _CHILD, str(LIMIT_BYTES), *run_reportgen.command(*args)],
         capture_output=True,
         text=True,
+        env=run_reportgen.environ(),
         timeout=400,
         check=True,
     )
@@ -78,9 +80,9 @@ def _entries() -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _entries())
-def test_attack_stays_under_one_gigabyte(attacks, name):
+def test_attack_stays_under_one_gigabyte(run_reportgen, attacks, name):
     path, entry = attacks[name]
-    status, out, err, peak = run_limited("validate", path)
+    status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert "Traceback" not in err, err[-2000:]
     assert peak < PEAK_LIMIT_KB, f"peak RSS {peak} KB"
     if entry.valid:
@@ -102,20 +104,20 @@ def _csv(path: Path, header: list[str], rows: int, cell: str) -> Path:
 
 
 @pytest.mark.slow
-def test_a_million_rows_of_junk_are_refused_quickly(tmp_path):
+def test_a_million_rows_of_junk_are_refused_quickly(run_reportgen, tmp_path):
     """Every cell wrong: refused once past MAX_PROBLEMS, not listed a million times."""
     path = _csv(tmp_path / "junk.csv", list(VALID), 1_000_000, "abc")
-    status, out, err, peak = run_limited("validate", path)
+    status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: more than 100,000 problems, the first: row 2, ")
     assert peak < PEAK_LIMIT_KB
 
 
 @pytest.mark.slow
-def test_too_many_cells_are_refused_before_parsing(tmp_path):
+def test_too_many_cells_are_refused_before_parsing(run_reportgen, tmp_path):
     columns = [f"c{i}" for i in range(100)]
     path = _csv(tmp_path / "wide.csv", columns, loaders.MAX_CELLS // 100 + 1, "1")
-    status, out, err, peak = run_limited("validate", path)
+    status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: 100 columns × ")
     assert f"the limit is {loaders.MAX_CELLS:,} cells" in out
@@ -123,10 +125,10 @@ def test_too_many_cells_are_refused_before_parsing(tmp_path):
 
 
 @pytest.mark.slow
-def test_json_with_millions_of_values_is_refused_before_parsing(tmp_path):
+def test_json_with_millions_of_values_is_refused_before_parsing(run_reportgen, tmp_path):
     path = tmp_path / "ones.json"
     path.write_bytes(b"[" + b",".join([b"{}"] * (loaders.MAX_JSON_VALUES + 1)) + b"]")
-    status, out, err, peak = run_limited("validate", path)
+    status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: about ")
     assert peak < PEAK_LIMIT_KB

@@ -1,6 +1,7 @@
 """Per-patient discharge reports (issue 4) through the real command line.
 
-Each module-scoped fixture runs ``reportgen patient`` once; the tests read what it wrote:
+Each module-scoped fixture runs ``reportgen patient`` once in a fresh process
+(``run_reportgen.subprocess``); the tests read what it wrote:
 the manifest, the PDF text (pypdf), the HTML source and its parse tree.
 """
 
@@ -10,10 +11,7 @@ import base64
 import csv
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,25 +25,9 @@ pytestmark = pytest.mark.slow  # PDFs of the sample (27 reports); test_golden.py
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CSV = ROOT / "input" / "case_series_2020.csv"
 INDEX_CASE = ROOT / "input" / "index_case_2.json"
-EPOCH = "1704067200"  # 2024-01-01T00:00:00Z
-GENERATED_AT = "2024-01-01T00:00:00Z"
+GENERATED_AT = "2024-01-01T00:00:00Z"  # conftest.EPOCH, set by run_reportgen
 NOTE = "<b>x</b> & {{ 7*7 }}"
 FOOTER_MAX_Y_PT = 20 / 25.4 * 72  # the @page bottom margin (20 mm), where the footer lives
-
-
-def reportgen(*args: str | os.PathLike) -> subprocess.CompletedProcess:
-    """Run the installed ``reportgen`` command with pipes (stderr is not a TTY)."""
-    script = Path(sys.executable).with_name("reportgen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reportgen"]
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run(
-        [*command, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
 
 
 def text_of(raw: str) -> str:
@@ -163,10 +145,10 @@ def parse(path: Path) -> Tree:
 
 
 @pytest.fixture(scope="module")
-def seed_run(tmp_path_factory):
+def seed_run(run_reportgen, tmp_path_factory):
     """The seed Table 1 with the default formats (html,pdf,json)."""
     outdir = tmp_path_factory.mktemp("seed")
-    result = reportgen("patient", SEED_CSV, "-o", outdir)
+    result = run_reportgen.subprocess("patient", SEED_CSV, "-o", outdir)
     assert result.returncode == 0, result.stderr
     return outdir, result
 
@@ -177,16 +159,16 @@ def seed_dir(seed_run) -> Path:
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
+def index_dir(run_reportgen, tmp_path_factory) -> Path:
     """Patient 2 as a JSON object with an infusion record, dates and notes."""
     outdir = tmp_path_factory.mktemp("index")
-    result = reportgen("patient", INDEX_CASE, "-o", outdir)
+    result = run_reportgen.subprocess("patient", INDEX_CASE, "-o", outdir)
     assert result.returncode == 0, result.stderr
     return outdir
 
 
 @pytest.fixture(scope="module")
-def generated_dir(tmp_path_factory) -> Path:
+def generated_dir(run_reportgen, tmp_path_factory) -> Path:
     """A generated file: BMI only through height and weight, and a hostile note."""
     outdir = tmp_path_factory.mktemp("generated")
     source = outdir.parent / "generated-input.csv"
@@ -206,7 +188,7 @@ def generated_dir(tmp_path_factory) -> Path:
             ]
         )
         writer.writerow(["hw1", "31", "165", "60", "20", "900", "78", "no", NOTE])
-    result = reportgen("patient", source, "-o", outdir)
+    result = run_reportgen.subprocess("patient", source, "-o", outdir)
     assert result.returncode == 0, result.stderr
     return outdir
 

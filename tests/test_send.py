@@ -136,7 +136,6 @@ def made(run_reportgen, tmp_path_factory) -> Path:
         "fhir-bundle",
         "--settings",
         SETTINGS,
-        env={"SOURCE_DATE_EPOCH": "1704067200"},
     )
     assert result.exit_code == 0, result.stderr
     return outdir
