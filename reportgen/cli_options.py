@@ -150,6 +150,27 @@ labs_option = click.option(
 )
 
 
+def _stack(*options):
+    """One decorator applying ``options`` in the order listed (as written one above another)."""
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+reading_options = _stack(
+    sheet_option, as_of_option, labs_option, scans_option, encoding_option, delimiter_option
+)
+"""How an input is read (``validate``, ``patient``, ``cohort``)."""
+rendering_options = _stack(
+    rules_option, criteria_option, template_dir_option, settings_option, lang_option
+)
+"""What a report is rendered with (``patient``, ``cohort``)."""
+
+
 def call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)

@@ -10,38 +10,24 @@ import click
 from reportgen.cli_options import (
     FORMATS_COHORT,
     FORMATS_PATIENT,
-    as_of_option,
     call,
-    criteria_option,
-    delimiter_option,
     dose_bands_callback,
-    encoding_option,
     finish,
     formats_callback,
     input_option,
-    labs_option,
-    lang_option,
     logger,
     outdir_option,
     overwrite_option,
     progress_for,
-    rules_option,
-    scans_option,
-    settings_option,
-    sheet_option,
-    template_dir_option,
+    reading_options,
+    rendering_options,
 )
 from reportgen.errors import ReportError
 
 
 @click.command(short_help="Check an input file; list every problem.")
 @input_option
-@sheet_option
-@as_of_option
-@labs_option
-@scans_option
-@encoding_option
-@delimiter_option
+@reading_options
 def validate(
     input_path: Path,
     sheet: str | None,
@@ -107,17 +93,8 @@ def validate(
     is_flag=True,
     help="Finish an interrupted run: skip reports already complete for this input.",
 )
-@rules_option
-@criteria_option
-@template_dir_option
-@settings_option
-@lang_option
-@sheet_option
-@as_of_option
-@labs_option
-@scans_option
-@encoding_option
-@delimiter_option
+@rendering_options
+@reading_options
 @click.option(
     "--doc-status",
     type=click.Choice(["preliminary", "final"]),
@@ -253,17 +230,8 @@ def patient(
     help="Cumulative-dose band edges in g (the rule's threshold is always an edge).",
 )
 @overwrite_option
-@rules_option
-@criteria_option
-@template_dir_option
-@settings_option
-@lang_option
-@sheet_option
-@as_of_option
-@labs_option
-@scans_option
-@encoding_option
-@delimiter_option
+@rendering_options
+@reading_options
 def cohort(
     input_path: Path,
     outdir: Path,
