@@ -1,6 +1,6 @@
 """Blank, commented templates for ``reportgen template input|settings|scans``.
 
-The templates are derived from :data:`reportgen.schema.COLUMNS`,
+The templates are derived from :data:`reportgen.columns.COLUMNS`,
 :data:`reportgen.scans.SCAN_COLUMNS`, the settings dataclass and the lab tests (one place for
 each fact);
 the CSV loader skips the leading ``#`` lines, so the template validates as soon as rows are
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from reportgen.columns import COLUMNS, Column
 from reportgen.labs import LAB_TESTS
 from reportgen.scans import SCAN_COLUMNS
-from reportgen.schema import COLUMNS, Column
 from reportgen.settings import SECTION, Organisation
 
 TEMPLATE_KINDS = ("input", "settings", "scans")

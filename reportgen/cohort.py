@@ -13,13 +13,13 @@ import pandas as pd
 from reportgen import __version__, i18n
 from reportgen import formatting as fmt
 from reportgen.assess import assess_frame, records_from_frame
+from reportgen.columns import IDENTIFYING_COLUMNS
 from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable
 from reportgen.risk import quality_flags
 from reportgen.rules import RuleSet
 from reportgen.rules.seed import HIGH_DOSE_RULE, is_seed_threshold
-from reportgen.schema import IDENTIFYING_COLUMNS
 from reportgen.summary import DEFAULT_DOSE_BAND_EDGES_G, summarise_cohort
 
 CSV_COLUMNS = (

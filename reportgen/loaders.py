@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reportgen.columns import COLUMNS, NUMERIC_COLUMNS
 from reportgen.decoding import DecodeRefused, decode_text
 from reportgen.errors import InputError, Problem
 from reportgen.files import FileRefused, read_limited
-from reportgen.schema import COLUMNS, NUMERIC_COLUMNS, normalise_header
+from reportgen.schema import normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
 
 # Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.

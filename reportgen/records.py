@@ -11,9 +11,10 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
 from reportgen.loaders import RawTable
-from reportgen.schema import COLUMNS, REQUIRED_COLUMNS, coerce_frame
+from reportgen.schema import coerce_frame
 
 # Infusion rate plausibility: the label maximum is 2 g/h; loading doses reach about 12 g/h.
 MAX_INFUSION_RATE_G_PER_H = 20.0

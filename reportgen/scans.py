@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from reportgen.columns import Column
 from reportgen.errors import Problem
 from reportgen.loaders import load_table
-from reportgen.schema import Column, coerce_frame, normalise_header
+from reportgen.schema import coerce_frame, normalise_header
 from reportgen.sites import (
     SiteError,
     parse_site,

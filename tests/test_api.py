@@ -122,7 +122,8 @@ def test_render_patient_with_scans_makes_the_follow_up_report(record, empty_cwd)
     ("args", "absent"),
     [
         (["--help"], ("pandas", "matplotlib", "weasyprint")),
-        (["rules"], ("matplotlib", "weasyprint", "reportgen.api")),  # pandas: via schema
+        (["rules"], ("pandas", "matplotlib", "weasyprint", "reportgen.api", "reportgen.schema")),
+        (["rules", "--json"], ("pandas", "matplotlib", "weasyprint", "reportgen.schema")),
     ],
 )
 def test_cli_imports_only_what_the_command_needs(args, absent):

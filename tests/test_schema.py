@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from reportgen.api import load_input
-from reportgen.schema import COLUMNS, FALSE_WORDS, REQUIRED_COLUMNS, TRUE_WORDS, parse_yes_no
+from reportgen.columns import COLUMNS, FALSE_WORDS, REQUIRED_COLUMNS, TRUE_WORDS
+from reportgen.schema import parse_yes_no
 
 
 def test_required_columns_are_the_tables():

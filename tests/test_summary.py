@@ -447,7 +447,7 @@ def test_status_classes_are_the_one_label_table():
 def test_yes_no_words_are_the_input_contracts():
     """A frame given directly is read with the schema's yes/no words (parse_yes_no): every
     word the input accepts, in any case and width, and nothing else."""
-    from reportgen.schema import FALSE_WORDS, TRUE_WORDS
+    from reportgen.columns import FALSE_WORDS, TRUE_WORDS
 
     words = sorted(TRUE_WORDS) + sorted(FALSE_WORDS) + ["ＹＥＳ", " No ", "\u2212", "maybe"]
     expected = [True] * len(TRUE_WORDS) + [False] * len(FALSE_WORDS) + [True, False, False, None]
@@ -483,7 +483,7 @@ def test_cohort_report_status_labels_come_from_the_one_table(monkeypatch, tmp_pa
 
 
 def test_smoking_levels_are_the_schemas_statuses():
-    from reportgen.schema import SMOKING_WORDS
+    from reportgen.columns import SMOKING_WORDS
     from reportgen.summary.table1 import SMOKING_LEVELS
 
     assert tuple(SMOKING_LEVELS) == tuple(dict.fromkeys(SMOKING_WORDS.values()))

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reportgen.columns import COLUMNS, SMOKING_WORDS
 from reportgen.errors import RulesError
 from reportgen.files import FileRefused, read_limited
 from reportgen.models import BoneStatus
@@ -23,7 +24,6 @@ from reportgen.rules.model import (
     RiskRule,
     RuleSet,
 )
-from reportgen.schema import COLUMNS, SMOKING_WORDS
 
 _STATUSES = tuple(s.value for s in BoneStatus)  # a recommendation's ``statuses``
 _MAX_RULES_BYTES = 1 << 20  # the shipped file is 9 KB
