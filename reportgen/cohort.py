@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import numpy as np
@@ -15,11 +15,13 @@ from reportgen import formatting as fmt
 from reportgen.assess import assess_frame, records_from_frame
 from reportgen.columns import IDENTIFYING_COLUMNS
 from reportgen.errors import WITHHELD_SOURCE, Problem
+from reportgen.labs import Interval
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable
 from reportgen.risk import quality_flags
 from reportgen.rules import RuleSet
 from reportgen.rules.seed import HIGH_DOSE_RULE, is_seed_threshold
+from reportgen.settings import ReportSettings
 from reportgen.summary import DEFAULT_DOSE_BAND_EDGES_G, summarise_cohort
 
 CSV_COLUMNS = (
@@ -65,10 +67,7 @@ def make_cohort_outputs(
     table: PreparedTable, rules: RuleSet, *, lang: str = "en", **options
 ) -> dict[str, bytes]:
     """:func:`_make_cohort_outputs` with every text in ``lang`` (en or ja)."""
-    from reportgen.settings import load_settings
-
-    calendar = load_settings(options.get("settings_path")).calendar
-    with i18n.using(lang, calendar):
+    with i18n.using(lang, options["settings"].organisation.calendar):
         return _make_cohort_outputs(table, rules, lang=lang, **options)
 
 
@@ -80,7 +79,7 @@ def _make_cohort_outputs(
     deidentify: bool,
     max_listing: int,
     template_dir,
-    settings_path,
+    settings: ReportSettings,
     generated_at: str,
     source_name: str,
     lang: str = "en",
@@ -135,7 +134,7 @@ def _make_cohort_outputs(
         **stats,
         "yam_below_threshold": _yam_below(assessed, rules.yam_normal_min_pct),
         "seed_patients_included": seed_rows,
-        "abnormal_labs": _abnormal_labs(frame, settings_path),
+        "abnormal_labs": _abnormal_labs(frame, settings.lab_intervals),
         "missing_by_column": _missing_by_column(frame),
         "excluded": excluded,
         "input_warnings": warnings,
@@ -153,7 +152,7 @@ def _make_cohort_outputs(
         from reportgen.report_charts import draw_cohort_charts
         from reportgen.reports import ReportRenderer
 
-        renderer = ReportRenderer(template_dir, settings_path, lang)
+        renderer = ReportRenderer(template_dir, lang, organisation=settings.organisation)
         charts = draw_cohort_charts(_chart_data(assessed, stats), rules, follow_up)
         report = cohort_context(
             summary,
@@ -241,14 +240,13 @@ def _yam_below(assessed: pd.DataFrame, threshold: float) -> dict:
     }
 
 
-def _abnormal_labs(frame: pd.DataFrame, settings_path) -> dict[str, dict]:
+def _abnormal_labs(frame: pd.DataFrame, intervals: Mapping[str, Interval]) -> dict[str, dict]:
     """Per lab test: patients with a value, and with their latest value outside the interval."""
-    from reportgen.labs import LAB_COLUMNS, lab_results, load_intervals
+    from reportgen.labs import LAB_COLUMNS, lab_results
 
     columns = [c for c in (*LAB_COLUMNS, "_lab_draws", "patient_id") if c in frame.columns]
     if not set(columns) - {"patient_id"}:
         return {}
-    intervals = load_intervals(settings_path)
     out: dict[str, dict] = {}
     for record in records_from_frame(frame[columns]):
         latest = {lab.test: lab for lab in lab_results(record, intervals)}

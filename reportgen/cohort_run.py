@@ -8,7 +8,6 @@ from pathlib import Path
 
 from reportgen.errors import OutputError, Problem, ReportError
 from reportgen.inputs import load_input, load_scan_set
-from reportgen.labs import load_intervals
 from reportgen.ledger import Ledger
 from reportgen.output import (
     carried_entries,
@@ -27,11 +26,11 @@ from reportgen.records import PreparedTable
 from reportgen.rules import RuleSet, load_rules
 from reportgen.run_options import RunResult, generation_time, resolve_language
 from reportgen.scans import ScanSet
-from reportgen.settings import load_dxa_settings, load_settings
+from reportgen.settings import DxaSettings, load_report_settings
 
 
 def _follow_up(
-    table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet, settings_path: Path | str | None
+    table: PreparedTable, scan_set: ScanSet | None, rules: RuleSet, dxa: DxaSettings
 ) -> dict | None:
     """The cohort's follow-up summary; a patient whose scans have errors is left out."""
     if scan_set is None:
@@ -44,9 +43,7 @@ def _follow_up(
         for r in records_from_frame(table.valid_frame)
         if not scan_set.all_bad and str(r["patient_id"]) not in scan_set.bad_ids
     ]
-    return summarise_follow_up(
-        records, scan_set.by_patient, rules, load_dxa_settings(settings_path)
-    )
+    return summarise_follow_up(records, scan_set.by_patient, rules, dxa)
 
 
 def build_cohort_report(
@@ -82,8 +79,8 @@ def build_cohort_report(
     outdir = Path(outdir)
     generated_at = generation_time()
     rules = load_rules(rules_path, criteria=criteria)
-    lang = resolve_language(lang, load_settings(settings_path))
-    load_intervals(settings_path)  # checked before OUTDIR is touched
+    settings = load_report_settings(settings_path)  # once, checked before OUTDIR is touched
+    lang = resolve_language(lang, settings.organisation)
     table = load_input(
         input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
     )
@@ -119,11 +116,11 @@ def build_cohort_report(
             max_listing=max_listing,
             dose_band_edges_g=dose_band_edges_g,
             template_dir=template_dir,
-            settings_path=settings_path,
+            settings=settings,
             generated_at=generated_at,
             source_name=Path(input_path).name,
             lang=lang,
-            follow_up=_follow_up(table, scan_set, rules, settings_path),
+            follow_up=_follow_up(table, scan_set, rules, settings.dxa),
         )
         ledger = Ledger(
             outdir,

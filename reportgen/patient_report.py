@@ -223,7 +223,7 @@ def _renderer(template_dir: str | None, org: Organisation) -> ReportRenderer:
 
     cache: dict = _LOCAL.__dict__.setdefault("renderers", {})
     key = (template_dir, org)
-    renderer = cache.pop(key, None) or ReportRenderer(template_dir, None, organisation=org)
+    renderer = cache.pop(key, None) or ReportRenderer(template_dir, organisation=org)
     cache[key] = renderer  # most recently used last
     while len(cache) > _RENDERERS_KEPT:
         del cache[next(iter(cache))]

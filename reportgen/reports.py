@@ -13,7 +13,7 @@ from reportgen.output import patient_file_name
 from reportgen.render import HtmlPdfRenderer
 from reportgen.report_charts import draw_patient_charts
 from reportgen.rules import RuleSet
-from reportgen.settings import Organisation, load_settings, with_language
+from reportgen.settings import Organisation, with_language
 
 
 class ReportRenderer:
@@ -22,13 +22,11 @@ class ReportRenderer:
     def __init__(
         self,
         template_dir: str | Path | None,
-        settings_path: str | Path | None,
         lang: str | None = None,
         *,
         organisation: Organisation | None = None,
     ):
-        org = load_settings(settings_path) if organisation is None else organisation
-        self.settings = with_language(org, lang)
+        self.settings = with_language(organisation or Organisation(), lang)
         self.engine = HtmlPdfRenderer(template_dir)
 
     def patient(

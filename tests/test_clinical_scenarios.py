@@ -119,7 +119,7 @@ def _context(assessment, rules, renderer):
 
 @cache
 def _renderer() -> ReportRenderer:
-    return ReportRenderer(None, None)
+    return ReportRenderer(None)
 
 
 def _html(assessment, rules) -> str:

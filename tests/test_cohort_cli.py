@@ -276,3 +276,15 @@ def test_max_listing_caps_the_html_not_the_csv(run_reportgen, tmp_path):
     assert listing.count("<tr") == 1 + 3  # header + 3 patients
     cases = (tmp_path / "out" / "cohort-cases.csv").read_text("utf-8").splitlines()
     assert len(cases) == 1 + 9
+
+
+def test_bad_dxa_settings_refuse_the_cohort_before_outdir_exists(run_reportgen, tmp_path):
+    """The settings file is read once, up front (organisation, labs and DXA sections): a bad
+    [dxa] section is a located error and no OUTDIR is created."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[dxa.precision_percent]\n"L1-L4" = "high"\n', encoding="utf-8")
+    outdir = tmp_path / "out"
+    result = run_reportgen("cohort", SEED, "-o", outdir, "--settings", settings)
+    assert result.exit_code != 0
+    assert str(settings) in result.stderr
+    assert not outdir.exists()
