@@ -16,6 +16,7 @@ import pandas as pd
 from reportgen.columns import Column
 from reportgen.errors import Problem
 from reportgen.loaders import load_table
+from reportgen.models import optional_float
 from reportgen.schema import coerce_frame, normalise_header
 from reportgen.sites import (
     SiteError,
@@ -181,7 +182,7 @@ def patient_dates(frame: pd.DataFrame) -> dict[str, PatientDates]:
             continue
         age = _cell(frame, index, "age_years")
         reference = _cell(frame, index, "delivery_date") or _cell(frame, index, "dxa_date")
-        out[str(pid)] = PatientDates(_float(age), _as_date(reference))
+        out[str(pid)] = PatientDates(optional_float(age), _as_date(reference))
     return out
 
 
@@ -394,10 +395,10 @@ def _check_row(
         scan_date,
         site,
         float(values["bmd_g_cm2"]),  # type: ignore[arg-type]  # validated above
-        yam_percent=_float(values["yam_percent"]),
-        age_matched_percent=_float(values["age_matched_percent"]),
-        t_score=_float(values["t_score"]),
-        z_score=_float(values["z_score"]),
+        yam_percent=optional_float(values["yam_percent"]),
+        age_matched_percent=optional_float(values["age_matched_percent"]),
+        t_score=optional_float(values["t_score"]),
+        z_score=optional_float(values["z_score"]),
         device=None if device is None else " ".join(str(device).split()),
         excluded_vertebrae=excluded,
         row=row,
@@ -457,10 +458,6 @@ def _as_date(value: object) -> date | None:
         except (ValueError, OverflowError, NotImplementedError):  # outside Python's dates:
             return None  # the row is invalid anyway
     return value if isinstance(value, date) else None
-
-
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _replace_row(scan: Scan, row: int) -> Scan:
