@@ -372,7 +372,7 @@ def _cases_csv(assessed: pd.DataFrame, rules: RuleSet, row_quality: list[str]) -
 def _defuse_formula(value: object) -> object:
     """Text a spreadsheet could run as a formula gets an apostrophe (OWASP advice): at the
     start, and after any separator or line break inside it; control characters become spaces
-    (ids cannot hold them at all, records._id_text_problems)."""
+    (ids cannot hold them at all, row_rules.id_text_problems)."""
     if not isinstance(value, str):
         return value
     text = _CONTROL.sub(" ", _CELL_START.sub(r"\1'", value))

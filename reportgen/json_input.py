@@ -1,15 +1,36 @@
-"""JSON input: a patient object, a list of them, or ``{"patients": [...]}`` into a RawTable."""
+"""JSON input: a patient object, a list of them, or ``{"patients": [...]}`` read into rows of
+strings (:func:`read_json`, no pandas) and from those into a RawTable (:func:`load_json`)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from reportgen import loaders
+from reportgen import input_text
+from reportgen.cells import normalise_header
 from reportgen.errors import Problem, check_problem_count
-from reportgen.loaders import RawTable, decode_input, error_line, file_error
-from reportgen.schema import normalise_header
+from reportgen.input_text import decode_input, error_line, file_error
+
+if TYPE_CHECKING:
+    from reportgen.loaders import RawTable
+
+
+@dataclass
+class JsonRows:
+    """Each patient object's scalar values as strings under canonical names, in file order."""
+
+    source: str
+    records: list[dict[str, str]]
+    positions: list[int]  # each record's place in the list, from 1
+    problems: list[Problem] = field(default_factory=list)
+    infusions: dict[int, object] = field(default_factory=dict)  # record index -> raw list
+    scans: dict[int, object] = field(default_factory=dict)  # record index -> raw list
+    encoding: str = ""
+
+    def columns(self) -> list[str]:
+        """Every name any record has, in order of first appearance (as a frame's columns)."""
+        return list(dict.fromkeys(name for record in self.records for name in record))
 
 
 class _Constant(str):
@@ -36,12 +57,34 @@ def _pairs(pairs: list[tuple[str, object]]) -> _Object:
 
 
 def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
+    """The JSON's patients as a frame of strings (a key no object has is no column)."""
+    import pandas as pd
+
+    from reportgen.loaders import RawTable
+
+    rows = read_json(data, source, encoding)
+    # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
+    frame = pd.DataFrame(rows.records, index=pd.RangeIndex(len(rows.records))).fillna("")
+    return RawTable(
+        source,
+        frame.astype(str),
+        pd.Series(rows.positions, dtype="int64"),
+        rows.problems,
+        rows.infusions,
+        rows.encoding,
+        kind="json",
+        scans=rows.scans,
+    )
+
+
+def read_json(data: bytes, source: str, encoding: str | None) -> JsonRows:
+    """Parse and check the document's shape; each object's problems are located by position."""
     values = data.count(b",") + 1  # at least the number of values (commas in text count too)
-    if values > loaders.MAX_JSON_VALUES:
+    if values > input_text.MAX_JSON_VALUES:
         raise file_error(
             source,
             f"about {values:,} JSON values; the limit is "
-            f"{loaders.MAX_JSON_VALUES:,} (split the cohort, or use CSV)",
+            f"{input_text.MAX_JSON_VALUES:,} (split the cohort, or use CSV)",
         )
     text, encoding = decode_input(data, source, encoding)
     try:
@@ -127,18 +170,7 @@ def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
             if not document
             else f"JSON must be a patient object or a list of them, not a list of {found}",
         )
-    # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
-    frame = pd.DataFrame(records, index=pd.RangeIndex(len(records))).fillna("")
-    return RawTable(
-        source,
-        frame.astype(str),
-        pd.Series(rows, dtype="int64"),
-        problems,
-        infusions,
-        encoding,
-        kind="json",
-        scans=scans,
-    )
+    return JsonRows(source, records, rows, problems, infusions, scans, encoding)
 
 
 def _id_scalar(value: object) -> bool:

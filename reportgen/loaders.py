@@ -12,30 +12,30 @@ import numpy as np
 import pandas as pd
 
 from reportgen.columns import COLUMNS, NUMERIC_COLUMNS
-from reportgen.decoding import DecodeRefused, decode_text
-from reportgen.errors import InputError, Problem
+from reportgen.errors import Problem
 from reportgen.files import FileRefused, read_limited
+from reportgen.input_text import (  # noqa: F401  (MAX_* re-exported: the limits' old home)
+    CONTROL,
+    FREE_TEXT,
+    MAX_CELL_CHARS,
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_INPUT_BYTES,
+    MAX_JSON_VALUES,
+    MAX_ROWS,
+    MAX_XLSX_CELLS,
+    SURROGATE,
+    SURROGATE_MESSAGE,
+    decode_input,
+    error_line,
+    file_error,
+    length_message,
+    too_many_rows,
+)
 from reportgen.schema import normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
 
-# Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
-MAX_INPUT_BYTES = 128 * 1024 * 1024  # was 256 MiB: with 10^7 cells that passed 1 GB
-MAX_ROWS = 1_000_000
-MAX_COLUMNS = 1_000
-MAX_CELL_CHARS = 10_000
-# Each cell is a Python str (~60 bytes for a short one): 10^7 cells peak at ~750 MB, inside
-# the 1 GB promise (measured: 1,000,000 rows × 10 columns, tests/test_hostile_inputs_2.py).
-MAX_CELLS = 10_000_000
-# An XLSX cell costs about twice a CSV cell on the way in (openpyxl's row dicts, then ours):
-# 300,000 rows × 10 columns peaked at 438 MB.
-MAX_XLSX_CELLS = 5_000_000
-# A JSON value costs ~250 bytes once parsed into objects and a frame (300,000 patients of 10
-# keys: 800 MB), so JSON holds at most 2,000,000 values, counted by their commas before parsing.
-MAX_JSON_VALUES = 2_000_000
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t"}
-_SURROGATE = "[\ud800-\udfff]"
-_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-_FREE_TEXT = ("name", "notes", "fracture_sites", "dxa_site")
 # In a ";" file a comma is a decimal comma, but "1,500" could still mean 1500 (issue 16).
 _COMMA_NUMBER = re.compile(r"[+-]?\d*,\d+")
 _SEPARATED_NUMBER = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
@@ -54,11 +54,6 @@ class RawTable:
     kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
     scans: dict[int, object] = field(default_factory=dict)  # frame index -> raw list (issue 12)
     header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
-
-
-def file_error(source: str, message: str) -> InputError:
-    """A whole-file problem, located like any other: ``INPUT:0:-: message`` (row 0 = the file)."""
-    return InputError(str(Problem(source, 0, "-", message)))
 
 
 def load_table(
@@ -113,13 +108,6 @@ def load_json_record(data: bytes, source: str) -> RawTable:
     table = load_json(data, source, None)
     _check_size(table)
     return table
-
-
-def decode_input(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
-    try:
-        return decode_text(data, encoding)
-    except DecodeRefused as exc:
-        raise file_error(source, str(exc)) from None
 
 
 def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | None) -> RawTable:
@@ -323,19 +311,14 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _check_size(table: RawTable) -> None:
     if len(table.frame) > MAX_ROWS:
-        raise file_error(
-            table.source, f"{len(table.frame):,} rows; the limit is {MAX_ROWS:,} (split the cohort)"
-        )
+        raise too_many_rows(table.source, len(table.frame), MAX_ROWS)
     for column in table.frame.columns:
         _check_text(table, column)
         lengths = table.frame[column].str.len()
         for index in lengths.index[lengths > MAX_CELL_CHARS]:
             table.problems.append(
                 Problem(
-                    table.source,
-                    int(table.rows[index]),
-                    column,
-                    f"cell is {lengths[index]:,} characters; the limit is {MAX_CELL_CHARS:,}",
+                    table.source, int(table.rows[index]), column, length_message(lengths[index])
                 )
             )
             table.frame.loc[index, column] = ""
@@ -345,27 +328,18 @@ def _check_text(table: RawTable, column: str) -> None:
     """Lone surrogates (from JSON escapes) are refused; control characters are dropped from
     free text (they come from EHR exports and have no glyph in any font)."""
     cells = table.frame[column]
-    if table.kind != "json" and column not in _FREE_TEXT:
+    if table.kind != "json" and column not in FREE_TEXT:
         return  # decoded UTF-8/CP932 and XML text cannot hold lone surrogates
     broken = (
-        cells.str.contains(_SURROGATE, regex=True)
+        cells.str.contains(SURROGATE, regex=True)
         if table.kind == "json"
         else pd.Series(False, index=cells.index)
     )
     for index in broken.index[broken]:
         table.problems.append(
-            Problem(
-                table.source,
-                int(table.rows[index]),
-                column,
-                "text is not valid Unicode (a lone surrogate escape)",
-            )
+            Problem(table.source, int(table.rows[index]), column, SURROGATE_MESSAGE)
         )
     cells = cells.mask(broken, "")
-    if column in _FREE_TEXT:
-        cells = cells.str.replace(_CONTROL, " ", regex=True)
+    if column in FREE_TEXT:
+        cells = cells.str.replace(CONTROL, " ", regex=True)
     table.frame[column] = cells
-
-
-def error_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -22,6 +22,7 @@ from conftest import Reportgen
 from hostile.corpus import VALID, Entry, memory_attacks
 
 from reportgen import loaders
+from reportgen.errors import InputError
 
 LIMIT_BYTES = 2**30  # RLIMIT_AS for the child: the 1 GB promise
 PEAK_LIMIT_KB = 1_000_000  # and its peak RSS stays under 1 GB
@@ -137,7 +138,7 @@ def test_json_with_millions_of_values_is_refused_before_parsing(run_reportgen, t
 def test_a_wide_header_is_refused(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(loaders.MAX_COLUMNS + 1)) + "\n1\n", "utf-8")
-    with pytest.raises(loaders.InputError, match=r":0:-: 1,001 columns; the limit is 1,000"):
+    with pytest.raises(InputError, match=r":0:-: 1,001 columns; the limit is 1,000"):
         loaders.load_table(path)
 
 
