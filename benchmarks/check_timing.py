@@ -53,7 +53,7 @@ def _timed(work: Callable[[], T]) -> tuple[T, float]:
 
 def _assessed(scratch: Path, n: int):
     from reportgen.api import load_input
-    from reportgen.assess import assess_frame
+    from reportgen.frame_assess import assess_frame
     from reportgen.rules import load_rules
 
     table = load_input(synth.write_csv(scratch / f"synthetic-{n}.csv", n))

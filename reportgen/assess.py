@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from typing import cast
-
-import numpy as np
-import pandas as pd
 
 from reportgen import formatting as fmt
 from reportgen.classify import ISCD_TEXT, classify_bone_status, iscd_statement
@@ -37,32 +33,6 @@ PLO_NOTE = N_(
     "osteoporosis (PLO); secondary causes (heparin, glucocorticoids, immobilisation, "
     "endocrine disease) must be excluded before it is called primary."
 )
-
-
-def records_from_frame(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Plain-Python records (None for missing; dates as ``date``)."""
-    columns = list(frame.columns)
-    out = []
-    for values in frame.itertuples(index=False, name=None):
-        out.append({c: _plain(v) for c, v in zip(columns, values, strict=True)})
-    return out
-
-
-def _plain(value: object) -> object:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date() if value == value.normalize() else value.to_pydatetime()
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        value = float(value)
-        if math.isnan(value):
-            return None
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    return value
 
 
 def assess_record(
@@ -236,17 +206,3 @@ def _json_value(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
-
-
-def assess_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
-    """Vectorised assessment of a cohort: ``classification`` and ``flag_<id>`` columns,
-    the same answers as :func:`assess_record` row by row (tested against each other)."""
-    from reportgen.classify import classify_frame
-    from reportgen.risk import evaluate_rules_frame
-
-    out = frame.copy()
-    out["classification"] = classify_frame(frame, rules)
-    flags = evaluate_rules_frame(frame, rules)
-    for column in flags.columns:
-        out[column] = flags[column]
-    return out

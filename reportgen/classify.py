@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from reportgen import formatting as fmt
 from reportgen.fractures import (
     NOT_JOS,
@@ -24,7 +21,7 @@ ISCD_TEXT = {
     ISCD_BELOW: N_("below the expected range for age"),
     ISCD_WITHIN: N_("within the expected range for age"),
 }  # shown as _(ISCD_TEXT[k])
-_ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
+ARM_I1 = (VERTEBRAL, PROXIMAL_FEMUR)
 
 
 def classify_bone_status(
@@ -54,11 +51,11 @@ def classify_bone_status(
     kind = fractures.kind
     arm = "JOS 2012" if criteria == "jos2012" else "JOS 2000"
 
-    if criteria == "jos2012" and kind in _ARM_I1:
+    if criteria == "jos2012" and kind in ARM_I1:
         sites = (
             _("no site recorded, assumed vertebral (the seed's convention)")
             if fractures.assumed_vertebral
-            else fractures.describe(_ARM_I1)
+            else fractures.describe(ARM_I1)
         )
         met = [yam_text] if yam_class is BoneStatus.OSTEOPOROSIS else []
         if criteria == "jos2012" and t_score is not None and t_class is not None:
@@ -73,8 +70,8 @@ def classify_bone_status(
             by_fracture=True,
             decided_by="fracture",
         )
-    if kind in (*_ARM_I1, OTHER_FRAGILITY) and yam_pct < normal:
-        sites = fractures.describe((*_ARM_I1, OTHER_FRAGILITY))
+    if kind in (*ARM_I1, OTHER_FRAGILITY) and yam_pct < normal:
+        sites = fractures.describe((*ARM_I1, OTHER_FRAGILITY))
         label = "I-2" if criteria == "jos2012" else _("fracture arm")
         return Finding(
             BoneStatus.OSTEOPOROSIS,
@@ -182,49 +179,6 @@ def _discordance(
     ).format(yam=fmt.percent(yam), t=fmt.score(t_score), limit=limit)
 
 
-def classify_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.Series:
-    """Vectorised :func:`classify_bone_status`; returns the status values as strings."""
-    yam = frame["yam_percent"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    t_score = (
-        frame["t_score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        if "t_score" in frame
-        else np.full(len(frame), np.nan)
-    )
-    kinds = fracture_kinds(frame)
-    osteo, normal = rules.yam_osteoporosis_max_pct, rules.yam_normal_min_pct
-    jos2012 = rules.criteria == "jos2012"
-    arm_i1 = np.isin(kinds, _ARM_I1)
-    fragility = arm_i1 | (kinds == OTHER_FRAGILITY)
-    by_yam = yam <= osteo if jos2012 else yam < osteo
-    by_t = (t_score <= rules.t_osteoporosis_max) if jos2012 else np.zeros(len(frame), bool)
-    conditions = [
-        np.isnan(yam),
-        arm_i1 & jos2012,
-        fragility & (yam < normal),
-        by_yam | by_t,
-        yam < normal,
-    ]
-    choices = ["not_measured", "osteoporosis", "osteoporosis", "osteoporosis", "low_bone_mass"]
-    return pd.Series(np.select(conditions, choices, default="normal"), index=frame.index)
-
-
-def fracture_kinds(frame: pd.DataFrame) -> np.ndarray:
-    """Per row the decisive fracture kind (``""`` without a fracture), each distinct
-    ``fracture_sites`` text read once."""
-    fracture = frame["fracture"].fillna(False).astype(bool).to_numpy()
-    if "fracture_sites" not in frame:
-        return np.where(fracture, VERTEBRAL, "").astype(object)
-    sites = frame["fracture_sites"].to_numpy(dtype=object)
-    codes, uniques = pd.factorize(sites, use_na_sentinel=True)
-    unique_kinds = np.array(
-        [read_fractures(True, s if isinstance(s, str) else None).kind for s in uniques]
-        + [VERTEBRAL],
-        dtype=object,
-    )
-    kinds = unique_kinds[codes]  # code -1 (no site) takes the last entry: assumed vertebral
-    return np.where(fracture, kinds, "").astype(object)
-
-
 def iscd_statement(z_score: float | None, rules: RuleSet) -> str | None:
     """ISCD wording for premenopausal women from the Z-score; None without one."""
     if z_score is None:
@@ -238,7 +192,5 @@ __all__ = [
     "ISCD_WITHIN",
     "NOT_JOS",
     "classify_bone_status",
-    "classify_frame",
-    "fracture_kinds",
     "iscd_statement",
 ]

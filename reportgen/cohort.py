@@ -12,9 +12,10 @@ import pandas as pd
 
 from reportgen import __version__, i18n
 from reportgen import formatting as fmt
-from reportgen.assess import assess_frame, records_from_frame
 from reportgen.columns import IDENTIFYING_COLUMNS
 from reportgen.errors import WITHHELD_SOURCE, Problem
+from reportgen.frame_assess import assess_frame
+from reportgen.frames import records_from_frame
 from reportgen.labs import Interval
 from reportgen.output import dump_json
 from reportgen.records import PreparedTable

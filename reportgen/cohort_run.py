@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportgen.errors import OutputError, Problem, ReportError
 from reportgen.inputs import load_input, load_scan_set
@@ -22,11 +23,13 @@ from reportgen.output import (
     write_temp,
 )
 from reportgen.patient_report import DEFAULT_FORMATS
-from reportgen.records import PreparedTable
 from reportgen.rules import RuleSet, load_rules
 from reportgen.run_options import RunResult, generation_time, resolve_language
 from reportgen.scans import ScanSet
 from reportgen.settings import DxaSettings, load_report_settings
+
+if TYPE_CHECKING:
+    from reportgen.records import PreparedTable
 
 
 def _follow_up(
@@ -35,8 +38,8 @@ def _follow_up(
     """The cohort's follow-up summary; a patient whose scans have errors is left out."""
     if scan_set is None:
         return None
-    from reportgen.assess import records_from_frame
     from reportgen.followup_summary import summarise_follow_up
+    from reportgen.frames import records_from_frame
 
     records = [
         r

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from reportgen.decoding import DecodeRefused, decode_text
 from reportgen.errors import InputError, Problem
+from reportgen.files import FileRefused, read_limited
 
 # Limits (README "Limits"): refuse before reading what cannot be handled in bounded memory.
 MAX_INPUT_BYTES = 128 * 1024 * 1024  # was 256 MiB: with 10^7 cells that passed 1 GB
@@ -50,3 +52,38 @@ def length_message(length: int) -> str:
 
 def too_many_rows(source: str, rows: int, limit: int = MAX_ROWS) -> InputError:
     return file_error(source, f"{rows:,} rows; the limit is {limit:,} (split the cohort)")
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of an input file, refused (located, as a file error) when missing, not a
+    file, over :data:`MAX_INPUT_BYTES` or empty."""
+    source = str(path)
+    if not path.exists():
+        raise file_error(source, "no such file")
+    if not path.is_file():
+        raise file_error(source, "not a file")
+    try:
+        data = read_limited(path, MAX_INPUT_BYTES)
+    except FileRefused as exc:
+        reason = str(exc)
+        if "the limit is" in reason:
+            size = path.stat().st_size
+            reason = (
+                f"file is {size / 2**20:,.0f} MiB; the limit is "
+                f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)"
+            )
+        else:
+            reason = f"cannot read ({reason})"
+        raise file_error(source, reason) from None
+    if not data.strip():
+        raise file_error(source, "the file is empty")
+    return data
+
+
+def input_kind(path: Path, data: bytes) -> str:
+    """``xlsx``, ``json`` or ``csv``: by content and suffix, never asked for."""
+    if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    return "csv"

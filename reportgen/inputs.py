@@ -10,8 +10,12 @@ from typing import TYPE_CHECKING
 from reportgen.errors import Problem
 
 if TYPE_CHECKING:
+    from reportgen.json_input import JsonRows
+    from reportgen.record_input import PreparedRecords
     from reportgen.records import PreparedTable
     from reportgen.scans import ScanSet
+
+    Prepared = PreparedTable | PreparedRecords
 
 
 def load_input(
@@ -40,6 +44,42 @@ def load_input(
     return table
 
 
+def load_patient_input(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    as_of: datetime | None = None,
+    labs: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> Prepared:
+    """:func:`load_input`, except that a small JSON without a lab file is checked record by
+    record (:mod:`reportgen.record_input`: the same records and problems, no pandas)."""
+    from reportgen.input_text import input_kind, read_input
+    from reportgen.json_input import read_json
+
+    if labs is None:
+        path = Path(path)
+        data = read_input(path)
+        if input_kind(path, data) == "json":
+            return prepare_json(read_json(data, str(path), encoding), as_of=as_of)
+    return load_input(
+        path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
+    )
+
+
+def prepare_json(rows: JsonRows, *, as_of: datetime | None = None) -> Prepared:
+    """A JSON's rows checked: record by record when they fit, else as a frame."""
+    from reportgen.record_input import fits, prepare_records
+
+    if fits(rows):
+        return prepare_records(rows, as_of=as_of)
+    from reportgen.loaders import load_json_rows
+    from reportgen.records import prepare_table
+
+    return prepare_table(load_json_rows(rows), as_of=as_of)
+
+
 def validate_input(
     path: Path | str,
     *,
@@ -59,26 +99,39 @@ def validate_input(
     return table.problems + (scan_set.problems if scan_set else [])
 
 
-def load_scan_set(table: PreparedTable, scans_path: Path | str | None) -> ScanSet | None:
+def load_scan_set(table: Prepared, scans_path: Path | str | None) -> ScanSet | None:
     """The patients' DXA scans: a JSON input's own ``scans`` lists and/or ``--scans FILE``."""
-    import pandas as pd
-
     from reportgen.scans import embedded_scans, load_scans, patient_dates
 
-    patients = patient_dates(table.frame)
+    if not table.scans and scans_path is None:
+        return None
+    records = _all_records(table)
+    patients = patient_dates(records)
     found = None
     if table.scans:
         ids = {
-            i: str(table.frame.at[i, "patient_id"])
+            i: str(records[i]["patient_id"])
             for i in table.scans
-            if "patient_id" in table.frame and pd.notna(table.frame.at[i, "patient_id"])
+            if records[i].get("patient_id") is not None
         }
-        positions = {i: int(table.frame.at[i, "_row"]) for i in table.scans}
+        positions = {i: int(records[i]["_row"]) for i in table.scans}
         found = embedded_scans(table.source, table.scans, positions, ids, patients)
     if scans_path is not None:
         from_file = load_scans(scans_path, patients)
         found = from_file if found is None else found.merge(from_file)
     return found
+
+
+def _all_records(table: Prepared) -> list[dict]:
+    """Every row (valid or not) with the columns the scans are checked against."""
+    from reportgen.record_input import PreparedRecords
+
+    if isinstance(table, PreparedRecords):
+        return table.records
+    from reportgen.frames import records_from_frame
+
+    wanted = ["patient_id", "age_years", "delivery_date", "dxa_date", "_row"]
+    return records_from_frame(table.frame[[c for c in wanted if c in table.frame.columns]])
 
 
 def attach_scans(
@@ -108,19 +161,40 @@ def attach_scans(
     return kept
 
 
-def select_records(table: PreparedTable, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:
+def select_records(table: Prepared, ids: Sequence[str]) -> tuple[list[dict], list[Problem]]:
     """The valid records (all, or those of ``ids``) and the problems that concern them."""
-    from reportgen.assess import records_from_frame
+    from reportgen.record_input import PreparedRecords
+
+    if not isinstance(table, PreparedRecords):
+        return _select_from_frame(table, ids)
+    problems = list(table.problems)
+    chosen = table.valid_records
+    if ids:
+        wanted = set(ids)
+        present = {r["patient_id"] for r in table.records if r.get("patient_id") is not None}
+        problems += _not_found(table.source, wanted - present)
+        chosen_rows = {r["_row"] for r in table.records if r.get("patient_id") in wanted}
+        record_rows = {r["_row"] for r in table.records}
+        problems = [p for p in problems if p.row not in record_rows or p.row in chosen_rows]
+        chosen = [r for r in chosen if r.get("patient_id") in wanted]
+    return [dict(r) for r in chosen], problems
+
+
+def _not_found(source: str, ids: set) -> list[Problem]:
+    return [Problem(source, 0, "patient_id", f"no patient with id {pid!r}") for pid in sorted(ids)]
+
+
+def _select_from_frame(
+    table: PreparedTable, ids: Sequence[str]
+) -> tuple[list[dict], list[Problem]]:
+    from reportgen.frames import records_from_frame
 
     frame = table.frame
     problems = list(table.problems)
     if ids:
         wanted = set(ids)
         present = set(frame["patient_id"].dropna()) if "patient_id" in frame else set()
-        missing = sorted(wanted - present)
-        problems += [
-            Problem(table.source, 0, "patient_id", f"no patient with id {pid!r}") for pid in missing
-        ]
+        problems += _not_found(table.source, wanted - present)
         chosen_rows = set(frame.loc[frame["patient_id"].isin(wanted), "_row"]) if present else set()
         record_rows = set(frame["_row"])  # file/header problems are on no record's row
         problems = [p for p in problems if p.row not in record_rows or p.row in chosen_rows]

@@ -1,5 +1,5 @@
 """JSON input: a patient object, a list of them, or ``{"patients": [...]}`` read into rows of
-strings (:func:`read_json`, no pandas) and from those into a RawTable (:func:`load_json`)."""
+strings (:func:`read_json`, no pandas) and from those into a RawTable (:func:`raw_table`)."""
 
 from __future__ import annotations
 
@@ -56,20 +56,19 @@ def _pairs(pairs: list[tuple[str, object]]) -> _Object:
     return found
 
 
-def load_json(data: bytes, source: str, encoding: str | None) -> RawTable:
+def raw_table(rows: JsonRows) -> RawTable:
     """The JSON's patients as a frame of strings (a key no object has is no column)."""
     import pandas as pd
 
     from reportgen.loaders import RawTable
 
-    rows = read_json(data, source, encoding)
     # An explicit index keeps objects without scalar keys (only "infusions", or {}) as rows.
     frame = pd.DataFrame(rows.records, index=pd.RangeIndex(len(rows.records))).fillna("")
     return RawTable(
-        source,
+        rows.source,
         frame.astype(str),
         pd.Series(rows.positions, dtype="int64"),
-        rows.problems,
+        list(rows.problems),
         rows.infusions,
         rows.encoding,
         kind="json",

@@ -13,7 +13,6 @@ import pandas as pd
 
 from reportgen.columns import COLUMNS, NUMERIC_COLUMNS
 from reportgen.errors import Problem
-from reportgen.files import FileRefused, read_limited
 from reportgen.input_text import (  # noqa: F401  (MAX_* re-exported: the limits' old home)
     CONTROL,
     FREE_TEXT,
@@ -29,9 +28,12 @@ from reportgen.input_text import (  # noqa: F401  (MAX_* re-exported: the limits
     decode_input,
     error_line,
     file_error,
+    input_kind,
     length_message,
+    read_input,
     too_many_rows,
 )
+from reportgen.json_input import JsonRows, raw_table
 from reportgen.schema import normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
 
@@ -70,42 +72,23 @@ def load_table(
     """
     path = Path(path)
     source = str(path)
-    if not path.exists():
-        raise file_error(source, "no such file")
-    if not path.is_file():
-        raise file_error(source, "not a file")
-    try:
-        data = read_limited(path, MAX_INPUT_BYTES)
-    except FileRefused as exc:
-        reason = str(exc)
-        if "the limit is" in reason:
-            size = path.stat().st_size
-            reason = (
-                f"file is {size / 2**20:,.0f} MiB; the limit is "
-                f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB (split the cohort)"
-            )
-        else:
-            reason = f"cannot read ({reason})"
-        raise file_error(source, reason) from None
-    if not data.strip():
-        raise file_error(source, "the file is empty")
-    if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xlsm"):
+    data = read_input(path)
+    kind = input_kind(path, data)
+    if kind == "xlsx":
         table = _load_xlsx(data, source, sheet)
-    elif path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
-        from reportgen.json_input import load_json
+    elif kind == "json":
+        from reportgen.json_input import read_json
 
-        table = load_json(data, source, encoding)
+        return load_json_rows(read_json(data, source, encoding))
     else:
         table = _load_csv(data, source, encoding, delimiter)
     _check_size(table)
     return table
 
 
-def load_json_record(data: bytes, source: str) -> RawTable:
-    """One JSON document already in memory (``api.render_patient``), checked like a file."""
-    from reportgen.json_input import load_json
-
-    table = load_json(data, source, None)
+def load_json_rows(rows: JsonRows) -> RawTable:
+    """A JSON's rows (:func:`reportgen.json_input.read_json`) as a checked frame of strings."""
+    table = raw_table(rows)
     _check_size(table)
     return table
 

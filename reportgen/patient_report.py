@@ -111,10 +111,8 @@ def check_record(
 ) -> dict:
     """``record`` validated and typed as a JSON input's row (with its ``_scans``), or
     :class:`InvalidRecord` with every error; warnings (an unknown key, say) do not refuse it."""
-    from reportgen.assess import records_from_frame
-    from reportgen.inputs import attach_scans, load_scan_set
-    from reportgen.loaders import load_json_record
-    from reportgen.records import prepare_table
+    from reportgen.inputs import attach_scans, load_scan_set, prepare_json, select_records
+    from reportgen.json_input import read_json
 
     if not isinstance(record, Mapping):
         raise InvalidRecord(source, [Problem(source, 0, "-", "the record must be a mapping")])
@@ -122,9 +120,8 @@ def check_record(
         data = json.dumps(dict(record), default=_json_value)  # \uXXXX: lone surrogates too
     except (TypeError, ValueError) as exc:
         raise InvalidRecord(source, [Problem(source, 1, "-", str(exc))]) from None
-    table = prepare_table(load_json_record(data.encode("ascii"), source), as_of=as_of)
-    problems = list(table.problems)
-    records = records_from_frame(table.valid_frame)
+    table = prepare_json(read_json(data.encode("ascii"), source, None), as_of=as_of)
+    records, problems = select_records(table, ())
     records = attach_scans(records, problems, load_scan_set(table, None), source)
     errors = [p for p in problems if p.severity == "error"]
     if errors or not records:

@@ -19,7 +19,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.batch import Job, Outcome, default_workers, describe_os_error, run_jobs
 from reportgen.errors import Problem, ReportError
-from reportgen.inputs import attach_scans, load_input, load_scan_set, select_records
+from reportgen.inputs import attach_scans, load_patient_input, load_scan_set, select_records
 from reportgen.ledger import Ledger, RunStopped
 from reportgen.output import (
     Journal,
@@ -123,7 +123,7 @@ def build_patient_reports(
     )
     if set(FHIR_FORMATS) & set(formats):
         digest += f"|{doc_status}|{fhir_profile}"
-    table = load_input(
+    table = load_patient_input(
         input_path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
     )
     records, problems = select_records(table, ids)

@@ -8,9 +8,6 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, cast
 
-import numpy as np
-import pandas as pd
-
 from reportgen import formatting as fmt
 from reportgen import i18n
 from reportgen.classify import ISCD_BELOW
@@ -63,7 +60,7 @@ _SECONDARY_WORDS = {
 }
 
 
-def _fires(rule: RiskRule, value):
+def fires(rule: RiskRule, value):
     if rule.operator == "is_true":
         return value == True  # noqa: E712 (works for scalars and boolean Series alike)
     return _OPERATORS[rule.operator](value, rule.threshold)
@@ -82,7 +79,7 @@ def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
         comparison = fmt.yes_no(value)
         text = _("{what}: {value}").format(what=what, value=comparison)
     else:
-        present = _fires(rule, value)
+        present = fires(rule, value)
         state = FlagState.PRESENT if present else FlagState.ABSENT
         op = _SHOWN.get(rule.operator, rule.operator) if present else _NEGATED[rule.operator]
         if isinstance(value, str):
@@ -114,24 +111,6 @@ def evaluate_rule(rule: RiskRule, record: Mapping[str, object]) -> RuleResult:
 
 def evaluate_rules(record: Mapping[str, object], rules: RuleSet) -> list[RuleResult]:
     return [evaluate_rule(rule, record) for rule in rules.risk_rules]
-
-
-def evaluate_rules_frame(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
-    """Vectorised :func:`evaluate_rules`: one ``flag_<id>`` column of FlagState values."""
-    out = pd.DataFrame(index=frame.index)
-    for rule in rules.risk_rules:
-        if rule.input not in frame.columns:
-            out[f"flag_{rule.rule_id}"] = FlagState.NOT_ASSESSED.value
-            continue
-        column = frame[rule.input]
-        missing = column.isna().to_numpy()
-        present = pd.Series(_fires(rule, column)).fillna(False).to_numpy(dtype=bool)
-        out[f"flag_{rule.rule_id}"] = np.where(
-            missing,
-            FlagState.NOT_ASSESSED.value,
-            np.where(present, FlagState.PRESENT.value, FlagState.ABSENT.value),
-        )
-    return out
 
 
 def secondary_causes(results: list[RuleResult], rules: RuleSet) -> list[str]:
@@ -491,7 +470,6 @@ def _criteria_name(criteria: str) -> str:
 __all__ = [
     "evaluate_rule",
     "evaluate_rules",
-    "evaluate_rules_frame",
     "page1_statements",
     "patient_facts",
     "quality_flags",

@@ -6,18 +6,19 @@ One row per scan date and site (contract §4). Problems are located like the mai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from reportgen.cells import normalise_header
 from reportgen.columns import Column
 from reportgen.errors import Problem
-from reportgen.loaders import load_table
 from reportgen.models import optional_float
-from reportgen.schema import coerce_frame, normalise_header
+
+if TYPE_CHECKING:  # the checks run on frames; a report of known scans needs no pandas
+    import pandas as pd
 from reportgen.sites import (
     SiteError,
     parse_site,
@@ -172,17 +173,16 @@ class ScanSet:
         return merged
 
 
-def patient_dates(frame: pd.DataFrame) -> dict[str, PatientDates]:
-    """Age and reference date of every patient id in a prepared main-input frame."""
+def patient_dates(records: Iterable[Mapping[str, object]]) -> dict[str, PatientDates]:
+    """Age and reference date of every patient id among the main input's records (valid or
+    not; the first row of an id counts)."""
     out: dict[str, PatientDates] = {}
-    if "patient_id" not in frame.columns:
-        return out
-    for index, pid in frame["patient_id"].items():
-        if pd.isna(pid) or str(pid) in out:
+    for record in records:
+        pid = record.get("patient_id")
+        if pid is None or str(pid) in out:
             continue
-        age = _cell(frame, index, "age_years")
-        reference = _cell(frame, index, "delivery_date") or _cell(frame, index, "dxa_date")
-        out[str(pid)] = PatientDates(optional_float(age), _as_date(reference))
+        reference = record.get("delivery_date") or record.get("dxa_date")
+        out[str(pid)] = PatientDates(optional_float(record.get("age_years")), _as_date(reference))
     return out
 
 
@@ -194,6 +194,8 @@ def load_scans(
     today: date | None = None,
 ) -> ScanSet:
     """Read and check a scans file (CSV, XLSX or JSON) against the main input's patients."""
+    from reportgen.loaders import load_table
+
     raw = load_table(path, sheet=sheet)
     source = raw.source
     frame = raw.frame.rename(columns=_canonical)
@@ -269,6 +271,8 @@ def embedded_scans(
                 continue
             items.append(cells)
             where.append((position, prefix))
+    import pandas as pd
+
     frame = pd.DataFrame(items, index=pd.RangeIndex(len(items)), dtype=object)
     for name in _REQUIRED:
         if name not in frame.columns:
@@ -313,6 +317,8 @@ def check_scans(
     """
     today = today or date.today()
     known = frame[[c for c in frame.columns if c in SCAN_COLUMNS]]
+    from reportgen.schema import coerce_frame
+
     coerced = coerce_frame(known, rows, source, SCAN_COLUMNS)
     result = ScanSet(source, problems=list(coerced.problems))
     typed = coerced.frame
@@ -438,6 +444,8 @@ def _canonical(header: object) -> str:
 
 
 def _cell(frame: pd.DataFrame, index: object, name: str) -> object:
+    import pandas as pd
+
     if name not in frame.columns:
         return None
     value = frame.at[index, name]
@@ -452,7 +460,7 @@ def _cell(frame: pd.DataFrame, index: object, name: str) -> object:
 
 
 def _as_date(value: object) -> date | None:
-    if isinstance(value, pd.Timestamp | datetime):
+    if isinstance(value, datetime):  # a pandas Timestamp too
         try:
             return value.date()
         except (ValueError, OverflowError, NotImplementedError):  # outside Python's dates:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.api import load_input
-from reportgen.assess import assess_frame, assess_record, records_from_frame
+from reportgen.assess import assess_record
 from reportgen.classify import ISCD_BELOW, ISCD_WITHIN, classify_bone_status, iscd_statement
 from reportgen.fractures import (
     NOT_JOS,
@@ -19,6 +19,8 @@ from reportgen.fractures import (
     dxa_region,
     read_fractures,
 )
+from reportgen.frame_assess import assess_frame
+from reportgen.frames import records_from_frame
 from reportgen.models import BoneStatus
 from reportgen.rules import load_rules
 

@@ -20,8 +20,9 @@ from pypdf import PdfReader
 
 from reportgen import __version__
 from reportgen.api import load_input
-from reportgen.assess import assess_record, assessment_json, records_from_frame
+from reportgen.assess import assess_record, assessment_json
 from reportgen.context import patient_context
+from reportgen.frames import records_from_frame
 from reportgen.report_charts import draw_patient_charts
 from reportgen.reports import ReportRenderer
 from reportgen.rules import load_rules

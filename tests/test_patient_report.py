@@ -432,7 +432,8 @@ def test_html_charts_are_inline_pngs(seed_dir, index_dir):
 
 def _seed_assessment(patient_id: str = "2"):
     from reportgen.api import load_input
-    from reportgen.assess import assess_record, records_from_frame
+    from reportgen.assess import assess_record
+    from reportgen.frames import records_from_frame
 
     records = records_from_frame(load_input(SEED_CSV).valid_frame)
     record = next(r for r in records if str(r["patient_id"]) == patient_id)

@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.api import load_input
-from reportgen.assess import assess_frame, assess_record, records_from_frame
+from reportgen.assess import assess_record
+from reportgen.frame_assess import assess_frame
+from reportgen.frames import records_from_frame
 from reportgen.models import BoneStatus, FlagState
 from reportgen.risk import evaluate_rule, evaluate_rules, quality_flags
 from reportgen.rules import load_rules
