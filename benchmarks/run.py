@@ -186,7 +186,13 @@ def snapshot(tmp: Path, ref: str | None) -> tuple[Path, str]:
     for path in sorted((target / "reportgen").rglob("*")):
         if path.is_file():
             digest.update(str(path.relative_to(target)).encode() + b"\0" + path.read_bytes())
-    return target, f"{label}, content sha256 {digest.hexdigest()[:12]}"
+    # Byte-compiled as `pip install` compiles an installed package (WeasyPrint, the reference,
+    # is): without it every process, each pool worker too, recompiles reportgen when
+    # PYTHONDONTWRITEBYTECODE is set (+0.2 s). The cold section also measures the source tree.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(target / "reportgen")], check=True
+    )
+    return target, f"{label}, content sha256 {digest.hexdigest()[:12]}, byte-compiled"
 
 
 def machine() -> dict:
@@ -645,13 +651,25 @@ def section_cold(tmp: Path, repeat: int, results: dict) -> None:
     out: dict[str, dict[str, list[float]]] = {
         "report": {"wall": [], "cpu": []},
         "reference": {"wall": [], "cpu": []},
+        "report without bytecode": {"wall": [], "cpu": []},
     }
+    # The snapshot without its bytecode: what an editable install run with
+    # PYTHONDONTWRITEBYTECODE=1 pays on every start (informative; not the target).
+    assert SNAPSHOT is not None
+    source_only = tmp / "snapshot-source"
+    shutil.copytree(SNAPSHOT, source_only, ignore=shutil.ignore_patterns("__pycache__"))
+    no_bytecode = child_env(PYTHONDONTWRITEBYTECODE="1")
+    no_bytecode["PYTHONPATH"] = no_bytecode["PYTHONPATH"].replace(
+        str(SNAPSHOT), str(source_only), 1
+    )
     for r in range(repeat + 1):  # round 0 warms the page cache, not counted
         log(f"cold report vs cold reference render, round {r}/{repeat}")
-        order = (("report", report), ("reference", plain))
-        for name, command in order if r % 2 else order[::-1]:
+        order = (("report", report, None), ("reference", plain, None))
+        if r:
+            order += (("report without bytecode", report, no_bytecode),)
+        for name, command, env in order if r % 2 else order[::-1]:
             with Meter() as meter:
-                subprocess.run(command, capture_output=True, env=child_env(), check=True)
+                subprocess.run(command, capture_output=True, env=env or child_env(), check=True)
             if r:
                 out[name]["wall"].append(meter.wall)
                 out[name]["cpu"].append(meter.cpu)
@@ -1042,6 +1060,14 @@ def print_report(results: dict, opts: argparse.Namespace) -> None:
             f"{spread(ref['cpu'], 1, '.2f')} s CPU"
         )
         print(f"   ratio (median of rounds): {ratio_cpu:.2f}x CPU, {ratio_wall:.2f}x wall")
+        raw = cold.get("report without bytecode")
+        if raw and raw["cpu"]:
+            ratio_raw = median([a / b for a, b in zip(raw["cpu"], ref["cpu"], strict=True)])
+            print(
+                f"   the same report without reportgen's bytecode (editable install under "
+                f"PYTHONDONTWRITEBYTECODE=1): {spread(raw['cpu'], 1, '.2f')} s CPU, "
+                f"{ratio_raw:.2f}x the reference"
+            )
         rows.append(
             (
                 "cold report <= 1.6x cold reference (issue 19)",
