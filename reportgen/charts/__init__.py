@@ -8,6 +8,7 @@ band, timeline, exposure so far), `scatter` (dose or days vs YAM, both reports),
 at `DPI`; the same arguments give the same bytes, warm, cold or from the disk cache.
 """
 
+from reportgen.charts import quick_import  # noqa: F401, I001  (first: before matplotlib.figure)
 from reportgen.charts.cohort import plot_status_counts
 from reportgen.charts.followup import SiteSeries, plot_bmd_trend, plot_follow_up_outcomes
 from reportgen.charts.patient import plot_cumulative_dose, plot_timeline, plot_yam_zones
