@@ -18,15 +18,18 @@ from jinja2 import (
     BaseLoader,
     ChoiceLoader,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     TemplateError,
 )
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from reportgen import i18n, pdf_tuning
+from reportgen.cache_dir import cache_root
 from reportgen.context_types import DocumentContext
 from reportgen.errors import RenderError
 
@@ -119,6 +122,7 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=_template_cache(),
     )
     # Newstyle gettext (autoescaped %(name)s formatting) looked up in the report language in
     # force (reportgen.i18n.using), so one environment serves every language.
@@ -127,6 +131,30 @@ def make_environment(template_dir: Path | str | None = None) -> Environment:
     )
     env.filters["css_string"] = css_string
     return env
+
+
+class _TemplateCache(FileSystemBytecodeCache):
+    """Jinja's compiled templates on disk (−40 ms a cold report): keyed by template file,
+    checked against the source's hash and the Python version by Jinja. A file that cannot be
+    read or written is skipped (the template is compiled as without a cache)."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged file: compile afresh (and overwrite it)
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            Path(self.directory).mkdir(mode=0o700, parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError:  # read-only or full: no cache this time
+            pass
+
+
+def _template_cache() -> _TemplateCache | None:
+    root = cache_root()
+    return None if root is None else _TemplateCache(str(root / "templates"))
 
 
 def css_string(value: object) -> Markup:

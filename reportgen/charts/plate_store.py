@@ -29,9 +29,9 @@ import numpy as np
 from matplotlib import ft2font
 
 from reportgen import i18n, models
+from reportgen.cache_dir import ENV_VAR, cache_root  # noqa: F401  (ENV_VAR: tests)
 from reportgen.charts.style import font_files
 
-ENV_VAR = "REPORTGEN_CACHE_DIR"
 _MAGIC = b"RGPLATE1"
 _HEADER = len(_MAGIC) + 8 + 16  # magic, height and width (u32 big-endian), blake2b-128
 _MAX_FILES = 64  # ~2-4 MB each
@@ -45,15 +45,8 @@ _SOURCES = (
 
 def directory() -> Path | None:
     """The plate cache directory (not created here), or None when the cache is off."""
-    configured = os.environ.get(ENV_VAR)
-    if configured is not None:
-        return Path(configured) / "plates" if configured else None
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    except RuntimeError:  # no home directory
-        return None
-    return base / "reportgen" / "plates"
+    root = cache_root()
+    return None if root is None else root / "plates"
 
 
 @functools.cache
