@@ -31,7 +31,7 @@ def install() -> bool:
         return False
     if not callable(getattr(matplotlib.artist, "kwdoc", None)):
         return False
-    matplotlib.artist.kwdoc = _no_property_list  # type: ignore[assignment]
+    matplotlib.artist.kwdoc = _no_property_list
     return True
 
 
