@@ -58,14 +58,25 @@ def load_patient_input(
     from reportgen.input_text import input_kind, read_input
     from reportgen.json_input import read_json
 
-    if labs is None:
-        path = Path(path)
-        data = read_input(path)
-        if input_kind(path, data) == "json":
-            return prepare_json(read_json(data, str(path), encoding), as_of=as_of)
+    path = Path(path)
+    if labs is None and input_kind(path, _head(path)) == "json":
+        data = read_input(path)  # the whole file, with the limits and file errors
+        return prepare_json(read_json(data, str(path), encoding), as_of=as_of)
     return load_input(
         path, sheet=sheet, as_of=as_of, labs=labs, encoding=encoding, delimiter=delimiter
     )
+
+
+def _head(path: Path) -> bytes:
+    """The file's first 64 KiB (enough to tell JSON), without reading a large table twice;
+    nothing when it cannot be read (``load_input`` then says why)."""
+    if not path.is_file():  # (a FIFO would block here)
+        return b""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64 * 1024)
+    except OSError:
+        return b""
 
 
 def prepare_json(rows: JsonRows, *, as_of: datetime | None = None) -> Prepared:
