@@ -44,6 +44,20 @@ class Problem:
         }
 
 
+class ProblemList:
+    """``errors`` and ``warnings`` of a result holding ``problems``."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
 class ReportError(Exception):
     """A problem the user can fix; shown as ``Error: ...``, exit status 1."""
 

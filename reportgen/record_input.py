@@ -16,9 +16,17 @@ from datetime import date, datetime
 from typing import cast
 
 from reportgen import input_text
-from reportgen.cells import Cell, parse_cell, plain_moment, plain_number
+from reportgen.cells import (
+    Cell,
+    kind_message,
+    parse_cell,
+    plain_moment,
+    plain_number,
+    range_message,
+    shown,
+)
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
-from reportgen.errors import Problem, check_problem_count
+from reportgen.errors import Problem, ProblemList, check_problem_count
 from reportgen.input_text import CONTROL, FREE_TEXT, SURROGATE, SURROGATE_MESSAGE
 from reportgen.json_input import JsonRows
 from reportgen.row_rules import (
@@ -46,7 +54,7 @@ _HEADER_ROW = 1  # where a JSON's "column" problems are placed (as the frame pat
 
 
 @dataclass
-class PreparedRecords:
+class PreparedRecords(ProblemList):
     """Typed records (valid and invalid, each with ``_row``), which are valid, every problem."""
 
     source: str
@@ -54,14 +62,6 @@ class PreparedRecords:
     valid: list[bool]
     problems: list[Problem]
     scans: dict[int, object] = field(default_factory=dict)  # always empty: scans go by frame
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def valid_records(self) -> list[dict[str, object]]:
@@ -158,8 +158,6 @@ def _checked_text(
 
 
 def _cell_problems(cell: Cell, source: str, row: int, name: str) -> list[Problem]:
-    from reportgen.cells import kind_message, range_message, shown
-
     if cell.bad:
         return [Problem(source, row, name, f"{kind_message(COLUMNS[name])}: {shown(cell.text)}")]
     if cell.out_of_range:
@@ -176,14 +174,7 @@ def _derive_from_infusions(
 ) -> list[Problem]:
     if not rows.infusions:
         return []
-    for name in (
-        "mgso4_days",
-        "mgso4_total_g",
-        "_mgso4_start",
-        "_mgso4_end",
-        "_infusions",
-        "_as_of",
-    ):
+    for name in _FROM_INFUSION_COLUMNS:
         if name not in columns:
             columns.append(name)
             for record in records:

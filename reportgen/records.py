@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
-from reportgen.errors import MAX_PROBLEMS, Problem, check_problem_count
+from reportgen.errors import MAX_PROBLEMS, Problem, ProblemList, check_problem_count
 from reportgen.loaders import RawTable
 from reportgen.row_rules import (
     BLANK_ALLOWED,
@@ -29,7 +29,7 @@ _REQUIRED = REQUIRED_COLUMNS
 
 
 @dataclass
-class PreparedTable:
+class PreparedTable(ProblemList):
     """Typed rows (valid and invalid), the validity mask and every problem found."""
 
     source: str
@@ -37,14 +37,6 @@ class PreparedTable:
     valid: pd.Series
     problems: list[Problem]
     scans: dict[int, object] = field(default_factory=dict)  # a JSON's `scans` lists, by index
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def valid_frame(self) -> pd.DataFrame:
