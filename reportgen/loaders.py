@@ -13,14 +13,12 @@ import pandas as pd
 
 from reportgen.columns import COLUMNS, NUMERIC_COLUMNS
 from reportgen.errors import Problem
-from reportgen.input_text import (  # noqa: F401  (MAX_* re-exported: the limits' old home)
+from reportgen.input_text import (
     CONTROL,
     FREE_TEXT,
     MAX_CELL_CHARS,
     MAX_CELLS,
     MAX_COLUMNS,
-    MAX_INPUT_BYTES,
-    MAX_JSON_VALUES,
     MAX_ROWS,
     MAX_XLSX_CELLS,
     SURROGATE,

@@ -20,7 +20,7 @@ from reportgen.row_rules import (
     missing_value_message,
     para_message,
     parsed_infusions,
-    summarise_infusions,  # noqa: F401  (its old home)
+    summarise_infusions,
     unknown_columns,
 )
 from reportgen.schema import coerce_frame

@@ -96,7 +96,7 @@ def _located(
     column: str,
     message: str,
 ) -> list[Problem]:
-    hits = np.flatnonzero(mask)
+    hits = np.flatnonzero(mask).tolist()
     if len(hits) > MAX_PROBLEMS:  # refused before a million Problems are built
         hits = hits[:1]
         check_problem_count(
@@ -107,7 +107,15 @@ def _located(
     return [_problem(i, texts, codes, rows, source, column, message) for i in hits]
 
 
-def _problem(i, texts, codes, rows, source, column, message) -> Problem:  # noqa: ANN001
+def _problem(
+    i: int,
+    texts: list[str | None],
+    codes: np.ndarray,
+    rows: pd.Series,
+    source: str,
+    column: str,
+    message: str,
+) -> Problem:
     return Problem(source, int(rows.iloc[i]), column, f"{message}: {shown(texts[codes[i]])}")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reportgen import charts, i18n
+from reportgen import cache_dir, charts, i18n
 from reportgen.charts import plate_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def _patient_charts() -> list[bytes]:
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty cache directory for this test; the in-memory plates are dropped around it."""
-    monkeypatch.setenv(plate_store.ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache_dir.ENV_VAR, str(tmp_path / "cache"))
     charts.clear_cache()
     yield tmp_path / "cache" / "plates"
     charts.clear_cache()
@@ -74,13 +74,13 @@ def test_cold_warm_and_off_give_the_same_bytes(cache: Path, monkeypatch) -> None
     warm = _patient_charts()
     assert loads[3:] == [True, True, True]
     charts.clear_cache()
-    monkeypatch.setenv(plate_store.ENV_VAR, "")
+    monkeypatch.setenv(cache_dir.ENV_VAR, "")
     off = _patient_charts()
     assert loads[6:] == [False, False, False]
     assert cold == warm == off
     with i18n.using("ja"):  # another language: other plates, other files
         charts.clear_cache()
-        monkeypatch.setenv(plate_store.ENV_VAR, str(cache.parent))
+        monkeypatch.setenv(cache_dir.ENV_VAR, str(cache.parent))
         japanese = _patient_charts()
         charts.clear_cache()
         assert _patient_charts() == japanese
@@ -117,7 +117,7 @@ def test_a_fresh_process_with_a_warm_cache_gives_the_same_bytes(cache: Path) -> 
     assert len(written) == 3
     assert run() == cold  # from the files
     assert {path.name: path.stat().st_size for path in _files(cache)} == written
-    env[plate_store.ENV_VAR] = ""
+    env[cache_dir.ENV_VAR] = ""
     assert run() == cold
     assert cold == [hashlib.sha256(png).hexdigest() for png in _patient_charts()]
 
@@ -158,13 +158,13 @@ def test_a_file_of_another_shape_is_not_used(cache: Path) -> None:
 def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv(plate_store.ENV_VAR, str(blocker))
+    monkeypatch.setenv(cache_dir.ENV_VAR, str(blocker))
     charts.clear_cache()
     try:
         with_blocker = _patient_charts()
     finally:
         charts.clear_cache()
-    monkeypatch.setenv(plate_store.ENV_VAR, "")
+    monkeypatch.setenv(cache_dir.ENV_VAR, "")
     assert with_blocker == _patient_charts()
     assert blocker.read_text() == "not a directory"
 
@@ -187,11 +187,11 @@ def test_the_name_depends_on_the_key_and_the_language() -> None:
 
 
 def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(plate_store.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(cache_dir.ENV_VAR, str(tmp_path))
     assert plate_store.directory() == tmp_path / "plates"
-    monkeypatch.setenv(plate_store.ENV_VAR, "")
+    monkeypatch.setenv(cache_dir.ENV_VAR, "")
     assert plate_store.directory() is None
-    monkeypatch.delenv(plate_store.ENV_VAR)
+    monkeypatch.delenv(cache_dir.ENV_VAR)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert plate_store.directory() == tmp_path / "xdg" / "reportgen" / "plates"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the spec says

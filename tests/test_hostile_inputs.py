@@ -23,7 +23,7 @@ from conftest import Reportgen
 from hostile.corpus import KNOWN_BUGS, VALID, Entry, corpus, to_csv
 from hostile.loopback import Listener, listening
 
-from reportgen import loaders
+from reportgen import input_text, loaders
 
 PROBLEM_LINE = re.compile(r"^.+:\d+:[^:\s]+: .+$")
 RSS_LIMIT_KB = 1_500_000  # 1.5 GB
@@ -206,12 +206,12 @@ def _measured(run_reportgen: Reportgen, *args: object) -> tuple[int, str, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [loaders.MAX_INPUT_BYTES + 1, 1 << 30])
+@pytest.mark.parametrize("size", [input_text.MAX_INPUT_BYTES + 1, 1 << 30])
 def test_file_over_the_size_limit_is_refused_in_bounded_memory(run_reportgen, tmp_path, size):
     path = tmp_path / "huge.csv"
     with path.open("wb") as stream:
         stream.truncate(size)  # sparse: no disk used
-    limit = f"the limit is {loaders.MAX_INPUT_BYTES / 2**20:,.0f} MiB"
+    limit = f"the limit is {input_text.MAX_INPUT_BYTES / 2**20:,.0f} MiB"
     for args in (
         ("validate", path),
         ("patient", path, "-o", tmp_path / "p"),
@@ -270,9 +270,8 @@ def test_ten_megabyte_cell_is_located_not_echoed(run_reportgen, tmp_path, suffix
     cells = len(SECRET * (10 * 2**20 // len(SECRET)))
     status, output, peak = _measured(run_reportgen, "validate", path)
     assert status == 1
-    assert (
-        f"{path}:{row}:notes: cell is {cells:,} characters; the limit is {loaders.MAX_CELL_CHARS:,}"
-    ) in output
+    limit = input_text.MAX_CELL_CHARS
+    assert f"{path}:{row}:notes: cell is {cells:,} characters; the limit is {limit:,}" in output
     assert SECRET not in output
     assert "Traceback" not in output
     assert peak < RSS_LIMIT_KB
@@ -287,10 +286,11 @@ def test_ten_megabyte_cell_is_located_not_echoed(run_reportgen, tmp_path, suffix
 
 
 def test_cell_at_the_limit_is_accepted(run_reportgen, tmp_path):
-    path = _json(tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * loaders.MAX_CELL_CHARS}])
+    limit = input_text.MAX_CELL_CHARS
+    path = _json(tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * limit}])
     assert run_reportgen("validate", path).exit_code == 0
     path = _json(
-        tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * (loaders.MAX_CELL_CHARS + 1)}]
+        tmp_path, [{"patient_id": "edge", **VALID, "notes": "x" * (input_text.MAX_CELL_CHARS + 1)}]
     )
     assert run_reportgen("validate", path).exit_code == 1
 

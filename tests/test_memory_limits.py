@@ -21,7 +21,7 @@ import pytest
 from conftest import Reportgen
 from hostile.corpus import VALID, Entry, memory_attacks
 
-from reportgen import loaders
+from reportgen import input_text, loaders
 from reportgen.errors import InputError
 
 LIMIT_BYTES = 2**30  # RLIMIT_AS for the child: the 1 GB promise
@@ -117,18 +117,18 @@ def test_a_million_rows_of_junk_are_refused_quickly(run_reportgen, tmp_path):
 @pytest.mark.slow
 def test_too_many_cells_are_refused_before_parsing(run_reportgen, tmp_path):
     columns = [f"c{i}" for i in range(100)]
-    path = _csv(tmp_path / "wide.csv", columns, loaders.MAX_CELLS // 100 + 1, "1")
+    path = _csv(tmp_path / "wide.csv", columns, input_text.MAX_CELLS // 100 + 1, "1")
     status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: 100 columns × ")
-    assert f"the limit is {loaders.MAX_CELLS:,} cells" in out
+    assert f"the limit is {input_text.MAX_CELLS:,} cells" in out
     assert peak < PEAK_LIMIT_KB
 
 
 @pytest.mark.slow
 def test_json_with_millions_of_values_is_refused_before_parsing(run_reportgen, tmp_path):
     path = tmp_path / "ones.json"
-    path.write_bytes(b"[" + b",".join([b"{}"] * (loaders.MAX_JSON_VALUES + 1)) + b"]")
+    path.write_bytes(b"[" + b",".join([b"{}"] * (input_text.MAX_JSON_VALUES + 1)) + b"]")
     status, out, err, peak = run_limited(run_reportgen, "validate", path)
     assert status == 1, err[-2000:]
     assert out.startswith(f"{path}:0:-: about ")
@@ -137,7 +137,7 @@ def test_json_with_millions_of_values_is_refused_before_parsing(run_reportgen, t
 
 def test_a_wide_header_is_refused(tmp_path):
     path = tmp_path / "wide.csv"
-    path.write_text(",".join(f"c{i}" for i in range(loaders.MAX_COLUMNS + 1)) + "\n1\n", "utf-8")
+    path.write_text(",".join(f"c{i}" for i in range(input_text.MAX_COLUMNS + 1)) + "\n1\n", "utf-8")
     with pytest.raises(InputError, match=r":0:-: 1,001 columns; the limit is 1,000"):
         loaders.load_table(path)
 

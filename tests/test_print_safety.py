@@ -22,7 +22,7 @@ from conftest import EPOCH
 from pypdf import PdfReader
 
 from reportgen import api
-from reportgen.loaders import MAX_CELL_CHARS
+from reportgen.input_text import MAX_CELL_CHARS
 
 NAME = "Hanako Yamada-Longname"
 WORDS = (

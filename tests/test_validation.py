@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from reportgen.api import load_input
 from reportgen.errors import InputError, Problem
 from reportgen.loaders import RawTable
-from reportgen.records import prepare_table, summarise_infusions
+from reportgen.records import prepare_table
+from reportgen.row_rules import summarise_infusions
 
 GOOD_ROW = ["p1", "30", "21.0", "20", "900", "85", "no"]
 

@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib import ft2font
 
 from reportgen import i18n, models
-from reportgen.cache_dir import ENV_VAR, cache_root  # noqa: F401  (ENV_VAR: tests)
+from reportgen.cache_dir import cache_root
 from reportgen.charts.style import font_files
 
 _MAGIC = b"RGPLATE1"
