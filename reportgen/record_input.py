@@ -213,7 +213,8 @@ def _derive_bmi(records: list[dict[str, object]], derived: list[str], columns: l
         weight, height = record["weight_kg"], record["height_cm"]
         if record["bmi_kg_m2"] is None and weight is not None and height is not None:
             record["bmi_kg_m2"] = derived_bmi(float(weight), float(height))  # type: ignore[arg-type]
-            derived[index] += ",bmi_kg_m2"
+            if record["bmi_kg_m2"] is not None:  # none from implausible inputs
+                derived[index] += ",bmi_kg_m2"
 
 
 def _missing_values(
@@ -224,8 +225,13 @@ def _missing_values(
         for name in (*REQUIRED_COLUMNS, "bmi_kg_m2")
         if name in columns and name not in BLANK_ALLOWED
         for record, row in zip(records, positions, strict=True)
-        if record[name] is None
+        if record[name] is None and not (name == "bmi_kg_m2" and _bmi_inputs_given(record))
     ]
+
+
+def _bmi_inputs_given(record: dict[str, object]) -> bool:
+    """Weight and height given but no BMI: implausible, as their range errors say."""
+    return record.get("weight_kg") is not None and record.get("height_cm") is not None
 
 
 def _duplicate_ids(

@@ -111,6 +111,11 @@ def _missing_values(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[P
         if name not in frame.columns or name in BLANK_ALLOWED:
             continue
         missing = frame[name].isna().to_numpy()
+        if name == "bmi_kg_m2" and {"height_cm", "weight_kg"} <= set(frame.columns):
+            # Weight and height given but no BMI: implausible, as their range errors say.
+            missing = missing & ~(frame["weight_kg"].notna() & frame["height_cm"].notna()).to_numpy(
+                bool
+            )
         _check_hits(missing, rows, source, name)
         message = missing_value_message(name)
         problems += [
@@ -180,6 +185,9 @@ def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, 
             derived_bmi(float(w), float(h))
             for w, h in zip(frame.loc[fill, "weight_kg"], frame.loc[fill, "height_cm"], strict=True)
         ]
+        fill = fill & frame["bmi_kg_m2"].notna().to_numpy(
+            dtype=bool
+        )  # none from implausible inputs
     derived = derived.where(~fill, derived + ",bmi_kg_m2")
     return frame, derived
 

@@ -70,11 +70,19 @@ def para_message(para: object, gravida: object) -> str:
     return f"para ({para}) exceeds gravida ({gravida})"
 
 
-def derived_bmi(weight_kg: float, height_cm: float) -> float:
+def derived_bmi(weight_kg: float, height_cm: float) -> float | None:
     """kg/m², rounded to 2 places as numpy rounds (half to even on the scaled binary value;
-    1 place would turn 18.46 into 18.5)."""
+    1 place would turn 18.46 into 18.5); ``None`` unless both are in their plausible ranges
+    (outside them the row is refused by their own range errors, and 0 cm has no BMI)."""
+    if not (_plausible("weight_kg", weight_kg) and _plausible("height_cm", height_cm)):
+        return None
     scaled = weight_kg / (height_cm / 100) ** 2 * 100
     return round(scaled) / 100
+
+
+def _plausible(name: str, value: float) -> bool:
+    column = COLUMNS[name]
+    return cast(float, column.low) <= value <= cast(float, column.high)
 
 
 def did_you_mean(header: str) -> str:

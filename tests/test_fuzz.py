@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 from conftest import examples
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reportgen.api import validate_input
 from reportgen.errors import ReportError
+from reportgen.inputs import load_patient_input
 
 COLUMNS = [
     "patient_id",
@@ -281,11 +282,30 @@ def test_validate_csv_like_text(scratch, data, suffix):
     _only_report_errors(_write(scratch, data, suffix))
 
 
+# Found in CI: 0 kg at 0 cm divided by zero when the BMI was derived.
+ZERO_HEIGHT = b'{"patient_id": "", "weight_kg": 0, "height_cm": 0, "infusions": []}'
+
+
 @pytest.mark.slow
 @FUZZ
+@example(data=ZERO_HEIGHT)
 @given(data=json_documents())
 def test_validate_json_values(scratch, data):
     _only_report_errors(_write(scratch, data, ".json"))
+
+
+@FUZZ
+@example(data=ZERO_HEIGHT)
+@given(data=json_documents())
+def test_patient_json_records_only_report_errors(scratch, data):
+    """The patient command's record-by-record path (a small JSON) fails only with ReportError."""
+    try:
+        prepared = load_patient_input(_write(scratch, data, ".json"))
+    except ReportError:
+        return
+    for problem in prepared.problems:
+        assert problem.severity in ("error", "warning")
+        assert problem.row >= 0
 
 
 @settings(

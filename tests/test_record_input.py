@@ -67,7 +67,7 @@ def _value_for(name: str) -> st.SearchStrategy:
     )
     if column.kind in ("number", "integer"):
         lo, hi = column.low, column.high
-        near = st.sampled_from([lo, hi, lo - 1, hi + 1, lo - 0.01, hi + 0.01, (lo + hi) / 2])
+        near = st.sampled_from([lo, hi, lo - 1, hi + 1, lo - 0.01, hi + 0.01, (lo + hi) / 2, 0])
         good = st.one_of(
             near,
             st.floats(lo - 5, hi + 5, allow_nan=False),
@@ -177,6 +177,9 @@ def test_the_record_path_equals_the_frame_path(patients, running):
         {"age_years": "11.99"},
         {"age_years": "60"},
         {"age_years": "60.01"},
+        {"height_cm": 0, "weight_kg": 0, "bmi_kg_m2": None},  # no BMI from a height of 0
+        {"height_cm": "-0", "weight_kg": 50, "bmi_kg_m2": None},
+        {"height_cm": 1e-160, "weight_kg": "1e160", "bmi_kg_m2": None},
     ],
 )
 def test_the_paths_agree_on_the_sample_patient_and_its_edges(change):

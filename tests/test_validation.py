@@ -17,7 +17,7 @@ from reportgen.api import load_input
 from reportgen.errors import InputError, Problem
 from reportgen.loaders import RawTable
 from reportgen.records import prepare_table
-from reportgen.row_rules import summarise_infusions
+from reportgen.row_rules import derived_bmi, summarise_infusions
 
 GOOD_ROW = ["p1", "30", "21.0", "20", "900", "85", "no"]
 
@@ -414,6 +414,35 @@ def test_bmi_derivation_does_not_round_across_a_threshold():
     header = [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"] + ["height_cm", "weight_kg"]
     table = _prepare([["p1", "30", "20", "900", "85", "no", "160", "47.25"]], header)
     assert _value(table, "bmi_kg_m2") < 18.5
+
+
+@pytest.mark.parametrize("height", ["0", "-0", "0.0", "1e-200"])
+def test_an_implausible_height_gives_no_bmi_and_only_its_own_error(height):
+    """Found by the fuzz test in CI: 0 kg at 0 cm divided by zero (1e-200 cm too, squared to 0).
+    The range errors are the problems; no BMI is derived and none is reported missing."""
+    header = [c for c in MINIMAL_COLUMNS if c != "bmi_kg_m2"] + ["height_cm", "weight_kg"]
+    table = _prepare([["p1", "30", "20", "900", "85", "no", height, "0"]], header)
+    assert _lines(table) == [
+        "t.csv:2:height_cm: outside the plausible range 120–210: '" + height + "'",
+        "t.csv:2:weight_kg: outside the plausible range 30–200: '0'",
+    ]
+    assert _value(table, "bmi_kg_m2") is None
+    assert _value(table, "_derived") == ""
+    assert not table.valid.any()
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(
+    weight=st.one_of(st.floats(allow_nan=False), st.sampled_from([29.99, 30.0, 200.0, 200.01])),
+    height=st.one_of(st.floats(allow_nan=False), st.sampled_from([119.99, 120.0, 210.0, 210.01])),
+)
+def test_bmi_is_derived_only_from_plausible_weight_and_height(weight, height):
+    """Plausible: weight 30–200 kg and height 120–210 cm, both ends included."""
+    bmi = derived_bmi(weight, height)
+    if 30 <= weight <= 200 and 120 <= height <= 210:
+        assert bmi == pytest.approx(weight / (height / 100) ** 2, abs=0.005)
+    else:
+        assert bmi is None
 
 
 def _independent_totals(infusions: list[dict]) -> tuple[int, float]:
