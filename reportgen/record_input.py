@@ -96,7 +96,7 @@ def prepare_records(
             problems += _cell_problems(cell, source, row, name)
         check_problem_count(problems, source)
     derived = ["" for _ in records]
-    problems += _derive_from_infusions(records, derived, rows, as_of, columns)
+    problems += _derive_from_infusions(records, derived, rows, as_of, columns, today)
     check_problem_count(problems, source)
     _derive_bmi(records, derived, columns)
     had_yam = "yam_percent" in columns
@@ -171,6 +171,7 @@ def _derive_from_infusions(
     rows: JsonRows,
     as_of: datetime | None,
     columns: list[str],
+    today: date,
 ) -> list[Problem]:
     if not rows.infusions:
         return []
@@ -182,7 +183,7 @@ def _derive_from_infusions(
     problems: list[Problem] = []
     for index, infusions in rows.infusions.items():
         record, row = records[index], rows.positions[index]
-        totals, found = summarise_infusions(infusions, rows.source, row, as_of)
+        totals, found = summarise_infusions(infusions, rows.source, row, as_of, today)
         problems += found
         check_problem_count(problems, rows.source)
         if totals is None:

@@ -7,14 +7,19 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import cast
 
+from reportgen.cells import DATE_MIN
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import Problem, check_problem_count
 
 # Infusion rate plausibility: the label maximum is 2 g/h; loading doses reach about 12 g/h.
 MAX_INFUSION_RATE_G_PER_H = 20.0
+# An infusion record's totals are held to the ranges of the columns they stand for.
+MAX_INFUSION_DAYS = cast(float, COLUMNS["mgso4_days"].high)
+MAX_INFUSION_GRAMS = cast(float, COLUMNS["mgso4_total_g"].high)
+_OUTSIDE_DATES = "not a date-time from 1900-01-01 to today"
 FROM_INFUSIONS = ("mgso4_days", "mgso4_total_g")
 # Required as a column (a missing column is a mapping mistake), but a blank cell is a fact:
 # no DXA yet (contract §5, v2: classification "not_measured").
@@ -177,13 +182,17 @@ def summarise_infusions(
     source: str,
     row: int,
     as_of: datetime | None = None,
+    today: date | None = None,
 ) -> tuple[tuple[int, float] | None, list[Problem]]:
     """``(calendar days with any infusion, sum of rate × hours)`` up to ``as_of``, or the
-    problems found. An infusion still running has ``"end": null`` and needs ``as_of``."""
+    problems found. An infusion still running has ``"end": null`` and needs ``as_of``. Each
+    start and end lies from 1900-01-01 to ``today`` (as a date column does), and the totals
+    within the plausible ranges of ``mgso4_days`` and ``mgso4_total_g``."""
     if not isinstance(infusions, list) or not infusions:
         return None, [Problem(source, row, "infusions", "must be a non-empty list of infusions")]
+    latest = datetime.combine(today or date.today(), time()) + timedelta(days=2)
     problems: list[Problem] = []
-    days: set[date] = set()
+    spans: list[tuple[int, int]] = []  # first and last day (ordinals) of each infusion
     grams = 0.0
     for number, item in enumerate(infusions, start=1):
         check_problem_count(problems, source)
@@ -198,6 +207,9 @@ def summarise_infusions(
         rate = item.get("rate_g_per_h")
         if start is None:
             problems.append(Problem(source, row, f"{where}.start", "not an ISO date-time"))
+        elif not DATE_MIN <= start < latest:
+            problems.append(Problem(source, row, f"{where}.start", _OUTSIDE_DATES))
+            start = None
         if running and as_of is None:
             problems.append(
                 Problem(
@@ -211,6 +223,9 @@ def summarise_infusions(
             end = as_of
         elif end is None:
             problems.append(Problem(source, row, f"{where}.end", "not an ISO date-time"))
+        elif not DATE_MIN <= end < latest:
+            problems.append(Problem(source, row, f"{where}.end", _OUTSIDE_DATES))
+            end = None
         if (
             isinstance(rate, bool)
             or not isinstance(rate, int | float)
@@ -235,13 +250,36 @@ def summarise_infusions(
         if end <= start:  # starts after the as-of moment: not given yet
             continue
         grams += rate * (end - start).total_seconds() / 3600
-        day, last = start.date(), (end - timedelta(microseconds=1)).date()
-        while day <= last:
-            days.add(day)
-            day += timedelta(days=1)
+        last = (end - timedelta(microseconds=1)).date()
+        spans.append((start.date().toordinal(), last.toordinal()))
     if problems:
         return None, problems
-    return (len(days), grams), []
+    days = _days_covered(spans)
+    if days > MAX_INFUSION_DAYS:
+        problems.append(
+            _implausible_total(source, row, f"{days} days", f"{MAX_INFUSION_DAYS:g} days")
+        )
+    if grams > MAX_INFUSION_GRAMS:
+        problems.append(
+            _implausible_total(source, row, f"{grams:,.0f} g", f"{MAX_INFUSION_GRAMS:,.0f} g")
+        )
+    return (None, problems) if problems else ((days, grams), [])
+
+
+def _implausible_total(source: str, row: int, total: str, most: str) -> Problem:
+    return Problem(source, row, "infusions", f"add up to {total}: more than the plausible {most}")
+
+
+def _days_covered(spans: list[tuple[int, int]]) -> int:
+    """How many days the ``(first, last)`` day spans cover together (overlaps once)."""
+    days, reached = 0, None
+    for first, last in sorted(spans):
+        if reached is not None:
+            first = max(first, reached + 1)
+        if last >= first:
+            days += last - first + 1
+        reached = last if reached is None else max(reached, last)
+    return days
 
 
 def _datetime(value: object) -> datetime | None:

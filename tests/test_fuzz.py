@@ -284,11 +284,14 @@ def test_validate_csv_like_text(scratch, data, suffix):
 
 # Found in CI: 0 kg at 0 cm divided by zero when the BMI was derived.
 ZERO_HEIGHT = b'{"patient_id": "", "weight_kg": 0, "height_cm": 0, "infusions": []}'
+# Found while fixing it: an infusion in year 1 crashed pandas' datetime64 column.
+YEAR_ONE = b'{"infusions": [{"start": "0001-01-01", "end": "0001-01-02", "rate_g_per_h": 1}]}'
 
 
 @pytest.mark.slow
 @FUZZ
 @example(data=ZERO_HEIGHT)
+@example(data=YEAR_ONE)
 @given(data=json_documents())
 def test_validate_json_values(scratch, data):
     _only_report_errors(_write(scratch, data, ".json"))
@@ -296,6 +299,7 @@ def test_validate_json_values(scratch, data):
 
 @FUZZ
 @example(data=ZERO_HEIGHT)
+@example(data=YEAR_ONE)
 @given(data=json_documents())
 def test_patient_json_records_only_report_errors(scratch, data):
     """The patient command's record-by-record path (a small JSON) fails only with ReportError."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -505,6 +505,83 @@ def test_bad_infusion_is_located(infusion, column, message):
     totals, problems = summarise_infusions([infusion], "x.json", 3)
     assert totals is None
     assert problems == [Problem("x.json", 3, column, message)]
+
+
+def _infusion(start: str, end: str, rate: float = 1) -> dict:
+    return {"start": start, "end": end, "rate_g_per_h": rate}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "refused"),
+    [
+        ("1900-01-01T00:00", "1900-01-01T01:00", []),
+        ("1899-12-31T23:59", "1900-01-01T01:00", ["start"]),
+        ("0001-01-01T00:00", "9999-12-31T00:00", ["start", "end"]),  # was a pandas crash
+        ("2026-11-30T22:00", "2026-12-01T23:59", []),  # up to tomorrow, as a date column
+        ("2026-12-01T23:00", "2026-12-02T00:00", ["end"]),
+    ],
+)
+def test_infusion_moments_lie_from_1900_to_today(start, end, refused):
+    today = date(2026, 11, 30)
+    totals, problems = summarise_infusions([_infusion(start, end)], "x.json", 1, today=today)
+    assert [p.column for p in problems] == [f"infusions[1].{part}" for part in refused]
+    assert all(p.message == "not a date-time from 1900-01-01 to today" for p in problems)
+    assert (totals is None) == bool(refused)
+
+
+@pytest.mark.parametrize(
+    ("infusions", "message"),
+    [
+        ([_infusion("2025-01-01", "2025-10-28", 0.1)], None),  # 300 days
+        (
+            [_infusion("2025-01-01", "2025-10-29", 0.1)],
+            "add up to 301 days: more than the plausible 300 days",
+        ),
+        (  # two overlapping infusions count their days once: 300
+            [_infusion("2025-01-01", "2025-06-01", 0.1), _infusion("2025-05-01", "2025-10-28", 0)],
+            None,
+        ),
+        ([_infusion("2025-01-01", "2025-02-11T16:00", 20)], None),  # 20,000 g
+        (
+            [_infusion("2025-01-01", "2025-02-11T16:00:01", 20)],
+            "add up to 20,000 g: more than the plausible 20,000 g",
+        ),
+    ],
+)
+def test_infusion_totals_stay_in_the_columns_ranges(infusions, message):
+    """An infusion record stands for mgso4_days (0–300) and mgso4_total_g (0–20,000 g)."""
+    totals, problems = summarise_infusions(infusions, "x.json", 2, today=date(2026, 1, 1))
+    if message is None:
+        assert problems == []
+        assert totals is not None
+        assert totals[0] <= 300
+        assert totals[1] <= 20_000
+    else:
+        assert totals is None
+        assert problems == [Problem("x.json", 2, "infusions", message)]
+
+
+_DAY_2020 = st.integers(0, 120).map(lambda n: datetime(2020, 1, 1) + timedelta(hours=6 * n))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(_DAY_2020, st.integers(1, 40)).map(
+            lambda s: (s[0].isoformat(), (s[0] + timedelta(hours=3 * s[1])).isoformat())
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_infusion_days_count_overlaps_once(spans):
+    infusions = [_infusion(start, end, 0.5) for start, end in spans]
+    totals, problems = summarise_infusions(infusions, "x.json", 1)
+    assert problems == []
+    days, grams = _independent_totals(infusions)
+    assert totals is not None
+    assert totals[0] == days
+    assert totals[1] == pytest.approx(grams)
 
 
 def test_infusions_must_be_a_list():
