@@ -30,13 +30,16 @@ def formats_callback(allowed: tuple[str, ...]):
 
 
 def dose_bands_callback(value: str) -> tuple[float, ...]:
+    from reportgen.dose_bands import check_dose_band_edges
+
     try:
-        edges = tuple(float(v.replace("_", "")) for v in value.split(",") if v.strip())
+        edges = [float(v.replace("_", "")) for v in value.split(",") if v.strip()]
     except ValueError:
         raise click.BadParameter("comma-separated grams, e.g. 500,1000") from None
-    if not edges or any(e <= 0 for e in edges) or list(edges) != sorted(set(edges)):
-        raise click.BadParameter("increasing positive grams, e.g. 500,1000")
-    return edges
+    try:
+        return check_dose_band_edges(edges)
+    except ReportError as error:
+        raise click.BadParameter(str(error).removeprefix("dose bands: ")) from None
 
 
 @dataclass

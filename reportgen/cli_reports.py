@@ -22,6 +22,7 @@ from reportgen.cli_options import (
     reading_options,
     rendering_options,
 )
+from reportgen.dose_bands import DEFAULT_DOSE_BAND_EDGES_G
 from reportgen.errors import ReportError
 
 
@@ -224,7 +225,7 @@ def patient(
 @click.option(
     "--dose-bands",
     "dose_bands",
-    default="500,1000",
+    default=",".join(f"{edge:g}" for edge in DEFAULT_DOSE_BAND_EDGES_G),
     show_default=True,
     callback=lambda ctx, param, value: dose_bands_callback(value),
     help="Cumulative-dose band edges in g (the rule's threshold is always an edge).",

@@ -13,6 +13,7 @@ import pandas as pd
 from reportgen import __version__, i18n
 from reportgen import formatting as fmt
 from reportgen.columns import IDENTIFYING_COLUMNS
+from reportgen.dose_bands import DEFAULT_DOSE_BAND_EDGES_G
 from reportgen.errors import WITHHELD_SOURCE, Problem
 from reportgen.frame_assess import assess_frame
 from reportgen.frames import records_from_frame
@@ -23,7 +24,7 @@ from reportgen.risk import quality_flags
 from reportgen.rules import RuleSet
 from reportgen.rules.seed import HIGH_DOSE_RULE, is_seed_threshold
 from reportgen.settings import ReportSettings
-from reportgen.summary import DEFAULT_DOSE_BAND_EDGES_G, summarise_cohort
+from reportgen.summary import summarise_cohort
 
 CSV_COLUMNS = (
     "patient_id",

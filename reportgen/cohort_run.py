@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen.dose_bands import check_dose_band_edges
 from reportgen.errors import OutputError, Problem, ReportError
 from reportgen.inputs import load_input, load_scan_set
 from reportgen.ledger import Ledger
@@ -81,6 +82,8 @@ def build_cohort_report(
 
     outdir = Path(outdir)
     generated_at = generation_time()
+    if dose_band_edges_g is not None:
+        dose_band_edges_g = check_dose_band_edges(dose_band_edges_g)
     rules = load_rules(rules_path, criteria=criteria)
     settings = load_report_settings(settings_path)  # once, checked before OUTDIR is touched
     lang = resolve_language(lang, settings.organisation)

@@ -288,3 +288,46 @@ def test_bad_dxa_settings_refuse_the_cohort_before_outdir_exists(run_reportgen, 
     assert result.exit_code != 0
     assert str(settings) in result.stderr
     assert not outdir.exists()
+
+
+@pytest.mark.parametrize(
+    ("bands", "message"),
+    [
+        ("nan", "increasing positive grams"),
+        ("inf", "increasing positive grams"),
+        ("500,1e999", "increasing positive grams"),  # was an internal error
+        ("1000,500", "increasing positive grams"),
+        ("0,500", "increasing positive grams"),
+        ("x", "comma-separated grams"),
+        (",".join(str(g) for g in range(1, 22)), "give 1 to 20 edges in grams"),
+    ],
+)
+def test_bad_dose_bands_are_a_usage_error_before_outdir_exists(
+    run_reportgen, tmp_path, bands, message
+):
+    outdir = tmp_path / "out"
+    result = run_reportgen("cohort", SEED, "-o", outdir, "--dose-bands", bands)
+    assert result.exit_code == 2
+    assert "--dose-bands" in result.stderr
+    assert message in result.stderr
+    assert "internal error" not in result.stderr
+    assert not outdir.exists()
+
+
+def test_dose_band_edges_from_the_api_are_checked_before_outdir_exists(tmp_path):
+    from reportgen.api import build_cohort_report
+    from reportgen.errors import ReportError
+
+    with pytest.raises(ReportError, match="increasing positive grams"):
+        build_cohort_report(SEED, tmp_path / "out", dose_band_edges_g=[500, float("inf")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_twenty_dose_band_edges_make_twenty_one_bands(run_reportgen, tmp_path):
+    edges = ",".join(str(100 * g) for g in range(1, 21))
+    result = run_reportgen(
+        "cohort", SEED, "-o", tmp_path / "out", "--format", "json", "--dose-bands", edges
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
+    assert len(summary["dose_bands"]["bands"]) >= 21

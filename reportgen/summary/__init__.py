@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reportgen.dose_bands import DEFAULT_DOSE_BAND_EDGES_G
 from reportgen.i18n import _
 from reportgen.rules import RuleSet
 from reportgen.rules.seed import HIGH_DOSE_RULE, shipped_rules
 from reportgen.summary.dose import (
-    DEFAULT_DOSE_BAND_EDGES_G,
     association_cautions,
     compute_associations,
     count_dose_bands,
@@ -21,7 +21,7 @@ from reportgen.summary.dose import (
 from reportgen.summary.table1 import NUMERIC_LABELS, build_table_one
 from reportgen.summary.values import CLASSES, SMALL_N, _describe, _numeric, _pct, _text
 
-__all__ = ["CLASSES", "DEFAULT_DOSE_BAND_EDGES_G", "SMALL_N", "summarise_cohort"]
+__all__ = ["CLASSES", "SMALL_N", "summarise_cohort"]
 
 
 def summarise_cohort(

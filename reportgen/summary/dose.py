@@ -24,10 +24,6 @@ from reportgen.summary.values import (
     _quiet,
 )
 
-# Display bands of the cumulative dose (``reportgen cohort --dose-bands``); the rule's
-# threshold is always added as an edge.
-DEFAULT_DOSE_BAND_EDGES_G = (500.0, 1000.0)
-
 
 def sorted_band_edges(edges: Sequence[float], threshold: float) -> list[float]:
     """Sorted unique finite edges, always including the risk-rule threshold."""
