@@ -8,6 +8,7 @@ cohort) and :mod:`reportgen.cli_tools` (rules, send, template), their shared opt
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -47,6 +48,9 @@ class _Group(click.Group):
             ctx.exit(128 + signum)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader of stdout left (`reportgen validate f | head`)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error
+            ctx.exit(128 + signal.SIGPIPE)
         except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a message
             _report_bug(ctx, exc)
             ctx.exit(1)

@@ -30,6 +30,13 @@ class Problem:
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{self.input}:{self.row}:{self.column}: {prefix}{self.message}"
 
+    @property
+    def order(self) -> tuple[int, bool, list[str | int]]:
+        """Row, errors before warnings, then column with numbers in number order
+        (``infusions[2]`` before ``infusions[10]``)."""
+        parts = re.split(r"(\d+)", self.column)
+        return self.row, self.severity != "error", [int(p) if p.isdigit() else p for p in parts]
+
     def redacted(self) -> Problem:
         """The problem without the offending cell value or the file name (--deidentify)."""
         return replace(self, input=WITHHELD_SOURCE, message=_QUOTED_VALUE.sub("", self.message))

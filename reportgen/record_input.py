@@ -128,7 +128,7 @@ def prepare_records(
         _make_plain(record)
     bad_rows = {p.row for p in problems if p.severity == "error"}
     valid = [row not in bad_rows and not column_problems for row in positions]
-    problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
+    problems.sort(key=lambda p: p.order)
     return PreparedRecords(source, records, valid, problems)
 
 

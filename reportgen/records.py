@@ -90,7 +90,7 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     # A header error (missing or duplicated column) leaves every row's values in doubt.
     header_error = bool(column_problems) or (raw.kind == "table" and raw.header_row in bad_rows)
     valid = ~rows.isin(bad_rows) & (not header_error)
-    problems.sort(key=lambda p: (p.row, p.severity != "error", p.column))
+    problems.sort(key=lambda p: p.order)
     return PreparedTable(source, frame, valid.reset_index(drop=True), problems, raw.scans)
 
 

@@ -534,3 +534,19 @@ def test_send_does_not_rewrite_the_manifest_under_a_running_run(tmp_path):
 
     with locked_output_dir(tmp_path), pytest.raises(api.ReportError, match="another reportgen run"):
         send_outdir(tmp_path, SendOptions(base_url="https://ehr.example.org/fhir"))
+
+
+def test_a_reader_leaving_early_ends_the_run_quietly(run_reportgen, tmp_path):
+    """`reportgen validate f | head`: the closed pipe is the shell's SIGPIPE status (141), not
+    an internal error."""
+    bad = {"start": "0001-01-01", "end": "0001-01-02", "rate_g_per_h": 1}
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"patient_id": "A", "infusions": [bad] * 900}), "utf-8")
+    process = run_reportgen.popen("validate", path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # more than a pipe's 64 KiB is still to come
+    _, stderr = process.communicate(timeout=60)
+    assert first.endswith(b"many.json:1:age_years: required value missing\n")
+    assert process.returncode == 128 + signal.SIGPIPE
+    assert stderr == b""

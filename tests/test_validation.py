@@ -727,3 +727,17 @@ def _load_or_input_error(path) -> None:
     assert not valid_rows & error_rows  # a valid row is never reported
     if header_error:
         assert not valid_rows
+
+
+def test_problems_list_numbered_parts_in_number_order(tmp_path):
+    """infusions[2] before infusions[10], on the frame path and the record path alike."""
+    from reportgen.inputs import load_patient_input
+
+    good = {"start": "2025-01-01T00:00", "end": "2025-01-01T01:00", "rate_g_per_h": 1}
+    bad = {**good, "rate_g_per_h": 99}
+    infusions = [bad if n in (2, 10, 11) else good for n in range(1, 12)]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"patient_id": "A", "infusions": infusions}), "utf-8")
+    for problems in (load_input(path).problems, load_patient_input(path).problems):
+        columns = [p.column for p in problems if p.column.startswith("infusions[")]
+        assert columns == [f"infusions[{n}].rate_g_per_h" for n in (2, 10, 11)]
