@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from reportgen import charts
+from reportgen import charts, i18n
+from reportgen.charts.followup import legend_label
 from reportgen.charts.png import encode_png
-from reportgen.charts.scales import date_ticks, fmt_num
+from reportgen.charts.scales import date_ticks, day, fmt_num, tick_texts
 from reportgen.charts.scatter import HIGHLIGHT
 from reportgen.charts.style import canvas, new_figure, style
 
@@ -345,6 +346,39 @@ def test_date_ticks_are_bounded_and_on_boundaries() -> None:
         assert 2 <= len(ticks) <= 7
         assert all(lo <= t <= hi for t in ticks)
         assert all(float(t).is_integer() for t in ticks)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "en", "ja"),
+    [
+        (date(2020, 6, 1), date(2020, 6, 4), "1 Jun 2020", "2020年6月1日"),  # days
+        (date(2020, 6, 1), date(2020, 8, 1), "1 Jun 2020", "2020年6月1日"),  # weeks
+        (date(2020, 5, 20), date(2021, 7, 1), "Jul 2020", "2020年7月"),  # months: no day
+    ],
+)
+def test_month_ticks_are_labelled_by_month(lo, hi, en, ja) -> None:
+    """Seven full Japanese dates (2020年11月1日) overran each other on the follow-up chart."""
+    ticks = date_ticks(day(lo), day(hi))
+    with i18n.using("en"):
+        assert tick_texts(ticks)[0] == en
+    with i18n.using("ja"):
+        labels = tick_texts(ticks)
+    assert labels[0] == ja
+    assert max(len(label) for label in labels) <= 11
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("Femoral neck", "Femoral neck"),
+        ("大腿骨頸部", "大腿骨頸部"),
+        ("大腿骨近位部（全体）", "大腿骨近位部\n（全体）"),  # was cut at the figure's edge
+        ("L1–L4 (L2 excluded)", "L1–L4\n(L2 excluded)"),
+        ("A very long site name here", "A very long site name\nhere"),
+    ],
+)
+def test_long_site_names_are_broken_to_fit_the_legend(label, shown) -> None:
+    assert legend_label(label) == shown
 
 
 @pytest.mark.parametrize(

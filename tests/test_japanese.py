@@ -340,3 +340,33 @@ def test_settings_language_and_era_make_a_japanese_report(run_reportgen, tmp_pat
     html = (tmp_path / "en" / "patient-D-101.html").read_text("utf-8")
     assert '<html lang="en">' in html
     assert "MgSO4 exposure" in html
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@pytest.mark.slow
+def test_english_sample_reports_have_no_japanese_text(english):
+    """Every heading goes through the catalogue (the follow-up table once hard-coded 同年齢比較);
+    the sample's own data is all in English."""
+    pdfs = sorted(english.glob("patient-*.pdf")) + [english / "cohort" / "cohort-summary.pdf"]
+    assert len(pdfs) == 10
+    for pdf in pdfs:
+        assert _JAPANESE.findall(" ".join(_pages(pdf))) == [], pdf.name
+
+
+def test_the_follow_up_table_heads_are_translated(tmp_path):
+    scans = tmp_path / "scans.csv"
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent,age_matched_percent\n"
+        "5,2020-06-10,L1-L4,0.900,84,88\n",
+        "utf-8",
+    )
+    for lang, head in (("ja", "同年齢比較 %"), ("en", "Age-matched %")):
+        out = tmp_path / lang
+        result = api.build_patient_reports(
+            SAMPLE_CSV, out, formats=("html",), workers=1, lang=lang, scans_path=scans, ids=["5"]
+        )
+        assert result.ok
+        html = (out / "patient-5.html").read_text("utf-8")
+        assert f'<th class="num">{head}</th>' in html

@@ -5,16 +5,17 @@ A follow-up chart is rare, so it is drawn whole, not cached.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from matplotlib.axes import Axes
-from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.ticker import FuncFormatter
 
 from reportgen import formatting as fmt
 from reportgen.charts.plates import render_once
-from reportgen.charts.scales import date_text, date_ticks, day, integer_ticks
+from reportgen.charts.scales import date_text, date_ticks, day, integer_ticks, tick_texts
 from reportgen.charts.style import LOCK, MUTED, new_figure, style
 
 # Colour-blind-safe (Okabe-Ito) site colours, in vendor-report order.
@@ -29,6 +30,26 @@ class SiteSeries:
     label: str
     points: tuple[tuple[date, float, str], ...]
     lsc_percent: float
+
+
+# The legend beside the plot holds about 16 narrow characters at 7.5 pt (3.2 cm).
+_LEGEND_COLUMNS = 16
+
+
+def legend_label(label: str) -> str:
+    """A site name that fits the legend: a long one is broken before its last bracket or
+    space ("大腿骨近位部（全体）" -> "大腿骨近位部\n（全体）"), a wide (CJK) letter counting two."""
+    if _columns(label) <= _LEGEND_COLUMNS:
+        return label
+    cut = max(label.rfind("（"), label.rfind("(")) if "(" in label or "（" in label else -1
+    cut = cut if cut > 0 else label.rfind(" ")
+    if cut <= 0:
+        return label
+    return f"{label[:cut].rstrip()}\n{label[cut:].lstrip()}"
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def plot_bmd_trend(
@@ -69,8 +90,7 @@ def plot_bmd_trend(
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
             )
         ticks = date_ticks(lo - pad, hi + pad)
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: date_text(v)))
+        ax.set_xticks(ticks, tick_texts(ticks))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt.half_up(v, 2)))
         ax.set_ylabel("BMD (g/cm²)")
         ax.grid(axis="y", color="#e3e3e3", linewidth=0.5, zorder=0)
@@ -114,7 +134,7 @@ def _draw_site(ax: Axes, site: SiteSeries, colour: str, x1: float) -> None:
         markersize=4.5,
         color=colour,
         zorder=4,
-        label=f"{site.label}\nLSC ± {fmt.half_up(site.lsc_percent, 1)} %",
+        label=f"{legend_label(site.label)}\nLSC ± {fmt.half_up(site.lsc_percent, 1)} %",
     )
 
 

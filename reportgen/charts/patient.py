@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 from matplotlib.transforms import ScaledTranslation
 
 from reportgen.charts.plates import Plate, memo_png, plate, render_once
@@ -23,6 +23,7 @@ from reportgen.charts.scales import (
     day,
     fmt_num,
     grams,
+    tick_texts,
     zones,
 )
 from reportgen.charts.style import (
@@ -240,11 +241,12 @@ def _build_timeline(labels: tuple[str, ...], spans: tuple[bool, ...]) -> Plate:
             [v for _ in ticks for v in (0.0, 1.0, math.nan)],
         )
         tick_marks.set_data(ticks, [0.0] * len(ticks))
+        labels = dict(zip(ticks, tick_texts(ticks), strict=True))
         for text, tick in zip(tick_labels, [*ticks, *[None] * 7], strict=False):
             text.set_visible(tick is not None)
             if tick is not None:
                 text.set_x(tick)
-                text.set_text(date_text(tick))
+                text.set_text(labels[tick])
         x0_px, _, x1_px, _ = ax.bbox.extents
         for row, ((start, end), shape, text) in enumerate(
             zip(rows, shapes, row_texts, strict=True)
@@ -388,6 +390,6 @@ def plot_cumulative_dose(
         ax.set_ylabel(_("Cumulative MgSO4 (g)"))
         ax.yaxis.set_major_formatter(FuncFormatter(grams))
         lo, hi = ax.get_xlim()
-        ax.xaxis.set_major_locator(FixedLocator(date_ticks(lo, hi)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p=None: date_text(v)))
+        ticks = date_ticks(lo, hi)
+        ax.set_xticks(ticks, tick_texts(ticks))
         return render_once(fig)

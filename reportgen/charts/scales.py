@@ -77,6 +77,18 @@ def date_text(value: float) -> str:
     return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
+def tick_texts(ticks: list[float]) -> list[str]:
+    """Labels for :func:`date_ticks`: months ("Jul 2020", "2020年7月") when the ticks are a
+    month or more apart (always the 1st: the day adds nothing), else dates. Seven full
+    Japanese dates ("2020年11月1日") overran each other on the follow-up chart."""
+    if len(ticks) < 2 or ticks[1] - ticks[0] < 28:
+        return [date_text(t) for t in ticks]
+    months = [_EPOCH + timedelta(days=math.floor(t + 1e-9)) for t in ticks]
+    if i18n.current() == "ja":
+        return [f"{d.year}年{d.month}月" for d in months]
+    return [f"{_MONTHS[d.month - 1]} {d.year}" for d in months]
+
+
 def date_ticks(lo: float, hi: float) -> list[float]:
     """Tick positions (days since 1970-01-01) at day, week or month boundaries, ≤ 7 ticks."""
     for step in (1, 2, 7, 14):
