@@ -20,7 +20,7 @@ from reportgen import __version__
 from reportgen.cli_options import Options
 from reportgen.cli_reports import cohort, patient, validate
 from reportgen.cli_tools import rules, send, template
-from reportgen.errors import Interrupted
+from reportgen.errors import Interrupted, bug_summary
 
 logger = logging.getLogger("reportgen")
 
@@ -59,13 +59,8 @@ class _Group(click.Group):
 def _report_bug(ctx: click.Context, exc: Exception) -> None:
     """No message text (it may quote patient data) unless -v, which adds the traceback."""
     options = ctx.find_object(Options)
-    where = traceback.extract_tb(exc.__traceback__)[-1]
     logger.error(
-        "reportgen: internal error (%s at %s:%d); run again with -v for the "
-        "traceback and report it",
-        type(exc).__name__,
-        Path(where.filename).name,
-        where.lineno,
+        "reportgen: %s; run again with -v for the traceback and report it", bug_summary(exc)
     )
     if options is not None and options.verbose:
         logger.error("".join(traceback.format_exception(exc)).rstrip())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import traceback
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 WITHHELD_SOURCE = "(file name withheld: --deidentify)"
 # More problems than this in one file is the wrong file, delimiter or encoding, not data to
@@ -118,3 +120,11 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int):
         self.signum = signum
         super().__init__(signum)
+
+
+def bug_summary(exc: BaseException) -> str:
+    """``internal error (ValueError at patient.py:301)``: where a bug struck, without its
+    message (which may quote patient data)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"internal error ({type(exc).__name__}{where})"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reportgen import __version__
 from reportgen.batch import Job, Outcome, default_workers, describe_os_error, run_jobs
-from reportgen.errors import Problem, ReportError
+from reportgen.errors import Problem, ReportError, bug_summary
 from reportgen.inputs import attach_scans, load_patient_input, load_scan_set, select_records
 from reportgen.ledger import Ledger, RunStopped
 from reportgen.output import (
@@ -185,14 +185,19 @@ def build_patient_reports(
 
 
 def make_safely(run: PatientRun, job: Job) -> Outcome:
-    """:func:`make_patient_files`, but a patient whose report fails does not stop the others,
-    and a write error (full disk, read-only or failing device) is an outcome, not a crash."""
+    """:func:`make_patient_files`, but a patient whose report fails does not stop the others
+    (a bug included: that patient's report is not made, said without the message, which may
+    quote patient data), and a write error (full disk, read-only or failing device) is an
+    outcome, not a crash."""
     try:
         return Outcome(make_patient_files(run, job))
     except ReportError as exc:
         return Outcome(error=str(exc)[:300])
     except OSError as exc:
         return Outcome(error=describe_os_error(exc), fault=True)
+    except Exception as exc:  # noqa: BLE001 - one patient's bug must not lose the others
+        logger.debug("patient row %s", job.record.get("_row"), exc_info=True)
+        return Outcome(error=f"{bug_summary(exc)}; please report it")
 
 
 def make_patient_files(run: PatientRun, job: Job) -> list[dict]:

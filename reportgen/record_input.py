@@ -32,11 +32,13 @@ from reportgen.json_input import JsonRows
 from reportgen.row_rules import (
     BLANK_ALLOWED,
     derived_bmi,
+    discharged_before_admitted,
     id_text_problems,
     missing_columns,
     missing_value_message,
     para_message,
     parsed_infusions,
+    stay_message,
     summarise_infusions,
     unknown_columns,
 )
@@ -264,15 +266,22 @@ def _duplicate_ids(
 def _cross_checks(
     records: list[dict[str, object]], positions: Sequence[int], source: str, columns: list[str]
 ) -> list[Problem]:
-    if not {"gravida", "para"} <= set(columns):
-        return []
-    return [
-        Problem(source, row, "para", para_message(record["para"], record["gravida"]))
-        for record, row in zip(records, positions, strict=True)
-        if record["para"] is not None
-        and record["gravida"] is not None
-        and record["para"] > record["gravida"]  # type: ignore[operator]
-    ]
+    problems = []
+    if {"gravida", "para"} <= set(columns):
+        problems += [
+            Problem(source, row, "para", para_message(record["para"], record["gravida"]))
+            for record, row in zip(records, positions, strict=True)
+            if record["para"] is not None
+            and record["gravida"] is not None
+            and record["para"] > record["gravida"]  # type: ignore[operator]
+        ]
+    if {"admission_date", "discharge_date"} <= set(columns):
+        problems += [
+            Problem(source, row, "discharge_date", stay_message(record["admission_date"]))
+            for record, row in zip(records, positions, strict=True)
+            if discharged_before_admitted(record["admission_date"], record["discharge_date"])
+        ]
+    return problems
 
 
 def _make_plain(record: dict[str, object]) -> None:

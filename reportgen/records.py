@@ -20,6 +20,7 @@ from reportgen.row_rules import (
     missing_value_message,
     para_message,
     parsed_infusions,
+    stay_message,
     summarise_infusions,
     unknown_columns,
 )
@@ -157,19 +158,28 @@ def _check_hits(mask: np.ndarray, rows: pd.Series, source: str, column: str) -> 
 
 
 def _cross_checks(frame: pd.DataFrame, rows: pd.Series, source: str) -> list[Problem]:
-    if not {"gravida", "para"} <= set(frame.columns):
-        return []
-    wrong = (frame["para"] > frame["gravida"]).to_numpy(dtype=bool, na_value=False)
-    _check_hits(wrong, rows, source, "para")
-    return [
-        Problem(
-            source,
-            int(rows.iloc[i]),
-            "para",
-            para_message(frame["para"].iloc[i], frame["gravida"].iloc[i]),
-        )
-        for i in np.flatnonzero(wrong)
-    ]
+    problems = []
+    if {"gravida", "para"} <= set(frame.columns):
+        wrong = (frame["para"] > frame["gravida"]).to_numpy(dtype=bool, na_value=False)
+        _check_hits(wrong, rows, source, "para")
+        problems += [
+            Problem(
+                source,
+                int(rows.iloc[i]),
+                "para",
+                para_message(frame["para"].iloc[i], frame["gravida"].iloc[i]),
+            )
+            for i in np.flatnonzero(wrong)
+        ]
+    if {"admission_date", "discharge_date"} <= set(frame.columns):
+        admitted = frame["admission_date"].dt.normalize()
+        wrong = (frame["discharge_date"].dt.normalize() < admitted).to_numpy(bool, na_value=False)
+        _check_hits(wrong, rows, source, "discharge_date")
+        problems += [
+            Problem(source, int(rows.iloc[i]), "discharge_date", stay_message(admitted.iloc[i]))
+            for i in np.flatnonzero(wrong)
+        ]
+    return problems
 
 
 def _derive_bmi(frame: pd.DataFrame, derived: pd.Series) -> tuple[pd.DataFrame, pd.Series]:

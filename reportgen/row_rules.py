@@ -75,6 +75,23 @@ def para_message(para: object, gravida: object) -> str:
     return f"para ({para}) exceeds gravida ({gravida})"
 
 
+def stay_message(admission: object) -> str:
+    """A discharge before the admission (a typing slip: the stay cannot be drawn or counted)."""
+    shown = admission.date() if isinstance(admission, datetime) else admission
+    return f"before admission_date ({shown})"
+
+
+def discharged_before_admitted(admission: object, discharge: object) -> bool:
+    """Whether both dates are given and the discharge day is before the admission day."""
+    if admission is None or discharge is None:
+        return False
+    return _day(discharge) < _day(admission)
+
+
+def _day(value: object) -> date:
+    return value.date() if isinstance(value, datetime) else cast(date, value)
+
+
 def derived_bmi(weight_kg: float, height_cm: float) -> float | None:
     """kg/m², rounded to 2 places as numpy rounds (half to even on the scaled binary value;
     1 place would turn 18.46 into 18.5); ``None`` unless both are in their plausible ranges

@@ -550,3 +550,29 @@ def test_a_reader_leaving_early_ends_the_run_quietly(run_reportgen, tmp_path):
     assert first.endswith(b"many.json:1:age_years: required value missing\n")
     assert process.returncode == 128 + signal.SIGPIPE
     assert stderr == b""
+
+
+def test_a_bug_in_one_patient_does_not_lose_the_others(tmp_path, monkeypatch):
+    """An unexpected exception while rendering one patient (once: a discharge before the
+    admission broke the timeline) makes that patient "not made" without its message, which
+    may quote patient data; the other patients and a true manifest are written."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    source = write_cohort(tmp_path / "cohort.csv", 4)
+    from reportgen import patient_run
+
+    real = patient_run.render_record
+
+    def buggy(record, *args, **kwargs):
+        if record["patient_id"] == "P001":
+            raise ValueError("a message quoting P001's data")
+        return real(record, *args, **kwargs)
+
+    monkeypatch.setattr(patient_run, "render_record", buggy)
+    outdir = tmp_path / "out"
+    result = api.build_patient_reports(source, outdir, formats=("json",), workers=1)
+    assert not result.ok
+    (error,) = [str(p) for p in result.errors]
+    assert error.startswith("cohort.csv:3:-: report not made: internal error (ValueError at ")
+    assert "P001's data" not in error
+    manifest = assert_manifest_is_the_truth(outdir)
+    assert {e["patient_id"] for e in manifest["files"]} == {"P000", "P002", "P003"}

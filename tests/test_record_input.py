@@ -178,6 +178,8 @@ def test_the_record_path_equals_the_frame_path(patients, running):
         {"age_years": "60"},
         {"age_years": "60.01"},
         {"height_cm": 0, "weight_kg": 0, "bmi_kg_m2": None},  # no BMI from a height of 0
+        {"admission_date": "2020-03-01", "discharge_date": "2020-02-29"},
+        {"admission_date": "2020-03-01T10:00", "discharge_date": "2020-03-01T08:00"},
         {"height_cm": "-0", "weight_kg": 50, "bmi_kg_m2": None},
         {"height_cm": 1e-160, "weight_kg": "1e160", "bmi_kg_m2": None},
     ],

@@ -741,3 +741,29 @@ def test_problems_list_numbered_parts_in_number_order(tmp_path):
     for problems in (load_input(path).problems, load_patient_input(path).problems):
         columns = [p.column for p in problems if p.column.startswith("infusions[")]
         assert columns == [f"infusions[{n}].rate_g_per_h" for n in (2, 10, 11)]
+
+
+@pytest.mark.parametrize(
+    ("admitted", "discharged", "refused"),
+    [
+        ("2020-03-01", "2020-03-01", False),  # a day case
+        ("2020-03-01T10:00", "2020-03-01 08:00", False),  # the same day: the timeline is by day
+        ("2020-03-01", "2020-02-29", True),
+        ("2020-03-01", "", False),  # still in hospital
+    ],
+)
+def test_a_discharge_before_the_admission_is_located(tmp_path, admitted, discharged, refused):
+    """Once a crash of the timeline chart (validate said OK, the run stopped); now a located
+    error on both input paths."""
+    from reportgen.inputs import load_patient_input
+
+    patient = {
+        "patient_id": "A", "age_years": 30, "bmi_kg_m2": 21, "mgso4_days": 20,
+        "mgso4_total_g": 900, "yam_percent": 85, "fracture": "no",
+        "admission_date": admitted, "discharge_date": discharged,
+    }  # fmt: skip
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(patient), "utf-8")
+    for prepared in (load_input(path), load_patient_input(path)):
+        expected = [f"{path}:1:discharge_date: before admission_date (2020-03-01)"]
+        assert [str(p) for p in prepared.problems] == (expected if refused else [])
