@@ -135,6 +135,8 @@ def _parse_as_of(ctx, param, value: str | None):
         raise click.BadParameter(
             "an ISO date or date-time, e.g. 2025-03-05 or 2025-03-05T14:00"
         ) from None
+    except ReportError as error:
+        raise click.BadParameter(str(error).split(": ", 1)[1]) from None
 
 
 as_of_option = click.option(

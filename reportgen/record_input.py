@@ -27,6 +27,7 @@ from reportgen.cells import (
 )
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import Problem, ProblemList, check_problem_count
+from reportgen.exposure import check_as_of
 from reportgen.input_text import CONTROL, FREE_TEXT, SURROGATE, SURROGATE_MESSAGE
 from reportgen.json_input import JsonRows
 from reportgen.row_rules import (
@@ -85,6 +86,8 @@ def prepare_records(
     if len(rows.records) > input_text.MAX_ROWS:
         raise input_text.too_many_rows(source, len(rows.records))
     today = today or date.today()
+    if as_of is not None:
+        check_as_of(as_of, today)
     headers = rows.columns()
     problems = list(rows.problems)
     cells = _checked_text(rows, headers, problems)

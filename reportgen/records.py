@@ -11,6 +11,7 @@ import pandas as pd
 
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import MAX_PROBLEMS, Problem, ProblemList, check_problem_count
+from reportgen.exposure import check_as_of
 from reportgen.loaders import RawTable
 from reportgen.row_rules import (
     BLANK_ALLOWED,
@@ -50,6 +51,8 @@ def prepare_table(raw: RawTable, *, as_of: datetime | None = None) -> PreparedTa
     ``as_of`` (inpatients) counts infusions up to that moment; a running infusion
     (``"end": null``) needs it."""
     source, rows = raw.source, raw.rows
+    if as_of is not None:
+        check_as_of(as_of)
     problems = list(raw.problems)
     problems += unknown_columns(raw.frame.columns, source, raw.header_row)
     known = raw.frame[[c for c in raw.frame.columns if c in COLUMNS]]

@@ -210,7 +210,7 @@ def summarise_infusions(
     latest = datetime.combine(today or date.today(), time()) + timedelta(days=2)
     problems: list[Problem] = []
     spans: list[tuple[int, int]] = []  # first and last day (ordinals) of each infusion
-    grams = 0.0
+    grams, not_yet = 0.0, 0
     for number, item in enumerate(infusions, start=1):
         check_problem_count(problems, source)
         where = f"infusions[{number}]"
@@ -265,6 +265,7 @@ def summarise_infusions(
         if as_of is not None:
             end = min(end, as_of)
         if end <= start:  # starts after the as-of moment: not given yet
+            not_yet += 1
             continue
         grams += rate * (end - start).total_seconds() / 3600
         last = (end - timedelta(microseconds=1)).date()
@@ -280,7 +281,12 @@ def summarise_infusions(
         problems.append(
             _implausible_total(source, row, f"{grams:,.0f} g", f"{MAX_INFUSION_GRAMS:,.0f} g")
         )
-    return (None, problems) if problems else ((days, grams), [])
+    if problems:
+        return None, problems
+    if not spans and not_yet and as_of is not None:  # a slip of the as-of date, most likely
+        warning = f"--as-of {as_of:%Y-%m-%d %H:%M} is before the first infusion: no MgSO4 counted"
+        return (0, 0.0), [Problem(source, row, "infusions", warning, "warning")]
+    return (days, grams), []
 
 
 def _implausible_total(source: str, row: int, total: str, most: str) -> Problem:

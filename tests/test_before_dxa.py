@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
-from reportgen.exposure import exposure_so_far, totals
+from reportgen.errors import ReportError
+from reportgen.exposure import (
+    PROJECTION_HORIZON,
+    check_as_of,
+    cumulative_series,
+    exposure_so_far,
+    totals,
+)
 from reportgen.labs import corrected_calcium, flag, lab_results, load_intervals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +73,87 @@ def test_cumulative_dose_never_falls_as_time_goes_on(hours, more, rate):
     b = totals(infusions, T0 + timedelta(hours=hours + more))[1]
     assert b >= a
     assert a == pytest.approx(rate * hours)
+
+
+@pytest.mark.parametrize(
+    ("rate", "projected"),
+    [
+        (1.0, True),  # 1,000 g in 1,000 h: 42 days ahead
+        (1000 / (366 * 24), True),  # exactly a year (366 days) ahead
+        (1000 / (366 * 24) * 0.999, False),
+        (0.00001, False),  # 11,000 years ahead: once an OverflowError
+        (1e-300, False),
+    ],
+)
+def test_no_projection_beyond_a_year(rate, projected):
+    exposure = exposure_so_far([(T0, None, rate)], T0, 1000.0)
+    assert (exposure["projected_threshold_date"] is not None) == projected
+    if projected:
+        ahead = datetime.fromisoformat(exposure["projected_threshold_date"]) - T0
+        assert ahead <= PROJECTION_HORIZON
+
+
+_INFUSION = st.tuples(
+    st.integers(0, 24 * 40).map(lambda h: T0 + timedelta(hours=h)),
+    st.one_of(st.none(), st.integers(1, 24 * 10)),
+    st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 4.0]),
+).map(lambda t: (t[0], None if t[1] is None else t[0] + timedelta(hours=t[1]), t[2]))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(infusions=st.lists(_INFUSION, min_size=1, max_size=8), as_of_h=st.integers(0, 24 * 50))
+def test_the_chart_series_sweep_equals_the_totals_at_each_moment(infusions, as_of_h):
+    """The one-pass series (20,000 infusions once took minutes) against totals() per point."""
+    as_of = T0 + timedelta(hours=as_of_h)
+    series = cumulative_series(infusions, as_of)
+    assert [m for m, _ in series] == sorted({m for m, _ in series})
+    for moment, grams in series:
+        assert grams == pytest.approx(totals(infusions, min(moment, as_of))[1], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("moment", "ok"),
+    [
+        (datetime(1899, 12, 31, 23, 59), False),
+        (datetime(1900, 1, 1), True),
+        (datetime(2026, 12, 1, 23, 59), True),  # today 30 Nov + a day's slack
+        (datetime(2026, 12, 2), False),
+        (datetime(1, 1, 1), False),  # once 0 g and no dose flags, or a pandas crash
+    ],
+)
+def test_as_of_lies_from_1900_to_today(moment, ok):
+    today = datetime(2026, 11, 30).date()
+    if ok:
+        assert check_as_of(moment, today) == moment
+    else:
+        with pytest.raises(ReportError, match="not from 1900-01-01 to today"):
+            check_as_of(moment, today)
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "1899-12-31", "9999-12-31"])
+def test_an_as_of_outside_the_dates_is_a_usage_error(run_reportgen, as_of):
+    for command in ("validate", "patient"):
+        result = run_reportgen(command, INPATIENT, "--as-of", as_of)
+        assert result.exit_code == 2
+        assert "--as-of" in result.stderr
+        assert "not from 1900-01-01 to today" in result.stderr
+
+
+def test_the_api_checks_the_as_of_on_both_input_paths():
+    from reportgen.inputs import load_input, load_patient_input
+
+    for load in (load_input, load_patient_input):
+        with pytest.raises(ReportError, match="not from 1900-01-01 to today"):
+            load(INPATIENT, as_of=datetime(1, 1, 1))
+
+
+def test_an_as_of_before_every_infusion_is_a_warning(run_reportgen):
+    result = run_reportgen("validate", INPATIENT, "--as-of", "2000-01-01")
+    assert result.exit_code == 0
+    assert (
+        "infusions: warning: --as-of 2000-01-01 00:00 is before the first infusion: "
+        "no MgSO4 counted" in result.stdout
+    )
 
 
 # --- labs -----------------------------------------------------------------------------------
