@@ -49,6 +49,20 @@ def normalise_header(header: object) -> str:
     return ALIASES.get(text, text)
 
 
+# "1.500" in a ";" file: European thousands (1500) or a decimal point (1.5)?
+_DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
+
+
+def dot_thousands_ambiguous(text: str, low: float, high: float) -> bool:
+    """Whether ``text`` (from a ``;`` file, where a dot may group thousands) reads as two
+    plausible values a thousand times apart: ``1.500`` g is 1.5 or 1500, both in 0–20,000;
+    ``0.806`` or a BMD of ``1.005`` g/cm² (1005 is implausible) is not."""
+    if not _DOT_THOUSANDS.fullmatch(text.strip()):
+        return False
+    value = float(text)
+    return low <= value <= high and low <= value * 1000 <= high
+
+
 def parse_cell(column: Column, raw: str, today: date) -> Cell:
     """``raw`` (a cell as read) as a value of ``column``; ``today`` bounds the dates."""
     text = raw.strip() or None

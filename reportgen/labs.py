@@ -362,12 +362,15 @@ def load_lab_draws(
     tests, other units, bad numbers or dates, implausible values and a test drawn twice on one
     date are errors located at the lab file's row and column.
     """
-    import pandas as pd
-
+    from reportgen.cells import dot_thousands_ambiguous, kind_message, parse_cell
+    from reportgen.columns import Column  # (columns.py imports this module)
     from reportgen.errors import Problem
     from reportgen.loaders import load_table
 
-    raw = load_table(path)
+    lab_date, lab_value = Column("date", "date"), Column("value", "number")
+
+    raw = load_table(path, numeric={"value": None})  # a ";" file's 1,5 is 1.5
+    today = date.today()
     source, frame = raw.source, raw.frame
     problems = list(raw.problems)
     missing = [c for c in ("patient_id", "date", "test", "value", "unit") if c not in frame]
@@ -405,16 +408,25 @@ def load_lab_draws(
                     f"unknown test {test_name[:40]!r} (use {', '.join(LAB_TESTS)})",
                 )
             )
-        day = pd.to_datetime(_cell(row["date"]) or None, errors="coerce", format="ISO8601")
-        if pd.isna(day):
-            problems.append(Problem(source, line, "date", "not a date (use YYYY-MM-DD)"))
-        try:
-            value = float(_cell(row["value"]).replace(",", ""))
-            if not math.isfinite(value):
-                raise ValueError
-        except ValueError:
-            value = None
+        # The main input's readings: whole dates to today, numbers with the same separators.
+        day = parse_cell(lab_date, _cell(row["date"]), today).value
+        if day is None:
+            problems.append(Problem(source, line, "date", kind_message(lab_date)))
+        text = _cell(row["value"])
+        value = cast("float | None", parse_cell(lab_value, text, today).value)
+        if value is None:
             problems.append(Problem(source, line, "value", "not a number"))
+        elif (
+            raw.delimiter == ";"
+            and test is not None
+            and dot_thousands_ambiguous(text, *test.plausible)
+        ):
+            value = None
+            problems.append(
+                Problem(
+                    source, line, "value", f"ambiguous number in a ';'-separated file: {text!r}"
+                )
+            )
         unit = normalise_unit(_cell(row["unit"]))
         if test is not None and unit != test.unit:
             problems.append(
@@ -444,7 +456,7 @@ def load_lab_draws(
             bad_ids.add(pid)
             continue
         assert test is not None  # an unknown test is a problem above
-        iso = day.date().isoformat()
+        iso = cast(datetime, day).date().isoformat()
         if (pid, test.test, iso) in seen:
             problems.append(
                 Problem(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reportgen.columns import COLUMNS, NUMERIC_COLUMNS
+from reportgen.cells import dot_thousands_ambiguous
+from reportgen.columns import COLUMNS
 from reportgen.errors import Problem
 from reportgen.input_text import (
     CONTROL,
@@ -39,6 +41,11 @@ DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t"}
 # In a ";" file a comma is a decimal comma, but "1,500" could still mean 1500 (issue 16).
 _COMMA_NUMBER = re.compile(r"[+-]?\d*,\d+")
 _SEPARATED_NUMBER = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
+_MAIN_RANGES: dict[str, tuple[float, float] | None] = {
+    c.name: (float(c.low), float(c.high))
+    for c in COLUMNS.values()
+    if c.kind in ("number", "integer") and c.low is not None and c.high is not None
+}
 
 
 @dataclass
@@ -51,6 +58,7 @@ class RawTable:
     problems: list[Problem] = field(default_factory=list)
     infusions: dict[int, object] = field(default_factory=dict)  # frame index -> raw list
     encoding: str = ""
+    delimiter: str = ""  # a CSV's
     kind: str = "table"  # "table" (CSV/XLSX: row 1 is the header) or "json" (row = position)
     scans: dict[int, object] = field(default_factory=dict)  # frame index -> raw list (issue 12)
     header_row: int = 1  # after leading "#" comment lines (``reportgen template input``)
@@ -62,11 +70,16 @@ def load_table(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    numeric: Mapping[str, tuple[float, float] | None] | None = None,
 ) -> RawTable:
     """Load one input file; the format is chosen by content and suffix, never asked for.
 
     :param encoding: a codec name for CSV/JSON text (default: UTF-8, or CP932 when detected).
     :param delimiter: ``,``, ``;`` or ``tab`` for CSV (default: the commonest in row 1).
+    :param numeric: the number columns and their plausible ranges, where a ``;`` file's decimal
+        commas and ambiguous separators are handled (default: the main input's; a range of
+        None: the caller checks ``1.500`` itself; ``{}``: the caller calls
+        :func:`decimal_commas` after renaming its columns).
     """
     path = Path(path)
     source = str(path)
@@ -80,6 +93,7 @@ def load_table(
         return load_json_rows(read_json(data, source, encoding))
     else:
         table = _load_csv(data, source, encoding, delimiter)
+        decimal_commas(table, _MAIN_RANGES if numeric is None else numeric)
     _check_size(table)
     return table
 
@@ -138,23 +152,27 @@ def _load_csv(data: bytes, source: str, encoding: str | None, delimiter: str | N
     except (pd.errors.ParserError, ValueError) as exc:
         raise file_error(source, f"not a readable CSV table ({error_line(exc)})") from None
     table = _from_frame(frame, source, first_row=2 + comments)
-    table.encoding = encoding
-    if delimiter == ";":
-        _decimal_commas(table)
+    table.encoding, table.delimiter = encoding, delimiter
     return table
 
 
-def _decimal_commas(table: RawTable) -> None:
+def decimal_commas(table: RawTable, numeric: Mapping[str, tuple[float, float] | None]) -> None:
     """In a ``;`` file ``1,5`` is 1.5 (the decimal comma of the locales that write ``;``);
-    ``1,500`` or ``1.500,5`` could be a thousand times apart and is refused, located."""
-    for column in [c for c in table.frame.columns if c in NUMERIC_COLUMNS]:
+    ``1,500``, ``1.500,5`` or a ``1.500`` that is plausible both as 1.5 and 1500 could be a
+    thousand times apart and is refused, located. Other files are left as they are."""
+    if table.delimiter != ";":
+        return
+    for column in [c for c in table.frame.columns if c in numeric]:
+        plausible = numeric[column]
         cells = table.frame[column]
-        for index in cells.index[cells.str.contains(",", regex=False)]:
+        for index in cells.index[cells.str.contains(",|\\.", regex=True)]:
             text = cells[index].strip()
             decimal = _COMMA_NUMBER.fullmatch(text)
-            if decimal and len(text.rsplit(",", 1)[1]) != 3:
+            if decimal and not _thousands_too(text.replace(",", "."), plausible):
                 table.frame.loc[index, column] = text.replace(",", ".")
-            elif decimal or _SEPARATED_NUMBER.fullmatch(text):
+            elif (decimal or _SEPARATED_NUMBER.fullmatch(text)) and (
+                "," in text or _thousands_too(text, plausible)
+            ):
                 table.problems.append(
                     Problem(
                         table.source,
@@ -165,6 +183,15 @@ def _decimal_commas(table: RawTable) -> None:
                     )
                 )
                 table.frame.loc[index, column] = ""
+
+
+def _thousands_too(text: str, plausible: tuple[float, float] | None) -> bool:
+    """Whether ``1.500`` (a decimal comma already read as a point) may as well mean 1500:
+    where the range is unknown, whenever it has three decimals; else when both readings are
+    plausible (``0,712`` g/cm² or ``1,005`` g/cm² is a BMD, ``1,500`` g is ambiguous)."""
+    if plausible is None:
+        return "." in text and len(text.rsplit(".", 1)[1]) == 3
+    return dot_thousands_ambiguous(text, *plausible)
 
 
 def _leading_comments(text: str) -> int:

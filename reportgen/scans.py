@@ -45,6 +45,11 @@ SCAN_COLUMNS: dict[str, Column] = {
     ]
 }
 _REQUIRED = tuple(c.name for c in SCAN_COLUMNS.values() if c.required)
+_RANGES: dict[str, tuple[float, float] | None] = {
+    c.name: (float(c.low), float(c.high))
+    for c in SCAN_COLUMNS.values()
+    if c.low is not None and c.high is not None
+}
 # Vendor and Japanese result-sheet headings (domain-notes §5), on top of the main aliases.
 SCAN_ALIASES = {
     "date": "scan_date",
@@ -194,11 +199,12 @@ def load_scans(
     today: date | None = None,
 ) -> ScanSet:
     """Read and check a scans file (CSV, XLSX or JSON) against the main input's patients."""
-    from reportgen.loaders import load_table
+    from reportgen.loaders import decimal_commas, load_table
 
-    raw = load_table(path, sheet=sheet)
-    source = raw.source
-    frame = raw.frame.rename(columns=_canonical)
+    raw = load_table(path, sheet=sheet, numeric={})
+    raw.frame = raw.frame.rename(columns=_canonical)
+    decimal_commas(raw, _RANGES)
+    source, frame = raw.source, raw.frame
     problems = list(raw.problems)
     problems += [
         Problem(source, 1, name, "unknown column, ignored", "warning")

@@ -226,6 +226,40 @@ def test_lab_file_errors_are_located_and_no_unit_is_converted(run_reportgen, tmp
     assert f"{labs}:6:" not in out  # MG/DL is the same unit, spelt differently
 
 
+def test_lab_values_and_dates_are_read_as_the_main_input_reads_them(tmp_path):
+    """A ';' lab file's "1,5" mg/dL once became 15 (toxic-high, with a recommendation);
+    "1_0", a bare year and a date in 2099 were accepted. Now: the main input's parsers."""
+    from reportgen.labs import load_lab_draws
+
+    semi = tmp_path / "semi.csv"
+    semi.write_text(
+        "patient_id;date;test;value;unit\n"
+        "W-301;2025-02-10;serum_mg;1,5;mg/dL\n"
+        "W-301;2025-02-12;p1np;1_0;µg/L\n"
+        "W-301;2099-01-01;serum_p;4;mg/dL\n"
+        "W-301;2025;tracp5b;300;mU/dL\n"
+        "W-301;2025-02-13;albumin;3,4;g/dL\n",
+        encoding="utf-8",
+    )
+    draws, problems, bad = load_lab_draws(semi, {"W-301"})
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (3, "value", "not a number"),
+        (4, "date", "not a date from 1900-01-01 to today (use YYYY-MM-DD, no time zone)"),
+        (5, "date", "not a date from 1900-01-01 to today (use YYYY-MM-DD, no time zone)"),
+    ]
+    assert bad == {"W-301"}
+    assert [(d["test"], d["value"]) for d in draws["W-301"]] == [
+        ("serum_mg", 1.5),
+        ("albumin", 3.4),
+    ]
+    comma = tmp_path / "comma.csv"
+    comma.write_text(
+        'patient_id,date,test,value,unit\nW-301,2025-02-10,serum_mg,"1,5",mg/dL\n', "utf-8"
+    )
+    _, problems, _ = load_lab_draws(comma, {"W-301"})
+    assert [(p.row, p.column, p.message) for p in problems] == [(2, "value", "not a number")]
+
+
 # --- the not-measured path and the inpatient, through the CLI --------------------------------
 
 

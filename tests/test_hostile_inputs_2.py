@@ -555,7 +555,9 @@ def _semicolon_file(tmp_path: Path, **values: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("value", ["1,500", "1.500,5", "1,500,000", "1.500,000", "-2,500"])
+@pytest.mark.parametrize(
+    "value", ["1,500", "1.500,5", "1,500,000", "1.500,000", "1.500", "19,999", "19.999"]
+)
 def test_ambiguous_numbers_in_semicolon_files_are_located_errors(tmp_path, value):
     path = _semicolon_file(tmp_path, mgso4_total_g=value)
     problems = _problems(path)
@@ -573,6 +575,58 @@ def test_semicolon_numbers_mean_one_thing_or_are_refused(tmp_path_factory, whole
     table = api.load_input(path)
     assert not [p for p in table.problems if p.column == "mgso4_total_g"]
     assert float(table.frame["mgso4_total_g"][0]) == pytest.approx(whole + fraction / 100)
+
+
+def test_a_comma_number_plausible_one_way_only_is_read_that_way(tmp_path):
+    """-2,500 g: neither -2.5 nor -2500 is a dose, so it is read as -2.5 and refused by the
+    range; 0,712 g/cm² is a BMD, never 712."""
+    problems = _problems(_semicolon_file(tmp_path, mgso4_total_g="-2,500"))
+    assert len(problems) == 1
+    assert problems[0].endswith("mgso4_total_g: outside the plausible range 0–20000: '-2.500'")
+    table = api.load_input(_semicolon_file(tmp_path, bmd_g_cm2="0,712"))
+    assert [p for p in table.problems if p.column == "bmd_g_cm2"] == []
+    assert float(table.frame["bmd_g_cm2"][0]) == 0.712
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "value"),
+    [
+        ("mgso4_total_g", "1.5", 1.5),
+        ("mgso4_total_g", "1500", 1500),
+        ("mgso4_total_g", "20.001", None),  # 20,001 g is implausible: only 20.001 g is meant
+        ("yam_percent", "72.500", 72.5),  # 72,500 % is no YAM
+        ("bmi_kg_m2", "21.000", 21.0),
+    ],
+)
+def test_a_dot_in_a_semicolon_file_is_refused_only_when_both_readings_are_plausible(
+    tmp_path, column, text, value
+):
+    """ "1.500" g in a ';' file (European thousands, or a decimal point?) once became 1.5 g
+    silently and lost the high-dose flag; it is refused when 1.5 and 1500 are both plausible."""
+    table = api.load_input(_semicolon_file(tmp_path, **{column: text}))
+    problems = [p for p in table.problems if p.column == column]
+    assert problems == []
+    assert float(table.frame[column][0]) == pytest.approx(value if value else float(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high", "ambiguous"),
+    [
+        ("1.500", 0, 20_000, True),
+        ("999.999", 0, 20_000, False),  # 999,999 g is implausible
+        ("19.999", 0, 20_000, True),
+        ("20.001", 0, 20_000, False),
+        ("0.806", 0.2, 2.0, False),  # a BMD: never thousands
+        ("1.005", 0.2, 2.0, False),
+        ("1.5", 0, 20_000, False),
+        ("1.5000", 0, 20_000, False),
+        ("-1.500", -8, 6, False),
+    ],
+)
+def test_dot_thousands_ambiguity_at_its_boundaries(text, low, high, ambiguous):
+    from reportgen.cells import dot_thousands_ambiguous
+
+    assert dot_thousands_ambiguous(text, low, high) is ambiguous
 
 
 def test_delimiter_option(run_reportgen, tmp_path):

@@ -284,3 +284,16 @@ def test_any_cells_give_problems_not_exceptions(cells):
             assert pid in PATIENTS
             assert all(0.2 <= s.bmd_g_cm2 <= 2.0 for s in scans)
         assert all(p.row >= 1 for p in found.problems)
+
+
+def test_a_semicolon_scans_file_reads_decimal_commas_under_any_heading(tmp_path):
+    """Decimal commas are read after the scans' own headings are resolved (同年齢比較% too)."""
+    path = tmp_path / "scans.csv"
+    path.write_text(
+        "patient_id;date;region;BMD;若年成人比較%;同年齢比較%\n2;2020-06-10;L1-L4;0,712;67;70,5\n",
+        "utf-8",
+    )
+    found = load_scans(path, PATIENTS, today=TODAY)
+    assert found.problems == []
+    (scan,) = found.by_patient["2"]
+    assert (scan.bmd_g_cm2, scan.yam_percent, scan.age_matched_percent) == (0.712, 67, 70.5)
