@@ -153,8 +153,9 @@ class FollowUp:
 
 
 def classify_change(change_percent: float, lsc_percent: float) -> Verdict:
-    """ISCD: significant when ``|change| ≥ LSC`` (equal to the LSC is significant)."""
-    if abs(change_percent) + _FLOAT_NOISE < lsc_percent:
+    """ISCD: significant when ``|change| ≥ LSC`` (equal to the LSC is significant); no change
+    is never significant, whatever the LSC."""
+    if change_percent == 0 or abs(change_percent) + _FLOAT_NOISE < lsc_percent:
         return Verdict.NO_SIGNIFICANT_CHANGE
     return Verdict.INCREASE if change_percent > 0 else Verdict.DECREASE
 

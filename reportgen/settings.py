@@ -189,6 +189,9 @@ class DxaSettings:
 
 _DXA_KEYS = {"precision_percent", "reference"}
 MAX_PRECISION_PCT = 10.0  # a precision error above 10 % is a typo (ISCD minimum: ≤ 2.5 %)
+# Below 0.1 % is a typo too (the best spine precision reported is about 0.5–1 %), and its LSC
+# (2.77 × p, one decimal) would round to 0: every difference, none included, "significant".
+MIN_PRECISION_PCT = 0.1
 
 
 def load_dxa_settings(path: Path | str | None) -> DxaSettings:
@@ -220,11 +223,11 @@ def load_dxa_settings(path: Path | str | None) -> DxaSettings:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not (0 < value <= MAX_PRECISION_PCT)
+            or not (MIN_PRECISION_PCT <= value <= MAX_PRECISION_PCT)
         ):
             raise ReportError(
                 f"{path}: {DXA_SECTION}.precision_percent {key!r} must be a "
-                f"percentage above 0 and at most {MAX_PRECISION_PCT:g}"
+                f"percentage from {MIN_PRECISION_PCT:g} to {MAX_PRECISION_PCT:g}"
             )
         values[site] = float(value)
     return DxaSettings(tuple(sorted(values.items())), reference.strip())

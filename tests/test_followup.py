@@ -56,6 +56,8 @@ def scan(
         (5.0, 5.0, Verdict.INCREASE),  # total hip
         (-6.9, 6.9, Verdict.DECREASE),  # femoral neck
         (6.89, 6.9, Verdict.NO_SIGNIFICANT_CHANGE),
+        (0.0, 0.0, Verdict.NO_SIGNIFICANT_CHANGE),  # once a "significant decrease"
+        (-0.0, 0.0, Verdict.NO_SIGNIFICANT_CHANGE),
     ],
 )
 def test_classify_change_at_the_lsc_boundary(change_pct, lsc_pct, expected):

@@ -198,6 +198,9 @@ def test_dxa_settings(tmp_path):
     "body",
     [
         '[dxa.precision_percent]\n"L1-L4" = 0\n',
+        '[dxa.precision_percent]\n"L1-L4" = 0.099\n',  # below 0.1 %: a typo
+        '[dxa.precision_percent]\n"L1-L4" = 0.01\n',
+        '[dxa.precision_percent]\n"L1-L4" = 10.01\n',
         "[dxa.precision_percent]\nshin = 1.0\n",
         "[dxa]\nprecision = 1.0\n",
         '[dxa.precision_percent]\n"L1-L4" = "1.0"\n',
@@ -208,6 +211,13 @@ def test_dxa_settings_refused(tmp_path, body):
     path.write_text(body, "utf-8")
     with pytest.raises(ReportError):
         load_dxa_settings(path)
+
+
+@pytest.mark.parametrize("value", [0.1, 10])
+def test_dxa_precision_limits_are_accepted(tmp_path, value):
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[dxa.precision_percent]\n"L1-L4" = {value}\n', "utf-8")
+    assert load_dxa_settings(path).precision("L1-L4") == value
 
 
 def test_scans_file_as_json_xlsx_and_cp932(tmp_path):
