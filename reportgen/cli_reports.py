@@ -67,8 +67,10 @@ def validate(
         click.echo(str(problem))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        rows = len({p.row for p in errors})
-        logger.info("%d problem(s) in %d row(s) of %s", len(errors), rows, input_path)
+        for source in dict.fromkeys(p.input for p in errors):  # the input, labs, scans
+            found = [p for p in errors if p.input == source]
+            rows = len({p.row for p in found})
+            logger.info("%d problem(s) in %d row(s) of %s", len(found), rows, source)
         sys.exit(1)
     logger.info("%s: OK", input_path)
 

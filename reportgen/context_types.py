@@ -201,7 +201,8 @@ class FollowUpContext:
 
     texts: FollowUpTexts  # the status sentences, the method and the reference
     is_follow_up: bool  # more than one scan date: the report is a follow-up report
-    results: list[ScanRow]  # every scan per site, latest first
+    results: list[ScanRow]  # each shown visit's scans, latest first
+    results_note: str  # "" when every visit is shown, else which (the JSON has every scan)
     show_age_matched: bool  # some scan has an age-matched % (a column)
     show_device: bool  # scans on more than one device (a column)
     device: str | None  # the device of the scans (said once when there is one)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from reportgen import formatting as fmt
@@ -56,10 +57,12 @@ def follow_up_context(
         ),
         "reference": _("%YAM reference: {reference}.").format(reference=reference),
     }
+    single_sites = set(follow_up.single_sites)  # a property: once, not once per scan
     return FollowUpContext(
         texts=texts,
         is_follow_up=follow_up.is_follow_up,
-        results=_results(scans),
+        results=_results(_shown_visits(scans)),
+        results_note=_results_note(scans),
         show_age_matched=any(s.age_matched_percent is not None for s in scans),
         show_device=len({s.device for s in scans}) > 1,  # one device: said once, below
         device=next((s.device for s in scans if s.device), None),
@@ -74,7 +77,7 @@ def follow_up_context(
         single_sites=[
             f"{site_label(s.site)}: scanned once ({fmt.date_text(s.scan_date)}), nothing to compare"
             for s in scans
-            if s.site in follow_up.single_sites
+            if s.site in single_sites
         ],
         lsc="; ".join(
             f"{site_label(x.site)} {_one_decimal(x.lsc_percent)} % (2.77 × "
@@ -88,6 +91,32 @@ def follow_up_context(
         treatment=str(record.get("treatment") or ""),
         chart=chart,
     )
+
+
+MAX_RESULT_VISITS = 6  # beyond: the first visit and the latest five (9,000 scans took 65 s)
+
+
+def _visit_dates(scans: tuple[Scan, ...]) -> list[date]:
+    return sorted({s.scan_date for s in scans})
+
+
+def _shown_visits(scans: tuple[Scan, ...]) -> tuple[Scan, ...]:
+    """Every scan when there are few visits, else those of the first and the latest visits."""
+    dates = _visit_dates(scans)
+    if len(dates) <= MAX_RESULT_VISITS:
+        return scans
+    kept = {dates[0], *dates[1 - MAX_RESULT_VISITS :]}
+    return tuple(s for s in scans if s.scan_date in kept)
+
+
+def _results_note(scans: tuple[Scan, ...]) -> str:
+    visits = len(_visit_dates(scans))
+    if visits <= MAX_RESULT_VISITS:
+        return ""
+    return _(
+        "The first visit and the latest {latest} of {visits} are shown; every scan is in the "
+        "JSON (scans) and on the trend chart."
+    ).format(latest=MAX_RESULT_VISITS - 1, visits=visits)
 
 
 def _results(scans: tuple[Scan, ...]) -> list[ScanRow]:

@@ -74,6 +74,9 @@ SCAN_ALIASES = {
     "scanner": "device",
     "excluded": "excluded_vertebrae",
 }
+# A scan a year at four sites for fifty years; more is a wrong patient_id column, not a
+# follow-up (9,000 scans of one patient took a minute to render).
+MAX_SCANS_PER_PATIENT = 200
 # Dual-energy X-ray absorptiometry came into clinical use with the Hologic QDR-1000 (1987).
 FIRST_DXA_YEAR = 1987
 
@@ -346,7 +349,14 @@ def check_scans(
                 result.bad_ids.add(str(pid))
             continue
         assert scan is not None
-        result.by_patient.setdefault(str(pid), []).append(scan)
+        kept = result.by_patient.setdefault(str(pid), [])
+        if len(kept) >= MAX_SCANS_PER_PATIENT:  # said once, at the first scan too many
+            if str(pid) not in result.bad_ids:
+                message = f"more than {MAX_SCANS_PER_PATIENT} scans for this patient"
+                result.problems.append(Problem(source, row, "patient_id", message))
+                result.bad_ids.add(str(pid))
+            continue
+        kept.append(scan)
     for scans in result.by_patient.values():
         scans.sort(key=lambda s: (s.scan_date, site_order(s.site)))
     return result

@@ -170,3 +170,15 @@ def test_installed_script_never_prints_a_traceback(run_reportgen, tmp_path):
             if line.removeprefix("Error: ").startswith(f"{path}:")
         ]
         assert located, f"no INPUT:ROW:COLUMN line for {path}"
+
+
+def test_the_count_line_names_each_file_with_problems(run_reportgen, tmp_path):
+    """Errors only in the scans file were once counted against the main input."""
+    scans = tmp_path / "scans.csv"
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2\n2,2020-06-10,L1-L4,9\n2,2020-06-11,L1-L4,x\n",
+        "utf-8",
+    )
+    result = run_reportgen("validate", INDEX_JSON, "--scans", scans)
+    assert result.exit_code == 1
+    assert result.stderr == f"2 problem(s) in 2 row(s) of {scans}\n"

@@ -357,3 +357,28 @@ def test_no_scans_no_follow_up_context():
     from reportgen.followup_context import follow_up_context
 
     assert follow_up_context(None, {}, None) is None
+
+
+def test_many_visits_show_the_first_and_the_latest_five(run_reportgen, tmp_path):
+    """9,000 scan rows once made a 65 s, thousands-of-rows PDF; the table now shows the first
+    visit and the latest five (the JSON keeps every scan)."""
+    rows = ["patient_id,scan_date,site,bmd_g_cm2,yam_percent"]
+    days = [f"{2000 + year}-06-10" for year in range(20)]
+    rows += [f"2,{day},L1-L4,{0.700 + 0.002 * i:.3f},{67 + i % 5}" for i, day in enumerate(days)]
+    scans = tmp_path / "scans.csv"
+    scans.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_reportgen(
+        "patient", INDEX_JSON, "--scans", scans, "-o", out, "--format", "html,json"
+    )
+    assert result.exit_code == 0, result.output
+    html = (out / "patient-2.html").read_text("utf-8")
+    table = html[html.index('<table class="data dxa-results">') :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr") == 1 + 6
+    for day in ("2000-06-10", *days[-5:]):
+        assert day in table
+    assert "2014-06-10" not in table
+    assert "The first visit and the latest 5 of 20 are shown" in html
+    document = json.loads((out / "patient-2.json").read_text("utf-8"))
+    assert len(document["scans"]) == 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -307,3 +307,22 @@ def test_a_semicolon_scans_file_reads_decimal_commas_under_any_heading(tmp_path)
     assert found.problems == []
     (scan,) = found.by_patient["2"]
     assert (scan.bmd_g_cm2, scan.yam_percent, scan.age_matched_percent) == (0.712, 67, 70.5)
+
+
+def test_more_than_two_hundred_scans_of_one_patient_is_one_located_error(tmp_path):
+    """9,000 scans of one patient once took a minute to render: 200 is the limit, said once
+    at the first scan too many; the other patients are unaffected."""
+    from reportgen.scans import MAX_SCANS_PER_PATIENT
+
+    days = [date(1990, 1, 1) + timedelta(days=30 * n) for n in range(MAX_SCANS_PER_PATIENT + 5)]
+    body = "".join(f"2,{d.isoformat()},L1-L4,0.7,,,\n" for d in days)
+    body += "3,2021-01-01,L1-L4,0.7,,,\n"
+    exactly = load_scans(write(tmp_path, body.split("\n", 5)[-1]), PATIENTS, today=TODAY)
+    assert exactly.errors == []
+    assert len(exactly.by_patient["2"]) == MAX_SCANS_PER_PATIENT
+    found = load_scans(write(tmp_path, body), PATIENTS, today=TODAY)
+    assert [(p.row, p.column, p.message) for p in found.errors] == [
+        (MAX_SCANS_PER_PATIENT + 2, "patient_id", "more than 200 scans for this patient")
+    ]
+    assert found.bad_ids == {"2"}
+    assert len(found.by_patient["3"]) == 1
