@@ -8,6 +8,7 @@ sheet's dimension and every text run have been checked (issue 16, class 1).
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,12 +150,17 @@ def _read_sheet(
 ) -> SheetRows:
     from openpyxl import load_workbook
 
-    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        worksheet = _worksheet(book, sheet)
-        rows, inexact = _values(worksheet, *limits, is_id_header)
-    finally:
-        book.close()
+    with warnings.catch_warnings():
+        # openpyxl's own notes ("Cell H2 is marked as a date but the serial value ... is
+        # outside the limits for dates", unsupported extensions) reached stderr without a file
+        # or row; the cell itself is reported, located, as any bad value.
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            worksheet = _worksheet(book, sheet)
+            rows, inexact = _values(worksheet, *limits, is_id_header)
+        finally:
+            book.close()
     found = SheetRows(rows, inexact=inexact)
     if formulas:  # a formula cell without a saved result reads as empty: say so instead
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)

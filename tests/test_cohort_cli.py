@@ -299,6 +299,9 @@ def test_bad_dxa_settings_refuse_the_cohort_before_outdir_exists(run_reportgen, 
         ("1000,500", "increasing positive grams"),
         ("0,500", "increasing positive grams"),
         ("x", "comma-separated grams"),
+        ("999.9999,1000.0001", "at most one decimal"),  # both were labelled "1,000 g"
+        ("1e-300", "at most one decimal"),
+        ("500,20000.1", "grams up to 20,000"),
         (",".join(str(g) for g in range(1, 22)), "give 1 to 20 edges in grams"),
     ],
 )

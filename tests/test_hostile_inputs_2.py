@@ -193,6 +193,27 @@ def test_xlsx_formula_without_a_saved_result_is_a_located_error(tmp_path):
     assert not any(":3:" in p for p in problems)
 
 
+def test_an_out_of_range_date_serial_is_located_without_a_library_warning(tmp_path):
+    """openpyxl warned "Cell ... is marked as a date but the serial value ... is outside the
+    limits for dates" on stderr, without a file or row (warnings are errors in these tests)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    row = _row(dxa_date="")
+    sheet.append(list(row))
+    sheet.append(list(row.values()))
+    column = list(row).index("dxa_date") + 1
+    sheet.cell(2, column, 2958466).number_format = "yyyy-mm-dd"
+    path = tmp_path / "serial.xlsx"
+    book.save(path)
+    problems = _problems(path)
+    assert problems == [
+        f"{path}:2:dxa_date: not a date from 1900-01-01 to today (use YYYY-MM-DD, no time zone): "
+        "'#VALUE!'"
+    ]
+
+
 @pytest.mark.parametrize(
     ("literal", "shown"), [("NaN", "NaN"), ("1e2", "100.0"), ("1.5", "1.5"), ("true", "true")]
 )
