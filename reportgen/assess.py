@@ -67,7 +67,8 @@ def assess_record(
             _so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
             for r in results
         ]
-    facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure)
+    decrease = follow_up is not None and follow_up.latest_decrease
+    facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure, decrease)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
     return Assessment(
         patient=record,

@@ -10,12 +10,14 @@ compared (no verdict, a data-quality warning).
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
 from typing import cast
 
+from reportgen import formatting as fmt
 from reportgen.classify import classify_bone_status
 from reportgen.fractures import read_fractures
 from reportgen.i18n import N_, _
@@ -142,6 +144,17 @@ class FollowUp:
         return bool(self.changes) or len({s.scan_date for s in self.scans}) > 1
 
     @property
+    def latest_decrease(self) -> bool:
+        """Whether the latest scan of some site fell beyond the LSC (against the previous scan
+        or the baseline): bone is being lost, whatever the class."""
+        return any(change.verdict is Verdict.DECREASE for change in self.latest_changes)
+
+    @property
+    def latest_changes(self) -> tuple[Change, ...]:
+        """The comparisons of each site's latest scan."""
+        return latest_changes(self.changes, self.scans)
+
+    @property
     def single_sites(self) -> tuple[str, ...]:
         """Sites measured at one visit only, in a follow-up (nothing to compare with)."""
         if len({s.scan_date for s in self.scans}) < 2:
@@ -197,6 +210,26 @@ def _not_comparable(earlier: Scan, later: Scan) -> str:
     if earlier.excluded_vertebrae != later.excluded_vertebrae:
         return f"different vertebrae ({_excluded_text(earlier)} → {_excluded_text(later)})"
     return ""
+
+
+def _reason_text(earlier: Scan, later: Scan) -> str:
+    """:func:`_not_comparable` in the report's language ("" when comparable)."""
+    a, b = _device_key(earlier.device), _device_key(later.device)
+    if a and b and a != b:
+        return _("different device ({before} → {after})").format(
+            before=earlier.device, after=later.device
+        )
+    if earlier.excluded_vertebrae != later.excluded_vertebrae:
+        return _("different vertebrae ({before} → {after})").format(
+            before=_excluded_words(earlier), after=_excluded_words(later)
+        )
+    return ""
+
+
+def _excluded_words(scan: Scan) -> str:
+    if not scan.excluded_vertebrae:
+        return _("none excluded")
+    return _("{vertebrae} excluded").format(vertebrae=", ".join(scan.excluded_vertebrae))
 
 
 def _device_key(device: str | None) -> str:
@@ -284,20 +317,62 @@ def assess_scans(record: dict, scans: list[Scan], rules: RuleSet, dxa: DxaSettin
     )
 
 
+def latest_changes(changes: Sequence[Change], scans: Sequence[Scan]) -> tuple[Change, ...]:
+    """The comparisons of each site's latest scan."""
+    last: dict[str, date] = {}
+    for scan in scans:
+        last[scan.site] = max(last.get(scan.site, scan.scan_date), scan.scan_date)
+    return tuple(c for c in changes if c.later.scan_date == last[c.site])
+
+
 def _quality(
     changes: list[Change], scans: list[Scan], latest: ScanStatus | None
 ) -> list[QualityFlag]:
     flags = []
+    decreases = [c for c in latest_changes(changes, scans) if c.verdict is Verdict.DECREASE]
+    if decreases:
+        worst: dict[str, Change] = {}
+        for change in decreases:  # per site: the larger fall (baseline or previous)
+            if (
+                change.site not in worst
+                or change.change_percent < worst[change.site].change_percent
+            ):
+                worst[change.site] = change
+        listed = _("; ").join(
+            _("{site} {change} % since {date} (LSC {lsc} %)").format(
+                site=c.later.label,
+                change=fmt.number(round(c.change_percent, 1)),
+                date=fmt.date_text(c.earlier.scan_date),
+                lsc=fmt.number(c.lsc.lsc_percent),
+            )
+            for c in worst.values()
+        )
+        flags.append(
+            QualityFlag(
+                "dxa_significant_decrease",
+                _(
+                    "significant decrease beyond the LSC at the latest scan: {listed} — bone is "
+                    "being lost: review with a bone specialist and repeat the DXA sooner"
+                ).format(listed=listed),
+            )
+        )
     sites_by_reason: dict[str, list[str]] = {}
     for change in changes:  # one device change touches every site: said once
         label = change.later.label
-        if change.reason and label not in sites_by_reason.get(change.reason, []):
-            sites_by_reason.setdefault(change.reason, []).append(label)
+        reason = _reason_text(change.earlier, change.later)
+        if reason and label not in sites_by_reason.get(reason, []):
+            sites_by_reason.setdefault(reason, []).append(label)
     if sites_by_reason:
-        listed = "; ".join(
-            f"{reason} at {', '.join(sites)}" for reason, sites in sites_by_reason.items()
+        listed = _("; ").join(
+            _("{reason} at {sites}").format(reason=reason, sites=_(", ").join(sites))
+            for reason, sites in sites_by_reason.items()
         )
-        flags.append(QualityFlag("dxa_not_comparable", f"scans not compared, no verdict: {listed}"))
+        flags.append(
+            QualityFlag(
+                "dxa_not_comparable",
+                _("scans not compared, no verdict: {listed}").format(listed=listed),
+            )
+        )
     devices = {s.device for s in scans}
     if None in devices and len(devices) > 1:
         flags.append(

@@ -126,11 +126,19 @@ def patient_facts(
     status: BoneStatus | None = None,
     labs: list | None = None,
     exposure: Mapping | None = None,
+    significant_decrease: bool = False,
 ) -> frozenset[str]:
     """The facts recommendations may depend on (``rules.FACTS``)."""
     facts = set()
     if status is BoneStatus.NOT_MEASURED:
         facts.add("not_measured")
+        if fractures.kind in ("vertebral", "proximal_femur"):  # JOS 2012 I-1: no BMD needed
+            facts.add("fracture_not_measured")
+    latest = latest_labs(labs or [])
+    if "serum_ca" in latest and latest["serum_ca"].flag == "high":
+        facts.add("calcium_high")
+    if significant_decrease:
+        facts.add("significant_decrease")
     if exposure and exposure.get("current_rate_g_per_h"):
         facts.add("infusing")
     if record.get("back_pain") is True and record.get("fracture") is not True:
@@ -143,7 +151,9 @@ def patient_facts(
         facts.add("iscd_below")
     feeding = record.get("breastfeeding")
     if feeding is True:
-        facts.add("breastfeeding")
+        facts.add("breastfeeding")  # (the rule file's conditions stay the specification's)
+        if weaned_before_scan(record):
+            facts.add("weaned")  # ... and its variants say she has stopped
     elif feeding is None:
         facts.add("breastfeeding_not_recorded")
     if record.get("pregnancy_planned") is True:
@@ -160,6 +170,20 @@ def patient_facts(
     ):
         facts.add("scan_in_pregnancy")
     return frozenset(facts)
+
+
+def latest_labs(labs: list) -> dict[str, Any]:
+    """The latest result of each test (``labs`` is sorted by date, main-row values last)."""
+    return {result.test: result for result in labs}
+
+
+def weaned_before_scan(record: Mapping[str, object]) -> bool:
+    """A weaning date on or before the DXA (the latest scan in a follow-up): she is no longer
+    breastfeeding, so no weaning advice (a report a year after weaning once advised it)."""
+    weaned, scanned = record.get("weaning_date"), record.get("dxa_date")
+    if not isinstance(weaned, date | datetime) or not isinstance(scanned, date | datetime):
+        return False
+    return _day(weaned) <= _day(scanned)
 
 
 def recommend(
@@ -416,6 +440,18 @@ def page1_statements(
                 _("Lab values outside the reference interval: {labs}.").format(labs=abnormal),
             )
         )
+    calcium = latest_labs(labs or []).get("serum_ca")
+    if calcium is not None and calcium.flag == "high":
+        out.append(
+            Statement(
+                "calcium_high",
+                _(
+                    "Serum calcium is high: do not start calcium supplements; check intact PTH "
+                    "and renal function first (primary hyperparathyroidism is a secondary cause "
+                    "of bone loss)."
+                ),
+            )
+        )
     out += [
         Statement(q.flag_id, q.message[0].upper() + q.message[1:] + fmt.full_stop(), q.severity)
         for q in quality
@@ -428,9 +464,7 @@ def _abnormal_labs(labs: list) -> str:
     """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``."""
     from reportgen.labs import LAB_TESTS, interval_text
 
-    latest = {}
-    for result in labs:  # sorted by date, main-row (latest) values last
-        latest[result.test] = result
+    latest = latest_labs(labs)
     parts = []
     for result in latest.values():
         if result.flag == "normal" or result.test == "albumin":  # albumin: read through the

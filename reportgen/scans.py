@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from reportgen.cells import normalise_header
 from reportgen.columns import Column
 from reportgen.errors import Problem
+from reportgen.i18n import _
 from reportgen.models import optional_float
 
 if TYPE_CHECKING:  # the checks run on frames; a report of known scans needs no pandas
@@ -103,10 +104,11 @@ class Scan:
     @property
     def label(self) -> str:
         """``L1–L4 (L2 excluded)``, ``Total hip``."""
-        excluded = (
-            f" ({', '.join(self.excluded_vertebrae)} excluded)" if self.excluded_vertebrae else ""
+        if not self.excluded_vertebrae:
+            return site_label(self.site)
+        return _("{site} ({vertebrae} excluded)").format(
+            site=site_label(self.site), vertebrae=", ".join(self.excluded_vertebrae)
         )
-        return site_label(self.site) + excluded
 
     @property
     def vertebrae_text(self) -> str:

@@ -382,3 +382,33 @@ def test_many_visits_show_the_first_and_the_latest_five(run_reportgen, tmp_path)
     assert "The first visit and the latest 5 of 20 are shown" in html
     document = json.loads((out / "patient-2.json").read_text("utf-8"))
     assert len(document["scans"]) == 20
+
+
+def test_a_significant_decrease_stands_on_page_1_and_brings_the_dxa_forward(
+    run_reportgen, tmp_path
+):
+    """A clinical review found ongoing loss beyond the LSC answered with "repeat in 12 months:
+    bone usually recovers" and nothing on page 1."""
+    scans = tmp_path / "scans.csv"
+    scans.write_text(
+        "patient_id,scan_date,site,bmd_g_cm2,yam_percent\n"
+        "2,2020-06-10,L1-L4,0.800,75\n2,2020-12-14,L1-L4,0.740,69\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = run_reportgen(
+        "patient", INDEX_JSON, "--scans", scans, "-o", out, "--format", "json,html"
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "patient-2.json").read_text("utf-8"))
+    (statement,) = [
+        s for s in document["page1_statements"] if s["id"] == "dxa_significant_decrease"
+    ]
+    assert statement["text"].startswith(
+        "Significant decrease beyond the LSC at the latest scan: L1–L4 −7.5 % since 2020-06-10 "
+        "(LSC 5.3 %)"
+    )
+    assert "repeat the DXA sooner" in statement["text"]
+    texts = document["recommendation_texts"]
+    follow_up = next(t for t in texts if t["id"] == "dxa_follow_up")
+    assert follow_up["text"].startswith("Repeat the DXA sooner than the usual 12 months")

@@ -25,6 +25,10 @@ FACTS = {
     "infusing": "MgSO4 still infusing at --as-of",
     "back_pain_no_fracture": "back_pain = yes and no fracture recorded",
     "abnormal_labs": "any lab value outside its reference interval",
+    "calcium_high": "the latest serum calcium (corrected where given) is above its interval",
+    "fracture_not_measured": "a vertebral or proximal-femur fracture recorded and no DXA yet",
+    "weaned": "breastfeeding = yes, but a weaning date on or before the DXA is recorded",
+    "significant_decrease": "the latest scan of a site is a decrease beyond the LSC",
 }
 
 
