@@ -27,6 +27,11 @@ MAX_JSON_VALUES = 2_000_000
 SURROGATE = re.compile("[\ud800-\udfff]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 FREE_TEXT = ("name", "notes", "fracture_sites", "dxa_site")
+# Text the reports print, checked against the report fonts (reportgen.printable).
+PRINTED_TEXT = (
+    "patient_id", "name", "notes", "fracture_sites", "dxa_site", "follow_up_department",
+    "physician", "treatment", "device",
+)  # fmt: skip
 SURROGATE_MESSAGE = "text is not valid Unicode (a lone surrogate escape)"
 
 

@@ -23,6 +23,7 @@ from reportgen.input_text import (
     MAX_COLUMNS,
     MAX_ROWS,
     MAX_XLSX_CELLS,
+    PRINTED_TEXT,
     SURROGATE,
     SURROGATE_MESSAGE,
     decode_input,
@@ -34,6 +35,7 @@ from reportgen.input_text import (
     too_many_rows,
 )
 from reportgen.json_input import JsonRows, raw_table
+from reportgen.printable import UNPRINTABLE_MESSAGE, unprintable
 from reportgen.schema import normalise_header
 from reportgen.xlsx import XlsxRefused, read_xlsx
 
@@ -336,7 +338,7 @@ def _check_text(table: RawTable, column: str) -> None:
     """Lone surrogates (from JSON escapes) are refused; control characters are dropped from
     free text (they come from EHR exports and have no glyph in any font)."""
     cells = table.frame[column]
-    if table.kind != "json" and column not in FREE_TEXT:
+    if table.kind != "json" and column not in FREE_TEXT and column not in PRINTED_TEXT:
         return  # decoded UTF-8/CP932 and XML text cannot hold lone surrogates
     broken = (
         cells.str.contains(SURROGATE, regex=True)
@@ -351,3 +353,10 @@ def _check_text(table: RawTable, column: str) -> None:
     if column in FREE_TEXT:
         cells = cells.str.replace(CONTROL, " ", regex=True)
     table.frame[column] = cells
+    if column in PRINTED_TEXT:
+        wide = cells[~cells.str.isascii()]
+        table.problems += [
+            Problem(table.source, int(table.rows[index]), column, UNPRINTABLE_MESSAGE)
+            for index, text in wide.items()
+            if unprintable(text)
+        ]

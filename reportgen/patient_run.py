@@ -248,22 +248,26 @@ def _run(
     """Make the jobs, commit each patient's files, and always end with a manifest that lists
     exactly what is on disk: after success, a write error, SIGINT or SIGTERM."""
     finished: set[str] = set()
+    failed: set[str] = set()  # finished without their files
     source = run.options.source_name
 
     def on_done(job: Job, outcome: Outcome) -> None:
         finished.add(job.key)
         row = int(job.record["_row"])
         if outcome.fault:
+            failed.add(job.key)
             result.problems.append(
                 Problem(source, row, "-", f"report not written: {outcome.error}")
             )
             raise RunStopped(outcome.error)
         if outcome.error is not None:
+            failed.add(job.key)
             result.problems.append(Problem(source, row, "-", f"report not made: {outcome.error}"))
         else:
             try:
                 ledger.commit(outcome.entries, job.key)
             except OSError as exc:
+                failed.add(job.key)
                 result.problems.append(
                     Problem(source, row, "-", f"report not written: {describe_os_error(exc)}")
                 )
@@ -305,11 +309,12 @@ def _run(
         # default KillMode sends SIGTERM to the workers and the parent at once)
         with signals_deferred():  # a second Ctrl-C must not cut the clean-up short
             remove_run_temps(run.outdir, run.run_id)
-            ledger.flush(_error_dicts(result), "interrupted", not_made=len(jobs) - len(finished))
+            not_made = len(jobs) - len(finished) + len(failed)
+            ledger.flush(_error_dicts(result), "interrupted", not_made=not_made)
         raise
     finally:
         remove_run_temps(run.outdir, run.run_id)
-    ledger.flush(_error_dicts(result), status, not_made=len(jobs) - len(finished))
+    ledger.flush(_error_dicts(result), status, not_made=len(jobs) - len(finished) + len(failed))
 
 
 def _error_dicts(result: RunResult) -> list[dict]:

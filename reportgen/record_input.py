@@ -28,8 +28,9 @@ from reportgen.cells import (
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import Problem, ProblemList, check_problem_count
 from reportgen.exposure import check_as_of
-from reportgen.input_text import CONTROL, FREE_TEXT, SURROGATE, SURROGATE_MESSAGE
+from reportgen.input_text import CONTROL, FREE_TEXT, PRINTED_TEXT, SURROGATE, SURROGATE_MESSAGE
 from reportgen.json_input import JsonRows
+from reportgen.printable import UNPRINTABLE_MESSAGE, unprintable
 from reportgen.row_rules import (
     BLANK_ALLOWED,
     derived_bmi,
@@ -152,6 +153,8 @@ def _checked_text(
                 text = ""
             if name in FREE_TEXT:
                 text = CONTROL.sub(" ", text)
+            if name in PRINTED_TEXT and unprintable(text):
+                problems.append(Problem(rows.source, row, name, UNPRINTABLE_MESSAGE))
             if len(text) > input_text.MAX_CELL_CHARS:
                 problems.append(
                     Problem(rows.source, row, name, input_text.length_message(len(text)))

@@ -32,6 +32,7 @@ from reportgen import i18n, pdf_tuning
 from reportgen.cache_dir import cache_root
 from reportgen.context_types import DocumentContext
 from reportgen.errors import RenderError
+from reportgen.printable import JA_FONT_FILE
 
 PDF_VARIANT = "pdf/a-3u"  # docs/decisions.md: archival, Unicode text, attachments allowed
 ASSETS = Path(str(resources.files("reportgen.assets")))
@@ -104,7 +105,10 @@ class _ErrorCollector(logging.Handler):
         if str(record.msg).startswith(ADVISORIES):
             return
         if len(self.messages) < 50:  # bounded: WeasyPrint used elsewhere in the process logs too
-            self.messages.append(record.getMessage()[:200])
+            message = record.getMessage()
+            if ".notdef" in message:  # it quotes the characters: patient data (a name)
+                message = "a character no report font has (not quoted: it may be patient data)"
+            self.messages.append(message[:200])
 
 
 _COLLECTOR = _ErrorCollector()
@@ -279,7 +283,6 @@ def _fields(report: DocumentContext) -> dict[str, object]:
 # Japanese: IPAex Gothic (fontconfig, Debian's fonts-ipaexfont-gothic) for the Japanese glyphs
 # after Liberation Sans (Latin letters and digits as in English): templates/ja.css, and each
 # document's own additions (cohort.ja.css). English adds nothing (its HTML stays as it was).
-JA_FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 
 
 def _lang_css(loader: BaseLoader, env: Environment) -> Markup | str:

@@ -17,6 +17,8 @@ from pathlib import Path
 from reportgen.errors import ReportError
 from reportgen.files import FileRefused, read_limited
 from reportgen.i18n import CALENDARS, LANGUAGES, N_
+from reportgen.input_text import CONTROL
+from reportgen.printable import unprintable
 
 SECTION = "organisation"
 DXA_SECTION = "dxa"  # facility precision per site and reference name: reportgen.followup
@@ -112,6 +114,11 @@ def load_settings(path: Path | str | None) -> Organisation:
                 f"{path}: {SECTION}.{key} must be a string, not {type(value).__name__}"
             )
         values[key] = value.strip()
+        if CONTROL.search(value) or (key != "logo" and unprintable(value)):
+            raise ReportError(
+                f"{path}: {SECTION}.{key} has control characters or characters the report "
+                "fonts cannot print (such as emoji, Hangul or Thai)"
+            )
     _check_values(values, path)
     if values.get("logo"):
         values["logo"] = _logo_data_uri(path.parent / values["logo"], path)

@@ -29,6 +29,7 @@ from reportgen.decoding import DecodeRefused, decode_text
 from reportgen.errors import RulesError
 from reportgen.loaders import load_table
 from reportgen.output import JOURNAL, MANIFEST
+from reportgen.printable import unprintable
 from reportgen.rules import load_rules
 
 ENOUGH = settings(
@@ -329,8 +330,8 @@ def test_ids_are_kept_exactly_or_refused(tmp_path_factory, patient_id):
     table = api.load_input(path)
     id_problems = [p for p in table.problems if p.column == "patient_id"]
     hidden = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in patient_id)
-    assert bool(id_problems) == hidden
-    if not hidden:
+    assert bool(id_problems) == (hidden or unprintable(patient_id))  # no font for it: refused
+    if not id_problems:
         assert table.frame["patient_id"].tolist() == [patient_id]
 
 
@@ -676,3 +677,67 @@ def test_pdf_renders_with_the_fonttools_fallback(run_reportgen, tmp_path, monkey
     assert any(
         "Using fontTools instead of HarfBuzz-Subset" in r.getMessage() for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [
+        ("notes", "Mother happy \U0001f44d after weaning"),
+        ("name", "김민지"),
+        ("physician", "สมชาย"),
+    ],
+)
+def test_text_no_report_font_can_print_is_a_located_error_that_does_not_quote_it(
+    run_reportgen, tmp_path, column, text
+):
+    """Once: validate said OK, then the patient got no report at all ("report not made", no
+    column) and the log quoted the characters of her name."""
+    from reportgen.inputs import load_patient_input
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(_row(**{column: text})), "utf-8")
+    for prepared in (api.load_input(path), load_patient_input(path)):
+        (problem,) = [p for p in prepared.problems if p.column == column]
+        assert str(problem) == (
+            f"{path}:1:{column}: has characters the report fonts cannot print (such as emoji, "
+            "Hangul or Thai): write them in Japanese or Latin letters"
+        )
+    log = tmp_path / "run.log"
+    result = run_reportgen("--log-file", log, "patient", path, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    shown = result.output + log.read_text("utf-8")
+    assert [c for c in text if not c.isascii() and c in shown] == []
+
+
+@pytest.mark.parametrize(
+    "text", ["山田 花子", "髙橋 美咲", "ﾔﾏﾀﾞ ﾊﾅｺ", "Françoise Müller", "a\u200bb"]
+)
+def test_japanese_and_accented_text_is_printable(text):
+    assert not unprintable(text)
+
+
+@pytest.mark.parametrize("name", ["서울병원", "A\\u0007B", "Clinic \U0001f3e5"])  # TOML escapes
+def test_settings_text_the_fonts_cannot_print_is_refused(tmp_path, name):
+    from reportgen.errors import ReportError
+    from reportgen.settings import load_settings
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'[organisation]\nname = "{name}"\n', "utf-8")
+    with pytest.raises(ReportError, match="organisation.name has control characters or"):
+        load_settings(path)
+
+
+def test_a_missing_glyph_is_refused_without_quoting_it():
+    """WeasyPrint quotes the characters it has no glyph for: patient data in a message."""
+    import logging
+
+    from reportgen.render import _COLLECTOR
+
+    before = len(_COLLECTOR.messages)
+    logging.getLogger("weasyprint").warning(
+        '.notdef glyph rendered for Unicode string unsupported by fonts: "%s"', "김"
+    )
+    assert _COLLECTOR.messages[before:] == [
+        "a character no report font has (not quoted: it may be patient data)"
+    ]
+    del _COLLECTOR.messages[before:]

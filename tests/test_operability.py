@@ -576,3 +576,4 @@ def test_a_bug_in_one_patient_does_not_lose_the_others(tmp_path, monkeypatch):
     assert "P001's data" not in error
     manifest = assert_manifest_is_the_truth(outdir)
     assert {e["patient_id"] for e in manifest["files"]} == {"P000", "P002", "P003"}
+    assert manifest["last_run"]["reports_not_made"] == 1  # was 0: it counted finished jobs
