@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from reportgen.errors import ReportError
+from reportgen.errors import ReportError, bug_summary
 from reportgen.output import MANIFEST, atomic_write, dump_json, locked_output_dir, sha256_bytes
 
 FHIR_JSON = "application/fhir+json"
@@ -36,6 +36,9 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _CONDITIONAL = re.compile(r"^(Patient|Organization)\?[^\s]+$")
 _TRANSIENT = {429, 500, 502, 503, 504}
 _MAX_BACKOFF_S = 8.0
+# A search for one identifier or a transaction-response of a few entries is kilobytes; a 600 MB
+# answer took send to 1.26 GB. Larger answers are refused, read no further.
+MAX_ANSWER_BYTES = 16 * 2**20
 
 
 class SendError(ReportError):
@@ -197,9 +200,11 @@ def _send_file(
             content=json.dumps(bundle, ensure_ascii=False).encode("utf-8"),
             headers={"Content-Type": FHIR_JSON},
         )
-        return _created(name, response)
+        return _created(name, response, len(bundle["entry"]))
     except SendError as exc:
         return SendResult(name, "failed", error=f"{name}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - an odd answer must not lose the other files
+        return SendResult(name, "failed", error=f"{name}: {bug_summary(exc)}; please report it")
 
 
 def _load_bundle(outdir: Path, entry: dict) -> dict:
@@ -228,19 +233,51 @@ def _load_bundle(outdir: Path, entry: dict) -> dict:
     return bundle
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A server's answer, read whole within the size and time limits."""
+
+    status_code: int
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+class _Slow(Exception):
+    """The answer did not arrive whole within the timeout."""
+
+
 class _Connection:
     """Requests to one server with bounded retries of transient failures."""
 
     def __init__(self, client: httpx.Client, base: str, options: SendOptions):
         self.client, self.base, self.options = client, base, options
 
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _answer(self, method: str, url: str, **kwargs) -> _Answer:
+        """One request, its answer read in chunks: at most ``MAX_ANSWER_BYTES``, and whole
+        within ``timeout_s`` (httpx's timeout is per read: a byte a second never ended)."""
+        deadline = time.monotonic() + self.options.timeout_s
+        with self.client.stream(method, url, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise SendError(
+                        f"{method} {url}: the answer is larger than "
+                        f"{MAX_ANSWER_BYTES // 2**20} MiB; refused"
+                    )
+                if time.monotonic() > deadline:
+                    raise _Slow
+            return _Answer(response.status_code, bytes(body))
+
+    def request(self, method: str, path: str, **kwargs) -> _Answer:
         url = f"{self.base}/{path}" if path else self.base
         attempts = self.options.retries + 1
         for attempt in range(attempts):
             try:
-                response = self.client.request(method, url, **kwargs)
-            except httpx.TimeoutException:
+                response = self._answer(method, url, **kwargs)
+            except (httpx.TimeoutException, _Slow):
                 failure = f"timed out after {self.options.timeout_s:g} s"
             except httpx.TransportError as exc:
                 failure = f"connection failed ({exc.__class__.__name__})"
@@ -260,15 +297,43 @@ class _Connection:
                 + _diagnostics(response, prefix=": ")
             )
         bundle = _json(response)
+        entries = bundle.get("entry") or []
+        if bundle.get("resourceType") != "Bundle" or not isinstance(entries, list):
+            raise SendError(f"search {query}: the answer is not a FHIR Bundle of entries")
         kind = query.split("?", 1)[0]
-        return [
+        matches = [
             e["resource"]
-            for e in bundle.get("entry") or []
+            for e in entries
             if isinstance(e, dict)
             and isinstance(e.get("resource"), dict)
             and e["resource"].get("resourceType") == kind
-            and (e.get("search") or {}).get("mode", "match") == "match"
+            and _get(e, "search", "mode", default="match") == "match"
         ]
+        if any(not isinstance(m.get("id"), str) or not m["id"] for m in matches):
+            raise SendError(f"search {query}: a match without an id")
+        return matches
+
+
+def _get(node: object, *keys: str, default: object = None) -> object:
+    """``node[k1][k2]…`` where each step is a JSON object, else ``default``."""
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _carries(resource: dict, system: str, value: str) -> bool:
+    """Whether ``resource`` has the identifier ``system|value`` (a server that ignores an
+    unsupported search parameter answers with any resource: the report must not land in
+    another woman's chart)."""
+    identifiers = resource.get("identifier")
+    if isinstance(identifiers, dict):  # masterIdentifier
+        identifiers = [identifiers]
+    return isinstance(identifiers, list) and any(
+        isinstance(i, dict) and i.get("system") == system and i.get("value") == value
+        for i in identifiers
+    )
 
 
 def _resolve_references(bundle: dict, conn: _Connection) -> dict:
@@ -282,8 +347,22 @@ def _resolve_references(bundle: dict, conn: _Connection) -> dict:
                 f"{found} {reference.split('?')[0]} on the server matches "
                 f"{reference}; nothing sent (the record must exist, exactly once)"
             )
+        system, value = _token_parts(reference.split("identifier=", 1)[1])
+        if not _carries(matches[0], system, value):
+            raise SendError(
+                f"the server answered {reference} with a {reference.split('?')[0]} that does "
+                "not carry that identifier; nothing sent (does the server support the "
+                "identifier search?)"
+            )
         resolved[reference] = f"{matches[0]['resourceType']}/{matches[0]['id']}"
     return cast(dict, _rewrite(bundle, resolved))
+
+
+def _token_parts(token: str) -> tuple[str, str]:
+    """``system|value`` of a token search as ``fhir._token`` wrote it (URL- and FHIR-escaped)."""
+    system, _, value = token.partition("|")
+    value = re.sub(r"\\(.)", r"\1", unquote(value))  # \| \, \\ -> | , \
+    return unquote(system), value
 
 
 def _conditional_references(node: object) -> set[str]:
@@ -320,15 +399,20 @@ def _existing_document(bundle: dict, conn: _Connection) -> str | None:
         resource = entry.get("resource") or {}
         master = resource.get("masterIdentifier")
         if resource.get("resourceType") == "DocumentReference" and master:
-            matches = conn.search(
-                f"DocumentReference?identifier={master['system']}|{master['value']}"
-            )
-            if matches:
-                return f"DocumentReference/{matches[0]['id']}"
+            system, value = str(master.get("system")), str(master.get("value"))
+            matches = conn.search(f"DocumentReference?identifier={system}|{value}")
+            ours = [
+                m
+                for m in matches
+                if _carries({"identifier": m.get("masterIdentifier")}, system, value)
+                or _carries(m, system, value)
+            ]  # a server ignoring the search would otherwise make every report "present"
+            if ours:
+                return f"DocumentReference/{ours[0]['id']}"
     return None
 
 
-def _created(name: str, response: httpx.Response) -> SendResult:
+def _created(name: str, response: _Answer, sent: int) -> SendResult:
     if response.status_code >= 400:
         raise SendError(
             f"refused by the server (HTTP {response.status_code})"
@@ -340,19 +424,24 @@ def _created(name: str, response: httpx.Response) -> SendResult:
             f"unexpected answer (HTTP {response.status_code}, "
             f"{body.get('resourceType') or 'no resource'}), not a transaction-response"
         )
+    items = body.get("entry") or []
+    if not isinstance(items, list) or len(items) != sent:
+        count = len(items) if isinstance(items, list) else "no list of"
+        raise SendError(
+            f"the transaction-response has {count} entries for the {sent} sent; "
+            "the delivery is not confirmed"
+        )
     entries: list[dict[str, str | None]] = []
     document = None
-    for item in body.get("entry") or []:
-        answer = (item or {}).get("response") or {}
-        entries.append(
-            {"status": str(answer.get("status", "")), "location": answer.get("location")}
-        )
-        location = str(answer.get("location") or "")
-        if location.startswith("DocumentReference/") and document is None:
+    for item in items:
+        status, location = _get(item, "response", "status"), _get(item, "response", "location")
+        location = location if isinstance(location, str) else None
+        entries.append({"status": str(status or ""), "location": location})
+        if location and location.startswith("DocumentReference/") and document is None:
             document = "/".join(location.split("/")[:2])
     failed = [e for e in entries if not str(e["status"]).lstrip().startswith("2")]
     if failed:
-        raise SendError(f"the server answered {failed[0]['status']} for an entry")
+        raise SendError(f"the server answered {failed[0]['status'] or 'no status'} for an entry")
     return SendResult(
         name,
         "created",
@@ -362,7 +451,7 @@ def _created(name: str, response: httpx.Response) -> SendResult:
     )
 
 
-def _json(response: httpx.Response) -> dict:
+def _json(response: _Answer) -> dict:
     try:
         body = response.json()
     except ValueError:
@@ -372,7 +461,7 @@ def _json(response: httpx.Response) -> dict:
     return body
 
 
-def _diagnostics(response: httpx.Response, *, prefix: str = "") -> str:
+def _diagnostics(response: _Answer, *, prefix: str = "") -> str:
     """The OperationOutcome's issues on one line (diagnostics, details, where)."""
     try:
         body = response.json()
@@ -384,13 +473,9 @@ def _diagnostics(response: httpx.Response, *, prefix: str = "") -> str:
     for issue in body.get("issue") or []:
         if not isinstance(issue, dict):
             continue
-        text = (
-            issue.get("diagnostics")
-            or (issue.get("details") or {}).get("text")
-            or issue.get("code")
-            or ""
-        )
-        where = ", ".join(issue.get("expression") or issue.get("location") or [])
+        text = issue.get("diagnostics") or _get(issue, "details", "text") or issue.get("code") or ""
+        places = issue.get("expression") or issue.get("location") or []
+        where = ", ".join(map(str, places)) if isinstance(places, list) else str(places)
         parts.append(
             f"{issue.get('severity', 'error')}: {text}" + (f" at {where}" if where else "")
         )

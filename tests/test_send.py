@@ -34,6 +34,7 @@ class StandIn:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.post: list[Reply | Callable[[], Reply]] = [(200, transaction_response())]
         self.patients = 1
+        self.trickle = False
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -51,10 +52,15 @@ class StandIn:
     def reply(self, method: str, path: str) -> Reply:
         if method == "GET" and "/Patient?" in path:
             return 200, searchset(
-                [{"resourceType": "Patient", "id": f"p{i}"} for i in range(self.patients)]
+                [
+                    {"resourceType": "Patient", "id": f"p{i}", "identifier": [searched(path)]}
+                    for i in range(self.patients)
+                ]
             )
         if method == "GET" and "/Organization?" in path:
-            return 200, searchset([{"resourceType": "Organization", "id": "o1"}])
+            return 200, searchset(
+                [{"resourceType": "Organization", "id": "o1", "identifier": [searched(path)]}]
+            )
         if method == "GET" and "/DocumentReference?" in path:
             return 200, searchset([])
         if method == "POST" and path == "/fhir":
@@ -70,12 +76,20 @@ class StandIn:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stand_in.requests.append((self.command, self.path, dict(self.headers), body))
                 status, payload = stand_in.reply(self.command, self.path)
-                data = json.dumps(payload).encode() if payload is not None else b""
+                if isinstance(payload, bytes):
+                    data = payload
+                else:
+                    data = json.dumps(payload).encode() if payload is not None else b""
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/fhir+json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    if stand_in.trickle:  # a byte at a time: each read is quick, the whole is not
+                        for byte in data[:40]:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(0.1)
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
                     pass
@@ -96,6 +110,12 @@ class StandIn:
         self.server.server_close()
 
 
+def searched(path: str) -> dict:
+    """The identifier a search asks for, as the matching resource carries it."""
+    system, value = send._token_parts(path.split("identifier=", 1)[1])
+    return {"system": system, "value": value}
+
+
 def searchset(resources: list[dict]) -> dict:
     return {
         "resourceType": "Bundle",
@@ -112,16 +132,17 @@ def outcome(text: str, expression: str | None = None) -> dict:
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-def transaction_response() -> dict:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction-response",
-        "entry": [
-            {"response": {"status": "201 Created", "location": "Binary/b1/_history/1"}},
-            {"response": {"status": "201 Created", "location": "DocumentReference/d1/_history/1"}},
-            {"response": {"status": "200 OK", "location": "Observation/o1/_history/2"}},
-        ],
-    }
+def transaction_response(entries: int = 8) -> dict:
+    """One answer per entry of the sample bundle (Binary, DocumentReference, then results)."""
+    answers = [
+        {"response": {"status": "201 Created", "location": "Binary/b1/_history/1"}},
+        {"response": {"status": "201 Created", "location": "DocumentReference/d1/_history/1"}},
+    ]
+    answers += [
+        {"response": {"status": "200 OK", "location": f"Observation/o{i}/_history/2"}}
+        for i in range(entries - 2)
+    ]
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +242,7 @@ def test_refusal_shows_the_operation_outcome_on_one_line_and_exits_1(
 def test_5xx_is_retried_a_bounded_number_of_times(run_reportgen, server, outdir, monkeypatch):
     """Exponential backoff between the tries (recorded, not slept: no timing in a test)."""
     waits: list[float] = []
-    monkeypatch.setattr(send, "time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(send, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
     server.post = [(503, outcome("database busy"))]
     result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "2")
     assert result.exit_code == 1
@@ -317,7 +338,8 @@ def test_already_present_document_is_not_sent_again(run_reportgen, server, outdi
 
     def reply(method: str, path: str) -> Reply:
         if method == "GET" and "/DocumentReference?identifier=urn:ietf:rfc:3986" in path:
-            return 200, searchset([{"resourceType": "DocumentReference", "id": "d9"}])
+            stored = {"masterIdentifier": searched(path)}
+            return 200, searchset([{"resourceType": "DocumentReference", "id": "d9", **stored}])
         return original(method, path)
 
     server.reply = reply
@@ -326,3 +348,105 @@ def test_already_present_document_is_not_sent_again(run_reportgen, server, outdi
     assert "already on the server as DocumentReference/d9" in result.stderr
     assert server.posts() == []
     assert sent(outdir)["status"] == "already-present"
+
+
+def _replying(server: StandIn, kind: str, answer: Reply) -> None:
+    """``server`` answers the GET searches for ``kind`` (Patient, DocumentReference) so."""
+    original = server.reply
+
+    def reply(method: str, path: str) -> Reply:
+        if method == "GET" and f"/{kind}?" in path:
+            return answer
+        return original(method, path)
+
+    server.reply = reply
+
+
+def test_a_patient_without_the_searched_identifier_is_never_the_subject(
+    run_reportgen, server, outdir
+):
+    """A server that ignores an unsupported search parameter answers with any Patient: the
+    report would have landed in another woman's chart."""
+    other = {"resourceType": "Patient", "id": "other-99"}
+    _replying(server, "Patient", (200, searchset([{**other, "identifier": [{"value": "X"}]}])))
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "0")
+    assert result.exit_code == 1
+    assert "does not carry that identifier; nothing sent" in result.stderr
+    assert server.posts() == []
+
+
+def test_a_document_search_the_server_ignores_is_not_taken_for_a_delivery(
+    run_reportgen, server, outdir
+):
+    someone = {"resourceType": "DocumentReference", "id": "d5"}
+    _replying(server, "DocumentReference", (200, searchset([someone])))
+    result = run_reportgen("send", outdir, "--fhir-base", server.url)
+    assert result.exit_code == 0, result.stderr
+    assert "created DocumentReference/d1" in result.stderr
+    assert len(server.posts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ((200, transaction_response(3)), "has 3 entries for the 8 sent; the delivery is not"),
+        ((200, {"resourceType": "Bundle", "entry": ["x"] * 8}), "answered no status for an"),
+        (  # details as a string, not a CodeableConcept: once an AttributeError
+            (422, {"resourceType": "OperationOutcome", "issue": [{"details": "x", "code": "bad"}]}),
+            "refused by the server (HTTP 422): error: bad",
+        ),
+    ],
+)
+def test_odd_transaction_answers_fail_that_file_cleanly(
+    run_reportgen, server, outdir, answer, message
+):
+    server.post = [answer]
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "0")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "internal error" not in result.stderr
+    assert sent(outdir)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ((200, {"resourceType": "Bundle", "entry": 5}), "the answer is not a FHIR Bundle"),
+        (
+            (200, searchset([{"resourceType": "Patient", "identifier": []}])),
+            "a match without an id",
+        ),
+        (
+            (400, {"resourceType": "OperationOutcome", "issue": [{"details": "oops"}]}),
+            "refused (HTTP 400)",
+        ),
+        ((200, b"[1, 2]"), "answer is not a FHIR resource"),
+    ],
+)
+def test_odd_search_answers_fail_that_file_cleanly(run_reportgen, server, outdir, answer, message):
+    _replying(server, "Patient", answer)
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "0")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "internal error" not in result.stderr
+    assert sent(outdir)["status"] == "failed"
+
+
+def test_a_trickling_answer_times_out_as_a_whole(run_reportgen, server, outdir):
+    """httpx's timeout is per read: a byte a second never ended. --timeout bounds the answer."""
+    server.trickle = True
+    started = time.monotonic()
+    result = run_reportgen(
+        "send", outdir, "--fhir-base", server.url, "--retries", "0", "--timeout", "1"
+    )
+    assert result.exit_code == 1
+    assert "timed out after 1 s" in result.stderr
+    assert time.monotonic() - started < 3.5  # 40 bytes at 0.1 s would take 4 s
+
+
+def test_an_answer_larger_than_the_limit_is_refused(run_reportgen, server, outdir, monkeypatch):
+    monkeypatch.setattr(send, "MAX_ANSWER_BYTES", 4096)
+    _replying(server, "Patient", (200, b" " * 10_000))
+    result = run_reportgen("send", outdir, "--fhir-base", server.url, "--retries", "0")
+    assert result.exit_code == 1
+    assert "the answer is larger than" in result.stderr
