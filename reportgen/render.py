@@ -24,6 +24,7 @@ from jinja2 import (
     TemplateError,
 )
 from jinja2.bccache import Bucket
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
@@ -116,10 +117,14 @@ logging.getLogger("weasyprint").addHandler(_COLLECTOR)  # once per process, not 
 
 
 def make_environment(template_dir: Path | str | None = None) -> Environment:
-    """Jinja environment: user templates first, then the shipped ones; always autoescaped."""
+    """Jinja environment: user templates first, then the shipped ones; always autoescaped.
+    With a user folder the environment is Jinja's immutable sandbox: a template from a shared
+    folder once ran a shell command (``lipsum.__globals__.os``) and wrote outside OUTDIR, and
+    ``range(10**9)`` ran for ever (the sandbox caps ``range`` at 100,000)."""
     loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders.append(FileSystemLoader(str(TEMPLATES)))
-    env = Environment(
+    kind = ImmutableSandboxedEnvironment if template_dir else Environment
+    env = kind(
         loader=ChoiceLoader(loaders),
         autoescape=True,
         undefined=StrictUndefined,
@@ -197,6 +202,12 @@ class HtmlPdfRenderer:
             )
         except TemplateError as exc:
             raise RenderError(f"template {template}: {exc.__class__.__name__}: {exc}") from None
+        except RecursionError:  # a template that extends or includes itself
+            raise RenderError(f"template {template}: it extends or includes itself") from None
+        except UnicodeDecodeError:
+            raise RenderError(f"template {template}: a template file is not UTF-8") from None
+        except OverflowError as exc:  # the sandbox's cap on range()
+            raise RenderError(f"template {template}: {exc}") from None
 
     def pdf(
         self,

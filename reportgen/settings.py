@@ -179,7 +179,38 @@ def _logo_data_uri(logo: Path, settings_path: Path) -> str:
         raise ReportError(f"{settings_path}: cannot read logo {logo} ({exc})") from None
     if not data.startswith(_LOGO_MAGIC[kind]):
         raise ReportError(f"{settings_path}: logo {logo} is not a {kind} file")
+    _check_image(data, logo, settings_path)
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+_MAX_LOGO_PIXELS = 4000 * 4000  # a 20,000 × 20,000 PNG of 48 KB took a run to 441 MB
+
+
+def _check_image(data: bytes, logo: Path, settings_path: Path) -> None:
+    """The logo decodes whole and is at most 16 megapixels: a damaged or a bomb image failed
+    every patient's PDF, each blamed on her data row, with a base64 dump in the message."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > _MAX_LOGO_PIXELS:
+                    raise ReportError(
+                        f"{settings_path}: logo {logo} is {image.width} × {image.height} pixels; "
+                        "at most 4,000 × 4,000"
+                    )
+                image.verify()  # every chunk and checksum (load() can be told to
+                # accept truncated files, process-wide: ImageFile.LOAD_TRUNCATED_IMAGES)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ReportError(
+            f"{settings_path}: logo {logo} has too many pixels; at most 4,000 × 4,000"
+        ) from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise ReportError(f"{settings_path}: logo {logo} is damaged (cannot be decoded)") from None
 
 
 @dataclass(frozen=True)
@@ -235,6 +266,10 @@ def load_dxa_settings(path: Path | str | None) -> DxaSettings:
             raise ReportError(
                 f"{path}: {DXA_SECTION}.precision_percent {key!r} must be a "
                 f"percentage from {MIN_PRECISION_PCT:g} to {MAX_PRECISION_PCT:g}"
+            )
+        if site in values:  # "L1-L4" and "L1–L4" are one site: the last silently won
+            raise ReportError(
+                f"{path}: {DXA_SECTION}.precision_percent gives {site} twice ({key!r})"
             )
         values[site] = float(value)
     return DxaSettings(tuple(sorted(values.items())), reference.strip())

@@ -575,3 +575,45 @@ def test_weasyprint_warning_fails_the_render(run_reportgen, tmp_path):
     assert result.exit_code == 1, result.output
     assert "render problem" in result.stderr
     assert "colr" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (  # once ran the shell command and wrote outside OUTDIR
+            "{{ lipsum.__globals__.os.system('touch ' ~ report.notes) }}",
+            "SecurityError: access to attribute '__globals__'",
+        ),
+        ("{% for i in range(10**9) %}{% endfor %}", "Range too big"),  # once ran for ever
+        ('{% include "patient.html" %}', "it extends or includes itself"),
+    ],
+)
+def test_a_user_template_runs_sandboxed(run_reportgen, tmp_path, extra, message):
+    marker = tmp_path / "pwned"
+    result = run_reportgen(
+        "patient",
+        _one_patient(tmp_path, str(marker)),
+        "-o",
+        tmp_path / "out",
+        "--workers",
+        "1",
+        "--template-dir",
+        _template_dir(tmp_path, extra),
+        "--format",
+        "html",
+    )
+    assert result.exit_code == 1
+    assert f"report not made: template patient.html: {message}" in result.output
+    assert "internal error" not in result.output
+    assert not marker.exists()
+
+
+def test_a_template_that_is_not_utf8_is_named(run_reportgen, tmp_path):
+    directory = _template_dir(tmp_path, "")
+    (directory / "patient.html").write_bytes("<p>Résumé</p>".encode("latin-1"))
+    result = run_reportgen(
+        "patient", _one_patient(tmp_path, "x"), "-o", tmp_path / "out", "--workers", "1",
+        "--template-dir", directory, "--format", "html",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "template patient.html: a template file is not UTF-8" in result.output

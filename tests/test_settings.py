@@ -201,6 +201,48 @@ def test_load_settings_rejects_a_huge_logo(write_settings):
         load_settings(path)
 
 
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (LOGO.read_bytes()[:60] + b"garbage" * 10, "is damaged (cannot be decoded)"),
+        ("bomb", "has too many pixels; at most 4,000 × 4,000"),  # 20,000 × 20,000 in 48 KB
+        ("big", "is 4001 × 4000 pixels; at most 4,000 × 4,000"),
+    ],
+)
+def test_load_settings_decodes_the_logo_once(write_settings, data, message):
+    """A damaged or a bomb logo once failed every patient's PDF, each blamed on her row."""
+    data = {"bomb": lambda: _png(20_000, 20_000), "big": lambda: _png(4001, 4000)}.get(
+        data, lambda: data
+    )()
+    path = write_settings('[organisation]\nlogo = "l.png"\n', logo=("l.png", data))
+    with pytest.raises(ReportError, match=re.escape(message)):
+        load_settings(path)
+
+
+def test_load_settings_accepts_a_logo_at_the_pixel_limit(write_settings):
+    path = write_settings('[organisation]\nlogo = "l.png"\n', logo=("l.png", _png(4000, 4000)))
+    assert load_settings(path).logo.startswith("data:image/png;base64,")
+
+
+def test_one_site_given_twice_in_the_precision_table_is_refused(tmp_path):
+    from reportgen.settings import load_dxa_settings
+
+    path = tmp_path / "s.toml"
+    path.write_text('[dxa.precision_percent]\n"L1-L4" = 1.0\n"L1–L4" = 2.0\n', "utf-8")
+    with pytest.raises(ReportError, match="precision_percent gives L1-L4 twice"):
+        load_dxa_settings(path)
+
+
 # --- the CLI: the library's message, one line, exit 1 (wording pinned above) ------------------
 
 
