@@ -141,6 +141,38 @@ def test_override_name_and_version_given(tmp_path):
     assert custom.yam_normal_min_pct == 78
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "reportgen\u2011plo\u2011default",  # non-breaking hyphens: reads as the shipped name
+        "Reportgen PLO Default",
+        "my-rules",  # renamed, but keeping the shipped version number
+    ],
+)
+def test_a_look_alike_or_renamed_override_with_the_shipped_version_is_local(tmp_path, rules, name):
+    """Once a look-alike name kept the shipped version and dropped the high-dose flag."""
+    path = _write(
+        tmp_path, f'name = "{name}"\n[risk.mgso4_high_cumulative_dose]\nthreshold = 5000\n'
+    )
+    custom = load_rules(path)
+    assert re.fullmatch(re.escape(rules.version) + r"\+local\.[0-9a-f]{8}", custom.version)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('name = "reportgen-plo-default\u200b"\n', "name"),  # zero-width space
+        ('name = ""\n', "name"),
+        ('version = " "\n', "version"),
+        ('version = "1\u202e2"\n', "version"),  # right-to-left override
+    ],
+)
+def test_hidden_or_empty_rule_set_names_are_refused(tmp_path, body, key):
+    path = _write(tmp_path, body + "[risk.low_bmi]\nthreshold = 18\n")
+    with pytest.raises(RulesError, match=f"{re.escape(str(path))}: {key} must be non-empty text"):
+        load_rules(path)
+
+
 def test_override_json_file(tmp_path):
     path = _write(tmp_path, json.dumps({"risk": {"low_bmi": {"threshold": 18}}}), "r.json")
     assert load_rules(path).risk_rule("low_bmi").threshold == 18

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import tomllib
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,28 +46,45 @@ def load_rules(path: Path | str | None = None, *, criteria: str | None = None) -
     if path is not None:
         override = _read_override(Path(path))
         _check_keys(override, document, str(path), "")
-        document = _name_override(document, _merge(document, override), override)
+        document = _name_override(document, _merge(document, override), override, str(path))
     if criteria is not None:
         document["criteria"] = criteria
     return _build(document, str(path) if path else "default rules")
 
 
-def _name_override(shipped: dict, merged: dict, override: dict) -> dict:
+def _name_override(shipped: dict, merged: dict, override: dict, source: str) -> dict:
     """An override that changes any rule while keeping the shipped name is versioned
     ``<version>+local.<digest>``, even if it gives the shipped version itself: its outputs
     can never pass as the shipped rules (issue 16). A renamed rule set keeps its version."""
+    for key in ("name", "version"):
+        text = merged[key]
+        if not isinstance(text, str) or not text.strip() or _hidden(text):
+            raise RulesError(
+                f"{source}: {key} must be non-empty text without control or format characters "
+                f"(zero-width or directional marks), not {text!r}"
+            )
     content = {k: v for k, v in merged.items() if k not in ("name", "version")}
-    if (
-        content == {k: v for k, v in shipped.items() if k not in ("name", "version")}
-        or str(merged["name"]).strip().casefold() != str(shipped["name"]).casefold()
+    renamed = _name_key(merged["name"]) != _name_key(shipped["name"])
+    if content == {k: v for k, v in shipped.items() if k not in ("name", "version")} or (
+        renamed and str(merged["version"]).strip() != str(shipped["version"])
     ):
-        return merged
+        return merged  # (a look-alike name with the shipped version is not a new rule set)
     basis = override if "version" not in override else content
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:8]
     version = str(merged["version"])
     if not version.endswith(f"+local.{digest}"):
         merged["version"] = f"{version}+local.{digest}"
     return merged
+
+
+def _name_key(name: object) -> str:
+    """A rule set's name as a reader sees it: NFKC, case and punctuation folded
+    ("reportgen‑plo‑default" with non-breaking hyphens reads as the shipped name)."""
+    return "".join(c for c in unicodedata.normalize("NFKC", str(name)).casefold() if c.isalnum())
+
+
+def _hidden(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs") for c in text)
 
 
 def _unique_pairs(source: Path):
