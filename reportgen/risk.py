@@ -160,7 +160,7 @@ def patient_facts(
         facts.add("pregnancy_planned")
     if feeding is None or record.get("pregnancy_planned") is None:
         facts.add("plans_not_recorded")
-    if record.get("follow_up_date") is not None:
+    if record.get("follow_up_date") is not None and not follow_up_before_delivery(record):
         facts.add("follow_up_booked")
     dxa, delivery = record.get("dxa_date"), record.get("delivery_date")
     if (
@@ -256,7 +256,70 @@ def quality_flags(
         )
     flags += _fracture_flags(record, fractures)
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
+    flags += _date_order_flags(record)
     return flags
+
+
+def _date_order_flags(record: Mapping[str, object]) -> list[QualityFlag]:
+    """Dates that contradict the delivery (a helper found each accepted silently): tocolysis
+    recorded after it raised both MgSO4 flags, and a follow-up "booked" before it was the
+    only DXA plan."""
+    delivery = record.get("delivery_date")
+    flags = []
+    if isinstance(delivery, date | datetime):
+        end = record.get("_mgso4_end")
+        if isinstance(end, date | datetime) and _day(end) > _day(delivery):
+            flags.append(
+                QualityFlag(
+                    "mgso4_after_delivery",
+                    _(
+                        "MgSO4 infusion recorded until {end}, after the delivery ({delivery}): "
+                        "tocolysis ends at delivery — check the infusion dates"
+                    ).format(end=fmt.date_text(_day(end)), delivery=fmt.date_text(_day(delivery))),
+                )
+            )
+        if follow_up_before_delivery(record):
+            flags.append(
+                QualityFlag(
+                    "follow_up_before_delivery",
+                    _(
+                        "follow-up visit {visit} is before the delivery ({delivery}): check the "
+                        "date; no postpartum visit is booked"
+                    ).format(
+                        visit=fmt.date_text(_day(cast(date, record["follow_up_date"]))),
+                        delivery=fmt.date_text(_day(delivery)),
+                    ),
+                )
+            )
+    start, birth = _weeks(record.get("ga_mgso4_start")), _weeks(record.get("ga_delivery"))
+    if start is not None and birth is not None and start > birth:
+        flags.append(
+            QualityFlag(
+                "ga_mgso4_after_delivery",
+                _(
+                    "gestational age at MgSO4 start ({start}) is after the gestational age at "
+                    "delivery ({birth}): check both"
+                ).format(start=record["ga_mgso4_start"], birth=record["ga_delivery"]),
+            )
+        )
+    return flags
+
+
+def follow_up_before_delivery(record: Mapping[str, object]) -> bool:
+    visit, delivery = record.get("follow_up_date"), record.get("delivery_date")
+    return (
+        isinstance(visit, date | datetime)
+        and isinstance(delivery, date | datetime)
+        and _day(visit) < _day(delivery)
+    )
+
+
+def _weeks(text: object) -> int | None:
+    """``23+4`` (as validated) in days, else None."""
+    if not isinstance(text, str) or "+" not in text:
+        return None
+    weeks, days = text.split("+", 1)
+    return int(weeks) * 7 + int(days)
 
 
 def _fracture_flags(record: Mapping[str, object], fractures: Fractures) -> list[QualityFlag]:

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INPATIENT = ROOT / "input" / "inpatient_running.json"
 DISCHARGE = ROOT / "input" / "discharge_no_dxa.csv"
 LABS = ROOT / "input" / "labs_series.csv"
+INDEX = ROOT / "input" / "index_case_2.json"
 T0 = datetime(2025, 3, 1, 8, 0)
 
 
@@ -389,3 +390,20 @@ def test_magnesium_during_infusion_is_high_only_above_the_therapeutic_range(inpa
     assert next(r for r in lab_results(record) if r.test == "serum_mg").flag == "high"
     after = {"serum_mg_mg_dl": 5.2}  # no infusion: the usual interval
     assert next(r for r in lab_results(after) if r.test == "serum_mg").flag == "high"
+
+
+def test_an_infusion_after_the_delivery_is_warned_on_page_1(tmp_path):
+    """Tocolysis ends at delivery: an infusion dated after it (a month or year slip) raised
+    both MgSO4 flags silently."""
+    from reportgen.assess import assess_record
+    from reportgen.frames import records_from_frame
+    from reportgen.inputs import load_input
+    from reportgen.rules import load_rules
+
+    patient = json.loads(INDEX.read_text("utf-8")) | {"delivery_date": "2020-03-10"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(patient), "utf-8")
+    (record,) = records_from_frame(load_input(path).valid_frame)
+    statements = assess_record(record, load_rules()).statements
+    (warning,) = [s for s in statements if s.statement_id == "mgso4_after_delivery"]
+    assert warning.text.startswith("MgSO4 infusion recorded until 2020-05-25, after the delivery")
