@@ -25,8 +25,12 @@ MAX_XLSX_CELLS = 5_000_000
 # keys: 800 MB), so JSON holds at most 2,000,000 values, counted by their commas before parsing.
 MAX_JSON_VALUES = 2_000_000
 SURROGATE = re.compile("[\ud800-\udfff]")
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-FREE_TEXT = ("name", "notes", "fracture_sites", "dxa_site")
+# Controls, and the bidirectional embeddings, overrides and isolates: "Hanako \u202eAMADAY"
+# printed as "Hanako YADAMA" (a name that reads as another woman's).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+FREE_TEXT = (
+    "name", "notes", "fracture_sites", "dxa_site", "physician", "treatment", "follow_up_department",
+)  # fmt: skip
 # Text the reports print, checked against the report fonts (reportgen.printable).
 PRINTED_TEXT = (
     "patient_id", "name", "notes", "fracture_sites", "dxa_site", "follow_up_department",

@@ -139,6 +139,8 @@ def patient_facts(
         facts.add("calcium_high")
     if significant_decrease:
         facts.add("significant_decrease")
+    if under_20(record):
+        facts.add("under_20")
     if exposure and exposure.get("current_rate_g_per_h"):
         facts.add("infusing")
     if record.get("back_pain") is True and record.get("fracture") is not True:
@@ -170,6 +172,14 @@ def patient_facts(
     ):
         facts.add("scan_in_pregnancy")
     return frozenset(facts)
+
+
+ADULT_AGE_YEARS = 20  # ISCD paediatric positions: ages 5–19 (T-scores not used)
+
+
+def under_20(record: Mapping[str, object]) -> bool:
+    age = record.get("age_years")
+    return isinstance(age, int | float) and age < ADULT_AGE_YEARS
 
 
 def latest_labs(labs: list) -> dict[str, Any]:
@@ -462,6 +472,19 @@ def page1_statements(
                     "New back pain recorded and no fracture: image the spine (MRI, or radiographs "
                     "after delivery) before calling it a strained back — after long MgSO4 "
                     "tocolysis this is how PLO presents."
+                ),
+            )
+        )
+    if under_20(record) and finding.status is not BoneStatus.NOT_MEASURED:
+        out.append(
+            Statement(
+                "under_20",
+                _(
+                    "Under 20: she may not have reached peak bone mass, and %YAM and the "
+                    "T-score compare her with young adults. The ISCD paediatric positions use "
+                    "the Z-score and call no one osteoporotic on densitometry alone without a "
+                    "fracture: read the class with care and decide weaning and treatment with a "
+                    "bone specialist."
                 ),
             )
         )

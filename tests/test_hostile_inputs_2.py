@@ -741,3 +741,19 @@ def test_a_missing_glyph_is_refused_without_quoting_it():
         "a character no report font has (not quoted: it may be patient data)"
     ]
     del _COLLECTOR.messages[before:]
+
+
+@pytest.mark.parametrize("column", ["name", "notes", "physician"])
+def test_directional_overrides_are_taken_out_of_printed_text(tmp_path, column):
+    """ "Hanako \u202eAMADAY\u202c" printed as "Hanako YADAMA": another woman's name."""
+    from reportgen.inputs import load_patient_input
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(_row(**{column: "Hanako \u202eAMADAY\u202c"})), "utf-8")
+    for prepared in (api.load_input(path), load_patient_input(path)):
+        value = next(iter(prepared.records if hasattr(prepared, "records") else []), None)
+        if value is None:
+            value = prepared.frame[column].iloc[0]
+        else:
+            value = value[column]
+        assert value == "Hanako  AMADAY"

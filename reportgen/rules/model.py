@@ -29,6 +29,7 @@ FACTS = {
     "fracture_not_measured": "a vertebral or proximal-femur fracture recorded and no DXA yet",
     "weaned": "breastfeeding = yes, but a weaning date on or before the DXA is recorded",
     "significant_decrease": "the latest scan of a site is a decrease beyond the LSC",
+    "under_20": "age under 20: peak bone mass may not be reached (ISCD paediatric positions)",
 }
 
 
