@@ -37,17 +37,16 @@ def follow_up_context(
     latest, first = follow_up.latest, follow_up.first
     all_changes = _changes(follow_up.changes)
     texts: FollowUpTexts = {  # sentences with a "%": Jinja's gettext %-formats its strings
-        "latest": _(
-            "decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
-            "and proximal femur)."
-        ).format(**_status_values(latest))
-        if latest
-        else "",
+        "latest": _latest_text(latest) if latest else "",
         "no_latest": _(
             "no scan gives a %YAM at the lumbar spine or proximal femur; the status "
             "above is from the main input."
         ),
-        "first": _("decided by {site} (YAM {yam} %).").format(**_status_values(first))
+        "first": (
+            _fracture_text(first)
+            if first.finding.by_fracture
+            else _("decided by {site} (YAM {yam} %).").format(**_status_values(first))
+        )
         if first is not None
         else "",
         "method": _(
@@ -139,6 +138,24 @@ def _results(scans: tuple[Scan, ...]) -> list[ScanRow]:
         )
         previous = scan.scan_date
     return rows
+
+
+def _latest_text(latest: ScanStatus) -> str:
+    """Why the latest status: the fracture when it decided (YAM 76 % alone is low bone mass,
+    so "decided by L1–L4 (YAM 76 %)" beside "osteoporosis" read wrong), else the lowest %YAM."""
+    if latest.finding.by_fracture:
+        return _fracture_text(latest)
+    return _(
+        "decided by {site} (YAM {yam} %; JOS: the lowest %YAM among lumbar spine "
+        "and proximal femur)."
+    ).format(**_status_values(latest))
+
+
+def _fracture_text(status: ScanStatus) -> str:
+    return _(
+        "decided by the recorded fragility fracture, whatever the BMD; the lowest %YAM: "
+        "{site} {yam} %."
+    ).format(**_status_values(status))
 
 
 def _status_values(status: ScanStatus) -> dict[str, str]:

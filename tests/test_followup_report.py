@@ -46,6 +46,10 @@ def test_sample_pdf_is_a_readable_follow_up_report(follow_up_dir):
     text = " ".join(page.extract_text() for page in reader.pages)
     assert "Follow-up bone-health report" in text
     assert "Status at the first scan (2020-06-10)" in text
+    # T7/T12 decide, not the YAM (76 % alone is low bone mass): a clinical read found it
+    assert "decided by the recorded fragility fracture, whatever the BMD; the lowest %YAM: " in (
+        " ".join(text.split())
+    )
     assert "significant increase" in text
     assert "no change beyond the LSC" in text
     assert "ISCD minimum acceptable precision (default)" in text
