@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import cast
 
 from reportgen import formatting as fmt
@@ -14,7 +14,7 @@ from reportgen.followup import FollowUp, assess_scans, follow_up_json
 from reportgen.fractures import read_fractures
 from reportgen.i18n import N_, _
 from reportgen.labs import Interval, lab_results
-from reportgen.models import Assessment, BoneStatus, RuleResult, optional_float
+from reportgen.models import Assessment, BoneStatus, FlagState, RuleResult, optional_float
 from reportgen.risk import (
     evaluate_rules,
     page1_statements,
@@ -67,6 +67,11 @@ def assess_record(
             _so_far(r, exposure) if r.rule_id == "mgso4_high_cumulative_dose" else r
             for r in results
         ]
+    if exposure and exposure["current_rate_g_per_h"]:
+        results = [
+            _days_so_far(r, exposure, rules) if r.rule_id == "mgso4_long_term" else r
+            for r in results
+        ]
     decrease = follow_up is not None and follow_up.latest_decrease
     facts = patient_facts(record, fractures, iscd, finding.status, labs, exposure, decrease)
     derived = [d for d in str(record.get("_derived") or "").split(",") if d]
@@ -94,6 +99,22 @@ def _so_far(result: RuleResult, exposure: dict) -> RuleResult:
     addition = _(" so far; passes {threshold} g on {day} at the current rate").format(
         threshold=fmt.grams(exposure["threshold_g"]),
         day=fmt.date_text(date.fromisoformat(exposure["projected_threshold_date"])),
+    )
+    return replace(
+        result, explanation=result.explanation + addition, comparison=result.comparison + addition
+    )
+
+
+def _days_so_far(result: RuleResult, exposure: dict, rules: RuleSet) -> RuleResult:
+    """Still infusing and not yet long-term: "absent" is a snapshot, so the report says when
+    it becomes long-term if the infusion goes on (calendar days, as they are counted)."""
+    if result.state is not FlagState.ABSENT:
+        return result
+    threshold = int(rules.threshold("mgso4_long_term"))  # > threshold days is long-term
+    as_of = datetime.fromisoformat(exposure["as_of"]).date()
+    passes = as_of + timedelta(days=threshold + 1 - int(exposure["days"]))
+    addition = _(" so far; more than {threshold} days on {day} if the infusion goes on").format(
+        threshold=threshold, day=fmt.date_text(passes)
     )
     return replace(
         result, explanation=result.explanation + addition, comparison=result.comparison + addition

@@ -407,3 +407,33 @@ def test_an_infusion_after_the_delivery_is_warned_on_page_1(tmp_path):
     statements = assess_record(record, load_rules()).statements
     (warning,) = [s for s in statements if s.statement_id == "mgso4_after_delivery"]
     assert warning.text.startswith("MgSO4 infusion recorded until 2020-05-25, after the delivery")
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "passes"),
+    [
+        ("2025-02-26T09:00", 4, "2025-03-06"),
+        ("2025-02-22T09:00", 8, "2025-03-02"),  # day 8 of 8: long-term tomorrow
+    ],
+)
+def test_a_running_infusion_says_when_it_becomes_long_term(tmp_path, start, days, passes):
+    """ "Absent" at day 3 of a running infusion read as final; the day it passes 8 days is said."""
+    from reportgen.assess import assess_record
+    from reportgen.frames import records_from_frame
+    from reportgen.inputs import load_input
+    from reportgen.rules import load_rules
+
+    patient = {
+        "patient_id": "I", "age_years": 30, "bmi_kg_m2": 21, "yam_percent": None,
+        "fracture": "no", "infusions": [{"start": start, "end": None, "rate_g_per_h": 1}],
+    }  # fmt: skip
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(patient), "utf-8")
+    table = load_input(path, as_of=datetime(2025, 3, 1, 9, 0))
+    (record,) = records_from_frame(table.valid_frame)
+    results = assess_record(record, load_rules()).rule_results
+    (long_term,) = [r for r in results if r.rule_id == "mgso4_long_term"]
+    assert long_term.explanation == (
+        f"MgSO4 tocolysis {days} days ≤ 8 days so far; more than 8 days on {passes} if the "
+        "infusion goes on"
+    )
