@@ -451,6 +451,16 @@ _DISCHARGE = (
 )
 
 
+# The words of the choice columns as a report prints them (the input keeps its codes).
+_CHOICE_WORDS = {
+    "vaginal": N_("vaginal"),
+    "caesarean": N_("caesarean"),
+    "breast": N_("breastfeeding"),
+    "formula": N_("formula"),
+    "mixed": N_("mixed"),
+}
+
+
 def _discharge(record: dict) -> list[LabelValue]:
     out: list[LabelValue] = []
     for key, label in _DISCHARGE:
@@ -460,5 +470,7 @@ def _discharge(record: dict) -> list[LabelValue]:
         text = fmt.date_text(value) if key == "follow_up_date" else str(value)
         if key.startswith("ga_"):
             text = fmt.weeks(text)
+        if key in ("delivery_mode", "feeding_plan"):
+            text = _(_CHOICE_WORDS.get(text, text))
         out.append({"label": _(label), "value": text})
     return out

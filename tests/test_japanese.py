@@ -370,3 +370,18 @@ def test_the_follow_up_table_heads_are_translated(tmp_path):
         assert result.ok
         html = (out / "patient-5.html").read_text("utf-8")
         assert f'<th class="num">{head}</th>' in html
+
+
+def test_discharge_choices_are_words_of_the_report_language(tmp_path):
+    """The Japanese header printed "caesarean" and "breast" (the input's codes)."""
+    from reportgen.inputs import load_input
+
+    source = ROOT / "input" / "discharge_no_dxa.csv"
+    for lang, words in (("ja", ("帝王切開", "授乳")), ("en", ("caesarean", "breastfeeding"))):
+        out = tmp_path / lang
+        result = api.build_patient_reports(source, out, formats=("html",), workers=1, lang=lang)
+        assert result.ok
+        html = (out / "patient-D-101.html").read_text("utf-8")
+        for word in words:
+            assert f"<td>{word}</td>" in html or f">{word}<" in html, word
+    assert load_input(source).frame["feeding_plan"].tolist() == ["breast"]  # the code stays
