@@ -15,6 +15,7 @@ from reportgen import formatting as fmt
 from reportgen.columns import IDENTIFYING_COLUMNS
 from reportgen.dose_bands import DEFAULT_DOSE_BAND_EDGES_G
 from reportgen.errors import WITHHELD_SOURCE, Problem
+from reportgen.fractures import read_fractures
 from reportgen.frame_assess import assess_frame
 from reportgen.frames import records_from_frame
 from reportgen.labs import Interval
@@ -186,10 +187,24 @@ def _make_cohort_outputs(
 
 
 def _deidentify(frame: pd.DataFrame) -> pd.DataFrame:
-    """No names, no notes, ids replaced by sequence numbers (input order)."""
-    frame = frame.drop(columns=[c for c in IDENTIFYING_COLUMNS if c in frame.columns])
+    """No names, no notes, no physician or treatment text, ids replaced by sequence numbers
+    (input order), fracture sites as the codes read from them ("Suzuki-hip-left", free text,
+    was kept as written)."""
+    dropped = (*IDENTIFYING_COLUMNS, "physician", "treatment")
+    frame = frame.drop(columns=[c for c in dropped if c in frame.columns])
     frame.insert(0, "patient_id", [str(i) for i in range(1, len(frame) + 1)])
+    if "fracture_sites" in frame.columns:
+        frame["fracture_sites"] = frame["fracture_sites"].map(_site_codes, na_action="ignore")
     return frame.drop(columns=[c for c in ("_row",) if c in frame.columns])
+
+
+def _site_codes(text: object) -> str:
+    """``T12; proximal_femur``: each site's vertebrae, or its JOS kind, never its words."""
+    sites = read_fractures(True, text).sites
+    return "; ".join(
+        "–".join(dict.fromkeys((s.vertebrae[0], s.vertebrae[-1]))) if s.vertebrae else s.kind
+        for s in sites
+    )
 
 
 def _problem_dict(problem: Problem, deidentify: bool) -> dict:

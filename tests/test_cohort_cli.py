@@ -334,3 +334,24 @@ def test_twenty_dose_band_edges_make_twenty_one_bands(run_reportgen, tmp_path):
     assert result.exit_code == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "cohort-summary.json").read_text("utf-8"))
     assert len(summary["dose_bands"]["bands"]) >= 21
+
+
+def test_deidentify_keeps_fracture_sites_as_codes_only(run_reportgen, tmp_path):
+    """Free-text sites ("Suzuki-hip-left") were kept as written in a de-identified cohort."""
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "patient_id,age_years,bmi_kg_m2,mgso4_days,mgso4_total_g,yam_percent,fracture,"
+        "fracture_sites,physician\n"
+        "a,29,20.1,30,1200,66,yes,Suzuki hip left,Dr Mori\n"
+        "b,31,21.0,10,500,85,yes,第12胸椎・第1腰椎 (Tanaka),Dr Ito\n",
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    result = run_reportgen("cohort", path, "-o", out, "--deidentify", "--format", "html,json")
+    assert result.exit_code == 0, result.output
+    for name in ("cohort-cases.csv", "cohort-summary.html", "cohort-summary.json"):
+        text = (out / name).read_text("utf-8")
+        for word in ("Suzuki", "Tanaka", "Mori", "Ito"):
+            assert word not in text, (name, word)
+    cases = list(csv.DictReader(io.StringIO((out / "cohort-cases.csv").read_text("utf-8"))))
+    assert [c["fracture_sites"] for c in cases] == ["proximal_femur", "T12; L1"]
