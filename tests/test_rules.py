@@ -416,3 +416,18 @@ def test_recommendation_statuses_are_the_bone_statuses(tmp_path):
     with pytest.raises(RulesError) as error:
         load_rules(path)
     assert str(error.value).endswith(", ".join(s.value for s in BoneStatus))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (  # it flagged never-smokers and left smokers in pregnancy unflagged
+            '[risk.smoking]\nthreshold = "during_pregnancy"\n',
+            "'risk.smoking.threshold' for '!=' must be 'never'",
+        ),
+        ('[risk.smoking]\ninput = "notes"\n', "'risk.smoking.operator' '!=' does not fit notes"),
+    ],
+)
+def test_a_smoking_override_cannot_invert_the_rule(tmp_path, body, message):
+    with pytest.raises(RulesError, match=re.escape(message)):
+        load_rules(_write(tmp_path, body))

@@ -372,7 +372,7 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
     column = COLUMNS.get(str(spec.get("input")))
     if column is None:
         raise RulesError(f"{source}: '{where}input' {spec.get('input')!r} is not an input column")
-    kinds = {"is_true": ("boolean",), "!=": ("smoking", "text")}.get(
+    kinds = {"is_true": ("boolean",), "!=": ("smoking",)}.get(  # free text is never a risk
         operator, ("number", "integer")
     )
     if column.kind not in kinds:
@@ -387,10 +387,15 @@ def _risk_rule(rule_id: str, spec: dict, source: str) -> RiskRule:
         if not isinstance(threshold, str):
             raise RulesError(f"{source}: '{where}threshold' must be text for '!='")
         allowed = sorted(set(SMOKING_WORDS.values()))
-        if column.kind == "smoking" and threshold not in allowed:  # "Never" flagged everyone
+        if threshold not in allowed:  # "Never" flagged everyone
             raise RulesError(
                 f"{source}: '{where}threshold' {threshold!r} is not a smoking "
                 f"status; use one of {', '.join(allowed)}"
+            )
+        if threshold != "never":  # "≠ during_pregnancy" flagged never-smokers, not smokers
+            raise RulesError(
+                f"{source}: '{where}threshold' for '!=' must be 'never' (any smoking is the "
+                f"risk); {threshold!r} would flag never-smokers"
             )
     else:
         threshold = _number(spec, "threshold", source, where)
