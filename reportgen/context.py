@@ -394,14 +394,20 @@ def _lab_table(labs: list) -> LabTable | None:
         return None
     tests = [t for t in LAB_TESTS if any(lab.test == t for lab in labs)]
     columns: list[LabColumn] = []
+    infused = any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs)
     for test in tests:
-        spec, first = LAB_TESTS[test], next(lab for lab in labs if lab.test == test)
+        spec = LAB_TESTS[test]
+        # The reference interval, not the therapeutic range of a draw during the infusion
+        # (the head read "1.8 – 8.4", which is no reference interval).
+        usual = [lab for lab in labs if lab.test == test and lab.high != THERAPEUTIC_MG_HIGH]
+        low, high = (usual[0].low, usual[0].high) if usual else (spec.low, spec.high)
+        note = spec.note if spec.note and (test != "serum_mg" or infused) else ""
         columns.append(
             {
                 "label": _(spec.label),
                 "unit": spec.unit,
-                "interval": interval_text(first.low, first.high, " – "),
-                "note": _(spec.note) if spec.note else "",
+                "interval": interval_text(low, high, " – "),
+                "note": _(note) if note else "",  # the Mg note only beside an infusion's draw
             }
         )
     rows: list[LabRow] = []
@@ -424,7 +430,7 @@ def _lab_table(labs: list) -> LabTable | None:
             cells.append({"text": text + mark, "flag": lab.flag})
         rows.append({"date": fmt.date_text(day) if day else _("record (latest)"), "cells": cells})
     notes = [f"{c['label']}: {c['note']}" for c in columns if c["note"]]
-    if any(lab.test == "serum_mg" and lab.high == THERAPEUTIC_MG_HIGH for lab in labs):
+    if infused:
         notes.insert(
             0,
             _(

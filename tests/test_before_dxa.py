@@ -437,3 +437,22 @@ def test_a_running_infusion_says_when_it_becomes_long_term(tmp_path, start, days
         f"MgSO4 tocolysis {days} days ≤ 8 days so far; more than 8 days on {passes} if the "
         "infusion goes on"
     )
+
+
+def test_the_magnesium_head_shows_the_reference_interval_and_its_note_only_with_an_infusion():
+    """A clinician read "ref. 1.8 – 8.4" (the therapeutic top, no reference interval), and the
+    "a high value is intended during infusion" note beside a woman who was not infusing."""
+    from reportgen.context import _lab_table
+
+    infusing = {
+        "serum_mg_mg_dl": 6.1,
+        "_infusions": [["2025-02-20T08:00:00", None, 1.0]],
+        "_as_of": "2025-03-01T00:00",
+    }
+    not_infusing = {"serum_mg_mg_dl": 7.5}
+    for record, note in ((infusing, True), (not_infusing, False)):
+        table = _lab_table(lab_results(record))
+        (column,) = [c for c in table["columns"] if c["unit"] == "mg/dL"]
+        assert column["interval"] == "1.8 – 2.4"
+        assert bool(column["note"]) is note
+        assert any("† drawn during the MgSO4 infusion" in n for n in table["notes"]) is note
