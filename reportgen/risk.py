@@ -518,7 +518,7 @@ def page1_statements(
                 "info",
             )
         )
-    abnormal = _abnormal_labs(labs or [])
+    abnormal = _abnormal_labs(labs or [], rules.threshold("vitamin_d_deficiency"))
     if abnormal:
         out.append(
             Statement(
@@ -546,8 +546,10 @@ def page1_statements(
     return out
 
 
-def _abnormal_labs(labs: list) -> str:
-    """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``."""
+def _abnormal_labs(labs: list, deficiency_ng_ml: float) -> str:
+    """The latest abnormal value of each test: ``corrected calcium 8.2 mg/dL (low; 8.8–10.1)``.
+    A 25(OH)D below its interval but not below the deficiency threshold reads "insufficient"
+    (JES 2017: 20–29 ng/mL), so page 1 never calls "low" what the risk table calls absent."""
     from reportgen.labs import LAB_TESTS, interval_text
 
     latest = latest_labs(labs)
@@ -566,7 +568,9 @@ def _abnormal_labs(labs: list) -> str:
                 name=name,
                 value=fmt.number(value),
                 unit=test.unit,
-                flag=_(result.flag),
+                flag=_("insufficient")
+                if result.test == "vitamin_d" and result.flag == "low" and value >= deficiency_ng_ml
+                else _(result.flag),
                 interval=interval,
             )
         )
