@@ -21,6 +21,7 @@ from reportgen.models import (
     Recommendation,
     RuleResult,
     Statement,
+    optional_float,
 )
 from reportgen.rules import RiskRule, RuleSet
 
@@ -511,13 +512,16 @@ def page1_statements(
             )
         )
     if finding.discordance:
-        out.append(
-            Statement(
-                "yam_t_discordance",
-                finding.discordance[0].upper() + finding.discordance[1:] + fmt.full_stop(),
-                "info",
-            )
-        )
+        text = finding.discordance[0].upper() + finding.discordance[1:]
+        yam = optional_float(record.get("yam_percent"))
+        if yam is not None and yam >= rules.yam_normal_min_pct:  # normal by YAM, T ≤ −2.5
+            text += _(
+                " — two classes apart, more than one reference database allows: check that "
+                "both come from the same reference before the diagnosis"
+            )  # (a transcription slip or a second reference; a clinical read found it unsaid)
+            out.append(Statement("yam_t_discordance", text + fmt.full_stop()))
+        else:
+            out.append(Statement("yam_t_discordance", text + fmt.full_stop(), "info"))
     abnormal = _abnormal_labs(labs or [], rules.threshold("vitamin_d_deficiency"))
     if abnormal:
         out.append(
