@@ -194,7 +194,7 @@ def site_lsc(site: str, dxa: DxaSettings) -> Lsc:
 
 def compare_scans(earlier: Scan, later: Scan, basis: str, lsc: Lsc) -> Change:
     """The change from ``earlier`` to ``later``; no verdict across devices or vertebrae."""
-    reason = _not_comparable(earlier, later)
+    reason = not_comparable(earlier, later)
     verdict = None
     if not reason:
         verdict = classify_change(
@@ -203,7 +203,7 @@ def compare_scans(earlier: Scan, later: Scan, basis: str, lsc: Lsc) -> Change:
     return Change(earlier.site, basis, earlier, later, lsc, verdict, reason)
 
 
-def _not_comparable(earlier: Scan, later: Scan) -> str:
+def not_comparable(earlier: Scan, later: Scan) -> str:
     a, b = _device_key(earlier.device), _device_key(later.device)
     if a and b and a != b:
         return f"different device ({earlier.device} → {later.device})"
@@ -213,7 +213,7 @@ def _not_comparable(earlier: Scan, later: Scan) -> str:
 
 
 def _reason_text(earlier: Scan, later: Scan) -> str:
-    """:func:`_not_comparable` in the report's language ("" when comparable)."""
+    """:func:`not_comparable` in the report's language ("" when comparable)."""
     a, b = _device_key(earlier.device), _device_key(later.device)
     if a and b and a != b:
         return _("different device ({before} → {after})").format(

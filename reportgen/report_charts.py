@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any, cast
 
 from reportgen import charts
 from reportgen.charts.followup import SiteSeries, plot_bmd_trend, plot_follow_up_outcomes
 from reportgen.exposure import cumulative_series, stored_infusions
-from reportgen.followup import FollowUp
+from reportgen.followup import FollowUp, not_comparable
 from reportgen.i18n import N_, _
 from reportgen.models import Assessment
 from reportgen.rules import RuleSet
@@ -184,6 +185,9 @@ def _series(follow_up: FollowUp) -> list[SiteSeries]:
             site_label(site),
             tuple((s.scan_date, s.bmd_g_cm2, s.device or "") for s in scans),
             lsc[site],
+            # the table's rule: a line across another device or other vertebrae read as a
+            # change beyond the LSC that the table refused to claim
+            tuple(bool(not_comparable(a, b)) for a, b in pairwise(scans)),
         )
         for site, scans in by_site.items()
     ]

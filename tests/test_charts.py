@@ -455,3 +455,21 @@ def test_the_patients_point_is_always_drawn_beside_the_case_series(dose, yam):
     assert _highlight_pixels(png) > 50
     plain = charts.plot_dose_vs_yam(doses, yams, fractures, size_cm=PATIENT_SCATTER_CM)
     assert _highlight_pixels(plain) == 0
+
+
+def test_a_trend_segment_across_other_vertebrae_is_drawn_as_a_break() -> None:
+    """The table refused to compare L1–L4 with L2–L4 (L1 excluded); the chart drew a solid
+    line to a point outside the band, reading as a change beyond the LSC."""
+    from reportgen.charts.followup import SiteSeries, plot_bmd_trend
+
+    points = (
+        (date(2024, 1, 1), 0.80, ""),
+        (date(2024, 7, 1), 0.81, ""),
+        (date(2025, 1, 1), 0.95, ""),
+    )
+    solid = plot_bmd_trend([SiteSeries("L1–L4", points, 5.3, (False, False))])
+    broken = plot_bmd_trend([SiteSeries("L1–L4", points, 5.3, (False, True))])
+    assert solid is not None
+    assert broken is not None
+    assert solid != broken  # the last segment is dashed
+    assert plot_bmd_trend([SiteSeries("L1–L4", points, 5.3)]) == solid  # no device change

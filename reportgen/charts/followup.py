@@ -30,6 +30,9 @@ class SiteSeries:
     label: str
     points: tuple[tuple[date, float, str], ...]
     lsc_percent: float
+    # Per point after the first: not comparable with the one before (a device change or other
+    # vertebrae: followup's rule). Empty: only a change of recorded device is a break.
+    breaks: tuple[bool, ...] = ()
 
 
 # The legend beside the plot holds about 16 narrow characters at 7.5 pt (3.2 cm).
@@ -115,8 +118,11 @@ def _draw_site(ax: Axes, site: SiteSeries, colour: str, x1: float) -> None:
     )
     ax.plot([xs[0], x1], [base, base], color=colour, linewidth=0.5, alpha=0.6, zorder=1)
     for i in range(1, len(xs)):
-        changed = _device(site.points[i - 1][2]) != _device(site.points[i][2]) and all(
-            _device(p[2]) for p in site.points[i - 1 : i + 1]
+        changed = (
+            site.breaks[i - 1]
+            if site.breaks
+            else _device(site.points[i - 1][2]) != _device(site.points[i][2])
+            and all(_device(p[2]) for p in site.points[i - 1 : i + 1])
         )
         ax.plot(
             xs[i - 1 : i + 1],
