@@ -32,7 +32,7 @@ from reportgen.followup_context import FOLLOW_UP_HEADING, follow_up_context
 from reportgen.fractures import KIND_LABELS, NOT_JOS
 from reportgen.i18n import N_, _
 from reportgen.labs import LAB_TESTS, THERAPEUTIC_MG_HIGH, interval_text
-from reportgen.models import Assessment, BoneStatus, FlagState, RuleResult
+from reportgen.models import CHOICE_WORDS, Assessment, BoneStatus, FlagState, RuleResult
 from reportgen.report_charts import (  # noqa: F401  (re-exported: older import path)
     PATIENT_SCATTER_CM,
     PatientCharts,
@@ -457,16 +457,6 @@ _DISCHARGE = (
 )
 
 
-# The words of the choice columns as a report prints them (the input keeps its codes).
-_CHOICE_WORDS = {
-    "vaginal": N_("vaginal"),
-    "caesarean": N_("caesarean"),
-    "breast": N_("breastfeeding"),
-    "formula": N_("formula"),
-    "mixed": N_("mixed"),
-}
-
-
 def _discharge(record: dict) -> list[LabelValue]:
     out: list[LabelValue] = []
     for key, label in _DISCHARGE:
@@ -477,6 +467,6 @@ def _discharge(record: dict) -> list[LabelValue]:
         if key.startswith("ga_"):
             text = fmt.weeks(text)
         if key in ("delivery_mode", "feeding_plan"):
-            text = _(_CHOICE_WORDS.get(text, text))
+            text = _(CHOICE_WORDS.get(text, text))
         out.append({"label": _(label), "value": text})
     return out

@@ -21,7 +21,7 @@ from reportgen import formatting as fmt
 from reportgen.classify import classify_bone_status
 from reportgen.fractures import read_fractures
 from reportgen.i18n import N_, _
-from reportgen.models import Finding, QualityFlag
+from reportgen.models import Finding, QualityFlag, optional_float
 from reportgen.rules import RuleSet
 from reportgen.scans import Scan
 from reportgen.settings import DxaSettings
@@ -310,11 +310,32 @@ def assess_scans(record: dict, scans: list[Scan], rules: RuleSet, dxa: DxaSettin
         lscs,
         first,
         latest,
-        tuple(_quality(changes, scans, latest)),
+        tuple(_quality(changes, scans, latest) + _main_yam_flag(record, scans, latest)),
         dxa.reference,
         record,
         effective,
     )
+
+
+def _main_yam_flag(record: dict, scans: list[Scan], latest: ScanStatus | None) -> list[QualityFlag]:
+    """The main input's %YAM matching no scan, while the scans decide: a transcription slip
+    went unnoticed (76 % in the main row, 81/74/70 in the scans, 70 used, 76 nowhere)."""
+    main = optional_float(record.get("yam_percent"))
+    if latest is None or main is None or any(s.yam_percent == main for s in scans):
+        return []
+    return [
+        QualityFlag(
+            "main_yam_not_in_scans",
+            _(
+                "the main input's YAM {main} % matches no scan; the scans decide (latest: "
+                "{site} {yam} %): check the main input"
+            ).format(
+                main=fmt.percent(main),
+                site=latest.deciding.label,
+                yam=fmt.percent(latest.deciding.yam_percent),
+            ),
+        )
+    ]
 
 
 def latest_changes(changes: Sequence[Change], scans: Sequence[Scan]) -> tuple[Change, ...]:

@@ -87,6 +87,16 @@ class RuleResult:
     comparison: str = ""  # value against threshold, e.g. "3,756 g > 1,000 g"
 
 
+# The words of the choice columns as a report prints them (the input keeps its codes).
+CHOICE_WORDS = {
+    "vaginal": N_("vaginal"),
+    "caesarean": N_("caesarean"),
+    "breast": N_("breastfeeding"),
+    "formula": N_("formula"),
+    "mixed": N_("mixed"),
+}
+
+
 @dataclass(frozen=True)
 class QualityFlag:
     """A data-quality observation (shown in reports, never a risk factor)."""

@@ -14,6 +14,7 @@ from reportgen.classify import ISCD_BELOW
 from reportgen.fractures import Fractures, dxa_region, read_fractures
 from reportgen.i18n import N_, _
 from reportgen.models import (
+    CHOICE_WORDS,
     BoneStatus,
     Finding,
     FlagState,
@@ -268,7 +269,30 @@ def quality_flags(
     flags += _fracture_flags(record, fractures)
     flags += _scan_timing(record.get("dxa_date"), record.get("delivery_date"))
     flags += _date_order_flags(record)
+    flags += _feeding_flags(record)
     return flags
+
+
+_BREAST = {"breast": True, "mixed": True, "formula": False}
+
+
+def _feeding_flags(record: Mapping[str, object]) -> list[QualityFlag]:
+    """Breastfeeding drives the weaning and bisphosphonate advice: a feeding plan that says
+    otherwise is a warning (a clinical read found "breast" beside breastfeeding = no)."""
+    plan, feeding = record.get("feeding_plan"), record.get("breastfeeding")
+    if not isinstance(plan, str) or plan not in _BREAST or feeding is None:
+        return []
+    if _BREAST[plan] == feeding:
+        return []
+    return [
+        QualityFlag(
+            "feeding_disagrees",
+            _(
+                "feeding plan ({plan}) and breastfeeding ({feeding}) disagree: check which is "
+                "current (it decides the weaning and bisphosphonate advice)"
+            ).format(plan=_(CHOICE_WORDS[plan]), feeding=fmt.yes_no(bool(feeding))),
+        )
+    ]
 
 
 def _date_order_flags(record: Mapping[str, object]) -> list[QualityFlag]:

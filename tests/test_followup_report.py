@@ -413,6 +413,9 @@ def test_a_significant_decrease_stands_on_page_1_and_brings_the_dxa_forward(
         "(LSC 5.3 %)"
     )
     assert "repeat the DXA sooner" in statement["text"]
+    # the main row's YAM (67 %) is in neither scan (75, 69): said, the scans decide
+    (main,) = [s for s in document["page1_statements"] if s["id"] == "main_yam_not_in_scans"]
+    assert main["text"].startswith("The main input's YAM 67 % matches no scan; the scans decide")
     texts = document["recommendation_texts"]
     follow_up = next(t for t in texts if t["id"] == "dxa_follow_up")
     assert follow_up["text"].startswith("Repeat the DXA sooner than the usual 12 months")
