@@ -526,12 +526,19 @@ def page1_statements(
         )
     if secondary:
         words = [_secondary_text(rule_id, results) for rule_id in secondary]
+        text = _("Possible secondary contributors recorded: {causes}.").format(
+            causes=fmt.listing(words)
+        )
+        if "glucocorticoid" in secondary and finding.status is not BoneStatus.NORMAL:
+            text += " " + _(
+                "With systemic glucocorticoid therapy consider glucocorticoid-induced "
+                "osteoporosis first (JSBMR 2014 guideline: prednisolone ≥ 7.5 mg/day scores "
+                "for treatment whatever the BMD); PLO only once it is excluded."
+            )  # a clinical read found a patient on prednisolone 15 mg/day headed plain PLO
         out.append(
             Statement(
                 "secondary_causes",
-                _("Possible secondary contributors recorded: {causes}.").format(
-                    causes=fmt.listing(words)
-                ),
+                text,
                 "warning" if finding.status is not BoneStatus.NORMAL else "info",
             )
         )
