@@ -20,6 +20,7 @@ MAX_INFUSION_RATE_G_PER_H = 20.0
 MAX_INFUSION_DAYS = cast(float, COLUMNS["mgso4_days"].high)
 MAX_INFUSION_GRAMS = cast(float, COLUMNS["mgso4_total_g"].high)
 _OUTSIDE_DATES = "not a date-time from 1900-01-01 to today"
+_INFUSION_KEYS = ("start", "end", "rate_g_per_h")
 FROM_INFUSIONS = ("mgso4_days", "mgso4_total_g")
 # Required as a column (a missing column is a mapping mistake), but a blank cell is a fact:
 # no DXA yet (contract §5, v2: classification "not_measured").
@@ -211,14 +212,20 @@ def summarise_infusions(
     problems: list[Problem] = []
     spans: list[tuple[int, int]] = []  # first and last day (ordinals) of each infusion
     grams, not_yet = 0.0, 0
+    warnings: list[Problem] = []
     for number, item in enumerate(infusions, start=1):
-        check_problem_count(problems, source)
+        check_problem_count(problems or warnings, source, len(warnings) if problems else 0)
         where = f"infusions[{number}]"
         if not isinstance(item, dict):
             problems.append(
                 Problem(source, row, where, "expected an object with start, end, rate_g_per_h")
             )
             continue
+        warnings += [
+            Problem(source, row, f"{where}.{key}", "unknown key, ignored", "warning")
+            for key in item
+            if key not in _INFUSION_KEYS
+        ]  # as an unknown column is (a misspelt "rate" would otherwise pass unseen)
         start, end = _datetime(item.get("start")), _datetime(item.get("end"))
         running = "end" in item and item["end"] is None
         rate = item.get("rate_g_per_h")
@@ -271,7 +278,7 @@ def summarise_infusions(
         last = (end - timedelta(microseconds=1)).date()
         spans.append((start.date().toordinal(), last.toordinal()))
     if problems:
-        return None, problems
+        return None, problems + warnings
     days = _days_covered(spans)
     if days > MAX_INFUSION_DAYS:
         problems.append(
@@ -282,11 +289,11 @@ def summarise_infusions(
             _implausible_total(source, row, f"{grams:,.0f} g", f"{MAX_INFUSION_GRAMS:,.0f} g")
         )
     if problems:
-        return None, problems
+        return None, problems + warnings
     if not spans and not_yet and as_of is not None:  # a slip of the as-of date, most likely
         warning = f"--as-of {as_of:%Y-%m-%d %H:%M} is before the first infusion: no MgSO4 counted"
-        return (0, 0.0), [Problem(source, row, "infusions", warning, "warning")]
-    return (days, grams), []
+        return (0, 0.0), [*warnings, Problem(source, row, "infusions", warning, "warning")]
+    return (days, grams), warnings
 
 
 def _implausible_total(source: str, row: int, total: str, most: str) -> Problem:

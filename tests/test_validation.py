@@ -767,3 +767,19 @@ def test_a_discharge_before_the_admission_is_located(tmp_path, admitted, dischar
     for prepared in (load_input(path), load_patient_input(path)):
         expected = [f"{path}:1:discharge_date: before admission_date (2020-03-01)"]
         assert [str(p) for p in prepared.problems] == (expected if refused else [])
+
+
+def test_an_unknown_key_in_an_infusion_is_a_warning_on_both_paths(tmp_path):
+    """A misspelt key ("rate" for "rate_g_per_h") passed unseen, as an unknown column does not."""
+    from reportgen.inputs import load_patient_input
+
+    infusion = {"start": "2025-01-01T00:00", "end": "2025-01-02T00:00", "rate_g_per_h": 1}
+    patient = json.loads(INDEX_JSON.read_text("utf-8")) | {
+        "infusions": [infusion | {"extra": 1}, infusion | {"end": "2025-01-03T00:00"}]
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(patient), "utf-8")
+    for prepared in (load_input(path), load_patient_input(path)):
+        found = [str(p) for p in prepared.problems if p.column.startswith("infusions")]
+        assert found == [f"{path}:1:infusions[1].extra: warning: unknown key, ignored"]
+        assert not prepared.errors
