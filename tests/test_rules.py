@@ -431,3 +431,25 @@ def test_recommendation_statuses_are_the_bone_statuses(tmp_path):
 def test_a_smoking_override_cannot_invert_the_rule(tmp_path, body, message):
     with pytest.raises(RulesError, match=re.escape(message)):
         load_rules(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[bone_status]\nyam_osteoporosis_max_pct = 69.99999999\n",
+        "[risk.low_bmi]\nthreshold = 18.499\n",
+    ],
+)
+def test_thresholds_with_more_decimals_than_printed_are_refused(tmp_path, body):
+    """At 69.99999999 the badge read "Low bone mass" for YAM 70 under a bar printing "≤ 70 %"."""
+    with pytest.raises(RulesError, match="has more than two decimals"):
+        load_rules(_write(tmp_path, body))
+
+
+def test_two_decimals_are_kept(tmp_path):
+    assert (
+        load_rules(_write(tmp_path, "[risk.low_bmi]\nthreshold = 18.49\n"))
+        .risk_rule("low_bmi")
+        .threshold
+        == 18.49
+    )

@@ -226,6 +226,12 @@ def _number(doc: dict, key: str, source: str, where: str) -> float:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise RulesError(f"{source}: '{where}{key}' must be a finite number, not {value!r}")
+    if abs(value) >= 0.01 and round(value, 2) != value:  # 69.99999999 printed "≤ 70 %" and
+        # read a YAM of 70 as low bone mass (smaller values meet their range checks)
+        raise RulesError(
+            f"{source}: '{where}{key}' {value!r} has more than two decimals; the reports would "
+            "print a different threshold than the one applied"
+        )
     return float(value)
 
 
