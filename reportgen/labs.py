@@ -220,9 +220,18 @@ def load_intervals(settings_path: Path | str | None) -> dict[str, Interval]:
                 or not math.isfinite(value)
             ):
                 raise ReportError(f"{path}: labs.{test}.{name} must be a number")
+            plausible = LAB_TESTS[test].plausible  # an interval outside what can be measured
+            if value is not None and not plausible[0] <= value <= plausible[1]:
+                raise ReportError(
+                    f"{path}: labs.{test}.{name} {value:g} is outside the plausible "
+                    f"{plausible[0]:g}–{plausible[1]:g} {LAB_TESTS[test].unit}"
+                )
+        source = values.get("source", f"local ({path.name})")
+        if not isinstance(source, str) or not source.strip():
+            raise ReportError(f"{path}: labs.{test}.source must be text")
         if low is not None and high is not None and low >= high:
             raise ReportError(f"{path}: labs.{test}: low ({low:g}) must be below high ({high:g})")
-        intervals[test] = Interval(low, high, str(values.get("source", f"local ({path.name})")))
+        intervals[test] = Interval(low, high, source)
     return intervals
 
 

@@ -4,6 +4,7 @@ units, reference intervals and albumin-corrected calcium, discharge details — 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -456,3 +457,18 @@ def test_the_magnesium_head_shows_the_reference_interval_and_its_note_only_with_
         assert column["interval"] == "1.8 – 2.4"
         assert bool(column["note"]) is note
         assert any("† drawn during the MgSO4 infusion" in n for n in table["notes"]) is note
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("low = -1e300\nhigh = 10.1\n", "labs.serum_ca.low -1e+300 is outside the plausible"),
+        ("high = 1e300\n", "labs.serum_ca.high 1e+300 is outside the plausible"),
+        ("source = 5\n", "labs.serum_ca.source must be text"),
+    ],
+)
+def test_settings_lab_intervals_stay_plausible(tmp_path, body, message):
+    path = tmp_path / "s.toml"
+    path.write_text("[labs.serum_ca]\n" + body, encoding="utf-8")
+    with pytest.raises(Exception, match=re.escape(message)):
+        load_intervals(path)
