@@ -25,7 +25,12 @@ from reportgen.output import (
 )
 from reportgen.patient_report import DEFAULT_FORMATS
 from reportgen.rules import RuleSet, load_rules
-from reportgen.run_options import RunResult, generation_time, resolve_language
+from reportgen.run_options import (
+    RunResult,
+    check_template_dir,
+    generation_time,
+    resolve_language,
+)
 from reportgen.scans import ScanSet
 from reportgen.settings import DxaSettings, load_report_settings
 
@@ -84,6 +89,7 @@ def build_cohort_report(
     generated_at = generation_time()
     if dose_band_edges_g is not None:
         dose_band_edges_g = check_dose_band_edges(dose_band_edges_g)
+    check_template_dir(template_dir)
     rules = load_rules(rules_path, criteria=criteria)
     settings = load_report_settings(settings_path)  # once, checked before OUTDIR is touched
     lang = resolve_language(lang, settings.organisation)

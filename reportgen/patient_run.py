@@ -45,6 +45,7 @@ from reportgen.rules import RuleSet, load_rules
 from reportgen.run_options import (
     RunResult,
     check_fhir_options,
+    check_template_dir,
     fhir_settings_problems,
     generation_time,
     options_digest,
@@ -118,6 +119,7 @@ def build_patient_reports(
     fhir_warnings = fhir_settings_problems(
         settings.organisation, settings_path, formats, strict=strict
     )
+    check_template_dir(template_dir)
     digest = options_digest(template_dir, settings_path) + (  # before OUTDIR is touched
         "" if lang == "en" else lang + rules.translations_digest
     )

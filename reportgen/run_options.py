@@ -102,6 +102,28 @@ def options_digest(template_dir: Path | str | None, settings_path: Path | str | 
     return digest.hexdigest()
 
 
+def check_template_dir(template_dir: Path | str | None) -> None:
+    """Every ``.html`` template of a user folder is UTF-8 and parses as Jinja: a mistake is
+    named once, with its file and line, before OUTDIR is touched (it was "report not made" on
+    every patient's row)."""
+    if template_dir is None:
+        return
+    from jinja2 import Environment, TemplateSyntaxError
+
+    env = Environment(extensions=["jinja2.ext.i18n"])
+    for path in _template_files(Path(template_dir)):
+        if path.suffix.lower() != ".html":
+            continue
+        try:
+            env.parse(read_limited(path, MAX_TEMPLATE_BYTES).decode("utf-8"))
+        except FileRefused:
+            continue  # not a regular file: the loader cannot use it either
+        except UnicodeDecodeError:
+            raise ReportError(f"{path}: a template must be UTF-8 text") from None
+        except TemplateSyntaxError as exc:
+            raise ReportError(f"{path}:{exc.lineno}: template error: {exc.message}") from None
+
+
 def _template_files(root: Path) -> list[Path]:
     """The files under ``root`` (links to folders not followed), refused past the limits."""
     found: list[Path] = []

@@ -616,4 +616,20 @@ def test_a_template_that_is_not_utf8_is_named(run_reportgen, tmp_path):
         "--template-dir", directory, "--format", "html",
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "template patient.html: a template file is not UTF-8" in result.output
+    assert f"{directory / 'patient.html'}: a template must be UTF-8 text" in result.output
+    assert not (tmp_path / "out").exists()  # said once, before OUTDIR
+
+
+def test_a_template_syntax_error_is_named_once_before_outdir(run_reportgen, tmp_path):
+    directory = _template_dir(tmp_path, "{% if %}")
+    for command in ("patient", "cohort"):
+        result = run_reportgen(
+            command, _one_patient(tmp_path, "x"), "-o", tmp_path / command,
+            "--template-dir", directory,
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert f"{directory / 'patient.html'}:7: template error: Expected an expression" in (
+            result.output
+        )
+        assert result.output.count("template error") == 1
+        assert not (tmp_path / command).exists()
