@@ -115,6 +115,11 @@ def plain_number(value: float) -> float | int:
     return int(value) if value.is_integer() and abs(value) < _LARGEST_WHOLE else value
 
 
+def day_of(value: date | datetime) -> date:
+    """The calendar day of a date or a date-time (a pandas Timestamp too)."""
+    return value.date() if isinstance(value, datetime) else value
+
+
 def plain_moment(value: datetime) -> date | datetime:
     """Midnight is a date; any other time stays a date-time."""
     return value.date() if value.time() == time() else value

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from reportgen import formatting as fmt
 from reportgen import i18n
+from reportgen.cells import day_of
 from reportgen.classify import ISCD_BELOW
 from reportgen.fractures import Fractures, dxa_region, read_fractures
 from reportgen.i18n import N_, _
@@ -170,7 +171,7 @@ def patient_facts(
     if (
         isinstance(dxa, date | datetime)
         and isinstance(delivery, date | datetime)
-        and _day(dxa) < _day(delivery)
+        and day_of(dxa) < day_of(delivery)
     ):
         facts.add("scan_in_pregnancy")
     return frozenset(facts)
@@ -195,7 +196,7 @@ def weaned_before_scan(record: Mapping[str, object]) -> bool:
     weaned, scanned = record.get("weaning_date"), record.get("dxa_date")
     if not isinstance(weaned, date | datetime) or not isinstance(scanned, date | datetime):
         return False
-    return _day(weaned) <= _day(scanned)
+    return day_of(weaned) <= day_of(scanned)
 
 
 def recommend(
@@ -303,14 +304,16 @@ def _date_order_flags(record: Mapping[str, object]) -> list[QualityFlag]:
     flags = []
     if isinstance(delivery, date | datetime):
         end = record.get("_mgso4_end")
-        if isinstance(end, date | datetime) and _day(end) > _day(delivery):
+        if isinstance(end, date | datetime) and day_of(end) > day_of(delivery):
             flags.append(
                 QualityFlag(
                     "mgso4_after_delivery",
                     _(
                         "MgSO4 infusion recorded until {end}, after the delivery ({delivery}): "
                         "tocolysis ends at delivery — check the infusion dates"
-                    ).format(end=fmt.date_text(_day(end)), delivery=fmt.date_text(_day(delivery))),
+                    ).format(
+                        end=fmt.date_text(day_of(end)), delivery=fmt.date_text(day_of(delivery))
+                    ),
                 )
             )
         if follow_up_before_delivery(record):
@@ -321,8 +324,8 @@ def _date_order_flags(record: Mapping[str, object]) -> list[QualityFlag]:
                         "follow-up visit {visit} is before the delivery ({delivery}): check the "
                         "date; no postpartum visit is booked"
                     ).format(
-                        visit=fmt.date_text(_day(cast(date, record["follow_up_date"]))),
-                        delivery=fmt.date_text(_day(delivery)),
+                        visit=fmt.date_text(day_of(cast(date, record["follow_up_date"]))),
+                        delivery=fmt.date_text(day_of(delivery)),
                     ),
                 )
             )
@@ -345,7 +348,7 @@ def follow_up_before_delivery(record: Mapping[str, object]) -> bool:
     return (
         isinstance(visit, date | datetime)
         and isinstance(delivery, date | datetime)
-        and _day(visit) < _day(delivery)
+        and day_of(visit) < day_of(delivery)
     )
 
 
@@ -431,7 +434,7 @@ def _level(vertebra: str) -> int:
 def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
     if not isinstance(dxa, date | datetime) or not isinstance(delivery, date | datetime):
         return []
-    days = (_day(dxa) - _day(delivery)).days
+    days = (day_of(dxa) - day_of(delivery)).days
     if days < 0:
         return [
             QualityFlag(
@@ -446,10 +449,6 @@ def _scan_timing(dxa: object, delivery: object) -> list[QualityFlag]:
             "dxa_days_postpartum", _("DXA {days} days after delivery").format(days=days), "info"
         )
     ]
-
-
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 def page1_statements(

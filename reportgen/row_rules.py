@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import cast
 
-from reportgen.cells import DATE_MIN
+from reportgen.cells import DATE_MIN, day_of
 from reportgen.columns import COLUMNS, REQUIRED_COLUMNS
 from reportgen.errors import Problem, check_problem_count
 
@@ -78,19 +78,14 @@ def para_message(para: object, gravida: object) -> str:
 
 def stay_message(admission: object) -> str:
     """A discharge before the admission (a typing slip: the stay cannot be drawn or counted)."""
-    shown = admission.date() if isinstance(admission, datetime) else admission
-    return f"before admission_date ({shown})"
+    return f"before admission_date ({day_of(cast(date, admission))})"
 
 
 def discharged_before_admitted(admission: object, discharge: object) -> bool:
     """Whether both dates are given and the discharge day is before the admission day."""
     if admission is None or discharge is None:
         return False
-    return _day(discharge) < _day(admission)
-
-
-def _day(value: object) -> date:
-    return value.date() if isinstance(value, datetime) else cast(date, value)
+    return day_of(cast(date, discharge)) < day_of(cast(date, admission))
 
 
 def derived_bmi(weight_kg: float, height_cm: float) -> float | None:
